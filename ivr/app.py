@@ -1,0 +1,32 @@
+"""The app factory: config -> load and validate the menu -> blueprints.
+
+An invalid tree or prompt catalog raises ``MenuError`` here, so the app refuses to start
+instead of failing on a caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from ivr import config, webhooks
+from ivr.hotline import Hotline
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the IVR app; ``test_config`` overrides every other settings layer."""
+    app = Flask(__name__, instance_relative_config=True)
+    config.load(app, test_config)
+    app.extensions["ivr"] = Hotline.from_settings(app.config)
+    app.register_blueprint(webhooks.bp)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

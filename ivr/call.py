@@ -1,0 +1,89 @@
+"""What a call is between two webhooks: its state, the caller's event, and our answer.
+
+Plain frozen data: the store serialises ``CallState`` to JSON keyed by CallSid, so any
+worker can serve any step of a call; ``twiml.render`` turns a ``Step`` into TwiML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    """One prompt as spoken: its catalog key (for pre-rendered audio) and its filled text."""
+
+    key: str
+    text: str
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """Wait for the caller: keys (``digits``) or a recorded message (``record``)."""
+
+    node: str
+    kind: str = "digits"
+    num_digits: int | None = None
+    finish_on_key: str | None = None
+    timeout_s: int = 5
+    max_length_s: int = 120
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """What Twilio told us: a new call, the keys pressed, or a recording."""
+
+    call_sid: str
+    kind: str  # "start" | "input"
+    node: str = ""
+    digits: str | None = None
+    recording_url: str | None = None
+    recording_duration_s: int | None = None
+    from_number: str = ""
+    to_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallState:
+    """Everything we remember about a call between webhooks."""
+
+    call_sid: str
+    from_number: str = ""
+    to_number: str = ""
+    lang: str = "zh-CN"
+    node: str = ""
+    failures: int = 0
+    substep: str = ""
+    verified: bool = False
+    account: str | None = None
+    pin_tries: int = 0
+    resume: str | None = None
+    issue: str | None = None
+    queue: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    replay: tuple[Utterance, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> CallState:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        values["replay"] = tuple(Utterance(**u) for u in values.get("replay", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Our answer to one event: what to say, then ask, enqueue or hang up."""
+
+    state: CallState
+    say: tuple[Utterance, ...] = ()
+    ask: Ask | None = None
+    enqueue: str | None = None
+    hangup: bool = False
+    #: the caller's input as it may be logged: PINs and account numbers masked
+    logged_input: str | None = None

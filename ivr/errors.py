@@ -1,0 +1,47 @@
+"""The exceptions ivr raises, caught at the boundary.
+
+    IVRError
+     +-- MenuError      the menu tree or prompt catalog is invalid (carries every Problem)
+     +-- StoreError     the database could not be read or written
+     +-- ConfigError    a setting is missing or malformed
+
+The CLI turns these into ``click.ClickException``; the webhooks turn anything into an
+apology and the ``general`` queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One mistake in an ops-edited file, with where it is."""
+
+    location: str
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.location}: {self.message}"
+
+
+class IVRError(Exception):
+    """Base of every error ivr raises on purpose."""
+
+
+class MenuError(IVRError):
+    """The menu tree or prompt catalog has problems; ``problems`` lists all of them."""
+
+    def __init__(self, problems: list[Problem], source: str = "menu") -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{source} is invalid ({len(problems)} problem(s)):\n{lines}")
+
+
+class StoreError(IVRError):
+    """The database could not be read or written."""
+
+
+class ConfigError(IVRError):
+    """A setting is missing or malformed."""

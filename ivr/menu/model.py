@@ -1,0 +1,115 @@
+"""The menu tree's types: frozen data, no I/O.
+
+A node is one step of the call. Its ``kind`` says what it does:
+
+- ``menu``: a prompt and options by key; ``*`` repeats, ``9`` goes ``back`` in sub-menus
+- ``verify``: identify the caller (caller ID or account number, then a phone PIN)
+- ``prepare``: tell the caller what to have ready; 1 when ready, 2 to hear it again
+- ``collect``: a keypad entry (a date, an amount, a ticket number) kept on the call
+- ``service``: a self-service action against the wallet backend, then 0 for an agent
+- ``record``: record a message (a complaint) up to ``max_length_s``
+- ``queue``: enqueue for a team
+- ``say``: speak and go on; ``hangup``: speak and end the call
+
+Any node may say ``verified: true``: a caller not yet verified is sent through the tree's
+``verify`` node first and comes back to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Kind(str, Enum):
+    MENU = "menu"
+    VERIFY = "verify"
+    PREPARE = "prepare"
+    COLLECT = "collect"
+    SERVICE = "service"
+    RECORD = "record"
+    QUEUE = "queue"
+    SAY = "say"
+    HANGUP = "hangup"
+
+
+#: kinds that wait for the caller's keys, so they need no-input and invalid handling
+GATHERING = frozenset({Kind.MENU, Kind.PREPARE, Kind.COLLECT, Kind.SERVICE, Kind.VERIFY})
+
+#: the self-service actions the wallet backend offers, by name used in the tree
+SERVICE_ACTIONS = frozenset(
+    {"topup_status", "password_help", "freeze", "complaint_file", "complaint_status"}
+)
+
+#: what a ``collect`` node accepts
+COLLECT_FORMATS = frozenset({"date", "amount", "digits"})
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A key of a menu: where it goes, and optionally the language it sets."""
+
+    key: str
+    goto: str
+    lang: str | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One step of the call flow, as read from the tree (see the module docstring)."""
+
+    id: str
+    kind: Kind
+    prompt: str | None = None
+    next: str | None = None
+    options: tuple[Option, ...] = ()
+    back: str | None = None
+    invalid: str | None = None
+    no_input: str | Option | None = None
+    fallback: str | None = None
+    timeout_s: int | None = None
+    queue: str | None = None
+    issue: str | None = None
+    action: str | None = None
+    field: str | None = None
+    format: str | None = None
+    max_length_s: int = 120
+    on_fail: str | None = None
+    on_locked: str | None = None
+    agent: bool = True
+    verified: bool = False
+    line: int = 0
+
+    def option(self, key: str) -> Option | None:
+        return next((o for o in self.options if o.key == key), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Menu:
+    """The whole tree: nodes by id plus the tree-wide settings."""
+
+    nodes: dict[str, Node]
+    start: str
+    main: str
+    fallback: str
+    queues: tuple[str, ...]
+    source: str = "menu"
+    verify: str = ""
+    max_failures: int = 3
+    timeout_s: int = 5
+    settings: dict[str, object] = field(default_factory=dict)
+
+    def __getitem__(self, node_id: str) -> Node:
+        return self.nodes[node_id]
+
+    def targets(self, node: Node) -> list[tuple[str, str]]:
+        """Every (field, node id) a node can lead to, for validation and reachability."""
+        found = [(name, getattr(node, name)) for name in
+                 ("next", "back", "fallback", "on_fail", "on_locked") if getattr(node, name)]
+        found += [(f"options['{o.key}']", o.goto) for o in node.options]
+        if isinstance(node.no_input, Option):
+            found.append(("no_input", node.no_input.goto))
+        if node.verified:
+            found.append(("verified", self.verify))
+        return found

@@ -1,0 +1,41 @@
+"""Check that a webhook really comes from Twilio: ``X-Twilio-Signature`` via the twilio
+library's ``RequestValidator``, against the public URL Twilio used (twilio-python #751:
+behind a proxy or tunnel the request URL we see is not the one Twilio signed).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, current_app, request
+from twilio.request_validator import HMAC_SHA256, RequestValidator, get_signature_algorithm
+
+log = logging.getLogger(__name__)
+
+
+def public_url() -> str:
+    """The URL Twilio requested: ``PUBLIC_URL`` + path and query when set, else ours."""
+    base = current_app.config.get("PUBLIC_URL")
+    if not base:
+        return request.url
+    query = request.query_string.decode()
+    return base.rstrip("/") + request.path + (f"?{query}" if query else "")
+
+
+def verify_twilio_signature() -> None:
+    """Blueprint ``before_request``: 403 unless the request is signed with our token."""
+    config = current_app.config
+    token = config.get("TWILIO_AUTH_TOKEN")
+    if not token and config.get("DEV"):
+        return
+    algorithm = get_signature_algorithm(
+        request.headers.get("X-Twilio-Webhooks-Signature-Settings", ""))
+    secret = token
+    if algorithm.upper() == HMAC_SHA256 and config.get("TWILIO_WEBHOOK_SHARED_KEY"):
+        secret = config["TWILIO_WEBHOOK_SHARED_KEY"]
+    params = request.form if request.method == "POST" else {}
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not RequestValidator(secret).validate(public_url(), params, signature,
+                                                              algorithm):
+        log.warning("rejected an unsigned or wrongly signed request to %s", request.path)
+        abort(403)

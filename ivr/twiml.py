@@ -1,0 +1,85 @@
+"""Turn a flow ``Step`` into TwiML: the only importer of ``twilio.twiml``.
+
+Every prompt with fresh pre-rendered audio is a ``<Play>`` of its absolute URL; the rest
+(dynamic text, missing or stale audio) is ``<Say>`` in the language's configured voice, so
+a missing file never breaks a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr.call import Step, Utterance
+
+#: node id -> absolute URL of its webhook; and utterance -> audio URL or None
+UrlFor = Callable[[str], str]
+AudioFor = Callable[[Utterance], str | None]
+
+
+def _speak(target: VoiceResponse | Gather, utterances: Iterable[Utterance],
+           voices: Mapping[str, Mapping[str, str]], audio_for: AudioFor | None) -> None:
+    for u in utterances:
+        url = audio_for(u) if audio_for else None
+        if url:
+            target.play(url)
+        else:
+            voice = voices.get(u.lang) or next(iter(voices.values()))
+            target.say(u.text, voice=voice["voice"], language=voice["language"])
+
+
+def render(step: Step, *, step_url: UrlFor, wait_url: UrlFor, queue_done_url: str,
+           voices: Mapping[str, Mapping[str, str]], audio_for: AudioFor | None = None) -> str:
+    """The TwiML document answering one step."""
+    vr = VoiceResponse()
+    ask = step.ask
+    if ask and ask.kind == "digits":
+        gather = vr.gather(input="dtmf", action=step_url(ask.node), method="POST",
+                           timeout=ask.timeout_s, num_digits=ask.num_digits,
+                           finish_on_key=ask.finish_on_key or "", action_on_empty_result=True)
+        _speak(gather, step.say, voices, audio_for)
+        return str(vr)
+    _speak(vr, step.say, voices, audio_for)
+    if ask:  # record
+        vr.record(action=step_url(ask.node), method="POST", max_length=ask.max_length_s,
+                  finish_on_key=ask.finish_on_key or "#", play_beep=True, timeout=5)
+        # no recording at all falls through here: tell the flow so it can ask again
+        vr.redirect(step_url(ask.node), method="POST")
+    elif step.enqueue:
+        vr.enqueue(step.enqueue, wait_url=wait_url(step.enqueue), wait_url_method="POST",
+                   action=queue_done_url, method="POST")
+    else:
+        vr.hangup()
+    return str(vr)
+
+
+def hold(utterances: Iterable[Utterance], *, voices: Mapping[str, Mapping[str, str]],
+         audio_for: AudioFor | None = None, music_url: str | None = None,
+         pause_s: int = 20) -> str:
+    """The wait URL's document: a short message, then hold audio (or a pause)."""
+    vr = VoiceResponse()
+    _speak(vr, utterances, voices, audio_for)
+    if music_url:
+        vr.play(music_url)
+    else:
+        vr.pause(length=pause_s)
+    return str(vr)
+
+
+def goodbye(utterances: Iterable[Utterance], *, voices: Mapping[str, Mapping[str, str]],
+            audio_for: AudioFor | None = None) -> str:
+    vr = VoiceResponse()
+    _speak(vr, utterances, voices, audio_for)
+    vr.hangup()
+    return str(vr)
+
+
+def apology(utterances: Iterable[Utterance], queue: str, *, wait_url: UrlFor,
+            queue_done_url: str, voices: Mapping[str, Mapping[str, str]]) -> str:
+    """What a caller hears when something broke: sorry, and the general queue."""
+    vr = VoiceResponse()
+    _speak(vr, utterances, voices, None)
+    vr.enqueue(queue, wait_url=wait_url(queue), wait_url_method="POST",
+               action=queue_done_url, method="POST")
+    return str(vr)

@@ -1,0 +1,153 @@
+"""The demo wallet backend and the PIN lockout book, both in the embedded database.
+
+A production deployment replaces ``SQLiteWallet`` with a client of the real wallet;
+the call flow only sees the ``ivr.flow.Wallet`` protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ivr import pins
+from ivr.flow import Ticket, Topup, mask
+from ivr.store import Store, iso, parse_iso
+
+log = logging.getLogger(__name__)
+
+DEMO_ACCOUNTS = (
+    # number, PIN, phone, state
+    ("10000001", "246810", "+8613800138000", "active"),
+    ("10000002", "135790", "+8613900139000", "frozen"),
+    ("10000003", "112233", "+14155550123", "active"),
+)
+
+
+class SQLiteWallet:
+    """Accounts, transactions and complaint tickets in the embedded database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def account_for_phone(self, phone: str) -> str | None:
+        if not phone:
+            return None
+        row = self.store.db.execute("SELECT number FROM accounts WHERE phone=? ORDER BY number",
+                                    (phone,)).fetchone()
+        return str(row["number"]) if row else None
+
+    def status(self, account: str) -> str | None:
+        row = self.store.db.execute("SELECT status FROM accounts WHERE number=?",
+                                    (account,)).fetchone()
+        return str(row["status"]) if row else None
+
+    def check_pin(self, account: str, pin: str) -> bool:
+        row = self.store.db.execute("SELECT pin_hash FROM accounts WHERE number=?",
+                                    (account,)).fetchone()
+        if row is None:
+            pins.check_pin(pin, _DUMMY_HASH)  # same time whether or not the account exists
+            return False
+        return pins.check_pin(pin, row["pin_hash"])
+
+    def recent_topups(self, account: str, since: datetime) -> list[Topup]:
+        rows = self.store.db.execute(
+            "SELECT amount, status, created_at FROM transactions "
+            "WHERE account=? AND kind='topup' AND created_at>=? ORDER BY created_at",
+            (account, iso(since)))
+        return [Topup(Decimal(r["amount"]), parse_iso(r["created_at"]), r["status"]) for r in rows]
+
+    def freeze(self, account: str) -> bool:
+        with self.store.tx() as db:
+            changed = db.execute("UPDATE accounts SET status='frozen' "
+                                 "WHERE number=? AND status!='frozen'", (account,)).rowcount
+        log.warning("account %s frozen by the caller", mask(account))
+        return bool(changed)
+
+    def file_complaint(self, account: str | None, call_sid: str, recording_url: str,
+                       details: dict[str, Any], now: datetime) -> Ticket:
+        reply_by = now + timedelta(hours=48)
+        with self.store.tx() as db:
+            while True:
+                number = f"{secrets.randbelow(10**8):08d}"
+                if not db.execute("SELECT 1 FROM tickets WHERE number=?", (number,)).fetchone():
+                    break
+            db.execute("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
+                       (number, account, call_sid, recording_url, json.dumps(details),
+                        iso(now), iso(reply_by)))
+        return Ticket(number, "open", reply_by)
+
+    def complaint(self, number: str) -> Ticket | None:
+        row = self.store.db.execute("SELECT number, status, reply_by FROM tickets WHERE number=?",
+                                    (number,)).fetchone()
+        return Ticket(row["number"], row["status"], parse_iso(row["reply_by"])) if row else None
+
+    def add_account(self, number: str, pin: str, phone: str, status: str = "active") -> None:
+        with self.store.tx() as db:
+            db.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)",
+                       (number, phone, pins.hash_pin(pin), status))
+
+    def add_transaction(self, account: str, kind: str, amount: Decimal, status: str,
+                        at: datetime) -> None:
+        with self.store.tx() as db:
+            db.execute("INSERT INTO transactions (account, kind, amount, status, created_at) "
+                       "VALUES (?, ?, ?, ?, ?)", (account, kind, str(amount), status, iso(at)))
+
+
+_DUMMY_HASH = pins.hash_pin("000000")
+
+
+def seed_demo(store: Store, now: datetime) -> None:
+    """The demo accounts the README lists; idempotent, so restarts keep their state."""
+    wallet = SQLiteWallet(store)
+    known = {r["number"] for r in store.db.execute("SELECT number FROM accounts")}
+    for number, pin, phone, status in DEMO_ACCOUNTS:
+        if number not in known:
+            wallet.add_account(number, pin, phone, status)
+    if "10000001" not in known:
+        wallet.add_transaction("10000001", "topup", Decimal("200.00"), "processing",
+                               now - timedelta(days=1))
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    max_failures: int = 5
+    window_s: int = 24 * 3600
+    lock_s: int = 30 * 60
+
+
+class SQLiteLockouts:
+    """Failed PIN tries and locks, kept in the database so they survive restarts."""
+
+    def __init__(self, store: Store, policy: LockoutPolicy = LockoutPolicy()) -> None:
+        self.store, self.policy = store, policy
+
+    def locked_until(self, account: str, now: datetime) -> datetime | None:
+        row = self.store.db.execute("SELECT until FROM lockouts WHERE account=?",
+                                    (account,)).fetchone()
+        until = parse_iso(row["until"]) if row else None
+        return until if until and until > now else None
+
+    def record_failure(self, account: str, now: datetime) -> datetime | None:
+        """Count a wrong PIN; return the lock's end when this failure locks the account."""
+        since = now - timedelta(seconds=self.policy.window_s)
+        with self.store.tx() as db:
+            db.execute("INSERT INTO pin_failures VALUES (?, ?)", (account, iso(now)))
+            count = db.execute("SELECT COUNT(*) FROM pin_failures WHERE account=? AND at>?",
+                               (account, iso(since))).fetchone()[0]
+            if count < self.policy.max_failures:
+                return None
+            until = now + timedelta(seconds=self.policy.lock_s)
+            db.execute("INSERT OR REPLACE INTO lockouts VALUES (?, ?)", (account, iso(until)))
+        log.warning("phone verification locked for account %s until %s", mask(account),
+                    iso(until))
+        return until
+
+    def clear(self, account: str) -> None:
+        with self.store.tx() as db:
+            db.execute("DELETE FROM pin_failures WHERE account=?", (account,))
+            db.execute("DELETE FROM lockouts WHERE account=?", (account,))

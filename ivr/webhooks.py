@@ -1,0 +1,149 @@
+"""The Twilio webhooks: the only module that reads ``flask.request``.
+
+Each view turns the form into a ``CallEvent``, lets the ``Hotline`` answer it, and renders
+TwiML. Any exception becomes an apology and the fallback queue as valid TwiML: Twilio would
+otherwise play "an application error has occurred" and drop the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from ivr import twiml
+from ivr.call import CallEvent, Utterance
+from ivr.hotline import Hotline
+from ivr.security import verify_twilio_signature
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+bp.before_request(verify_twilio_signature)
+
+
+def hotline() -> Hotline:
+    return current_app.extensions["ivr"]  # type: ignore[no-any-return]
+
+
+def absolute(endpoint: str, **values: str) -> str:
+    """An absolute URL for TwiML, on the public host when one is configured."""
+    path = url_for(endpoint, **values)
+    base = current_app.config.get("PUBLIC_URL")
+    return base.rstrip("/") + path if base else url_for(endpoint, _external=True, **values)
+
+
+def audio_url(utterance: Utterance) -> str | None:
+    finder = current_app.extensions.get("ivr.audio")
+    rel = finder(utterance) if finder else None
+    return absolute("audio.serve", path=rel) if rel else None
+
+
+def xml(document: str) -> Response:
+    return Response(document, mimetype="text/xml")
+
+
+def clean_digits(raw: str | None) -> str | None:
+    """Only keypad characters, bounded: whatever else arrives is not the caller's keys."""
+    if raw is None:
+        return None
+    return re.sub(r"[^0-9*#]", "", raw)[: current_app.config["MAX_DIGITS"]]
+
+
+def _event(kind: str, node: str = "") -> CallEvent:
+    form = request.values
+    duration = form.get("RecordingDuration", "")
+    return CallEvent(
+        call_sid=form.get("CallSid", "")[:64] or "unknown",
+        kind=kind,
+        node=node[:64],
+        digits=clean_digits(form.get("Digits")),
+        recording_url=form.get("RecordingUrl") or None,
+        recording_duration_s=int(duration) if duration.isdigit() else None,
+        from_number=form.get("From", "")[:32],
+        to_number=form.get("To", "")[:32],
+    )
+
+
+def _answer(event: CallEvent) -> Response:
+    step = hotline().answer(event, datetime.now(UTC))
+    return xml(twiml.render(
+        step,
+        step_url=lambda node: absolute("voice.step", node=node),
+        wait_url=lambda queue: absolute("voice.wait", queue=queue),
+        queue_done_url=absolute("voice.queue_done"),
+        voices=current_app.config["VOICES"],
+        audio_for=audio_url,
+    ))
+
+
+@bp.route("", methods=["GET", "POST"])
+def incoming() -> Response:
+    """The number's Voice URL: a new call starts at the top of the tree."""
+    return _answer(_event("start"))
+
+
+@bp.route("/step/<node>", methods=["GET", "POST"])
+def step(node: str) -> Response:
+    """A Gather or Record action: the caller's input at ``node``."""
+    return _answer(_event("input", node))
+
+
+@bp.route("/wait/<queue>", methods=["GET", "POST"])
+def wait(queue: str) -> Response:
+    """The Enqueue waitUrl, fetched again whenever the last document ends."""
+    line = hotline()
+    lang = line.lang_of(request.values.get("CallSid", ""))
+    message = Utterance("hold_message", line.catalog.text(lang, "hold_message"), lang)
+    return xml(twiml.hold([message], voices=current_app.config["VOICES"], audio_for=audio_url,
+                          music_url=_hold_music_url()))
+
+
+def _hold_music_url() -> str | None:
+    finder = current_app.extensions.get("ivr.hold")
+    rel = finder() if finder else None
+    return absolute("audio.serve", path=rel) if rel else None
+
+
+@bp.route("/queue-done", methods=["GET", "POST"])
+def queue_done() -> Response:
+    """The Enqueue action: the caller left the queue (hung up, bridged, or ``<Leave>``)."""
+    line = hotline()
+    sid = request.values.get("CallSid", "")
+    result = request.values.get("QueueResult", "")[:32]
+    line.store.set_queue_result(sid, result)
+    lang = line.lang_of(sid)
+    bye = Utterance("goodbye", line.catalog.text(lang, "goodbye"), lang)
+    return xml(twiml.goodbye([bye], voices=current_app.config["VOICES"], audio_for=audio_url))
+
+
+@bp.route("/status", methods=["GET", "POST"])
+def status() -> Response:
+    """The status callback at the end of a call."""
+    form = request.values
+    duration = form.get("CallDuration", "")
+    hotline().store.end_call(form.get("CallSid", ""), form.get("CallStatus", "")[:32],
+                             int(duration) if duration.isdigit() else None, datetime.now(UTC))
+    return Response(status=204)
+
+
+@bp.errorhandler(Exception)
+def apologise(exc: Exception) -> Response | HTTPException:
+    """Never a 5xx: log, then apologise and queue the caller for a person."""
+    if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
+        return exc
+    log.exception("webhook %s failed", request.path)
+    line = hotline()
+    lang = line.catalog.default_lang
+    try:
+        lang = line.lang_of(request.values.get("CallSid", ""))
+    except Exception:  # noqa: BLE001 - the store itself may be what failed
+        log.exception("could not read the call's language")
+    sorry = Utterance("apology", line.catalog.text(lang, "apology"), lang)
+    fallback = line.menu.nodes[line.menu.fallback].queue or "general"
+    return xml(twiml.apology([sorry], fallback, wait_url=lambda q: absolute("voice.wait", queue=q),
+                             queue_done_url=absolute("voice.queue_done"),
+                             voices=current_app.config["VOICES"]))

@@ -1,0 +1,104 @@
+"""Fixtures: a fresh app per test on its own SQLite file, and a signed-webhook caller."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from itertools import count
+from typing import Any
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from ivr import create_app
+
+TOKEN = "test-auth-token"
+_sids = count(1)
+
+
+@pytest.fixture(name="settings")
+def _settings(tmp_path: Any) -> dict[str, Any]:
+    return {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "DEMO": True,
+            "DATABASE": str(tmp_path / "ivr.db")}
+
+
+@pytest.fixture(name="app")
+def _app(settings: dict[str, Any]) -> Any:
+    return create_app(settings)
+
+
+@pytest.fixture(name="client")
+def _client(app: Any) -> Any:
+    return app.test_client()
+
+
+def sign(url: str, params: dict[str, str], token: str = TOKEN) -> str:
+    return RequestValidator(token).compute_signature(url, params)
+
+
+class Caller:
+    """One phone call walked through signed webhooks, the way Twilio drives it."""
+
+    def __init__(self, client: Any, from_number: str = "+8613700000000") -> None:
+        self.client = client
+        self.sid = f"CA{next(_sids):032d}"
+        self.from_number = from_number
+        self.heard: list[str] = []
+        self.root: ET.Element | None = None
+
+    def send(self, url: str, **params: str) -> Any:
+        """A signed POST with Twilio's standard parameters; the raw response."""
+        url = url.removeprefix("http://localhost")
+        data = {"CallSid": self.sid, "From": self.from_number, "To": "+8695188",
+                "AccountSid": "AC" + "0" * 32, "CallStatus": "in-progress", **params}
+        signature = sign("http://localhost" + url, data)
+        return self.client.post(url, data=data, headers={"X-Twilio-Signature": signature})
+
+    def post(self, url: str, **params: str) -> ET.Element:
+        response = self.send(url, **params)
+        assert response.status_code == 200, response.data
+        assert response.mimetype == "text/xml"
+        self.root = ET.fromstring(response.data)
+        assert self.root.tag == "Response"
+        self.heard += [e.text or "" for e in self.root.iter("Say")]
+        return self.root
+
+    def start(self) -> ET.Element:
+        return self.post("/voice")
+
+    @property
+    def action(self) -> str:
+        assert self.root is not None
+        node = self.root.find("Gather")
+        if node is None:
+            node = self.root.find("Record")
+        assert node is not None, ET.tostring(self.root)
+        return node.get("action", "")
+
+    def press(self, digits: str = "") -> ET.Element:
+        """Keys for the current Gather; '' is a time-out (actionOnEmptyResult)."""
+        return self.post(self.action, Digits=digits)
+
+    def keys(self, *answers: str) -> ET.Element:
+        for answer in answers:
+            self.press(answer)
+        assert self.root is not None
+        return self.root
+
+    def record(self, seconds: int = 12) -> ET.Element:
+        return self.post(self.action, RecordingUrl="https://api.twilio.com/rec/RE1",
+                         RecordingDuration=str(seconds), Digits="#")
+
+    @property
+    def queue(self) -> str | None:
+        assert self.root is not None
+        node = self.root.find("Enqueue")
+        return node.text if node is not None else None
+
+    def said(self, fragment: str) -> bool:
+        return any(fragment in text for text in self.heard)
+
+
+@pytest.fixture(name="caller")
+def _caller(client: Any) -> Callable[..., Caller]:
+    return lambda from_number="+8613700000000": Caller(client, from_number)
