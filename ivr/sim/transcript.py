@@ -1,0 +1,90 @@
+"""Trace events as lines a person reads: what the caller hears, presses and where the
+call ends. Used by ``ivr call`` (live and scripted) and scenario failure reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from ivr.sim.trace import Trace
+
+
+def describe(e: Mapping[str, Any]) -> str:
+    """One event as ``  12.3s  say      Welcome ...``."""
+    kind = str(e["type"])
+    detail = _DETAIL[kind](e) if kind in _DETAIL else ""
+    return f"{e['t']:7.1f}s  {kind:<8} {detail}".rstrip()
+
+
+def summary(trace: Trace) -> str:
+    o = trace.outcome
+    where = f" in queue '{o.queue}'" if o.queue else ""
+    return f"call ended by {o.ended_by}{where} after {o.duration_s:.1f} s ({o.requests} requests)"
+
+
+def lines(trace: Trace) -> list[str]:
+    return [describe(e) for e in trace.events] + [summary(trace)]
+
+
+def _say(e: Mapping[str, Any]) -> str:
+    loop = f"  (x{e['loop'] or 'forever'})" if e.get("loop", 1) != 1 else ""
+    return f"{e['text']}{loop}  [{e.get('voice')}, {e.get('language')}]"
+
+
+def _play(e: Mapping[str, Any]) -> str:
+    if e.get("digits"):
+        return f"tones {e['digits']}"
+    name = urlsplit(str(e["url"])).path.rsplit("/", 1)[-1] or e["url"]
+    return f"{name}  ({e.get('duration_s', 0):.1f} s)"
+
+
+def _gather(e: Mapping[str, Any]) -> str:
+    what = (
+        f"{e['num_digits']} key(s)"
+        if e.get("num_digits")
+        else f"keys ending with {e.get('finish_on_key') or 'silence'}"
+    )
+    if "speech" in str(e.get("input")):
+        what = "speech" if "dtmf" not in str(e.get("input")) else what + " or speech"
+    return f"listening for {what}, {e.get('timeout_s')} s time-out"
+
+
+def _input(e: Mapping[str, Any]) -> str:
+    if e.get("hangup") and not e.get("recording_s"):
+        return "caller hung up"
+    if e.get("recording_s"):
+        said = f" saying {e['speech']!r}" if e.get("speech") else ""
+        end = (
+            "hung up"
+            if e.get("hangup")
+            else (f"pressed {e['digits']}" if e.get("digits") else "went silent")
+        )
+        return f"recorded {e['recording_s']:.0f} s{said}, then {end}"
+    if e.get("speech"):
+        return f"said {e['speech']!r}"
+    if e.get("timeout") and not e.get("keys"):
+        ignored = f" ({e['ignored']} ignored)" if e.get("ignored") else ""
+        return f"(no input, {e.get('duration_s', 0):g} s){ignored}"
+    return f"pressed {e.get('keys')}" + (f" ({e['dropped']} dropped)" if e.get("dropped") else "")
+
+
+_DETAIL: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "say": _say,
+    "play": _play,
+    "pause": lambda e: f"({e['duration_s']:g} s)",
+    "gather": _gather,
+    "input": _input,
+    "redirect": lambda e: f"{e['method']} {e['url']}",
+    "record": lambda e: (
+        f"recording, up to {e['max_length_s']:g} s" + (" after a beep" if e.get("beep") else "")
+    ),
+    "enqueue": lambda e: (
+        f"queued in '{e['queue']}'"
+        + (f" ({e['result']} after {e['hold_s']:g} s)" if e.get("hold_s") else "")
+    ),
+    "leave": lambda e: f"left queue '{e['queue']}'",
+    "dial": lambda e: "dialling " + ", ".join(e.get("to") or []),
+    "hangup": lambda e: f"rejected ({e['reject']})" if e.get("reject") else "the IVR hung up",
+    "error": lambda e: f"Twilio error {e.get('code') or '-'}: {e['message']} at {e['url']}",
+}
