@@ -8,18 +8,23 @@ from __future__ import annotations
 import logging
 
 from flask import abort, current_app, request
+from werkzeug.urls import iri_to_uri
 from twilio.request_validator import HMAC_SHA256, RequestValidator, get_signature_algorithm
 
 log = logging.getLogger(__name__)
 
 
 def public_url() -> str:
-    """The URL Twilio requested: ``PUBLIC_URL`` + path and query when set, else ours."""
-    base = current_app.config.get("PUBLIC_URL")
-    if not base:
-        return request.url
-    query = request.query_string.decode()
-    return base.rstrip("/") + request.path + (f"?{query}" if query else "")
+    """The URL Twilio requested: ``PUBLIC_URL`` + path and query when set, else ours.
+
+    The path is taken as sent (``RAW_URI``), since Twilio signs the percent-encoded form and
+    ``request.url`` is decoded.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        raw = iri_to_uri(request.full_path.removesuffix("?"))
+    base = current_app.config.get("PUBLIC_URL") or request.host_url
+    return base.rstrip("/") + raw
 
 
 def verify_twilio_signature() -> None:

@@ -1,0 +1,86 @@
+"""No input makes a webhook answer 5xx or invalid TwiML; a fault is an apology, not a crash."""
+
+from __future__ import annotations
+
+import sqlite3
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from conftest import TOKEN, sign
+from ivr import create_app
+
+VERBS = {"Say", "Play", "Pause", "Gather", "Record", "Enqueue", "Hangup", "Redirect", "Leave"}
+NODES = ["language", "main", "payments_menu", "identify", "topup_status", "payment_date",
+         "complaint_record", "complaint_ticket", "fraud_freeze_offer", "no_such", "", "%00",
+         "a" * 300]
+
+
+@pytest.fixture(scope="module", name="hammered")
+def _hammered(tmp_path_factory):
+    db = tmp_path_factory.mktemp("fuzz") / "ivr.db"
+    return create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "DEMO": True,
+                       "DATABASE": str(db)}).test_client()
+
+
+text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=400)
+request = st.fixed_dictionaries(
+    {"path": st.one_of(st.sampled_from(["/voice", "/voice/queue-done", "/voice/wait/general",
+                                        "/voice/wait/%E9%98%9F", "/voice/status"]),
+                       st.sampled_from(NODES).map(lambda n: f"/voice/step/{n}")),
+     "method": st.sampled_from(["POST", "GET"])},
+    optional={"CallSid": st.sampled_from(["CA1", "CA2", "CA3", ""]) | text,
+              "Digits": st.one_of(st.sampled_from(["1", "2", "0", "*", "#", "9", "10000001#",
+                                                   "246810", "20261120", "200*5#", ""]), text),
+              "From": st.sampled_from(["+8613800138000", "+14155550123", ""]) | text,
+              "RecordingUrl": text, "RecordingDuration": text, "QueueResult": text,
+              "CallDuration": text})
+
+
+def check_twiml(body: bytes) -> None:
+    root = ET.fromstring(body)
+    assert root.tag == "Response"
+    for element in root:
+        assert element.tag in VERBS, element.tag
+    for gather in root.iter("Gather"):
+        assert gather.get("action", "").startswith("http://localhost/voice/step/")
+    assert root.find("Gather") is not None or root.find("Enqueue") is not None \
+        or root.find("Hangup") is not None or root.find("Pause") is not None \
+        or root.find("Play") is not None or root.find("Record") is not None
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(calls=st.lists(request, min_size=1, max_size=12))
+def test_no_sequence_of_requests_gets_a_5xx_or_invalid_twiml(hammered, calls):
+    for call in calls:
+        path, method = call.pop("path"), call.pop("method")
+        url = "http://localhost" + path
+        if method == "GET":
+            from urllib.parse import urlencode
+
+            query = urlencode(call)
+            signed_url = url + (f"?{query}" if query else "")
+            response = hammered.get(signed_url.removeprefix("http://localhost"),
+                                    headers={"X-Twilio-Signature": sign(signed_url, {})})
+        else:
+            response = hammered.post(path, data=call,
+                                     headers={"X-Twilio-Signature": sign(url, call)})
+        assert response.status_code < 500, response.data
+        if response.status_code == 200:
+            assert response.mimetype == "text/xml"
+            check_twiml(response.data)
+        else:
+            assert response.status_code in (204, 404, 405)
+
+
+def test_a_fault_inside_a_webhook_is_an_apology_and_the_general_queue(caller, settings):
+    call = caller()
+    call.start()
+    call.press("2")
+    db = sqlite3.connect(settings["DATABASE"])
+    db.execute("DROP TABLE call_events")  # the database breaks mid-call
+    db.commit()
+    root = call.press("1")
+    assert call.said("something went wrong on our side")
+    assert root.find("Enqueue").text == "general"

@@ -1,0 +1,124 @@
+"""Signatures, secrets and the lockout: what must hold for a real phone number."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+import pytest
+from twilio.request_validator import HMAC_SHA256, RequestValidator
+
+from ivr import create_app
+from ivr.errors import ConfigError
+from conftest import TOKEN, Caller
+
+PARAMS = {"CallSid": "CA" + "1" * 32, "From": "+8613700000000", "To": "+8695188"}
+
+
+def test_unsigned_and_wrongly_signed_requests_get_403(client):
+    assert client.post("/voice", data=PARAMS).status_code == 403
+    bad = RequestValidator("not-the-token").compute_signature("http://localhost/voice", PARAMS)
+    assert client.post("/voice", data=PARAMS, headers={"X-Twilio-Signature": bad}).status_code == 403
+    good = RequestValidator(TOKEN).compute_signature("http://localhost/voice", PARAMS)
+    tampered = {**PARAMS, "From": "+8613800138000"}
+    assert client.post("/voice", data=tampered,
+                       headers={"X-Twilio-Signature": good}).status_code == 403
+    assert client.post("/voice", data=PARAMS,
+                       headers={"X-Twilio-Signature": good}).status_code == 200
+
+
+def test_behind_a_proxy_the_public_url_is_what_is_signed(settings):
+    app = create_app({**settings, "PUBLIC_URL": "https://ivr.example.com"})
+    client = app.test_client()
+    public = RequestValidator(TOKEN).compute_signature("https://ivr.example.com/voice", PARAMS)
+    assert client.post("/voice", data=PARAMS,
+                       headers={"X-Twilio-Signature": public}).status_code == 200
+    # and the TwiML points Twilio back at the public host
+    assert b'action="https://ivr.example.com/voice/step/language"' in client.post(
+        "/voice", data=PARAMS, headers={"X-Twilio-Signature": public}).data
+    internal = RequestValidator(TOKEN).compute_signature("http://localhost/voice", PARAMS)
+    assert client.post("/voice", data=PARAMS,
+                       headers={"X-Twilio-Signature": internal}).status_code == 403
+
+
+def test_sha256_signatures_when_the_settings_header_asks(settings):
+    app = create_app({**settings, "TWILIO_WEBHOOK_SHARED_KEY": "shared-secret"})
+    client = app.test_client()
+    signature = RequestValidator("shared-secret").compute_signature(
+        "http://localhost/voice", PARAMS, HMAC_SHA256)
+    headers = {"X-Twilio-Signature": signature,
+               "X-Twilio-Webhooks-Signature-Settings": "key=k1,algorithm=HMAC_SHA256"}
+    assert client.post("/voice", data=PARAMS, headers=headers).status_code == 200
+    del headers["X-Twilio-Webhooks-Signature-Settings"]
+    assert client.post("/voice", data=PARAMS, headers=headers).status_code == 403
+
+
+def test_a_token_is_required_unless_in_dev_mode(tmp_path):
+    with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN is required"):
+        create_app({"DATABASE": str(tmp_path / "a.db")})
+    app = create_app({"DEV": True, "DATABASE": str(tmp_path / "b.db")})
+    assert app.test_client().post("/voice", data=PARAMS).status_code == 200
+
+
+def test_bad_settings_are_all_listed(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        create_app({"DEV": True, "DATABASE": str(tmp_path / "a.db"), "LOCKOUT_S": -1,
+                    "PUBLIC_URL": "ivr.example.com"})
+    assert "LOCKOUT_S" in str(error.value) and "PUBLIC_URL" in str(error.value)
+
+
+def wrong_pin_call(client, pin="581230"):
+    call = Caller(client, "+8613700000000")
+    call.start()
+    call.keys("2", "2", "1", "10000003#", pin)
+    return call
+
+
+def test_five_wrong_pins_over_several_calls_lock_and_the_lock_survives_restart(
+        settings, caplog):
+    caplog.set_level(logging.DEBUG)
+    app = create_app(settings)
+    client = app.test_client()
+    first = wrong_pin_call(client)
+    first.keys("10000003#", "581231", "10000003#", "581232")  # 3 tries: this call gives up
+    assert first.said("we could not verify your identity") and first.queue == "general"
+    second = wrong_pin_call(client, "581233")
+    second.keys("10000003#", "581234")
+    assert second.said("temporarily locked") and second.queue == "account-security"
+
+    restarted = create_app(settings).test_client()  # a new process on the same database
+    third = Caller(restarted)
+    third.start()
+    third.keys("2", "2", "1", "10000003#")
+    assert third.said("temporarily locked")  # not even asked for the PIN
+    assert third.queue == "account-security"
+
+    # nothing kept the PINs: not the logs, not any column of any table
+    pins = ["581230", "581231", "581232", "581233", "581234", "112233"]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    db = sqlite3.connect(settings["DATABASE"])
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    stored = "\n".join(str(row) for t in tables for row in db.execute(f"SELECT * FROM {t}"))
+    for pin in pins:
+        assert pin not in logged and pin not in stored
+    events = [r[0] for r in db.execute("SELECT input FROM call_events WHERE node='identify'")]
+    assert "******" in events and "****0003" in events
+    assert "10000003" not in logged
+
+
+def test_the_lock_expires_after_its_time(settings):
+    from freezegun import freeze_time
+
+    with freeze_time("2026-11-23 02:00:00") as clock:
+        app = create_app(settings)
+        client = app.test_client()
+        call = wrong_pin_call(client)
+        call.keys("10000003#", "581231", "10000003#", "581232")
+        call = wrong_pin_call(client)
+        call.keys("10000003#", "581234")
+        assert call.said("temporarily locked")
+        clock.tick(31 * 60)
+        ok = Caller(client)
+        ok.start()
+        ok.keys("2", "2", "1", "10000003#", "112233")
+        assert ok.said("you are verified")
