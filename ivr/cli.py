@@ -76,3 +76,16 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
     run_gunicorn(app, host=host, port=port, workers=workers)
 
 
+
+
+@cli.command()
+@click.option("--database", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep the calls in this SQLite file (default: a temporary one).")
+def demo(database: Path | None) -> None:
+    """Play a few scripted calls through the real app and print what the caller hears."""
+    from ivr import demo as demo_calls
+
+    try:
+        demo_calls.run(click.echo, database)
+    except IVRError as exc:
+        raise click.ClickException(str(exc)) from exc

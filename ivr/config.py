@@ -55,6 +55,9 @@ def load(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
         app.config["TWILIO_AUTH_TOKEN"] = os.environ["TWILIO_AUTH_TOKEN"]
     if test_config:
         app.config.from_mapping(test_config)
+    for name in ("DEV", "DEMO"):  # IVR_DEV=1 reads as the integer 1
+        if app.config.get(name) in (0, 1):
+            app.config[name] = bool(app.config[name])
     if not app.config["DATABASE"]:
         app.config["DATABASE"] = str(Path(app.instance_path) / "ivr.db")
     check(app.config)

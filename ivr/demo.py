@@ -1,0 +1,65 @@
+"""``ivr demo``: a few scripted calls through the real app, printed as the caller hears them.
+
+Runs on the embedded default (a SQLite file in a temporary folder, demo accounts seeded,
+dev mode with a throwaway token), so it works on a fresh machine with nothing configured.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr.app import create_app
+from ivr.sim import CallOptions, FlaskTransport, Script, Trace, simulate
+from ivr.sim.transcript import lines
+
+
+@dataclass(frozen=True, slots=True)
+class DemoCall:
+    title: str
+    from_: str
+    press: str
+
+
+CALLS = (
+    DemoCall("A top-up that has not arrived (Mandarin, recognised by caller ID)",
+             "+8613800138000", "1 1 1 1 246810 0 1 20261120 200#"),
+    DemoCall("An English caller whose account was stolen, freezing it at once",
+             "+14155550123", "2 3 1 112233 1"),
+    DemoCall("A caller who cannot verify: three wrong PINs, then a person",
+             "+8613700000000", "2 2 2 10000001# 111111 10000001# 222222 10000001# 333333"),
+    DemoCall("A silent caller: Mandarin by default, then an agent after three time-outs",
+             "+8613700000000", "_ _ _ _"),
+)
+
+
+def run(echo: Callable[[str], None], database: Path | None = None) -> list[Trace]:
+    """Play the demo calls and echo each transcript; return the traces."""
+    with _workdir(database) as db:
+        token = secrets.token_hex(16)
+        app = create_app({"TWILIO_AUTH_TOKEN": token, "DEMO": True, "DATABASE": str(db)})
+        transport = FlaskTransport(app)
+        traces = []
+        for call in CALLS:
+            echo(f"\n=== {call.title}\n    from {call.from_}, pressing: {call.press}")
+            trace = simulate("http://localhost/voice", transport=transport, token=token,
+                             caller=Script.parse(call.press).caller(),
+                             options=CallOptions(from_=call.from_))
+            for line in lines(trace):
+                echo(f"    {line}")
+            traces.append(trace)
+        return traces
+
+
+@contextmanager
+def _workdir(database: Path | None) -> Iterator[Path]:
+    if database:
+        yield database
+        return
+    with tempfile.TemporaryDirectory(prefix="ivr-demo-") as tmp:
+        yield Path(tmp) / "ivr.db"
+

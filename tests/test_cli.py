@@ -1,0 +1,68 @@
+"""The ``ivr`` command as a user runs it: demo, serve under gunicorn, clear errors."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from click.testing import CliRunner
+
+from ivr.cli import cli
+from ivr.sim import CallOptions, HTTPTransport, Script, simulate
+
+
+def test_demo_plays_scripted_calls_to_their_queues():
+    result = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "仍在处理中，资金通常会在48小时内到账" in result.output
+    assert "Your account is now frozen" in result.output
+    for queue in ("payments", "fraud", "general"):
+        assert f"in queue '{queue}'" in result.output
+
+
+def test_serve_rejects_bad_arguments_and_missing_token(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["serve", "--port", "70000"])
+    assert result.exit_code == 2 and "70000" in result.output
+    result = runner.invoke(cli, ["serve"], env={"IVR_DATABASE": str(tmp_path / "x.db"),
+                                                "TWILIO_AUTH_TOKEN": ""})
+    assert result.exit_code == 1 and "TWILIO_AUTH_TOKEN is required" in result.output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_gunicorn_serves_signed_calls_over_http(tmp_path):
+    port = free_port()
+    env = {"TWILIO_AUTH_TOKEN": "http-token", "IVR_DATABASE": str(tmp_path / "ivr.db"),
+           "PATH": "/usr/bin:/bin"}
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from ivr.cli import cli; cli()", "serve", "--demo",
+         "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        trace = simulate(f"http://127.0.0.1:{port}/voice", transport=HTTPTransport(),
+                         token="http-token", caller=Script.parse("2 1 1 1 246810").caller(),
+                         options=CallOptions(from_="+8613800138000"))
+        assert any("Your top-up of 200 yuan" in line for line in trace.heard())
+        unsigned = urllib.request.Request(f"http://127.0.0.1:{port}/voice", data=b"CallSid=CA1")
+        try:
+            urllib.request.urlopen(unsigned, timeout=5)
+            raise AssertionError("an unsigned request was answered")
+        except urllib.error.HTTPError as err:
+            assert err.code == 403
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
