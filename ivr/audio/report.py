@@ -1,0 +1,60 @@
+"""``ivr audio report``: how long each prompt really is, longest first.
+
+Callers pay for every second of menu and forget the first option of a long one, so a
+*menu prompt* over ``MENU_LIMIT_S`` is flagged. A menu prompt is the ``prompt`` of a
+``kind: menu`` node of the tree, or any key ending in ``_menu`` (so the rule still holds
+for a prompt the tree does not use yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr.audio.manifest import Manifest, static_prompts, text_sha256
+from ivr.menu.loader import load as load_menu
+from ivr.menu.model import Kind
+from ivr.prompts import Catalog
+
+MENU_LIMIT_S = 20.0
+
+
+def menu_prompt_keys(menu_path: Path | str | None = None) -> frozenset[str]:
+    """The prompt keys of the tree's ``menu`` nodes (empty if the tree cannot be read)."""
+    menu, _ = load_menu(menu_path)
+    return frozenset(n.prompt for n in menu.nodes.values() if n.kind is Kind.MENU and n.prompt)
+
+
+def is_menu_prompt(key: str, menu_keys: frozenset[str]) -> bool:
+    return key in menu_keys or key.endswith("_menu")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One static prompt: its measured length, or why it has none."""
+
+    lang: str
+    key: str
+    duration_ms: int | None
+    menu: bool
+    status: str  # "ok", "missing" or "stale"
+    limit_s: float = MENU_LIMIT_S
+
+    @property
+    def too_long(self) -> bool:
+        return self.menu and self.duration_ms is not None and self.duration_ms > self.limit_s * 1000
+
+
+def report(catalog: Catalog, manifest: Manifest, menu_keys: frozenset[str] = frozenset(),
+           limit_s: float = MENU_LIMIT_S) -> list[Row]:
+    """Every static prompt, longest first; prompts without fresh audio last."""
+    rows: list[Row] = []
+    for lang, texts in static_prompts(catalog).items():
+        for key, text in texts.items():
+            entry = manifest.entry(lang, key)
+            status = ("missing" if entry is None
+                      else "stale" if entry.text_sha256 != text_sha256(text) else "ok")
+            rows.append(Row(lang, key, entry.duration_ms if entry and status == "ok" else None,
+                            is_menu_prompt(key, menu_keys), status, limit_s))
+    return sorted(rows, key=lambda r: (r.duration_ms is None, -(r.duration_ms or 0),
+                                       r.lang, r.key))
