@@ -80,6 +80,7 @@ class Prompt:
     num_digits: int | None = None
     finish_on_key: str = "#"
     heard: tuple[str, ...] = ()  # what was said or played since the previous prompt
+    action: str = ""  # where the answer will be sent
 
 
 class Caller(Protocol):

@@ -270,7 +270,7 @@ class _Call:
         for nested in verb.children:
             self._play(nested, doc_url)
         answer = self.caller.answer(
-            Prompt("gather", doc_url, modes, num_digits, finish, self._take_heard())
+            Prompt("gather", doc_url, modes, num_digits, finish, self._take_heard(), action)
         )
         params: dict[str, str] = {}
         if answer.kind is Kind.HANGUP:
@@ -337,9 +337,9 @@ class _Call:
             finish_on_key=finish,
             beep=beep,
         )
-        answer = self.caller.answer(
-            Prompt("record", doc_url, frozenset({"dtmf"}), None, finish, self._take_heard())
-        )
+        heard = self._take_heard()
+        prompt = Prompt("record", doc_url, frozenset({"dtmf"}), None, finish, heard, action)
+        answer = self.caller.answer(prompt)
         talk, key, silence = 0, "", timeout_ms
         if answer.kind is Kind.KEYS:
             talk = min(timing.ms(self.o.pace.record_s), max_ms)

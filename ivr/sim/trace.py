@@ -117,6 +117,12 @@ class Trace:
         ]
 
     @property
+    def time_to_queue_s(self) -> float | None:
+        """Seconds from the start of the call until it was first queued."""
+        queued = self.of_type(EventType.ENQUEUE)
+        return float(queued[0]["t"]) if queued else None
+
+    @property
     def error(self) -> Mapping[str, Any] | None:
         errors = self.of_type(EventType.ERROR)
         return errors[-1] if errors else None

@@ -1,0 +1,311 @@
+"""Replay real calls: the inputs the app logged (``call_events``), run again against the
+current menu tree or another one, and where the outcome would differ.
+
+The log holds each webhook's node, the caller's input (masked: PINs as ``******``,
+account numbers as ``****0001``), the prompt keys said and the outcome. Inputs are
+replayed in order, one per prompt, on the sandbox's demo data:
+
+- a PIN is the identity's right PIN where the original attempt succeeded (the step said
+  ``verify_ok``/``verify_frozen``), else a wrong one; an account number is the identity's;
+- the identity is the frozen demo account if the original was frozen, else 10000001, and
+  the call comes from its phone if the original was offered its caller ID;
+- a lockout the original met is set up first (the failed tries it had before the call);
+- an empty input is a time-out, except after a recording prompt, where it was a recording.
+
+Sources: the app's SQLite database, or an export: JSON (``{"calls": [...],
+"call_events": [...]}`` or a list of ``call_events`` rows) or JSON lines of rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ivr.sim.caller import TIMEOUT, Answer, Kind, Prompt
+from ivr.sim.errors import ScenarioError
+from ivr.sim.interpreter import Hold
+from ivr.sim.target import Target
+from ivr.sim.trace import Trace
+
+log = logging.getLogger(__name__)
+
+STRANGER = "+15005550006"
+PIN_OK = ("verify_ok", "verify_frozen")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the replayed caller claims to be, in the sandbox's demo data."""
+
+    account: str
+    pin: str
+    phone: str
+    wrong_pin: str = "000000"
+
+
+ACTIVE = Identity("10000001", "246810", "+8613800138000")
+FROZEN = Identity("10000002", "135790", "+8613900139000")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    node: str
+    input: str | None
+    said: tuple[str, ...]
+    outcome: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCall:
+    call_sid: str
+    from_number: str
+    steps: tuple[Step, ...]
+    verified: bool | None = None
+    queue: str | None = None
+
+    @property
+    def outcome(self) -> CallOutcome:
+        """How the original call went, from the log."""
+        queue = self.queue
+        queued_at = next((s.at for s in self.steps if s.outcome.startswith("enqueue:")), None)
+        if queue is None and queued_at:
+            queue = next(s.outcome.split(":", 1)[1] for s in self.steps if s.at == queued_at)
+        verified = self.verified
+        if verified is None:
+            verified = any(k in PIN_OK for s in self.steps for k in s.said)
+        seconds = None
+        if queued_at and self.steps:
+            seconds = (_when(queued_at) - _when(self.steps[0].at)).total_seconds()
+        return CallOutcome(queue, verified, seconds)
+
+    def said(self, key: str) -> bool:
+        return any(key in s.said for s in self.steps)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    queue: str | None
+    verified: bool | None
+    time_to_queue_s: float | None
+
+    @classmethod
+    def of(cls, trace: Trace, target: Target) -> CallOutcome:
+        record = target.record(trace.call_sid)
+        verified = bool(record["verified"]) if record else None
+        return cls(trace.outcome.queue, verified, trace.time_to_queue_s)
+
+    def __str__(self) -> str:
+        verified = {True: "verified", False: "unverified", None: "verification unknown"}
+        at = f", queued at {self.time_to_queue_s:.0f} s" if self.time_to_queue_s is not None else ""
+        return f"{self.queue or 'not queued'}, {verified[self.verified]}{at}"
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One recorded call and how it goes now (and on the other tree)."""
+
+    call: RecordedCall
+    before: CallOutcome  # the original, or the current tree when comparing with another
+    after: CallOutcome
+    diverged: str | None  # the first step asked at another node than the original
+    traces: tuple[Trace, ...]
+
+    def differences(self, time_tolerance_s: float) -> list[str]:
+        b, a = self.before, self.after
+        found = []
+        if b.queue != a.queue:
+            found.append(f"queue {b.queue or '-'} -> {a.queue or '-'}")
+        if b.verified is not None and a.verified is not None and b.verified != a.verified:
+            found.append(f"verified {_yes(b.verified)} -> {_yes(a.verified)}")
+        if b.time_to_queue_s is not None and a.time_to_queue_s is not None:
+            delta = a.time_to_queue_s - b.time_to_queue_s
+            if abs(delta) > time_tolerance_s:
+                found.append(
+                    f"time to queue {b.time_to_queue_s:.0f} s -> {a.time_to_queue_s:.0f} s ({delta:+.0f} s)"
+                )
+        return found
+
+    def line(self, time_tolerance_s: float) -> str:
+        found = self.differences(time_tolerance_s)
+        if not found:
+            return f"same  {self.call.call_sid}  {self.after}"
+        where = f"  [{self.diverged}]" if self.diverged else ""
+        return f"DIFF  {self.call.call_sid}  {'; '.join(found)}{where}"
+
+
+def read(path: Path | str) -> list[RecordedCall]:
+    """The calls logged in an app database or an export file."""
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such file")
+    if path.suffix in (".json", ".jsonl", ".ndjson"):
+        calls, rows = _read_export(path)
+    else:
+        calls, rows = _read_db(path)
+    return build(calls, rows)
+
+
+def build(calls: Iterable[Mapping[str, Any]], rows: Iterable[Mapping[str, Any]]) -> list[RecordedCall]:
+    """Group ``call_events`` rows (in log order) into calls, with the ``calls`` rows' facts."""
+    info = {str(c["call_sid"]): c for c in calls}
+    steps: dict[str, list[Step]] = {}
+    for row in rows:
+        said = tuple(str(row.get("said") or "").split())
+        inp = row.get("input")
+        step = Step(str(row.get("node") or ""), None if inp is None else str(inp), said,
+                    str(row.get("outcome") or ""), str(row.get("at") or ""))
+        steps.setdefault(str(row["call_sid"]), []).append(step)
+    recorded = []
+    for sid, call_steps in steps.items():
+        c = info.get(sid, {})
+        verified = c.get("verified")
+        recorded.append(
+            RecordedCall(
+                sid,
+                str(c.get("from_number") or ""),
+                tuple(call_steps),
+                None if verified is None else bool(verified),
+                c.get("queue"),
+            )
+        )
+    return recorded
+
+
+def _read_db(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db.row_factory = sqlite3.Row
+        rows = [dict(r) for r in db.execute("SELECT * FROM call_events ORDER BY id")]
+        calls = [dict(r) for r in db.execute("SELECT call_sid, from_number, verified, queue FROM calls")]
+        db.close()
+    except sqlite3.Error as exc:
+        raise ScenarioError(f"{path}: not an ivr database ({exc})") from exc
+    return calls, rows
+
+
+def _read_export(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError as exc:
+        raise ScenarioError(f"{path}: not JSON ({exc})") from exc
+    if isinstance(data, dict):
+        return list(data.get("calls") or []), list(data.get("call_events") or [])
+    return [], list(data)
+
+
+class ReplayCaller:
+    """Answers each prompt with the next logged input, unmasked for the sandbox."""
+
+    def __init__(self, call: RecordedCall, identity: Identity) -> None:
+        self.steps = list(call.steps[1:])  # the first step is the call arriving
+        self.identity = identity
+        self.position = 0
+        self.diverged: str | None = None
+
+    def answer(self, prompt: Prompt) -> Answer:
+        if self.position >= len(self.steps):
+            return TIMEOUT
+        step = self.steps[self.position]
+        self.position += 1
+        asked_at = prompt.action.rstrip("/").rsplit("/", 1)[-1]
+        if self.diverged is None and step.node and asked_at != step.node:
+            self.diverged = f"step {self.position}: asked at {asked_at}, originally at {step.node}"
+        return self.translate(step, prompt)
+
+    def hear(self, event: Mapping[str, Any]) -> None:
+        return None
+
+    def translate(self, step: Step, prompt: Prompt) -> Answer:
+        raw = step.input or ""
+        if prompt.kind == "record":
+            if raw == "hangup":
+                return Answer(Kind.HANGUP)
+            return TIMEOUT if "record_missing" in step.said else Answer(Kind.KEYS, "#")
+        if not raw:
+            return TIMEOUT
+        if re.fullmatch(r"\*{6}", raw):  # a masked PIN
+            pin = self.identity.pin if any(k in PIN_OK for k in step.said) else self.identity.wrong_pin
+            return Answer(Kind.KEYS, pin)
+        if re.fullmatch(r"\*+\d{1,4}", raw):  # a masked account number
+            raw = self.identity.account
+        keys = re.sub(r"[^0-9*#]", "", raw)
+        finish = prompt.finish_on_key
+        if finish and keys and (prompt.num_digits is None or len(keys) < prompt.num_digits):
+            keys += finish[0]  # the log holds Digits without the key that ended them
+        return Answer(Kind.KEYS, keys) if keys else TIMEOUT
+
+
+def replay(call: RecordedCall, target: Target, *, hold: Hold | None = None) -> tuple[Trace, ReplayCaller]:
+    """Run one recorded call again on the target, from a fresh copy of its database."""
+    identity = FROZEN if call.said("verify_frozen") else ACTIVE
+    if target.reset:
+        target.reset()
+    if call.steps and call.steps[0].at:
+        target.set_clock(_when(call.steps[0].at))  # the hours and waits of that moment
+    _recreate_lockout(call, identity, target)
+    from_ = identity.phone if call.said("verify_callerid") else STRANGER
+    caller = ReplayCaller(call, identity)
+    trace = target.call(caller, from_=from_, hold=hold, call_sid=None)
+    return trace, caller
+
+
+def compare(
+    calls: Sequence[RecordedCall], target: Target, other: Target | None = None
+) -> list[Replayed]:
+    """Each call replayed on ``target`` against its original outcome, or, given ``other``
+    (another menu tree), on both, ``target`` before and ``other`` after."""
+    found = []
+    for call in calls:
+        trace, caller = replay(call, target)
+        now = CallOutcome.of(trace, target)
+        if other is None:
+            found.append(Replayed(call, call.outcome, now, caller.diverged, (trace,)))
+            continue
+        other_trace, other_caller = replay(call, other)
+        after = CallOutcome.of(other_trace, other)
+        found.append(Replayed(call, now, after, other_caller.diverged, (trace, other_trace)))
+    return found
+
+
+def _recreate_lockout(call: RecordedCall, identity: Identity, target: Target) -> None:
+    """Give the identity the failed tries the original account had before this call."""
+    if not call.said("verify_locked"):
+        return
+    app = target.extensions.get("app")
+    if app is None:
+        log.warning("%s met a lockout: it cannot be set up over HTTP", call.call_sid)
+        return
+    hotline = app.extensions["ivr"]
+    tries, on_a_pin = 0, False
+    for step in call.steps:
+        on_a_pin = bool(step.input and re.fullmatch(r"\*{6}", step.input))
+        tries += on_a_pin
+        if "verify_locked" in step.said:
+            break
+    # locked by a wrong PIN in this call: the earlier calls' failures; else already locked
+    limit = hotline.lockouts.policy.max_failures
+    needed = max(limit - tries, 0) if on_a_pin else limit
+    now = datetime.now(UTC)
+    for _ in range(needed):
+        hotline.lockouts.record_failure(identity.account, now)
+
+
+def _when(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"

@@ -1,0 +1,247 @@
+"""``ivr call`` and ``ivr replay``: thin click commands over the simulator.
+
+Both run the app in this process on a sandbox (the demo accounts in a throwaway
+database, signed with a generated token) unless ``--url`` points at a running server.
+Other modules add options to ``ivr call`` that receive the finished trace with
+``register_trace_option`` (``--audio call.wav`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ivr.errors import IVRError
+from ivr.sim import bulk, calllog, scenario
+from ivr.sim.caller import Answer, Caller, InteractiveCaller, Prompt, Script
+from ivr.sim.errors import SimError
+from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, Hold
+from ivr.sim.target import Target, over_http, sandbox
+from ivr.sim.trace import EndedBy, Trace
+from ivr.sim.transcript import describe, lines, summary
+
+TraceHandler = Callable[[Trace, Any], None]
+_TRACE_OPTIONS: list[tuple[str, TraceHandler]] = []
+
+
+def register_trace_option(option: click.Option, handle: TraceHandler) -> None:
+    """Add ``option`` to ``ivr call``; ``handle(trace, value)`` runs after the call
+    whenever the option was given (its value is not None)."""
+    call.params.append(option)
+    _TRACE_OPTIONS.append((str(option.name), handle))
+
+
+def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--url", help="A running server (its base or Voice URL) instead of "
+                         "the app in this process."),
+            click.option("--token", envvar="TWILIO_AUTH_TOKEN",
+                         help="Auth token to sign with (--url; env TWILIO_AUTH_TOKEN)."),
+            click.option("--menu", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                         help="Another menu tree for the app in this process."),
+            click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                         help="In-process: keep the calls in this database instead of a "
+                         "throwaway one. With --url: the server's database, to read records."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@click.command("call")
+@click.option("--press", help='Scripted answers, one per prompt: "2 1 1 246810# 1"; '
+              "_ is a time-out, h hangs up, say takes the next --say. Default: interactive.")
+@click.option("--say", "says", multiple=True, help="Speech answers, in order.")
+@click.option("--from", "from_", default=DEFAULT_FROM, show_default=True, help="Caller ID.")
+@click.option("--to", default=DEFAULT_TO, show_default=True, help="The number called.")
+@click.option("--lang", help="Pick this language first (zh-CN, en-US) at the language menu.")
+@click.option("--at", help="When the call happens (in-process): ISO time or 'tue 12:30' "
+              "local to the centre. Default: now.")
+@click.option("--hold-loops", type=click.IntRange(1), default=1, show_default=True,
+              help="Hold documents heard before the simulation ends in the queue.")
+@click.option("--bridge-after", type=float, help="An agent answers after this many s of hold.")
+@click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON.")
+@_target_options
+def call(press: str | None, says: tuple[str, ...], from_: str, to: str, lang: str | None,
+         at: str | None, hold_loops: int, bridge_after: float | None, as_json: bool,
+         url: str | None, token: str | None, menu: Path | None, db: Path | None,
+         **extra: Any) -> None:
+    """Phone the hotline: hear what a caller hears and answer with keys.
+
+    Interactive unless --press or --say: Enter alone is a time-out, h hangs up,
+    'say words' speaks. Exits 0 when the call ends normally, 1 on an error.
+    """
+    with _app_logs_quiet(), _target(url, token, menu, db) as target:
+        if at:
+            target.set_clock(_moment(at, target))
+        first = [_language_key(lang, target)] if lang else []
+        caller: Caller
+        if press is None and not says:
+            live = InteractiveCaller(read=_read_line, show=lambda e: click.echo(describe(e)))
+            caller = _Prefixed(live, [Answer.parse(k) for k in first])
+        else:
+            try:
+                caller = Script.parse([*first, *(press or "").split()], says).caller()
+            except SimError as exc:
+                raise click.BadParameter(str(exc), param_hint="--press/--say") from exc
+        trace = target.call(caller, from_=from_, to=to,
+                            hold=Hold(wait_loops=hold_loops, bridge_after_s=bridge_after))
+        record = target.record(trace.call_sid)
+    if as_json:
+        click.echo(trace.to_json())
+    else:
+        shown = lines(trace) if not isinstance(caller, _Prefixed) else [summary(trace)]
+        for line in shown:
+            click.echo(line)
+        if record:
+            click.echo(f"call record: verified={record['verified']} issue={record['issue']} "
+                       f"queue={record['queue']} result={record.get('queue_result')}")
+    for name, handle in _TRACE_OPTIONS:
+        if extra.get(name) is not None:
+            handle(trace, extra[name])
+    if trace.outcome.ended_by is EndedBy.ERROR:
+        raise SystemExit(1)
+
+
+@click.command("replay")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--calls", "calls_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Re-run the recorded inputs of real calls: the app's database or an export. "
+              "With --menu, compare the current tree with that one.")
+@click.option("--repeat", type=click.IntRange(1), default=1, show_default=True,
+              help="Run the scenarios this many times (bulk).")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
+              help="Processes for bulk runs, each with its own sandbox app.")
+@click.option("--time-tolerance", type=float, default=10.0, show_default=True,
+              help="With --calls: time to queue differences within this many s are the same.")
+@click.option("--strict", is_flag=True, help="With --calls: exit 1 when any call differs.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")
+@_target_options
+def replay(paths: tuple[Path, ...], calls_from: Path | None, repeat: int, workers: int,
+           time_tolerance: float, strict: bool, quiet: bool, url: str | None,
+           token: str | None, menu: Path | None, db: Path | None) -> None:
+    """Run scenario files (a folder runs every *.yaml in it), or replay real calls.
+
+    One line per scenario and "N passed, N failed"; exits 1 when any scenario fails.
+    """
+    if bool(paths) == bool(calls_from):
+        raise click.UsageError("give scenario files or folders, or --calls, not both")
+    with _app_logs_quiet():
+        if calls_from:
+            _replay_calls(calls_from, menu, url, token, db, time_tolerance, strict, quiet)
+            return
+        try:
+            scenarios = [s for p in paths for s in scenario.load(p)] * repeat
+        except SimError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if url or workers == 1:
+            with _target(url, token, menu, db) as target:
+                batch = bulk.run_batch(scenarios, target=target)
+        else:
+            batch = bulk.run_batch(scenarios, workers=workers, menu=menu)
+    for result in batch.results:
+        if not (quiet and result.passed):
+            click.echo(result.line())
+    passed = len(batch.results) - len(batch.failed)
+    click.echo(f"{passed} passed, {len(batch.failed)} failed")
+    if repeat > 1 or workers > 1:
+        click.echo(batch.summary())
+    if batch.failed:
+        raise SystemExit(1)
+
+
+def _replay_calls(path: Path, menu: Path | None, url: str | None, token: str | None,
+                  db: Path | None, tolerance: float, strict: bool, quiet: bool) -> None:
+    try:
+        recorded = calllog.read(path)
+    except SimError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with _target(url, token, None, db) as current:
+        if menu:
+            with _target(None, None, menu, None) as other:
+                replayed = calllog.compare(recorded, current, other)
+        else:
+            replayed = calllog.compare(recorded, current)
+    differ = [r for r in replayed if r.differences(tolerance)]
+    for item in replayed:
+        if not (quiet and item not in differ):
+            click.echo(item.line(tolerance))
+    against = f"{menu} against the current tree" if menu else "against the recorded outcomes"
+    click.echo(f"{len(replayed)} calls replayed ({against}): {len(differ)} differ")
+    if strict and differ:
+        raise SystemExit(1)
+
+
+@contextmanager
+def _target(url: str | None, token: str | None, menu: Path | None, db: Path | None
+            ) -> Iterator[Target]:
+    try:
+        if url:
+            if not token:
+                raise click.UsageError("--url needs --token (or TWILIO_AUTH_TOKEN)")
+            yield over_http(url, token, menu_path=str(menu) if menu else None,
+                            database=str(db) if db else None)
+            return
+        with sandbox(menu, {"DATABASE": str(db)} if db else None) as target:
+            yield target
+    except IVRError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def _app_logs_quiet() -> Iterator[None]:
+    """The app's warnings (locked accounts...) are expected here: show them only with -v."""
+    app_log = logging.getLogger("ivr")
+    before = app_log.level
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        app_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        app_log.setLevel(before)
+
+
+def _language_key(lang: str, target: Target) -> str:
+    keys = target.language_keys()
+    if lang not in keys:
+        raise click.BadParameter(f"the menu offers {sorted(keys) or 'no language choice'}",
+                                 param_hint="--lang")
+    return keys[lang]
+
+
+def _moment(text: str, target: Target) -> datetime:
+    try:
+        return scenario.when(text, target.zone, datetime.now(UTC))
+    except ValueError as exc:
+        raise click.BadParameter("an ISO time or 'tue 12:30'", param_hint="--at") from exc
+
+
+def _read_line(prompt: str) -> str:
+    try:
+        return str(click.prompt(prompt, default="", show_default=False, prompt_suffix=""))
+    except click.Abort:
+        return "h"  # end of input: the caller puts the phone down
+
+
+class _Prefixed:
+    """A caller whose first answers are fixed (the language key), then asks a person."""
+
+    def __init__(self, caller: Caller, first: list[Answer]) -> None:
+        self.caller, self.first = caller, first
+
+    def answer(self, prompt: Prompt) -> Answer:
+        if self.first:
+            answer = self.first.pop(0)
+            click.echo(f"[{answer}]")
+            return answer
+        return self.caller.answer(prompt)
+
+    def hear(self, event: Any) -> None:
+        self.caller.hear(event)

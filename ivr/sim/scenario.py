@@ -1,0 +1,292 @@
+"""Scenario files: scripted calls and what must happen, run against a ``Target``.
+
+A YAML file holds one scenario (a mapping) or several (``scenarios:`` with shared
+``defaults:``). A scenario is one call, or several in order (``calls:``) sharing one
+database, such as wrong PINs spread over calls until the account locks. The target's
+database is put back as it started before each scenario, so scenarios never leak state.
+
+    name: top-up, verified by account number and PIN
+    from: "+8613700000000"
+    langs: [zh-CN, en-US]     # run once per language; its key is pressed first
+    press: "1 1 10000001# 246810 0 1 {yesterday} 200#"
+    expect: {queue: payments, verified: true, heard: {en-US: ["48 hours"]}}
+
+Answers are ``ivr call --press`` tokens; ``{today}``/``{yesterday}`` become YYYYMMDD.
+Expectations: ``queue``, ``ended_by``, ``heard``/``not_heard`` (text fragments, or a
+mapping language -> fragments), ``verified`` and ``issue`` (from the app's call record),
+``record`` (a subset of that record), ``max_duration_s`` (until the caller is queued, or
+the call ends). Every answer must be asked for: leftovers mean the call went elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ivr.sim.caller import Script
+from ivr.sim.errors import ScenarioError
+from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, Hold
+from ivr.sim.target import Target
+from ivr.sim.trace import Trace
+from ivr.sim.transcript import summary
+
+log = logging.getLogger(__name__)
+
+CALL_KEYS = frozenset({"from", "to", "lang", "press", "say", "hold", "expect"})
+SCENARIO_KEYS = CALL_KEYS | {"name", "langs", "calls", "at"}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+EXPECT_KEYS = frozenset(
+    {"queue", "ended_by", "heard", "not_heard", "verified", "issue", "record", "max_duration_s"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """One scripted call and its expectations."""
+
+    from_: str = DEFAULT_FROM
+    to: str = DEFAULT_TO
+    lang: str | None = None
+    press: tuple[str, ...] = ()
+    say: tuple[str, ...] = ()
+    hold: Hold = field(default_factory=Hold)
+    expect: Mapping[str, Any] = field(default_factory=dict)
+
+    def script(self, language_keys: Mapping[str, str], today: date) -> Script:
+        """The answers, with the language key first and dates filled in."""
+        tokens = [_dates(t, today) for t in self.press]
+        if self.lang:
+            if self.lang not in language_keys:
+                raise ScenarioError(f"lang {self.lang!r}: the menu offers {sorted(language_keys)}")
+            tokens.insert(0, language_keys[self.lang])
+        return Script.parse(tokens, self.say)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    source: str
+    calls: tuple[CallSpec, ...]
+    at: str | None = None  # when the calls happen: ISO time, or "tue 12:30" (local, next)
+
+    def moment(self, target: Target, now: datetime | None = None) -> datetime | None:
+        """When to run: ``at``, else a quiet hour of the target (None: its own clock)."""
+        if self.at is None:
+            return target.quiet_at
+        return when(self.at, target.zone, now or datetime.now(UTC))
+
+
+def when(text: str, zone: tzinfo, now: datetime) -> datetime:
+    """``2026-11-25T09:30+08:00``, or ``tue 12:30``: the next Tuesday 12:30 in ``zone``."""
+    parts = text.lower().split()
+    if len(parts) == 2 and parts[0][:3] in WEEKDAYS:
+        hour, _, minute = parts[1].partition(":")
+        local = now.astimezone(zone)
+        days = (WEEKDAYS.index(parts[0][:3]) - local.weekday()) % 7
+        moment = (local + timedelta(days=days)).replace(
+            hour=int(hour), minute=int(minute or 0), second=0, microsecond=0
+        )
+        return moment if moment > local else moment + timedelta(days=7)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    scenario: Scenario
+    failures: tuple[str, ...]
+    traces: tuple[Trace, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def line(self) -> str:
+        """``PASS``/``FAIL``, the scenario, and where its last call ended or what went wrong."""
+        name = f"{self.scenario.source}: {self.scenario.name}"
+        if self.passed:
+            last = self.traces[-1]
+            if last.outcome.queue and last.time_to_queue_s is not None:
+                return f"PASS  {name}  ({last.outcome.queue} at {last.time_to_queue_s:.1f} s)"
+            return f"PASS  {name}  ({last.outcome.ended_by} at {last.outcome.duration_s:.1f} s)"
+        return f"FAIL  {name}\n" + "\n".join(f"        {f}" for f in self.failures)
+
+
+def load(path: Path | str) -> list[Scenario]:
+    """Every scenario in a file, or in the ``*.yaml`` files under a folder."""
+    path = Path(path)
+    files = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
+    if not files:
+        raise ScenarioError(f"{path}: no scenario files (*.yaml)")
+    return [s for f in files for s in _load_file(f, path if path.is_dir() else f.parent)]
+
+
+def _load_file(path: Path, root: Path) -> list[Scenario]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc
+    source = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario file is a mapping")
+    if "scenarios" in data:
+        defaults = data.get("defaults") or {}
+        extra = sorted(set(data) - {"scenarios", "defaults"})
+        if extra:
+            raise ScenarioError(f"{source}: unknown top-level key(s) {extra}")
+        entries = [{**defaults, **entry} for entry in data["scenarios"]]
+    else:
+        entries = [data]
+    return [s for i, entry in enumerate(entries) for s in _scenarios(entry, source, i)]
+
+
+def _scenarios(entry: Mapping[str, Any], source: str, index: int) -> list[Scenario]:
+    name = str(entry.get("name") or f"scenario {index + 1}")
+    where = f"{source}: {name}"
+    unknown = sorted(set(entry) - SCENARIO_KEYS)
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key(s) {unknown}")
+    shared = {k: v for k, v in entry.items() if k in CALL_KEYS}
+    raw_calls = entry.get("calls") or [{}]
+    langs = entry.get("langs") or [entry.get("lang")]
+    scenarios = []
+    for lang in langs:
+        calls = tuple(
+            _call({**shared, **({"lang": lang} if lang else {}), **c}, where) for c in raw_calls
+        )
+        label = f"{name} [{lang}]" if len(langs) > 1 else name
+        at = entry.get("at")
+        if at is not None:
+            try:
+                when(str(at), UTC, datetime.now(UTC))
+            except ValueError:
+                raise ScenarioError(f"{where}: at {at!r} is not an ISO time nor 'tue 12:30'") from None
+        scenarios.append(Scenario(label, source, calls, None if at is None else str(at)))
+    return scenarios
+
+
+def _call(raw: Mapping[str, Any], where: str) -> CallSpec:
+    unknown = sorted(set(raw) - CALL_KEYS)
+    if unknown:
+        raise ScenarioError(f"{where}: unknown call key(s) {unknown}")
+    expect = dict(raw.get("expect") or {})
+    bad = sorted(set(expect) - EXPECT_KEYS)
+    if bad:
+        raise ScenarioError(f"{where}: unknown expectation(s) {bad}; known: {sorted(EXPECT_KEYS)}")
+    press = raw.get("press") or ()
+    tokens = tuple(press.split()) if isinstance(press, str) else tuple(str(p) for p in press)
+    says = raw.get("say") or ()
+    says = (says,) if isinstance(says, str) else tuple(str(s) for s in says)
+    spec = CallSpec(
+        from_=str(raw.get("from") or DEFAULT_FROM),
+        to=str(raw.get("to") or DEFAULT_TO),
+        lang=raw.get("lang"),
+        press=tokens,
+        say=says,
+        hold=Hold(**(raw.get("hold") or {})),
+        expect=expect,
+    )
+    try:
+        spec.script({spec.lang: "1"} if spec.lang else {}, date.today())
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    return spec
+
+
+def run(scenario: Scenario, target: Target, *, today: date | None = None) -> Result:
+    """Run a scenario's calls in order on a fresh copy of the target's database."""
+    if target.reset:
+        target.reset()
+    moment = scenario.moment(target)
+    target.set_clock(moment)
+    today = today or (moment.astimezone(target.zone).date() if moment else date.today())
+    failures: list[str] = []
+    traces: list[Trace] = []
+    for number, spec in enumerate(scenario.calls, 1):
+        prefix = f"call {number}: " if len(scenario.calls) > 1 else ""
+        try:
+            script = spec.script(target.language_keys(), today)
+        except ScenarioError as exc:
+            failures.append(prefix + str(exc))
+            break
+        caller = script.caller()
+        trace = target.call(caller, from_=spec.from_, to=spec.to, hold=spec.hold)
+        traces.append(trace)
+        found = check(spec, trace, target)
+        if caller.unused:
+            found.append(f"answers never asked for: {' '.join(str(a) for a in caller.unused)}")
+        if found:
+            failures += [f"{prefix}{f}" for f in found]
+            failures.append(f"{prefix}what happened: {summary(trace)}; heard last: {_tail(trace, target)}")
+    return Result(scenario, tuple(failures), tuple(traces))
+
+
+def run_all(scenarios: Iterable[Scenario], target: Target) -> list[Result]:
+    return [run(s, target) for s in scenarios]
+
+
+def check(spec: CallSpec, trace: Trace, target: Target) -> list[str]:
+    """Every expectation the trace (and the app's record of the call) does not meet."""
+    expect, outcome = spec.expect, trace.outcome
+    failures = []
+    if "queue" in expect and expect["queue"] != outcome.queue:
+        failures.append(f"expected queue {expect['queue']!r}, got {outcome.queue!r}")
+    if "ended_by" in expect and expect["ended_by"] != outcome.ended_by:
+        failures.append(f"expected the call to end by {expect['ended_by']!r}, not {str(outcome.ended_by)!r}")
+    heard = [target.heard(e) for e in trace.of_type("say", "play")]
+    for fragment in _for_lang(expect.get("heard"), spec.lang):
+        if not any(fragment in h for h in heard):
+            failures.append(f"expected to hear {fragment!r}")
+    for fragment in _for_lang(expect.get("not_heard"), spec.lang):
+        said = next((h for h in heard if fragment in h), None)
+        if said is not None:
+            failures.append(f"expected not to hear {fragment!r}, heard {said!r}")
+    if "max_duration_s" in expect:
+        took = trace.time_to_queue_s if trace.time_to_queue_s is not None else outcome.duration_s
+        if took > float(expect["max_duration_s"]):
+            failures.append(f"expected to be done within {expect['max_duration_s']} s, took {took:.1f} s")
+    wanted = dict(expect.get("record") or {})
+    wanted.update({k: expect[k] for k in ("verified", "issue") if k in expect})
+    if wanted:
+        record = target.record(trace.call_sid)
+        if record is None:
+            failures.append(f"cannot check {sorted(wanted)}: no call record (in-process, or --db)")
+        else:
+            failures += [f"expected the call record's {m}" for m in _mismatches(wanted, record, "")]
+    return failures
+
+
+def _for_lang(value: Any, lang: str | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return [str(v) for v in value.get(lang, [])]
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _mismatches(wanted: Mapping[str, Any], actual: Mapping[str, Any], path: str) -> list[str]:
+    found = []
+    for key, value in wanted.items():
+        got = actual.get(key) if isinstance(actual, Mapping) else None
+        if isinstance(value, Mapping) and isinstance(got, Mapping):
+            found += _mismatches(value, got, f"{path}{key}.")
+        elif got != value:
+            found.append(f"{path}{key} to be {value!r}, got {got!r}")
+    return found
+
+
+def _tail(trace: Trace, target: Target, n: int = 2) -> str:
+    heard = [target.heard(e) for e in trace.of_type("say", "play")][-n:]
+    return " / ".join(repr(h[:80]) for h in heard) or "nothing"
+
+
+def _dates(token: str, today: date) -> str:
+    return token.replace("{today}", today.strftime("%Y%m%d")).replace(
+        "{yesterday}", (today - timedelta(days=1)).strftime("%Y%m%d")
+    )

@@ -1,0 +1,270 @@
+"""Where simulated calls go, and what the simulator may read back afterwards.
+
+A ``Target`` is the hotline as the simulator sees it: the Voice URL, a transport, the
+token to sign with, and, when the app runs in this process, its call records (to check
+``verified``), its menu (to find the language keys) and a way to put its database back
+as it was (so scenarios and replays do not leak lockouts or frozen accounts into each
+other). ``sandbox()`` builds one on the demo data in a throwaway database; ``over_http``
+points at a running ``ivr serve``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from unittest.mock import patch
+from urllib.parse import unquote, urlsplit
+
+from ivr.sim.caller import Caller, Pace
+from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, CallOptions, Hold, simulate
+from ivr.sim.timing import AudioDurations, PlayDuration
+from ivr.sim.trace import Trace
+from ivr.sim.transport import FlaskTransport, HTTPTransport, Transport
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from ivr.menu import Menu
+    from ivr.prompts import Catalog
+
+log = logging.getLogger(__name__)
+
+#: the token in-process calls are signed with: the sandbox app checks it like any other
+SIM_TOKEN = "ivr-sim-token"
+LOCAL_BASE = "http://localhost"
+FAST_PIN_N = 2**4
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The hotline as the simulator reaches it."""
+
+    voice_url: str
+    transport: Transport
+    token: str
+    status_callback: str | None = None
+    play_duration_s: PlayDuration | None = None
+    menu: Menu | None = None
+    records: Callable[[str], Mapping[str, Any] | None] | None = None
+    prompt_text: Callable[[str], str | None] | None = None
+    reset: Callable[[], None] | None = None
+    clock: SimClock | None = None
+    zone: tzinfo = UTC
+    quiet_at: datetime | None = None  # a moment every queue is open with a short wait
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    def call(
+        self,
+        caller: Caller,
+        *,
+        from_: str = DEFAULT_FROM,
+        to: str = DEFAULT_TO,
+        hold: Hold | None = None,
+        pace: Pace | None = None,
+        call_sid: str | None = None,
+    ) -> Trace:
+        """One simulated call to the hotline's Voice URL."""
+        options = CallOptions(
+            from_=from_,
+            to=to,
+            call_sid=call_sid,
+            hold=hold or Hold(),
+            pace=pace or Pace(),
+            status_callback=self.status_callback,
+            play_duration_s=self.play_duration_s,
+        )
+        return simulate(
+            self.voice_url, transport=self.transport, token=self.token, caller=caller, options=options
+        )
+
+    def set_clock(self, moment: datetime | None) -> None:
+        """Calls from now on happen at ``moment`` (None: the real time), when the target
+        runs in this process; over HTTP the server keeps its own clock."""
+        if self.clock is not None:
+            self.clock.at = moment
+        elif moment is not None:
+            log.warning("the target's clock cannot be set; calls happen at the server's time")
+
+    def record(self, call_sid: str) -> Mapping[str, Any] | None:
+        """The app's record of a call (None when the simulator cannot read the store)."""
+        return self.records(call_sid) if self.records else None
+
+    def language_keys(self) -> dict[str, str]:
+        """Language -> the key that picks it at the start of a call, e.g. en-US -> 2."""
+        return language_keys(self.menu) if self.menu else {}
+
+    def heard(self, event: Mapping[str, Any]) -> str:
+        """What a say or play event sounds like, as text: a played prompt's words if known."""
+        if event.get("text"):
+            return str(event["text"])
+        url = str(event.get("url") or "")
+        text = self.prompt_text(url) if self.prompt_text and url else None
+        return text or url or str(event.get("digits") or "")
+
+
+def language_keys(menu: Menu) -> dict[str, str]:
+    """The first menu from the start whose options set a language, as language -> key."""
+    node, seen = menu.nodes.get(menu.start), set()
+    while node is not None and node.id not in seen:
+        seen.add(node.id)
+        keys = {o.lang: o.key for o in node.options if o.lang}
+        if keys:
+            return keys
+        node = menu.nodes.get(node.next or "")
+    return {}
+
+
+def for_app(app: Flask, token: str | None = None) -> Target:
+    """The app in this process, through its test client.
+
+    Unless the app already has a ``CLOCK``, a ``SimClock`` is installed so scenarios and
+    replays can say when a call happens (opening hours and waits depend on it).
+    """
+    base = str(app.config.get("PUBLIC_URL") or LOCAL_BASE).rstrip("/")
+    hotline = app.extensions["ivr"]
+    audio_dir = Path(app.config.get("AUDIO_DIR") or AudioDurations().audio_dir)
+    clock = app.config.get("CLOCK")
+    if clock is None:
+        clock = app.config["CLOCK"] = SimClock()
+    snapshot = _Snapshot(hotline.store.db)
+    return Target(
+        voice_url=f"{base}/voice",
+        transport=FlaskTransport(app, base),
+        token=token or app.config.get("TWILIO_AUTH_TOKEN") or SIM_TOKEN,
+        status_callback=f"{base}/voice/status",
+        play_duration_s=AudioDurations(audio_dir),
+        menu=hotline.menu,
+        records=lambda sid: app.extensions["ivr"].store.call(sid),
+        prompt_text=PromptTexts(audio_dir, hotline.catalog),
+        reset=snapshot.restore,
+        clock=clock if isinstance(clock, SimClock) else None,
+        zone=hotline.centre.traffic.zone,
+        quiet_at=quiet_moment(hotline, datetime.now(UTC), app.config["WAIT_THRESHOLD_S"]),
+        extensions={"app": app},
+    )
+
+
+class SimClock:
+    """The sandbox hotline's clock (its ``CLOCK`` setting): a set moment, or real time."""
+
+    def __init__(self, at: datetime | None = None) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at.astimezone(UTC) if self.at else datetime.now(UTC)
+
+
+def quiet_moment(hotline: Any, start: datetime, threshold_s: float, days: int = 14) -> datetime:
+    """The first half past the hour from ``start`` when every queue of the menu is open
+    and its expected wait under ``threshold_s``: scenarios then hear no callback offer."""
+    moment = start.replace(minute=30, second=0, microsecond=0)
+    centre, queues = hotline.centre, hotline.menu.queues
+    for _ in range(days * 24):
+        if all(centre.is_open(q, moment) and centre.expected_wait_s(q, moment) <= threshold_s
+               for q in queues):
+            return moment
+        moment += timedelta(hours=1)
+    log.warning("no quiet hour in the %d days from %s; using that time", days, start)
+    return start
+
+
+def over_http(
+    url: str, token: str, *, menu_path: str | None = None, database: str | None = None
+) -> Target:
+    """A running server: ``url`` is its Voice URL, or its base URL (``/voice`` is added)."""
+    from ivr import prompts
+    from ivr.menu import load_validated
+    from ivr.store import Store
+
+    parts = urlsplit(url)
+    voice_url = url if parts.path.strip("/") else url.rstrip("/") + "/voice"
+    catalog = prompts.load()
+    store = Store(database) if database else None
+    return Target(
+        voice_url=voice_url,
+        transport=HTTPTransport(),
+        token=token,
+        status_callback=voice_url.rstrip("/") + "/status",
+        play_duration_s=AudioDurations(),
+        menu=load_validated(menu_path, catalog),
+        records=store.call if store else None,
+        prompt_text=PromptTexts(AudioDurations().audio_dir, catalog),
+    )
+
+
+@contextmanager
+def sandbox(
+    menu: str | Path | None = None,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    fast_pins: bool = True,
+) -> Iterator[Target]:
+    """A fresh app on the demo accounts, in a throwaway database, signed with SIM_TOKEN.
+
+    :param fast_pins: store the demo PINs with a tiny scrypt work factor. The flow, the
+        lockouts and the comparison are unchanged (the cost is read from each stored
+        hash), but a bulk run is no longer 60 ms of key stretching per PIN typed.
+    """
+    from ivr import pins
+    from ivr.app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="ivr-sim-") as tmp:
+        config: dict[str, Any] = {
+            "TESTING": True,
+            "DEMO": True,
+            "TWILIO_AUTH_TOKEN": SIM_TOKEN,
+            "DATABASE": str(Path(tmp) / "sim.db"),
+            **({"MENU": str(menu)} if menu else {}),
+            **(settings or {}),
+        }
+        with patch.object(pins, "N", FAST_PIN_N if fast_pins else pins.N):
+            app = create_app(config)
+        try:
+            yield for_app(app)
+        finally:
+            app.extensions["ivr"].store.close()
+
+
+class _Snapshot:
+    """The database as it was when the target was made, to go back to between calls."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.copy = sqlite3.connect(":memory:", check_same_thread=False)
+        db.backup(self.copy)
+
+    def restore(self) -> None:
+        self.copy.backup(self.db)
+
+
+class PromptTexts:
+    """Play URL -> the prompt's words, through the audio manifest and the catalog."""
+
+    def __init__(self, audio_dir: Path, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.files: dict[str, tuple[str, str]] = {}
+        try:
+            data = json.loads((audio_dir / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        for lang, entries in (data.get("prompts") or {}).items():
+            for key, entry in entries.items():
+                if isinstance(entry, dict) and "file" in entry:
+                    self.files[str(entry["file"])] = (lang, key)
+
+    def __call__(self, url: str) -> str | None:
+        path = unquote(urlsplit(url).path)
+        if "/audio/" not in path:
+            return None
+        found = self.files.get(path.split("/audio/", 1)[1])
+        if found is None or not self.catalog.has(*found):
+            return None
+        return self.catalog.raw(*found)
