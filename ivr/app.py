@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from ivr import config, webhooks
+from ivr.audio import serve as audio_serve
 from ivr.hotline import Hotline
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config.load(app, test_config)
     app.extensions["ivr"] = Hotline.from_settings(app.config)
     app.register_blueprint(webhooks.bp)
+    audio_serve.init_app(app)
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from ivr import prompts
+from ivr.audio.commands import audio
 from ivr.errors import IVRError, MenuError
 from ivr.menu import load, validate
 
@@ -23,6 +25,9 @@ def cli(verbose: bool) -> None:
     """The wallet hotline IVR: serve it, lint its menu, call it, model its queues."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+cli.add_command(audio)
 
 
 @cli.command()
@@ -81,11 +86,60 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
 @cli.command()
 @click.option("--database", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep the calls in this SQLite file (default: a temporary one).")
-def demo(database: Path | None) -> None:
+@click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z",
+                                                 "%Y-%m-%dT%H:%M"]),
+              help="Place the calls at this moment (default: now), e.g. 2026-11-25T09:30+08:00;"
+                   " without an offset it is UTC. Waits and opening hours depend on it.")
+def demo(database: Path | None, at: datetime | None) -> None:
     """Play a few scripted calls through the real app and print what the caller hears."""
     from ivr import demo as demo_calls
 
+    if at and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
     try:
-        demo_calls.run(click.echo, database)
+        demo_calls.run(click.echo, database, at)
     except IVRError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@cli.command()
+@click.option("--database", type=click.Path(dir_okay=False, path_type=Path),
+              help="The SQLite file (default: the app's, from IVR_DATABASE or the instance).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def callbacks(database: Path | None, as_json: bool) -> None:
+    """List the pending callbacks, earliest requested window first."""
+    import json
+
+    from ivr.store import Store
+
+    path = database or _app_database()
+    if not Path(path).exists():
+        raise click.ClickException(f"no database at {path}")
+    pending = Store(path).pending_callbacks()
+    if as_json:
+        for row in pending:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not pending:
+        click.echo("no pending callbacks")
+        return
+    for row in pending:
+        window = (f"{row['window_start']} – {row['window_end']}" if row["window_start"]
+                  else "as soon as possible")
+        account = f"account ****{row['account_last4']}" if row["account_last4"] else "unverified"
+        click.echo(f"#{row['id']:<5} {window:<52} {row['queue']:<17} {row['number']:<16} "
+                   f"{account:<18} {row['issue'] or '-'}")
+    click.echo(f"{len(pending)} pending")
+
+
+def _app_database() -> str:
+    """Where the app keeps its database, read through the same settings layers."""
+    from flask import Flask
+
+    from ivr import config
+
+    app = Flask("ivr", instance_relative_config=True)
+    app.config.from_mapping(config.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("IVR")
+    return str(app.config["DATABASE"] or Path(app.instance_path) / "ivr.db")

@@ -40,10 +40,13 @@ DEFAULTS: dict[str, Any] = {
     "STATE_TTL_S": 4 * 3600,
     "MAX_DIGITS": 32,
     "COMPLAINT_REPLY_HOURS": 48,
+    "TRAFFIC": None,  # the centre's week (default: the shipped ivr/data/traffic.yaml)
+    # above this expected wait the caller is offered a callback (the articles: ~20 minutes)
+    "WAIT_THRESHOLD_S": 20 * 60,
 }
 
 _INTS = ("PIN_TRIES_PER_CALL", "LOCKOUT_FAILURES", "LOCKOUT_WINDOW_S", "LOCKOUT_S",
-         "STATE_TTL_S", "MAX_DIGITS", "COMPLAINT_REPLY_HOURS")
+         "STATE_TTL_S", "MAX_DIGITS", "COMPLAINT_REPLY_HOURS", "WAIT_THRESHOLD_S")
 
 
 def load(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from ivr.app import create_app
@@ -37,11 +38,15 @@ CALLS = (
 )
 
 
-def run(echo: Callable[[str], None], database: Path | None = None) -> list[Trace]:
-    """Play the demo calls and echo each transcript; return the traces."""
+def run(echo: Callable[[str], None], database: Path | None = None,
+        at: datetime | None = None) -> list[Trace]:
+    """Play the demo calls (at ``at``, default now) and echo each transcript."""
     with _workdir(database) as db:
         token = secrets.token_hex(16)
-        app = create_app({"TWILIO_AUTH_TOKEN": token, "DEMO": True, "DATABASE": str(db)})
+        settings = {"TWILIO_AUTH_TOKEN": token, "DEMO": True, "DATABASE": str(db)}
+        if at:
+            settings["CLOCK"] = lambda: at
+        app = create_app(settings)
         transport = FlaskTransport(app)
         traces = []
         for call in CALLS:

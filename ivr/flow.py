@@ -9,7 +9,6 @@ given backend and clock, and tests run it against the real SQLite implementation
 
 from __future__ import annotations
 
-import calendar
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 
 from ivr.call import Ask, CallEvent, CallState, Step, Utterance
 from ivr.menu.model import Kind, Menu, Node, Option
+from ivr import spoken
 from ivr.prompts import Catalog
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,25 @@ class Lockouts(Protocol):
     def clear(self, account: str) -> None: ...
 
 
+class QueueModel(Protocol):
+    """The centre's model (``ivr.queue.advice.Centre``): hours, waits and advice."""
+
+    def is_open(self, queue: str, at: datetime) -> bool: ...
+    def next_open(self, queue: str, at: datetime) -> datetime: ...
+    def expected_wait_s(self, queue: str, at: datetime,
+                        callers_ahead: int | None = None) -> float: ...
+    def advise(self, queue: str, at: datetime, n: int = 3) -> Any: ...
+    def opening_hours(self, queue: str) -> Any: ...
+
+
+class Callbacks(Protocol):
+    """Where requested callbacks are kept for the agents."""
+
+    def add_callback(self, *, number: str, account: str | None, queue: str,
+                     issue: str | None, window_start: datetime | None,
+                     window_end: datetime | None, call_sid: str, now: datetime) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """What the flow needs from outside, passed in by the webhook layer."""
@@ -71,16 +90,14 @@ class Services:
     now: datetime
     pin_tries_per_call: int = 3
     complaint_reply_hours: int = 48
+    queues: QueueModel | None = None
+    callbacks: Callbacks | None = None
+    wait_threshold_s: float = 20 * 60
 
 
 def mask(digits: str) -> str:
     """An account number as it may appear in logs: only the last 4 digits."""
     return "*" * max(len(digits) - 4, 0) + digits[-4:]
-
-
-def spoken_digits(number: str) -> str:
-    """Read a number digit by digit (ticket numbers)."""
-    return " ".join(number)
 
 
 def parse_entry(fmt: str, digits: str, today: date) -> str | None:
@@ -165,18 +182,15 @@ class _Turn:
             self.say(node.prompt or "")
             return self.done(hangup=True)
         if kind is Kind.QUEUE:
-            if node.prompt:
-                self.say(node.prompt)
-            self.update(queue=node.queue)
-            return self.done(enqueue=node.queue)
+            return self.arrive_at_queue(node)
         if kind is Kind.VERIFY and self.state.verified:
             return self.after_verify(node)
         if kind is Kind.SERVICE:
-            spoken = self.service(node)
+            result = self.service(node)
             if not node.agent:
-                self.said += spoken
+                self.said += result
                 return node.next or self.menu.main
-            self.update(replay=tuple(spoken))
+            self.update(replay=tuple(result))
         return self.reask(node)
 
     def reask(self, node: Node) -> Step:
@@ -196,6 +210,9 @@ class _Turn:
                             max_length_s=node.max_length_s, finish_on_key="#")
         if kind is Kind.SERVICE:
             return self.ask(node, *state.replay, self.utter("service_options"), num_digits=1)
+        if kind is Kind.QUEUE:
+            offer = "closed_offer" if state.substep == "closed" else "wait_offer"
+            return self.ask(node, self.utter(offer), num_digits=1)
         # verify
         if state.substep == "":
             candidate = self.svc.wallet.account_for_phone(state.from_number)
@@ -203,7 +220,7 @@ class _Turn:
             if candidate:
                 self.update(substep="callerid")
         if self.state.substep == "callerid":
-            last4 = spoken_digits(str(self.state.data["candidate"])[-4:])
+            last4 = spoken.digits(str(self.state.data["candidate"])[-4:])
             return self.ask(node, self.utter("verify_callerid", last4=last4), num_digits=1)
         if self.state.substep == "pin":
             return self.ask(node, self.utter("verify_pin"), finish_on_key="#", num_digits=6)
@@ -230,6 +247,8 @@ class _Turn:
         kind = node.kind
         if kind is Kind.VERIFY:
             return self.verify(node, digits)
+        if kind is Kind.QUEUE:
+            return self.queue_choice(node, digits)
         if kind is Kind.RECORD:
             if event.recording_url and (event.recording_duration_s or 0) > 0:
                 self.update(data={**self.state.data, "recording_url": event.recording_url,
@@ -324,15 +343,59 @@ class _Turn:
         self.update(substep="pin" if came_by_callerid else "account")
         return self.reask(node)
 
+    # -- queueing ---------------------------------------------------------------------
+    def arrive_at_queue(self, node: Node) -> Step:
+        """State the wait; when it is long, or the line closed, offer a callback first."""
+        queue, model, now = node.queue or "general", self.svc.queues, self.svc.now
+        self.update(queue=queue)
+        if model is None:
+            return self.enqueue(node, None)
+        if not model.is_open(queue, now):
+            hours = model.opening_hours(queue)
+            cat, lang = self.svc.catalog, self.state.lang
+            self.update(substep="closed")
+            self.say("queue_closed", opens=spoken.moment(cat, lang, model.next_open(queue, now),
+                                                         now),
+                     hours=spoken.opening_hours(cat, lang, hours.always_open, hours.days))
+            self.say_best_times(queue)
+            return self.reask(node)
+        wait_s = model.expected_wait_s(queue, now)
+        if wait_s > self.svc.wait_threshold_s:
+            self.update(substep="offer")
+            self.say("wait_estimate", wait=spoken.wait(self.svc.catalog, self.state.lang, wait_s))
+            return self.reask(node)
+        return self.enqueue(node, wait_s)
+
+    def enqueue(self, node: Node, wait_s: float | None) -> Step:
+        if node.prompt:
+            self.say(node.prompt)
+        if wait_s is not None and self.state.substep != "offer":
+            self.say("wait_estimate", wait=spoken.wait(self.svc.catalog, self.state.lang, wait_s))
+        return self.done(enqueue=node.queue)
+
+    def say_best_times(self, queue: str) -> None:
+        assert self.svc.queues is not None
+        advice = self.svc.queues.advise(queue, self.svc.now)
+        if advice.windows:
+            self.say("best_times", windows=spoken.windows(self.svc.catalog, self.state.lang,
+                                                          advice.windows, self.svc.now))
+
+    def queue_choice(self, node: Node, digits: str) -> Step:
+        """1 a callback, 2 the best times (offer only), anything else keeps waiting."""
+        key = digits[:1]
+        if key == "1":
+            return book_callback(self, node.queue or "general")
+        if self.state.substep == "closed":
+            self.say("goodbye")
+            return self.done(hangup=True)
+        if key == "2":
+            self.say_best_times(node.queue or "general")
+            return self.reask(node)
+        return self.enqueue(node, None)
+
     # -- self-service -----------------------------------------------------------------
     def spoken_date(self, day: date) -> str:
-        cat, lang = self.svc.catalog, self.state.lang
-        return cat.text(lang, "fmt_date", day=day.day, month=day.month,
-                        month_name=calendar.month_name[day.month], year=day.year)
-
-    def spoken_amount(self, amount: Decimal) -> str:
-        yuan = f"{amount:.2f}".removesuffix(".00")
-        return self.svc.catalog.text(self.state.lang, "fmt_amount", yuan=yuan)
+        return spoken.day_date(self.svc.catalog, self.state.lang, day)
 
     def service(self, node: Node) -> list[Utterance]:
         """Run a self-service action once and return what it says."""
@@ -345,7 +408,7 @@ class _Turn:
                 return [self.utter("topup_none")]
             latest = max(pending, key=lambda t: t.created_at)
             key = "topup_processing" if latest.status == "processing" else "topup_failed"
-            return [self.utter(key, amount=self.spoken_amount(latest.amount),
+            return [self.utter(key, amount=spoken.amount(self.svc.catalog, self.state.lang, latest.amount),
                                date=self.spoken_date(latest.created_at.date()))]
         if action == "freeze" and account:
             return [self.utter("freeze_done" if wallet.freeze(account) else "freeze_already")]
@@ -355,17 +418,56 @@ class _Turn:
                                            {k: v for k, v in state.data.items()
                                             if k not in ("candidate", "account")}, now)
             self.update(data={**self.state.data, "ticket": ticket.number})
-            return [self.utter("complaint_filed", ticket=spoken_digits(ticket.number),
+            return [self.utter("complaint_filed", ticket=spoken.digits(ticket.number),
                                hours=self.svc.complaint_reply_hours)]
         if action == "complaint_status":
             number = str(state.data.get("ticket", ""))
             found = wallet.complaint(number)
             if found is None:
-                return [self.utter("complaint_unknown", ticket=spoken_digits(number))]
+                return [self.utter("complaint_unknown", ticket=spoken.digits(number))]
             key = "complaint_status_open" if found.status == "open" else "complaint_status_closed"
-            return [self.utter(key, ticket=spoken_digits(number),
+            return [self.utter(key, ticket=spoken.digits(number),
                                reply_by=self.spoken_date(found.reply_by.date()))]
         return [self.utter("password_help_text")]
+
+
+def book_callback(turn: _Turn, queue: str) -> Step:
+    """Keep a callback for the best window ahead, tell the caller when, and say goodbye."""
+    svc, state = turn.svc, turn.state
+    best = svc.queues.advise(queue, svc.now).windows if svc.queues else ()
+    start, end = (best[0].start, best[0].end) if best else (None, None)
+    if svc.callbacks is not None:
+        svc.callbacks.add_callback(number=state.from_number, account=state.account,
+                                   queue=queue, issue=state.issue, window_start=start,
+                                   window_end=end, call_sid=state.call_sid, now=svc.now)
+    turn.update(data={**turn.state.data, "callback": True})
+    if best:
+        turn.say("callback_booked", window=spoken.window(svc.catalog, state.lang, best[0],
+                                                         svc.now))
+    turn.say("goodbye")
+    return turn.done(hangup=True)
+
+
+def hold(state: CallState, queue: str, position: int, services: Services) -> list[Utterance]:
+    """What a queued caller hears every loop of the wait URL: place, wait, and how to leave.
+
+    The estimate comes from the model's service rate with the callers ahead (some of whom
+    will hang up), not from Twilio's average queue time.
+    """
+    turn = _Turn(Menu({}, "", "", "", ()), state, services)
+    model = services.queues
+    if model is None or position < 1:
+        return [turn.utter("hold_message")]
+    ahead = position - 1
+    wait_s = model.expected_wait_s(queue, services.now, callers_ahead=ahead)
+    return [turn.utter("hold_position", ahead=ahead,
+                       wait=spoken.wait(services.catalog, state.lang, wait_s))]
+
+
+def left_queue(state: CallState, services: Services) -> Step:
+    """The caller pressed 1 while holding: book the callback they asked for."""
+    turn = _Turn(Menu({}, "", "", "", ()), state, services)
+    return book_callback(turn, state.queue or "general")
 
 
 def step(menu: Menu, state: CallState, event: CallEvent, services: Services) -> Step:

@@ -167,6 +167,27 @@ class Store:
         record["details"] = json.loads(record["details"] or "{}")
         return record
 
+    def add_callback(self, *, number: str, account: str | None, queue: str, issue: str | None,
+                     window_start: datetime | None, window_end: datetime | None,
+                     call_sid: str, now: datetime) -> int:
+        """Keep a requested callback (account masked: the agent looks it up by call)."""
+        with self.tx() as db:
+            cursor = db.execute(
+                "INSERT INTO callbacks (created_at, number, account_last4, queue, issue, "
+                "window_start, window_end, call_sid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (iso(now), number, account[-4:] if account else None, queue, issue,
+                 iso(window_start) if window_start else None,
+                 iso(window_end) if window_end else None, call_sid))
+        return int(cursor.lastrowid or 0)
+
+    def pending_callbacks(self) -> list[dict[str, Any]]:
+        """Callbacks not yet made, earliest requested window first."""
+        rows = self.db.execute(
+            "SELECT id, created_at, number, account_last4, queue, issue, window_start, "
+            "window_end, call_sid FROM callbacks WHERE status='pending' "
+            "ORDER BY COALESCE(window_start, created_at), id")
+        return [dict(r) for r in rows]
+
     def events(self, call_sid: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT call_sid, at, node, input, said, outcome FROM call_events"
         rows = (self.db.execute(sql + " WHERE call_sid=? ORDER BY id", (call_sid,))

@@ -54,24 +54,36 @@ def render(step: Step, *, step_url: UrlFor, wait_url: UrlFor, queue_done_url: st
     return str(vr)
 
 
-def hold(utterances: Iterable[Utterance], *, voices: Mapping[str, Mapping[str, str]],
-         audio_for: AudioFor | None = None, music_url: str | None = None,
-         pause_s: int = 20) -> str:
-    """The wait URL's document: a short message, then hold audio (or a pause)."""
+def hold(utterances: Iterable[Utterance], *, key_url: str,
+         voices: Mapping[str, Mapping[str, str]], audio_for: AudioFor | None = None,
+         music_url: str | None = None, pause_s: int = 45) -> str:
+    """The wait URL's document: where the caller stands, then hold audio, listening for 1.
+
+    When it ends Twilio fetches the wait URL again, so the announcement repeats about
+    once a minute.
+    """
     vr = VoiceResponse()
-    _speak(vr, utterances, voices, audio_for)
+    gather = vr.gather(input="dtmf", num_digits=1, action=key_url, method="POST", timeout=1)
+    _speak(gather, utterances, voices, audio_for)
     if music_url:
-        vr.play(music_url)
+        gather.play(music_url)
     else:
-        vr.pause(length=pause_s)
+        gather.pause(length=pause_s)
     return str(vr)
 
 
-def goodbye(utterances: Iterable[Utterance], *, voices: Mapping[str, Mapping[str, str]],
-            audio_for: AudioFor | None = None) -> str:
+def leave() -> str:
+    """Take the caller out of the queue; the Enqueue action decides what follows."""
+    vr = VoiceResponse()
+    vr.leave()
+    return str(vr)
+
+
+def words(utterances: Iterable[Utterance], *, voices: Mapping[str, Mapping[str, str]],
+          audio_for: AudioFor | None = None) -> str:
+    """Just speak (inside the wait loop, where the document ending means: keep waiting)."""
     vr = VoiceResponse()
     _speak(vr, utterances, voices, audio_for)
-    vr.hangup()
     return str(vr)
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from ivr import twiml
-from ivr.call import CallEvent, Utterance
+from ivr.call import CallEvent, Step, Utterance
 from ivr.hotline import Hotline
 from ivr.security import verify_twilio_signature
 
@@ -69,7 +68,10 @@ def _event(kind: str, node: str = "") -> CallEvent:
 
 
 def _answer(event: CallEvent) -> Response:
-    step = hotline().answer(event, datetime.now(UTC))
+    return _render(hotline().answer(event, hotline().now()))
+
+
+def _render(step: Step) -> Response:
     return xml(twiml.render(
         step,
         step_url=lambda node: absolute("voice.step", node=node),
@@ -95,11 +97,26 @@ def step(node: str) -> Response:
 @bp.route("/wait/<queue>", methods=["GET", "POST"])
 def wait(queue: str) -> Response:
     """The Enqueue waitUrl, fetched again whenever the last document ends."""
-    line = hotline()
-    lang = line.lang_of(request.values.get("CallSid", ""))
-    message = Utterance("hold_message", line.catalog.text(lang, "hold_message"), lang)
-    return xml(twiml.hold([message], voices=current_app.config["VOICES"], audio_for=audio_url,
+    form = request.values
+    position = form.get("QueuePosition", "")
+    step = hotline().hold(form.get("CallSid", ""), queue,
+                          int(position) if position.isdigit() else 0, hotline().now())
+    return xml(twiml.hold(step.say, key_url=absolute("voice.hold_key", queue=queue),
+                          voices=current_app.config["VOICES"], audio_for=audio_url,
                           music_url=_hold_music_url()))
+
+
+@bp.route("/hold-key/<queue>", methods=["GET", "POST"])
+def hold_key(queue: str) -> Response:
+    """A key pressed while holding: 1 leaves the queue for a callback."""
+    line = hotline()
+    sid = request.values.get("CallSid", "")
+    if clean_digits(request.values.get("Digits")) == "1":
+        line.request_callback(sid, hotline().now())
+        return xml(twiml.leave())
+    lang = line.lang_of(sid)
+    keep = Utterance("hold_continue", line.catalog.text(lang, "hold_continue"), lang)
+    return xml(twiml.words([keep], voices=current_app.config["VOICES"], audio_for=audio_url))
 
 
 def _hold_music_url() -> str | None:
@@ -111,13 +128,10 @@ def _hold_music_url() -> str | None:
 @bp.route("/queue-done", methods=["GET", "POST"])
 def queue_done() -> Response:
     """The Enqueue action: the caller left the queue (hung up, bridged, or ``<Leave>``)."""
-    line = hotline()
-    sid = request.values.get("CallSid", "")
-    result = request.values.get("QueueResult", "")[:32]
-    line.store.set_queue_result(sid, result)
-    lang = line.lang_of(sid)
-    bye = Utterance("goodbye", line.catalog.text(lang, "goodbye"), lang)
-    return xml(twiml.goodbye([bye], voices=current_app.config["VOICES"], audio_for=audio_url))
+    form = request.values
+    step = hotline().queue_done(form.get("CallSid", ""), form.get("QueueResult", "")[:32],
+                                hotline().now())
+    return _render(step)
 
 
 @bp.route("/status", methods=["GET", "POST"])
@@ -126,7 +140,7 @@ def status() -> Response:
     form = request.values
     duration = form.get("CallDuration", "")
     hotline().store.end_call(form.get("CallSid", ""), form.get("CallStatus", "")[:32],
-                             int(duration) if duration.isdigit() else None, datetime.now(UTC))
+                             int(duration) if duration.isdigit() else None, hotline().now())
     return Response(status=204)
 
 

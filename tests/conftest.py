@@ -8,6 +8,7 @@ from itertools import count
 from typing import Any
 
 import pytest
+from freezegun import freeze_time
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
@@ -18,12 +19,24 @@ _sids = count(1)
 
 @pytest.fixture(name="settings")
 def _settings(tmp_path: Any) -> dict[str, Any]:
+    # no rendered audio: every prompt is a <Say>, whatever the checkout's audio/ holds
     return {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "DEMO": True,
-            "DATABASE": str(tmp_path / "ivr.db")}
+            "DATABASE": str(tmp_path / "ivr.db"), "AUDIO_DIR": str(tmp_path / "audio")}
+
+
+#: a quiet hour: Wednesday 25 November 2026, 09:30 in Shanghai, lines open, short waits
+QUIET = "2026-11-25 01:30:00"
+
+
+@pytest.fixture(name="clock")
+def _clock() -> Any:
+    """Calls happen at a known moment: waits and opening hours depend on it."""
+    with freeze_time(QUIET) as frozen:
+        yield frozen
 
 
 @pytest.fixture(name="app")
-def _app(settings: dict[str, Any]) -> Any:
+def _app(settings: dict[str, Any], clock: Any) -> Any:
     return create_app(settings)
 
 

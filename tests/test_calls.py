@@ -155,7 +155,8 @@ def test_wait_url_and_queue_result_and_status_callback(caller, app):
     enqueue = call.root.find("Enqueue")
     wait_url, done_url = enqueue.get("waitUrl"), enqueue.get("action")
     call.post(wait_url, QueuePosition="3", QueueTime="40")
-    assert call.said("All our agents are busy")
+    assert call.said("There are 2 callers ahead of you. The expected wait is about")
+    assert call.root.find("Gather").get("action").endswith("/voice/hold-key/general")
     call.post(done_url, QueueResult="hangup")
     assert call.root.find("Hangup") is not None
     response = call.send("/voice/status", CallStatus="completed", CallDuration="95")

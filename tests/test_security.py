@@ -75,7 +75,7 @@ def wrong_pin_call(client, pin="581230"):
 
 
 def test_five_wrong_pins_over_several_calls_lock_and_the_lock_survives_restart(
-        settings, caplog):
+        settings, caplog, clock):
     caplog.set_level(logging.DEBUG)
     app = create_app(settings)
     client = app.test_client()

@@ -1,0 +1,171 @@
+"""The queue model in the call: waits stated, callbacks offered and kept, advice spoken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from freezegun import freeze_time
+
+from conftest import Caller
+from ivr import create_app
+from ivr.cli import cli
+
+SHIPPED_TRAFFIC = Path(__file__).parent.parent / "ivr" / "data" / "traffic.yaml"
+
+
+def call_at(moment: str, settings, keys=("2", "0"), from_number="+8613700000000"):
+    with freeze_time(moment):
+        app = create_app(settings)
+        call = Caller(app.test_client(), from_number)
+        call.start()
+        call.keys(*keys)
+        return app, call
+
+
+WEDNESDAY_LUNCH = "2026-11-25 04:30:00"   # 12:30 in Shanghai
+SATURDAY_MORNING = "2026-11-28 02:00:00"  # 10:00 in Shanghai
+WEDNESDAY_MORNING = "2026-11-25 01:30:00"  # 09:30 in Shanghai
+
+
+def stated_wait(call: Caller) -> str:
+    return next(t for t in call.heard if t.startswith("The expected wait is"))
+
+
+def test_the_same_call_at_three_moments_hears_three_different_answers(settings):
+    _, lunch = call_at(WEDNESDAY_LUNCH, settings, keys=("2", "0", "2"))
+    _, saturday = call_at(SATURDAY_MORNING, settings, keys=("2", "0", "2"))
+    _, morning = call_at(WEDNESDAY_MORNING, settings)
+    # peaks: a wait above the 20-minute threshold and the offer, no queue yet
+    for peak in (lunch, saturday):
+        assert peak.queue is None
+        assert peak.said("For a callback, press 1. To hear the best times to call, press 2")
+        minutes = int(stated_wait(peak).split("about ")[1].split(" ")[0])
+        assert minutes > 20
+    def advice(call: Caller) -> str:
+        return next(t for t in call.heard if t.startswith("The best times to call are"))
+
+    assert advice(lunch) != advice(saturday)  # Wednesday lunch: later today; Saturday: Monday
+    assert "today" in advice(lunch) and "Monday" in advice(saturday)
+    # a quiet weekday morning: a short wait, straight into the queue
+    assert morning.queue == "general"
+    assert stated_wait(morning) == "The expected wait is under a minute."
+    assert not morning.said("For a callback, press 1")
+
+
+def test_best_times_are_spoken_from_the_model_in_the_centre_timezone(settings):
+    with freeze_time(WEDNESDAY_LUNCH):
+        app = create_app(settings)
+        call = Caller(app.test_client())
+        call.start()
+        call.keys("2", "0", "2")
+        best = next(t for t in call.heard if t.startswith("The best times to call are"))
+        advice = app.extensions["ivr"].centre.advise("general", app.extensions["ivr"].now())
+        first = advice.windows[0]
+        assert f"between {first.start:%H:%M} and" in best
+        assert "between 12:00" not in best and "between 13:00" not in best  # not at lunch
+        assert not any(day in best for day in ("Saturday", "Sunday"))
+        call.press("3")  # keep waiting
+        assert call.queue == "general"
+
+
+def test_choosing_the_callback_stores_it_and_ivr_callbacks_lists_it(settings):
+    app, call = call_at(WEDNESDAY_LUNCH, settings, keys=("2", "1", "2", "10000003#", "112233", "1", "20261120", "35#"))
+    # a verified caller whose payment failed, at the lunch peak
+    assert call.said("For a callback, press 1")
+    with freeze_time(WEDNESDAY_LUNCH):
+        call.press("1")
+    assert call.said("We will call you back")
+    assert call.root.find("Hangup") is not None
+    result = CliRunner().invoke(cli, ["callbacks", "--database", settings["DATABASE"]],
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "payments" in result.output and "+8613700000000" in result.output
+    assert "account ****0003" in result.output and " payment" in result.output
+    assert "1 pending" in result.output
+
+
+def test_callbacks_are_listed_earliest_window_first(settings):
+    call_at(WEDNESDAY_LUNCH, settings, keys=("2", "0", "1"))
+    call_at(SATURDAY_MORNING, settings, keys=("2", "0", "1"), from_number="+8613711111111")
+    call_at(WEDNESDAY_LUNCH, settings, keys=("2", "0", "1"), from_number="+8613722222222")
+    result = CliRunner().invoke(cli, ["callbacks", "--database", settings["DATABASE"],
+                                      "--json"], catch_exceptions=False)
+    import json
+
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    starts = [r["window_start"] for r in rows]
+    assert starts == sorted(starts) and len(rows) == 3
+    assert rows[-1]["number"] == "+8613711111111"
+
+
+def test_outside_service_hours_the_caller_hears_hours_and_windows_and_may_ask_a_callback(
+        settings):
+    night = "2026-11-25 16:00:00"  # Thursday 00:00 in Shanghai
+    app, call = call_at(night, settings)
+    assert call.said("This line is closed now. Its hours are Monday–Friday 08:00–22:00")
+    assert call.said("It opens again today at 08:00")
+    assert call.said("The best times to call are")
+    with freeze_time(night):
+        call.press("1")
+    assert call.said("We will call you back")
+    assert len(app.extensions["ivr"].store.pending_callbacks()) == 1
+
+
+def test_the_fraud_line_is_open_all_night(settings):
+    _, call = call_at("2026-11-25 16:00:00", settings, keys=("2", "3", "1", "2", "3", "4", "h"))
+    # an unverified caller at midnight: three failed tries, still the fraud queue
+    _, call = call_at("2026-11-25 16:00:00", settings,
+                      keys=("2", "3", "1#", "000000", "1#", "000000", "1#", "000000"))
+    assert call.queue == "fraud" or call.said("For a callback, press 1")
+    assert not call.said("closed now")
+
+
+def test_holding_callers_hear_their_place_and_can_leave_for_a_callback(settings):
+    with freeze_time(WEDNESDAY_MORNING) as clock:
+        app = create_app(settings)
+        call = Caller(app.test_client())
+        call.start()
+        call.keys("2", "0")
+        enqueue = call.root.find("Enqueue")
+        call.post(enqueue.get("waitUrl"), QueuePosition="6", QueueTime="0", AvgQueueTime="0",
+                  CurrentQueueSize="9")
+        six = next(t for t in call.heard if t.startswith("There are 5 callers ahead"))
+        clock.tick(60)
+        call.post(enqueue.get("waitUrl"), QueuePosition="2", QueueTime="60")
+        two = next(t for t in call.heard if t.startswith("There is") or
+                   t.startswith("There are 1 callers"))
+        assert six != two
+        assert call.root.find("Gather").find("Play") is not None \
+            or call.root.find("Gather").find("Pause") is not None  # hold audio between
+        call.post(call.action, Digits="1")
+        assert call.root.find("Leave") is not None
+        call.post(enqueue.get("action"), QueueResult="leave", QueueTime="75")
+        assert call.said("We will call you back")
+        callbacks = app.extensions["ivr"].store.pending_callbacks()
+        assert [c["queue"] for c in callbacks] == ["general"]
+
+
+def test_a_holiday_closes_the_line_as_configured(settings, tmp_path):
+    traffic = tmp_path / "traffic.yaml"
+    text = SHIPPED_TRAFFIC.read_text(encoding="utf-8")
+    traffic.write_text(text.replace('holiday: "09:00-18:00"', "holiday: closed"), "utf-8")
+    settings = {**settings, "TRAFFIC": str(traffic)}
+    _, national_day = call_at("2026-10-01 02:00:00", settings)  # 10:00, National Day
+    assert national_day.said("closed now")
+    _, normal_day = call_at("2026-10-14 02:00:00", settings)  # a Wednesday, 10:00
+    assert not normal_day.said("closed now")
+
+
+def test_caller_facing_times_are_in_the_centre_timezone_across_dst(settings, tmp_path):
+    traffic = tmp_path / "traffic.yaml"
+    text = SHIPPED_TRAFFIC.read_text(encoding="utf-8")
+    traffic.write_text(text.replace("timezone: Asia/Shanghai", "timezone: America/New_York")
+                       .replace("country: CN", "country: US"), "utf-8")
+    settings = {**settings, "TRAFFIC": str(traffic)}
+    # Saturday night 7 March 2026 23:30 in New York; clocks go forward at 02:00 Sunday
+    _, call = call_at("2026-03-08 04:30:00", settings)
+    assert call.said("It opens again tomorrow at 09:00")
+    _, autumn = call_at("2026-11-01 04:30:00", settings)  # 00:30 EDT, the night they fall back
+    assert autumn.said("It opens again today at 09:00")
