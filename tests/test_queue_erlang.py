@@ -1,9 +1,10 @@
 """Erlang C / Erlang A against references computed here by other means.
 
 The references solve the birth-death chain directly: the stationary distribution in
-60-digit decimal arithmetic (Erlang C in exact fractions), and the tagged caller's absorbing chain with
-linear algebra and a matrix exponential (numpy/scipy), or scipy's special functions for
-the large centres. None of them share code or formulas with ``ivr.queue.erlang``.
+60-digit decimal arithmetic (Erlang C in exact fractions), and the tagged caller's
+absorbing chain with linear algebra and a matrix exponential (numpy/scipy), or scipy's
+special functions for the large centres. None of them share code or formulas with
+``ivr.queue.erlang``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from ivr.queue.erlang import (
 TOL = 1e-9
 
 
-def stationary(lam: Fraction, mu: Fraction, theta: Fraction, n: int, k_max: int) -> list[float]:
+def stationary(
+    lam: Fraction, mu: Fraction, theta: Fraction, n: int, k_max: int
+) -> list[float]:
     """Stationary law of the M/M/n+M chain truncated at n + k_max, in 60-digit decimals."""
     with localcontext() as ctx:
         ctx.prec = 60

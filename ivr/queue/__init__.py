@@ -1,5 +1,8 @@
 """The queue model: Erlang maths, the centre's week, and advice on when to call.
 
-``erlang`` and ``simulate`` are pure maths; ``traffic`` reads the ops-edited week;
-``advice`` answers the call flow's questions; ``commands`` holds the CLI commands.
+- ``erlang``, ``simulate``: pure maths (Erlang C/A, staffing, live wait; a checking
+  simulation).
+- ``calendar``, ``traffic``: the ops-edited week in ``ivr/data/traffic.yaml``.
+- ``advice``: the API the call flow uses (``Centre``); ``forecast`` and ``plot`` feed ops.
+- ``commands``: the ``erlang``, ``advise`` and ``forecast`` CLI commands.
 """

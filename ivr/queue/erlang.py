@@ -267,22 +267,27 @@ def agents_for(
 
 
 def _agents_for_c(a: float, aht_s: float, target_level: float, target_s: float) -> int:
-    # One pass of the idle-ratio recurrence, testing each n above the load as it goes.
+    """One pass of the idle-ratio recurrence, testing each n above the load as it goes.
+
+    Staffing runs for every hour of every queue, so the loop is kept tight: the target
+    ``1 - C(n) e^(-(n-a)T/AHT) >= level`` is tested as
+    ``e^(-(n-a)T/AHT) <= (1 - level)(1 + D(n)(1 - a/n))`` with D = 1/ErlangB - 1.
+    """
+    miss = 1.0 - target_level
+    rate = target_s / aht_s
     d = 0.0
-    offset = 0.0
-    one = 1.0
     m = 0
+    below = int(a)  # no count at or below the load can meet a target
+    while m < below:
+        m += 1
+        d = m / a * (1.0 + d)
     while True:
         m += 1
-        d = (m / a) * (one + d)
-        if d > _RESCALE:
-            d /= _RESCALE
-            offset += _LOG_RESCALE
-            one = math.exp(-offset)
-        if m > a:
-            sl = _erlang_c_from_log_d(a, m, math.log(d) + offset, aht_s, target_s).service_level
-            if sl >= target_level:
-                return m
+        d = m / a * (1.0 + d)
+        # d cannot overflow first: once it passes ~1e17/(1 - a/n) the test below holds
+        # for any level a float can tell from 1.
+        if math.exp(-(m - a) * rate) <= miss * (1.0 + d * (1.0 - a / m)):
+            return m
 
 
 def _agents_for_a(

@@ -84,12 +84,12 @@ def forecast(
     log.info("forecast from %d calls over %d weeks (%d on holidays left out)", used, weeks,
              skipped)
 
-    for name, queue in checked.queues.items():
+    for name, known in checked.queues.items():
         rows = {}
         for d, day in enumerate(WEEKDAYS):
             rows[day] = [
                 round(counts[name][d, h] / occurrences[d, h], 2) if occurrences[d, h]
-                else queue.calls_per_hour[d][h]  # never seen (all holidays): keep the old
+                else known.calls_per_hour[d][h]  # never seen (all holidays): keep the old
                 for h in range(24)
             ]
         tree["queues"][name]["calls_per_hour"] = rows
