@@ -74,7 +74,7 @@ def test_mandarin_is_the_default_when_the_caller_says_nothing(caller):
     call = caller()
     call.start()
     call.press("")
-    assert call.said("充值、支付、提现和退款问题，请按1")
+    assert call.said("充值、支付、提现、退款，请按1")
 
 
 def test_fraud_caller_who_cannot_verify_still_reaches_fraud_unverified(caller, app):
