@@ -69,7 +69,7 @@ class Hotline:
     def now(self) -> datetime:
         """The hotline's clock: the real one, or ``CLOCK`` (a callable) for replays."""
         clock = self.settings.get("CLOCK")
-        return clock() if clock else datetime.now(UTC)  # type: ignore[no-any-return]
+        return clock() if clock else datetime.now(UTC)
 
     def answer(self, event: CallEvent, now: datetime | None = None) -> Step:
         """Run one step of a call and keep its result."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -28,7 +29,7 @@ def hotline() -> Hotline:
     return current_app.extensions["ivr"]  # type: ignore[no-any-return]
 
 
-def absolute(endpoint: str, **values: str) -> str:
+def absolute(endpoint: str, **values: Any) -> str:
     """An absolute URL for TwiML, on the public host when one is configured."""
     path = url_for(endpoint, **values)
     base = current_app.config.get("PUBLIC_URL")

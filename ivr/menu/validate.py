@@ -28,7 +28,8 @@ FLOW_PROMPTS = (
 
 
 class PromptCatalog(Protocol):
-    languages: tuple[str, ...]
+    @property
+    def languages(self) -> tuple[str, ...]: ...
 
     def has(self, lang: str, key: str) -> bool: ...
 
