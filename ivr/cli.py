@@ -15,6 +15,7 @@ import click
 
 from ivr import prompts
 from ivr.audio.commands import audio
+from ivr.queue.commands import advise_command, erlang_command, forecast_command
 from ivr.errors import IVRError, MenuError
 from ivr.menu import load, validate
 
@@ -27,7 +28,8 @@ def cli(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-cli.add_command(audio)
+for command in (audio, erlang_command, advise_command, forecast_command):
+    cli.add_command(command)
 
 
 @cli.command()

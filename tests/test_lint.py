@@ -41,6 +41,9 @@ PLANTED = [
     ("menu without invalid handling", ("    invalid: invalid_choice\n    no_input: {goto: main,",
                                        "    no_input: {goto: main,"),
      "nodes.language: a menu node needs 'invalid'"),
+    ("menu without no-input handling", ("    invalid: invalid_choice\n    no_input: no_input\n"
+                                        "\n  # ---- 1", "    invalid: invalid_choice\n\n  # ---- 1"),
+     "nodes.main: a menu node needs 'no_input'"),
     ("unknown queue", ("queue: complaints\n", "queue: complaint\n"),
      "nodes.complaints_queue.queue: unknown queue 'complaint'"),
     ("unknown kind", ("kind: record", "kind: recorder"), "unknown kind 'recorder'"),
