@@ -39,8 +39,23 @@ def test_every_leaf_of_the_default_tree_has_a_scenario_in_both_languages(target:
     for queue in {n.queue for n in leaves}:
         assert (queue, "zh-CN") in reached and (queue, "en-US") in reached, queue
     names = " ".join(s.name for s in SHIPPED if s.source == "leaves.yaml")
-    for route in ("1-1", "1-2", "1-3", "1-4", "2-1", "2-2", "2-3", "2-4", "2-5", "2-6", "3 ", "4-1",
-                  "4-2", "5 ", "0 "):
+    for route in (
+        "1-1",
+        "1-2",
+        "1-3",
+        "1-4",
+        "2-1",
+        "2-2",
+        "2-3",
+        "2-4",
+        "2-5",
+        "2-6",
+        "3 ",
+        "4-1",
+        "4-2",
+        "5 ",
+        "0 ",
+    ):
         assert f"{route}" in names
 
 
@@ -72,14 +87,19 @@ def test_a_failure_names_the_scenario_the_expectation_and_what_happened(
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("name: x\npress: '1'\nexpect: {queue_name: general}\n", "unknown expectation(s) ['queue_name']"),
+        (
+            "name: x\npress: '1'\nexpect: {queue_name: general}\n",
+            "unknown expectation(s) ['queue_name']",
+        ),
         ("name: x\npres: '1'\n", "unknown key(s) ['pres']"),
         ("name: x\npress: '1 x'\n", "'x' is not a phone key"),
         ("name: x\nat: someday\n", "not an ISO time nor 'tue 12:30'"),
         ("- just a list\n", "a scenario file is a mapping"),
     ],
 )
-def test_malformed_scenarios_are_refused_with_the_reason(tmp_path: Path, text: str, problem: str) -> None:
+def test_malformed_scenarios_are_refused_with_the_reason(
+    tmp_path: Path, text: str, problem: str
+) -> None:
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(ScenarioError, match="bad.yaml") as info:
         load(tmp_path / "bad.yaml")
@@ -89,9 +109,15 @@ def test_malformed_scenarios_are_refused_with_the_reason(tmp_path: Path, text: s
 def test_when_reads_iso_times_and_next_weekday_times() -> None:
     shanghai = ZoneInfo("Asia/Shanghai")
     saturday_night = datetime(2026, 11, 21, 23, 0, tzinfo=UTC)  # Sunday 07:00 in Shanghai
-    assert when("sun 09:30", shanghai, saturday_night) == datetime(2026, 11, 22, 9, 30, tzinfo=shanghai)
-    assert when("sun 03:00", shanghai, saturday_night) == datetime(2026, 11, 29, 3, 0, tzinfo=shanghai)
-    assert when("2026-11-25T09:30", shanghai, saturday_night) == datetime(2026, 11, 25, 9, 30, tzinfo=shanghai)
+    assert when("sun 09:30", shanghai, saturday_night) == datetime(
+        2026, 11, 22, 9, 30, tzinfo=shanghai
+    )
+    assert when("sun 03:00", shanghai, saturday_night) == datetime(
+        2026, 11, 29, 3, 0, tzinfo=shanghai
+    )
+    assert when("2026-11-25T09:30", shanghai, saturday_night) == datetime(
+        2026, 11, 25, 9, 30, tzinfo=shanghai
+    )
 
 
 def test_bulk_runs_in_several_processes_with_the_same_results() -> None:

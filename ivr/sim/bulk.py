@@ -44,7 +44,9 @@ class Batch:
 
     def queues(self) -> Counter[str]:
         """How many calls ended in each queue (or how they ended otherwise)."""
-        return Counter(t.outcome.queue or str(t.outcome.ended_by) for r in self.results for t in r.traces)
+        return Counter(
+            t.outcome.queue or str(t.outcome.ended_by) for r in self.results for t in r.traces
+        )
 
     def summary(self) -> str:
         return (
@@ -88,7 +90,9 @@ def run_batch(
     if target is not None:
         raise ValueError("several workers run on their own sandboxes; pass no target")
     chunks = [list(scenarios[i::workers]) for i in range(workers)]
-    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(menu, fast_pins)) as pool:
+    with ProcessPoolExecutor(
+        workers, initializer=_start_worker, initargs=(menu, fast_pins)
+    ) as pool:
         parts = list(pool.map(_run_chunk, chunks))
     by_position = {}
     for i, part in enumerate(parts):

@@ -98,9 +98,12 @@ class CallOutcome:
 
     @classmethod
     def of(cls, trace: Trace, target: Target) -> CallOutcome:
+        """The queue the call was routed to (even if the caller left it), and so on."""
         record = target.record(trace.call_sid)
         verified = bool(record["verified"]) if record else None
-        return cls(trace.outcome.queue, verified, trace.time_to_queue_s)
+        queued = trace.of_type("enqueue")
+        queue = str(queued[0]["queue"]) if queued else trace.outcome.queue
+        return cls(queue, verified, trace.time_to_queue_s)
 
     def __str__(self) -> str:
         verified = {True: "verified", False: "unverified", None: "verification unknown"}
@@ -153,15 +156,22 @@ def read(path: Path | str) -> list[RecordedCall]:
     return build(calls, rows)
 
 
-def build(calls: Iterable[Mapping[str, Any]], rows: Iterable[Mapping[str, Any]]) -> list[RecordedCall]:
+def build(
+    calls: Iterable[Mapping[str, Any]], rows: Iterable[Mapping[str, Any]]
+) -> list[RecordedCall]:
     """Group ``call_events`` rows (in log order) into calls, with the ``calls`` rows' facts."""
     info = {str(c["call_sid"]): c for c in calls}
     steps: dict[str, list[Step]] = {}
     for row in rows:
         said = tuple(str(row.get("said") or "").split())
         inp = row.get("input")
-        step = Step(str(row.get("node") or ""), None if inp is None else str(inp), said,
-                    str(row.get("outcome") or ""), str(row.get("at") or ""))
+        step = Step(
+            str(row.get("node") or ""),
+            None if inp is None else str(inp),
+            said,
+            str(row.get("outcome") or ""),
+            str(row.get("at") or ""),
+        )
         steps.setdefault(str(row["call_sid"]), []).append(step)
     recorded = []
     for sid, call_steps in steps.items():
@@ -184,7 +194,9 @@ def _read_db(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         db.row_factory = sqlite3.Row
         rows = [dict(r) for r in db.execute("SELECT * FROM call_events ORDER BY id")]
-        calls = [dict(r) for r in db.execute("SELECT call_sid, from_number, verified, queue FROM calls")]
+        calls = [
+            dict(r) for r in db.execute("SELECT call_sid, from_number, verified, queue FROM calls")
+        ]
         db.close()
     except sqlite3.Error as exc:
         raise ScenarioError(f"{path}: not an ivr database ({exc})") from exc
@@ -206,11 +218,17 @@ def _read_export(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 
 class ReplayCaller:
-    """Answers each prompt with the next logged input, unmasked for the sandbox."""
+    """Answers each prompt with the next logged input, unmasked for the sandbox.
 
-    def __init__(self, call: RecordedCall, identity: Identity) -> None:
+    Prompts outside the menu's nodes (holding in a queue) take only logged inputs that
+    were given outside the nodes too (``(hold)``), so a call that now reaches a queue
+    earlier does not spend the rest of its keys on the hold message.
+    """
+
+    def __init__(self, call: RecordedCall, identity: Identity, nodes: Iterable[str] = ()) -> None:
         self.steps = list(call.steps[1:])  # the first step is the call arriving
         self.identity = identity
+        self.nodes = frozenset(nodes)
         self.position = 0
         self.diverged: str | None = None
 
@@ -218,8 +236,10 @@ class ReplayCaller:
         if self.position >= len(self.steps):
             return TIMEOUT
         step = self.steps[self.position]
-        self.position += 1
         asked_at = prompt.action.rstrip("/").rsplit("/", 1)[-1]
+        if self.nodes and asked_at not in self.nodes and step.node in self.nodes:
+            return TIMEOUT
+        self.position += 1
         if self.diverged is None and step.node and asked_at != step.node:
             self.diverged = f"step {self.position}: asked at {asked_at}, originally at {step.node}"
         return self.translate(step, prompt)
@@ -236,7 +256,11 @@ class ReplayCaller:
         if not raw:
             return TIMEOUT
         if re.fullmatch(r"\*{6}", raw):  # a masked PIN
-            pin = self.identity.pin if any(k in PIN_OK for k in step.said) else self.identity.wrong_pin
+            pin = (
+                self.identity.pin
+                if any(k in PIN_OK for k in step.said)
+                else self.identity.wrong_pin
+            )
             return Answer(Kind.KEYS, pin)
         if re.fullmatch(r"\*+\d{1,4}", raw):  # a masked account number
             raw = self.identity.account
@@ -247,7 +271,9 @@ class ReplayCaller:
         return Answer(Kind.KEYS, keys) if keys else TIMEOUT
 
 
-def replay(call: RecordedCall, target: Target, *, hold: Hold | None = None) -> tuple[Trace, ReplayCaller]:
+def replay(
+    call: RecordedCall, target: Target, *, hold: Hold | None = None
+) -> tuple[Trace, ReplayCaller]:
     """Run one recorded call again on the target, from a fresh copy of its database."""
     identity = FROZEN if call.said("verify_frozen") else ACTIVE
     if target.reset:
@@ -256,7 +282,7 @@ def replay(call: RecordedCall, target: Target, *, hold: Hold | None = None) -> t
         target.set_clock(_when(call.steps[0].at))  # the hours and waits of that moment
     _recreate_lockout(call, identity, target)
     from_ = identity.phone if call.said("verify_callerid") else STRANGER
-    caller = ReplayCaller(call, identity)
+    caller = ReplayCaller(call, identity, target.menu.nodes if target.menu else ())
     trace = target.call(caller, from_=from_, hold=hold, call_sid=None)
     return trace, caller
 
@@ -297,7 +323,7 @@ def _recreate_lockout(call: RecordedCall, identity: Identity, target: Target) ->
     # locked by a wrong PIN in this call: the earlier calls' failures; else already locked
     limit = hotline.lockouts.policy.max_failures
     needed = max(limit - tries, 0) if on_a_pin else limit
-    now = datetime.now(UTC)
+    now = target.clock() if target.clock else datetime.now(UTC)  # inside the lockout window
     for _ in range(needed):
         hotline.lockouts.record_failure(identity.account, now)
 

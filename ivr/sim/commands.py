@@ -40,15 +40,26 @@ def register_trace_option(option: click.Option, handle: TraceHandler) -> None:
 def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [
-            click.option("--url", help="A running server (its base or Voice URL) instead of "
-                         "the app in this process."),
-            click.option("--token", envvar="TWILIO_AUTH_TOKEN",
-                         help="Auth token to sign with (--url; env TWILIO_AUTH_TOKEN)."),
-            click.option("--menu", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-                         help="Another menu tree for the app in this process."),
-            click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                         help="In-process: keep the calls in this database instead of a "
-                         "throwaway one. With --url: the server's database, to read records."),
+            click.option(
+                "--url",
+                help="A running server (its base or Voice URL) instead of the app in this process.",
+            ),
+            click.option(
+                "--token",
+                envvar="TWILIO_AUTH_TOKEN",
+                help="Auth token to sign with (--url; env TWILIO_AUTH_TOKEN).",
+            ),
+            click.option(
+                "--menu",
+                type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                help="Another menu tree for the app in this process.",
+            ),
+            click.option(
+                "--db",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="In-process: keep the calls in this database instead of a "
+                "throwaway one. With --url: the server's database, to read records.",
+            ),
         ]
     ):
         func = option(func)
@@ -56,23 +67,46 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.command("call")
-@click.option("--press", help='Scripted answers, one per prompt: "2 1 1 246810# 1"; '
-              "_ is a time-out, h hangs up, say takes the next --say. Default: interactive.")
+@click.option(
+    "--press",
+    help='Scripted answers, one per prompt: "2 1 1 246810# 1"; '
+    "_ is a time-out, h hangs up, say takes the next --say. Default: interactive.",
+)
 @click.option("--say", "says", multiple=True, help="Speech answers, in order.")
 @click.option("--from", "from_", default=DEFAULT_FROM, show_default=True, help="Caller ID.")
 @click.option("--to", default=DEFAULT_TO, show_default=True, help="The number called.")
 @click.option("--lang", help="Pick this language first (zh-CN, en-US) at the language menu.")
-@click.option("--at", help="When the call happens (in-process): ISO time or 'tue 12:30' "
-              "local to the centre. Default: now.")
-@click.option("--hold-loops", type=click.IntRange(1), default=1, show_default=True,
-              help="Hold documents heard before the simulation ends in the queue.")
+@click.option(
+    "--at",
+    help="When the call happens (in-process): ISO time or 'tue 12:30' "
+    "local to the centre. Default: now.",
+)
+@click.option(
+    "--hold-loops",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Hold documents heard before the simulation ends in the queue.",
+)
 @click.option("--bridge-after", type=float, help="An agent answers after this many s of hold.")
 @click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON.")
 @_target_options
-def call(press: str | None, says: tuple[str, ...], from_: str, to: str, lang: str | None,
-         at: str | None, hold_loops: int, bridge_after: float | None, as_json: bool,
-         url: str | None, token: str | None, menu: Path | None, db: Path | None,
-         **extra: Any) -> None:
+def call(
+    press: str | None,
+    says: tuple[str, ...],
+    from_: str,
+    to: str,
+    lang: str | None,
+    at: str | None,
+    hold_loops: int,
+    bridge_after: float | None,
+    as_json: bool,
+    url: str | None,
+    token: str | None,
+    menu: Path | None,
+    db: Path | None,
+    **extra: Any,
+) -> None:
     """Phone the hotline: hear what a caller hears and answer with keys.
 
     Interactive unless --press or --say: Enter alone is a time-out, h hangs up,
@@ -91,8 +125,12 @@ def call(press: str | None, says: tuple[str, ...], from_: str, to: str, lang: st
                 caller = Script.parse([*first, *(press or "").split()], says).caller()
             except SimError as exc:
                 raise click.BadParameter(str(exc), param_hint="--press/--say") from exc
-        trace = target.call(caller, from_=from_, to=to,
-                            hold=Hold(wait_loops=hold_loops, bridge_after_s=bridge_after))
+        trace = target.call(
+            caller,
+            from_=from_,
+            to=to,
+            hold=Hold(wait_loops=hold_loops, bridge_after_s=bridge_after),
+        )
         record = target.record(trace.call_sid)
     if as_json:
         click.echo(trace.to_json())
@@ -101,8 +139,10 @@ def call(press: str | None, says: tuple[str, ...], from_: str, to: str, lang: st
         for line in shown:
             click.echo(line)
         if record:
-            click.echo(f"call record: verified={record['verified']} issue={record['issue']} "
-                       f"queue={record['queue']} result={record.get('queue_result')}")
+            click.echo(
+                f"call record: verified={record['verified']} issue={record['issue']} "
+                f"queue={record['queue']} result={record.get('queue_result')}"
+            )
     for name, handle in _TRACE_OPTIONS:
         if extra.get(name) is not None:
             handle(trace, extra[name])
@@ -112,21 +152,50 @@ def call(press: str | None, says: tuple[str, ...], from_: str, to: str, lang: st
 
 @click.command("replay")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--calls", "calls_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Re-run the recorded inputs of real calls: the app's database or an export. "
-              "With --menu, compare the current tree with that one.")
-@click.option("--repeat", type=click.IntRange(1), default=1, show_default=True,
-              help="Run the scenarios this many times (bulk).")
-@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
-              help="Processes for bulk runs, each with its own sandbox app.")
-@click.option("--time-tolerance", type=float, default=10.0, show_default=True,
-              help="With --calls: time to queue differences within this many s are the same.")
+@click.option(
+    "--calls",
+    "calls_from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Re-run the recorded inputs of real calls: the app's database or an export. "
+    "With --menu, compare the current tree with that one.",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Run the scenarios this many times (bulk).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Processes for bulk runs, each with its own sandbox app.",
+)
+@click.option(
+    "--time-tolerance",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="With --calls: time to queue differences within this many s are the same.",
+)
 @click.option("--strict", is_flag=True, help="With --calls: exit 1 when any call differs.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")
 @_target_options
-def replay(paths: tuple[Path, ...], calls_from: Path | None, repeat: int, workers: int,
-           time_tolerance: float, strict: bool, quiet: bool, url: str | None,
-           token: str | None, menu: Path | None, db: Path | None) -> None:
+def replay(
+    paths: tuple[Path, ...],
+    calls_from: Path | None,
+    repeat: int,
+    workers: int,
+    time_tolerance: float,
+    strict: bool,
+    quiet: bool,
+    url: str | None,
+    token: str | None,
+    menu: Path | None,
+    db: Path | None,
+) -> None:
     """Run scenario files (a folder runs every *.yaml in it), or replay real calls.
 
     One line per scenario and "N passed, N failed"; exits 1 when any scenario fails.
@@ -157,8 +226,16 @@ def replay(paths: tuple[Path, ...], calls_from: Path | None, repeat: int, worker
         raise SystemExit(1)
 
 
-def _replay_calls(path: Path, menu: Path | None, url: str | None, token: str | None,
-                  db: Path | None, tolerance: float, strict: bool, quiet: bool) -> None:
+def _replay_calls(
+    path: Path,
+    menu: Path | None,
+    url: str | None,
+    token: str | None,
+    db: Path | None,
+    tolerance: float,
+    strict: bool,
+    quiet: bool,
+) -> None:
     try:
         recorded = calllog.read(path)
     except SimError as exc:
@@ -180,14 +257,16 @@ def _replay_calls(path: Path, menu: Path | None, url: str | None, token: str | N
 
 
 @contextmanager
-def _target(url: str | None, token: str | None, menu: Path | None, db: Path | None
-            ) -> Iterator[Target]:
+def _target(
+    url: str | None, token: str | None, menu: Path | None, db: Path | None
+) -> Iterator[Target]:
     try:
         if url:
             if not token:
                 raise click.UsageError("--url needs --token (or TWILIO_AUTH_TOKEN)")
-            yield over_http(url, token, menu_path=str(menu) if menu else None,
-                            database=str(db) if db else None)
+            yield over_http(
+                url, token, menu_path=str(menu) if menu else None, database=str(db) if db else None
+            )
             return
         with sandbox(menu, {"DATABASE": str(db)} if db else None) as target:
             yield target
@@ -211,8 +290,9 @@ def _app_logs_quiet() -> Iterator[None]:
 def _language_key(lang: str, target: Target) -> str:
     keys = target.language_keys()
     if lang not in keys:
-        raise click.BadParameter(f"the menu offers {sorted(keys) or 'no language choice'}",
-                                 param_hint="--lang")
+        raise click.BadParameter(
+            f"the menu offers {sorted(keys) or 'no language choice'}", param_hint="--lang"
+        )
     return keys[lang]
 
 

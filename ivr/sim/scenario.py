@@ -12,8 +12,9 @@ database is put back as it started before each scenario, so scenarios never leak
     expect: {queue: payments, verified: true, heard: {en-US: ["48 hours"]}}
 
 Answers are ``ivr call --press`` tokens; ``{today}``/``{yesterday}`` become YYYYMMDD.
-Expectations: ``queue``, ``ended_by``, ``heard``/``not_heard`` (text fragments, or a
-mapping language -> fragments), ``verified`` and ``issue`` (from the app's call record),
+Expectations: ``queue``, ``ended_by``, ``heard``/``not_heard`` (text fragments or
+``prompt:key``/``prompt:zh-CN/key`` catalog prompts, or a mapping language -> those,
+so wording changes in prompts/ do not break scenarios), ``verified`` and ``issue`` (from the app's call record),
 ``record`` (a subset of that record), ``max_duration_s`` (until the caller is queued, or
 the call ends). Every answer must be asked for: leftovers mean the call went elsewhere.
 """
@@ -166,7 +167,9 @@ def _scenarios(entry: Mapping[str, Any], source: str, index: int) -> list[Scenar
             try:
                 when(str(at), UTC, datetime.now(UTC))
             except ValueError:
-                raise ScenarioError(f"{where}: at {at!r} is not an ISO time nor 'tue 12:30'") from None
+                raise ScenarioError(
+                    f"{where}: at {at!r} is not an ISO time nor 'tue 12:30'"
+                ) from None
         scenarios.append(Scenario(label, source, calls, None if at is None else str(at)))
     return scenarios
 
@@ -223,7 +226,9 @@ def run(scenario: Scenario, target: Target, *, today: date | None = None) -> Res
             found.append(f"answers never asked for: {' '.join(str(a) for a in caller.unused)}")
         if found:
             failures += [f"{prefix}{f}" for f in found]
-            failures.append(f"{prefix}what happened: {summary(trace)}; heard last: {_tail(trace, target)}")
+            failures.append(
+                f"{prefix}what happened: {summary(trace)}; heard last: {_tail(trace, target)}"
+            )
     return Result(scenario, tuple(failures), tuple(traces))
 
 
@@ -238,19 +243,23 @@ def check(spec: CallSpec, trace: Trace, target: Target) -> list[str]:
     if "queue" in expect and expect["queue"] != outcome.queue:
         failures.append(f"expected queue {expect['queue']!r}, got {outcome.queue!r}")
     if "ended_by" in expect and expect["ended_by"] != outcome.ended_by:
-        failures.append(f"expected the call to end by {expect['ended_by']!r}, not {str(outcome.ended_by)!r}")
-    heard = [target.heard(e) for e in trace.of_type("say", "play")]
+        failures.append(
+            f"expected the call to end by {expect['ended_by']!r}, not {str(outcome.ended_by)!r}"
+        )
+    events = trace.of_type("say", "play")
     for fragment in _for_lang(expect.get("heard"), spec.lang):
-        if not any(fragment in h for h in heard):
+        if not any(_sounds_like(fragment, e, target) for e in events):
             failures.append(f"expected to hear {fragment!r}")
     for fragment in _for_lang(expect.get("not_heard"), spec.lang):
-        said = next((h for h in heard if fragment in h), None)
+        said = next((e for e in events if _sounds_like(fragment, e, target)), None)
         if said is not None:
-            failures.append(f"expected not to hear {fragment!r}, heard {said!r}")
+            failures.append(f"expected not to hear {fragment!r}, heard {target.heard(said)!r}")
     if "max_duration_s" in expect:
         took = trace.time_to_queue_s if trace.time_to_queue_s is not None else outcome.duration_s
         if took > float(expect["max_duration_s"]):
-            failures.append(f"expected to be done within {expect['max_duration_s']} s, took {took:.1f} s")
+            failures.append(
+                f"expected to be done within {expect['max_duration_s']} s, took {took:.1f} s"
+            )
     wanted = dict(expect.get("record") or {})
     wanted.update({k: expect[k] for k in ("verified", "issue") if k in expect})
     if wanted:
@@ -260,6 +269,15 @@ def check(spec: CallSpec, trace: Trace, target: Target) -> list[str]:
         else:
             failures += [f"expected the call record's {m}" for m in _mismatches(wanted, record, "")]
     return failures
+
+
+def _sounds_like(fragment: str, event: Mapping[str, Any], target: Target) -> bool:
+    """A text fragment heard, or ``prompt:key`` / ``prompt:lang/key`` said or played."""
+    if fragment.startswith("prompt:"):
+        wanted = fragment.removeprefix("prompt:")
+        keys = target.prompt_keys(event)
+        return wanted in keys if "/" in wanted else any(k.endswith("/" + wanted) for k in keys)
+    return fragment in target.heard(event)
 
 
 def _for_lang(value: Any, lang: str | None) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -29,11 +30,12 @@ from ivr.sim.timing import AudioDurations, PlayDuration
 from ivr.sim.trace import Trace
 from ivr.sim.transport import FlaskTransport, HTTPTransport, Transport
 
+from ivr.prompts import Catalog, placeholders
+
 if TYPE_CHECKING:
     from flask import Flask
 
     from ivr.menu import Menu
-    from ivr.prompts import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class Target:
     play_duration_s: PlayDuration | None = None
     menu: Menu | None = None
     records: Callable[[str], Mapping[str, Any] | None] | None = None
-    prompt_text: Callable[[str], str | None] | None = None
+    prompts: Prompts | None = None
     reset: Callable[[], None] | None = None
     clock: SimClock | None = None
     zone: tzinfo = UTC
@@ -82,7 +84,11 @@ class Target:
             play_duration_s=self.play_duration_s,
         )
         return simulate(
-            self.voice_url, transport=self.transport, token=self.token, caller=caller, options=options
+            self.voice_url,
+            transport=self.transport,
+            token=self.token,
+            caller=caller,
+            options=options,
         )
 
     def set_clock(self, moment: datetime | None) -> None:
@@ -106,8 +112,12 @@ class Target:
         if event.get("text"):
             return str(event["text"])
         url = str(event.get("url") or "")
-        text = self.prompt_text(url) if self.prompt_text and url else None
+        text = self.prompts.text(url) if self.prompts and url else None
         return text or url or str(event.get("digits") or "")
+
+    def prompt_keys(self, event: Mapping[str, Any]) -> set[str]:
+        """Which prompts (``lang/key``) a say or play event is."""
+        return self.prompts.keys(event) if self.prompts else set()
 
 
 def language_keys(menu: Menu) -> dict[str, str]:
@@ -143,7 +153,7 @@ def for_app(app: Flask, token: str | None = None) -> Target:
         play_duration_s=AudioDurations(audio_dir),
         menu=hotline.menu,
         records=lambda sid: app.extensions["ivr"].store.call(sid),
-        prompt_text=PromptTexts(audio_dir, hotline.catalog),
+        prompts=Prompts(audio_dir, hotline.catalog),
         reset=snapshot.restore,
         clock=clock if isinstance(clock, SimClock) else None,
         zone=hotline.centre.traffic.zone,
@@ -168,8 +178,10 @@ def quiet_moment(hotline: Any, start: datetime, threshold_s: float, days: int = 
     moment = start.replace(minute=30, second=0, microsecond=0)
     centre, queues = hotline.centre, hotline.menu.queues
     for _ in range(days * 24):
-        if all(centre.is_open(q, moment) and centre.expected_wait_s(q, moment) <= threshold_s
-               for q in queues):
+        if all(
+            centre.is_open(q, moment) and centre.expected_wait_s(q, moment) <= threshold_s
+            for q in queues
+        ):
             return moment
         moment += timedelta(hours=1)
     log.warning("no quiet hour in the %d days from %s; using that time", days, start)
@@ -196,7 +208,7 @@ def over_http(
         play_duration_s=AudioDurations(),
         menu=load_validated(menu_path, catalog),
         records=store.call if store else None,
-        prompt_text=PromptTexts(AudioDurations().audio_dir, catalog),
+        prompts=Prompts(AudioDurations().audio_dir, catalog),
     )
 
 
@@ -245,12 +257,26 @@ class _Snapshot:
         self.copy.backup(self.db)
 
 
-class PromptTexts:
-    """Play URL -> the prompt's words, through the audio manifest and the catalog."""
+class Prompts:
+    """Which catalog prompt a say or play event is, and a played prompt's words.
+
+    A play is found through the audio manifest (its file), a say by its text: exactly for
+    a fixed prompt, by pattern for one with ``{placeholders}``. Keys are ``lang/key``.
+    """
 
     def __init__(self, audio_dir: Path, catalog: Catalog) -> None:
         self.catalog = catalog
         self.files: dict[str, tuple[str, str]] = {}
+        self.fixed: dict[str, set[str]] = {}
+        self.patterns: list[tuple[re.Pattern[str], str]] = []
+        for lang, texts in catalog.texts.items():
+            for key, raw in texts.items():
+                if placeholders(raw):
+                    parts = re.split(r"\{[^{}]*\}", raw.replace("{{", "{").replace("}}", "}"))
+                    pattern = ".+?".join(re.escape(p) for p in parts)
+                    self.patterns.append((re.compile(pattern + r"\Z", re.S), f"{lang}/{key}"))
+                else:
+                    self.fixed.setdefault(raw, set()).add(f"{lang}/{key}")
         try:
             data = json.loads((audio_dir / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -260,11 +286,23 @@ class PromptTexts:
                 if isinstance(entry, dict) and "file" in entry:
                     self.files[str(entry["file"])] = (lang, key)
 
-    def __call__(self, url: str) -> str | None:
+    def _file(self, url: str) -> tuple[str, str] | None:
         path = unquote(urlsplit(url).path)
-        if "/audio/" not in path:
-            return None
-        found = self.files.get(path.split("/audio/", 1)[1])
+        return self.files.get(path.split("/audio/", 1)[1]) if "/audio/" in path else None
+
+    def text(self, url: str) -> str | None:
+        """The words of the prompt a play URL plays, if it is one."""
+        found = self._file(url)
         if found is None or not self.catalog.has(*found):
             return None
         return self.catalog.raw(*found)
+
+    def keys(self, event: Mapping[str, Any]) -> set[str]:
+        """The ``lang/key`` names the event may be (a text can be in several languages)."""
+        if event.get("url"):
+            found = self._file(str(event["url"]))
+            return {f"{found[0]}/{found[1]}"} if found else set()
+        text = str(event.get("text") or "")
+        if text in self.fixed:
+            return set(self.fixed[text])
+        return {name for pattern, name in self.patterns if pattern.match(text)}

@@ -1,0 +1,217 @@
+"""Replaying logged calls: masked inputs unmasked for the sandbox, outcomes compared."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from ivr.sim import Script
+from ivr.sim.calllog import Step, compare, read, replay
+from ivr.sim.scenario import CallSpec
+from ivr.sim.target import Target, sandbox
+
+STRANGER = "+8613700000000"
+MENU = Path(__file__).resolve().parents[1] / "ivr" / "menus" / "wallet.yaml"
+
+#: (from, answers) of the calls to log, in English
+CALLS = [
+    (STRANGER, "2 1 2 10000001# 246810 1 {yesterday} 5#"),  # payment failed, verified
+    ("+8613800138000", "2 1 1 1 246810 0 1 {yesterday} 200#"),  # top-up, by caller ID
+    (STRANGER, "2 2 1 10000001# 111111 10000001# 222222 10000001# 333333"),  # 3 wrong PINs
+    (STRANGER, "2 3 99999999# 000000 99999999# 111111 99999999# 222222"),  # fraud, unverified
+    ("+8613900139000", "2 2 1 1 135790"),  # frozen account
+    (STRANGER, "2 4 1 10000001# 246810 1 # 0"),  # a complaint, recorded
+    (STRANGER, "2 4 2 12345678# 0"),  # complaint status
+    (STRANGER, "2 0"),  # an agent
+    (STRANGER, "2 2 1 10000003# 000000 10000003# 000001 10000003# 000002"),  # 3 wrong...
+    (STRANGER, "2 2 1 10000003# 000003 10000003# 000004"),  # ...and 2 more: locked
+]
+
+
+@pytest.fixture(name="logged", scope="module")
+def _logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An app database holding the calls above, as the app logged them."""
+    logging.getLogger("ivr").setLevel(logging.ERROR)
+    database = tmp_path_factory.mktemp("log") / "ivr.db"
+    with sandbox(settings={"DATABASE": str(database)}) as target:
+        assert target.quiet_at is not None
+        target.set_clock(target.quiet_at)
+        today = target.quiet_at.astimezone(target.zone).date()
+        for from_, press in CALLS:
+            script = CallSpec(press=tuple(press.split())).script({}, today)
+            target.call(script.caller(), from_=from_)
+    yield database
+    logging.getLogger("ivr").setLevel(logging.NOTSET)
+
+
+@pytest.fixture(name="target", scope="module")
+def _target() -> Iterator[Target]:
+    with sandbox() as target:
+        yield target
+
+
+def test_the_log_is_read_with_its_masked_inputs(logged: Path) -> None:
+    calls = read(logged)
+    assert len(calls) == len(CALLS)
+    inputs = [s.input for s in calls[0].steps]
+    assert inputs[:4] == [None, "2", "1", "2"] and "****0001" in inputs and "******" in inputs
+    assert "246810" not in json.dumps([s.input for c in calls for s in c.steps])
+    assert [c.outcome.queue for c in calls] == [
+        "payments",
+        "payments",
+        "general",
+        "fraud",
+        "account-security",
+        "complaints",
+        "complaints",
+        "general",
+        "general",
+        "account-security",
+    ]
+    assert [c.outcome.verified for c in calls] == [
+        True,
+        True,
+        False,
+        False,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
+
+
+def test_replaying_on_the_same_tree_gives_the_same_outcomes(logged: Path, target: Target) -> None:
+    replayed = compare(read(logged), target)
+    assert [r.after.queue for r in replayed] == [r.before.queue for r in replayed]
+    assert [r.after.verified for r in replayed] == [r.before.verified for r in replayed]
+    assert all(r.diverged is None for r in replayed)
+    # the log's clock stood still (a simulated call), so only the time to queue differs
+    assert {d.split(" ")[0] for r in replayed for d in r.differences(10.0)} <= {"time"}
+
+
+def test_a_lockout_met_in_the_original_is_set_up_again(logged: Path, target: Target) -> None:
+    locked = read(logged)[-1]
+    assert locked.said("verify_locked")
+    trace, _ = replay(locked, target)
+    assert trace.outcome.queue == "account-security"
+    assert any(
+        "temporarily locked" in str(e.get("text", "")) or "/verify_locked" in str(e.get("url", ""))
+        for e in trace.events
+    )
+
+
+def test_another_tree_shows_where_calls_would_go(
+    logged: Path, target: Target, tmp_path: Path
+) -> None:
+    swapped = (
+        MENU.read_text(encoding="utf-8")
+        .replace('"4": {goto: complaints_menu', '"4": {goto: COMPLAINTS')
+        .replace('"5": {goto: other_prepare', '"4": {goto: other_prepare')
+        .replace('"4": {goto: COMPLAINTS', '"5": {goto: complaints_menu')
+    )
+    other_menu = tmp_path / "swapped.yaml"
+    other_menu.write_text(swapped, encoding="utf-8")
+    with sandbox(other_menu) as other:
+        replayed = compare(read(logged), target, other)
+    lines = {r.call.call_sid: r.line(10.0) for r in replayed}
+    changed = [r for r in replayed if r.differences(10.0)]
+    assert {r.before.queue for r in changed} == {"complaints"}
+    assert all(r.after.queue == "general" for r in changed)
+    assert all(
+        line.startswith("same")
+        for sid, line in lines.items()
+        if sid not in {r.call.call_sid for r in changed}
+    )
+    assert len(changed) == 2
+    assert "queue complaints -> general" in changed[0].line(10.0)
+    assert "asked at other_prepare, originally at complaints_menu" in changed[0].line(10.0)
+
+
+def test_an_export_with_real_times_compares_time_to_queue(tmp_path: Path, target: Target) -> None:
+    start = "2026-11-23T01:30:00+00:00"
+    rows = [
+        {
+            "call_sid": "CA1",
+            "at": start,
+            "node": "(start)",
+            "input": None,
+            "said": "welcome language_menu",
+            "outcome": "ask:language",
+        },
+        {
+            "call_sid": "CA1",
+            "at": "2026-11-23T01:30:09+00:00",
+            "node": "language",
+            "input": "2",
+            "said": "main_menu",
+            "outcome": "ask:main",
+        },
+        {
+            "call_sid": "CA1",
+            "at": "2026-11-23T01:30:31+00:00",
+            "node": "main",
+            "input": "0",
+            "said": "queue_general",
+            "outcome": "enqueue:general",
+        },
+    ]
+    export = tmp_path / "calls.jsonl"
+    export.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    [call] = read(export)
+    assert call.outcome.time_to_queue_s == 31.0 and call.outcome.verified is False
+    [result] = compare([call], target)
+    assert result.after.queue == "general"
+    assert result.differences(10.0) == []
+    assert result.differences(0.1)[0].startswith("time to queue 31 s -> ")
+
+
+def test_masked_pins_replay_right_or_wrong_as_the_original_went() -> None:
+    from ivr.sim.calllog import ACTIVE, RecordedCall, ReplayCaller
+    from ivr.sim.caller import Prompt
+
+    steps = (
+        Step("(start)", None, ("welcome",), "ask:language", ""),
+        Step("identify", "****0001", ("verify_pin",), "ask:identify", ""),
+        Step("identify", "******", ("verify_wrong_pin",), "ask:identify", ""),
+        Step("identify", "******", ("verify_ok",), "ask:x", ""),
+        Step("amount", "200", (), "ask:y", ""),
+    )
+    caller = ReplayCaller(RecordedCall("CA1", "", steps), ACTIVE)
+    pin = Prompt(
+        "gather", "", num_digits=6, finish_on_key="#", action="http://x/voice/step/identify"
+    )
+    account = Prompt("gather", "", finish_on_key="#", action="http://x/voice/step/identify")
+    amount = Prompt("gather", "", finish_on_key="#", action="http://x/voice/step/amount")
+    assert [str(caller.answer(p)) for p in (account, pin, pin, amount)] == [
+        "10000001#",
+        "000000",
+        "246810",
+        "200#",
+    ]
+    assert str(caller.answer(amount)) == "_"  # the log ran out
+
+
+def test_a_database_that_is_not_the_apps_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    from ivr.sim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="not an ivr database"):
+        read(other)
+
+
+def test_script_dates_follow_the_scenario_clock() -> None:
+    from datetime import date
+
+    spec = CallSpec(press=("{yesterday}", "{today}"))
+    assert str(spec.script({}, date(2026, 3, 1))) == "20260228 20260301"
+    assert (date(2026, 3, 1) - timedelta(days=1)).isoformat() == "2026-02-28"
+    assert str(Script.parse("1")) == "1"
