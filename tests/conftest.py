@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from itertools import count
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from freezegun import freeze_time
@@ -52,8 +53,9 @@ def sign(url: str, params: dict[str, str], token: str = TOKEN) -> str:
 class Caller:
     """One phone call walked through signed webhooks, the way Twilio drives it."""
 
-    def __init__(self, client: Any, from_number: str = "+8613700000000") -> None:
-        self.client = client
+    def __init__(self, client: Any, from_number: str = "+8613700000000",
+                 base: str = "http://localhost") -> None:
+        self.client, self.base = client, base  # base: the URL Twilio signs (IVR_PUBLIC_URL)
         self.sid = f"CA{next(_sids):032d}"
         self.from_number = from_number
         self.heard: list[str] = []
@@ -61,10 +63,11 @@ class Caller:
 
     def send(self, url: str, **params: str) -> Any:
         """A signed POST with Twilio's standard parameters; the raw response."""
-        url = url.removeprefix("http://localhost")
+        parts = urlsplit(url)
+        url = parts.path + (f"?{parts.query}" if parts.query else "")
         data = {"CallSid": self.sid, "From": self.from_number, "To": "+8695188",
                 "AccountSid": "AC" + "0" * 32, "CallStatus": "in-progress", **params}
-        signature = sign("http://localhost" + url, data)
+        signature = sign(self.base + url, data)
         return self.client.post(url, data=data, headers={"X-Twilio-Signature": signature})
 
     def post(self, url: str, **params: str) -> ET.Element:
