@@ -174,8 +174,8 @@ def test_an_export_with_real_times_compares_time_to_queue(tmp_path: Path, target
 
 
 def test_masked_pins_replay_right_or_wrong_as_the_original_went() -> None:
-    from ivr.sim.calllog import ACTIVE, RecordedCall, ReplayCaller
     from ivr.sim.caller import Prompt
+    from ivr.sim.calllog import ACTIVE, RecordedCall, ReplayCaller
 
     steps = (
         Step("(start)", None, ("welcome",), "ask:language", ""),

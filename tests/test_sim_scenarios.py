@@ -21,9 +21,10 @@ SHIPPED = load(SCENARIOS)
 
 @pytest.fixture(name="target", scope="module")
 def _target() -> Iterator[Target]:
-    logging.getLogger("ivr.wallet").setLevel(logging.ERROR)  # lockouts are expected here
+    logging.getLogger("ivr").setLevel(logging.ERROR)  # lockouts are expected here
     with sandbox() as target:
         yield target
+    logging.getLogger("ivr").setLevel(logging.NOTSET)
 
 
 @pytest.mark.parametrize("scenario", SHIPPED, ids=[f"{s.source}: {s.name}" for s in SHIPPED])

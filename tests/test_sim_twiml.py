@@ -649,3 +649,92 @@ def test_unreachable_server_is_a_retrieval_failure() -> None:
     trace = simulate("http://127.0.0.1:9/voice", transport=HTTPTransport(timeout_s=2), token=TOKEN)
     assert trace.error is not None and trace.error["code"] == 11200
     assert trace.outcome.to_dict()["ended_by"] == "error"
+
+
+def one_document_app(document: str) -> Flask:
+    app = Flask("one")
+
+    @app.post("/voice")
+    def voice() -> Response:
+        return twiml(document)
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("document", "ended_by", "last"),
+    [
+        (
+            "<Response><Dial callerId='+15550000000'><Number>+15551234567</Number></Dial></Response>",
+            "dial",
+            {"t": 0.0, "type": "dial", "to": ["Number:+15551234567"], "action": None},
+        ),
+        (
+            "<Response><Reject reason='busy'/></Response>",
+            "hangup",
+            {"t": 0.0, "type": "hangup", "reject": "busy"},
+        ),
+        (
+            "<Response><Say loop='3'>One <break time='1s'/> two.</Say></Response>",
+            "end-of-document",
+            {
+                "t": 0.0,
+                "type": "say",
+                "text": "One two.",
+                "voice": "man",
+                "language": "en-US",
+                "loop": 3,
+                "duration_s": 5.4,
+            },
+        ),
+        (
+            "<Response><Enqueue>general</Enqueue></Response>",
+            "enqueue",
+            {
+                "t": 30.0,
+                "type": "play",
+                "url": "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3",
+                "loop": 1,
+                "duration_source": "guess",
+                "duration_s": 30.0,
+            },
+        ),
+    ],
+)
+def test_dial_reject_say_loops_and_default_hold_music(
+    document: str, ended_by: str, last: dict[str, Any]
+) -> None:
+    trace = simulate(
+        f"{BASE}/voice",
+        transport=FlaskTransport(one_document_app(document), BASE),
+        token=TOKEN,
+        options=CallOptions(hold=Hold(wait_loops=2)),
+    )
+    assert trace.outcome.ended_by == ended_by
+    assert trace.to_dict()["events"][-1] == last
+
+
+def test_a_get_voice_url_signs_the_query_string() -> None:
+    app = tricky_app()
+    seen = app.config["SEEN"]
+
+    @app.get("/get-voice")
+    def get_voice() -> Response:
+        vr = VoiceResponse()
+        vr.redirect("/voice?retry=1")
+        return twiml(vr)
+
+    trace = simulate(
+        f"{BASE}/get-voice?campaign=7",
+        transport=FlaskTransport(app, BASE),
+        token=TOKEN,
+        options=CallOptions(method="GET"),
+    )
+    assert trace.outcome.ended_by == "hangup"
+    method, path, params = seen[0]
+    assert (method, path, params["campaign"], params["CallStatus"]) == (
+        "GET",
+        "/get-voice",
+        "7",
+        "ringing",
+    )

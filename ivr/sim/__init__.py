@@ -1,7 +1,14 @@
 """The call simulator: phone the IVR without a phone, through signed webhooks.
 
 ``simulate(url, transport=..., token=..., caller=..., options=...) -> Trace`` runs one
-call with Twilio's TwiML semantics in simulated time; the rest of the package builds on it.
+call with Twilio's TwiML semantics in simulated time; the rest builds on it:
+
+- ``interpreter`` (the TwiML rules), ``document`` (parsing, Twilio's 12100/12200 checks),
+  ``transport`` (in-process or HTTP, signed), ``caller`` (scripts, a person at a terminal),
+  ``timing`` (speaking rates, audio lengths), ``trace`` (the JSON), ``transcript`` (text);
+- ``target`` (the hotline as a sandbox app or a server), ``scenario`` (YAML scenarios and
+  expectations), ``calllog`` (replaying logged calls), ``bulk`` (thousands of calls),
+  ``commands`` (``ivr call``, ``ivr replay``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from ivr.sim.caller import (
 )
 from ivr.sim.errors import ScenarioError, SimError, TransportError, TwiMLError
 from ivr.sim.interpreter import CallOptions, Hold, simulate
+from ivr.sim.target import Target, for_app, over_http, sandbox
 from ivr.sim.trace import EndedBy, EventType, Outcome, Trace
 from ivr.sim.transport import FlaskTransport, HTTPTransport, Transport
 
@@ -37,9 +45,13 @@ __all__ = [
     "Script",
     "ScriptedCaller",
     "SimError",
+    "Target",
     "Trace",
     "Transport",
     "TransportError",
     "TwiMLError",
+    "for_app",
+    "over_http",
+    "sandbox",
     "simulate",
 ]

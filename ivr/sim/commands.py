@@ -118,7 +118,9 @@ def call(
         first = [_language_key(lang, target)] if lang else []
         caller: Caller
         if press is None and not says:
-            live = InteractiveCaller(read=_read_line, show=lambda e: click.echo(describe(e)))
+            live = InteractiveCaller(
+                read=_read_line, show=lambda e: click.echo(describe(e, target.heard))
+            )
             caller = _Prefixed(live, [Answer.parse(k) for k in first])
         else:
             try:
@@ -135,7 +137,8 @@ def call(
     if as_json:
         click.echo(trace.to_json())
     else:
-        shown = lines(trace) if not isinstance(caller, _Prefixed) else [summary(trace)]
+        live_already = isinstance(caller, _Prefixed)
+        shown = [summary(trace)] if live_already else lines(trace, target.heard)
         for line in shown:
             click.echo(line)
         if record:

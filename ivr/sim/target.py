@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 from urllib.parse import unquote, urlsplit
 
+from ivr.prompts import Catalog, placeholders
 from ivr.sim.caller import Caller, Pace
 from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, CallOptions, Hold, simulate
 from ivr.sim.timing import AudioDurations, PlayDuration
 from ivr.sim.trace import Trace
 from ivr.sim.transport import FlaskTransport, HTTPTransport, Transport
-
-from ivr.prompts import Catalog, placeholders
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -274,7 +273,7 @@ class Prompts:
                 if placeholders(raw):
                     parts = re.split(r"\{[^{}]*\}", raw.replace("{{", "{").replace("}}", "}"))
                     pattern = ".+?".join(re.escape(p) for p in parts)
-                    self.patterns.append((re.compile(pattern + r"\Z", re.S), f"{lang}/{key}"))
+                    self.patterns.append((re.compile(pattern + r"\Z", re.DOTALL), f"{lang}/{key}"))
                 else:
                     self.fixed.setdefault(raw, set()).add(f"{lang}/{key}")
         try:

@@ -10,10 +10,15 @@ from urllib.parse import urlsplit
 from ivr.sim.trace import Trace
 
 
-def describe(e: Mapping[str, Any]) -> str:
-    """One event as ``  12.3s  say      Welcome ...``."""
+def describe(
+    e: Mapping[str, Any], words: Callable[[Mapping[str, Any]], str | None] | None = None
+) -> str:
+    """One event as ``  12.3s  say      Welcome ...``; a played prompt with its ``words``."""
     kind = str(e["type"])
     detail = _DETAIL[kind](e) if kind in _DETAIL else ""
+    said = words(e) if words and kind == "play" and e.get("url") else None
+    if said and said != e.get("url"):
+        detail += f'  "{said}"'
     return f"{e['t']:7.1f}s  {kind:<8} {detail}".rstrip()
 
 
@@ -23,8 +28,11 @@ def summary(trace: Trace) -> str:
     return f"call ended by {o.ended_by}{where} after {o.duration_s:.1f} s ({o.requests} requests)"
 
 
-def lines(trace: Trace) -> list[str]:
-    return [describe(e) for e in trace.events] + [summary(trace)]
+def lines(
+    trace: Trace, words: Callable[[Mapping[str, Any]], str | None] | None = None
+) -> list[str]:
+    """The whole call; ``words`` may give the text behind a played prompt."""
+    return [describe(e, words) for e in trace.events] + [summary(trace)]
 
 
 def _say(e: Mapping[str, Any]) -> str:
@@ -69,6 +77,14 @@ def _input(e: Mapping[str, Any]) -> str:
     return f"pressed {e.get('keys')}" + (f" ({e['dropped']} dropped)" if e.get("dropped") else "")
 
 
+_HELD = {
+    "queued": "still holding after",
+    "bridged": "an agent answered after",
+    "leave": "left after",
+    "hangup": "hung up on after",
+    "error": "failed after",
+}
+
 _DETAIL: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "say": _say,
     "play": _play,
@@ -81,7 +97,7 @@ _DETAIL: dict[str, Callable[[Mapping[str, Any]], str]] = {
     ),
     "enqueue": lambda e: (
         f"queued in '{e['queue']}'"
-        + (f" ({e['result']} after {e['hold_s']:g} s)" if e.get("hold_s") else "")
+        + (f" ({_HELD.get(e['result'], e['result'])} {e['hold_s']:g} s)" if e.get("hold_s") else "")
     ),
     "leave": lambda e: f"left queue '{e['queue']}'",
     "dial": lambda e: "dialling " + ", ".join(e.get("to") or []),
