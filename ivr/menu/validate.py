@@ -74,6 +74,9 @@ def validate(menu: Menu, catalog: PromptCatalog) -> list[Problem]:
     if gated and (menu.verify not in menu.nodes or menu.nodes[menu.verify].kind is not Kind.VERIFY):
         problems.append(Problem(f"{src} verify", f"nodes {gated} need a verified caller, so "
                                                  "'verify' must name a verify node"))
+    elif gated and menu.nodes[menu.verify].next:
+        problems.append(Problem(f"{src} verify", f"the gate '{menu.verify}' must not have 'next': "
+                                                 "a verified caller returns to the node they chose"))
     if not menu.queues:
         problems.append(Problem(f"{src} queues", "the tree declares no queues"))
     if menu.fallback in menu.nodes and menu.nodes[menu.fallback].kind is not Kind.QUEUE:
