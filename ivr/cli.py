@@ -16,6 +16,7 @@ import click
 from ivr import prompts
 from ivr.audio.commands import audio
 from ivr.queue.commands import advise_command, erlang_command, forecast_command
+from ivr.sim.commands import call, replay
 from ivr.errors import IVRError, MenuError
 from ivr.menu import load, validate
 
@@ -28,7 +29,7 @@ def cli(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-for command in (audio, erlang_command, advise_command, forecast_command):
+for command in (audio, call, replay, erlang_command, advise_command, forecast_command):
     cli.add_command(command)
 
 

@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
         "en-US": {"voice": "Polly.Joanna", "language": "en-US"},
     },
     "PIN_TRIES_PER_CALL": 3,
+    # scrypt cost of newly stored PINs; lower it only for simulations (ivr replay, bulk)
+    "PIN_HASH_N": 2**14,
     "LOCKOUT_FAILURES": 5,
     "LOCKOUT_WINDOW_S": 24 * 3600,
     "LOCKOUT_S": 30 * 60,
@@ -76,6 +78,9 @@ def check(config: Mapping[str, Any]) -> None:
     for name in ("DEV", "DEMO"):
         if not isinstance(config.get(name), bool):
             problems.append(f"{name} must be true or false, not {config.get(name)!r}")
+    cost = config.get("PIN_HASH_N")
+    if not isinstance(cost, int) or cost < 2 or cost & (cost - 1):
+        problems.append(f"PIN_HASH_N must be a power of 2, not {cost!r}")
     if not config.get("TWILIO_AUTH_TOKEN") and not config.get("DEV"):
         problems.append("TWILIO_AUTH_TOKEN is required (or start in dev mode: ivr serve --dev)")
     url = config.get("PUBLIC_URL")

@@ -52,12 +52,12 @@ class Hotline:
         if unmodelled:
             raise MenuError(unmodelled, menu.source)
         store = Store(settings["DATABASE"], state_ttl_s=settings["STATE_TTL_S"])
+        wallet = SQLiteWallet(store, settings["PIN_HASH_N"])
         if settings.get("DEMO"):
-            seed_demo(store, datetime.now(UTC))
+            seed_demo(wallet, datetime.now(UTC))
         policy = LockoutPolicy(settings["LOCKOUT_FAILURES"], settings["LOCKOUT_WINDOW_S"],
                                settings["LOCKOUT_S"])
-        return cls(menu, catalog, store, SQLiteWallet(store), SQLiteLockouts(store, policy),
-                   centre, settings)
+        return cls(menu, catalog, store, wallet, SQLiteLockouts(store, policy), centre, settings)
 
     def services(self, now: datetime) -> Services:
         return Services(self.wallet, self.lockouts, self.catalog, now,

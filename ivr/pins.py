@@ -16,12 +16,12 @@ def _derive(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(pin.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
 
 
-def hash_pin(pin: str) -> str:
-    """``scrypt$n$r$p$salt$hash`` for storing."""
+def hash_pin(pin: str, n: int = N) -> str:
+    """``scrypt$n$r$p$salt$hash`` for storing; the cost travels with the hash."""
     salt = secrets.token_bytes(16)
-    digest = _derive(pin, salt, N, R, P)
+    digest = _derive(pin, salt, n, R, P)
     b64 = base64.b64encode
-    return f"scrypt${N}${R}${P}${b64(salt).decode()}${b64(digest).decode()}"
+    return f"scrypt${n}${R}${P}${b64(salt).decode()}${b64(digest).decode()}"
 
 
 def check_pin(pin: str, stored: str) -> bool:

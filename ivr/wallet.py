@@ -31,8 +31,10 @@ DEMO_ACCOUNTS = (
 class SQLiteWallet:
     """Accounts, transactions and complaint tickets in the embedded database."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, store: Store, pin_cost: int = pins.N) -> None:
+        self.store, self.pin_cost = store, pin_cost
+        # checked for unknown accounts, so they cost the same time as known ones
+        self._dummy_hash = pins.hash_pin("000000", pin_cost)
 
     def account_for_phone(self, phone: str) -> str | None:
         if not phone:
@@ -50,7 +52,7 @@ class SQLiteWallet:
         row = self.store.db.execute("SELECT pin_hash FROM accounts WHERE number=?",
                                     (account,)).fetchone()
         if row is None:
-            pins.check_pin(pin, _DUMMY_HASH)  # same time whether or not the account exists
+            pins.check_pin(pin, self._dummy_hash)  # same time whether or not it exists
             return False
         return pins.check_pin(pin, row["pin_hash"])
 
@@ -89,7 +91,7 @@ class SQLiteWallet:
     def add_account(self, number: str, pin: str, phone: str, status: str = "active") -> None:
         with self.store.tx() as db:
             db.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)",
-                       (number, phone, pins.hash_pin(pin), status))
+                       (number, phone, pins.hash_pin(pin, self.pin_cost), status))
 
     def add_transaction(self, account: str, kind: str, amount: Decimal, status: str,
                         at: datetime) -> None:
@@ -98,12 +100,9 @@ class SQLiteWallet:
                        "VALUES (?, ?, ?, ?, ?)", (account, kind, str(amount), status, iso(at)))
 
 
-_DUMMY_HASH = pins.hash_pin("000000")
-
-
-def seed_demo(store: Store, now: datetime) -> None:
+def seed_demo(wallet: SQLiteWallet, now: datetime) -> None:
     """The demo accounts the README lists; idempotent, so restarts keep their state."""
-    wallet = SQLiteWallet(store)
+    store = wallet.store
     known = {r["number"] for r in store.db.execute("SELECT number FROM accounts")}
     for number, pin, phone, status in DEMO_ACCOUNTS:
         if number not in known:

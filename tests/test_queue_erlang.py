@@ -298,3 +298,10 @@ def test_live_wait_grows_with_the_queue_and_shrinks_with_agents(ahead, n, aht_s,
     assert live_wait_s(ahead + 1, n, aht_s, patience_s) > base
     assert live_wait_s(ahead, n + 1, aht_s, patience_s) < base
     assert base <= (ahead + 1) * aht_s / n * (1 + 1e-12)
+
+
+def test_a_vanishing_target_is_the_same_as_no_target():
+    # hypothesis found 5e-324: 1 - e^(-theta T) underflows to 0 and its log used to fail
+    tiny = erlang.metrics(200, 180, 14, 5e-324, 120)
+    none = erlang.metrics(200, 180, 14, 0.0, 120)
+    assert tiny.service_level == pytest.approx(none.service_level, abs=1e-12)

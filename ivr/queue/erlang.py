@@ -173,7 +173,9 @@ def _erlang_a(a: float, n: int, aht_s: float, theta: float, target_s: float) -> 
     mode = max(0, math.floor(x - s))
 
     # Service-level pieces: nb_j = P(NegBin(s+1, 1-z) = j), z = e^(-theta*T).
-    if target_s > 0:
+    # a target so small that 1 - z underflows to 0 is the same as no target at all
+    timed = target_s > 0 and -math.expm1(-theta * target_s) > 0
+    if timed:
         log_1mz = math.log(-math.expm1(-theta * target_s))
         log_nb = -(s + 1.0) * theta * target_s
     else:
@@ -192,7 +194,7 @@ def _erlang_a(a: float, n: int, aht_s: float, theta: float, target_s: float) -> 
         s_k += 1.0 / (theta * (s + k + 1))
         if k > 0:
             # With no target (T = 0) nb_0 = 1 holds all the mass and F_k stays at 1.
-            log_nb = log_nb + math.log((s + k) / k) + log_1mz if target_s > 0 else -math.inf
+            log_nb = log_nb + math.log((s + k) / k) + log_1mz if timed else -math.inf
         cdf_nb = min(1.0, cdf_nb + (math.exp(log_nb) if log_nb > -745 else 0.0))
         p_served = s / (s + k + 1)
         sum_t += t

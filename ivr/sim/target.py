@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from unittest.mock import patch
 from urllib.parse import unquote, urlsplit
 
 from ivr.prompts import Catalog, placeholders
@@ -224,7 +223,6 @@ def sandbox(
         lockouts and the comparison are unchanged (the cost is read from each stored
         hash), but a bulk run is no longer 60 ms of key stretching per PIN typed.
     """
-    from ivr import pins
     from ivr.app import create_app
 
     with tempfile.TemporaryDirectory(prefix="ivr-sim-") as tmp:
@@ -234,10 +232,10 @@ def sandbox(
             "TWILIO_AUTH_TOKEN": SIM_TOKEN,
             "DATABASE": str(Path(tmp) / "sim.db"),
             **({"MENU": str(menu)} if menu else {}),
+            **({"PIN_HASH_N": FAST_PIN_N} if fast_pins else {}),
             **(settings or {}),
         }
-        with patch.object(pins, "N", FAST_PIN_N if fast_pins else pins.N):
-            app = create_app(config)
+        app = create_app(config)
         try:
             yield for_app(app)
         finally:
