@@ -16,7 +16,8 @@ import click
 from ivr import prompts
 from ivr.audio.commands import audio
 from ivr.queue.commands import advise_command, erlang_command, forecast_command
-from ivr.sim.commands import call, replay
+from ivr.sim.commands import call, register_trace_option, replay
+from ivr.sim.trace import Trace
 from ivr.errors import IVRError, MenuError
 from ivr.menu import load, validate
 
@@ -31,6 +32,24 @@ def cli(verbose: bool) -> None:
 
 for command in (audio, call, replay, erlang_command, advise_command, forecast_command):
     cli.add_command(command)
+
+
+def _write_call_audio(trace: Trace, path: Path) -> None:
+    """``ivr call --audio call.wav``: what the caller heard, key tones and hold included."""
+    from ivr.audio.call import render_call
+
+    try:
+        result = render_call(trace.to_dict(), path)
+    except IVRError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {path}: {result.duration_ms / 1000:.1f} s, "
+               f"{len(result.tones)} key tone(s)", err=True)
+
+
+register_trace_option(
+    click.Option(["--audio"], type=click.Path(dir_okay=False, path_type=Path),
+                 help="Render what the caller heard to this WAV (prompts, key tones, hold)."),
+    _write_call_audio)
 
 
 @cli.command()

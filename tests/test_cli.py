@@ -69,3 +69,19 @@ def test_gunicorn_serves_signed_calls_over_http(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_call_with_audio_writes_the_call_as_long_as_its_trace(tmp_path):
+    import json
+    import wave
+
+    wav = tmp_path / "call.wav"
+    result = CliRunner().invoke(cli, ["call", "--press", "2 0", "--at", "wed 09:30", "--json",
+                                      "--audio", str(wav)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    trace = json.loads(result.stdout)
+    assert trace["outcome"]["queue"] == "general"
+    with wave.open(str(wav)) as audio:
+        assert audio.getframerate() == 8000 and audio.getnchannels() == 1
+        seconds = audio.getnframes() / audio.getframerate()
+    assert abs(seconds - trace["outcome"]["duration_s"]) <= 0.01 * seconds
