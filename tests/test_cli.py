@@ -11,7 +11,8 @@ import urllib.request
 from click.testing import CliRunner
 
 from ivr.cli import cli
-from ivr.sim import CallOptions, HTTPTransport, Script, simulate
+from ivr import create_app
+from ivr.sim import CallOptions, FlaskTransport, HTTPTransport, Script, simulate
 
 
 def test_demo_plays_scripted_calls_to_their_queues():
@@ -56,10 +57,19 @@ def test_gunicorn_serves_signed_calls_over_http(tmp_path):
                 break
             except OSError:
                 time.sleep(0.1)
+        script = "2 1 1 1 246810 h"  # hangs up after the self-service status: any hour
         trace = simulate(f"http://127.0.0.1:{port}/voice", transport=HTTPTransport(),
-                         token="http-token", caller=Script.parse("2 1 1 1 246810").caller(),
+                         token="http-token", caller=Script.parse(script).caller(),
                          options=CallOptions(from_="+8613800138000"))
         assert any("Your top-up of 200 yuan" in line for line in trace.heard())
+        # the same call in-process gives the same trace, but for the host in its URLs
+        local = create_app({"TWILIO_AUTH_TOKEN": "http-token", "DEMO": True,
+                            "DATABASE": str(tmp_path / "local.db")})
+        same = simulate("http://localhost/voice", transport=FlaskTransport(local),
+                        token="http-token", caller=Script.parse(script).caller(),
+                        options=CallOptions(from_="+8613800138000", call_sid=trace.call_sid))
+        over_http = trace.to_json().replace(f"http://127.0.0.1:{port}", "http://localhost")
+        assert over_http == same.to_json()
         unsigned = urllib.request.Request(f"http://127.0.0.1:{port}/voice", data=b"CallSid=CA1")
         try:
             urllib.request.urlopen(unsigned, timeout=5)
