@@ -15,11 +15,11 @@ import click
 
 from ivr import prompts
 from ivr.audio.commands import audio
+from ivr.errors import IVRError, MenuError
+from ivr.menu import load, validate
 from ivr.queue.commands import advise_command, erlang_command, forecast_command
 from ivr.sim.commands import call, register_trace_option, replay
 from ivr.sim.trace import Trace
-from ivr.errors import IVRError, MenuError
-from ivr.menu import load, validate
 
 
 @click.group()

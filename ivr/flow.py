@@ -2,102 +2,29 @@
 
 Each webhook is one ``step``: the caller's input is handled at the node the call is on,
 then the flow walks through nodes that need no input (say, verified pass-through,
-self-service without options) until it must ask, enqueue or hang up. The wallet backend
-and the lockout book are passed in (``Services``), so the flow is deterministic for a
-given backend and clock, and tests run it against the real SQLite implementations.
+self-service without options) until it must ask, enqueue or hang up. The wallet backend,
+the lockout book and the queue model are passed in (``ivr.backend.Services``), so the
+flow is deterministic for a given backend and clock, and tests run it against the real
+SQLite implementations.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any
 
+from ivr import spoken
+from ivr.backend import Services, mask
 from ivr.call import Ask, CallEvent, CallState, Step, Utterance
 from ivr.menu.model import Kind, Menu, Node, Option
-from ivr import spoken
-from ivr.prompts import Catalog
 
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 50  # a walk through more nodes than this without input is a loop in the tree
-
-
-@dataclass(frozen=True, slots=True)
-class Topup:
-    amount: Decimal
-    created_at: datetime
-    status: str  # "processing" | "failed" | "completed"
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    number: str
-    status: str  # "open" | "closed"
-    reply_by: datetime
-
-
-class Wallet(Protocol):
-    """The wallet backend the IVR's self-service and verification need."""
-
-    def account_for_phone(self, phone: str) -> str | None: ...
-    def status(self, account: str) -> str | None: ...
-    def check_pin(self, account: str, pin: str) -> bool: ...
-    def recent_topups(self, account: str, since: datetime) -> list[Topup]: ...
-    def freeze(self, account: str) -> bool: ...
-    def file_complaint(self, account: str | None, call_sid: str, recording_url: str,
-                       details: dict[str, Any], now: datetime) -> Ticket: ...
-    def complaint(self, number: str) -> Ticket | None: ...
-
-
-class Lockouts(Protocol):
-    """Failed PIN tries per account, persisted across calls and restarts."""
-
-    def locked_until(self, account: str, now: datetime) -> datetime | None: ...
-    def record_failure(self, account: str, now: datetime) -> datetime | None: ...
-    def clear(self, account: str) -> None: ...
-
-
-class QueueModel(Protocol):
-    """The centre's model (``ivr.queue.advice.Centre``): hours, waits and advice."""
-
-    def is_open(self, queue: str, at: datetime) -> bool: ...
-    def next_open(self, queue: str, at: datetime) -> datetime: ...
-    def expected_wait_s(self, queue: str, at: datetime,
-                        callers_ahead: int | None = None) -> float: ...
-    def advise(self, queue: str, at: datetime, n: int = 3) -> Any: ...
-    def opening_hours(self, queue: str) -> Any: ...
-
-
-class Callbacks(Protocol):
-    """Where requested callbacks are kept for the agents."""
-
-    def add_callback(self, *, number: str, account: str | None, queue: str,
-                     issue: str | None, window_start: datetime | None,
-                     window_end: datetime | None, call_sid: str, now: datetime) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What the flow needs from outside, passed in by the webhook layer."""
-
-    wallet: Wallet
-    lockouts: Lockouts
-    catalog: Catalog
-    now: datetime
-    pin_tries_per_call: int = 3
-    complaint_reply_hours: int = 48
-    queues: QueueModel | None = None
-    callbacks: Callbacks | None = None
-    wait_threshold_s: float = 20 * 60
-
-
-def mask(digits: str) -> str:
-    """An account number as it may appear in logs: only the last 4 digits."""
-    return "*" * max(len(digits) - 4, 0) + digits[-4:]
 
 
 def parse_entry(fmt: str, digits: str, today: date) -> str | None:
@@ -316,7 +243,7 @@ class _Turn:
 
     def check_pin(self, node: Node, pin: str) -> Step:
         account = str(self.state.data.get("account", ""))
-        wallet, now = self.svc.wallet, self.svc.now
+        wallet = self.svc.wallet
         if re.fullmatch(r"\d{6}", pin) and wallet.check_pin(account, pin):
             self.svc.lockouts.clear(account)
             self.update(verified=True, account=account)

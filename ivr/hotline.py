@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ivr import prompts
+from ivr.backend import Services
 from ivr.call import CallEvent, CallState, Step, Utterance
-from ivr.errors import MenuError
-from ivr.errors import Problem
-from ivr.flow import Services, hold, left_queue, step
+from ivr.errors import MenuError, Problem
+from ivr.flow import hold, left_queue, step
 from ivr.menu import Menu, load_validated
 from ivr.queue.advice import Centre
 from ivr.store import Store

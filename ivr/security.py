@@ -8,8 +8,12 @@ from __future__ import annotations
 import logging
 
 from flask import abort, current_app, request
+from twilio.request_validator import (
+    HMAC_SHA256,
+    RequestValidator,
+    get_signature_algorithm,
+)
 from werkzeug.urls import iri_to_uri
-from twilio.request_validator import HMAC_SHA256, RequestValidator, get_signature_algorithm
 
 log = logging.getLogger(__name__)
 

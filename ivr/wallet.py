@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ivr import pins
-from ivr.flow import Ticket, Topup, mask
+from ivr.backend import Ticket, Topup, mask
 from ivr.store import Store, iso, parse_iso
 
 log = logging.getLogger(__name__)

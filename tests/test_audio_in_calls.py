@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import Caller
+
 from ivr import create_app
 from ivr.cli import cli
 

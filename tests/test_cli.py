@@ -10,8 +10,8 @@ import urllib.request
 
 from click.testing import CliRunner
 
-from ivr.cli import cli
 from ivr import create_app
+from ivr.cli import cli
 from ivr.sim import CallOptions, FlaskTransport, HTTPTransport, Script, simulate
 
 

@@ -71,7 +71,8 @@ def test_missing_translation_is_reported_with_its_file(tmp_path):
     for lang in ("zh-CN", "en-US"):
         text = (Path(__file__).parent.parent / "prompts" / f"{lang}.yaml").read_text("utf-8")
         if lang == "en-US":
-            text = "\n".join(l for l in text.splitlines() if not l.startswith("queue_fraud:"))
+            text = "\n".join(line for line in text.splitlines()
+                             if not line.startswith("queue_fraud:"))
         (prompts / f"{lang}.yaml").write_text(text, encoding="utf-8")
     code, output = lint(tmp_path, SHIPPED, "--prompts", str(prompts))
     assert code == 1

@@ -6,9 +6,11 @@ import sqlite3
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-
 from conftest import TOKEN, sign
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
 from ivr import create_app
 
 VERBS = {"Say", "Play", "Pause", "Gather", "Record", "Enqueue", "Hangup", "Redirect", "Leave"}

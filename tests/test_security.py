@@ -6,11 +6,11 @@ import logging
 import sqlite3
 
 import pytest
+from conftest import TOKEN, Caller
 from twilio.request_validator import HMAC_SHA256, RequestValidator
 
 from ivr import create_app
 from ivr.errors import ConfigError
-from conftest import TOKEN, Caller
 
 PARAMS = {"CallSid": "CA" + "1" * 32, "From": "+8613700000000", "To": "+8695188"}
 

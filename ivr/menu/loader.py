@@ -76,7 +76,7 @@ def _node(node_id: str, raw: Any, source: str, problems: list[Problem]) -> Node 
     if unknown:
         problems.append(Problem(loc, f"unknown field(s) {sorted(unknown)}"))
     try:
-        kind = Kind(raw.get("kind"))
+        kind = Kind(str(raw.get("kind")))
     except ValueError:
         problems.append(Problem(loc, f"unknown kind {raw.get('kind')!r}; one of "
                                      f"{', '.join(k.value for k in Kind)}"))

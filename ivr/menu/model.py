@@ -18,10 +18,10 @@ Any node may say ``verified: true``: a caller not yet verified is sent through t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     MENU = "menu"
     VERIFY = "verify"
     PREPARE = "prepare"

@@ -14,7 +14,8 @@ database is put back as it started before each scenario, so scenarios never leak
 Answers are ``ivr call --press`` tokens; ``{today}``/``{yesterday}`` become YYYYMMDD.
 Expectations: ``queue``, ``ended_by``, ``heard``/``not_heard`` (text fragments or
 ``prompt:key``/``prompt:zh-CN/key`` catalog prompts, or a mapping language -> those,
-so wording changes in prompts/ do not break scenarios), ``verified`` and ``issue`` (from the app's call record),
+so wording changes in prompts/ do not break scenarios), ``verified`` and ``issue``
+(from the app's call record),
 ``record`` (a subset of that record), ``max_duration_s`` (until the caller is queued, or
 the call ends). Every answer must be asked for: leftovers mean the call went elsewhere.
 """

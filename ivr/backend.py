@@ -1,0 +1,88 @@
+"""What the call flow needs from outside it: the wallet backend, the lockout book, the
+queue model and the callback book, as protocols, and the ``Services`` bundle the webhook
+layer passes in. The SQLite implementations are in ``ivr.wallet`` and ``ivr.store``; the
+queue model is ``ivr.queue.advice.Centre``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ivr.prompts import Catalog
+
+
+@dataclass(frozen=True, slots=True)
+class Topup:
+    amount: Decimal
+    created_at: datetime
+    status: str  # "processing" | "failed" | "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    number: str
+    status: str  # "open" | "closed"
+    reply_by: datetime
+
+
+class Wallet(Protocol):
+    """The wallet backend the IVR's self-service and verification need."""
+
+    def account_for_phone(self, phone: str) -> str | None: ...
+    def status(self, account: str) -> str | None: ...
+    def check_pin(self, account: str, pin: str) -> bool: ...
+    def recent_topups(self, account: str, since: datetime) -> list[Topup]: ...
+    def freeze(self, account: str) -> bool: ...
+    def file_complaint(self, account: str | None, call_sid: str, recording_url: str,
+                       details: dict[str, Any], now: datetime) -> Ticket: ...
+    def complaint(self, number: str) -> Ticket | None: ...
+
+
+class Lockouts(Protocol):
+    """Failed PIN tries per account, persisted across calls and restarts."""
+
+    def locked_until(self, account: str, now: datetime) -> datetime | None: ...
+    def record_failure(self, account: str, now: datetime) -> datetime | None: ...
+    def clear(self, account: str) -> None: ...
+
+
+class QueueModel(Protocol):
+    """The centre's model (``ivr.queue.advice.Centre``): hours, waits and advice."""
+
+    def is_open(self, queue: str, at: datetime) -> bool: ...
+    def next_open(self, queue: str, at: datetime) -> datetime: ...
+    def expected_wait_s(self, queue: str, at: datetime,
+                        callers_ahead: int | None = None) -> float: ...
+    def advise(self, queue: str, at: datetime, n: int = 3) -> Any: ...
+    def opening_hours(self, queue: str) -> Any: ...
+
+
+class Callbacks(Protocol):
+    """Where requested callbacks are kept for the agents."""
+
+    def add_callback(self, *, number: str, account: str | None, queue: str,
+                     issue: str | None, window_start: datetime | None,
+                     window_end: datetime | None, call_sid: str, now: datetime) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the flow needs from outside, passed in by the webhook layer."""
+
+    wallet: Wallet
+    lockouts: Lockouts
+    catalog: Catalog
+    now: datetime
+    pin_tries_per_call: int = 3
+    complaint_reply_hours: int = 48
+    queues: QueueModel | None = None
+    callbacks: Callbacks | None = None
+    wait_threshold_s: float = 20 * 60
+
+
+def mask(digits: str) -> str:
+    """An account number as it may appear in logs: only the last 4 digits."""
+    return "*" * max(len(digits) - 4, 0) + digits[-4:]
