@@ -387,8 +387,8 @@ def hold(state: CallState, queue: str, position: int, services: Services) -> lis
         return [turn.utter("hold_message")]
     ahead = position - 1
     wait_s = model.expected_wait_s(queue, services.now, callers_ahead=ahead)
-    return [turn.utter("hold_position", ahead=ahead,
-                       wait=spoken.wait(services.catalog, state.lang, wait_s))]
+    key = "hold_position" if ahead else "hold_next"
+    return [turn.utter(key, ahead=ahead, wait=spoken.wait(services.catalog, state.lang, wait_s))]
 
 
 def left_queue(state: CallState, services: Services) -> Step:

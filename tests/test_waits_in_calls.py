@@ -133,9 +133,10 @@ def test_holding_callers_hear_their_place_and_can_leave_for_a_callback(settings)
         six = next(t for t in call.heard if t.startswith("There are 5 callers ahead"))
         clock.tick(60)
         call.post(enqueue.get("waitUrl"), QueuePosition="2", QueueTime="60")
-        two = next(t for t in call.heard if t.startswith("There is") or
-                   t.startswith("There are 1 callers"))
+        two = next(t for t in call.heard if t.startswith("There are 1 callers"))
         assert six != two
+        call.post(enqueue.get("waitUrl"), QueuePosition="1", QueueTime="90")
+        assert call.heard[-1].startswith("You are next in line. The expected wait is")
         assert call.root.find("Gather").find("Play") is not None \
             or call.root.find("Gather").find("Pause") is not None  # hold audio between
         call.post(call.action, Digits="1")

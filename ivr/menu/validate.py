@@ -20,7 +20,7 @@ FLOW_PROMPTS = (
     "verify_callerid", "verify_account", "verify_pin", "verify_wrong_pin", "verify_failed",
     "verify_locked", "verify_frozen", "verify_ok", "collect_invalid", "record_missing",
     "apology", "restart", "hold_message", "goodbye", "wait_estimate", "wait_offer",
-    "best_times", "callback_booked", "queue_closed", "closed_offer", "hold_position",
+    "best_times", "callback_booked", "queue_closed", "closed_offer", "hold_position", "hold_next",
     "hold_continue", "fmt_date", "fmt_amount", "fmt_minutes", "fmt_under_minute",
     "fmt_long_wait", "fmt_window", "fmt_moment", "fmt_today", "fmt_tomorrow", "fmt_weekdays",
     "fmt_days_hours", "fmt_holidays", "fmt_closed_day", "fmt_all_day", "fmt_list_sep",
