@@ -157,8 +157,13 @@ def apologise(exc: Exception) -> Response | HTTPException:
         lang = line.lang_of(request.values.get("CallSid", ""))
     except Exception:  # noqa: BLE001 - the store itself may be what failed
         log.exception("could not read the call's language")
+    voices = current_app.config["VOICES"]
+    if request.endpoint in ("voice.wait", "voice.hold_key"):
+        # inside the wait loop <Enqueue> is not allowed: just keep the caller holding
+        holding = Utterance("hold_message", line.catalog.text(lang, "hold_message"), lang)
+        return xml(twiml.hold([holding], key_url=absolute("voice.hold_key", queue="general"),
+                              voices=voices))
     sorry = Utterance("apology", line.catalog.text(lang, "apology"), lang)
     fallback = line.menu.nodes[line.menu.fallback].queue or "general"
     return xml(twiml.apology([sorry], fallback, wait_url=lambda q: absolute("voice.wait", queue=q),
-                             queue_done_url=absolute("voice.queue_done"),
-                             voices=current_app.config["VOICES"]))
+                             queue_done_url=absolute("voice.queue_done"), voices=voices))

@@ -86,3 +86,17 @@ def test_a_fault_inside_a_webhook_is_an_apology_and_the_general_queue(caller, se
     root = call.press("1")
     assert call.said("something went wrong on our side")
     assert root.find("Enqueue").text == "general"
+
+
+def test_a_fault_while_holding_keeps_the_caller_holding(caller, settings):
+    call = caller()
+    call.start()
+    call.keys("2", "0")
+    wait_url = call.root.find("Enqueue").get("waitUrl")
+    db = sqlite3.connect(settings["DATABASE"])
+    db.execute("DROP TABLE calls")
+    db.commit()
+    root = call.post(wait_url, QueuePosition="2")
+    # waitUrl documents may not hold <Enqueue>: the caller hears hold and stays queued
+    assert root.find("Enqueue") is None and root.find("Gather") is not None
+    assert call.said("所有客服代表正在忙")  # the call state is gone: the default language
