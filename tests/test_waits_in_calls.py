@@ -169,3 +169,19 @@ def test_caller_facing_times_are_in_the_centre_timezone_across_dst(settings, tmp
     assert call.said("It opens again tomorrow at 09:00")
     _, autumn = call_at("2026-11-01 04:30:00", settings)  # 00:30 EDT, the night they fall back
     assert autumn.said("It opens again today at 09:00")
+
+
+def test_forecast_reads_the_calls_the_app_recorded(settings, tmp_path):
+    from ivr.queue import traffic
+
+    for day in ("2026-11-16", "2026-11-23"):  # two Mondays, 10:xx in Shanghai
+        for minute in range(3):
+            call_at(f"{day} 02:{minute:02d}:00", settings, keys=("2", "0"),
+                    from_number=f"+861370000{minute:04d}")
+    out = tmp_path / "forecast.yaml"
+    result = CliRunner().invoke(cli, ["forecast", "--db", settings["DATABASE"], "--weeks", "2",
+                                      "--now", "2026-11-29T00:00", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    week = traffic.load(out)
+    assert week.queues["general"].calls_per_hour[0][10] == 3.0  # 6 calls over 2 Mondays
+    assert week.queues["general"].calls_per_hour[1][10] == 0.0
