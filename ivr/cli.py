@@ -110,8 +110,9 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
               help="Keep the calls in this SQLite file (default: a temporary one).")
 @click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z",
                                                  "%Y-%m-%dT%H:%M"]),
-              help="Place the calls at this moment (default: now), e.g. 2026-11-25T09:30+08:00;"
-                   " without an offset it is UTC. Waits and opening hours depend on it.")
+              help="Place every call at this moment, e.g. 2026-11-25T12:30+08:00 (without an "
+                   "offset it is UTC). Default: the coming weekday morning, lunch for the "
+                   "peak call. Waits and opening hours depend on it.")
 def demo(database: Path | None, at: datetime | None) -> None:
     """Play a few scripted calls through the real app and print what the caller hears."""
     from ivr import demo as demo_calls

@@ -16,15 +16,16 @@ from ivr.sim import CallOptions, FlaskTransport, HTTPTransport, Script, simulate
 
 
 def test_demo_plays_scripted_calls_to_their_queues():
-    result = CliRunner().invoke(cli, ["demo", "--at", "2026-11-25T09:30+08:00"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "仍在处理中，资金通常会在48小时内到账" in result.output
     # a prompt is shown as its text, or as its audio file once `ivr audio build` has run
     assert "Your account is now frozen" in result.output or "freeze_done" in result.output
     for queue in ("payments", "fraud", "general"):
         assert f"in queue '{queue}'" in result.output
-    assert "The expected wait is" in result.output
+    assert "The expected wait is" in result.output  # the morning calls: short waits
+    assert "For a callback, press 1" in result.output or "wait_offer" in result.output
+    assert "We will call you back" in result.output  # the lunch-peak call
 
 
 def test_serve_rejects_bad_arguments_and_missing_token(tmp_path):
