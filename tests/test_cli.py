@@ -71,6 +71,17 @@ def test_gunicorn_serves_signed_calls_over_http(tmp_path):
                         options=CallOptions(from_="+8613800138000", call_sid=trace.call_sid))
         over_http = trace.to_json().replace(f"http://127.0.0.1:{port}", "http://localhost")
         assert over_http == same.to_json()
+        # concurrent calls, their steps spread over both workers, share state through SQLite
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(_: int) -> list[str]:
+            return simulate(f"http://127.0.0.1:{port}/voice", transport=HTTPTransport(),
+                            token="http-token", caller=Script.parse(script).caller(),
+                            options=CallOptions(from_="+8613800138000")).heard()
+
+        with ThreadPoolExecutor(8) as pool:
+            heard = list(pool.map(one, range(16)))
+        assert all(any("Your top-up of 200 yuan" in line for line in h) for h in heard)
         unsigned = urllib.request.Request(f"http://127.0.0.1:{port}/voice", data=b"CallSid=CA1")
         try:
             urllib.request.urlopen(unsigned, timeout=5)
