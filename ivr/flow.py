@@ -375,13 +375,17 @@ def book_callback(turn: _Turn, queue: str) -> Step:
     return turn.done(hangup=True)
 
 
+#: the wait loop speaks and books callbacks without walking the tree
+_OUTSIDE_THE_TREE = Menu({}, "", "", "", ())
+
+
 def hold(state: CallState, queue: str, position: int, services: Services) -> list[Utterance]:
     """What a queued caller hears every loop of the wait URL: place, wait, and how to leave.
 
     The estimate comes from the model's service rate with the callers ahead (some of whom
     will hang up), not from Twilio's average queue time.
     """
-    turn = _Turn(Menu({}, "", "", "", ()), state, services)
+    turn = _Turn(_OUTSIDE_THE_TREE, state, services)
     model = services.queues
     if model is None or position < 1:
         return [turn.utter("hold_message")]
@@ -393,7 +397,7 @@ def hold(state: CallState, queue: str, position: int, services: Services) -> lis
 
 def left_queue(state: CallState, services: Services) -> Step:
     """The caller pressed 1 while holding: book the callback they asked for."""
-    turn = _Turn(Menu({}, "", "", "", ()), state, services)
+    turn = _Turn(_OUTSIDE_THE_TREE, state, services)
     return book_callback(turn, state.queue or "general")
 
 
