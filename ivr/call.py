@@ -6,7 +6,7 @@ worker can serve any step of a call; ``twiml.render`` turns a ``Step`` into TwiM
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -66,7 +66,10 @@ class CallState:
     replay: tuple[Utterance, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # by hand: dataclasses.asdict deep-copies recursively, on every webhook
+        raw = {f.name: getattr(self, f.name) for f in fields(self)}
+        raw["replay"] = [{"key": u.key, "text": u.text, "lang": u.lang} for u in self.replay]
+        return raw
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> CallState:
