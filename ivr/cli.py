@@ -133,14 +133,16 @@ def callbacks(database: Path | None, as_json: bool) -> None:
     """List the pending callbacks, earliest requested window first."""
     import json
 
+    from ivr.backend import mask
     from ivr.store import Store
 
     path = database or _app_database()
     if not Path(path).exists():
         raise click.ClickException(f"no database at {path}")
     pending = Store(path).pending_callbacks()
-    if as_json:
+    if as_json:  # like every other output, accounts masked to the last 4 digits
         for row in pending:
+            row["account"] = mask(row["account"]) if row["account"] else None
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     if not pending:
@@ -149,7 +151,7 @@ def callbacks(database: Path | None, as_json: bool) -> None:
     for row in pending:
         window = (f"{row['window_start']} – {row['window_end']}" if row["window_start"]
                   else "as soon as possible")
-        account = f"account ****{row['account_last4']}" if row["account_last4"] else "unverified"
+        account = f"account {mask(row['account'])}" if row["account"] else "unverified"
         click.echo(f"#{row['id']:<5} {window:<52} {row['queue']:<17} {row['number']:<16} "
                    f"{account:<18} {row['issue'] or '-'}")
     click.echo(f"{len(pending)} pending")

@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS tickets (
 );
 CREATE TABLE IF NOT EXISTS callbacks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, number TEXT NOT NULL,
-    account_last4 TEXT, queue TEXT NOT NULL, issue TEXT, window_start TEXT,
+    account TEXT, queue TEXT NOT NULL, issue TEXT, window_start TEXT,
     window_end TEXT, call_sid TEXT, status TEXT NOT NULL DEFAULT 'pending'
 );
 """
@@ -173,12 +173,12 @@ class Store:
     def add_callback(self, *, number: str, account: str | None, queue: str, issue: str | None,
                      window_start: datetime | None, window_end: datetime | None,
                      call_sid: str, now: datetime) -> int:
-        """Keep a requested callback (account masked: the agent looks it up by call)."""
+        """Keep a requested callback for the agents: the account only when verified."""
         with self.tx() as db:
             cursor = db.execute(
-                "INSERT INTO callbacks (created_at, number, account_last4, queue, issue, "
+                "INSERT INTO callbacks (created_at, number, account, queue, issue, "
                 "window_start, window_end, call_sid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (iso(now), number, account[-4:] if account else None, queue, issue,
+                (iso(now), number, account, queue, issue,
                  iso(window_start) if window_start else None,
                  iso(window_end) if window_end else None, call_sid))
         return int(cursor.lastrowid or 0)
@@ -186,7 +186,7 @@ class Store:
     def pending_callbacks(self) -> list[dict[str, Any]]:
         """Callbacks not yet made, earliest requested window first."""
         rows = self.db.execute(
-            "SELECT id, created_at, number, account_last4, queue, issue, window_start, "
+            "SELECT id, created_at, number, account, queue, issue, window_start, "
             "window_end, call_sid FROM callbacks WHERE status='pending' "
             "ORDER BY COALESCE(window_start, created_at), id")
         return [dict(r) for r in rows]
