@@ -105,3 +105,34 @@ def test_a_fault_while_holding_keeps_the_caller_holding(caller, settings):
     # waitUrl documents may not hold <Enqueue>: the caller hears hold and stays queued
     assert root.find("Enqueue") is None and root.find("Gather") is not None
     assert call.said("所有客服代表正在忙")  # the call state is gone: the default language
+
+
+def test_an_expired_call_restarts_at_the_main_menu(caller, clock):
+    call = caller()
+    call.start()
+    call.keys("2", "1")
+    clock.tick(5 * 3600)  # longer than IVR_STATE_TTL_S
+    call.press("1")
+    assert call.heard[-2] == "我们将带您回到主菜单。"
+    assert call.action.endswith("/voice/step/main")
+
+
+keys = st.sampled_from(["", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#",
+                        "10000001#", "246810", "20261120", "88#", "12345678#"])
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(presses=st.lists(keys, min_size=1, max_size=25))
+def test_any_caller_ends_queued_asked_or_told_why_never_dropped(caller, presses):
+    """Whatever a caller presses, each answer asks, queues, or ends only with a goodbye."""
+    call = caller("+8613800138000")
+    call.start()
+    for digits in presses:
+        if call.root.find("Gather") is None and call.root.find("Record") is None:
+            break
+        root = call.press(digits) if call.root.find("Gather") is not None else call.record()
+        verbs = {e.tag for e in root}
+        assert verbs & {"Gather", "Enqueue", "Hangup", "Record"}, verbs
+        if "Hangup" in verbs:  # only after a callback or at a closed line, with a goodbye
+            assert call.heard[-1] in ("Thank you for calling. Goodbye.", "感谢您的来电，再见。")
