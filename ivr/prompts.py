@@ -9,6 +9,7 @@ mapping of prompt key to text. Text may hold ``{placeholders}`` for the dynamic 
 from __future__ import annotations
 
 import string
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,9 @@ DEFAULT_LANG = "zh-CN"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 
+@lru_cache(maxsize=4096)
 def placeholders(text: str) -> frozenset[str]:
-    """The ``{names}`` a prompt text expects."""
+    """The ``{names}`` a prompt text expects (cached: asked for every utterance of every call)."""
     return frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
 
 
