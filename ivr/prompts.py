@@ -9,8 +9,8 @@ mapping of prompt key to text. Text may hold ``{placeholders}`` for the dynamic 
 from __future__ import annotations
 
 import string
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
