@@ -12,8 +12,9 @@ from typing import Any
 
 from flask import Flask
 
-from ivr import config, webhooks
+from ivr import config, limits, webhooks
 from ivr.audio import serve as audio_serve
+from ivr.errors import StoreError
 from ivr.hotline import Hotline
 
 log = logging.getLogger(__name__)
@@ -23,12 +24,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the IVR app; ``test_config`` overrides every other settings layer."""
     app = Flask(__name__, instance_relative_config=True)
     config.load(app, test_config)
+    limits.init_app(app)
     app.extensions["ivr"] = Hotline.from_settings(app.config)
     app.register_blueprint(webhooks.bp)
     audio_serve.init_app(app)
 
     @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health() -> tuple[dict[str, str], int]:
+        """For the load balancer: ok only when the database answers and takes writes."""
+        hotline: Hotline = app.extensions["ivr"]
+        try:
+            hotline.store.check(hotline.now())
+        except StoreError as exc:
+            return {"status": "unavailable", "database": str(exc)}, 503
+        return {"status": "ok"}, 200
 
     return app

@@ -41,12 +41,23 @@ class Wallet(Protocol):
     def complaint(self, number: str) -> Ticket | None: ...
 
 
-class Lockouts(Protocol):
-    """Failed PIN tries per account, persisted across calls and restarts."""
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """Phone verification refused: until when (None: until support clears it)."""
 
-    def locked_until(self, account: str, now: datetime) -> datetime | None: ...
-    def record_failure(self, account: str, now: datetime) -> datetime | None: ...
-    def clear(self, account: str) -> None: ...
+    until: datetime | None
+    by_caller: bool = False
+
+    def seconds_left(self, now: datetime) -> float | None:
+        return (self.until - now).total_seconds() if self.until else None
+
+
+class Lockouts(Protocol):
+    """The lockout book (``ivr.lockouts``): a PIN is checked only inside a reservation."""
+
+    def locked(self, account: str, caller: str, now: datetime) -> Lock | None: ...
+    def reserve(self, account: str, caller: str, now: datetime) -> int | Lock: ...
+    def settle(self, attempt: int, right: bool, now: datetime) -> Lock | None: ...
 
 
 class QueueModel(Protocol):
@@ -65,7 +76,8 @@ class Callbacks(Protocol):
 
     def add_callback(self, *, number: str, account: str | None, queue: str,
                      issue: str | None, window_start: datetime | None,
-                     window_end: datetime | None, call_sid: str, now: datetime) -> int: ...
+                     window_end: datetime | None, call_sid: str, now: datetime,
+                     max_per_day: int = 3) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +93,9 @@ class Services:
     queues: QueueModel | None = None
     callbacks: Callbacks | None = None
     wait_threshold_s: float = 20 * 60
+    account_digits: int = 8  # input of another length is not an account: never looked up
+    callbacks_per_day: int = 3  # new callbacks one number may book in 24 hours
+    lookups_per_call: int = 3  # complaint-status lookups before the caller goes to a person
 
 
 def mask(digits: str) -> str:

@@ -43,6 +43,8 @@ class CallEvent:
     recording_duration_s: int | None = None
     from_number: str = ""
     to_number: str = ""
+    #: the turn the request was issued for (the ``t`` of its action URL)
+    turn: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,9 @@ class CallState:
     queue: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     replay: tuple[Utterance, ...] = ()
+    #: how many steps the call has taken: action URLs carry it, so a replayed or
+    #: concurrent request for another turn changes nothing
+    turn: int = 0
 
     def to_json(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies recursively, on every webhook

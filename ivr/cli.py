@@ -82,9 +82,15 @@ def lint(menu_file: Path | None, prompts_dir: Path) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
+              help="Request threads per worker (gthread).")
+@click.option("--request-timeout", "request_timeout_s", default=15, show_default=True,
+              type=click.IntRange(1, 300), help="Seconds a connection may hold a thread to "
+              "send its request and read the answer; slower clients are cut off.")
 @click.option("--dev", is_flag=True, help="Flask dev server; no Twilio token required.")
 @click.option("--demo", is_flag=True, help="Seed the demo accounts.")
-def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
+def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: int, dev: bool,
+          demo: bool) -> None:
     """Answer the Twilio number: gunicorn, or the Flask dev server with --dev."""
     overrides = {"DEV": True} if dev else {}
     if demo:
@@ -95,12 +101,18 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
         app = create_app(overrides)
     except IVRError as exc:
         raise click.ClickException(str(exc)) from exc
+    if app.config["DEV"] and not dev:
+        raise click.ClickException(
+            "dev mode is set (IVR_DEV, or DEV in instance/config.py) but this is not "
+            "`ivr serve --dev`: dev mode accepts unsigned webhooks, so only Flask's dev "
+            "server may run with it")
     if dev:
         app.run(host=host, port=port, debug=False)
         return
     from ivr.server import run_gunicorn
 
-    run_gunicorn(app, host=host, port=port, workers=workers)
+    run_gunicorn(app, host=host, port=port, workers=workers, threads=threads,
+                 request_timeout_s=request_timeout_s)
 
 
 
@@ -157,12 +169,49 @@ def callbacks(database: Path | None, as_json: bool) -> None:
     click.echo(f"{len(pending)} pending")
 
 
-def _app_database() -> str:
-    """Where the app keeps its database, read through the same settings layers."""
+def _app_settings(database: Path | None = None) -> dict[str, object]:
+    """The app's settings, read through the same layers (no Twilio token needed here)."""
     from flask import Flask
 
     from ivr import config
 
     app = Flask("ivr", instance_relative_config=True)
-    config.load(app, {"DEV": True})  # listing callbacks needs no Twilio token
-    return str(app.config["DATABASE"])
+    overrides: dict[str, object] = {"DEV": True}
+    if database:
+        overrides["DATABASE"] = str(database)
+    try:
+        config.load(app, overrides)
+    except IVRError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return dict(app.config)
+
+
+def _app_database() -> str:
+    """Where the app keeps its database, read through the same settings layers."""
+    return str(_app_settings()["DATABASE"])
+
+
+@cli.command()
+@click.argument("account")
+@click.option("--db", "--database", "database", type=click.Path(dir_okay=False, path_type=Path),
+              help="The SQLite file (default: the app's, from IVR_DATABASE or the instance).")
+def unlock(account: str, database: Path | None) -> None:
+    """Lift an account's phone-verification lock, once support has verified its owner."""
+    from ivr.backend import mask
+    from ivr.lockouts import SQLiteLockouts
+    from ivr.store import Store
+
+    settings = _app_settings(database)
+    digits = settings["ACCOUNT_DIGITS"]
+    if not (account.isdigit() and len(account) == digits):
+        raise click.BadParameter(f"an account number has {digits} digits", param_hint="ACCOUNT")
+    path = Path(str(settings["DATABASE"]))
+    if not path.exists():
+        raise click.ClickException(f"no database at {path}")
+    try:
+        lockouts = SQLiteLockouts(Store(path), str(settings["SECRET_KEY"]))
+        found = lockouts.unlock(account, datetime.now(UTC))
+    except IVRError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"phone verification unlocked for account {mask(account)}" if found
+               else f"account {mask(account)} had no lock or failed PINs on record")

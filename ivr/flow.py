@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ivr import spoken
-from ivr.backend import Services, mask
+from ivr.backend import Lock, Services, mask
 from ivr.call import Ask, CallEvent, CallState, Step, Utterance
 from ivr.menu.model import Kind, Menu, Node, Option
 
@@ -113,6 +113,10 @@ class _Turn:
         if kind is Kind.VERIFY and self.state.verified:
             return self.after_verify(node)
         if kind is Kind.SERVICE:
+            if node.action == "complaint_status" and \
+                    self.state.data.get("lookups", 0) >= self.svc.lookups_per_call:
+                self.say("complaint_lookups_limit")  # ticket numbers are not to be guessed
+                return node.next or self.menu.fallback
             result = self.service(node)
             if not node.agent:
                 self.said += result
@@ -147,8 +151,8 @@ class _Turn:
             if candidate:
                 self.update(substep="callerid")
         if self.state.substep == "callerid":
-            last4 = spoken.digits(str(self.state.data["candidate"])[-4:])
-            return self.ask(node, self.utter("verify_callerid", last4=last4), num_digits=1)
+            # no digit of the account before verification: caller IDs can be spoofed
+            return self.ask(node, self.utter("verify_callerid"), num_digits=1)
         if self.state.substep == "pin":
             return self.ask(node, self.utter("verify_pin"), finish_on_key="#", num_digits=6)
         return self.ask(node, self.utter("verify_account"), finish_on_key="#")
@@ -223,51 +227,70 @@ class _Turn:
                 self.update(substep="account")
                 return self.reask(node)
             return self.fail(node, "no_input" if not digits else "invalid_choice")
-        if state.substep == "pin":
-            self.logged = "******" if digits else ""
-            return self.check_pin(node, digits.rstrip("#"))
-        account = digits.rstrip("#")
-        self.logged = mask(account)
-        if not account:
+        entry = digits.rstrip("#")
+        if not entry:  # a time-out is not a wrong PIN or account
+            self.logged = ""
             return self.fail(node, "no_input")
-        if not account.isdigit() or len(account) > 20:
-            return self.wrong(node, account)
-        return self.start_pin(node, account)
+        if state.substep == "pin":
+            self.logged = "******"
+            return self.check_pin(node, entry)
+        if not re.fullmatch(rf"\d{{{self.svc.account_digits}}}", entry):
+            # not an account number (often a PIN typed too early): neither looked up,
+            # nor kept, nor logged
+            self.logged = "*" * len(entry)
+            return self.wrong(node, at_pin=False)
+        self.logged = mask(entry)
+        return self.start_pin(node, entry)
 
     def start_pin(self, node: Node, account: str) -> Step:
-        if self.svc.lockouts.locked_until(account, self.svc.now):
-            self.say("verify_locked")
-            return self.goto(node.on_locked or self.menu.fallback)
+        lock = self.svc.lockouts.locked(account, self.state.from_number, self.svc.now)
+        if lock:
+            return self.locked(node, lock)
         self.update(substep="pin", data={**self.state.data, "account": account})
         return self.reask(node)
 
     def check_pin(self, node: Node, pin: str) -> Step:
+        """Check a PIN only inside a reservation of the lockout book (``ivr.lockouts``)."""
         account = str(self.state.data.get("account", ""))
-        wallet = self.svc.wallet
-        if re.fullmatch(r"\d{6}", pin) and wallet.check_pin(account, pin):
-            self.svc.lockouts.clear(account)
-            self.update(verified=True, account=account)
-            if wallet.status(account) == "frozen":
-                self.say("verify_frozen")
-                return self.goto(node.on_locked or self.menu.fallback)
-            self.say("verify_ok")
-            return self.goto(self.after_verify(node))
-        return self.wrong(node, account)
+        if not re.fullmatch(r"\d{6}", pin):  # cannot be right: not worth a check
+            return self.wrong(node, at_pin=True)
+        lockouts, wallet, now = self.svc.lockouts, self.svc.wallet, self.svc.now
+        attempt = lockouts.reserve(account, self.state.from_number, now)
+        if isinstance(attempt, Lock):
+            return self.locked(node, attempt)
+        right = wallet.check_pin(account, pin)
+        lock = lockouts.settle(attempt, right, now)
+        if lock:  # even a right PIN does not verify while locked
+            return self.locked(node, lock)
+        if not right:
+            return self.wrong(node, at_pin=True)
+        self.update(verified=True, account=account)
+        if wallet.status(account) == "frozen":
+            self.say("verify_frozen")
+            return self.goto(node.on_locked or self.menu.fallback)
+        self.say("verify_ok")
+        return self.goto(self.after_verify(node))
 
-    def wrong(self, node: Node, account: str) -> Step:
-        locked = self.svc.lockouts.record_failure(account, self.svc.now) if account else None
+    def locked(self, node: Node, lock: Lock) -> Step:
+        """Say how long verification by phone is locked; account security can still help."""
+        left = lock.seconds_left(self.svc.now)
+        if left is None:
+            self.say("verify_locked_support")
+        else:
+            self.say("verify_locked", duration=spoken.duration(self.svc.catalog, self.state.lang,
+                                                               left))
+        return self.goto(node.on_locked or self.menu.fallback)
+
+    def wrong(self, node: Node, *, at_pin: bool) -> Step:
         tries = self.state.pin_tries + 1
         self.update(pin_tries=tries)
-        if locked:
-            self.say("verify_locked")
-            return self.goto(node.on_locked or self.menu.fallback)
         if tries >= self.svc.pin_tries_per_call:
             self.update(data={**self.state.data, "unverified": True})
             self.say("verify_failed")
             return self.goto(node.on_fail or self.menu.fallback)
         self.say("verify_wrong_pin")
-        came_by_callerid = self.state.data.get("candidate") == account
-        self.update(substep="pin" if came_by_callerid else "account")
+        came_by_callerid = self.state.data.get("candidate") == self.state.data.get("account")
+        self.update(substep="pin" if at_pin and came_by_callerid else "account")
         return self.reask(node)
 
     # -- queueing ---------------------------------------------------------------------
@@ -298,6 +321,7 @@ class _Turn:
             self.say(node.prompt)
         if wait_s is not None and self.state.substep != "offer":
             self.say("wait_estimate", wait=spoken.wait(self.svc.catalog, self.state.lang, wait_s))
+        self.update(substep="queued")
         return self.done(enqueue=node.queue)
 
     def say_best_times(self, queue: str) -> None:
@@ -338,6 +362,9 @@ class _Turn:
             return [self.utter(key, amount=spoken.amount(self.svc.catalog, self.state.lang, latest.amount),
                                date=self.spoken_date(latest.created_at.date()))]
         if action == "freeze" and account:
+            if state.data.get("froze"):  # once per call, whatever is replayed
+                return [self.utter("freeze_done")]
+            self.update(data={**state.data, "froze": True})
             return [self.utter("freeze_done" if wallet.freeze(account) else "freeze_already")]
         if action == "complaint_file":
             ticket = wallet.file_complaint(account, state.call_sid,
@@ -348,6 +375,7 @@ class _Turn:
             return [self.utter("complaint_filed", ticket=spoken.digits(ticket.number),
                                hours=self.svc.complaint_reply_hours)]
         if action == "complaint_status":
+            self.update(data={**state.data, "lookups": state.data.get("lookups", 0) + 1})
             number = str(state.data.get("ticket", ""))
             found = wallet.complaint(number)
             if found is None:
@@ -359,14 +387,22 @@ class _Turn:
 
 
 def book_callback(turn: _Turn, queue: str) -> Step:
-    """Keep a callback for the best window ahead, tell the caller when, and say goodbye."""
+    """Keep a callback for the best window ahead, tell the caller when, and say goodbye.
+
+    Once per call; a number over its daily cap is told so and keeps its place in the queue.
+    """
     svc, state = turn.svc, turn.state
     best = svc.queues.advise(queue, svc.now).windows if svc.queues else ()
     start, end = (best[0].start, best[0].end) if best else (None, None)
-    if svc.callbacks is not None:
-        svc.callbacks.add_callback(number=state.from_number, account=state.account,
-                                   queue=queue, issue=state.issue, window_start=start,
-                                   window_end=end, call_sid=state.call_sid, now=svc.now)
+    if svc.callbacks is not None and not state.data.get("callback"):
+        booked = svc.callbacks.add_callback(
+            number=state.from_number, account=state.account if state.verified else None,
+            queue=queue, issue=state.issue, window_start=start, window_end=end,
+            call_sid=state.call_sid, now=svc.now, max_per_day=svc.callbacks_per_day)
+        if booked is None:
+            turn.say("callback_limit")
+            turn.update(substep="queued")
+            return turn.done(enqueue=queue)
     turn.update(data={**turn.state.data, "callback": True})
     if best:
         turn.say("callback_booked", window=spoken.window(svc.catalog, state.lang, best[0],
@@ -399,6 +435,17 @@ def left_queue(state: CallState, services: Services) -> Step:
     """The caller pressed 1 while holding: book the callback they asked for."""
     turn = _Turn(_OUTSIDE_THE_TREE, state, services)
     return book_callback(turn, state.queue or "general")
+
+
+def again(menu: Menu, state: CallState, services: Services) -> Step:
+    """A replayed or concurrent request: the call's current prompt again, changing nothing."""
+    turn = _Turn(menu, state, services)
+    node = menu.nodes.get(state.node)
+    if node is None or node.kind in (Kind.SAY, Kind.HANGUP) or state.data.get("callback"):
+        return turn.done(hangup=True)
+    if node.kind is Kind.QUEUE and state.substep == "queued":
+        return turn.done(enqueue=node.queue)
+    return turn.reask(node)
 
 
 def step(menu: Menu, state: CallState, event: CallEvent, services: Services) -> Step:

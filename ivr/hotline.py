@@ -16,11 +16,12 @@ from ivr import prompts
 from ivr.backend import Services
 from ivr.call import CallEvent, CallState, Step, Utterance
 from ivr.errors import MenuError, Problem
-from ivr.flow import hold, left_queue, step
+from ivr.flow import again, hold, left_queue, step
+from ivr.lockouts import LockoutPolicy, SQLiteLockouts
 from ivr.menu import Menu, load_validated
 from ivr.queue.advice import Centre
-from ivr.store import Store
-from ivr.wallet import LockoutPolicy, SQLiteLockouts, SQLiteWallet, seed_demo
+from ivr.store import Store, StoredCall
+from ivr.wallet import SQLiteWallet, seed_demo
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +56,25 @@ class Hotline:
         wallet = SQLiteWallet(store, settings["PIN_HASH_N"])
         if settings.get("DEMO"):
             seed_demo(wallet, datetime.now(UTC))
-        policy = LockoutPolicy(settings["LOCKOUT_FAILURES"], settings["LOCKOUT_WINDOW_S"],
-                               settings["LOCKOUT_S"])
-        return cls(menu, catalog, store, wallet, SQLiteLockouts(store, policy), centre, settings)
+        policy = LockoutPolicy(
+            max_failures=settings["LOCKOUT_FAILURES"], window_s=settings["LOCKOUT_WINDOW_S"],
+            lock_s=settings["LOCKOUT_S"], max_lock_s=settings["LOCKOUT_MAX_S"],
+            hard_limit=settings["LOCKOUT_HARD_LIMIT"],
+            caller_failures=settings["LOCKOUT_CALLER_FAILURES"],
+            alert_failures=settings["LOCKOUT_ALERT_FAILURES"],
+            alert_window_s=settings["LOCKOUT_ALERT_WINDOW_S"])
+        lockouts = SQLiteLockouts(store, settings["SECRET_KEY"], policy)
+        return cls(menu, catalog, store, wallet, lockouts, centre, settings)
 
     def services(self, now: datetime) -> Services:
         return Services(self.wallet, self.lockouts, self.catalog, now,
                         pin_tries_per_call=self.settings["PIN_TRIES_PER_CALL"],
                         complaint_reply_hours=self.settings["COMPLAINT_REPLY_HOURS"],
                         queues=self.centre, callbacks=self.store,
-                        wait_threshold_s=self.settings["WAIT_THRESHOLD_S"])
+                        wait_threshold_s=self.settings["WAIT_THRESHOLD_S"],
+                        account_digits=self.settings["ACCOUNT_DIGITS"],
+                        callbacks_per_day=self.settings["CALLBACKS_PER_DAY"],
+                        lookups_per_call=self.settings["LOOKUPS_PER_CALL"])
 
     def now(self) -> datetime:
         """The hotline's clock: the real one, or ``CLOCK`` (a callable) for replays."""
@@ -72,15 +82,37 @@ class Hotline:
         return clock() if clock else datetime.now(UTC)
 
     def answer(self, event: CallEvent, now: datetime | None = None) -> Step:
-        """Run one step of a call and keep its result."""
+        """Run one step of a call and keep its result, if the request may take a step.
+
+        A request takes a step only when it carries the call's current turn and wins the
+        compare-and-set on it: a replayed, stale or concurrent request hears the current
+        prompt again and changes nothing, and a call Twilio reported ended takes none.
+        """
         now = now or self.now()
-        state = self.store.get_call(event.call_sid, now) if event.kind != "start" else None
-        if state is None:
-            state = CallState(event.call_sid, event.from_number, event.to_number,
-                              lang=self.catalog.default_lang)
+        stored = self.store.load_call(event.call_sid, now)
+        fresh = CallState(event.call_sid, event.from_number, event.to_number,
+                          lang=self.catalog.default_lang, turn=1)
+        if stored is None:
+            if not self.store.begin_call(fresh, now):  # a concurrent first request won
+                return self._again(self.store.load_call(event.call_sid, now), now)
+            state = fresh
+        elif stored.ended or (event.kind == "start" and stored.state is not None):
+            return self._again(stored, now)
+        elif stored.state is not None and event.turn != stored.turn:
+            return self._again(stored, now)
+        elif not self.store.claim(event.call_sid, stored.turn):
+            return self._again(self.store.load_call(event.call_sid, now), now)
+        else:  # an expired state starts over
+            state = replace(stored.state or fresh, turn=stored.turn + 1)
         result = step(self.menu, state, event, self.services(now))
         self.store.save_step(result, now, event.node or "(start)")
         return result
+
+    def _again(self, stored: StoredCall | None, now: datetime) -> Step:
+        if stored is None or stored.state is None or stored.ended:
+            state = stored.state if stored and stored.state else CallState("", turn=0)
+            return Step(state, hangup=True)  # an ended call: nothing to say, nothing changes
+        return again(self.menu, stored.state, self.services(now))
 
     def state_of(self, call_sid: str, now: datetime) -> CallState:
         return self.store.get_call(call_sid, now) or CallState(call_sid,
@@ -96,13 +128,17 @@ class Hotline:
 
     def request_callback(self, call_sid: str, now: datetime) -> None:
         """The caller pressed 1 while holding; the Enqueue action will book it."""
-        state = self.state_of(call_sid, now)
-        if state.node:
+        stored = self.store.load_call(call_sid, now)
+        state = stored.state if stored and not stored.ended else None
+        if state and state.node:
             self.store.save_step(Step(replace(state, data={**state.data, "leaving": True}),
                                       logged_input="1"), now, "(hold)")
 
     def queue_done(self, call_sid: str, result: str, now: datetime) -> Step:
         """The Enqueue action: book the callback asked for while holding, or say goodbye."""
+        stored = self.store.load_call(call_sid, now)
+        if stored is None or stored.ended:  # a replay after the call: nothing changes
+            return self._again(stored, now)
         self.store.set_queue_result(call_sid, result)
         state = self.state_of(call_sid, now)
         if result == "leave" and state.data.get("leaving"):

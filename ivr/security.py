@@ -9,6 +9,7 @@ import logging
 
 from flask import abort, current_app, request
 from twilio.request_validator import (
+    HMAC_SHA1,
     HMAC_SHA256,
     RequestValidator,
     get_signature_algorithm,
@@ -32,19 +33,24 @@ def public_url() -> str:
 
 
 def verify_twilio_signature() -> None:
-    """Blueprint ``before_request``: 403 unless the request is signed with our token."""
+    """Blueprint ``before_request``: 403 unless the request is signed with our secret.
+
+    The algorithm is the configured one, never the caller's choice: with a shared key
+    (Twilio's webhook shared keys replace the Auth Token for signing) only HMAC-SHA256
+    with that key is accepted, otherwise only HMAC-SHA1 with the Auth Token. A request
+    whose settings header names another algorithm is refused, not downgraded.
+    """
     config = current_app.config
     token = config.get("TWILIO_AUTH_TOKEN")
     if not token and config.get("DEV"):
         return
-    algorithm = get_signature_algorithm(
+    shared_key = config.get("TWILIO_WEBHOOK_SHARED_KEY")
+    algorithm, secret = (HMAC_SHA256, shared_key) if shared_key else (HMAC_SHA1, token)
+    asked = get_signature_algorithm(
         request.headers.get("X-Twilio-Webhooks-Signature-Settings", ""))
-    secret = token
-    if algorithm.upper() == HMAC_SHA256 and config.get("TWILIO_WEBHOOK_SHARED_KEY"):
-        secret = config["TWILIO_WEBHOOK_SHARED_KEY"]
     params = request.form if request.method == "POST" else {}
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not RequestValidator(secret).validate(public_url(), params, signature,
-                                                              algorithm):
+    if (not signature or asked.upper() != algorithm
+            or not RequestValidator(secret).validate(public_url(), params, signature, algorithm)):
         log.warning("rejected an unsigned or wrongly signed request to %s", request.path)
         abort(403)

@@ -43,6 +43,16 @@ def wait(cat: Catalog, lang: str, wait_s: float) -> str:
     return cat.text(lang, "fmt_minutes", minutes=max(1, round(wait_s / 60)))
 
 
+def duration(cat: Catalog, lang: str, seconds: float) -> str:
+    """A span said exactly ("30 minutes", "one hour", "2 hours"): how long a lock lasts."""
+    minutes = max(1, math.ceil(seconds / 60 - 1e-9))
+    if minutes < 60 or minutes % 60:
+        return cat.text(lang, "fmt_span_minute" if minutes == 1 else "fmt_span_minutes",
+                        minutes=minutes)
+    hours = minutes // 60
+    return cat.text(lang, "fmt_span_hour" if hours == 1 else "fmt_span_hours", hours=hours)
+
+
 def weekday(cat: Catalog, lang: str, index: int) -> str:
     return cat.text(lang, "fmt_weekdays").split(",")[index].strip()
 

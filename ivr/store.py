@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,16 +30,30 @@ CREATE TABLE IF NOT EXISTS calls (
     started_at TEXT NOT NULL, updated_at TEXT NOT NULL, ended_at TEXT, status TEXT,
     duration_s INTEGER, lang TEXT, node TEXT, verified INTEGER NOT NULL DEFAULT 0,
     account_last4 TEXT, issue TEXT, queue TEXT, queue_result TEXT, details TEXT,
-    state TEXT NOT NULL
+    state TEXT NOT NULL, turn INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS call_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, call_sid TEXT NOT NULL, at TEXT NOT NULL,
     node TEXT, input TEXT, said TEXT, outcome TEXT
 );
 CREATE INDEX IF NOT EXISTS call_events_sid ON call_events (call_sid, id);
-CREATE TABLE IF NOT EXISTS pin_failures (account TEXT NOT NULL, at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS pin_failures_account ON pin_failures (account, at);
-CREATE TABLE IF NOT EXISTS lockouts (account TEXT PRIMARY KEY, until TEXT NOT NULL);
+-- the lockout book (ivr.lockouts): keyed hashes of accounts and caller IDs, never the
+-- numbers; a check is 'pending' from before its PIN is hashed until it is settled
+CREATE TABLE IF NOT EXISTS pin_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, account_key TEXT NOT NULL,
+    caller_key TEXT NOT NULL, at TEXT NOT NULL, outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pin_attempts_account ON pin_attempts (account_key, at);
+CREATE INDEX IF NOT EXISTS pin_attempts_caller ON pin_attempts (caller_key, at);
+CREATE INDEX IF NOT EXISTS pin_attempts_at ON pin_attempts (at);
+CREATE TABLE IF NOT EXISTS pin_locks (
+    key TEXT PRIMARY KEY, counted_from TEXT NOT NULL, locks INTEGER NOT NULL DEFAULT 0,
+    last_success TEXT, locked_until TEXT
+);
+-- earlier releases kept full account numbers (and mistyped PINs) here
+DROP TABLE IF EXISTS pin_failures;
+DROP TABLE IF EXISTS lockouts;
+CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (
     number TEXT PRIMARY KEY, phone TEXT, pin_hash TEXT NOT NULL, status TEXT NOT NULL
 );
@@ -51,12 +66,22 @@ CREATE TABLE IF NOT EXISTS tickets (
     number TEXT PRIMARY KEY, account TEXT, call_sid TEXT, recording_url TEXT,
     details TEXT, status TEXT NOT NULL, created_at TEXT NOT NULL, reply_by TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS tickets_call ON tickets (call_sid);
 CREATE TABLE IF NOT EXISTS callbacks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, number TEXT NOT NULL,
     account TEXT, queue TEXT NOT NULL, issue TEXT, window_start TEXT,
-    window_end TEXT, call_sid TEXT, status TEXT NOT NULL DEFAULT 'pending'
+    window_end TEXT, call_sid TEXT, status TEXT NOT NULL DEFAULT 'pending',
+    verified INTEGER NOT NULL DEFAULT 0, requests INTEGER NOT NULL DEFAULT 1
 );
+CREATE INDEX IF NOT EXISTS callbacks_number ON callbacks (number, created_at);
 """
+
+#: columns added since the first release: (table, column, definition)
+ADDED_COLUMNS = (
+    ("calls", "turn", "INTEGER NOT NULL DEFAULT 0"),
+    ("callbacks", "verified", "INTEGER NOT NULL DEFAULT 0"),
+    ("callbacks", "requests", "INTEGER NOT NULL DEFAULT 1"),
+)
 
 
 def iso(moment: datetime) -> str:
@@ -69,8 +94,22 @@ def parse_iso(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredCall:
+    """A call as the database has it: its state (None once expired), the turn its next
+    request must carry, and whether Twilio reported it ended."""
+
+    state: CallState | None
+    turn: int
+    ended: bool
+
+
 class Store:
-    """The SQLite database at ``path``; safe to share between threads."""
+    """The SQLite database at ``path``; safe to share between threads.
+
+    A connection that errs is dropped and a new one opened on the next use: a connection
+    opened while the file was read-only stays read-only after the file is restored.
+    """
 
     def __init__(self, path: Path | str, state_ttl_s: int = 4 * 3600) -> None:
         self.path = Path(path)
@@ -79,15 +118,23 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db.executescript(SCHEMA)  # runs in its own transaction
+            for table, column, definition in ADDED_COLUMNS:
+                have = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         except (OSError, sqlite3.Error) as exc:
+            self.close()
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
 
     @property
     def db(self) -> sqlite3.Connection:
         """This thread's connection; a new one after a fork (gunicorn forks its workers
-        after the app is built, and SQLite connections must not cross a fork)."""
+        after the app is built, and SQLite connections must not cross a fork) or a failure."""
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
+            if self.path.exists() and not os.access(self.path, os.W_OK):
+                # SQLite would quietly open it read-only, and stay so once it is writable
+                raise sqlite3.OperationalError("the database file is not writable")
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
@@ -95,53 +142,127 @@ class Store:
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
+    def _failed(self, exc: sqlite3.Error) -> StoreError:
+        """Drop this thread's connection, so the next use opens a fresh one."""
+        log.error("database %s failed: %s", self.path, exc)
+        self.close()
+        return StoreError(f"the database {self.path} failed: {exc}")
+
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """A short write transaction (BEGIN IMMEDIATE avoids upgrade deadlocks)."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        try:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
         try:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the failure that got us here is the one to report
+            if isinstance(exc, sqlite3.Error):
+                raise self._failed(exc) from exc
             raise
-        db.execute("COMMIT")
+
+    def read_one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        try:
+            row: sqlite3.Row | None = self.db.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
+        return row
+
+    def read_all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            conn.close()
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing a broken connection
+                pass
             self._local.conn = None
 
+    def check(self, now: datetime) -> None:
+        """Raise StoreError unless the database answers and accepts a write (``/health``)."""
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO health (id, at) VALUES (1, ?)", (iso(now),))
+
     # -- calls --------------------------------------------------------------------------
+    def load_call(self, call_sid: str, now: datetime) -> StoredCall | None:
+        """The call as stored, or None when unknown."""
+        row = self.read_one("SELECT state, updated_at, ended_at, turn FROM calls "
+                            "WHERE call_sid=?", (call_sid,))
+        if row is None:
+            return None
+        fresh = now - parse_iso(row["updated_at"]) <= self.state_ttl
+        state = CallState.from_json(json.loads(row["state"])) if fresh else None
+        if state is not None:
+            state = replace(state, turn=row["turn"])
+        return StoredCall(state, row["turn"], row["ended_at"] is not None)
+
     def get_call(self, call_sid: str, now: datetime) -> CallState | None:
         """The call's state, or None when unknown or expired."""
-        row = self.db.execute("SELECT state, updated_at, ended_at FROM calls WHERE call_sid=?",
-                              (call_sid,)).fetchone()
-        if row is None or now - parse_iso(row["updated_at"]) > self.state_ttl:
-            return None
-        return CallState.from_json(json.loads(row["state"]))
+        stored = self.load_call(call_sid, now)
+        return stored.state if stored else None
+
+    def begin_call(self, state: CallState, now: datetime) -> bool:
+        """Keep a new call at turn ``state.turn``; False when the CallSid is already known."""
+        with self.tx() as db:
+            return bool(db.execute(
+                "INSERT INTO calls (call_sid, from_number, to_number, started_at, updated_at, "
+                "status, lang, state, turn) VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?) "
+                "ON CONFLICT (call_sid) DO NOTHING",
+                (state.call_sid, state.from_number, state.to_number, iso(now), iso(now),
+                 state.lang, json.dumps(state.to_json()), state.turn)).rowcount)
+
+    def claim(self, call_sid: str, turn: int) -> bool:
+        """Take the call's next turn if it is still at ``turn`` and not ended.
+
+        The compare-and-set that serialises concurrent requests of one call: of several
+        requests for the same turn exactly one runs its step; the others change nothing.
+        """
+        with self.tx() as db:
+            return bool(db.execute(
+                "UPDATE calls SET turn=turn+1 WHERE call_sid=? AND turn=? AND ended_at IS NULL",
+                (call_sid, turn)).rowcount)
 
     def save_step(self, step: Step, now: datetime, node: str) -> None:
-        """Keep the call's new state and log the step (input masked by the flow)."""
+        """Keep the call's new state and log the step (input masked by the flow).
+
+        Only while the call is still at the state's turn: a step that lost its turn to a
+        concurrent one is not kept.
+        """
         state = step.state
         details = {k: v for k, v in state.data.items()
                    if k in ("transaction_date", "amount", "ticket", "recording_url", "unverified")}
         outcome = (f"enqueue:{step.enqueue}" if step.enqueue else "hangup" if step.hangup
                    else f"ask:{step.ask.node}" if step.ask else "")
         with self.tx() as db:
-            db.execute(
+            kept = db.execute(
                 """INSERT INTO calls (call_sid, from_number, to_number, started_at, updated_at,
-                       status, lang, node, verified, account_last4, issue, queue, details, state)
-                   VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?, ?, ?)
+                       status, lang, node, verified, account_last4, issue, queue, details, state,
+                       turn)
+                   VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (call_sid) DO UPDATE SET updated_at=excluded.updated_at,
                        lang=excluded.lang, node=excluded.node, verified=excluded.verified,
                        account_last4=excluded.account_last4, issue=excluded.issue,
-                       queue=excluded.queue, details=excluded.details, state=excluded.state""",
+                       queue=excluded.queue, details=excluded.details, state=excluded.state
+                   WHERE calls.turn=excluded.turn""",
                 (state.call_sid, state.from_number, state.to_number, iso(now), iso(now),
                  state.lang, state.node, int(state.verified),
                  state.account[-4:] if state.account else None, state.issue, state.queue,
-                 json.dumps(details), json.dumps(state.to_json())))
+                 json.dumps(details), json.dumps(state.to_json()), state.turn)).rowcount
+            if not kept:
+                log.warning("call %s: a step lost its turn to a concurrent one", state.call_sid)
+                return
             db.execute(
                 "INSERT INTO call_events (call_sid, at, node, input, said, outcome) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -149,8 +270,10 @@ class Store:
                  " ".join(u.key for u in step.say), outcome))
 
     def end_call(self, call_sid: str, status: str, duration_s: int | None, now: datetime) -> None:
+        """Twilio's status callback: the call is over and accepts no further steps."""
         with self.tx() as db:
-            db.execute("UPDATE calls SET ended_at=?, status=?, duration_s=? WHERE call_sid=?",
+            db.execute("UPDATE calls SET ended_at=COALESCE(ended_at, ?), status=?, "
+                       "duration_s=COALESCE(?, duration_s) WHERE call_sid=?",
                        (iso(now), status, duration_s, call_sid))
 
     def set_queue_result(self, call_sid: str, result: str) -> None:
@@ -159,10 +282,10 @@ class Store:
 
     def call(self, call_sid: str) -> dict[str, Any] | None:
         """The call's record as an agent would see it (no PINs, account masked)."""
-        row = self.db.execute(
+        row = self.read_one(
             "SELECT call_sid, from_number, to_number, started_at, ended_at, status, lang, "
             "node, verified, account_last4, issue, queue, queue_result, details "
-            "FROM calls WHERE call_sid=?", (call_sid,)).fetchone()
+            "FROM calls WHERE call_sid=?", (call_sid,))
         if row is None:
             return None
         record = dict(row)
@@ -170,29 +293,48 @@ class Store:
         record["details"] = json.loads(record["details"] or "{}")
         return record
 
+    # -- callbacks ----------------------------------------------------------------------
     def add_callback(self, *, number: str, account: str | None, queue: str, issue: str | None,
                      window_start: datetime | None, window_end: datetime | None,
-                     call_sid: str, now: datetime) -> int:
-        """Keep a requested callback for the agents: the account only when verified."""
+                     call_sid: str, now: datetime, max_per_day: int = 3) -> int | None:
+        """Keep a requested callback for the agents; None when the number's daily cap is hit.
+
+        One pending callback per number and queue: a new request updates it (the account
+        only when verified, unverified requests marked as such). At most ``max_per_day``
+        new callbacks per number in 24 hours, so a spoofed number cannot flood the agents.
+        """
+        values = (account, issue, iso(window_start) if window_start else None,
+                  iso(window_end) if window_end else None, call_sid, int(account is not None))
         with self.tx() as db:
+            pending = db.execute("SELECT id FROM callbacks WHERE number=? AND queue=? "
+                                 "AND status='pending'", (number, queue)).fetchone()
+            if pending:
+                db.execute("UPDATE callbacks SET account=COALESCE(?, account), issue=?, "
+                           "window_start=?, window_end=?, call_sid=?, "
+                           "verified=MAX(verified, ?), requests=requests+1 WHERE id=?",
+                           (*values, pending["id"]))
+                return int(pending["id"])
+            booked = db.execute("SELECT COUNT(*) FROM callbacks WHERE number=? AND created_at>?",
+                                (number, iso(now - timedelta(days=1)))).fetchone()[0]
+            if booked >= max_per_day:
+                log.warning("callback refused: %d already booked today for one number", booked)
+                return None
             cursor = db.execute(
-                "INSERT INTO callbacks (created_at, number, account, queue, issue, "
-                "window_start, window_end, call_sid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (iso(now), number, account, queue, issue,
-                 iso(window_start) if window_start else None,
-                 iso(window_end) if window_end else None, call_sid))
+                "INSERT INTO callbacks (created_at, number, queue, account, issue, "
+                "window_start, window_end, call_sid, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (iso(now), number, queue, *values))
         return int(cursor.lastrowid or 0)
 
     def pending_callbacks(self) -> list[dict[str, Any]]:
         """Callbacks not yet made, earliest requested window first."""
-        rows = self.db.execute(
+        rows = self.read_all(
             "SELECT id, created_at, number, account, queue, issue, window_start, "
-            "window_end, call_sid FROM callbacks WHERE status='pending' "
+            "window_end, call_sid, verified, requests FROM callbacks WHERE status='pending' "
             "ORDER BY COALESCE(window_start, created_at), id")
-        return [dict(r) for r in rows]
+        return [{**dict(r), "verified": bool(r["verified"])} for r in rows]
 
     def events(self, call_sid: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT call_sid, at, node, input, said, outcome FROM call_events"
-        rows = (self.db.execute(sql + " WHERE call_sid=? ORDER BY id", (call_sid,))
-                if call_sid else self.db.execute(sql + " ORDER BY id"))
+        rows = (self.read_all(sql + " WHERE call_sid=? ORDER BY id", (call_sid,))
+                if call_sid else self.read_all(sql + " ORDER BY id"))
         return [dict(r) for r in rows]

@@ -1,4 +1,4 @@
-"""The demo wallet backend and the PIN lockout book, both in the embedded database.
+"""The demo wallet backend, in the embedded database.
 
 A production deployment replaces ``SQLiteWallet`` with a client of the real wallet;
 the call flow only sees the ``ivr.flow.Wallet`` protocol.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,25 +38,25 @@ class SQLiteWallet:
     def account_for_phone(self, phone: str) -> str | None:
         if not phone:
             return None
-        row = self.store.db.execute("SELECT number FROM accounts WHERE phone=? ORDER BY number",
-                                    (phone,)).fetchone()
+        row = self.store.read_one("SELECT number FROM accounts WHERE phone=? ORDER BY number",
+                                    (phone,))
         return str(row["number"]) if row else None
 
     def status(self, account: str) -> str | None:
-        row = self.store.db.execute("SELECT status FROM accounts WHERE number=?",
-                                    (account,)).fetchone()
+        row = self.store.read_one("SELECT status FROM accounts WHERE number=?",
+                                    (account,))
         return str(row["status"]) if row else None
 
     def check_pin(self, account: str, pin: str) -> bool:
-        row = self.store.db.execute("SELECT pin_hash FROM accounts WHERE number=?",
-                                    (account,)).fetchone()
+        row = self.store.read_one("SELECT pin_hash FROM accounts WHERE number=?",
+                                    (account,))
         if row is None:
             pins.check_pin(pin, self._dummy_hash)  # same time whether or not it exists
             return False
         return pins.check_pin(pin, row["pin_hash"])
 
     def recent_topups(self, account: str, since: datetime) -> list[Topup]:
-        rows = self.store.db.execute(
+        rows = self.store.read_all(
             "SELECT amount, status, created_at FROM transactions "
             "WHERE account=? AND kind='topup' AND created_at>=? ORDER BY created_at",
             (account, iso(since)))
@@ -72,8 +71,13 @@ class SQLiteWallet:
 
     def file_complaint(self, account: str | None, call_sid: str, recording_url: str,
                        details: dict[str, Any], now: datetime) -> Ticket:
+        """One ticket per call: a replayed request gets the call's ticket, not a new one."""
         reply_by = now + timedelta(hours=48)
         with self.store.tx() as db:
+            filed = db.execute("SELECT number, status, reply_by FROM tickets WHERE call_sid=?",
+                               (call_sid,)).fetchone()
+            if filed:
+                return Ticket(filed["number"], filed["status"], parse_iso(filed["reply_by"]))
             while True:
                 number = f"{secrets.randbelow(10**8):08d}"
                 if not db.execute("SELECT 1 FROM tickets WHERE number=?", (number,)).fetchone():
@@ -84,8 +88,8 @@ class SQLiteWallet:
         return Ticket(number, "open", reply_by)
 
     def complaint(self, number: str) -> Ticket | None:
-        row = self.store.db.execute("SELECT number, status, reply_by FROM tickets WHERE number=?",
-                                    (number,)).fetchone()
+        row = self.store.read_one("SELECT number, status, reply_by FROM tickets WHERE number=?",
+                                    (number,))
         return Ticket(row["number"], row["status"], parse_iso(row["reply_by"])) if row else None
 
     def add_account(self, number: str, pin: str, phone: str, status: str = "active") -> None:
@@ -103,50 +107,10 @@ class SQLiteWallet:
 def seed_demo(wallet: SQLiteWallet, now: datetime) -> None:
     """The demo accounts the README lists; idempotent, so restarts keep their state."""
     store = wallet.store
-    known = {r["number"] for r in store.db.execute("SELECT number FROM accounts")}
+    known = {r["number"] for r in store.read_all("SELECT number FROM accounts")}
     for number, pin, phone, status in DEMO_ACCOUNTS:
         if number not in known:
             wallet.add_account(number, pin, phone, status)
     if "10000001" not in known:
         wallet.add_transaction("10000001", "topup", Decimal("200.00"), "processing",
                                now - timedelta(days=1))
-
-
-@dataclass(frozen=True, slots=True)
-class LockoutPolicy:
-    max_failures: int = 5
-    window_s: int = 24 * 3600
-    lock_s: int = 30 * 60
-
-
-class SQLiteLockouts:
-    """Failed PIN tries and locks, kept in the database so they survive restarts."""
-
-    def __init__(self, store: Store, policy: LockoutPolicy = LockoutPolicy()) -> None:
-        self.store, self.policy = store, policy
-
-    def locked_until(self, account: str, now: datetime) -> datetime | None:
-        row = self.store.db.execute("SELECT until FROM lockouts WHERE account=?",
-                                    (account,)).fetchone()
-        until = parse_iso(row["until"]) if row else None
-        return until if until and until > now else None
-
-    def record_failure(self, account: str, now: datetime) -> datetime | None:
-        """Count a wrong PIN; return the lock's end when this failure locks the account."""
-        since = now - timedelta(seconds=self.policy.window_s)
-        with self.store.tx() as db:
-            db.execute("INSERT INTO pin_failures VALUES (?, ?)", (account, iso(now)))
-            count = db.execute("SELECT COUNT(*) FROM pin_failures WHERE account=? AND at>?",
-                               (account, iso(since))).fetchone()[0]
-            if count < self.policy.max_failures:
-                return None
-            until = now + timedelta(seconds=self.policy.lock_s)
-            db.execute("INSERT OR REPLACE INTO lockouts VALUES (?, ?)", (account, iso(until)))
-        log.warning("phone verification locked for account %s until %s", mask(account),
-                    iso(until))
-        return until
-
-    def clear(self, account: str) -> None:
-        with self.store.tx() as db:
-            db.execute("DELETE FROM pin_failures WHERE account=?", (account,))
-            db.execute("DELETE FROM lockouts WHERE account=?", (account,))

@@ -11,7 +11,7 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from ivr import twiml
@@ -53,18 +53,33 @@ def clean_digits(raw: str | None) -> str | None:
     return re.sub(r"[^0-9*#]", "", raw)[: current_app.config["MAX_DIGITS"]]
 
 
+def count(name: str) -> int | None:
+    """A non-negative integer parameter, or None: ASCII digits only (``'²'.isdigit()``
+    is true, ``int('²')`` fails) and at most 9 of them (Python refuses huge ones)."""
+    value = request.values.get(name, "")
+    return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else None
+
+
+def call_sid() -> str:
+    """The request's CallSid; 400 without a plausible one (it keys the call's state)."""
+    sid = request.values.get("CallSid", "")
+    if not re.fullmatch(r"[A-Za-z0-9]{1,64}", sid):
+        abort(400, "a CallSid is required")
+    return sid
+
+
 def _event(kind: str, node: str = "") -> CallEvent:
     form = request.values
-    duration = form.get("RecordingDuration", "")
     return CallEvent(
-        call_sid=form.get("CallSid", "")[:64] or "unknown",
+        call_sid=call_sid(),
         kind=kind,
         node=node[:64],
         digits=clean_digits(form.get("Digits")),
         recording_url=form.get("RecordingUrl") or None,
-        recording_duration_s=int(duration) if duration.isdigit() else None,
+        recording_duration_s=count("RecordingDuration"),
         from_number=form.get("From", "")[:32],
         to_number=form.get("To", "")[:32],
+        turn=count("t"),
     )
 
 
@@ -75,7 +90,7 @@ def _answer(event: CallEvent) -> Response:
 def _render(step: Step) -> Response:
     return xml(twiml.render(
         step,
-        step_url=lambda node: absolute("voice.step", node=node),
+        step_url=lambda node: absolute("voice.step", node=node, t=step.state.turn),
         wait_url=lambda queue: absolute("voice.wait", queue=queue),
         queue_done_url=absolute("voice.queue_done"),
         voices=current_app.config["VOICES"],
@@ -98,10 +113,7 @@ def step(node: str) -> Response:
 @bp.route("/wait/<queue>", methods=["GET", "POST"])
 def wait(queue: str) -> Response:
     """The Enqueue waitUrl, fetched again whenever the last document ends."""
-    form = request.values
-    position = form.get("QueuePosition", "")
-    step = hotline().hold(form.get("CallSid", ""), queue,
-                          int(position) if position.isdigit() else 0, hotline().now())
+    step = hotline().hold(call_sid(), queue, count("QueuePosition") or 0, hotline().now())
     return xml(twiml.hold(step.say, key_url=absolute("voice.hold_key", queue=queue),
                           voices=current_app.config["VOICES"], audio_for=audio_url,
                           music_url=_hold_music_url()))
@@ -111,7 +123,7 @@ def wait(queue: str) -> Response:
 def hold_key(queue: str) -> Response:
     """A key pressed while holding: 1 leaves the queue for a callback."""
     line = hotline()
-    sid = request.values.get("CallSid", "")
+    sid = call_sid()
     if clean_digits(request.values.get("Digits")) == "1":
         line.request_callback(sid, hotline().now())
         return xml(twiml.leave())
@@ -129,19 +141,16 @@ def _hold_music_url() -> str | None:
 @bp.route("/queue-done", methods=["GET", "POST"])
 def queue_done() -> Response:
     """The Enqueue action: the caller left the queue (hung up, bridged, or ``<Leave>``)."""
-    form = request.values
-    step = hotline().queue_done(form.get("CallSid", ""), form.get("QueueResult", "")[:32],
+    step = hotline().queue_done(call_sid(), request.values.get("QueueResult", "")[:32],
                                 hotline().now())
     return _render(step)
 
 
 @bp.route("/status", methods=["GET", "POST"])
 def status() -> Response:
-    """The status callback at the end of a call."""
-    form = request.values
-    duration = form.get("CallDuration", "")
-    hotline().store.end_call(form.get("CallSid", ""), form.get("CallStatus", "")[:32],
-                             int(duration) if duration.isdigit() else None, hotline().now())
+    """The status callback at the end of a call: from now on the call takes no steps."""
+    hotline().store.end_call(call_sid(), request.values.get("CallStatus", "")[:32],
+                             count("CallDuration"), hotline().now())
     return Response(status=204)
 
 
@@ -151,6 +160,8 @@ def apologise(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
         return exc
     log.exception("webhook %s failed", request.path)
+    if request.endpoint == "voice.status":  # Twilio reads no TwiML here; it logs the 503
+        return Response(status=503)
     line = hotline()
     lang = line.catalog.default_lang
     try:

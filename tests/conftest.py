@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import count
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from click.testing import CliRunner
 from freezegun import freeze_time
 from twilio.request_validator import RequestValidator
 
@@ -21,7 +23,7 @@ _sids = count(1)
 @pytest.fixture(name="settings")
 def _settings(tmp_path: Any) -> dict[str, Any]:
     # no rendered audio: every prompt is a <Say>, whatever the checkout's audio/ holds
-    return {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "DEMO": True,
+    return {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "DEMO": True, "SECRET_KEY": "test-secret",
             "DATABASE": str(tmp_path / "ivr.db"), "AUDIO_DIR": str(tmp_path / "audio")}
 
 
@@ -91,6 +93,16 @@ class Caller:
         assert node is not None, ET.tostring(self.root)
         return node.get("action", "")
 
+    @property
+    def at(self) -> str:
+        """The node the current Gather or Record answers to (its action URL's last part)."""
+        return urlsplit(self.action).path.rsplit("/", 1)[-1]
+
+    @property
+    def turn(self) -> str:
+        """The turn the current Gather's action URL carries (``t``)."""
+        return urlsplit(self.action).query.removeprefix("t=")
+
     def press(self, digits: str = "") -> ET.Element:
         """Keys for the current Gather; '' is a time-out (actionOnEmptyResult)."""
         return self.post(self.action, Digits=digits)
@@ -118,3 +130,16 @@ class Caller:
 @pytest.fixture(name="caller")
 def _caller(client: Any) -> Callable[..., Caller]:
     return lambda from_number="+8613700000000": Caller(client, from_number)
+
+
+@pytest.fixture(name="runner")
+def _runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(name="quiet_app_logs")
+def _quiet_app_logs() -> Iterator[None]:
+    """Commands that log expected lockouts and faults, kept out of the output checked."""
+    logging.getLogger("ivr").setLevel(logging.ERROR)
+    yield
+    logging.getLogger("ivr").setLevel(logging.NOTSET)

@@ -34,7 +34,7 @@ def test_behind_a_proxy_the_public_url_is_what_is_signed(settings):
     assert client.post("/voice", data=PARAMS,
                        headers={"X-Twilio-Signature": public}).status_code == 200
     # and the TwiML points Twilio back at the public host
-    assert b'action="https://ivr.example.com/voice/step/language"' in client.post(
+    assert b'action="https://ivr.example.com/voice/step/language?t=1"' in client.post(
         "/voice", data=PARAMS, headers={"X-Twilio-Signature": public}).data
     internal = RequestValidator(TOKEN).compute_signature("http://localhost/voice", PARAMS)
     assert client.post("/voice", data=PARAMS,
@@ -84,13 +84,13 @@ def test_five_wrong_pins_over_several_calls_lock_and_the_lock_survives_restart(
     assert first.said("we could not verify your identity") and first.queue == "general"
     second = wrong_pin_call(client, "581233")
     second.keys("10000003#", "581234")
-    assert second.said("temporarily locked") and second.queue == "account-security"
+    assert second.said("is locked for") and second.queue == "account-security"
 
     restarted = create_app(settings).test_client()  # a new process on the same database
     third = Caller(restarted)
     third.start()
     third.keys("2", "2", "1", "10000003#")
-    assert third.said("temporarily locked")  # not even asked for the PIN
+    assert third.said("is locked for")  # not even asked for the PIN
     assert third.queue == "account-security"
 
     # nothing kept the PINs: not the logs, not any column of any table
@@ -116,7 +116,7 @@ def test_the_lock_expires_after_its_time(settings):
         call.keys("10000003#", "581231", "10000003#", "581232")
         call = wrong_pin_call(client)
         call.keys("10000003#", "581234")
-        assert call.said("temporarily locked")
+        assert call.said("is locked for")
         clock.tick(31 * 60)
         ok = Caller(client)
         ok.start()

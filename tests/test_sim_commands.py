@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -21,16 +19,7 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 QUIET = "wed 09:30"  # lines open, short waits
 
 
-@pytest.fixture(name="runner")
-def _runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _quiet_app_logs() -> Iterator[None]:
-    logging.getLogger("ivr").setLevel(logging.ERROR)
-    yield
-    logging.getLogger("ivr").setLevel(logging.NOTSET)
+pytestmark = pytest.mark.usefixtures("quiet_app_logs")
 
 
 def test_scripted_call_prints_the_trace_as_json(runner: CliRunner) -> None:

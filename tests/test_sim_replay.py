@@ -17,6 +17,7 @@ from ivr.sim.scenario import CallSpec
 from ivr.sim.target import Target, sandbox
 
 STRANGER = "+8613700000000"
+GUESSER = "+8613755550000"
 MENU = Path(__file__).resolve().parents[1] / "ivr" / "menus" / "wallet.yaml"
 
 #: (from, answers) of the calls to log, in English
@@ -29,8 +30,9 @@ CALLS = [
     (STRANGER, "2 4 1 10000001# 246810 1 # 0"),  # a complaint, recorded
     (STRANGER, "2 4 2 12345678# 0"),  # complaint status
     (STRANGER, "2 0"),  # an agent
-    (STRANGER, "2 2 1 10000003# 000000 10000003# 000001 10000003# 000002"),  # 3 wrong...
-    (STRANGER, "2 2 1 10000003# 000003 10000003# 000004"),  # ...and 2 more: locked
+    # another stranger (one caller ID's wrong PINs over all accounts are throttled too)
+    (GUESSER, "2 2 1 10000003# 000000 10000003# 000001 10000003# 000002"),  # 3 wrong...
+    (GUESSER, "2 2 1 10000003# 000003 10000003# 000004"),  # ...and 2 more: locked
 ]
 
 
@@ -103,7 +105,7 @@ def test_a_lockout_met_in_the_original_is_set_up_again(logged: Path, target: Tar
     trace, _ = replay(locked, target)
     assert trace.outcome.queue == "account-security"
     assert any(
-        "temporarily locked" in str(e.get("text", "")) or "/verify_locked" in str(e.get("url", ""))
+        "is locked for" in str(e.get("text", "")) or "/verify_locked" in str(e.get("url", ""))
         for e in trace.events
     )
 

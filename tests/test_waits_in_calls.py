@@ -116,7 +116,8 @@ def test_outside_service_hours_the_caller_hears_hours_and_windows_and_may_ask_a_
 def test_the_fraud_line_is_open_all_night(settings):
     # an unverified caller at midnight: three failed tries, still the fraud queue
     _, call = call_at("2026-11-25 16:00:00", settings,
-                      keys=("2", "3", "1#", "000000", "1#", "000000", "1#", "000000"))
+                      keys=("2", "3", "10000009#", "000000", "10000009#", "000000",
+                            "10000009#", "000000"))
     assert call.queue == "fraud"
     assert not call.said("closed now")
 

@@ -5,7 +5,8 @@ call with Twilio's TwiML semantics in simulated time; the rest builds on it:
 
 - ``interpreter`` (the TwiML rules), ``document`` (parsing, Twilio's 12100/12200 checks),
   ``transport`` (in-process or HTTP, signed), ``caller`` (scripts, a person at a terminal),
-  ``timing`` (speaking rates, audio lengths), ``trace`` (the JSON), ``transcript`` (text);
+  ``timing`` (speaking rates, audio lengths), ``trace`` (the JSON), ``transcript`` (text),
+  ``masking`` (PINs and account numbers kept out of traces and transcripts);
 - ``target`` (the hotline as a sandbox app or a server), ``scenario`` (YAML scenarios and
   expectations), ``calllog`` (replaying logged calls), ``bulk`` (thousands of calls),
   ``commands`` (``ivr call``, ``ivr replay``).

@@ -9,17 +9,20 @@ order, one answer each:
 - ``say:some words``: speech (``say`` alone takes the next text from a separate list).
 
 When the script runs out, the caller times out at every further prompt. The
-``InteractiveCaller`` asks a person at a terminal instead.
+``InteractiveCaller`` asks a person at a terminal instead, without echoing what they type
+at the PIN and account-number prompts.
 """
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from ivr.sim.errors import ScenarioError
+from ivr.sim.masking import Secret
 from ivr.sim.transcript import describe
 
 DTMF_KEYS = frozenset("0123456789*#")
@@ -81,6 +84,7 @@ class Prompt:
     finish_on_key: str = "#"
     heard: tuple[str, ...] = ()  # what was said or played since the previous prompt
     action: str = ""  # where the answer will be sent
+    secret: Secret | None = None  # the prompt asks for a PIN or an account number
 
 
 class Caller(Protocol):
@@ -152,12 +156,14 @@ class ScriptedCaller:
 class InteractiveCaller:
     """A person at a terminal: prints what they hear, reads what they press.
 
-    Enter alone is a time-out, ``h`` hangs up, ``say words`` speaks.
+    Enter alone is a time-out, ``h`` hangs up, ``say words`` speaks. At a prompt asking
+    for a PIN or an account number the line is read with ``read_secret`` (not echoed).
     """
 
     read: Callable[[str], str] = input
     show: Callable[[Mapping[str, Any]], None] = lambda e: print(describe(e))
     history: list[Answer] = field(default_factory=list)
+    read_secret: Callable[[str], str] = getpass.getpass
 
     def answer(self, prompt: Prompt) -> Answer:
         hint = (
@@ -165,9 +171,10 @@ class InteractiveCaller:
             if prompt.kind == "record"
             else _hint(prompt)
         )
+        read = self.read_secret if prompt.secret else self.read
         while True:
             try:
-                line = self.read(f"[{hint}] > ")
+                line = read(f"[{hint}] > ")
             except EOFError:
                 line = "h"
             line = line.strip()
@@ -178,7 +185,8 @@ class InteractiveCaller:
                     line.replace(" ", "") if not line.startswith("say:") else line
                 )
             except ScenarioError as exc:
-                print(exc)
+                # the message quotes the line: not when it is a PIN or an account number
+                print("only phone keys (0-9 * #), please" if prompt.secret else exc)
                 continue
             self.history.append(answer)
             return answer
@@ -197,4 +205,8 @@ def _hint(prompt: Prompt) -> str:
         )
     if "speech" in prompt.input:
         parts.append("or 'say words'")
-    return " ".join(parts) + "; Enter: time-out, h: hang up"
+    hidden = f" (your {_SECRET_NAMES[prompt.secret]}, not shown)" if prompt.secret else ""
+    return " ".join(parts) + hidden + "; Enter: time-out, h: hang up"
+
+
+_SECRET_NAMES = {Secret.PIN: "PIN", Secret.ACCOUNT: "account number"}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from ivr.sim.caller import TIMEOUT, Answer, Kind, Prompt
 from ivr.sim.errors import ScenarioError
@@ -236,7 +237,7 @@ class ReplayCaller:
         if self.position >= len(self.steps):
             return TIMEOUT
         step = self.steps[self.position]
-        asked_at = prompt.action.rstrip("/").rsplit("/", 1)[-1]
+        asked_at = node_of(prompt.action)
         if self.nodes and asked_at not in self.nodes and step.node in self.nodes:
             return TIMEOUT
         self.position += 1
@@ -269,6 +270,11 @@ class ReplayCaller:
         if finish and keys and (prompt.num_digits is None or len(keys) < prompt.num_digits):
             keys += finish[0]  # the log holds Digits without the key that ended them
         return Answer(Kind.KEYS, keys) if keys else TIMEOUT
+
+
+def node_of(action: str) -> str:
+    """The node an action URL posts to: ``/voice/step/identify?t=3`` -> ``identify``."""
+    return unquote(urlsplit(action).path).rstrip("/").rsplit("/", 1)[-1]
 
 
 def replay(

@@ -119,7 +119,9 @@ def call(
         caller: Caller
         if press is None and not says:
             live = InteractiveCaller(
-                read=_read_line, show=lambda e: click.echo(describe(e, target.heard))
+                read=_read_line,
+                show=lambda e: click.echo(describe(e, target.heard)),
+                read_secret=_read_secret,
             )
             caller = _Prefixed(live, [Answer.parse(k) for k in first])
         else:
@@ -306,11 +308,20 @@ def _moment(text: str, target: Target) -> datetime:
         raise click.BadParameter("an ISO time or 'tue 12:30'", param_hint="--at") from exc
 
 
-def _read_line(prompt: str) -> str:
+def _read_line(prompt: str, hide_input: bool = False) -> str:
     try:
-        return str(click.prompt(prompt, default="", show_default=False, prompt_suffix=""))
+        return str(
+            click.prompt(
+                prompt, default="", show_default=False, prompt_suffix="", hide_input=hide_input
+            )
+        )
     except click.Abort:
         return "h"  # end of input: the caller puts the phone down
+
+
+def _read_secret(prompt: str) -> str:
+    """A PIN or an account number: typed without echo, so the terminal never shows it."""
+    return _read_line(prompt, hide_input=True)
 
 
 class _Prefixed:

@@ -24,6 +24,10 @@ Twilio's rules it follows (and the simulator's own choices, marked *):
 - ``loop="0"`` repeats 1000 times; 3xx redirects are followed (5 at most);
 - * the caller hears every prompt to its end before answering (no barge-in), then
   waits ``Pace.answer_delay_s``;
+- * keys (or speech) given in answer to the PIN or the account-number prompt are
+  masked in the trace the way the app's call events mask them (``masking``); the app
+  gets them in clear. Which prompt is which comes from ``CallOptions.prompt_keys``;
+  without it nothing is masked;
 - anything Twilio would refuse ends the call with an ``error`` event carrying Twilio's
   code (11200 HTTP retrieval failure, 12100 parse failure, 12200 schema validation,
   12300 bad Content-Type), the URL and the document.
@@ -42,7 +46,7 @@ from urllib.parse import urljoin
 
 from twilio.request_validator import HMAC_SHA1
 
-from ivr.sim import timing
+from ivr.sim import masking, timing
 from ivr.sim.caller import TIMEOUT, Caller, Kind, Pace, Prompt, Script
 from ivr.sim.document import SCHEMA_VALIDATION, Verb, parse
 from ivr.sim.errors import TransportError, TwiMLError
@@ -95,6 +99,9 @@ class CallOptions:
     max_duration_s: float = 4 * 3600  # Twilio's longest call
     algorithm: str = HMAC_SHA1
     play_duration_s: timing.PlayDuration | None = None  # None: AudioDurations()
+    #: names the catalog prompts a say/play event is, so the keys answering the PIN and
+    #: account prompts are masked in the trace (None: the prompts are unknown, no masking)
+    prompt_keys: masking.PromptKeys | None = None
 
 
 def simulate(
@@ -150,6 +157,8 @@ class _Call:
         self.events: list[dict[str, Any]] = []
         self.requests = 0
         self.heard: list[str] = []
+        self.heard_events: list[Mapping[str, Any]] = []
+        self.asking: masking.Secret | None = None  # what the last prompt heard asks for
         self.language = "en-US"
         self.queue: _Queue | None = None
         self.document = ("", "")  # url and body of the document running, for errors
@@ -269,8 +278,10 @@ class _Call:
         )
         for nested in verb.children:
             self._play(nested, doc_url)
+        heard = self._take_heard()
+        secret = self.asking
         answer = self.caller.answer(
-            Prompt("gather", doc_url, modes, num_digits, finish, self._take_heard(), action)
+            Prompt("gather", doc_url, modes, num_digits, finish, heard, action, secret)
         )
         params: dict[str, str] = {}
         if answer.kind is Kind.HANGUP:
@@ -278,23 +289,33 @@ class _Call:
             raise _Stop(EndedBy.CALLER_HANGUP)
         if answer.kind is Kind.KEYS and "dtmf" in modes:
             self._wait(timing.ms(self.o.pace.answer_delay_s))
-            digits = self._keys(answer.value, num_digits, finish, timeout_ms)
+            digits = self._keys(answer.value, num_digits, finish, timeout_ms, secret)
             params = {"Digits": digits} if digits else {}
         elif answer.kind is Kind.SPEECH and "speech" in modes:
             self._wait(timing.ms(self.o.pace.answer_delay_s))
             end_ms = self._speech_timeout_ms(verb, timeout_ms)
             talk = timing.speech_ms(answer.value, verb.get("language", "en-US") or "en-US")
-            self._emit(EventType.INPUT, talk + end_ms, speech=answer.value, digits="")
+            said = masking.input_event(secret, {"speech": answer.value, "digits": ""})
+            self._emit(EventType.INPUT, talk + end_ms, **said)
             params = {"SpeechResult": answer.value, "Confidence": "0.9"}
         else:
             ignored = {} if answer == TIMEOUT else {"ignored": str(answer)}
-            self._emit(EventType.INPUT, timeout_ms, digits="", timeout=True, **ignored)
+            fields = masking.input_event(secret, {"digits": "", "timeout": True, **ignored})
+            self._emit(EventType.INPUT, timeout_ms, **fields)
         if params or on_empty:
             return _Next(action, method, params, waiting)
         return None
 
-    def _keys(self, keys: str, num_digits: int | None, finish: str, timeout_ms: int) -> str:
-        """Press ``keys`` into a Gather; emit the input event; return the Digits."""
+    def _keys(
+        self,
+        keys: str,
+        num_digits: int | None,
+        finish: str,
+        timeout_ms: int,
+        secret: masking.Secret | None = None,
+    ) -> str:
+        """Press ``keys`` into a Gather; emit the input event (masked if they answer a
+        ``secret`` prompt); return the Digits, in clear."""
         collected, pressed, ended = "", "", "timeout"
         for key in keys:
             pressed += key
@@ -308,15 +329,14 @@ class _Call:
         interval = timing.ms(self.o.pace.key_interval_s)
         duration = (len(pressed) - 1) * interval + (timeout_ms if ended == "timeout" else 0)
         extra = {"dropped": keys[len(pressed) :]} if len(pressed) < len(keys) else {}
-        self._emit(
-            EventType.INPUT,
-            duration,
-            digits=collected,
-            keys=pressed,
-            key_interval_s=interval / 1000,
-            ended=ended,
+        fields = {
+            "digits": collected,
+            "keys": pressed,
+            "key_interval_s": interval / 1000,
+            "ended": ended,
             **extra,
-        )
+        }
+        self._emit(EventType.INPUT, duration, **masking.input_event(secret, fields))
         return collected
 
     def _record(self, verb: Verb, doc_url: str, waiting: bool) -> _Next | None:
@@ -456,6 +476,7 @@ class _Call:
         self.events.append(ev)
         if type_ in HEARD:
             self.heard.append(str(ev.get("text") or ev.get("url") or ev.get("digits")))
+            self.heard_events.append(ev)
         cut = self._spend(duration_ms or 0)
         if cut is not None:
             ev["duration_s"] = cut / 1000
@@ -497,7 +518,12 @@ class _Call:
         raise _Stop(EndedBy.ENQUEUE, name)
 
     def _take_heard(self) -> tuple[str, ...]:
+        """What was heard since the previous prompt; notes whether it asks for a secret
+        (nothing heard: the caller still answers the prompt heard last)."""
         heard, self.heard = tuple(self.heard), []
+        events, self.heard_events = self.heard_events, []
+        if events and self.o.prompt_keys is not None:
+            self.asking = masking.asked(events, self.o.prompt_keys)
         return heard
 
     # -- requests ------------------------------------------------------------------------

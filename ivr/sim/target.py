@@ -80,6 +80,8 @@ class Target:
             pace=pace or Pace(),
             status_callback=self.status_callback,
             play_duration_s=self.play_duration_s,
+            # the PIN and account prompts are known by their words: mask what answers them
+            prompt_keys=self.prompt_keys if self.prompts else None,
         )
         return simulate(
             self.voice_url,
@@ -285,7 +287,15 @@ class Prompts:
 
     def _file(self, url: str) -> tuple[str, str] | None:
         path = unquote(urlsplit(url).path)
-        return self.files.get(path.split("/audio/", 1)[1]) if "/audio/" in path else None
+        if "/audio/" not in path:
+            return None
+        name = path.split("/audio/", 1)[1]
+        if name in self.files:
+            return self.files[name]
+        # a server's audio this manifest does not list (over HTTP): <lang>/<key>.wav
+        lang, _, file = name.rpartition("/")
+        key = file.rsplit(".", 1)[0]
+        return (lang, key) if "/" not in lang and self.catalog.has(lang, key) else None
 
     def text(self, url: str) -> str | None:
         """The words of the prompt a play URL plays, if it is one."""

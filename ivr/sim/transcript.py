@@ -70,11 +70,19 @@ def _input(e: Mapping[str, Any]) -> str:
         )
         return f"recorded {e['recording_s']:.0f} s{said}, then {end}"
     if e.get("speech"):
-        return f"said {e['speech']!r}"
+        return f"said {e['speech']!r}" + _masked(e)
     if e.get("timeout") and not e.get("keys"):
         ignored = f" ({e['ignored']} ignored)" if e.get("ignored") else ""
         return f"(no input, {e.get('duration_s', 0):g} s){ignored}"
-    return f"pressed {e.get('keys')}" + (f" ({e['dropped']} dropped)" if e.get("dropped") else "")
+    dropped = f" ({e['dropped']} dropped)" if e.get("dropped") else ""
+    return f"pressed {e.get('keys')}{dropped}" + _masked(e)
+
+
+def _masked(e: Mapping[str, Any]) -> str:
+    return f"  ({_SECRETS.get(str(e['masked']), e['masked'])}, masked)" if e.get("masked") else ""
+
+
+_SECRETS = {"pin": "PIN", "account": "account number"}
 
 
 _HELD = {

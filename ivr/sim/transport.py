@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from twilio.request_validator import (
     HMAC_SHA1,
@@ -78,6 +78,22 @@ def signed(
     return Request(method, url, dict(params), headers)
 
 
+def shown(url: str) -> str:
+    """A request URL fit for an error message: a GET carries the caller's input in its
+    query string, which may be a PIN, so its ``Digits`` and ``SpeechResult`` are hidden."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = [
+        (k, "***" if k in _INPUT_PARAMS and v else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(pairs, safe="*")))
+
+
+_INPUT_PARAMS = frozenset({"Digits", "SpeechResult"})
+
+
 class FlaskTransport:
     """Webhooks into a Flask app in this process, via ``app.test_client()``.
 
@@ -105,7 +121,9 @@ class _FlaskSession:
             or request.url.startswith(base + "/")
             or request.url.startswith(base + "?")
         ):
-            raise TransportError(f"{request.url} is not served in-process (the app is at {base})")
+            raise TransportError(
+                f"{shown(request.url)} is not served in-process (the app is at {base})"
+            )
         path = request.url[len(base) :] or "/"
         response = self.client.open(
             path,
@@ -169,4 +187,4 @@ class _HTTPSession:
                     exc.headers.get("Location"),
                 )
         except (urllib.error.URLError, OSError) as exc:
-            raise TransportError(f"{request.method} {request.url}: {exc}") from exc
+            raise TransportError(f"{request.method} {shown(request.url)}: {exc}") from exc

@@ -1,0 +1,212 @@
+"""The PIN lockout book: whether a PIN may be checked now, kept in the database so that it
+holds across calls, workers, hosts and restarts.
+
+Every PIN check is *reserved* before the PIN is hashed, in the same transaction that
+counts the failures and reads the locks, and a reservation counts as a failure until it
+is settled. So however many calls guess at once, at most ``max_failures`` PINs of one
+account are ever checked before it locks, and a check whose result could not be recorded
+(a crash, a failing disk) stays counted: the book fails closed.
+
+Neither PINs nor account numbers nor caller IDs are stored here: accounts and callers are
+keyed by an HMAC with the server's secret, so the table alone does not say who called or
+which accounts exist. The policy and its reasons are in the README's security section.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ivr.backend import Lock, mask
+from ivr.store import Store, iso, parse_iso
+
+log = logging.getLogger(__name__)
+
+#: ``locked_until`` of a lock only support can clear (the hard limit)
+UNTIL_CLEARED = "support"
+#: how long a reservation waits for the checks in flight of the same account (2 s)
+IN_FLIGHT_WAITS, IN_FLIGHT_WAIT_S = 40, 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    """How many wrong PINs lock what, for how long (settings ``LOCKOUT_*``)."""
+
+    max_failures: int = 5  # wrong PINs of one account in a window lock it
+    window_s: int = 24 * 3600
+    lock_s: int = 30 * 60  # the first lock; each further lock before a success doubles
+    max_lock_s: int = 24 * 3600
+    #: consecutive wrong PINs since the last success that lock until support clears it
+    #: (NIST SP 800-63B 5.2.2: no more than 100 consecutive failed attempts)
+    hard_limit: int = 100
+    caller_failures: int = 10  # wrong PINs from one caller ID, over all accounts
+    alert_failures: int = 50  # wrong PINs over all accounts within alert_window_s: a warning
+    alert_window_s: int = 600
+
+
+class SQLiteLockouts:
+    """The lockout book in the embedded database (``pin_attempts`` and ``pin_locks``)."""
+
+    def __init__(self, store: Store, secret: str, policy: LockoutPolicy = LockoutPolicy()) -> None:
+        self.store, self.policy = store, policy
+        self._secret = secret.encode()
+
+    def key(self, kind: str, value: str) -> str:
+        """``a:``/``c:`` + a keyed hash of an account or a caller ID: stable, not reversible."""
+        digest = hmac.new(self._secret, f"{kind}:{value}".encode(), hashlib.sha256)
+        return f"{kind}:{digest.hexdigest()[:32]}"
+
+    def _keys(self, account: str, caller: str) -> tuple[str, str]:
+        return self.key("a", account), self.key("c", caller or "anonymous")
+
+    def locked(self, account: str, caller: str, now: datetime) -> Lock | None:
+        """The lock on this account or this caller now, if any (read only)."""
+        account_key, caller_key = self._keys(account, caller)
+        for key in (account_key, caller_key):
+            lock = self._lock_of(self.store.read_one(
+                "SELECT locked_until FROM pin_locks WHERE key=?", (key,)), now, key)
+            if lock:
+                return lock
+        return None
+
+    def reserve(self, account: str, caller: str, now: datetime) -> int | Lock:
+        """Reserve one PIN check: its id, or the lock that refuses it. Before hashing.
+
+        When only checks still in flight fill the allowance, wait for them to settle
+        (a few scrypt checks) rather than refuse: they may be right.
+        """
+        for _ in range(IN_FLIGHT_WAITS):
+            reserved = self._reserve(account, caller, now)
+            if reserved is not None:
+                return reserved
+            time.sleep(IN_FLIGHT_WAIT_S)
+        return Lock(now + timedelta(seconds=self.policy.lock_s))
+
+    def _reserve(self, account: str, caller: str, now: datetime) -> int | Lock | None:
+        account_key, caller_key = self._keys(account, caller)
+        with self.store.tx() as db:
+            for key, limit in ((account_key, self.policy.max_failures),
+                               (caller_key, self.policy.caller_failures)):
+                row = db.execute("SELECT locked_until, counted_from FROM pin_locks WHERE key=?",
+                                 (key,)).fetchone()
+                lock = self._lock_of(row, now, key)
+                if lock:
+                    return lock
+                if self._failures(db, key, row, now) >= limit:
+                    return None  # checks in flight fill the allowance: wait for them
+            cursor = db.execute(
+                "INSERT INTO pin_attempts (account_key, caller_key, at, outcome) "
+                "VALUES (?, ?, ?, 'pending')", (account_key, caller_key, iso(now)))
+        return int(cursor.lastrowid or 0)
+
+    def settle(self, attempt: int, right: bool, now: datetime) -> Lock | None:
+        """Record the checked PIN. A lock means: do not verify, even when it was right."""
+        with self.store.tx() as db:
+            row = db.execute("SELECT account_key, caller_key FROM pin_attempts WHERE id=?",
+                             (attempt,)).fetchone()
+            account_key, caller_key = row["account_key"], row["caller_key"]
+            if right:
+                lock = self._lock_of(db.execute(
+                    "SELECT locked_until FROM pin_locks WHERE key=?", (account_key,)).fetchone(),
+                    now, account_key)
+                db.execute("UPDATE pin_attempts SET outcome=? WHERE id=?",
+                           ("refused" if lock else "right", attempt))
+                if lock is None:  # a success starts the count over; escalation ends
+                    db.execute(
+                        "INSERT INTO pin_locks (key, counted_from, locks, last_success) "
+                        "VALUES (?, ?, 0, ?) ON CONFLICT (key) DO UPDATE SET "
+                        "counted_from=excluded.counted_from, locks=0, "
+                        "last_success=excluded.last_success, locked_until=NULL",
+                        (account_key, iso(now), iso(now)))
+                return lock
+            db.execute("UPDATE pin_attempts SET outcome='wrong' WHERE id=?", (attempt,))
+            lock = self._maybe_lock(db, account_key, self.policy.max_failures, now)
+            caller_lock = self._maybe_lock(db, caller_key, self.policy.caller_failures, now)
+            self._alert(db, now)
+        if lock:
+            log.warning("phone verification locked for an account (%s) until %s",
+                        account_key, iso(lock.until) if lock.until else UNTIL_CLEARED)
+        if caller_lock:
+            log.warning("phone verification locked for a caller ID (%s) until %s",
+                        caller_key, iso(caller_lock.until) if caller_lock.until else "-")
+        return lock or caller_lock
+
+    def record_failure(self, account: str, now: datetime, caller: str = "") -> Lock | None:
+        """A wrong PIN checked elsewhere (``ivr replay`` recreating a call's lockout)."""
+        attempt = self.reserve(account, caller, now)
+        return attempt if isinstance(attempt, Lock) else self.settle(attempt, False, now)
+
+    def unlock(self, account: str, now: datetime) -> bool:
+        """Support cleared the account after verifying the owner: the count starts over."""
+        key = self.key("a", account)
+        with self.store.tx() as db:
+            changed = db.execute(
+                "UPDATE pin_locks SET locked_until=NULL, locks=0, counted_from=?, "
+                "last_success=? WHERE key=?", (iso(now), iso(now), key)).rowcount
+        log.warning("phone verification unlocked by support for account %s", mask(account))
+        return bool(changed)
+
+    # -- the counting ---------------------------------------------------------------------
+    def _lock_of(self, row: sqlite3.Row | None, now: datetime, key: str) -> Lock | None:
+        until = row["locked_until"] if row else None
+        if until == UNTIL_CLEARED:
+            return Lock(None, key[0] == "c")
+        if until and parse_iso(until) > now:
+            return Lock(parse_iso(until), key[0] == "c")
+        return None
+
+    def _failures(self, db: sqlite3.Connection, key: str, row: sqlite3.Row | None, now: datetime) -> int:
+        """Wrong and in-flight checks in the window, since the last lock ended or success."""
+        since = now - timedelta(seconds=self.policy.window_s)
+        counted_from = row["counted_from"] if row else None
+        if counted_from and parse_iso(counted_from) > since:
+            since = parse_iso(counted_from)
+        column = "account_key" if key[0] == "a" else "caller_key"
+        return int(db.execute(
+            f"SELECT COUNT(*) FROM pin_attempts WHERE {column}=? AND at>=? "
+            "AND outcome IN ('pending', 'wrong')", (key, iso(since))).fetchone()[0])
+
+    def _maybe_lock(self, db: sqlite3.Connection, key: str, limit: int, now: datetime) -> Lock | None:
+        row = db.execute("SELECT * FROM pin_locks WHERE key=?",
+                         (key,)).fetchone()
+        if self._lock_of(row, now, key) or self._failures(db, key, row, now) < limit:
+            return None
+        locks = row["locks"] if row else 0
+        lock_s = min(self.policy.lock_s * 2 ** min(locks, 20), self.policy.max_lock_s)
+        until = now + timedelta(seconds=lock_s)
+        stored = iso(until)
+        if key[0] == "a" and self._consecutive(db, key, row) >= self.policy.hard_limit:
+            stored = UNTIL_CLEARED
+        db.execute(
+            "INSERT INTO pin_locks (key, counted_from, locks, locked_until) VALUES (?, ?, 1, ?) "
+            "ON CONFLICT (key) DO UPDATE SET counted_from=excluded.counted_from, "
+            "locks=locks+1, locked_until=excluded.locked_until",
+            (key, iso(until), stored))  # after the lock, the count starts over
+        return Lock(None if stored == UNTIL_CLEARED else until, key[0] == "c")
+
+    def _consecutive(self, db: sqlite3.Connection, key: str, row: sqlite3.Row | None) -> int:
+        last = row["last_success"] if row else None
+        return int(db.execute(
+            "SELECT COUNT(*) FROM pin_attempts WHERE account_key=? AND at>=? "
+            "AND outcome IN ('pending', 'wrong')", (key, last or "")).fetchone()[0])
+
+    def _alert(self, db: sqlite3.Connection, now: datetime) -> None:
+        """A sudden rise of wrong PINs over all accounts: warn, at most once a window."""
+        window = timedelta(seconds=self.policy.alert_window_s)
+        count = db.execute(
+            "SELECT COUNT(*) FROM pin_attempts WHERE at>=? AND outcome='wrong'",
+            (iso(now - window),)).fetchone()[0]
+        if count < self.policy.alert_failures:
+            return
+        row = db.execute("SELECT counted_from FROM pin_locks WHERE key='g:alert'").fetchone()
+        if row and parse_iso(row["counted_from"]) > now - window:
+            return
+        db.execute("INSERT OR REPLACE INTO pin_locks (key, counted_from) VALUES ('g:alert', ?)",
+                   (iso(now),))
+        log.warning("%d wrong PINs over all accounts in the last %d s: a guessing attack?",
+                    count, self.policy.alert_window_s)
