@@ -126,18 +126,25 @@ class Hotline:
         state = self.state_of(call_sid, now)
         return Step(state, tuple(hold(state, queue, position, self.services(now))))
 
-    def request_callback(self, call_sid: str, now: datetime) -> None:
+    @staticmethod
+    def _live(stored: StoredCall | None, turn: int | None) -> bool:
+        """Whether a request of the wait loop may change the call: not after it ended,
+        nor from another turn (URLs issued without a turn, by the apology, rely on the
+        callback being booked once per call)."""
+        return stored is not None and not stored.ended and turn in (None, stored.turn)
+
+    def request_callback(self, call_sid: str, turn: int | None, now: datetime) -> None:
         """The caller pressed 1 while holding; the Enqueue action will book it."""
         stored = self.store.load_call(call_sid, now)
-        state = stored.state if stored and not stored.ended else None
+        state = stored.state if stored and self._live(stored, turn) else None
         if state and state.node:
             self.store.save_step(Step(replace(state, data={**state.data, "leaving": True}),
                                       logged_input="1"), now, "(hold)")
 
-    def queue_done(self, call_sid: str, result: str, now: datetime) -> Step:
+    def queue_done(self, call_sid: str, result: str, turn: int | None, now: datetime) -> Step:
         """The Enqueue action: book the callback asked for while holding, or say goodbye."""
         stored = self.store.load_call(call_sid, now)
-        if stored is None or stored.ended:  # a replay after the call: nothing changes
+        if not self._live(stored, turn):  # a replay after the call or its turn: no change
             return self._again(stored, now)
         self.store.set_queue_result(call_sid, result)
         state = self.state_of(call_sid, now)

@@ -91,8 +91,8 @@ def _render(step: Step) -> Response:
     return xml(twiml.render(
         step,
         step_url=lambda node: absolute("voice.step", node=node, t=step.state.turn),
-        wait_url=lambda queue: absolute("voice.wait", queue=queue),
-        queue_done_url=absolute("voice.queue_done"),
+        wait_url=lambda queue: absolute("voice.wait", queue=queue, t=step.state.turn),
+        queue_done_url=absolute("voice.queue_done", t=step.state.turn),
         voices=current_app.config["VOICES"],
         audio_for=audio_url,
     ))
@@ -114,7 +114,8 @@ def step(node: str) -> Response:
 def wait(queue: str) -> Response:
     """The Enqueue waitUrl, fetched again whenever the last document ends."""
     step = hotline().hold(call_sid(), queue, count("QueuePosition") or 0, hotline().now())
-    return xml(twiml.hold(step.say, key_url=absolute("voice.hold_key", queue=queue),
+    key_url = absolute("voice.hold_key", queue=queue, t=count("t"))
+    return xml(twiml.hold(step.say, key_url=key_url,
                           voices=current_app.config["VOICES"], audio_for=audio_url,
                           music_url=_hold_music_url()))
 
@@ -125,7 +126,7 @@ def hold_key(queue: str) -> Response:
     line = hotline()
     sid = call_sid()
     if clean_digits(request.values.get("Digits")) == "1":
-        line.request_callback(sid, hotline().now())
+        line.request_callback(sid, count("t"), hotline().now())
         return xml(twiml.leave())
     lang = line.lang_of(sid)
     keep = Utterance("hold_continue", line.catalog.text(lang, "hold_continue"), lang)
@@ -142,7 +143,7 @@ def _hold_music_url() -> str | None:
 def queue_done() -> Response:
     """The Enqueue action: the caller left the queue (hung up, bridged, or ``<Leave>``)."""
     step = hotline().queue_done(call_sid(), request.values.get("QueueResult", "")[:32],
-                                hotline().now())
+                                count("t"), hotline().now())
     return _render(step)
 
 

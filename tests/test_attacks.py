@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -437,3 +438,22 @@ def test_complaint_status_lookups_are_capped_per_call(client):
     call.keys("4", "2", "12345679#")
     assert call.said("You have checked several complaints in this call")
     assert call.queue == "complaints"
+
+
+def test_the_wait_loop_urls_carry_the_turn_and_another_turn_books_nothing(app, client):
+    call = Recorder(client)
+    call.start()
+    call.keys("2", "0")
+    enqueue = call.root.find("Enqueue")
+    turn = urlsplit(enqueue.get("action")).query
+    assert turn.startswith("t=") and turn in enqueue.get("waitUrl")
+    call.post(enqueue.get("waitUrl"), QueuePosition="3", QueueTime="40")
+    assert turn in call.action  # the hold key's URL
+    other = f"t={int(turn[2:]) + 5}"
+    call.post(call.action.replace(turn, other), Digits="1")
+    call.post(enqueue.get("action").replace(turn, other), QueueResult="leave")
+    assert app.extensions["ivr"].store.pending_callbacks() == []
+    call.post(enqueue.get("waitUrl"), QueuePosition="2", QueueTime="60")
+    call.post(call.action, Digits="1")
+    call.post(enqueue.get("action"), QueueResult="leave", QueueTime="75")
+    assert len(app.extensions["ivr"].store.pending_callbacks()) == 1
