@@ -17,7 +17,8 @@ from flask import Flask
 
 from ivr.errors import ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent
 
 DEFAULTS: dict[str, Any] = {
     "TWILIO_AUTH_TOKEN": None,
@@ -28,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_URL": None,  # e.g. https://ivr.example.com, as Twilio sees us behind a proxy
     "DATABASE": None,  # default: <instance>/ivr.db
     "MENU": None,  # default: the shipped ivr/menus/wallet.yaml
-    "PROMPTS_DIR": str(REPO / "prompts"),
+    "PROMPTS_DIR": str(PACKAGE / "data" / "prompts"),
     "AUDIO_DIR": str(REPO / "audio"),
     "VOICES": {
         "zh-CN": {"voice": "Polly.Zhiyu", "language": "cmn-CN"},

@@ -1,6 +1,6 @@
-"""The prompt catalog: every word a caller hears, per language, read from ``prompts/``.
+"""The prompt catalog: every word a caller hears, per language, read from ``ivr/data/prompts/``.
 
-One YAML file per language (``prompts/zh-CN.yaml``, ``prompts/en-US.yaml``), each a flat
+One YAML file per language (``zh-CN.yaml``, ``en-US.yaml``), each a flat
 mapping of prompt key to text. Text may hold ``{placeholders}`` for the dynamic parts
 (amounts, dates, ticket numbers, waits); those are filled at call time. No I/O but
 ``load``.
@@ -18,7 +18,7 @@ import yaml
 from ivr.errors import MenuError, Problem
 
 DEFAULT_LANG = "zh-CN"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "prompts"
+DEFAULT_DIR = Path(__file__).resolve().parent / "data" / "prompts"
 
 
 @lru_cache(maxsize=4096)

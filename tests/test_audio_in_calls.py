@@ -13,7 +13,7 @@ from conftest import Caller
 from ivr import create_app
 from ivr.cli import cli
 
-PROMPTS = Path(__file__).parent.parent / "prompts"
+PROMPTS = Path(__file__).parent.parent / "ivr" / "data" / "prompts"
 
 
 @pytest.fixture(scope="module", name="rendered")
