@@ -1,0 +1,45 @@
+"""Which values the code gives each prompt when it speaks it: what ``{placeholders}`` a
+prompt's text may use. ``ivr lint`` checks the catalog against this table, so a typo such
+as ``{amout}`` is found before a caller hits it.
+
+Whoever makes the code give a prompt a new value (``catalog.text(lang, key, name=...)``,
+``turn.utter(key, name=...)``) adds the name here. A prompt not listed is given none.
+"""
+
+from __future__ import annotations
+
+GIVEN: dict[str, frozenset[str]] = {
+    key: frozenset(names)
+    for key, names in {
+        # the call flow (ivr/flow.py)
+        "best_times": {"windows"},
+        "callback_booked": {"window"},
+        "complaint_filed": {"hours", "ticket"},
+        "complaint_status_closed": {"ticket", "reply_by"},
+        "complaint_status_open": {"ticket", "reply_by"},
+        "complaint_unknown": {"ticket"},
+        "hold_next": {"ahead", "wait"},
+        "hold_position": {"ahead", "wait"},
+        "queue_closed": {"hours", "opens"},
+        "topup_failed": {"amount", "date"},
+        "topup_processing": {"amount", "date"},
+        "verify_locked": {"duration"},
+        "wait_estimate": {"wait"},
+        # how things are said (ivr/spoken.py)
+        "fmt_amount": {"yuan"},
+        "fmt_date": {"day", "month", "month_name", "year"},
+        "fmt_days_hours": {"days", "hours"},
+        "fmt_minutes": {"minutes"},
+        "fmt_moment": {"day", "time"},
+        "fmt_span_minute": {"minutes"},
+        "fmt_span_minutes": {"minutes"},
+        "fmt_span_hour": {"hours"},
+        "fmt_span_hours": {"hours"},
+        "fmt_window": {"day", "start", "end"},
+    }.items()
+}
+
+
+def given(key: str) -> frozenset[str]:
+    """The names the code fills in for ``key`` (none for a prompt it only says)."""
+    return GIVEN.get(key, frozenset())
