@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the IVR app; ``test_config`` overrides every other settings layer."""
-    app = Flask(__name__, instance_relative_config=True)
+    # the working folder's instance/, as the settings read it: for an installed package
+    # Flask's default is <sys.prefix>/var/ivr-instance
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR.resolve()),
+                instance_relative_config=True)
     config.load(app, test_config)
     limits.init_app(app)
     app.extensions["ivr"] = Hotline.from_settings(app.config)

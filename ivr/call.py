@@ -48,6 +48,22 @@ class CallEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveQueue:
+    """What Twilio tells the wait URL about the queue a caller holds in.
+
+    ``position`` is 1 for the caller next in line (0: not sent), ``waited_s`` this caller's
+    time in the queue, ``avg_wait_s`` how long the callers in the queue now have waited on
+    average, ``size`` how many there are (QueuePosition, QueueTime, AvgQueueTime,
+    CurrentQueueSize: https://www.twilio.com/docs/voice/twiml/enqueue#attributes-waiturl-parameters).
+    """
+
+    position: int = 0
+    waited_s: int = 0
+    avg_wait_s: int = 0
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class CallState:
     """Everything we remember about a call between webhooks."""
 
@@ -95,3 +111,5 @@ class Step:
     hangup: bool = False
     #: the caller's input as it may be logged: PINs and account numbers masked
     logged_input: str | None = None
+    #: enqueue without our wait URL (Twilio's own hold music): our wait loop is what failed
+    twilio_hold_music: bool = False

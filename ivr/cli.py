@@ -1,20 +1,35 @@
 """The ``ivr`` command: thin click commands over library functions.
 
-Logging is configured here and in ``create_app`` only.
+Logging is configured here and in ``create_app`` only. Every command checks its inputs
+with the types in ``ivr.cliargs``: a mistake is one line naming the problem and the file.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
-from ivr import prompts
+from ivr import moments, prompts
 from ivr.audio.commands import audio
+from ivr.cliargs import (
+    MOMENT,
+    Database,
+    OutputFile,
+    app_logs_quiet,
+    boundary,
+    configure_logging,
+    error,
+    settings_files,
+    sqlite_problem,
+)
 from ivr.errors import IVRError, MenuError
 from ivr.menu import load, validate
 from ivr.queue.commands import advise_command, erlang_command, forecast_command
@@ -23,11 +38,15 @@ from ivr.sim.trace import Trace
 
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show ivr's debug logs on stderr (each webhook of a simulated call, the "
+                   "files and moments used) and the app's warnings.")
 def cli(verbose: bool) -> None:
     """The wallet hotline IVR: serve it, lint its menu, call it, model its queues."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure_logging(verbose)
+    from ivr.config import warn_unknown_env
+
+    warn_unknown_env()  # a mistyped IVR_* variable is otherwise silently ignored
 
 
 for command in (audio, call, replay, erlang_command, advise_command, forecast_command):
@@ -38,17 +57,16 @@ def _write_call_audio(trace: Trace, path: Path) -> None:
     """``ivr call --audio call.wav``: what the caller heard, key tones and hold included."""
     from ivr.audio.call import render_call
 
-    try:
+    with boundary():
         result = render_call(trace.to_dict(), path)
-    except IVRError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {path}: {result.duration_ms / 1000:.1f} s, "
                f"{len(result.tones)} key tone(s)", err=True)
 
 
 register_trace_option(
-    click.Option(["--audio"], type=click.Path(dir_okay=False, path_type=Path),
-                 help="Render what the caller heard to this WAV (prompts, key tones, hold)."),
+    click.Option(["--audio"], type=OutputFile((".wav",)),
+                 help="Render what the caller heard to this WAV (prompts, key tones, hold); "
+                      "its folder must exist."),
     _write_call_audio)
 
 
@@ -59,17 +77,19 @@ register_trace_option(
 def lint(menu_file: Path | None, prompts_dir: Path) -> None:
     """Check a menu tree (default: the shipped one) and list every problem."""
     problems = []
-    try:
-        catalog = prompts.load(prompts_dir)
-        problems += catalog.problems()
-    except MenuError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem))
-        raise SystemExit(1) from exc
-    menu, found = load(menu_file or os.environ.get("IVR_MENU"))
-    problems += found
-    if menu.nodes:
-        problems += validate(menu, catalog)
+    menu_path = menu_file or os.environ.get("IVR_MENU")
+    with boundary([menu_path, prompts_dir]):
+        try:
+            catalog = prompts.load(prompts_dir)
+            problems += catalog.problems()
+        except MenuError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem))
+            raise SystemExit(1) from exc
+        menu, found = load(menu_path)
+        problems += found
+        if menu.nodes:
+            problems += validate(menu, catalog)
     for problem in problems:
         click.echo(str(problem))
     errors = sum(p.severity == "error" for p in problems)
@@ -95,12 +115,10 @@ def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: i
     overrides = {"DEV": True} if dev else {}
     if demo:
         overrides["DEMO"] = True
-    try:
+    with boundary(settings_files):
         from ivr.app import create_app
 
         app = create_app(overrides)
-    except IVRError as exc:
-        raise click.ClickException(str(exc)) from exc
     if app.config["DEV"] and not dev:
         raise click.ClickException(
             "dev mode is set (IVR_DEV, or DEV in instance/config.py) but this is not "
@@ -115,85 +133,163 @@ def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: i
                  request_timeout_s=request_timeout_s)
 
 
-
-
 @cli.command()
-@click.option("--database", type=click.Path(dir_okay=False, path_type=Path),
-              help="Keep the calls in this SQLite file (default: a temporary one).")
-@click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z",
-                                                 "%Y-%m-%dT%H:%M"]),
-              help="Place every call at this moment, e.g. 2026-11-25T12:30+08:00 (without an "
-                   "offset it is UTC). Default: the coming weekday morning, lunch for the "
-                   "peak call. Waits and opening hours depend on it.")
-def demo(database: Path | None, at: datetime | None) -> None:
+@click.option("--db", "--database", "database", type=Database(create=True),
+              help="Keep the calls in this SQLite file (default: a temporary one). The demo "
+                   "accounts in it are put back as they were before each run.")
+@click.option("--at", "at", type=MOMENT, metavar="TIME",
+              help="Place every call at this moment: 2026-11-28T10:00 is the centre's local "
+                   "time (Asia/Shanghai in the shipped week); 2026-11-28T10:00+08:00 gives the "
+                   "offset; 'sat 10:00' is the next Saturday at 10:00; a date alone plays the "
+                   "morning calls and the lunch-peak call on that day. Default: the coming "
+                   "weekday morning, lunch for the peak call. Waits, opening hours and the "
+                   "demo's recent top-up depend on it.")
+def demo(database: Path | None, at: moments.Moment | None) -> None:
     """Play a few scripted calls through the real app and print what the caller hears."""
     from ivr import demo as demo_calls
 
-    if at and at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    try:
+    with app_logs_quiet(), boundary(settings_files):
         demo_calls.run(click.echo, database, at)
-    except IVRError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @cli.command()
-@click.option("--database", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--db", "--database", "database", type=Database(create=False),
               help="The SQLite file (default: the app's, from IVR_DATABASE or the instance).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON line per stored callback instead of the table.")
 def callbacks(database: Path | None, as_json: bool) -> None:
-    """List the pending callbacks, earliest requested window first."""
+    """List the pending callbacks, earliest requested window first.
+
+    Times are in the centre's timezone (the traffic file's), as the caller was told them;
+    one line per phone number, however many queues it asked for a callback from.
+    """
     import json
 
     from ivr.backend import mask
-    from ivr.store import Store
+    from ivr.queue import traffic as traffic_file
 
-    path = database or _app_database()
-    if not Path(path).exists():
-        raise click.ClickException(f"no database at {path}")
-    pending = Store(path).pending_callbacks()
+    settings = _app_settings(database, secret=False)
+    path = Path(str(settings["DATABASE"]))
+    _check_database(path)
+    with boundary([settings.get("TRAFFIC") or traffic_file.DEFAULT_PATH]):
+        zone = traffic_file.load(settings.get("TRAFFIC")).zone
+    pending = _pending_callbacks(path)
     if as_json:  # like every other output, accounts masked to the last 4 digits
         for row in pending:
             row["account"] = mask(row["account"]) if row["account"] else None
+            for key in ("created_at", "window_start", "window_end"):
+                row[key] = _local(row[key], zone).isoformat() if row[key] else None
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     if not pending:
-        click.echo("no pending callbacks")
+        click.echo(f"no pending callbacks in {path}")
         return
+    rows = _merged(pending, zone, mask)
+    click.echo(f"Pending callbacks in {path}, earliest first; times in {zone.key} "
+               "(the centre's timezone, as the callers were told)")
+    table = [("#", "WHEN", "NUMBER", "LANG", "QUEUE", "CALLER", "ISSUE", "ASKED"), *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for cells in table:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)).rstrip())
+    click.echo(f"{len(pending)} pending callback(s) to {len(rows)} number(s)")
+
+
+def _check_database(path: Path) -> None:
+    problem = sqlite_problem(path, create=False)
+    if problem:
+        raise click.ClickException(problem)
+
+
+def _pending_callbacks(path: Path) -> list[dict[str, Any]]:
+    """The pending callbacks with the language of the call that asked, read only: the
+    file is neither created, migrated nor written."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            db.row_factory = sqlite3.Row
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master "
+                                               "WHERE type='table'")}
+            if "callbacks" not in tables:
+                raise click.ClickException(f"{path} has no callbacks: not an ivr database")
+            columns = {r[1] for r in db.execute("PRAGMA table_info(callbacks)")}
+            optional = {"verified": "0", "requests": "1"}  # older databases lack them
+            picked = ", ".join(f"b.{c}" if c in columns else f"{default} AS {c}"
+                               for c, default in optional.items())
+            lang = "c.lang" if "calls" in tables else "NULL"
+            join = "LEFT JOIN calls c ON c.call_sid = b.call_sid" if "calls" in tables else ""
+            rows = db.execute(
+                "SELECT b.id, b.created_at, b.number, b.account, b.queue, b.issue, "
+                f"b.window_start, b.window_end, b.call_sid, {picked}, {lang} AS lang "
+                f"FROM callbacks b {join} WHERE b.status='pending' "
+                "ORDER BY COALESCE(b.window_start, b.created_at), b.id").fetchall()
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot read the callbacks in {path}: {exc}") from exc
+    return [{**dict(r), "verified": bool(r["verified"])} for r in rows]
+
+
+def _local(text: str, zone: ZoneInfo) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+
+
+def _window(row: dict[str, Any], zone: ZoneInfo) -> str:
+    if not row["window_start"]:
+        return "as soon as possible"
+    start, end = _local(row["window_start"], zone), _local(row["window_end"], zone)
+    until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %d %b %H:%M}"
+    return f"{start:%a %d %b %H:%M}–{until}"
+
+
+def _merged(pending: list[dict[str, Any]], zone: ZoneInfo,
+            mask: Any) -> list[tuple[str, ...]]:
+    """One row per phone number, earliest window first: an agent calls each number once,
+    about everything it asked (the store keeps one callback per number and queue)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
     for row in pending:
-        window = (f"{row['window_start']} – {row['window_end']}" if row["window_start"]
-                  else "as soon as possible")
-        account = f"account {mask(row['account'])}" if row["account"] else "unverified"
-        click.echo(f"#{row['id']:<5} {window:<52} {row['queue']:<17} {row['number']:<16} "
-                   f"{account:<18} {row['issue'] or '-'}")
-    click.echo(f"{len(pending)} pending")
+        groups.setdefault(row["number"], []).append(row)
+
+    def joined(values: Iterator[str]) -> str:
+        return ", ".join(dict.fromkeys(values)) or "-"
+
+    rows: list[tuple[str, ...]] = []
+    for number, same in groups.items():
+        verified = [r for r in same if r["verified"] and r["account"]]
+        accounts = [r["account"] for r in same if r["account"]]
+        caller = (f"account {mask(accounts[0])}" if verified else
+                  f"unverified ({mask(accounts[0])})" if accounts else "unverified")
+        rows.append((
+            " ".join(f"#{r['id']}" for r in same),
+            joined(_window(r, zone) for r in same),
+            number,
+            joined(r["lang"] or "-" for r in same),
+            joined(r["queue"] for r in same),
+            caller,
+            joined(r["issue"] or "-" for r in same),
+            str(sum(int(r["requests"] or 1) for r in same)),
+        ))
+    return rows
 
 
-def _app_settings(database: Path | None = None) -> dict[str, object]:
-    """The app's settings, read through the same layers (no Twilio token needed here)."""
-    from flask import Flask
+def _app_settings(database: Path | None = None, secret: bool = True) -> dict[str, Any]:
+    """The app's settings, read through the same layers (no Twilio token needed here).
 
+    ``secret=False``: a command that needs no secret key does not create its file.
+    """
     from ivr import config
 
-    app = Flask("ivr", instance_relative_config=True)
-    overrides: dict[str, object] = {"DEV": True}
+    overrides: dict[str, Any] = {"DEV": True}
     if database:
         overrides["DATABASE"] = str(database)
+    if not secret:
+        overrides["SECRET_KEY"] = "unused"
     try:
-        config.load(app, overrides)
+        return config.read(overrides)
     except IVRError as exc:
-        raise click.ClickException(str(exc)) from exc
-    return dict(app.config)
-
-
-def _app_database() -> str:
-    """Where the app keeps its database, read through the same settings layers."""
-    return str(_app_settings()["DATABASE"])
+        raise error(exc) from exc
 
 
 @cli.command()
 @click.argument("account")
-@click.option("--db", "--database", "database", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--db", "--database", "database", type=Database(create=False),
               help="The SQLite file (default: the app's, from IVR_DATABASE or the instance).")
 def unlock(account: str, database: Path | None) -> None:
     """Lift an account's phone-verification lock, once support has verified its owner."""
@@ -206,12 +302,9 @@ def unlock(account: str, database: Path | None) -> None:
     if not (account.isdigit() and len(account) == digits):
         raise click.BadParameter(f"an account number has {digits} digits", param_hint="ACCOUNT")
     path = Path(str(settings["DATABASE"]))
-    if not path.exists():
-        raise click.ClickException(f"no database at {path}")
-    try:
+    _check_database(path)
+    with boundary():
         lockouts = SQLiteLockouts(Store(path), str(settings["SECRET_KEY"]))
         found = lockouts.unlock(account, datetime.now(UTC))
-    except IVRError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"phone verification unlocked for account {mask(account)}" if found
                else f"account {mask(account)} had no lock or failed PINs on record")

@@ -1,24 +1,46 @@
-"""Settings, read once when the app is created, in layers, failing loudly.
+"""Settings, read once at start, in layers, failing loudly.
 
 defaults (here) -> ``instance/config.py`` -> ``IVR_*`` environment variables (JSON-decoded
 where they parse, so ``IVR_PIN_TRIES_PER_CALL=3`` is an int) -> ``TWILIO_AUTH_TOKEN`` ->
 the ``test_config`` mapping. Views read ``current_app.config``, never ``os.environ``.
+
+What the app writes (the database, its ``secret_key``, rendered audio) goes to the working
+folder by default (``./instance/ivr.db``, ``./audio``), never beside the code: installed
+from a wheel, the code lies in site-packages. What it ships (prompts, menu, the centre's
+week) is read from the package.
+
+No Flask here: the commands that only read the settings (``ivr callbacks``, ``ivr
+unlock``) call ``read`` without loading the web stack.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import logging
 import os
+import re
 import secrets
+import traceback
+import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
+from ivr.audio import DEFAULT_AUDIO_DIR
 from ivr.errors import ConfigError
 
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger(__name__)
+
 PACKAGE = Path(__file__).resolve().parent
-REPO = PACKAGE.parent
+#: the working folder's ``instance/``: ``config.py``, and by default the database
+INSTANCE_DIR = Path("instance")
+PREFIX = "IVR_"
+#: the accepted database URL: ``sqlite:///relative.db``, ``sqlite:////absolute.db``
+SQLITE_URL = "sqlite:///"
 
 DEFAULTS: dict[str, Any] = {
     "TWILIO_AUTH_TOKEN": None,
@@ -27,10 +49,10 @@ DEFAULTS: dict[str, Any] = {
     "DEV": False,  # explicit dev mode: no token required, signatures not checked without one
     "DEMO": False,  # seed the demo accounts
     "PUBLIC_URL": None,  # e.g. https://ivr.example.com, as Twilio sees us behind a proxy
-    "DATABASE": None,  # default: <instance>/ivr.db
+    "DATABASE": None,  # a SQLite file; default: ./instance/ivr.db
     "MENU": None,  # default: the shipped ivr/menus/wallet.yaml
     "PROMPTS_DIR": str(PACKAGE / "data" / "prompts"),
-    "AUDIO_DIR": str(REPO / "audio"),
+    "AUDIO_DIR": None,  # default: ./audio
     "VOICES": {
         "zh-CN": {"voice": "Polly.Zhiyu", "language": "cmn-CN"},
         "en-US": {"voice": "Polly.Joanna", "language": "en-US"},
@@ -59,7 +81,16 @@ DEFAULTS: dict[str, Any] = {
     "TRAFFIC": None,  # the centre's week (default: the shipped ivr/data/traffic.yaml)
     # above this expected wait the caller is offered a callback (the articles: ~20 minutes)
     "WAIT_THRESHOLD_S": 20 * 60,
+    # gunicorn's access log: false (off; the proxy in front keeps one), true (stdout) or a
+    # file. Off by default: formatting it cost 7.5 % of a webhook's CPU
+    "ACCESS_LOG": False,
 }
+
+#: settings whose defaults live with the module that uses them (``ivr.audio.serve``)
+_DEFAULTED_ELSEWHERE = ("AUDIO_MAX_AGE",)
+#: ``IVR_*`` variables that are options of one command, not settings of the app
+_COMMAND_VARIABLES = ("IVR_AUDIO_TARGET_DBFS",)
+SETTINGS = (*DEFAULTS, *_DEFAULTED_ELSEWHERE)
 
 _INTS = ("PIN_TRIES_PER_CALL", "LOCKOUT_FAILURES", "LOCKOUT_WINDOW_S", "LOCKOUT_S",
          "LOCKOUT_MAX_S", "LOCKOUT_HARD_LIMIT", "LOCKOUT_CALLER_FAILURES",
@@ -68,28 +99,110 @@ _INTS = ("PIN_TRIES_PER_CALL", "LOCKOUT_FAILURES", "LOCKOUT_WINDOW_S", "LOCKOUT_
          "COMPLAINT_REPLY_HOURS", "WAIT_THRESHOLD_S", "MAX_CONTENT_LENGTH")
 #: secrets are strings whatever they look like: IVR_..._KEY=123456 must not become an int
 _SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY", "SECRET_KEY")
+_FLAGS = ("DEV", "DEMO")
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+_warned: set[str] = set()  # unknown variables already warned about by this process
 
 
 def load(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
     """Fill ``app.config`` from the layers above and check it."""
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env("IVR")
-    for name in _SECRETS:  # as typed, never JSON-decoded
-        if f"IVR_{name}" in os.environ:
-            app.config[name] = os.environ[f"IVR_{name}"]
-    if os.environ.get("TWILIO_AUTH_TOKEN") and not app.config.get("TWILIO_AUTH_TOKEN"):
-        app.config["TWILIO_AUTH_TOKEN"] = os.environ["TWILIO_AUTH_TOKEN"]
-    if test_config:
-        app.config.from_mapping(test_config)
-    for name in ("DEV", "DEMO"):  # IVR_DEV=1 reads as the integer 1
-        if app.config.get(name) in (0, 1):
-            app.config[name] = bool(app.config[name])
-    if not app.config["DATABASE"]:
-        app.config["DATABASE"] = str(Path(app.instance_path) / "ivr.db")
-    check(app.config)
-    if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = _kept_secret(Path(app.config["DATABASE"]).parent)
+    app.config.update(read(test_config))
+
+
+def read(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The settings from every layer, checked; raise ConfigError listing every problem.
+
+    A problem names the setting as the user wrote it: ``IVR_LOCKOUT_S`` for the
+    environment, ``LOCKOUT_S in instance/config.py`` for the file.
+    """
+    settings = dict(DEFAULTS)
+    origin: dict[str, str] = {}  # setting -> where its value came from, as written there
+    path = INSTANCE_DIR / "config.py"
+    for name, value in _from_file(path).items():
+        settings[name], origin[name] = value, f"{name} in {path}"
+    warn_unknown_env()
+    for key, text in os.environ.items():
+        name = key.removeprefix(PREFIX)
+        if key.startswith(PREFIX) and name in SETTINGS:
+            settings[name] = text if name in _SECRETS else _decoded(text)  # secrets as typed
+            origin[name] = key
+    if os.environ.get("TWILIO_AUTH_TOKEN") and not settings.get("TWILIO_AUTH_TOKEN"):
+        settings["TWILIO_AUTH_TOKEN"] = os.environ["TWILIO_AUTH_TOKEN"]
+        origin["TWILIO_AUTH_TOKEN"] = "TWILIO_AUTH_TOKEN"
+    for name, value in (test_config or {}).items():
+        settings[name] = value
+        origin.pop(name, None)
+    for name in (*_FLAGS, "ACCESS_LOG"):  # IVR_DEV=1 reads as the integer 1
+        if settings.get(name) in (0, 1):
+            settings[name] = bool(settings[name])
+    settings["DATABASE"] = _database(settings["DATABASE"])
+    if not settings["AUDIO_DIR"]:
+        settings["AUDIO_DIR"] = str(DEFAULT_AUDIO_DIR.resolve())
+    check(settings, origin)
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = _kept_secret(Path(settings["DATABASE"]).parent)
+    return settings
+
+
+def warn_unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Warn once about each ``IVR_*`` variable that is no setting (a typo is otherwise
+    silently ignored), naming the closest setting; return the unknown names."""
+    environ = os.environ if environ is None else environ
+    known = [PREFIX + name for name in SETTINGS] + list(_COMMAND_VARIABLES)
+    unknown = sorted(key for key in environ if key.startswith(PREFIX) and key not in known)
+    for key in unknown:
+        if key not in _warned:
+            _warned.add(key)
+            close = difflib.get_close_matches(key, known, n=1)
+            log.warning("%s is not a setting and is ignored%s", key,
+                        f" (did you mean {close[0]}?)" if close else "")
+    return unknown
+
+
+def _decoded(text: str) -> Any:
+    """An environment value as JSON where it parses (``3``, ``true``, ``{...}``), else text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    """The upper-case names ``path`` defines, as Flask's ``from_pyfile`` reads them; {} when
+    there is no such file. Any error in it is one line naming the file and the line."""
+    try:
+        source = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    module = types.ModuleType("config")
+    module.__file__ = str(path)
+    try:
+        exec(compile(source, str(path), "exec"), module.__dict__)
+    except SyntaxError as exc:
+        raise ConfigError(f"{path}, line {exc.lineno}: SyntaxError: {exc.msg}") from None
+    except Exception as exc:
+        lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__)
+                 if frame.filename == str(path)]
+        where = f", line {lines[-1]}" if lines else ""
+        raise ConfigError(f"{path}{where}: {type(exc).__name__}: {exc}") from None
+    return {name: value for name, value in vars(module).items() if name.isupper()}
+
+
+def _database(value: Any) -> Any:
+    """The database setting as a path: the default, or ``sqlite:///path`` unwrapped.
+
+    Anything else is left for ``check`` to refuse.
+    """
+    if not value:
+        return str((INSTANCE_DIR / "ivr.db").resolve())
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, str) and value.startswith(SQLITE_URL):
+        return value.removeprefix(SQLITE_URL).split("?", 1)[0] or value
+    return value
 
 
 def _kept_secret(folder: Path) -> str:
@@ -108,31 +221,63 @@ def _kept_secret(folder: Path) -> str:
         raise ConfigError(f"SECRET_KEY is not set and {path} cannot be kept: {exc}") from exc
 
 
-def check(config: Mapping[str, Any]) -> None:
-    """Refuse to start on settings that would only fail on the first call."""
+def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) -> None:
+    """Refuse to start on settings that would only fail on the first call.
+
+    ``origin`` names each setting as the user wrote it (``IVR_LOCKOUT_S``), for the message.
+    """
+    def named(name: str) -> str:
+        return (origin or {}).get(name, name)
+
     problems = []
     for name in _INTS:
         value = config.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            problems.append(f"{name} must be a positive integer, not {value!r}")
+            problems.append(f"{named(name)} must be a positive integer, not {value!r}")
     for name in _SECRETS:
         value = config.get(name)
         if value is not None and not isinstance(value, str):
-            problems.append(f"{name} must be a string, not {type(value).__name__} {value!r}")
-    for name in ("DEV", "DEMO"):
+            problems.append(f"{named(name)} must be a string, not {type(value).__name__} "
+                            f"{value!r}")
+    for name in _FLAGS:
         if not isinstance(config.get(name), bool):
-            problems.append(f"{name} must be true or false, not {config.get(name)!r}")
+            problems.append(f"{named(name)} must be true or false, not {config.get(name)!r}")
+    access_log = config.get("ACCESS_LOG")
+    if not isinstance(access_log, bool) and not (isinstance(access_log, str) and access_log):
+        problems.append(f"{named('ACCESS_LOG')} must be true, false or a file, "
+                        f"not {access_log!r}")
+    problems += _database_problems(config.get("DATABASE"), named("DATABASE"))
     cost = config.get("PIN_HASH_N")
     if not isinstance(cost, int) or cost < 2 or cost & (cost - 1):
-        problems.append(f"PIN_HASH_N must be a power of 2, not {cost!r}")
+        problems.append(f"{named('PIN_HASH_N')} must be a power of 2, not {cost!r}")
     if not config.get("TWILIO_AUTH_TOKEN") and not config.get("DEV"):
         problems.append("TWILIO_AUTH_TOKEN is required (or start in dev mode: ivr serve --dev)")
     url = config.get("PUBLIC_URL")
     if url and not str(url).startswith(("http://", "https://")):
-        problems.append(f"PUBLIC_URL must start with http:// or https://, not {url!r}")
+        problems.append(f"{named('PUBLIC_URL')} must start with http:// or https://, "
+                        f"not {url!r}")
     voices = config.get("VOICES")
     if not isinstance(voices, dict) or not all(
             isinstance(v, dict) and "voice" in v and "language" in v for v in voices.values()):
-        problems.append("VOICES must map each language to {voice, language}")
+        problems.append(f"{named('VOICES')} must map each language to {{voice, language}}")
     if problems:
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
+
+
+def _database_problems(value: Any, named: str) -> list[str]:
+    """The database is a SQLite file: a URL of another database (``postgresql://``) would
+    otherwise be taken for a path and make a folder ``postgresql:``."""
+    if not isinstance(value, str):
+        return [f"{named} must be a SQLite file path, not {value!r}"]
+    url = _URL.match(value)
+    if url:
+        shown = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", value)  # no password in a log
+        if url.group(1).lower() == "sqlite":
+            return [f"{named} must be a file: {SQLITE_URL}relative/path.db or "
+                    f"{SQLITE_URL}/absolute/path.db, not {shown!r}"]
+        return [f"{named} must be a SQLite file (a path or {SQLITE_URL}path): {url.group(1)} "
+                f"databases are not supported, not {shown!r}"]
+    if value in ("", ":memory:") or value.startswith("file:"):
+        return [f"{named} must be a SQLite file path (a database every worker shares), "
+                f"not {value!r}"]
+    return []

@@ -11,20 +11,66 @@ SQLite implementations.
 from __future__ import annotations
 
 import logging
+import math
 import re
-from dataclasses import replace
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ivr import spoken
-from ivr.backend import Lock, Services, mask
-from ivr.call import Ask, CallEvent, CallState, Step, Utterance
+from ivr.backend import Lock, QueueModel, Services, mask
+from ivr.call import Ask, CallEvent, CallState, LiveQueue, Step, Utterance
 from ivr.menu.model import Kind, Menu, Node, Option
 
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 50  # a walk through more nodes than this without input is a loop in the tree
+#: the shortest time scale of a wait estimate: below it a wait told as "under a minute"
+#: would give way to the live queue at the first second of holding
+MIN_HORIZON_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A caller's expected wait, and whether the live queue carries it (so that their place
+    in it may be said alongside without the two contradicting each other)."""
+
+    seconds: float
+    by_queue: bool = False
+
+
+def estimate_wait(model: QueueModel, queue: str, now: datetime, live: LiveQueue | None = None,
+                  told_s: float | None = None) -> Wait:
+    """The one wait estimate a caller hears, on arrival and in the wait loop.
+
+    On arrival (no ``live`` queue yet) it is the model's forecast for the hour (Erlang A:
+    a caller who holds on). In the wait loop it starts from what the caller was told
+    (``told_s``, else the forecast when they joined) less the time they have waited, and
+    follows the live queue Twilio reports: the model's service rate applied to the callers
+    ahead. More callers ahead than that remainder allows is a fact and is said at once; a
+    shorter queue than the forecast (often one that formed seconds ago) is believed as the
+    caller's own wait and the queue's average wait (AvgQueueTime) grow against the told
+    wait, so one announcement does not contradict the one before.
+    """
+    if live is None:
+        return Wait(model.expected_wait_s(queue, now))
+    waited = float(live.waited_s)
+    if told_s is None:
+        told_s = model.expected_wait_s(queue, now - timedelta(seconds=waited))
+    left = max(0.0, told_s - waited)
+    if live.position < 1:
+        return Wait(left)
+    ahead = live.position - 1
+    pace = model.expected_wait_s(queue, now, callers_ahead=ahead)
+    if math.isinf(left) or (ahead and pace >= left):
+        return Wait(pace, by_queue=True)
+    evidence = max(waited, float(live.avg_wait_s))
+    weight = evidence / (evidence + max(told_s, MIN_HORIZON_S))
+    wait_s = left + weight * (pace - left)
+    # the place is said with a wait near the one it implies, never with "next in line" and
+    # "about 27 minutes" together
+    return Wait(wait_s, by_queue=abs(wait_s - pace) <= max(MIN_HORIZON_S, pace / 4))
 
 
 def parse_entry(fmt: str, digits: str, today: date) -> str | None:
@@ -65,6 +111,22 @@ class _Turn:
     def say(self, key: str, **values: Any) -> None:
         self.said.append(self.utter(key, **values))
 
+    def utter_for(self, node: Node, key: str) -> list[Utterance]:
+        """A prompt of ``node``: in the call's language, or, where the node's options choose
+        the language, once in each of them, from its own catalog and in its own voice."""
+        catalog = self.svc.catalog
+        langs = list(dict.fromkeys(o.lang for o in node.options
+                                   if o.lang and o.lang in catalog.languages))
+        if not langs:
+            return [self.utter(key)]
+        return [Utterance(key, catalog.text(lang, key), lang) for lang in langs]
+
+    def announce(self, key: str, target: str) -> None:
+        """Say a hand-off ("let me put you through to ...") that names ``target``'s team, so
+        that node does not announce the same hand-off again."""
+        self.say(key)
+        self.update(data={**self.state.data, "announced": target})
+
     def done(self, **answer: Any) -> Step:
         return Step(self.state, tuple(self.said), logged_input=self.logged, **answer)
 
@@ -80,12 +142,16 @@ class _Turn:
     def goto(self, node_id: str) -> Step:
         for _ in range(MAX_HOPS):
             node = self.menu.nodes[node_id]
+            if node.issue:  # the topic chosen, even when verification comes first
+                self.update(issue=node.issue)
             if node.verified and not self.state.verified:
                 self.update(resume=node_id)
                 node = self.menu.nodes[self.menu.verify]
             self.update(node=node.id, failures=0, substep="")
             if node.issue:
                 self.update(issue=node.issue)
+            if self.state.data.get("announced") not in (None, node.id):
+                self.update(data={k: v for k, v in self.state.data.items() if k != "announced"})
             nxt = self.enter(node)
             if isinstance(nxt, Step):
                 return nxt
@@ -95,8 +161,11 @@ class _Turn:
         return self.to_fallback("apology")
 
     def to_fallback(self, prompt: str, node: Node | None = None) -> Step:
-        self.say(prompt)
         target = (node.fallback if node else None) or self.menu.fallback
+        if target == self.menu.fallback:  # "let me put you through to an agent": that one
+            self.announce(prompt, target)
+        else:  # another team, whose own words say which
+            self.say(prompt)
         return self.goto(target)
 
     def enter(self, node: Node) -> Step | str:
@@ -115,8 +184,10 @@ class _Turn:
         if kind is Kind.SERVICE:
             if node.action == "complaint_status" and \
                     self.state.data.get("lookups", 0) >= self.svc.lookups_per_call:
-                self.say("complaint_lookups_limit")  # ticket numbers are not to be guessed
-                return node.next or self.menu.fallback
+                # ticket numbers are not to be guessed
+                target = node.next or self.menu.fallback
+                self.announce("complaint_lookups_limit", target)
+                return target
             result = self.service(node)
             if not node.agent:
                 self.said += result
@@ -128,7 +199,7 @@ class _Turn:
         """Ask again what the node asks, without running its side effects again."""
         kind, state = node.kind, self.state
         if kind is Kind.MENU:
-            return self.ask(node, self.utter(node.prompt or ""), num_digits=1)
+            return self.ask(node, *self.utter_for(node, node.prompt or ""), num_digits=1)
         if kind is Kind.PREPARE:
             return self.ask(node, self.utter(node.prompt or ""), self.utter("prepare_ready"),
                             num_digits=1)
@@ -142,7 +213,8 @@ class _Turn:
         if kind is Kind.SERVICE:
             return self.ask(node, *state.replay, self.utter("service_options"), num_digits=1)
         if kind is Kind.QUEUE:
-            offer = "closed_offer" if state.substep == "closed" else "wait_offer"
+            offer = {"closed": "closed_offer", "team_closed": "team_closed_offer"}.get(
+                state.substep, "wait_offer")
             return self.ask(node, self.utter(offer), num_digits=1)
         # verify
         if state.substep == "":
@@ -155,15 +227,18 @@ class _Turn:
             return self.ask(node, self.utter("verify_callerid"), num_digits=1)
         if self.state.substep == "pin":
             return self.ask(node, self.utter("verify_pin"), finish_on_key="#", num_digits=6)
-        return self.ask(node, self.utter("verify_account"), finish_on_key="#")
+        return self.ask(node, self.utter("verify_account"), self.utter("verify_account_unknown"),
+                        finish_on_key="#")
 
     def fail(self, node: Node, prompt: str) -> Step:
         """No input or a wrong key: apologise and ask again, or give up to the fallback."""
         failures = self.state.failures + 1
         if failures >= self.menu.max_failures:
+            if node.kind is Kind.VERIFY:  # the team of the caller's topic, unverified
+                return self.unverified(node, "verify_failed")
             return self.to_fallback("too_many_failures", node)
         self.update(failures=failures)
-        self.say(prompt)
+        self.said += self.utter_for(node, prompt)
         return self.reask(node)
 
     def take(self, option: Option) -> Step:
@@ -208,6 +283,10 @@ class _Turn:
             return self.goto(node.next or self.menu.fallback)
         if kind is Kind.SERVICE and key == "0":
             return self.goto(node.next or self.menu.fallback)
+        if kind is Kind.SERVICE and key == "1" and self.state.data.get("ticket_unknown"):
+            entry = self.entry_before(node)
+            if entry:  # the number was not found: type it again
+                return self.goto(entry)
         if kind is Kind.SERVICE and key == "9":
             return self.goto(self.menu.main)
         return self.fail(node, "invalid_choice")
@@ -231,6 +310,10 @@ class _Turn:
         if not entry:  # a time-out is not a wrong PIN or account
             self.logged = ""
             return self.fail(node, "no_input")
+        if state.substep == "account" and entry.startswith("*"):
+            # "I don't know my account number": straight on, unverified, not a wrong try
+            self.logged = "*"
+            return self.unverified(node, None)
         if state.substep == "pin":
             self.logged = "******"
             return self.check_pin(node, entry)
@@ -266,8 +349,7 @@ class _Turn:
             return self.wrong(node, at_pin=True)
         self.update(verified=True, account=account)
         if wallet.status(account) == "frozen":
-            self.say("verify_frozen")
-            return self.goto(node.on_locked or self.menu.fallback)
+            return self.locked_out(node, "verify_frozen")
         self.say("verify_ok")
         return self.goto(self.after_verify(node))
 
@@ -275,19 +357,56 @@ class _Turn:
         """Say how long verification by phone is locked; account security can still help."""
         left = lock.seconds_left(self.svc.now)
         if left is None:
-            self.say("verify_locked_support")
-        else:
-            self.say("verify_locked", duration=spoken.duration(self.svc.catalog, self.state.lang,
-                                                               left))
-        return self.goto(node.on_locked or self.menu.fallback)
+            return self.locked_out(node, "verify_locked_support")
+        return self.locked_out(node, "verify_locked", duration=spoken.duration(
+            self.svc.catalog, self.state.lang, left))
+
+    def locked_out(self, node: Node, prompt: str, **values: Any) -> Step:
+        """Locked or frozen: say so and hand over to account security (``on_locked``)."""
+        target = node.on_locked or self.menu.fallback
+        self.say(prompt, **values)
+        if node.id == self.menu.verify:  # the gate's words name the team it hands over to
+            self.update(data={**self.state.data, "announced": target})
+        return self.goto(target)
+
+    def unverified(self, node: Node, prompt: str | None) -> Step:
+        """Give up verifying: on to the queue of the caller's topic, marked unverified.
+
+        The topic is the node the caller was on the way to (through the tree's gate), whose
+        queue is the first one its ``next`` chain reaches; a verify node of its own (fraud)
+        or a topic without a queue goes to ``on_fail``.
+        """
+        resume = self.state.resume
+        target = (self.queue_after(resume) if resume else None) or node.on_fail \
+            or self.menu.fallback
+        self.update(resume=None, data={**self.state.data, "unverified": True})
+        if prompt:  # what went wrong; the queue's own words say where the caller goes
+            self.say(prompt)
+        return self.goto(target)
+
+    def queue_after(self, node_id: str) -> str | None:
+        """The queue node a node leads to by ``next``, if any."""
+        for _ in range(MAX_HOPS):
+            node = self.menu.nodes.get(node_id)
+            if node is None:
+                return None
+            if node.kind is Kind.QUEUE:
+                return node.id
+            if not node.next:
+                return None
+            node_id = node.next
+        return None
+
+    def entry_before(self, node: Node) -> str | None:
+        """The ``collect`` node whose entry ``node`` acts on (the ticket number it looks up)."""
+        return next((n.id for n in self.menu.nodes.values()
+                     if n.kind is Kind.COLLECT and n.next == node.id), None)
 
     def wrong(self, node: Node, *, at_pin: bool) -> Step:
         tries = self.state.pin_tries + 1
         self.update(pin_tries=tries)
         if tries >= self.svc.pin_tries_per_call:
-            self.update(data={**self.state.data, "unverified": True})
-            self.say("verify_failed")
-            return self.goto(node.on_fail or self.menu.fallback)
+            return self.unverified(node, "verify_failed")
         self.say("verify_wrong_pin")
         came_by_callerid = self.state.data.get("candidate") == self.state.data.get("account")
         self.update(substep="pin" if at_pin and came_by_callerid else "account")
@@ -295,7 +414,11 @@ class _Turn:
 
     # -- queueing ---------------------------------------------------------------------
     def arrive_at_queue(self, node: Node) -> Step:
-        """State the wait; when it is long, or the line closed, offer a callback first."""
+        """State the wait; when it is long, or the line closed, offer a callback first.
+
+        Only the chosen queue's hours count: when its team is closed but the fallback queue
+        (the agents for everything) is open, the caller may go there instead.
+        """
         queue, model, now = node.queue or "general", self.svc.queues, self.svc.now
         self.update(queue=queue)
         if model is None:
@@ -303,13 +426,21 @@ class _Turn:
         if not model.is_open(queue, now):
             hours = model.opening_hours(queue)
             cat, lang = self.svc.catalog, self.state.lang
+            opens = spoken.moment(cat, lang, model.next_open(queue, now), now)
+            spoken_hours = spoken.opening_hours(cat, lang, hours.always_open, hours.days)
+            others = self.menu.nodes[self.menu.fallback].queue if self.menu.fallback else None
+            if others and others != queue and model.is_open(others, now):
+                self.update(substep="team_closed")
+                self.say("team_closed", opens=opens, hours=spoken_hours)
+                return self.reask(node)
             self.update(substep="closed")
-            self.say("queue_closed", opens=spoken.moment(cat, lang, model.next_open(queue, now),
-                                                         now),
-                     hours=spoken.opening_hours(cat, lang, hours.always_open, hours.days))
+            self.say("queue_closed", opens=opens, hours=spoken_hours)
             self.say_best_times(queue)
             return self.reask(node)
-        wait_s = model.expected_wait_s(queue, now)
+        wait_s = estimate_wait(model, queue, now).seconds
+        # what the caller is told is where the wait loop's estimate starts
+        told = {**self.state.data, "wait_told_s": wait_s if math.isfinite(wait_s) else None}
+        self.update(data=told)
         if wait_s > self.svc.wait_threshold_s:
             self.update(substep="offer")
             self.say("wait_estimate", wait=spoken.wait(self.svc.catalog, self.state.lang, wait_s))
@@ -317,8 +448,11 @@ class _Turn:
         return self.enqueue(node, wait_s)
 
     def enqueue(self, node: Node, wait_s: float | None) -> Step:
-        if node.prompt:
+        data = self.state.data
+        if node.prompt and data.get("announced") != node.id:  # not announced twice
             self.say(node.prompt)
+        if "announced" in data:
+            self.update(data={k: v for k, v in data.items() if k != "announced"})
         if wait_s is not None and self.state.substep != "offer":
             self.say("wait_estimate", wait=spoken.wait(self.svc.catalog, self.state.lang, wait_s))
         self.update(substep="queued")
@@ -336,6 +470,8 @@ class _Turn:
         key = digits[:1]
         if key == "1":
             return book_callback(self, node.queue or "general")
+        if self.state.substep == "team_closed":  # an agent now, with the topic kept
+            return self.goto(self.menu.fallback)
         if self.state.substep == "closed":
             self.say("goodbye")
             return self.done(hangup=True)
@@ -378,8 +514,10 @@ class _Turn:
             self.update(data={**state.data, "lookups": state.data.get("lookups", 0) + 1})
             number = str(state.data.get("ticket", ""))
             found = wallet.complaint(number)
+            self.update(data={**self.state.data, "ticket_unknown": found is None})
             if found is None:
-                return [self.utter("complaint_unknown", ticket=spoken.digits(number))]
+                retry = [self.utter("complaint_retry")] if self.entry_before(node) else []
+                return [self.utter("complaint_unknown", ticket=spoken.digits(number)), *retry]
             key = "complaint_status_open" if found.status == "open" else "complaint_status_closed"
             return [self.utter(key, ticket=spoken.digits(number),
                                reply_by=self.spoken_date(found.reply_by.date()))]
@@ -415,26 +553,61 @@ def book_callback(turn: _Turn, queue: str) -> Step:
 _OUTSIDE_THE_TREE = Menu({}, "", "", "", ())
 
 
-def hold(state: CallState, queue: str, position: int, services: Services) -> list[Utterance]:
-    """What a queued caller hears every loop of the wait URL: place, wait, and how to leave.
+def hold(state: CallState, queue: str, live: LiveQueue | None,
+         services: Services) -> list[Utterance]:
+    """What a queued caller hears every loop of the wait URL: the wait, and how to leave.
 
-    The estimate comes from the model's service rate with the callers ahead (some of whom
-    will hang up), not from Twilio's average queue time.
+    The wait is ``estimate_wait``'s, from what the caller was told on arrival and the live
+    queue; their place in the queue is said with it when the live queue carries it.
     """
     turn = _Turn(_OUTSIDE_THE_TREE, state, services)
     model = services.queues
-    if model is None or position < 1:
+    if model is None or live is None or live.position < 1:
         return [turn.utter("hold_message")]
-    ahead = position - 1
-    wait_s = model.expected_wait_s(queue, services.now, callers_ahead=ahead)
-    key = "hold_position" if ahead else "hold_next"
-    return [turn.utter(key, ahead=ahead, wait=spoken.wait(services.catalog, state.lang, wait_s))]
+    told = state.data.get("wait_told_s") if state.queue == queue else None
+    wait = estimate_wait(model, queue, services.now, live,
+                         float(told) if isinstance(told, (int, float)) else None)
+    said = spoken.wait(services.catalog, state.lang, wait.seconds)
+    ahead = live.position - 1
+    if not wait.by_queue:
+        return [turn.utter("hold_wait", wait=said)]
+    return [turn.utter("hold_position" if ahead else "hold_next", ahead=ahead, wait=said)]
 
 
-def left_queue(state: CallState, services: Services) -> Step:
-    """The caller pressed 1 while holding: book the callback they asked for."""
-    turn = _Turn(_OUTSIDE_THE_TREE, state, services)
-    return book_callback(turn, state.queue or "general")
+def takes_step(result: str, state: CallState) -> bool:
+    """Whether the Enqueue action's ``QueueResult`` moves the call on (``after_queue``);
+    otherwise the caller is gone or elsewhere and nothing changes."""
+    return result in ("queue-full", "error", "system-error") or \
+        (result == "leave" and bool(state.data.get("leaving")))
+
+
+def after_queue(menu: Menu, state: CallState, result: str, services: Services) -> Step:
+    """The Enqueue action, for a result that ``takes_step``
+    (https://www.twilio.com/docs/voice/twiml/enqueue#attributes-action-parameters-queueresult).
+
+    ``leave`` after the caller pressed 1 books their callback. ``queue-full`` (the queue
+    refused them) offers a callback, the best times or another try. ``error`` (our wait
+    document or the Enqueue failed) and ``system-error`` (Twilio's) get an apology and the
+    fallback queue; a second error in the call holds there on Twilio's own music, since our
+    wait loop may be what fails.
+    """
+    turn = _Turn(menu, state, services)
+    if result == "leave":
+        turn.update(data={**state.data, "leaving": False})
+        return book_callback(turn, state.queue or "general")
+    here = menu.nodes.get(state.node)
+    if result == "queue-full":
+        if here is None or here.kind is not Kind.QUEUE:
+            here = menu.nodes[menu.fallback]
+        turn.update(node=here.id, queue=here.queue, substep="offer", failures=0)
+        turn.say("queue_full")
+        return turn.reask(here)
+    errors = int(state.data.get("queue_errors", 0)) + 1
+    turn.update(data={**state.data, "queue_errors": errors})
+    answer = turn.to_fallback("apology")
+    if errors > 1 and answer.enqueue:
+        return replace(answer, twilio_hold_music=True)
+    return answer
 
 
 def again(menu: Menu, state: CallState, services: Services) -> Step:

@@ -14,9 +14,9 @@ from typing import Any
 
 from ivr import prompts
 from ivr.backend import Services
-from ivr.call import CallEvent, CallState, Step, Utterance
+from ivr.call import CallEvent, CallState, LiveQueue, Step, Utterance
 from ivr.errors import MenuError, Problem
-from ivr.flow import again, hold, left_queue, step
+from ivr.flow import after_queue, again, hold, step, takes_step
 from ivr.lockouts import LockoutPolicy, SQLiteLockouts
 from ivr.menu import Menu, load_validated
 from ivr.queue.advice import Centre
@@ -121,10 +121,34 @@ class Hotline:
     def lang_of(self, call_sid: str) -> str:
         return self.state_of(call_sid, self.now()).lang
 
-    def hold(self, call_sid: str, queue: str, position: int, now: datetime) -> Step:
-        """The wait URL's words for this caller at this place in the queue."""
+    def hold(self, call_sid: str, queue: str, live: LiveQueue | None, now: datetime) -> Step:
+        """The wait URL's words for this caller in the queue as Twilio reports it."""
         state = self.state_of(call_sid, now)
-        return Step(state, tuple(hold(state, queue, position, self.services(now))))
+        return Step(state, tuple(hold(state, queue, live, self.services(now))))
+
+    def fallback_words(self) -> tuple[Utterance, ...]:
+        """The apology for the number's Fallback URL, in every language (the default first),
+        each in its own voice: the call's language is in the database, which may be what
+        failed. Reads nothing but the catalog loaded at start."""
+        catalog = self.catalog
+        langs = dict.fromkeys((catalog.default_lang, *catalog.languages))
+        return tuple(Utterance("apology", catalog.text(lang, "apology"), lang) for lang in langs)
+
+    def fallback_queue(self) -> str:
+        """The queue where errors end (the tree's fallback node's), from the loaded tree."""
+        return self.menu.nodes[self.menu.fallback].queue or "general"
+
+    def recording_done(self, call_sid: str, recording_sid: str, recording_url: str,
+                       duration_s: int | None, status: str) -> bool:
+        """Twilio's recordingStatusCallback: complete the call's complaint ticket with the
+        recording as processed (``Wallet.complete_recording``). Not a step of the call: it
+        may come after the call ended, and a replay writes the same values again."""
+        done = self.wallet.complete_recording(call_sid, recording_sid, recording_url,
+                                              duration_s, status)
+        if not done:
+            log.warning("call %s: recording %s (%s) matches no complaint ticket", call_sid,
+                        recording_sid or "?", status or "?")
+        return done
 
     @staticmethod
     def _live(stored: StoredCall | None, turn: int | None) -> bool:
@@ -142,16 +166,29 @@ class Hotline:
                                       logged_input="1"), now, "(hold)")
 
     def queue_done(self, call_sid: str, result: str, turn: int | None, now: datetime) -> Step:
-        """The Enqueue action: book the callback asked for while holding, or say goodbye."""
+        """The Enqueue action: the callback asked for while holding, an offer when the queue
+        was full, the fallback queue after an error, or goodbye once the caller is gone.
+
+        A result that moves the call on takes the call's turn by compare-and-set, as
+        ``answer`` does, so a replayed or concurrent request changes nothing more.
+        """
         stored = self.store.load_call(call_sid, now)
         if not self._live(stored, turn):  # a replay after the call or its turn: no change
             return self._again(stored, now)
+        assert stored is not None
         self.store.set_queue_result(call_sid, result)
-        state = self.state_of(call_sid, now)
-        if result == "leave" and state.data.get("leaving"):
-            outcome = left_queue(replace(state, data={**state.data, "leaving": False}),
-                                 self.services(now))
+        state = stored.state
+        if state is not None and result in ("redirected", "bridging-in-process"):
+            # the call runs the document it was redirected to, or is being put through:
+            # what this answers is not played (should it be, the caller is still queued)
+            return again(self.menu, state, self.services(now))
+        if state is not None and takes_step(result, state):
+            if not self.store.claim(call_sid, stored.turn):
+                return self._again(self.store.load_call(call_sid, now), now)
+            outcome = after_queue(self.menu, replace(state, turn=stored.turn + 1), result,
+                                  self.services(now))
             self.store.save_step(outcome, now, "(queue-done)")
             return outcome
+        state = state or self.state_of(call_sid, now)
         bye = self.catalog.text(state.lang, "goodbye")
         return Step(state, (Utterance("goodbye", bye, state.lang),), hangup=True)

@@ -12,6 +12,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -112,19 +113,54 @@ class Store:
     """
 
     def __init__(self, path: Path | str, state_ttl_s: int = 4 * 3600) -> None:
+        if "://" in str(path):  # a URL taken for a path would make a folder "postgresql:"
+            raise StoreError(f"{path} is a URL, not a SQLite file path")
         self.path = Path(path)
         self.state_ttl = timedelta(seconds=state_ttl_s)
         self._local = threading.local()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db.executescript(SCHEMA)  # runs in its own transaction
-            for table, column, definition in ADDED_COLUMNS:
-                have = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
-                if column not in have:
-                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            self._create_schema()
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+
+    def _create_schema(self, patience_s: float = 30.0) -> None:
+        """Create the tables and add new columns, in one ``BEGIN IMMEDIATE`` transaction.
+
+        Several processes may open one new file at the same moment (two ``ivr serve``,
+        each seeding the demo). Writers queue for the lock within the busy timeout, but
+        SQLite answers "database is locked" at once, without waiting, where waiting could
+        deadlock: switching a new file to WAL, or a reader of the schema upgrading to a
+        writer. Those are retried here until ``patience_s`` has passed.
+        """
+        deadline = time.monotonic() + patience_s
+        pause_s = 0.01
+        while True:
+            try:
+                db = self.db  # a new connection switches the file to WAL
+                db.executescript("BEGIN IMMEDIATE;" + SCHEMA)  # the transaction stays open
+                try:
+                    for table, column, definition in ADDED_COLUMNS:
+                        have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                        if column not in have:
+                            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+                    db.execute("COMMIT")
+                except BaseException:
+                    try:
+                        db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # the failure that got us here is the one to report
+                    raise
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() + pause_s > deadline:
+                    raise
+                self.close()  # a fresh connection for the next try
+                time.sleep(pause_s)
+                pause_s = min(pause_s * 2, 0.5)
 
     @property
     def db(self) -> sqlite3.Connection:

@@ -30,8 +30,14 @@ def _speak(target: VoiceResponse | Gather, utterances: Iterable[Utterance],
 
 
 def render(step: Step, *, step_url: UrlFor, wait_url: UrlFor, queue_done_url: str,
-           voices: Mapping[str, Mapping[str, str]], audio_for: AudioFor | None = None) -> str:
-    """The TwiML document answering one step."""
+           voices: Mapping[str, Mapping[str, str]], audio_for: AudioFor | None = None,
+           recording_status_url: str | None = None) -> str:
+    """The TwiML document answering one step.
+
+    A ``<Record>`` asks for ``recording_status_url`` when the recording is processed: the
+    RecordingUrl its action carries "may not yet be accessible", and its duration is
+    before silence is trimmed (https://www.twilio.com/docs/voice/twiml/record).
+    """
     vr = VoiceResponse()
     ask = step.ask
     if ask and ask.kind == "digits":
@@ -42,10 +48,16 @@ def render(step: Step, *, step_url: UrlFor, wait_url: UrlFor, queue_done_url: st
         return str(vr)
     _speak(vr, step.say, voices, audio_for)
     if ask:  # record
+        status = {"recording_status_callback": recording_status_url,
+                  "recording_status_callback_method": "POST",
+                  "recording_status_callback_event": "completed absent"} \
+            if recording_status_url else {}
         vr.record(action=step_url(ask.node), method="POST", max_length=ask.max_length_s,
-                  finish_on_key=ask.finish_on_key or "#", play_beep=True, timeout=5)
+                  finish_on_key=ask.finish_on_key or "#", play_beep=True, timeout=5, **status)
         # no recording at all falls through here: tell the flow so it can ask again
         vr.redirect(step_url(ask.node), method="POST")
+    elif step.enqueue and step.twilio_hold_music:  # no waitUrl: Twilio's own playlist
+        vr.enqueue(step.enqueue, action=queue_done_url, method="POST")
     elif step.enqueue:
         vr.enqueue(step.enqueue, wait_url=wait_url(step.enqueue), wait_url_method="POST",
                    action=queue_done_url, method="POST")
@@ -54,20 +66,33 @@ def render(step: Step, *, step_url: UrlFor, wait_url: UrlFor, queue_done_url: st
     return str(vr)
 
 
+#: Without hold audio the words are said this many times per wait-URL document, each
+#: followed by a pause of ``HOLD_PAUSE_S``: the document lasts about a minute, like one
+#: with the hold track, and the caller is never left in a silence long enough to wonder
+#: whether the line went dead.
+HOLD_REPEATS = 4
+HOLD_PAUSE_S = 5
+
+
 def hold(utterances: Iterable[Utterance], *, key_url: str,
          voices: Mapping[str, Mapping[str, str]], audio_for: AudioFor | None = None,
-         music_url: str | None = None, pause_s: int = 45) -> str:
+         music_url: str | None = None, pause_s: int = HOLD_PAUSE_S) -> str:
     """The wait URL's document: where the caller stands, then hold audio, listening for 1.
 
-    When it ends Twilio fetches the wait URL again, so the announcement repeats about
-    once a minute.
+    With no hold audio (``music_url`` None: none built) the words are repeated with short
+    pauses instead. When the document ends Twilio fetches the wait URL again, so the
+    announcement is brought up to date about once a minute.
     """
+    said = list(utterances)
     vr = VoiceResponse()
     gather = vr.gather(input="dtmf", num_digits=1, action=key_url, method="POST", timeout=1)
-    _speak(gather, utterances, voices, audio_for)
+    _speak(gather, said, voices, audio_for)
     if music_url:
         gather.play(music_url)
-    else:
+        return str(vr)
+    for repeat in range(HOLD_REPEATS):
+        if repeat:
+            _speak(gather, said, voices, audio_for)
         gather.pause(length=pause_s)
     return str(vr)
 
@@ -87,11 +112,17 @@ def words(utterances: Iterable[Utterance], *, voices: Mapping[str, Mapping[str, 
     return str(vr)
 
 
-def apology(utterances: Iterable[Utterance], queue: str, *, wait_url: UrlFor,
-            queue_done_url: str, voices: Mapping[str, Mapping[str, str]]) -> str:
-    """What a caller hears when something broke: sorry, and the general queue."""
+def apology(utterances: Iterable[Utterance], queue: str, *, wait_url: UrlFor | None,
+            queue_done_url: str | None, voices: Mapping[str, Mapping[str, str]]) -> str:
+    """What a caller hears when something broke: sorry, and the general queue.
+
+    Without ``wait_url`` the caller holds to Twilio's own music, and without
+    ``queue_done_url`` the call ends when they leave the queue: a document that needs
+    nothing more from this server (the number's Fallback URL).
+    """
     vr = VoiceResponse()
     _speak(vr, utterances, voices, None)
-    vr.enqueue(queue, wait_url=wait_url(queue), wait_url_method="POST",
-               action=queue_done_url, method="POST")
+    where = {"wait_url": wait_url(queue), "wait_url_method": "POST"} if wait_url else {}
+    done = {"action": queue_done_url, "method": "POST"} if queue_done_url else {}
+    vr.enqueue(queue, **where, **done)
     return str(vr)

@@ -87,6 +87,31 @@ class SQLiteWallet:
                         iso(now), iso(reply_by)))
         return Ticket(number, "open", reply_by)
 
+    def complete_recording(self, call_sid: str, recording_sid: str, recording_url: str,
+                           duration_s: int | None, status: str) -> bool:
+        """Complete the call's ticket with its recording as Twilio processed it: the URL
+        now fetchable and the length after trimming (``completed``), or that there is no
+        audio (``absent``, ``failed``). Only the recording the ticket was filed with (its
+        RecordingSid ends the URL): another one of the call, or a replay, changes nothing.
+        False when no ticket of the call has that recording.
+        """
+        if not recording_sid:
+            recording_sid = recording_url.rstrip("/").rsplit("/", 1)[-1]
+        with self.store.tx() as db:
+            filed = db.execute("SELECT number, recording_url, details FROM tickets "
+                               "WHERE call_sid=?", (call_sid,)).fetchone()
+            kept = str(filed["recording_url"] or "") if filed else ""
+            if not recording_sid or kept.rstrip("/").rsplit("/", 1)[-1] != recording_sid:
+                return False
+            details = json.loads(filed["details"] or "{}")
+            details["recording_status"] = status or "completed"
+            if duration_s is not None:
+                details["recording_s"] = duration_s
+            url = recording_url if status in ("", "completed") and recording_url else kept
+            db.execute("UPDATE tickets SET recording_url=?, details=? WHERE number=?",
+                       (url, json.dumps(details), filed["number"]))
+        return True
+
     def complaint(self, number: str) -> Ticket | None:
         row = self.store.read_one("SELECT number, status, reply_by FROM tickets WHERE number=?",
                                     (number,))
@@ -105,12 +130,23 @@ class SQLiteWallet:
 
 
 def seed_demo(wallet: SQLiteWallet, now: datetime) -> None:
-    """The demo accounts the README lists; idempotent, so restarts keep their state."""
+    """The demo accounts the README lists; idempotent, so restarts keep their state.
+
+    Several processes may seed one new database at the same moment (two ``ivr serve
+    --demo``): an account is inserted only if it is not there (INSERT OR IGNORE), and its
+    demo transaction only by the process whose insert took, in the same transaction.
+    """
     store = wallet.store
     known = {r["number"] for r in store.read_all("SELECT number FROM accounts")}
-    for number, pin, phone, status in DEMO_ACCOUNTS:
-        if number not in known:
-            wallet.add_account(number, pin, phone, status)
-    if "10000001" not in known:
-        wallet.add_transaction("10000001", "topup", Decimal("200.00"), "processing",
-                               now - timedelta(days=1))
+    # the PINs are hashed (scrypt, slow) before the write lock is taken
+    missing = [(number, phone, pins.hash_pin(pin, wallet.pin_cost), status)
+               for number, pin, phone, status in DEMO_ACCOUNTS if number not in known]
+    if not missing:
+        return
+    with store.tx() as db:
+        for row in missing:
+            added = db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?, ?, ?)", row).rowcount
+            if added and row[0] == "10000001":
+                db.execute("INSERT INTO transactions (account, kind, amount, status, created_at) "
+                           "VALUES (?, 'topup', ?, 'processing', ?)",
+                           (row[0], "200.00", iso(now - timedelta(days=1))))

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from ivr import twiml
-from ivr.call import CallEvent, Step, Utterance
+from ivr.call import CallEvent, LiveQueue, Step, Utterance
 from ivr.hotline import Hotline
 from ivr.security import verify_twilio_signature
 
@@ -95,6 +95,7 @@ def _render(step: Step) -> Response:
         queue_done_url=absolute("voice.queue_done", t=step.state.turn),
         voices=current_app.config["VOICES"],
         audio_for=audio_url,
+        recording_status_url=absolute("voice.recording"),
     ))
 
 
@@ -113,7 +114,9 @@ def step(node: str) -> Response:
 @bp.route("/wait/<queue>", methods=["GET", "POST"])
 def wait(queue: str) -> Response:
     """The Enqueue waitUrl, fetched again whenever the last document ends."""
-    step = hotline().hold(call_sid(), queue, count("QueuePosition") or 0, hotline().now())
+    live = LiveQueue(position=count("QueuePosition") or 0, waited_s=count("QueueTime") or 0,
+                     avg_wait_s=count("AvgQueueTime") or 0, size=count("CurrentQueueSize") or 0)
+    step = hotline().hold(call_sid(), queue, live, hotline().now())
     key_url = absolute("voice.hold_key", queue=queue, t=count("t"))
     return xml(twiml.hold(step.say, key_url=key_url,
                           voices=current_app.config["VOICES"], audio_for=audio_url,
@@ -147,6 +150,38 @@ def queue_done() -> Response:
     return _render(step)
 
 
+@bp.route("/recording", methods=["GET", "POST"])
+def recording() -> Response:
+    """The Record verb's recordingStatusCallback: the complaint's recording, processed.
+
+    Twilio reads no answer. Bound to no turn: it comes when the recording is ready, which
+    may be after the call ended; the ticket takes only the recording it was filed with.
+    """
+    form = request.values
+    hotline().recording_done(call_sid(), form.get("RecordingSid", "")[:64],
+                             form.get("RecordingUrl", "")[:512], count("RecordingDuration"),
+                             form.get("RecordingStatus", "")[:32])
+    return Response(status=204)
+
+
+@bp.route("/fallback", methods=["GET", "POST"])
+def fallback() -> Response:
+    """The number's Fallback URL ("Primary handler fails"): Twilio asks it when the Voice
+    URL or a later document failed, with ErrorCode and ErrorUrl
+    (https://www.twilio.com/docs/usage/security/availability-reliability).
+
+    Touches no database, which may be what failed: an apology in every language, then the
+    fallback queue on Twilio's own hold music, with no URL of ours left to fail.
+    """
+    code = re.sub(r"[^0-9]", "", request.values.get("ErrorCode", ""))[:8]
+    log.error("Twilio used the fallback URL for call %r: error %s at %r",
+              request.values.get("CallSid", "")[:64], code or "?",
+              request.values.get("ErrorUrl", "")[:256] or "?")
+    line = hotline()
+    return xml(twiml.apology(line.fallback_words(), line.fallback_queue(), wait_url=None,
+                             queue_done_url=None, voices=current_app.config["VOICES"]))
+
+
 @bp.route("/status", methods=["GET", "POST"])
 def status() -> Response:
     """The status callback at the end of a call: from now on the call takes no steps."""
@@ -161,7 +196,8 @@ def apologise(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
         return exc
     log.exception("webhook %s failed", request.path)
-    if request.endpoint == "voice.status":  # Twilio reads no TwiML here; it logs the 503
+    if request.endpoint in ("voice.status", "voice.recording"):
+        # Twilio reads no TwiML here; it logs the 503
         return Response(status=503)
     line = hotline()
     lang = line.catalog.default_lang

@@ -143,3 +143,33 @@ def _quiet_app_logs() -> Iterator[None]:
     logging.getLogger("ivr").setLevel(logging.ERROR)
     yield
     logging.getLogger("ivr").setLevel(logging.NOTSET)
+
+
+def signed_app(name: str, token: str) -> Any:
+    """A TwiML server of a test's own (the far end the simulator calls): it refuses
+    unsigned requests and keeps each request it saw in ``config["SEEN"]``."""
+    from flask import Flask, abort, request
+
+    app = Flask(name)
+    app.config["SEEN"] = seen = []
+
+    @app.before_request
+    def check_signature() -> None:
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not RequestValidator(token).validate(request.url, request.form, signature):
+            abort(403)
+        seen.append((request.method, request.path, dict(request.values)))
+
+    return app
+
+
+@pytest.fixture(name="workdir")
+def _workdir(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A working folder of the test's own, and no IVR_/TWILIO_ variables of the shell."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("IVR_", "TWILIO_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -38,7 +38,8 @@ def test_static_prompts_play_their_files_and_dynamic_text_is_said(rendered, sett
     client = app.test_client()
     call = Caller(client, "+8613800138000", base="https://ivr.example.com")
     first = call.start()
-    assert all(url.startswith("https://ivr.example.com/audio/zh-CN/") for url in plays(first))
+    assert plays(first) and all(url.startswith("https://ivr.example.com/audio/")
+                                for url in plays(first))
     assert any("/zh-CN/welcome.wav" in url for url in plays(first))
     call.keys("2", "1", "1", "1")
     status = call.press("246810")
@@ -59,11 +60,13 @@ def test_stale_or_missing_audio_falls_back_to_say(rendered, settings, clock, tmp
     zh = prompts / "zh-CN.yaml"
     zh.write_text(zh.read_text("utf-8").replace("您好，欢迎致电钱包客服热线。",
                                                 "您好，这里是钱包客服热线。"), "utf-8")
-    (audio / "zh-CN" / "language_menu.wav").unlink()
+    for lang in ("zh-CN", "en-US"):
+        (audio / lang / "language_menu.wav").unlink()
     app = create_app({**settings, "AUDIO_DIR": str(audio), "PROMPTS_DIR": str(prompts)})
     call = Caller(app.test_client())
     root = call.start()
-    assert call.heard[:2] == ["您好，这里是钱包客服热线。", "普通话请按1。For English, press 2."]
+    assert call.heard[0] == "您好，这里是钱包客服热线。"
+    assert any("普通话请按1" in said for said in call.heard[1:])
     assert plays(root) == []
     check = CliRunner().invoke(cli, ["audio", "check", "--audio-dir", str(audio),
                                      "--prompts", str(prompts)])

@@ -155,7 +155,7 @@ def test_wait_url_and_queue_result_and_status_callback(caller, app):
     enqueue = call.root.find("Enqueue")
     wait_url, done_url = enqueue.get("waitUrl"), enqueue.get("action")
     call.post(wait_url, QueuePosition="3", QueueTime="40")
-    assert call.said("There are 2 callers ahead of you. The expected wait is about")
+    assert call.said("Callers ahead of you: 2. The expected wait is about")
     assert call.at == "general" and "/voice/hold-key/" in call.action
     call.post(done_url, QueueResult="hangup")
     assert call.root.find("Hangup") is not None

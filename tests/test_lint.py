@@ -34,7 +34,8 @@ PLANTED = [
     ("unreachable node", ('      "6": {goto: privacy_prepare, label: privacy and data security}\n', ""),
      "nodes.privacy_prepare: unreachable from the start node"),
     ("missing prompt", ("prompt: prepare_limit", "prompt: prepare_limits"),
-     "nodes.limit_prepare.prompt: prompt 'prepare_limits' has no zh-CN text"),
+     "nodes.limit_prepare.prompt: prompt 'prepare_limits' is in no prompt file (en-US, zh-CN); "
+     "did you mean 'prepare_limit'?"),
     ("duplicate key", ('"2": {goto: fraud_queue, label: straight to an agent}',
                        '"1": {goto: fraud_queue, label: straight to an agent}'),
      "nodes.fraud_freeze_offer.options: duplicate key '1'"),
@@ -85,8 +86,9 @@ def test_every_problem_is_listed_at_once(tmp_path):
     code, output = lint(tmp_path, broken)
     assert code == 1
     assert "unknown queue 'complaint'" in output and "'refunds_prepare'" in output
-    assert "nodes.refund_prepare: unreachable" in output  # what the bad target orphaned
-    assert "3 error(s)" in output
+    # the typo is the one problem: what it meant to reach is not also "unreachable"
+    assert "did you mean 'refund_prepare'?" in output and "unreachable" not in output
+    assert "2 error(s)" in output
 
 
 def test_not_yaml_and_missing_file_are_clear_errors(tmp_path):

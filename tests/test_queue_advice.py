@@ -83,9 +83,9 @@ def test_a_quiet_lunch_is_recommended():
     centre = Centre.load(DATA / "traffic_quiet_lunch.yaml")
     advice = centre.advise("general", WED_0930)
     assert [w.describe() for w in advice.windows] == [
-        "Wednesday 12:00–14:00, under a minute",
-        "Thursday 12:00–14:00, under a minute",
-        "Friday 12:00–14:00, under a minute",
+        "Wednesday 25 November 12:00–14:00, under a minute",
+        "Thursday 26 November 12:00–14:00, under a minute",
+        "Friday 27 November 12:00–14:00, under a minute",
     ]
     assert advice.expected_wait_s > THRESHOLD_S
 
@@ -260,7 +260,7 @@ def test_waits_in_words(wait_s, said):
 
 def test_window_in_words_and_json():
     window = Window(shanghai(2026, 12, 1, 9, 0), shanghai(2026, 12, 1, 11, 0), 62.0)
-    assert window.describe() == "Tuesday 09:00–11:00, about 1 minute"
+    assert window.describe() == "Tuesday 1 December 09:00–11:00, about 1 minute"
     assert window.as_dict() == {"start": "2026-12-01T09:00:00+08:00",
                                 "end": "2026-12-01T11:00:00+08:00", "expected_wait_s": 62.0}
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,13 +35,15 @@ def test_erlang_c(runner):
     out = run_json(runner, erlang_command, [*BASE, "--agents", "14", "--target-s", "20"])
     want = erlang.erlang_c_metrics(200, 180, 14, 20)
     assert out == {"p_wait": want.p_wait, "asa_s": want.asa_s,
-                   "service_level": want.service_level, "occupancy": want.occupancy}
+                   "service_level": want.service_level, "occupancy": want.occupancy,
+                   "target_s": 20.0}
 
 
 def test_erlang_a_adds_abandonment(runner):
     out = run_json(runner, erlang_command, [*BASE, "--agents", "14", "--patience-s", "120"])
     want = erlang.erlang_a_metrics(200, 180, 14, 120, 20)
-    assert list(out) == ["p_wait", "asa_s", "service_level", "occupancy", "p_abandon"]
+    assert list(out) == ["p_wait", "asa_s", "service_level", "occupancy", "p_abandon",
+                         "target_s"]
     assert out["p_abandon"] == want.p_abandon and out["asa_s"] == want.asa_s
 
 
@@ -60,8 +64,40 @@ def test_erlang_overload_has_no_finite_wait(runner):
 def test_erlang_human_output(runner):
     result = runner.invoke(erlang_command, [*BASE, "--agents", "14"])
     assert result.exit_code == 0
-    assert result.output.splitlines()[0] == "Erlang C: 200 calls/h, AHT 180 s, 14 agents"
-    assert "service_level  0.88835" in result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Erlang C: 200 calls/h, AHT 180 s (10 Erlangs), 14 agents"
+    # percentages with their unit, the target's seconds named in the line
+    assert any(re.fullmatch(r"  answered within 20 s \(service level\) +88\.8 %", line)
+               for line in lines), result.output
+    assert any(re.fullmatch(r"  average wait of those answered +\d+\.\d s", line)
+               for line in lines)
+    assert not [line for line in lines[1:] if re.search(r"\b0\.\d{4}", line)]  # no bare shares
+
+
+def test_erlang_output_says_each_figure_once(runner):
+    result = runner.invoke(erlang_command, [*BASE, "--target-level", "0.8", "--target-s", "15",
+                                            "--patience-s", "120"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    agents = erlang.agents_for(200, 180, 0.8, 15, 120)
+    assert lines[0] == (f"Erlang A: 200 calls/h, AHT 180 s (10 Erlangs), {agents} agents, "
+                        "the fewest answering 80.0 % within 15 s")
+    assert [line for line in lines if "agents" in line] == [lines[0]]  # not again below
+    assert len(lines) == len(set(lines)) == 6
+    assert "callers who hang up (patience 120 s)" in result.output
+
+
+def test_erlang_huge_inputs_are_capped_not_slow(runner):
+    started = time.perf_counter()
+    result = runner.invoke(erlang_command, [*BASE, "--agents", "100000000"])
+    assert result.exit_code == 2 and "--agents" in result.output
+    assert "1000000" in result.output
+    result = runner.invoke(erlang_command, ["--calls-per-hour", "1e12", "--aht-s", "180",
+                                            "--target-level", "0.8"])
+    assert result.exit_code == 2 and "Erlangs" in result.output
+    out = run_json(runner, erlang_command, [*BASE, "--agents", "1000000"])
+    assert out["p_wait"] == 0.0 and out["service_level"] == 1.0
+    assert time.perf_counter() - started < 2
 
 
 @pytest.mark.parametrize(
@@ -117,7 +153,7 @@ def test_advise_human_text_and_plot(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("payments, Wednesday 2026-11-25 09:30 (Asia/Shanghai): "
                                     "open, expected wait under a minute.")
-    assert "  1. Wednesday 10:00–12:00, under a minute" in result.output
+    assert "  1. Wednesday 25 November 10:00–12:00, under a minute" in result.output
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -140,7 +176,7 @@ def test_advise_defaults_to_now(runner):
     ("args", "code", "message"),
     [
         (["--queue", "refunds"], 2, "no queue 'refunds'"),
-        (["--at", "next tuesday"], 2, "not an ISO-8601 time"),
+        (["--at", "next tuesday"], 2, "'next tuesday' is not a time"),
         (["--traffic", str(DATA / "traffic_broken.yaml")], 1, "queues.payments.aht_s"),
         (["--traffic", "missing.yaml"], 2, "does not exist"),
     ],
@@ -192,6 +228,11 @@ def test_forecast_to_stdout_keeping_a_given_base(runner, tmp_path):
 def test_forecast_errors(runner, tmp_path):
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
+    result = runner.invoke(forecast_command, ["--db", str(empty)])
+    assert result.exit_code == 2 and "empty.db is empty, not an ivr database" in result.output
+    with sqlite3.connect(empty) as db:
+        db.execute("CREATE TABLE other (x)")
+    db.close()
     result = runner.invoke(forecast_command, ["--db", str(empty)])
     assert result.exit_code == 1 and "cannot read calls" in result.output
     result = runner.invoke(forecast_command, ["--db", str(empty), "--weeks", "0"])

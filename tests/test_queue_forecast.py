@@ -10,7 +10,7 @@ import pytest
 
 from ivr.errors import StoreError
 from ivr.queue import traffic
-from ivr.queue.forecast import forecast, forecast_from_db
+from ivr.queue.forecast import forecast, forecast_from_db, small_samples
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 0, 20, tzinfo=SHANGHAI)  # a Monday, just after midnight
@@ -36,8 +36,10 @@ def test_hour_of_week_averages_over_the_weeks():
     assert sum(sum(row) for row in payments.values()) == 4.0
     assert tree["queues"]["general"]["calls_per_hour"]["mon"][9] == 2.0
     assert tree["queues"]["fraud"]["calls_per_hour"]["sun"] == [0.0] * 24
-    assert tree["forecast"] == {"from": "2026-10-26T00:00:00+08:00",
-                                "until": "2026-11-23T00:00:00+08:00", "weeks": 4, "calls": 24}
+    assert tree["forecast"] == {"from": "2026-10-26T00:20:00+08:00",
+                                "until": "2026-11-23T00:20:00+08:00", "weeks": 4, "calls": 24,
+                                "calls_per_queue": {"payments": 16, "account-security": 0,
+                                                    "fraud": 0, "complaints": 0, "general": 8}}
 
 
 def test_staffing_hours_and_calendar_are_kept():
@@ -58,6 +60,29 @@ def test_only_the_last_n_whole_weeks_count():
     calls.append(("payments", NOW - timedelta(minutes=10)))  # the hour in progress
     tree = forecast(calls, weeks=2, now=NOW)
     assert tree["queues"]["payments"]["calls_per_hour"]["wed"][12] == 4.0
+
+
+def test_the_period_ends_now_so_a_call_a_minute_ago_counts():
+    # Monday 10:25: the hour in progress has been seen for 25 minutes this week and for
+    # the other 35 at the start of the period, one week back: an hour in all.
+    now = datetime(2026, 11, 23, 10, 25, tzinfo=SHANGHAI)
+    tree = forecast([("general", now - timedelta(minutes=1))], weeks=1, now=now)
+    assert tree["queues"]["general"]["calls_per_hour"]["mon"][10] == 1.0
+    assert tree["forecast"]["until"] == "2026-11-23T10:25:00+08:00"
+    # and nothing after now, nor before the period, counts
+    with pytest.raises(ValueError, match="no calls recorded"):
+        forecast([("general", now + timedelta(minutes=1)),
+                  ("general", now - timedelta(weeks=1, minutes=1))], weeks=1, now=now)
+
+
+def test_small_samples_are_named_per_queue():
+    few = forecast(weekly_calls("payments", WED, 12, [3, 3]), weeks=2, now=NOW)
+    warnings = small_samples(few)
+    assert [w.split(":")[0] for w in warnings] == list(few["queues"])  # every queue
+    assert warnings[0].startswith("payments: 6 call(s) in 2 week(s), ")
+    busy = [("payments", NOW - timedelta(minutes=1 + i % 10000)) for i in range(20000)]
+    assert not [w for w in small_samples(forecast(busy, weeks=1, now=NOW))
+                if w.startswith("payments")]
 
 
 def test_naive_times_are_utc_and_unknown_queues_are_skipped(caplog):

@@ -81,7 +81,8 @@ def test_five_wrong_pins_over_several_calls_lock_and_the_lock_survives_restart(
     client = app.test_client()
     first = wrong_pin_call(client)
     first.keys("10000003#", "581231", "10000003#", "581232")  # 3 tries: this call gives up
-    assert first.said("we could not verify your identity") and first.queue == "general"
+    assert first.said("we could not verify your identity")
+    assert first.queue == "account-security"  # the topic's queue (locked), unverified
     second = wrong_pin_call(client, "581233")
     second.keys("10000003#", "581234")
     assert second.said("is locked for") and second.queue == "account-security"

@@ -30,6 +30,8 @@ CALLS = [
     (STRANGER, "2 4 1 10000001# 246810 1 # 0"),  # a complaint, recorded
     (STRANGER, "2 4 2 12345678# 0"),  # complaint status
     (STRANGER, "2 0"),  # an agent
+    (STRANGER, "2 1 h"),  # hangs up at the payments menu
+    (STRANGER, "2! 1!2 2 10000001# 246810 1! {yesterday} 5#"),  # knows the menus: barges in
     # another stranger (one caller ID's wrong PINs over all accounts are throttled too)
     (GUESSER, "2 2 1 10000003# 000000 10000003# 000001 10000003# 000002"),  # 3 wrong...
     (GUESSER, "2 2 1 10000003# 000003 10000003# 000004"),  # ...and 2 more: locked
@@ -64,16 +66,19 @@ def test_the_log_is_read_with_its_masked_inputs(logged: Path) -> None:
     inputs = [s.input for s in calls[0].steps]
     assert inputs[:4] == [None, "2", "1", "2"] and "****0001" in inputs and "******" in inputs
     assert "246810" not in json.dumps([s.input for c in calls for s in c.steps])
+    # a caller who fails verification stays with the queue of their topic (issue 9, 11)
     assert [c.outcome.queue for c in calls] == [
         "payments",
         "payments",
-        "general",
+        "account-security",
         "fraud",
         "account-security",
         "complaints",
         "complaints",
         "general",
-        "general",
+        None,
+        "payments",
+        "account-security",
         "account-security",
     ]
     assert [c.outcome.verified for c in calls] == [
@@ -86,8 +91,11 @@ def test_the_log_is_read_with_its_masked_inputs(logged: Path) -> None:
         False,
         False,
         False,
+        True,
+        False,
         False,
     ]
+    assert [c.hung_up for c in calls].count(True) == 1 and calls[8].hung_up
 
 
 def test_replaying_on_the_same_tree_gives_the_same_outcomes(logged: Path, target: Target) -> None:
@@ -95,8 +103,38 @@ def test_replaying_on_the_same_tree_gives_the_same_outcomes(logged: Path, target
     assert [r.after.queue for r in replayed] == [r.before.queue for r in replayed]
     assert [r.after.verified for r in replayed] == [r.before.verified for r in replayed]
     assert all(r.diverged is None for r in replayed)
-    # the log's clock stood still (a simulated call), so only the time to queue differs
-    assert {d.split(" ")[0] for r in replayed for d in r.differences(10.0)} <= {"time"}
+    # the sandbox app logs each step at the simulated call's time, and the replay is
+    # measured from the app's log as the original was: the time to queue is the same
+    recorded = [r.before.time_to_queue_s for r in replayed]
+    queued = [r.before.time_to_queue_s for r in replayed if r.before.queue]
+    assert all(t is not None and t > 10 for t in queued)  # not the 0 s of a stopped clock
+    assert [r.after.time_to_queue_s for r in replayed] == recorded
+    assert [r.line(1.0).split()[0] for r in replayed] == ["same"] * len(replayed)
+
+
+def test_a_caller_who_hung_up_hangs_up_again(logged: Path, target: Target) -> None:
+    hung_up = read(logged)[8]
+    trace, caller = replay(hung_up, target)
+    # not three time-outs that end with an agent in general
+    assert trace.outcome.ended_by == "caller-hangup" and trace.time_to_queue_s is None
+    assert not trace.of_type("enqueue") and caller.diverged is None
+    [result] = compare([hung_up], target)
+    assert result.after.queue is None and result.differences(1.0) == []
+
+
+def test_a_caller_who_barged_in_barges_in_again(logged: Path, target: Target) -> None:
+    barging = read(logged)[9]
+    trace, _ = replay(barging, target)
+    cut = [e for e in trace.of_type("say", "play") if e.get("interrupted")]
+    assert len(cut) >= 3 and sum(1 for e in trace.of_type("input") if e.get("barged_in")) == 3
+    [result] = compare([barging], target)
+    assert result.before.time_to_queue_s == result.after.time_to_queue_s
+    listening = CallSpec(press=tuple(CALLS[9][1].replace("!2", "").replace("!", "").split()))
+    assert target.quiet_at is not None
+    target.set_clock(target.quiet_at)
+    slow = target.call(listening.script({}, target.quiet_at.date()).caller(), from_=STRANGER)
+    assert slow.time_to_queue_s is not None and trace.time_to_queue_s is not None
+    assert slow.time_to_queue_s - trace.time_to_queue_s > 10  # the prompts it cut short
 
 
 def test_a_lockout_met_in_the_original_is_set_up_again(logged: Path, target: Target) -> None:
@@ -198,7 +236,12 @@ def test_masked_pins_replay_right_or_wrong_as_the_original_went() -> None:
         "246810",
         "200#",
     ]
-    assert str(caller.answer(amount)) == "_"  # the log ran out
+    assert str(caller.answer(amount)) == "h"  # the log ends where the original hung up
+    queued = (*steps[:-1], Step("amount", "200", (), "enqueue:payments", ""))
+    caller = ReplayCaller(RecordedCall("CA2", "", queued), ACTIVE)
+    for p in (account, pin, pin, amount):
+        caller.answer(p)
+    assert str(caller.answer(amount)) == "_"  # it did not: the log just ran out
 
 
 def test_a_database_that_is_not_the_apps_is_refused(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def test_a_failure_names_the_scenario_the_expectation_and_what_happened(
         (
             "        what happened: call ended by caller-hangup after "
             f"{result.traces[0].outcome.duration_s:.1f} s (2 requests); heard last: "
-            "'您好，欢迎致电钱包客服热线。' / '普通话请按1。For English, press 2.'"
+            "'普通话请按1。' / 'For English, press 2.'"
         ),
     ]
 

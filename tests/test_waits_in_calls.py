@@ -62,8 +62,8 @@ def test_best_times_are_spoken_from_the_model_in_the_centre_timezone(settings):
         best = next(t for t in call.heard if t.startswith("The best times to call are"))
         advice = app.extensions["ivr"].centre.advise("general", app.extensions["ivr"].now())
         first = advice.windows[0]
-        assert f"between {first.start:%H:%M} and" in best
-        assert "between 12:00" not in best and "between 13:00" not in best  # not at lunch
+        assert f"today, {first.start.hour - 12} p.m. to" in best
+        assert "noon to" not in best and "1 p.m. to" not in best  # not at lunch
         assert not any(day in best for day in ("Saturday", "Sunday"))
         call.press("3")  # keep waiting
         assert call.queue == "general"
@@ -104,8 +104,8 @@ def test_outside_service_hours_the_caller_hears_hours_and_windows_and_may_ask_a_
         settings):
     night = "2026-11-25 16:00:00"  # Thursday 00:00 in Shanghai
     app, call = call_at(night, settings)
-    assert call.said("This line is closed now. Its hours are Monday–Friday 08:00–22:00")
-    assert call.said("It opens again today at 08:00")
+    assert call.said("This line is closed now. It opens again today at 8 a.m., and its hours are "
+                     "Monday to Friday, 8 a.m. to 10 p.m.")
     assert call.said("The best times to call are")
     with freeze_time(night):
         call.press("1")
@@ -131,10 +131,10 @@ def test_holding_callers_hear_their_place_and_can_leave_for_a_callback(settings)
         enqueue = call.root.find("Enqueue")
         call.post(enqueue.get("waitUrl"), QueuePosition="6", QueueTime="0", AvgQueueTime="0",
                   CurrentQueueSize="9")
-        six = next(t for t in call.heard if t.startswith("There are 5 callers ahead"))
+        six = next(t for t in call.heard if t.startswith("Callers ahead of you: 5."))
         clock.tick(60)
         call.post(enqueue.get("waitUrl"), QueuePosition="2", QueueTime="60")
-        two = next(t for t in call.heard if t.startswith("There are 1 callers"))
+        two = next(t for t in call.heard if t.startswith("Callers ahead of you: 1."))
         assert six != two
         call.post(enqueue.get("waitUrl"), QueuePosition="1", QueueTime="90")
         assert call.heard[-1].startswith("You are next in line. The expected wait is")
@@ -167,9 +167,9 @@ def test_caller_facing_times_are_in_the_centre_timezone_across_dst(settings, tmp
     settings = {**settings, "TRAFFIC": str(traffic)}
     # Saturday night 7 March 2026 23:30 in New York; clocks go forward at 02:00 Sunday
     _, call = call_at("2026-03-08 04:30:00", settings)
-    assert call.said("It opens again tomorrow at 09:00")
+    assert call.said("It opens again tomorrow at 9 a.m.")
     _, autumn = call_at("2026-11-01 04:30:00", settings)  # 00:30 EDT, the night they fall back
-    assert autumn.said("It opens again today at 09:00")
+    assert autumn.said("It opens again today at 9 a.m.")
 
 
 def test_forecast_reads_the_calls_the_app_recorded(settings, tmp_path):

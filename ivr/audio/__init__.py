@@ -26,8 +26,8 @@ from pathlib import Path
 
 from ivr.errors import IVRError
 
-#: the committed, rendered output (``audio/`` at the repository root)
-DEFAULT_AUDIO_DIR = Path(__file__).resolve().parent.parent.parent / "audio"
+#: the rendered output: ``audio/`` in the working folder (never beside the installed code)
+DEFAULT_AUDIO_DIR = Path("audio")
 
 
 class AudioError(IVRError):

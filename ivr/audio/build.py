@@ -1,8 +1,10 @@
 """``ivr audio build``: render every static prompt of the catalog to telephony WAVs.
 
-Incremental: a prompt is re-rendered only when its text changed, its file is gone, its
-source changed (a studio recording added, replaced or removed) or the target level
-changed. Prompts that left the catalog lose their file and manifest entry. Planning
+Incremental: a prompt is re-rendered only when ``ivr audio check`` would reject it (its
+text changed; its file is gone, unreadable, not 8 kHz mono 16-bit or not the length the
+manifest says; a studio recording was added, replaced or removed), the engine or the
+target level changed, or the manifest is unreadable or not at 8 kHz. So after a plain
+build, check passes. Prompts that left the catalog lose their file and manifest entry. Planning
 (``plan``) and rendering (``build``) are separate so the CLI can size its progress bar.
 """
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.audio import AudioError, sound
+from ivr.audio.check import hold_problem, prompt_problem
 from ivr.audio.engine import STUDIO, Engine, studio_file
 from ivr.audio.manifest import (
     HoldAudio,
@@ -79,15 +82,13 @@ class BuildResult:
 
 
 def _unchanged(entry: PromptAudio | None, job: Job, audio_dir: Path, engine: str) -> bool:
-    if entry is None or entry.text_sha256 != text_sha256(job.text) or entry.file != job.file:
+    """Whether the rendered file can stay: ``check`` passes it, and it came from the
+    source the build would use now."""
+    if entry is None or entry.file != job.file:
         return False
-    out = audio_dir / entry.file
-    if not out.is_file():
-        return False
-    if job.studio is None:
-        return entry.engine == engine
-    # a studio file newer than the rendered one was replaced since the last build
-    return entry.engine == STUDIO and job.studio.stat().st_mtime_ns <= out.stat().st_mtime_ns
+    if prompt_problem(audio_dir, job.lang, job.key, job.text, entry) is not None:
+        return False  # what check rejects is rendered again, whatever the reason
+    return job.studio is not None or entry.engine == engine
 
 
 def _old_manifest(audio_dir: Path) -> Manifest:
@@ -106,7 +107,8 @@ def plan(catalog: Catalog, audio_dir: Path, *, engine: Engine,
            if not (_SAFE_NAME.fullmatch(lang) and _SAFE_NAME.fullmatch(key))]
     if bad:
         raise AudioError(f"prompt keys unusable as file names: {', '.join(bad)}")
-    force = force or old.target_dbfs != settings.target_dbfs
+    force = (force or old.target_dbfs != settings.target_dbfs
+             or old.sample_rate != SAMPLE_RATE)
     jobs: list[Job] = []
     kept: dict[str, dict[str, PromptAudio]] = {}
     wanted: set[str] = set()
@@ -124,7 +126,7 @@ def plan(catalog: Catalog, audio_dir: Path, *, engine: Engine,
                            if e.file not in wanted))
     hold = (force or old.hold is None or old.hold.file != HOLD_FILE
             or dict(old.hold.params) != settings.hold_signature
-            or not (audio_dir / HOLD_FILE).is_file())
+            or hold_problem(old) is not None)
     return Plan(tuple(jobs), kept, removed, hold, old)
 
 

@@ -1,48 +1,31 @@
 """``ivr audio check``: is the rendered audio in step with the prompt catalog?
 
 Reads WAV headers with the standard library only, so it runs anywhere (CI, a server
-without pydub's ffmpeg) and fast.
+without pydub's ffmpeg) and fast. ``prompt_problem`` and ``hold_problem`` are the one rule:
+``build`` re-renders whatever they reject, and the app plays only what passes
+``wav_problem`` for the exact text.
 """
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 from ivr.audio import AudioError
 from ivr.audio.engine import STUDIO, studio_file
-from ivr.audio.manifest import FILENAME, Manifest, static_prompts, text_sha256
-from ivr.audio.settings import (
-    CHANNELS,
-    DEFAULT_SETTINGS,
-    SAMPLE_RATE,
-    SAMPLE_WIDTH,
-    AudioSettings,
+from ivr.audio.manifest import (
+    FILENAME,
+    TOLERANCE_MS,
+    Manifest,
+    PromptAudio,
+    static_prompts,
+    text_sha256,
+    wav_problem,
 )
+from ivr.audio.settings import DEFAULT_SETTINGS, SAMPLE_RATE, AudioSettings
 from ivr.errors import Problem
 from ivr.prompts import Catalog
 
-#: a file may differ from its manifest duration by this much (rounding to whole ms)
-TOLERANCE_MS = 2
-
-
-def wav_problem(path: Path, duration_ms: int) -> str | None:
-    """Why ``path`` is not telephony audio of ``duration_ms``, or None if it is."""
-    try:
-        with wave.open(str(path), "rb") as wav:
-            rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
-            frames = wav.getnframes()
-    except FileNotFoundError:
-        return "file missing"
-    except (OSError, EOFError, wave.Error) as exc:
-        return f"not a readable PCM WAV ({exc})"
-    if (rate, channels, width) != (SAMPLE_RATE, CHANNELS, SAMPLE_WIDTH):
-        return (f"not telephony audio: {rate} Hz, {channels} channel(s), {8 * width}-bit "
-                f"(needs {SAMPLE_RATE} Hz mono 16-bit)")
-    actual_ms = round(frames * 1000 / rate)
-    if abs(actual_ms - duration_ms) > TOLERANCE_MS:
-        return f"lasts {actual_ms} ms but the manifest says {duration_ms} ms"
-    return None
+__all__ = ["TOLERANCE_MS", "check", "hold_problem", "prompt_problem", "wav_problem"]
 
 
 def _studio_change(audio_dir: Path, lang: str, key: str, engine: str) -> str | None:
@@ -54,6 +37,27 @@ def _studio_change(audio_dir: Path, lang: str, key: str, engine: str) -> str | N
     if studio.stat().st_mtime_ns > (audio_dir / lang / f"{key}.wav").stat().st_mtime_ns:
         return "stale: its studio recording was replaced"
     return None
+
+
+def prompt_problem(audio_dir: Path, lang: str, key: str, text: str,
+                   entry: PromptAudio | None) -> str | None:
+    """Why one prompt's audio is not right for ``text``, or None: the rule ``check``
+    reports and ``build`` re-renders by."""
+    if entry is None:
+        return "no audio (run: ivr audio build)"
+    if entry.text_sha256 != text_sha256(text):
+        return "stale: the text changed since its audio was rendered"
+    if (why := wav_problem(audio_dir / entry.file, entry.duration_ms)) is not None:
+        return f"{entry.file}: {why}"
+    return _studio_change(audio_dir, lang, key, entry.engine)
+
+
+def hold_problem(manifest: Manifest) -> str | None:
+    """Why the hold audio is not right, or None."""
+    if manifest.hold is None:
+        return "no hold audio (run: ivr audio build)"
+    why = wav_problem(manifest.audio_dir / manifest.hold.file, manifest.hold.duration_ms)
+    return f"{manifest.hold.file}: {why}" if why else None
 
 
 def check(catalog: Catalog, audio_dir: Path,
@@ -73,22 +77,13 @@ def check(catalog: Catalog, audio_dir: Path,
     wanted = static_prompts(catalog)
     for lang, texts in sorted(wanted.items()):
         for key, text in sorted(texts.items()):
-            entry = manifest.entry(lang, key)
-            if entry is None:
-                problems.append(Problem(f"{lang}/{key}", "no audio (run: ivr audio build)"))
-            elif entry.text_sha256 != text_sha256(text):
-                problems.append(Problem(f"{lang}/{key}", "stale: the text changed since "
-                                                         "its audio was rendered"))
-            elif (why := wav_problem(audio_dir / entry.file, entry.duration_ms)) is not None:
-                problems.append(Problem(f"{lang}/{key}", f"{entry.file}: {why}"))
-            elif (why := _studio_change(audio_dir, lang, key, entry.engine)) is not None:
+            why = prompt_problem(audio_dir, lang, key, text, manifest.entry(lang, key))
+            if why is not None:
                 problems.append(Problem(f"{lang}/{key}", why))
     for lang, keys in sorted(manifest.prompts.items()):
         for key in sorted(set(keys) - set(wanted.get(lang, {}))):
             problems.append(Problem(f"{lang}/{key}", "audio for a prompt that is no longer "
                                                      "static in the catalog"))
-    if manifest.hold is None:
-        problems.append(Problem("hold", "no hold audio (run: ivr audio build)"))
-    elif (why := wav_problem(audio_dir / manifest.hold.file, manifest.hold.duration_ms)):
-        problems.append(Problem("hold", f"{manifest.hold.file}: {why}"))
+    if (why := hold_problem(manifest)) is not None:
+        problems.append(Problem("hold", why))
     return problems

@@ -12,7 +12,7 @@ from ivr import prompts
 from ivr.audio import DEFAULT_AUDIO_DIR, AudioError
 from ivr.audio.manifest import Manifest
 from ivr.audio.settings import AudioSettings
-from ivr.errors import MenuError
+from ivr.cliargs import TextFile, boundary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,8 +23,7 @@ def _common(func: F) -> F:
                         envvar="IVR_AUDIO_TARGET_DBFS", show_default=True,
                         help="RMS level every prompt is normalised to.")(func)
     func = click.option("--prompts", "prompts_dir", default=prompts.DEFAULT_DIR,
-                        type=click.Path(file_okay=False, exists=True, path_type=Path),
-                        envvar="IVR_PROMPTS_DIR", show_default=True,
+                        type=TextFile(folder=True), envvar="IVR_PROMPTS_DIR", show_default=True,
                         help="Directory of <lang>.yaml prompt files.")(func)
     func = click.option("--audio-dir", default=DEFAULT_AUDIO_DIR,
                         type=click.Path(file_okay=False, path_type=Path),
@@ -34,10 +33,8 @@ def _common(func: F) -> F:
 
 
 def _catalog(prompts_dir: Path) -> prompts.Catalog:
-    try:
+    with boundary([prompts_dir]):
         return prompts.load(prompts_dir)
-    except MenuError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group("audio")
@@ -94,7 +91,7 @@ def check(audio_dir: Path, prompts_dir: Path, target_dbfs: float) -> None:
 
 @audio.command()
 @_common
-@click.option("--menu", "menu_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--menu", "menu_path", type=TextFile(),
               default=None, help="Menu tree naming the menu prompts (default: the wallet tree).")
 @click.option("--limit-s", type=float, default=20.0, show_default=True,
               help="Flag menu prompts longer than this.")

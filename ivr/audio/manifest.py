@@ -1,7 +1,11 @@
 """``audio/manifest.json``: what was rendered, from which text, and how long it lasts.
 
 Read in requests (the TwiML asks ``fresh_file`` before every ``<Play>``) and by the
-simulator's clock, so this module imports neither pydub nor Flask. The file's shape::
+simulator's clock, so this module imports neither pydub nor Flask. A file is played only
+when ``ivr audio check`` would pass it: its entry is for this exact text and the file is
+an 8 kHz mono 16-bit WAV lasting what the manifest says (``wav_problem``, headers only);
+anything else is spoken with ``<Say>`` until ``ivr audio build`` re-renders it. The file's
+shape::
 
     {"version": 1, "sample_rate": 8000, "target_dbfs": -20.0,
      "prompts": {"<lang>": {"<key>": {"file": "<lang>/<key>.wav", "text_sha256": "...",
@@ -16,6 +20,7 @@ import json
 import logging
 import os
 import threading
+import wave
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +28,40 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from ivr.audio import AudioError
-from ivr.audio.settings import SAMPLE_RATE
+from ivr.audio.settings import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from ivr.prompts import Catalog, placeholders
 
 log = logging.getLogger(__name__)
 
 VERSION = 1
 FILENAME = "manifest.json"
+#: a file may differ from its manifest duration by this much (rounding to whole ms)
+TOLERANCE_MS = 2
+
+
+def wav_problem(path: Path, duration_ms: int) -> str | None:
+    """Why ``path`` is not telephony audio of ``duration_ms``, or None if it is.
+
+    Reads the WAV header only (the standard library, no pydub): cheap enough to ask once
+    per file version in a request, and the one test ``check``, ``build`` and the app share.
+    """
+    try:
+        with wave.open(str(path), "rb") as wav:
+            rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
+            frames = wav.getnframes()
+    except FileNotFoundError:
+        return "file missing"
+    except (OSError, EOFError, wave.Error) as exc:
+        return f"not a readable PCM WAV ({exc})"
+    if (rate, channels, width) != (SAMPLE_RATE, CHANNELS, SAMPLE_WIDTH):
+        return (f"not telephony audio: {rate} Hz, {channels} channel(s), {8 * width}-bit "
+                f"(needs {SAMPLE_RATE} Hz mono 16-bit)")
+    actual_ms = round(frames * 1000 / rate)
+    if abs(actual_ms - duration_ms) > TOLERANCE_MS:
+        return f"lasts {actual_ms} ms but the manifest says {duration_ms} ms"
+    if (path.stat().st_size - 44) < frames * channels * width - 2 * width:
+        return f"cut short: holds fewer samples than its header's {frames} frames"
+    return None
 
 
 def text_sha256(text: str) -> str:
@@ -133,12 +165,17 @@ class Manifest:
     def entry(self, lang: str, key: str) -> PromptAudio | None:
         return self.prompts.get(lang, {}).get(key)
 
+    def playable(self, file: str, duration_ms: int) -> bool:
+        """Whether ``file`` is telephony audio of ``duration_ms`` (see ``wav_problem``)."""
+        return wav_problem(self.audio_dir / file, duration_ms) is None
+
     def fresh_file(self, lang: str, key: str, text: str) -> str | None:
-        """The audio file (relative to the audio dir) for this exact text, if it exists."""
+        """The audio file (relative to the audio dir) for this exact text, if it exists
+        and ``check`` would pass it."""
         entry = self.entry(lang, key)
         if entry is None or entry.text_sha256 != text_sha256(text):
             return None
-        return entry.file if (self.audio_dir / entry.file).is_file() else None
+        return entry.file if self.playable(entry.file, entry.duration_ms) else None
 
     def play_url(self, public_url: str, lang: str, key: str, text: str) -> str | None:
         """The absolute URL for ``<Play>``, or None to fall back to ``<Say>``.
@@ -151,11 +188,16 @@ class Manifest:
             return None
         return f"{public_url.rstrip('/')}/audio/{quote(file)}?v={text_sha256(text)[:12]}"
 
+    def hold_file(self) -> str | None:
+        """The hold audio file (relative to the audio dir), if it was built and is sound."""
+        if self.hold is None or not self.playable(self.hold.file, self.hold.duration_ms):
+            return None
+        return self.hold.file
+
     def hold_url(self, public_url: str) -> str | None:
         """The absolute URL of the hold audio, if it was built."""
-        if self.hold is None or not (self.audio_dir / self.hold.file).is_file():
-            return None
-        return f"{public_url.rstrip('/')}/audio/{quote(self.hold.file)}"
+        file = self.hold_file()
+        return None if file is None else f"{public_url.rstrip('/')}/audio/{quote(file)}"
 
 
 class Spoken(Protocol):
@@ -175,6 +217,11 @@ class LiveManifest:
     Loaded once at app start; ``ivr audio build`` on a running server takes effect on
     the next request. A broken manifest is logged and treated as empty: every prompt
     then falls back to ``<Say>`` instead of failing the call.
+
+    Each audio file is checked (``wav_problem``: its header) the first time it is asked
+    for and again only when it changes (its mtime, size or inode, or its manifest
+    duration): a request costs one stat per file, as before. A file that fails is logged
+    once and spoken with ``<Say>``.
     """
 
     def __init__(self, audio_dir: Path | str) -> None:
@@ -182,6 +229,8 @@ class LiveManifest:
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._manifest = Manifest(self.audio_dir)
+        #: file -> (what it was checked as, why it cannot be played or None)
+        self._checked: dict[str, tuple[tuple[int, int, int, int], str | None]] = {}
         self.current()
 
     def _read_stamp(self) -> tuple[int, int] | None:
@@ -202,20 +251,50 @@ class LiveManifest:
             except AudioError as exc:
                 log.error("prompt audio disabled: %s", exc)
                 manifest = Manifest(self.audio_dir)
+            if manifest.sample_rate != SAMPLE_RATE:
+                log.error("prompt audio disabled: %s/%s says %s Hz, telephony needs %s Hz "
+                          "(run: ivr audio build)", self.audio_dir, FILENAME,
+                          manifest.sample_rate, SAMPLE_RATE)
+                manifest = Manifest(self.audio_dir)
             self._manifest, self._stamp = manifest, stamp
+            self._checked = {}
         return manifest
 
+    def playable(self, file: str, duration_ms: int) -> bool:
+        """``Manifest.playable``, checked again only when the file changed."""
+        try:
+            st = (self.audio_dir / file).stat()
+        except OSError:
+            return False
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino, duration_ms)
+        known = self._checked.get(file)
+        if known is not None and known[0] == stamp:
+            return known[1] is None
+        why = wav_problem(self.audio_dir / file, duration_ms)
+        if why is not None:
+            log.warning("%s: %s; spoken with <Say> until rebuilt (run: ivr audio build)",
+                        self.audio_dir / file, why)
+        self._checked[file] = (stamp, why)
+        return why is None
+
     def fresh_file(self, lang: str, key: str, text: str) -> str | None:
-        return self.current().fresh_file(lang, key, text)
+        """The file for this exact text, if ``ivr audio check`` would pass it."""
+        entry = self.current().entry(lang, key)
+        if entry is None or entry.text_sha256 != text_sha256(text):
+            return None
+        return entry.file if self.playable(entry.file, entry.duration_ms) else None
 
     def __call__(self, spoken: Spoken) -> str | None:
         """``fresh_file`` for an utterance: the finder ``webhooks.audio_url`` calls."""
-        return self.current().fresh_file(spoken.lang, spoken.key, spoken.text)
+        return self.fresh_file(spoken.lang, spoken.key, spoken.text)
 
     def hold_file(self) -> str | None:
-        """The hold audio file (relative to the audio dir), if it was built."""
+        """The hold audio file (relative to the audio dir), if it was built and is sound."""
         hold = self.current().hold
-        return hold.file if hold and (self.audio_dir / hold.file).is_file() else None
+        return hold.file if hold and self.playable(hold.file, hold.duration_ms) else None
 
     def play_url(self, public_url: str, lang: str, key: str, text: str) -> str | None:
-        return self.current().play_url(public_url, lang, key, text)
+        file = self.fresh_file(lang, key, text)
+        if file is None:
+            return None
+        return f"{public_url.rstrip('/')}/audio/{quote(file)}?v={text_sha256(text)[:12]}"

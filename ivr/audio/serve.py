@@ -39,6 +39,9 @@ DEFAULT_MAX_AGE_S = 86400
 def init_app(app: Flask) -> None:
     """Register the blueprint and load the manifest of ``AUDIO_DIR`` once, at start.
 
+    The finders it installs (``LiveManifest``) name a file only when ``ivr audio check``
+    would pass it, checking each file's header once per version of the file.
+
     Calling it again (a test pointing ``AUDIO_DIR`` elsewhere) only reloads the manifest.
     """
     app.config.setdefault("AUDIO_DIR", str(DEFAULT_AUDIO_DIR))

@@ -1,12 +1,18 @@
 """Read the menu tree from YAML: the only place the tree file is parsed.
 
-Parsing keeps every node's line and reports duplicate keys (plain YAML silently keeps the
-last one, which would hide an ops mistake). Shape problems are collected, not raised, so
-``ivr lint`` can list them all together with the semantic ones from ``validate``.
+Parsing keeps every node's and field's line and reports duplicate keys (plain YAML
+silently keeps the last one, which would hide an ops mistake); a file that is not UTF-8
+or not YAML is one problem at its file, line and column (``source``). A misspelt field
+close to a known one is reported once and read as meant, and a node of an unknown kind
+is remembered as written (``Menu.broken``), so ``validate`` does not report the same
+mistake again as a missing field, an undefined target or an unreachable subtree. Shape
+problems are collected, not raised, so ``ivr lint`` can list them all together with the
+semantic ones from ``validate``.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -15,126 +21,211 @@ import yaml
 
 from ivr.errors import MenuError, Problem
 from ivr.menu.model import Kind, Menu, Node, Option
+from ivr.menu.source import LineLoader, LineMapping, line_of, read_text, yaml_problem
 
 DEFAULT_MENU = Path(__file__).resolve().parent.parent / "menus" / "wallet.yaml"
-_NODE_FIELDS = {f.name for f in fields(Node)} - {"id", "line"}
+_NODE_FIELDS = {f.name for f in fields(Node)} - {"id", "line", "lines"}
 _TOP_FIELDS = {"start", "main", "fallback", "verify", "queues", "settings", "nodes"}
+_REQUIRED_TOP = ("start", "main", "fallback")
+#: how alike a misspelt field name must be to a known one to be taken for it
+_FIELD_CUTOFF = 0.7
 
 
-class _Mapping(dict[Any, Any]):
-    """A dict that remembers its line and the duplicate keys found while building it."""
-
-    line = 0
-    duplicates: list[tuple[str, int]]
+def _empty(source: str) -> Menu:
+    return Menu({}, "", "", "", (), source)
 
 
-class _Loader(yaml.SafeLoader):
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
-        result = _Mapping()
-        result.line = node.start_mark.line + 1
-        result.duplicates = []
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in result:
-                result.duplicates.append((str(key), key_node.start_mark.line + 1))
-            result[key] = self.construct_object(value_node, deep=True)
-        return result
+def close_match(word: str, candidates: Any, cutoff: float = _FIELD_CUTOFF) -> str | None:
+    """The candidate ``word`` was most likely meant to be, if one is close enough."""
+    found = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=cutoff)
+    return found[0] if found else None
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+def _strings(value: Any) -> list[str]:
+    """Every string inside a YAML value (to find the node ids a broken part names)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _dupes(where: str, mapping: Any, source: str) -> list[Problem]:
-    if not isinstance(mapping, _Mapping):
+    if not isinstance(mapping, LineMapping):
         return []
     return [Problem(f"{source}:{line} {where}", f"duplicate key '{key}'")
             for key, line in mapping.duplicates]
 
 
-def _option(raw: Any, key: str, where: str, source: str, problems: list[Problem]) -> Option | None:
-    if isinstance(raw, str):
-        return Option(key=key, goto=raw)
-    if not isinstance(raw, dict) or "goto" not in raw:
-        problems.append(Problem(f"{source} {where}", "must be a node id or a mapping with 'goto'"))
-        return None
-    problems += _dupes(where, raw, source)
-    extra = set(raw) - {"goto", "lang", "label"}
-    if extra:
-        problems.append(Problem(f"{source} {where}", f"unknown field(s) {sorted(extra)}"))
-    return Option(key=key, goto=str(raw["goto"]), lang=raw.get("lang"), label=str(raw.get("label", "")))
+class _NodeReader:
+    """Reads one node, collecting its problems and the node ids its unreadable parts name."""
+
+    def __init__(self, node_id: str, raw: Any, source: str, ids: set[str], line: int) -> None:
+        self.id, self.raw, self.source, self.ids = node_id, raw, source, ids
+        self.where = f"nodes.{node_id}"
+        self.line = line  # of the node's id
+        self.problems: list[Problem] = []
+        self.loose: list[str] = []
+        self.lines: dict[str, int] = {}
+
+    def loc(self, field: str = "", line: int | None = None) -> str:
+        suffix = f".{field}" if field else ""
+        return f"{self.source}:{line or self.line} {self.where}{suffix}"
+
+    def lose(self, value: Any) -> None:
+        """A part that could not be read: what it names still counts as reached."""
+        self.loose += [s for s in _strings(value) if s in self.ids and s not in self.loose]
+
+    def option(self, raw: Any, key: str, field: str, line: int) -> Option | None:
+        if isinstance(raw, str):
+            return Option(key=key, goto=raw)
+        if not isinstance(raw, dict) or "goto" not in raw:
+            self.problems.append(Problem(self.loc(field, line),
+                                         "must be a node id or a mapping with 'goto'"))
+            self.lose(raw)
+            return None
+        self.problems += _dupes(f"{self.where}.{field}", raw, self.source)
+        for extra in sorted(set(raw) - {"goto", "lang", "label"}, key=str):
+            self.problems.append(Problem(self.loc(field, line_of(raw, str(extra), line)),
+                                         f"unknown field '{extra}'"))
+        return Option(key=key, goto=str(raw["goto"]), lang=raw.get("lang"),
+                      label=str(raw.get("label", "")))
+
+    def read(self) -> Node | None:
+        raw = self.raw
+        if not isinstance(raw, dict):
+            self.problems.append(Problem(self.loc(), "a node must be a mapping"))
+            self.lose(raw)
+            return None
+        self.problems += _dupes(self.where, raw, self.source)
+        self.lines = {str(k): line_of(raw, str(k), self.line) for k in raw}
+        values = {k: v for k, v in raw.items() if k in _NODE_FIELDS}
+        for name in sorted(set(raw) - _NODE_FIELDS, key=str):
+            meant = close_match(str(name), _NODE_FIELDS - set(raw))
+            line = self.lines[str(name)]
+            if meant:
+                # read as the field it was meant to be, so the one typo is the one problem
+                self.problems.append(Problem(self.loc(line=line), f"unknown field '{name}'; "
+                                                                  f"did you mean '{meant}'?"))
+                values[meant] = raw[name]
+                self.lines[meant] = line
+            else:
+                self.problems.append(Problem(self.loc(line=line), f"unknown field '{name}'"))
+                self.lose(raw[name])
+        kind_line = self.lines.get("kind", self.line)
+        if values.get("kind") is None:
+            self.problems.append(Problem(self.loc(line=kind_line), "a node needs a 'kind': one "
+                                         f"of {', '.join(k.value for k in Kind)}"))
+            self.lose({k: v for k, v in values.items() if k != "kind"})
+            return None
+        try:
+            kind = Kind(str(values["kind"]))
+        except ValueError:
+            meant = close_match(str(values["kind"]), [k.value for k in Kind], 0.6)
+            hint = f"; did you mean '{meant}'?" if meant else ""
+            self.problems.append(Problem(self.loc(line=kind_line), (
+                f"unknown kind {values['kind']!r}{hint} (one of "
+                f"{', '.join(k.value for k in Kind)})")))
+            self.lose({k: v for k, v in values.items() if k != "kind"})
+            return None
+        options: list[Option] = []
+        raw_options = values.get("options") or {}
+        if not isinstance(raw_options, dict):
+            self.problems.append(Problem(self.loc("options", self.lines.get("options")),
+                                         "options must be a mapping of key to target"))
+            self.lose(raw_options)
+            raw_options = {}
+        self.problems += _dupes(f"{self.where}.options", raw_options, self.source)
+        for key, target in raw_options.items():
+            field = f"options['{key}']"
+            line = line_of(raw_options, str(key), self.line)
+            self.lines[field] = line
+            option = self.option(target, str(key), field, line)
+            if option:
+                options.append(option)
+        no_input = values.get("no_input")
+        if isinstance(no_input, dict):
+            no_input = self.option(no_input, "", "no_input", self.lines.get("no_input", self.line))
+        rest = {k: v for k, v in values.items() if k not in {"options", "no_input", "kind"}}
+        return Node(id=self.id, kind=kind, options=tuple(options), no_input=no_input,
+                    line=self.line, lines=self.lines, **rest)
 
 
-def _node(node_id: str, raw: Any, source: str, problems: list[Problem]) -> Node | None:
-    where = f"nodes.{node_id}"
-    line = getattr(raw, "line", 0)
-    loc = f"{source}:{line} {where}"
-    if not isinstance(raw, dict):
-        problems.append(Problem(loc, "a node must be a mapping"))
-        return None
-    problems += _dupes(where, raw, f"{source}")
-    unknown = set(raw) - _NODE_FIELDS
-    if unknown:
-        problems.append(Problem(loc, f"unknown field(s) {sorted(unknown)}"))
-    try:
-        kind = Kind(str(raw.get("kind")))
-    except ValueError:
-        problems.append(Problem(loc, f"unknown kind {raw.get('kind')!r}; one of "
-                                     f"{', '.join(k.value for k in Kind)}"))
-        return None
-    options: list[Option] = []
-    raw_options = raw.get("options") or {}
-    if not isinstance(raw_options, dict):
-        problems.append(Problem(f"{loc}.options", "options must be a mapping of key to target"))
-        raw_options = {}
-    problems += _dupes(f"{where}.options", raw_options, source)
-    for key, target in raw_options.items():
-        option = _option(target, str(key), f"{where}.options['{key}']", f"{source}:{line}", problems)
-        if option:
-            options.append(option)
-    no_input = raw.get("no_input")
-    if isinstance(no_input, dict):
-        no_input = _option(no_input, "", f"{where}.no_input", f"{source}:{line}", problems)
-    values = {k: v for k, v in raw.items() if k in _NODE_FIELDS - {"options", "no_input", "kind"}}
-    try:
-        return Node(id=node_id, kind=kind, options=tuple(options), no_input=no_input,
-                    line=line, **values)
-    except TypeError as exc:  # pragma: no cover - guarded by the unknown-field check
-        problems.append(Problem(loc, str(exc)))
-        return None
+def _number(settings: Any, name: str, default: int, where: str,
+            problems: list[Problem]) -> int:
+    value = settings.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problems.append(Problem(f"{where}.{name}", f"must be a whole number above 0, "
+                                                   f"not {value!r}"))
+        return default
+    return value
 
 
 def parse(text: str, source: str = "menu") -> tuple[Menu, list[Problem]]:
     """Build a Menu from YAML text, with every shape problem found on the way."""
     problems: list[Problem] = []
     try:
-        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        return Menu({}, "", "", "", (), source), [Problem(source, f"not valid YAML: {exc}")]
+        return _empty(source), [yaml_problem(exc, source, text)]
     if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), dict):
-        return Menu({}, "", "", "", (), source), [Problem(source, "needs a 'nodes' mapping")]
+        line = line_of(raw, "nodes", 1)
+        return _empty(source), [Problem(f"{source}:{line}", "needs a 'nodes' mapping")]
     problems += _dupes("(top level)", raw, source) + _dupes("nodes", raw["nodes"], source)
-    for key in sorted(set(raw) - _TOP_FIELDS):
-        problems.append(Problem(f"{source} {key}", "unknown top-level field"))
-    nodes = {}
+    top = {k: v for k, v in raw.items() if k in _TOP_FIELDS}
+    lines = {str(k): line_of(raw, str(k), 1) for k in raw}
+    for key in sorted(set(raw) - _TOP_FIELDS, key=str):
+        meant = close_match(str(key), _TOP_FIELDS - set(raw))
+        hint = f"; did you mean '{meant}'?" if meant else ""
+        problems.append(Problem(f"{source}:{lines[str(key)]} {key}",
+                                f"unknown top-level field{hint}"))
+        if meant:  # read as meant, so a misspelt 'start' is not also a missing one
+            top[meant], lines[meant] = raw[key], lines[str(key)]
+    ids = {str(k) for k in raw["nodes"]}
+    nodes: dict[str, Node] = {}
+    broken: dict[str, int] = {}
+    loose: dict[str, tuple[str, ...]] = {}
     for node_id, node_raw in raw["nodes"].items():
-        node = _node(str(node_id), node_raw, source, problems)
+        reader = _NodeReader(str(node_id), node_raw, source, ids,
+                             line_of(raw["nodes"], str(node_id)))
+        node = reader.read()
+        problems += reader.problems
         if node:
             nodes[node.id] = node
-    settings = dict(raw.get("settings") or {})
-    for name in ("start", "main", "fallback"):
-        if not raw.get(name):
+        else:
+            broken[reader.id] = reader.line
+        if reader.loose:
+            loose[reader.id] = tuple(reader.loose)
+    for name in _REQUIRED_TOP:
+        if not top.get(name):
             problems.append(Problem(f"{source} {name}", f"the tree needs a '{name}' node id"))
+    settings = top.get("settings") or {}
+    if not isinstance(settings, dict):
+        problems.append(Problem(f"{source}:{lines['settings']} settings",
+                                "settings must be a mapping"))
+        settings = {}
+    where = f"{source}:{lines.get('settings', 0)} settings"
+    queues = top.get("queues") or ()
+    if not isinstance(queues, list | tuple):
+        problems.append(Problem(f"{source}:{lines['queues']} queues",
+                                "queues must be a list of queue names"))
+        queues = ()
     menu = Menu(
         nodes=nodes,
-        start=str(raw.get("start", "")),
-        main=str(raw.get("main", "")),
-        fallback=str(raw.get("fallback", "")),
-        queues=tuple(str(q) for q in raw.get("queues") or ()),
+        start=str(top.get("start") or ""),
+        main=str(top.get("main") or ""),
+        fallback=str(top.get("fallback") or ""),
+        queues=tuple(str(q) for q in queues),
         source=source,
-        verify=str(raw.get("verify", "")),
-        max_failures=int(settings.get("max_failures", 3)),
-        timeout_s=int(settings.get("timeout_s", 5)),
-        settings=settings,
+        verify=str(top.get("verify") or ""),
+        max_failures=_number(settings, "max_failures", 3, where, problems),
+        timeout_s=_number(settings, "timeout_s", 5, where, problems),
+        settings=dict(settings),
+        lines={k: v for k, v in lines.items() if k in _TOP_FIELDS},
+        broken=broken,
+        loose=loose,
     )
     return menu, problems
 
@@ -142,10 +233,10 @@ def parse(text: str, source: str = "menu") -> tuple[Menu, list[Problem]]:
 def load(path: Path | str | None = None) -> tuple[Menu, list[Problem]]:
     """Read the tree at ``path`` (default: the shipped wallet tree)."""
     path = Path(path or DEFAULT_MENU)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return Menu({}, "", "", "", (), str(path)), [Problem(str(path), f"cannot read: {exc}")]
+    text, problem = read_text(path)  # a file that cannot be read is named in full
+    if text is None:
+        assert problem is not None
+        return _empty(path.name), [problem]
     return parse(text, source=path.name)
 
 

@@ -18,6 +18,7 @@ Any node may say ``verified: true``: a caller not yet verified is sent through t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from dataclasses import field as _field  # Node has a field named 'field'
 from enum import StrEnum
 
 
@@ -80,6 +81,8 @@ class Node:
     agent: bool = True
     verified: bool = False
     line: int = 0
+    #: the line of each field as written, for problems that point at one field
+    lines: dict[str, int] = _field(default_factory=dict, compare=False, repr=False)
 
     def option(self, key: str) -> Option | None:
         return next((o for o in self.options if o.key == key), None)
@@ -99,9 +102,24 @@ class Menu:
     max_failures: int = 3
     timeout_s: int = 5
     settings: dict[str, object] = field(default_factory=dict)
+    #: the line of each top-level field (``start``, ``queues`` ...), for problems
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    #: nodes written in the file that could not be read (an unknown kind): their line
+    broken: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    #: node ids named in the parts of a node that could not be read, so what the author
+    #: meant to reach through them is not reported unreachable as well
+    loose: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def __getitem__(self, node_id: str) -> Node:
         return self.nodes[node_id]
+
+    def line(self, name: str) -> int:
+        """The line of a top-level field (0 when the file does not have it)."""
+        return self.lines.get(name, 0)
+
+    def defines(self, node_id: str) -> bool:
+        """Whether the file writes a node of this id (read or not)."""
+        return node_id in self.nodes or node_id in self.broken
 
     def targets(self, node: Node) -> list[tuple[str, str]]:
         """Every (field, node id) a node can lead to, for validation and reachability."""

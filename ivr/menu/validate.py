@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ivr.errors import Problem
+from ivr.menu.loader import close_match
 from ivr.menu.model import COLLECT_FORMATS, GATHERING, SERVICE_ACTIONS, Kind, Menu, Node
 
 #: keys every menu reserves: ``*`` repeats, ``9`` goes back in sub-menus
@@ -24,6 +25,14 @@ FLOW_PROMPTS = (
     "hold_continue", "fmt_date", "fmt_amount", "fmt_minutes", "fmt_under_minute",
     "fmt_long_wait", "fmt_window", "fmt_moment", "fmt_today", "fmt_tomorrow", "fmt_weekdays",
     "fmt_days_hours", "fmt_holidays", "fmt_closed_day", "fmt_all_day", "fmt_list_sep",
+    # self-service and the newer turns of the flow, and how they say things
+    "callback_limit", "complaint_filed", "complaint_lookups_limit", "complaint_retry",
+    "complaint_status_closed", "complaint_status_open", "complaint_unknown", "freeze_done",
+    "freeze_already", "password_help_text", "topup_none", "topup_processing", "topup_failed",
+    "hold_wait", "queue_full", "team_closed", "team_closed_offer", "verify_account_unknown",
+    "verify_locked_support", "fmt_and", "fmt_clock", "fmt_day_range", "fmt_day_windows",
+    "fmt_minute", "fmt_span_hour", "fmt_span_hours", "fmt_span_minute", "fmt_span_minutes",
+    "fmt_time_range", "fmt_weekday_date",
 )
 
 
@@ -50,66 +59,141 @@ def _required(node: Node) -> list[str]:
     return [name for name in need if getattr(node, name) in (None, "")]
 
 
-def _reachable(menu: Menu) -> set[str]:
+def _reachable(menu: Menu, also: tuple[str, ...] = ()) -> set[str]:
+    """Node ids reached from the start, main and fallback nodes (and ``also``), through
+    every target, including what broken nodes and unreadable parts name."""
     seen: set[str] = set()
-    todo = [n for n in (menu.start, menu.main, menu.fallback) if n in menu.nodes]
+    todo = [n for n in (menu.start, menu.main, menu.fallback, *also) if menu.defines(n)]
     while todo:
         node_id = todo.pop()
         if node_id in seen:
             continue
         seen.add(node_id)
-        todo += [t for _, t in menu.targets(menu.nodes[node_id]) if t in menu.nodes]
+        node = menu.nodes.get(node_id)
+        targets = [t for _, t in menu.targets(node)] if node else []
+        todo += [t for t in (*targets, *menu.loose.get(node_id, ())) if menu.defines(t)]
     return seen
 
 
+def _in_file_order(menu: Menu) -> list[str]:
+    lines = {**{n.id: n.line for n in menu.nodes.values()}, **menu.broken}
+    return sorted(lines, key=lambda node_id: lines[node_id])
+
+
+def _line(menu: Menu, node_id: str) -> int:
+    node = menu.nodes.get(node_id)
+    return node.line if node else menu.broken.get(node_id, 0)
+
+
+def _orphans(menu: Menu, unreached: list[str]) -> list[tuple[str, list[str]]]:
+    """Group the unreached nodes under the ones nothing unreached leads to: each group is
+    one mistake (a node no option names), not one problem per node below it."""
+    def below(node_id: str) -> set[str]:
+        node = menu.nodes.get(node_id)
+        targets = [t for _, t in menu.targets(node)] if node else []
+        return {t for t in (*targets, *menu.loose.get(node_id, ())) if t in unreached_set}
+
+    unreached_set = set(unreached)
+    pointed = {t for n in unreached for t in below(n) if t != n}
+    heads = [n for n in unreached if n not in pointed]
+    groups: list[tuple[str, list[str]]] = []
+    covered: set[str] = set()
+
+    def cover(head: str) -> None:
+        found, todo = [], [head]
+        while todo:
+            node_id = todo.pop()
+            if node_id in covered:
+                continue
+            covered.add(node_id)
+            if node_id != head:
+                found.append(node_id)
+            todo += sorted(below(node_id))
+        groups.append((head, [n for n in unreached if n in found]))
+
+    for head in heads:
+        cover(head)
+    for node_id in unreached:  # loops that nothing outside them leads into
+        if node_id not in covered:
+            cover(node_id)
+    return groups
+
+
 def validate(menu: Menu, catalog: PromptCatalog) -> list[Problem]:
-    """Every problem in the tree: targets, reachability, prompts, keys, handling, queues."""
+    """Every problem in the tree: targets, reachability, prompts, keys, handling, queues.
+
+    One mistake is one problem: a node with an unknown kind is still a defined node, and a
+    misspelt target that names an otherwise unreachable node does not also make that node
+    and everything below it "unreachable".
+    """
     problems: list[Problem] = []
     src = menu.source
+
+    def top(name: str) -> str:
+        line = menu.line(name)
+        return f"{src}:{line} {name}" if line else f"{src} {name}"
+
+    #: (location, what it says, target) of every reference to no node
+    undefined: list[tuple[str, str, str]] = []
     for name in ("start", "main", "fallback"):
         target = getattr(menu, name)
-        if target and target not in menu.nodes:
-            problems.append(Problem(f"{src} {name}", f"'{target}' is not a defined node"))
+        if target and not menu.defines(target):
+            undefined.append((top(name), f"'{target}' is not a defined node", target))
     gated = [n.id for n in menu.nodes.values() if n.verified]
+    gate: str | None = None  # the verify node a gate naming no such node meant
     if gated and (menu.verify not in menu.nodes or menu.nodes[menu.verify].kind is not Kind.VERIFY):
-        problems.append(Problem(f"{src} verify", f"nodes {gated} need a verified caller, so "
-                                                 "'verify' must name a verify node"))
+        if menu.verify not in menu.broken:  # else its unknown kind is the one problem
+            verify_nodes = [n.id for n in menu.nodes.values() if n.kind is Kind.VERIFY
+                            and n.id != menu.verify]
+            unreached = [n for n in verify_nodes if n not in _reachable(menu)]
+            gate = close_match(menu.verify, verify_nodes, 0.6) if menu.verify else None
+            for candidates in (unreached, verify_nodes):  # one left alone is the one meant
+                if gate is None and len(candidates) == 1:
+                    gate = candidates[0]
+            hint = f"; did you mean '{gate}'?" if gate else ""
+            problems.append(Problem(top("verify"), f"nodes {gated} need a verified caller, so "
+                                                   f"'verify' must name a verify node{hint}"))
     elif gated and menu.nodes[menu.verify].next:
-        problems.append(Problem(f"{src} verify", f"the gate '{menu.verify}' must not have 'next': "
-                                                 "a verified caller returns to the node they chose"))
+        problems.append(Problem(top("verify"), f"the gate '{menu.verify}' must not have 'next': "
+                                               "a verified caller returns to the node they chose"))
     if not menu.queues:
-        problems.append(Problem(f"{src} queues", "the tree declares no queues"))
+        problems.append(Problem(top("queues"), "the tree declares no queues"))
     if menu.fallback in menu.nodes and menu.nodes[menu.fallback].kind is not Kind.QUEUE:
-        problems.append(Problem(f"{src} fallback", "the fallback must be a queue node"))
+        problems.append(Problem(top("fallback"), "the fallback must be a queue node"))
     prompts: list[tuple[str, str]] = [(f"{src} (flow)", key) for key in FLOW_PROMPTS]
     for node in menu.nodes.values():
-        loc = f"{src}:{node.line} nodes.{node.id}"
+        def loc(field: str = "", node: Node = node) -> str:
+            line = node.lines.get(field, node.line) if field else node.line
+            return f"{src}:{line} nodes.{node.id}" + (f".{field}" if field else "")
+
         for name in _required(node):
-            problems.append(Problem(loc, f"a {node.kind.value} node needs '{name}'"))
+            problems.append(Problem(loc(), f"a {node.kind.value} node needs '{name}'"))
         for where, target in menu.targets(node):
-            if target not in menu.nodes and where != "verified":
-                problems.append(Problem(f"{loc}.{where}", f"goto '{target}' is not a defined node"))
+            if not menu.defines(target) and where != "verified":
+                undefined.append((loc(where), f"goto '{target}' is not a defined node", target))
         if node.prompt:
-            prompts.append((f"{loc}.prompt", node.prompt))
+            prompts.append((loc("prompt"), node.prompt))
         if isinstance(node.invalid, str):
-            prompts.append((f"{loc}.invalid", node.invalid))
+            prompts.append((loc("invalid"), node.invalid))
         if isinstance(node.no_input, str):
-            prompts.append((f"{loc}.no_input", node.no_input))
+            prompts.append((loc("no_input"), node.no_input))
         if node.kind is Kind.QUEUE and node.queue and node.queue not in menu.queues:
-            problems.append(Problem(f"{loc}.queue", f"unknown queue '{node.queue}'; "
-                                                    f"declared: {', '.join(menu.queues)}"))
+            meant = close_match(node.queue, menu.queues)
+            hint = f" (did you mean '{meant}'?)" if meant else ""
+            problems.append(Problem(loc("queue"), f"unknown queue '{node.queue}'{hint}; "
+                                                  f"declared: {', '.join(menu.queues)}"))
         if node.kind is Kind.SERVICE and node.action and node.action not in SERVICE_ACTIONS:
-            problems.append(Problem(f"{loc}.action", f"unknown action '{node.action}'; one of "
-                                                     f"{', '.join(sorted(SERVICE_ACTIONS))}"))
+            problems.append(Problem(loc("action"), f"unknown action '{node.action}'; one of "
+                                                   f"{', '.join(sorted(SERVICE_ACTIONS))}"))
         if node.kind is Kind.SERVICE and node.agent and not node.next:
-            problems.append(Problem(loc, "a service offering an agent needs 'next' (its queue)"))
+            problems.append(Problem(loc(), "a service offering an agent needs 'next' (its queue)"))
         if node.kind is Kind.COLLECT and node.format and node.format not in COLLECT_FORMATS:
-            problems.append(Problem(f"{loc}.format", f"unknown format '{node.format}'; one of "
-                                                     f"{', '.join(sorted(COLLECT_FORMATS))}"))
+            problems.append(Problem(loc("format"), f"unknown format '{node.format}'; one of "
+                                                   f"{', '.join(sorted(COLLECT_FORMATS))}"))
         if node.options and node.kind is not Kind.MENU:
-            problems.append(Problem(f"{loc}.options", f"a {node.kind.value} node has no options"))
+            problems.append(Problem(loc("options"), f"a {node.kind.value} node has no options"))
         for option in node.options:
-            where = f"{loc}.options['{option.key}']"
+            where = loc(f"options['{option.key}']")
             if option.key not in DTMF_KEYS or len(option.key) != 1:
                 problems.append(Problem(where, "a key must be one of 0-9, * or #"))
             elif option.key in RESERVED_KEYS or (node.back and option.key == "9"):
@@ -119,14 +203,65 @@ def validate(menu: Menu, catalog: PromptCatalog) -> list[Problem]:
                 problems.append(Problem(where, f"language '{option.lang}' has no prompt file"))
         if node.kind in GATHERING and node.kind is not Kind.MENU and node.fallback is None \
                 and not menu.fallback:
-            problems.append(Problem(loc, "no fallback for repeated failures"))
-    reachable = _reachable(menu)
-    for node in menu.nodes.values():
-        if node.id not in reachable:
-            problems.append(Problem(f"{src}:{node.line} nodes.{node.id}",
-                                    "unreachable from the start node", "error"))
+            problems.append(Problem(loc(), "no fallback for repeated failures"))
+    problems += _unreachable(menu, undefined, gate)
+    problems += _missing_prompts(prompts, catalog)
+    return problems
+
+
+def _unreachable(menu: Menu, undefined: list[tuple[str, str, str]],
+                 gate: str | None) -> list[Problem]:
+    """References to no node, then what nothing reaches, each mistake once.
+
+    A reference to no node that closely matches a node nothing else reaches is taken to
+    mean it: the reference is the problem (with a "did you mean"), and that node and
+    what lies below it are not reported unreachable too.
+    """
+    problems: list[Problem] = []
+    src = menu.source
+    reached = _reachable(menu)
+    unreached = [n for n in _in_file_order(menu) if n not in reached]
+    meant: list[str] = [gate] if gate in unreached else []
+    by_target: dict[str, list[tuple[str, str]]] = {}
+    for where, message, target in undefined:
+        by_target.setdefault(target, []).append((where, message))
+    for target, refs in by_target.items():
+        guess = (close_match(target, [n for n in unreached if n not in meant], 0.6)
+                 or close_match(target, _in_file_order(menu)))
+        if guess in unreached:
+            meant.append(guess)
+        hint = f"; did you mean '{guess}'?" if guess else ""
+        # one name used in several places is one mistake (often the node's own id)
+        others = [where.split(" ", 1)[0].rsplit(":", 1)[-1] for where, _ in refs[1:]]
+        also = f" (named on line(s) {', '.join(others)} too)" if others else ""
+        where, message = refs[0]
+        problems.append(Problem(where, f"{message}{also}{hint}"))
+    if meant:
+        reached = _reachable(menu, tuple(meant))
+        unreached = [n for n in unreached if n not in reached]
+    for head, below in _orphans(menu, unreached):
+        also = f" (nor is what only it leads to: {', '.join(below)})" if below else ""
+        problems.append(Problem(f"{src}:{_line(menu, head)} nodes.{head}",
+                                f"unreachable from the start node{also}"))
+    return problems
+
+
+def _missing_prompts(prompts: list[tuple[str, str]], catalog: PromptCatalog) -> list[Problem]:
+    """Prompt keys without text: one problem per reference, naming the languages."""
+    problems: list[Problem] = []
+    languages = catalog.languages
+    every: set[str] = set()
+    for lang in languages:
+        every |= set(getattr(catalog, "texts", {}).get(lang, ()))
     for where, key in prompts:
-        for lang in catalog.languages:
-            if not catalog.has(lang, key):
-                problems.append(Problem(where, f"prompt '{key}' has no {lang} text"))
+        missing = [lang for lang in languages if not catalog.has(lang, key)]
+        if not missing:
+            continue
+        if len(missing) < len(languages):
+            problems += [Problem(where, f"prompt '{key}' has no {lang} text") for lang in missing]
+            continue
+        meant = close_match(key, every)
+        hint = f"; did you mean '{meant}'?" if meant else ""
+        problems.append(Problem(where, f"prompt '{key}' is in no prompt file "
+                                       f"({', '.join(languages)}){hint}"))
     return problems

@@ -39,6 +39,8 @@ WINDOW_H = 2  # advice names two-hour windows: easy to say, easy to keep
 DEFAULT_UPTAKE = 0.3
 _RANK_GRAIN_S = 30.0  # waits this close rank by time, soonest first
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
 
 
 @lru_cache(maxsize=65536)
@@ -61,7 +63,8 @@ def describe_wait(wait_s: float) -> str:
         return "about 1 minute" if minutes == 1 else f"about {minutes} minutes"
     hours, minutes = divmod(minutes, 60)
     hours_text = "1 hour" if hours == 1 else f"{hours} hours"
-    return f"about {hours_text}" + (f" {minutes} minutes" if minutes else "")
+    minutes_text = "" if not minutes else " 1 minute" if minutes == 1 else f" {minutes} minutes"
+    return f"about {hours_text}{minutes_text}"
 
 
 def _json_wait(wait_s: float) -> float | None:
@@ -77,11 +80,13 @@ class Window:
     expected_wait_s: float
 
     def describe(self) -> str:
-        """"Tuesday 09:00–11:00, about 1 minute"."""
-        end = "24:00" if self.end.hour == 0 and self.end.date() > self.start.date() else \
+        """"Tuesday 24 November 09:00–11:00, about 1 minute": with the date, because the
+        advice spans a week and a bare weekday may be today's or next week's."""
+        start = self.start
+        end = "24:00" if self.end.hour == 0 and self.end.date() > start.date() else \
             f"{self.end:%H:%M}"
-        return (f"{_DAY_NAMES[self.start.weekday()]} {self.start:%H:%M}–{end}, "
-                f"{describe_wait(self.expected_wait_s)}")
+        return (f"{_DAY_NAMES[start.weekday()]} {start.day} {_MONTH_NAMES[start.month - 1]} "
+                f"{start:%H:%M}–{end}, {describe_wait(self.expected_wait_s)}")
 
     def as_dict(self) -> dict[str, Any]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(),
@@ -260,7 +265,8 @@ class Centre:
 
     def advise(self, queue: str, at: datetime, n: int = 3, *,
                redirect_calls: float | None = None) -> Advice:
-        """The wait at ``at`` and the ``n`` best windows to call in the coming 7 days.
+        """The wait at ``at`` and the ``n`` best windows to call in the coming 7 days, in
+        time order (so the first is the soonest of them: where a callback goes).
 
         Capacity-aware: the ``redirect_calls`` callers expected to follow this advice
         (by default ``DEFAULT_UPTAKE`` of the current hour's calls) are split over the
@@ -292,7 +298,9 @@ class Centre:
                     item[1][0].start.timestamp())
 
         chosen = sorted(((wait(w, share), w) for w in candidates), key=rank)[:n]
-        windows = tuple(Window(w[0].start, w[-1].end, wait_s) for wait_s, w in chosen)
+        # the best n, then in time order: the order a caller hears them and can keep them
+        windows = tuple(sorted((Window(w[0].start, w[-1].end, wait_s) for wait_s, w in chosen),
+                               key=lambda window: window.start.timestamp()))
         log.debug("advice for %s at %s: wait %.0f s, %d windows", queue, local, wait_now,
                   len(windows))
         return Advice(queue, local, wait_now, windows, certain, now.open)

@@ -58,7 +58,8 @@ def supported_country(code: str) -> bool:
 
 @lru_cache(maxsize=64)
 def _known(country: str, year: int) -> _Known:
-    calendar = holidays.country_holidays(country, years=year)
+    # the names in English whatever the locale (3.13 reports LANG=C.UTF-8 as "C")
+    calendar = holidays.country_holidays(country, years=year, language="en_US")
     if country in _DECREED_YEARLY:
         covered = year in getattr(calendar, "special_public_holidays", {})
     else:

@@ -2,7 +2,8 @@
 
 Thin: parse arguments, call ``ivr.queue``, print. They are plain commands, registered on
 the ``ivr`` group in ``ivr/cli.py`` with ``cli.add_command``. Times given without an
-offset on the command line are the centre's local time, the clock ops read.
+offset on the command line are the centre's local time, the clock ops read (``--at`` is
+read by ``ivr.moments``, as in every command).
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ from typing import Any
 
 import click
 
-from ivr.errors import IVRError
+from ivr.cliargs import MOMENT, Database, OutputFile, TextFile, boundary
+from ivr.moments import Moment
 from ivr.queue import erlang
 from ivr.queue import traffic as traffic_file
-from ivr.queue.advice import Advice, Centre, describe_wait, plot_week
-from ivr.queue.forecast import forecast_from_db
+from ivr.queue.advice import Advice, Centre, describe_wait
+from ivr.queue.forecast import MIN_CALLS_PER_OPEN_HOUR, forecast_from_db, small_samples
 
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_FILE = TextFile()
+#: a million agents (or Erlangs) is beyond any contact centre and takes 0.1 s to model;
+#: the time grows with the agents (100 million took 16 s)
+MAX_AGENTS = 1_000_000
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def _finite(value: float) -> float | None:
@@ -46,7 +52,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
               help="Forecast calls arriving per hour.")
 @click.option("--aht-s", type=float, required=True, callback=_positive,
               help="Mean handle time, seconds.")
-@click.option("--agents", type=click.IntRange(min=0), help="Agents on shift.")
+@click.option("--agents", type=click.IntRange(0, MAX_AGENTS), help="Agents on shift.")
 @click.option("--target-level", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Instead of --agents: find the fewest agents reaching this service level.")
 @click.option("--target-s", type=float, default=20.0, show_default=True, callback=_non_negative,
@@ -60,6 +66,11 @@ def erlang_command(calls_per_hour: float, aht_s: float, agents: int | None,
     """Waits, service level and occupancy for one queue, or the agents it needs."""
     if (agents is None) == (target_level is None):
         raise click.UsageError("give exactly one of --agents and --target-level")
+    load = calls_per_hour * aht_s / 3600
+    if load > MAX_AGENTS:
+        raise click.BadParameter(
+            f"{calls_per_hour:g} calls/h of {aht_s:g} s offer {load:,.0f} Erlangs; the model "
+            f"runs up to {MAX_AGENTS:,}", param_hint="--calls-per-hour")
     result: dict[str, Any] = {}
     if agents is None:
         assert target_level is not None
@@ -70,32 +81,48 @@ def erlang_command(calls_per_hour: float, aht_s: float, agents: int | None,
                "occupancy": m.occupancy}
     if patience_s is not None:
         result["p_abandon"] = m.p_abandon
+    result["target_s"] = target_s
     if as_json:
         click.echo(json.dumps(result))
         return
     model = "Erlang A" if patience_s is not None else "Erlang C"
-    click.echo(f"{model}: {calls_per_hour:g} calls/h, AHT {aht_s:g} s, {agents} agents")
-    for key, value in result.items():
-        shown = "never answered (load >= agents)" if value is None else f"{value:.6g}"
-        click.echo(f"  {key:<14} {shown}")
+    fewest = (f", the fewest answering {_percent(target_level)} within {target_s:g} s"
+              if target_level is not None else "")
+    click.echo(f"{model}: {calls_per_hour:g} calls/h, AHT {aht_s:g} s ({load:.4g} Erlangs), "
+               f"{agents} agents{fewest}")
+    asa = ("never answered (load >= agents)" if result["asa_s"] is None
+           else f"{m.asa_s:.1f} s")
+    rows = [("callers who wait", _percent(m.p_wait)),
+            ("average wait of those answered", asa),
+            (f"answered within {target_s:g} s (service level)", _percent(m.service_level)),
+            ("agent occupancy", _percent(m.occupancy))]
+    if patience_s is not None:
+        rows.append((f"callers who hang up (patience {patience_s:g} s)",
+                     _percent(m.p_abandon)))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        click.echo(f"  {label:<{width}}  {value}")
 
 
-def _when(value: str | None, centre: Centre, option: str) -> datetime:
-    """An ISO-8601 option; without an offset it is the centre's local time."""
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"not an ISO-8601 time: {value!r}", param_hint=option) from None
-    return at.replace(tzinfo=centre.traffic.zone) if at.tzinfo is None else at
+def _percent(share: float) -> str:
+    """``0.8883`` as ``88.8 %``; a share that rounds to 0 or 100 but is not, said so."""
+    value = share * 100
+    if 0 < value < 0.1:
+        return "< 0.1 %"
+    if 99.9 < value < 100:
+        return "> 99.9 %"
+    return f"{value:.1f} %"
+
+
+def _when(value: Moment | None, centre: Centre) -> datetime:
+    """``--at``/``--now``: now by default; without an offset, the centre's local time."""
+    now = datetime.now(UTC)
+    return now if value is None else value.resolve(centre.traffic.zone, now)
 
 
 def _centre(path: Path | None) -> Centre:
-    try:
+    with boundary([path or traffic_file.DEFAULT_PATH]):
         return Centre.load(path)
-    except IVRError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _describe(advice: Advice, centre: Centre) -> str:
@@ -117,54 +144,76 @@ def _describe(advice: Advice, centre: Centre) -> str:
 
 
 @click.command("advise")
-@click.option("--at", "at_text", metavar="ISO", help="When (ISO-8601; default now; without "
-              "an offset, the centre's local time).")
+@click.option("--at", "at", type=MOMENT, metavar="TIME",
+              help="When: an ISO time (without an offset, the centre's local time) or a "
+              "weekday and time ('sat 10:00'). Default: now.")
 @click.option("--queue", default="general", show_default=True)
 @click.option("--traffic", "traffic_path", type=_FILE, help="Traffic file (default: shipped).")
 @click.option("--windows", default=3, show_default=True, type=click.IntRange(1, 20),
               help="How many windows to suggest.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also draw the week's expected waits to this PNG.")
-def advise_command(at_text: str | None, queue: str, traffic_path: Path | None, windows: int,
+@click.option("--plot", "plot_path", type=OutputFile(PLOT_SUFFIXES),
+              help="Also draw the week's expected waits to this PNG (or .svg, .pdf).")
+def advise_command(at: Moment | None, queue: str, traffic_path: Path | None, windows: int,
                    as_json: bool, plot_path: Path | None) -> None:
     """The expected wait now and the best times to call in the coming week."""
     centre = _centre(traffic_path)
     if queue not in centre.queues:
         raise click.BadParameter(f"no queue {queue!r}; choose from {', '.join(centre.queues)}",
                                  param_hint="--queue")
-    advice = centre.advise(queue, _when(at_text, centre, "--at"), windows)
+    advice = centre.advise(queue, _when(at, centre), windows)
     click.echo(json.dumps(advice.as_dict(), ensure_ascii=False) if as_json
                else _describe(advice, centre))
     if plot_path is not None:
-        plot_week(centre, queue, plot_path)
+        from ivr.queue.plot import plot_week
+
+        try:
+            plot_week(centre, queue, plot_path)
+        except OSError as exc:
+            raise click.ClickException(f"{plot_path}: cannot write: {exc.strerror}") from exc
         click.echo(f"wrote {plot_path}", err=True)
 
 
 @click.command("forecast")
-@click.option("--db", "db_path", type=_FILE, required=True, help="The IVR's SQLite database.")
+@click.option("--db", "--database", "db_path", type=Database(create=False), required=True,
+              help="The IVR's SQLite database.")
 @click.option("--weeks", default=4, show_default=True, type=click.IntRange(min=1),
-              help="Average over this many weeks before --now.")
+              help="Average over this many weeks up to --now.")
 @click.option("--traffic", "traffic_path", type=_FILE,
               help="Traffic file whose staffing and hours to keep (default: shipped).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=OutputFile((".yaml", ".yml")),
               help="Write the new traffic file here (default: stdout).")
-@click.option("--now", "now_text", metavar="ISO", help="End of the period (default now).")
+@click.option("--now", "now", type=MOMENT, metavar="TIME",
+              help="End of the period, read as --at is (default: now).")
 def forecast_command(db_path: Path, weeks: int, traffic_path: Path | None,
-                     output: Path | None, now_text: str | None) -> None:
-    """A traffic file whose calls per hour come from the calls actually recorded."""
+                     output: Path | None, now: Moment | None) -> None:
+    """A traffic file whose calls per hour come from the calls actually recorded.
+
+    The period runs up to now, the hour in progress included. A warning on stderr names
+    each queue whose averages rest on too few calls.
+    """
     centre = _centre(traffic_path)
-    now = _when(now_text, centre, "--now")
-    try:
+    with boundary([traffic_path or traffic_file.DEFAULT_PATH]):
         base = traffic_file.read_raw(traffic_path)
-        tree = forecast_from_db(db_path, weeks, now, base)
-    except (IVRError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        try:
+            tree = forecast_from_db(db_path, weeks, _when(now, centre), base)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
     text = traffic_file.dump(tree)
     if output is None:
         click.echo(text, nl=False)
-        return
-    output.write_text(text, encoding="utf-8")
-    info = tree["forecast"]
-    click.echo(f"wrote {output}: {info['calls']} calls, {info['from']} to {info['until']}",
-               err=True)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"{output}: cannot write: {exc.strerror}") from exc
+        info = tree["forecast"]
+        click.echo(f"wrote {output}: {info['calls']} calls, {info['from']} to {info['until']}",
+                   err=True)
+    few = small_samples(tree)
+    if few:
+        click.echo(f"warning: too few calls for hourly averages (about "
+                   f"{MIN_CALLS_PER_OPEN_HOUR} per open hour of the week are needed; try more "
+                   "--weeks); these queues' figures are mostly chance:", err=True)
+        for line in few:
+            click.echo(f"  {line}", err=True)

@@ -1,9 +1,12 @@
 """Arrival rates from the calls actually received, for ``ivr forecast``.
 
-Hour-of-week averages over the last N weeks, in the centre's local time, written into a
-copy of an existing traffic tree so that its staffing, hours and calendar are kept.
-Public holidays and make-up working days are left out of the averages: they are not
-the ordinary week the file describes. Only ``forecast_from_db`` does I/O.
+Hour-of-week averages over the last N weeks up to now, in the centre's local time,
+written into a copy of an existing traffic tree so that its staffing, hours and calendar
+are kept. An average is calls per hour the period covered: the hour in progress counts
+for the part of it that has passed, so calls taken a minute ago are in. Public holidays
+and make-up working days are left out of the averages: they are not the ordinary week
+the file describes. ``small_samples`` says when too few calls stand behind the averages.
+Only ``forecast_from_db`` does I/O.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import sqlite3
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -25,6 +28,11 @@ from ivr.queue.calendar import WEEKDAYS, DayKind
 log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
+#: calls per open hour of the week a queue's averages need: with n calls an hourly count
+#: is known to about 1/sqrt(n), so 10 keep each within about a third
+MIN_CALLS_PER_OPEN_HOUR = 10
+#: an hour of the week the period saw for less than this (holidays) keeps its old figure
+MIN_OBSERVED_H = 0.5
 
 
 def forecast(
@@ -39,6 +47,8 @@ def forecast(
     :param weeks: how many whole weeks before ``now`` to average over.
     :param base: the traffic tree to copy (the shipped week when None).
     :raise ValueError: no call of a known queue in the period.
+
+    ``tree["forecast"]`` records the period, the calls in all and per queue.
     """
     if weeks < 1:
         raise ValueError(f"weeks must be at least 1, not {weeks}")
@@ -46,18 +56,22 @@ def forecast(
     checked = traffic_file.parse(tree, "base traffic")
     zone = checked.zone
     calendar = checked.calendar
-    # Whole local hours only: the hour in progress is not over yet.
-    end = _aware(now).astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    # Up to now, not to the last whole hour: right after a call it is counted. Each hour
+    # of the week is observed for as long as the period covers it (the hours at both ends
+    # in part), and its average is calls / hours observed.
+    end = _aware(now).astimezone(zone)
     end_utc = end.astimezone(UTC)
     start_utc = end_utc - timedelta(weeks=weeks)
 
-    occurrences: Counter[tuple[int, int]] = Counter()
+    occurrences: dict[tuple[int, int], float] = defaultdict(float)  # hours observed
     t = start_utc
     while t < end_utc:
         here = t.astimezone(zone)
+        hour_end = min((here.replace(minute=0, second=0, microsecond=0) + HOUR)
+                       .astimezone(UTC), end_utc)
         if calendar.day(here.date()).kind is DayKind.NORMAL:
-            occurrences[here.weekday(), here.hour] += 1
-        t += HOUR
+            occurrences[here.weekday(), here.hour] += (hour_end - t) / HOUR
+        t = hour_end
 
     counts: dict[str, Counter[tuple[int, int]]] = {name: Counter() for name in checked.queues}
     used = skipped = 0
@@ -88,19 +102,38 @@ def forecast(
         rows = {}
         for d, day in enumerate(WEEKDAYS):
             rows[day] = [
-                round(counts[name][d, h] / occurrences[d, h], 2) if occurrences[d, h]
-                else known.calls_per_hour[d][h]  # never seen (all holidays): keep the old
+                round(counts[name][d, h] / occurrences[d, h], 2)
+                if occurrences[d, h] >= MIN_OBSERVED_H
+                else known.calls_per_hour[d][h]  # (almost) never seen, all holidays: keep
                 for h in range(24)
             ]
         tree["queues"][name]["calls_per_hour"] = rows
     tree["forecast"] = {
-        "from": start_utc.astimezone(zone).isoformat(),
-        "until": end.isoformat(),
+        "from": start_utc.astimezone(zone).isoformat(timespec="seconds"),
+        "until": end.isoformat(timespec="seconds"),
         "weeks": weeks,
         "calls": used,
+        "calls_per_queue": {name: sum(counts[name].values()) for name in checked.queues},
     }
     traffic_file.parse(tree, "forecast")  # what we hand back must load
     return tree
+
+
+def small_samples(tree: Mapping[str, Any]) -> list[str]:
+    """Why the averages of a ``forecast`` tree rest on too few calls, queue by queue: fewer
+    than ``MIN_CALLS_PER_OPEN_HOUR`` calls per open hour of the week."""
+    info = tree.get("forecast") or {}
+    per_queue = info.get("calls_per_queue") or {}
+    weeks = info.get("weeks", 1)
+    checked = traffic_file.parse(tree, "forecast")
+    found = []
+    for name, queue in checked.queues.items():
+        open_hours = sum(end - start for day in queue.hours[:7] for start, end in day)
+        calls = int(per_queue.get(name, 0))
+        if open_hours and calls < MIN_CALLS_PER_OPEN_HOUR * open_hours:
+            found.append(f"{name}: {calls} call(s) in {weeks} week(s), {open_hours} open "
+                         "hours a week")
+    return found
 
 
 def forecast_from_db(

@@ -112,6 +112,13 @@ def read_raw(path: str | Path | None = None) -> dict[str, Any]:
         data = yaml.load(where.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
     except OSError as exc:
         raise MenuError([Problem(str(where), f"cannot read: {exc.strerror}")], str(where)) from exc
+    except UnicodeDecodeError as exc:  # e.g. saved as GBK: one problem naming the file
+        raw = exc.object
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise MenuError([Problem(f"{where}:{line}:{column}",
+                                 f"not UTF-8: byte 0x{raw[exc.start]:02x} cannot be read; "
+                                 "save the file as UTF-8")], str(where)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = f"{where}:{mark.line + 1}" if mark is not None else str(where)

@@ -3,7 +3,8 @@
 ``simulate(url, transport=..., token=..., caller=..., options=...) -> Trace`` runs one
 call with Twilio's TwiML semantics in simulated time; the rest builds on it:
 
-- ``interpreter`` (the TwiML rules), ``document`` (parsing, Twilio's 12100/12200 checks),
+- ``interpreter`` (the TwiML rules), ``document`` (parsing: Twilio's 12100/12102 errors
+  and 12200 warnings),
   ``transport`` (in-process or HTTP, signed), ``caller`` (scripts, a person at a terminal),
   ``timing`` (speaking rates, audio lengths), ``trace`` (the JSON), ``transcript`` (text),
   ``masking`` (PINs and account numbers kept out of traces and transcripts);

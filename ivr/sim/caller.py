@@ -3,7 +3,12 @@
 A call asks for input at every ``<Gather>`` and ``<Record>``. A ``Script`` answers them in
 order, one answer each:
 
-- ``1``, ``246810#``: keys pressed (``*`` and ``#`` included);
+- ``1``, ``246810#``: keys pressed (``*`` and ``#`` included), after the prompt;
+- ``1!``: the same keys pressed as soon as the prompt starts (a caller who knows the
+  menu barges in: Twilio stops a ``<Gather>``'s nested ``<Say>``/``<Play>`` at the first
+  key); ``1!4.5``: pressed once the caller has heard 4.5 s of it (the option they want).
+  Either way the caller still takes ``Pace.answer_delay_s`` to react, and never presses
+  later than a caller who listened to the end would;
 - ``_``: nothing (a time-out, or silence on a ``<Record>``);
 - ``h``: hang up;
 - ``say:some words``: speech (``say`` alone takes the next text from a separate list).
@@ -16,6 +21,7 @@ at the PIN and account-number prompts.
 from __future__ import annotations
 
 import getpass
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -39,10 +45,16 @@ class Kind(StrEnum):
 class Answer:
     kind: Kind
     value: str = ""
+    #: keys only: seconds into the prompt when the caller knows what to press and barges
+    #: in (``1!`` is 0, ``1!4.5`` is 4.5); None: they listen to the end first
+    barge_in_s: float | None = None
+    #: seconds the caller thinks after the prompt, before the usual reaction time (a
+    #: replayed caller who was slower than ``Pace``)
+    think_s: float = 0.0
 
     @classmethod
     def parse(cls, token: str) -> Answer:
-        """One script token: keys, ``_``, ``h`` or ``say:text``."""
+        """One script token: keys (``1``, ``1!``, ``1!4.5``), ``_``, ``h`` or ``say:text``."""
         token = token.strip()
         if token in ("_", ""):
             return cls(Kind.TIMEOUT)
@@ -50,12 +62,26 @@ class Answer:
             return cls(Kind.HANGUP)
         if token.lower().startswith("say:"):
             return cls(Kind.SPEECH, token[4:].strip())
-        bad = sorted(set(token) - DTMF_KEYS)
+        keys, bang, after = token.partition("!")
+        barge_in_s = None
+        if bang:
+            try:
+                barge_in_s = float(after) if after else 0.0
+            except ValueError:
+                barge_in_s = -1.0
+            if not keys or not (math.isfinite(barge_in_s) and barge_in_s >= 0):
+                raise ScenarioError(
+                    f"answer {token!r}: barging in is keys, '!' and optionally the seconds "
+                    "heard first ('1!', '1!4.5')"
+                )
+        bad = sorted(set(keys) - DTMF_KEYS)
         if bad:
             raise ScenarioError(f"answer {token!r}: {''.join(bad)!r} is not a phone key (0-9 * #)")
-        return cls(Kind.KEYS, token)
+        return cls(Kind.KEYS, keys, barge_in_s)
 
     def __str__(self) -> str:
+        if self.kind is Kind.KEYS and self.barge_in_s is not None:
+            return f"{self.value}!{self.barge_in_s:g}" if self.barge_in_s else f"{self.value}!"
         return {Kind.TIMEOUT: "_", Kind.HANGUP: "h", Kind.SPEECH: f"say:{self.value}"}.get(
             self.kind, self.value
         )
@@ -85,9 +111,18 @@ class Prompt:
     heard: tuple[str, ...] = ()  # what was said or played since the previous prompt
     action: str = ""  # where the answer will be sent
     secret: Secret | None = None  # the prompt asks for a PIN or an account number
+    duration_s: float = 0.0  # how long the Gather's nested prompt lasts, heard to the end
+    timeout_s: float = 5.0  # the Gather's timeout
 
 
 class Caller(Protocol):
+    """Answers the prompts of a call.
+
+    A caller whose ``ahead`` attribute is true (a script) is asked for its answer as a
+    ``<Gather>`` starts, so it can barge into the prompt; any other (a person at a
+    terminal) hears the whole prompt first.
+    """
+
     def answer(self, prompt: Prompt) -> Answer: ...
 
     def hear(self, event: Mapping[str, Any]) -> None:
@@ -137,6 +172,7 @@ class ScriptedCaller:
 
     script: Script
     position: int = 0
+    ahead: bool = True  # knows its answers before hearing the prompt: may barge in
 
     def answer(self, prompt: Prompt) -> Answer:
         if self.position >= len(self.script.answers):

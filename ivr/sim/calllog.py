@@ -10,7 +10,17 @@ replayed in order, one per prompt, on the sandbox's demo data:
 - the identity is the frozen demo account if the original was frozen, else 10000001, and
   the call comes from its phone if the original was offered its caller ID;
 - a lockout the original met is set up first (the failed tries it had before the call);
-- an empty input is a time-out, except after a recording prompt, where it was a recording.
+- an empty input is a time-out, except after a recording prompt, where it was a recording;
+- a caller who hung up (the log ends on a prompt) hangs up there again, rather than
+  timing out into the general queue;
+- each key is pressed when the original pressed it: the log's times say how long after
+  its prompt was served the answer came, so a caller who barged in (or thought longer
+  than ``Pace``) does so again, to the log's one-second resolution.
+
+Both sides are measured alike: the replay's outcome comes from the app's own log and
+record of the replayed call, as the original's does (the sandbox app's clock runs on the
+simulated call's time, ``target.SimClock``), so an unchanged tree replays every call to
+the same queue, verification and time to queue.
 
 Sources: the app's SQLite database, or an export: JSON (``{"calls": [...],
 "call_events": [...]}`` or a list of ``call_events`` rows) or JSON lines of rows.
@@ -23,13 +33,13 @@ import logging
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ivr.sim.caller import TIMEOUT, Answer, Kind, Prompt
+from ivr.sim.caller import TIMEOUT, Answer, Kind, Pace, Prompt
 from ivr.sim.errors import ScenarioError
 from ivr.sim.interpreter import Hold
 from ivr.sim.target import Target
@@ -39,6 +49,8 @@ log = logging.getLogger(__name__)
 
 STRANGER = "+15005550006"
 PIN_OK = ("verify_ok", "verify_frozen")
+#: the app logs each step's time to the second
+LOG_RESOLUTION_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +86,23 @@ class RecordedCall:
 
     @property
     def outcome(self) -> CallOutcome:
-        """How the original call went, from the log."""
+        """How the call went, from the log."""
+        queued = next((s for s in self.steps if s.outcome.startswith("enqueue:")), None)
         queue = self.queue
-        queued_at = next((s.at for s in self.steps if s.outcome.startswith("enqueue:")), None)
-        if queue is None and queued_at:
-            queue = next(s.outcome.split(":", 1)[1] for s in self.steps if s.at == queued_at)
+        if queue is None and queued is not None:
+            queue = queued.outcome.split(":", 1)[1]
         verified = self.verified
         if verified is None:
             verified = any(k in PIN_OK for s in self.steps for k in s.said)
         seconds = None
-        if queued_at and self.steps:
-            seconds = (_when(queued_at) - _when(self.steps[0].at)).total_seconds()
+        if queued is not None and queued.at and self.steps[0].at:
+            seconds = (_when(queued.at) - _when(self.steps[0].at)).total_seconds()
         return CallOutcome(queue, verified, seconds)
+
+    @property
+    def hung_up(self) -> bool:
+        """The caller hung up on a prompt: the log ends with the IVR asking."""
+        return bool(self.steps) and self.steps[-1].outcome.startswith("ask:")
 
     def said(self, key: str) -> bool:
         return any(key in s.said for s in self.steps)
@@ -98,9 +115,18 @@ class CallOutcome:
     time_to_queue_s: float | None
 
     @classmethod
-    def of(cls, trace: Trace, target: Target) -> CallOutcome:
-        """The queue the call was routed to (even if the caller left it), and so on."""
+    def of(cls, trace: Trace, target: Target, like: RecordedCall | None = None) -> CallOutcome:
+        """How a replayed call went, measured as ``like`` (the original) was: from the
+        app's log and record of the call when the target lets us read them, else from
+        the trace (the queue the call was routed to, even if the caller left it)."""
         record = target.record(trace.call_sid)
+        rows = target.logged(trace.call_sid)
+        if rows:
+            # an export without the calls' records: measure the replay from its log alone
+            facts = [record] if record and (like is None or like.verified is not None) else []
+            logged = build(facts, rows)
+            if logged:
+                return logged[0].outcome
         verified = bool(record["verified"]) if record else None
         queued = trace.of_type("enqueue")
         queue = str(queued[0]["queue"]) if queued else trace.outcome.queue
@@ -219,31 +245,67 @@ def _read_export(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 
 class ReplayCaller:
-    """Answers each prompt with the next logged input, unmasked for the sandbox.
+    """Answers each prompt with the next logged input, unmasked for the sandbox, as fast
+    or as slowly as the original caller did.
 
     Prompts outside the menu's nodes (holding in a queue) take only logged inputs that
     were given outside the nodes too (``(hold)``), so a call that now reaches a queue
     earlier does not spend the rest of its keys on the hold message.
     """
 
-    def __init__(self, call: RecordedCall, identity: Identity, nodes: Iterable[str] = ()) -> None:
+    ahead = True  # knows its answers as a prompt starts: may barge in as the original did
+
+    def __init__(
+        self,
+        call: RecordedCall,
+        identity: Identity,
+        nodes: Iterable[str] = (),
+        pace: Pace | None = None,
+    ) -> None:
         self.steps = list(call.steps[1:])  # the first step is the call arriving
+        self.times = [_when_or_none(s.at) for s in call.steps]
+        self.hung_up = call.hung_up
         self.identity = identity
         self.nodes = frozenset(nodes)
+        self.pace = pace or Pace()
         self.position = 0
         self.diverged: str | None = None
 
     def answer(self, prompt: Prompt) -> Answer:
-        if self.position >= len(self.steps):
-            return TIMEOUT
-        step = self.steps[self.position]
         asked_at = node_of(prompt.action)
+        if self.position >= len(self.steps):
+            # the original caller put the phone down here (holding, they keep holding)
+            in_menu = not self.nodes or asked_at in self.nodes
+            return Answer(Kind.HANGUP) if self.hung_up and in_menu else TIMEOUT
+        step = self.steps[self.position]
         if self.nodes and asked_at not in self.nodes and step.node in self.nodes:
             return TIMEOUT
         self.position += 1
         if self.diverged is None and step.node and asked_at != step.node:
             self.diverged = f"step {self.position}: asked at {asked_at}, originally at {step.node}"
-        return self.translate(step, prompt)
+        return self.paced(self.translate(step, prompt), prompt, self.position)
+
+    def paced(self, answer: Answer, prompt: Prompt, index: int) -> Answer:
+        """Keys pressed as long after the prompt started as the original's were: the log
+        says when the prompt was served (the step before) and when the answer came."""
+        if answer.kind is not Kind.KEYS or prompt.kind != "gather" or index >= len(self.times):
+            return answer
+        served, answered = self.times[index - 1], self.times[index]
+        if served is None or answered is None:
+            return answer
+        keys, finish = answer.value, prompt.finish_on_key
+        finished = bool(finish) and any(k in finish for k in keys)
+        complete = prompt.num_digits is not None and len(keys) >= prompt.num_digits
+        typing = (len(keys) - 1) * self.pace.key_interval_s
+        typing += 0.0 if finished or complete else prompt.timeout_s  # input ended by time-out
+        decided = (answered - served).total_seconds() - self.pace.answer_delay_s - typing
+        if decided < prompt.duration_s - LOG_RESOLUTION_S:  # they barged into the prompt
+            return replace(answer, barge_in_s=round(max(decided, 0.0), 3))
+        if decided > prompt.duration_s + LOG_RESOLUTION_S:  # they thought it over first
+            # (never so long that the Gather would have timed out before the key)
+            longest = max(prompt.timeout_s - self.pace.answer_delay_s - 0.5, 0.0)
+            return replace(answer, think_s=round(min(decided - prompt.duration_s, longest), 3))
+        return answer
 
     def hear(self, event: Mapping[str, Any]) -> None:
         return None
@@ -286,8 +348,8 @@ def replay(
         target.reset()
     if call.steps and call.steps[0].at:
         target.set_clock(_when(call.steps[0].at))  # the hours and waits of that moment
-    _recreate_lockout(call, identity, target)
     from_ = identity.phone if call.said("verify_callerid") else STRANGER
+    _recreate_lockout(call, identity, target, from_)
     caller = ReplayCaller(call, identity, target.menu.nodes if target.menu else ())
     trace = target.call(caller, from_=from_, hold=hold, call_sid=None)
     return trace, caller
@@ -301,18 +363,26 @@ def compare(
     found = []
     for call in calls:
         trace, caller = replay(call, target)
-        now = CallOutcome.of(trace, target)
+        now = CallOutcome.of(trace, target, like=call)
         if other is None:
             found.append(Replayed(call, call.outcome, now, caller.diverged, (trace,)))
             continue
         other_trace, other_caller = replay(call, other)
-        after = CallOutcome.of(other_trace, other)
+        after = CallOutcome.of(other_trace, other, like=call)
         found.append(Replayed(call, now, after, other_caller.diverged, (trace, other_trace)))
     return found
 
 
-def _recreate_lockout(call: RecordedCall, identity: Identity, target: Target) -> None:
-    """Give the identity the failed tries the original account had before this call."""
+def _recreate_lockout(
+    call: RecordedCall, identity: Identity, target: Target, caller: str = ""
+) -> None:
+    """Give the identity the failed tries the original account had before this call.
+
+    Whether the original met its account's lock or its caller ID's (the book throttles
+    both), the replay meets the account's: the caller hears the same and goes to the
+    same queue. The tries are the replayed caller's, so they count for its caller ID as
+    they would have.
+    """
     if not call.said("verify_locked"):
         return
     app = target.extensions.get("app")
@@ -331,12 +401,19 @@ def _recreate_lockout(call: RecordedCall, identity: Identity, target: Target) ->
     needed = max(limit - tries, 0) if on_a_pin else limit
     now = target.clock() if target.clock else datetime.now(UTC)  # inside the lockout window
     for _ in range(needed):
-        hotline.lockouts.record_failure(identity.account, now)
+        hotline.lockouts.record_failure(identity.account, now, caller)
 
 
 def _when(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _when_or_none(text: str) -> datetime | None:
+    try:
+        return _when(text) if text else None
+    except ValueError:
+        return None
 
 
 def _yes(value: bool) -> str:

@@ -1,13 +1,15 @@
 """``ivr call`` and ``ivr replay``: thin click commands over the simulator.
 
 Both run the app in this process on a sandbox (the demo accounts in a throwaway
-database, signed with a generated token) unless ``--url`` points at a running server.
+database, signed with a generated token) unless ``--url`` points at a running server
+(signed with ``--token``, or unsigned for a ``ivr serve --dev`` that has none).
 Other modules add options to ``ivr call`` that receive the finished trace with
 ``register_trace_option`` (``--audio call.wav`` does).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +19,8 @@ from typing import Any
 
 import click
 
-from ivr.errors import IVRError
+from ivr.cliargs import MOMENT, Database, TextFile, app_logs_quiet, boundary, settings_files
+from ivr.moments import Moment
 from ivr.sim import bulk, calllog, scenario
 from ivr.sim.caller import Answer, Caller, InteractiveCaller, Prompt, Script
 from ivr.sim.errors import SimError
@@ -25,6 +28,9 @@ from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, Hold
 from ivr.sim.target import Target, over_http, sandbox
 from ivr.sim.trace import EndedBy, Trace
 from ivr.sim.transcript import describe, lines, summary
+from ivr.sim.transport import Reply, Request, Session, Transport, shown
+
+log = logging.getLogger(__name__)
 
 TraceHandler = Callable[[Trace, Any], None]
 _TRACE_OPTIONS: list[tuple[str, TraceHandler]] = []
@@ -47,16 +53,19 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--token",
                 envvar="TWILIO_AUTH_TOKEN",
-                help="Auth token to sign with (--url; env TWILIO_AUTH_TOKEN).",
+                help="Auth token to sign with (--url; env TWILIO_AUTH_TOKEN). Without "
+                "one the webhooks go unsigned, as an `ivr serve --dev` without a token takes them.",
             ),
             click.option(
                 "--menu",
-                type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                type=TextFile(),
                 help="Another menu tree for the app in this process.",
             ),
             click.option(
                 "--db",
-                type=click.Path(dir_okay=False, path_type=Path),
+                "--database",
+                "db",
+                type=Database(create=True),
                 help="In-process: keep the calls in this database instead of a "
                 "throwaway one. With --url: the server's database, to read records.",
             ),
@@ -78,8 +87,10 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--lang", help="Pick this language first (zh-CN, en-US) at the language menu.")
 @click.option(
     "--at",
-    help="When the call happens (in-process): ISO time or 'tue 12:30' "
-    "local to the centre. Default: now.",
+    type=MOMENT,
+    metavar="TIME",
+    help="When the call happens (in-process): an ISO time (without an offset, the centre's "
+    "local time) or a weekday and time ('tue 12:30'). Default: now.",
 )
 @click.option(
     "--hold-loops",
@@ -88,7 +99,11 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Hold documents heard before the simulation ends in the queue.",
 )
-@click.option("--bridge-after", type=float, help="An agent answers after this many s of hold.")
+@click.option(
+    "--bridge-after",
+    type=click.FloatRange(0, 24 * 3600),
+    help="An agent answers after this many s of hold.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON.")
 @_target_options
 def call(
@@ -97,7 +112,7 @@ def call(
     from_: str,
     to: str,
     lang: str | None,
-    at: str | None,
+    at: Moment | None,
     hold_loops: int,
     bridge_after: float | None,
     as_json: bool,
@@ -112,9 +127,15 @@ def call(
     Interactive unless --press or --say: Enter alone is a time-out, h hangs up,
     'say words' speaks. Exits 0 when the call ends normally, 1 on an error.
     """
+    if at and url:
+        raise click.BadParameter(
+            "a running server keeps its own clock; --at works in-process only", param_hint="--at"
+        )
     with _app_logs_quiet(), _target(url, token, menu, db) as target:
         if at:
-            target.set_clock(_moment(at, target))
+            moment = at.resolve(target.zone, datetime.now(UTC))
+            target.set_clock(moment)
+            log.debug("the call happens at %s", moment.isoformat())
         first = [_language_key(lang, target)] if lang else []
         caller: Caller
         if press is None and not says:
@@ -136,6 +157,7 @@ def call(
             hold=Hold(wait_loops=hold_loops, bridge_after_s=bridge_after),
         )
         record = target.record(trace.call_sid)
+    _refused(trace, url, token)
     if as_json:
         click.echo(trace.to_json())
     else:
@@ -180,7 +202,7 @@ def call(
 )
 @click.option(
     "--time-tolerance",
-    type=float,
+    type=click.FloatRange(0),
     default=10.0,
     show_default=True,
     help="With --calls: time to queue differences within this many s are the same.",
@@ -211,8 +233,10 @@ def replay(
         if calls_from:
             _replay_calls(calls_from, menu, url, token, db, time_tolerance, strict, quiet)
             return
+        files = [f for p in paths for f in (sorted(p.rglob("*.yaml")) if p.is_dir() else [p])]
         try:
-            scenarios = [s for p in paths for s in scenario.load(p)] * repeat
+            with boundary(files):
+                scenarios = [s for p in paths for s in scenario.load(p)] * repeat
         except SimError as exc:
             raise click.ClickException(str(exc)) from exc
         if url or workers == 1:
@@ -245,6 +269,8 @@ def _replay_calls(
         recorded = calllog.read(path)
     except SimError as exc:
         raise click.ClickException(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path}: not an ivr database nor a UTF-8 export") from exc
     with _target(url, token, None, db) as current:
         if menu:
             with _target(None, None, menu, None) as other:
@@ -265,31 +291,68 @@ def _replay_calls(
 def _target(
     url: str | None, token: str | None, menu: Path | None, db: Path | None
 ) -> Iterator[Target]:
-    try:
+    with boundary(lambda: [menu, *settings_files()]):
         if url:
-            if not token:
-                raise click.UsageError("--url needs --token (or TWILIO_AUTH_TOKEN)")
-            yield over_http(
-                url, token, menu_path=str(menu) if menu else None, database=str(db) if db else None
+            target = over_http(
+                url,
+                token or "",
+                menu_path=str(menu) if menu else None,
+                database=str(db) if db else None,
             )
+            log.debug("calling %s (%s)", target.voice_url, "signed" if token else "unsigned")
+            yield _logged(target)
             return
         with sandbox(menu, {"DATABASE": str(db)} if db else None) as target:
-            yield target
-    except IVRError as exc:
-        raise click.ClickException(str(exc)) from exc
+            log.debug("calling the app in this process (menu %s, database %s)",
+                      menu or "the shipped one", db or "a throwaway one")
+            yield _logged(target)
+
+
+def _refused(trace: Trace, url: str | None, token: str | None) -> None:
+    """A server that checks signatures refuses an unsigned call: say why, not 11200."""
+    if url and not token and trace.outcome.ended_by is EndedBy.ERROR:
+        error = next((e for e in trace.events if e["type"] == "error"), {})
+        if "status 403" in str(error.get("message")):
+            raise click.ClickException(
+                f"{url} refused the unsigned webhook (403): it checks signatures; give "
+                "--token or set TWILIO_AUTH_TOKEN (only `ivr serve --dev` without a token "
+                "takes unsigned calls)"
+            )
+
+
+def _logged(target: Target) -> Target:
+    """The target, its webhooks logged at debug level (``ivr -v``)."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return target
+    return dataclasses.replace(target, transport=_LoggedTransport(target.transport))
+
+
+class _LoggedTransport:
+    """Logs each webhook and its answer; never a form value (it may be a PIN)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    def session(self) -> Session:
+        return _LoggedSession(self.transport.session())
+
+
+class _LoggedSession:
+    def __init__(self, session: Session) -> None:
+        self.inner = session
+
+    def send(self, request: Request) -> Reply:
+        reply = self.inner.send(request)
+        log.debug("%s %s -> %d %s, %d bytes", request.method, shown(request.url), reply.status,
+                  reply.content_type.split(";")[0] or "-", len(reply.body))
+        return reply
 
 
 @contextmanager
 def _app_logs_quiet() -> Iterator[None]:
     """The app's warnings (locked accounts...) are expected here: show them only with -v."""
-    app_log = logging.getLogger("ivr")
-    before = app_log.level
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        app_log.setLevel(logging.ERROR)
-    try:
+    with app_logs_quiet():
         yield
-    finally:
-        app_log.setLevel(before)
 
 
 def _language_key(lang: str, target: Target) -> str:
@@ -299,13 +362,6 @@ def _language_key(lang: str, target: Target) -> str:
             f"the menu offers {sorted(keys) or 'no language choice'}", param_hint="--lang"
         )
     return keys[lang]
-
-
-def _moment(text: str, target: Target) -> datetime:
-    try:
-        return scenario.when(text, target.zone, datetime.now(UTC))
-    except ValueError as exc:
-        raise click.BadParameter("an ISO time or 'tue 12:30'", param_hint="--at") from exc
 
 
 def _read_line(prompt: str, hide_input: bool = False) -> str:

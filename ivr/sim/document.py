@@ -1,9 +1,15 @@
 """Parse a TwiML document and check it the way Twilio does before running it.
 
-Twilio refuses a document it cannot parse (error 12100) or one that breaks the TwiML
-schema: an unknown verb, an unknown attribute, a verb nested where it may not be, a
-verb a waitUrl document may not use (error 12200). This module only reads XML; it
-never fetches anything and never runs a verb.
+What Twilio refuses ends the call with an error: a body it cannot parse (12100), a root
+element other than ``<Response>`` (12102). What merely breaks the TwiML schema is a
+*warning* in Twilio's debugger (12200 "Schema validation warning", log level WARNING:
+https://www.twilio.com/docs/api/errors/12200): an unknown verb, an unknown attribute, a
+verb nested where it may not be (13320 for ``<Gather>``), a verb a waitUrl document may
+not use. The call goes on without the offending part, and so does the simulator: the
+element or attribute is dropped and the warning is kept for the trace. Valid TwiML the
+simulator does not run (``<Connect>``, ``<Pay>``...) still stops it: it never guesses.
+
+This module only reads XML; it never fetches anything and never runs a verb.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from dataclasses import dataclass, field
 from ivr.sim.errors import TwiMLError
 
 PARSE_FAILURE = 12100
+WRONG_ROOT = 12102
 SCHEMA_VALIDATION = 12200
+GATHER_NESTING = 13320
 
 _RECORDING_CALLBACK = {
     "recordingStatusCallback",
@@ -101,8 +109,10 @@ ATTRIBUTES: Mapping[str, frozenset[str]] = {
 UNSUPPORTED = frozenset({"Connect", "Pay", "Refer", "Sms", "Message", "Echo", "Prompt"})
 GATHER_NESTS = frozenset({"Say", "Play", "Pause"})
 DIAL_NOUNS = frozenset({"Number", "Client", "Sip", "Conference", "Queue", "Sim", "Application"})
-#: what a waitUrl document (and what its Gathers lead to) may use
+#: what a waitUrl document (and what its Gathers lead to) may use (Twilio's <Enqueue> page)
 WAIT_VERBS = frozenset({"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"})
+#: verbs whose children are their own business (nouns, SSML), not checked here
+_OWN_CHILDREN = frozenset({"Say", "Dial", "Enqueue", "Gather", "Start", "Stop"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +128,30 @@ class Verb:
         return self.attrs.get(name, default)
 
 
+@dataclass(frozen=True, slots=True)
+class SchemaWarning:
+    """A problem Twilio logs as a warning and runs the document anyway."""
+
+    code: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """The verbs Twilio runs, and the warnings it logged reading them."""
+
+    verbs: tuple[Verb, ...]
+    warnings: tuple[SchemaWarning, ...] = ()
+
+
 def parse(body: bytes | str, *, url: str, waiting: bool = False) -> tuple[Verb, ...]:
-    """The verbs of a ``<Response>``; raise TwiMLError with Twilio's code and the document.
+    """The verbs of a ``<Response>`` (what ``read`` keeps); raise TwiMLError on an error."""
+    return read(body, url=url, waiting=waiting).verbs
+
+
+def read(body: bytes | str, *, url: str, waiting: bool = False) -> Document:
+    """The document as Twilio runs it: the verbs with what breaks the schema dropped, and
+    a warning for each drop; raise TwiMLError with Twilio's code for what it refuses.
 
     :param waiting: the document runs while the caller is in a queue (waitUrl rules)
     """
@@ -130,65 +162,98 @@ def parse(body: bytes | str, *, url: str, waiting: bool = False) -> tuple[Verb, 
         raise TwiMLError(PARSE_FAILURE, f"document parse failure: {exc}", url, document) from None
     if root.tag != "Response":
         raise TwiMLError(
-            SCHEMA_VALIDATION, f"root element is <{root.tag}>, not <Response>", url, document
+            WRONG_ROOT, f"the root element must be <Response>, not <{root.tag}>", url, document
         )
+    found: list[SchemaWarning] = []
     if root.attrib:
-        raise TwiMLError(
-            SCHEMA_VALIDATION, f"<Response> has attributes {sorted(root.attrib)}", url, document
+        found.append(
+            SchemaWarning(SCHEMA_VALIDATION, f"<Response> has attributes {sorted(root.attrib)}")
         )
-    problem = _problem(root, waiting)
-    if problem:
-        raise TwiMLError(SCHEMA_VALIDATION, problem, url, document)
-    return tuple(_verb(child) for child in root)
-
-
-def _problem(root: ET.Element, waiting: bool) -> str | None:
+    verbs = []
     for child in root:
-        name = child.tag
-        if name in UNSUPPORTED:
-            return f"<{name}> is valid TwiML but the simulator does not run it"
-        if name not in ATTRIBUTES:
-            return f"unknown verb <{name}>"
-        if waiting and name not in WAIT_VERBS:
-            return f"<{name}> is not allowed in a waitUrl document"
-        unknown = sorted(set(child.attrib) - ATTRIBUTES[name])
-        if unknown:
-            return f"<{name}> has unknown attribute(s) {', '.join(unknown)}"
-        if name == "Gather":
-            for nested in child:
-                if nested.tag not in GATHER_NESTS:
-                    return f"<Gather> cannot nest <{nested.tag}>"
-                unknown = sorted(set(nested.attrib) - ATTRIBUTES[nested.tag])
-                if unknown:
-                    return f"<{nested.tag}> has unknown attribute(s) {', '.join(unknown)}"
-        elif name == "Dial":
-            for nested in child:
-                if nested.tag not in DIAL_NOUNS:
-                    return f"<Dial> cannot nest <{nested.tag}>"
-        elif name in (
-            "Play",
-            "Pause",
-            "Hangup",
-            "Leave",
-            "Reject",
-            "Redirect",
-            "Enqueue",
-            "Record",
-        ):
-            nested_tags = [n.tag for n in child if not (name == "Enqueue" and n.tag == "Task")]
-            if nested_tags:
-                return f"<{name}> cannot nest <{nested_tags[0]}>"
-        if name == "Redirect" and not (child.text or "").strip():
-            return "<Redirect> has no URL"
-    return None
+        if child.tag in UNSUPPORTED:
+            raise TwiMLError(
+                None, f"<{child.tag}> is valid TwiML but the simulator does not run it", url, document
+            )
+        verb = _checked(child, waiting, found)
+        if verb is not None:
+            verbs.append(verb)
+    return Document(tuple(verbs), tuple(found))
 
 
-def _verb(element: ET.Element) -> Verb:
+def _checked(element: ET.Element, waiting: bool, found: list[SchemaWarning]) -> Verb | None:
+    """The verb with what breaks the schema dropped (None: all of it), noting why."""
+    name = element.tag
+    if name not in ATTRIBUTES:
+        found.append(SchemaWarning(SCHEMA_VALIDATION, f"unknown verb <{name}> ignored"))
+        return None
+    if waiting and name not in WAIT_VERBS:
+        found.append(
+            SchemaWarning(SCHEMA_VALIDATION, f"<{name}> is not allowed in a waitUrl document: ignored")
+        )
+        return None
+    if name == "Redirect" and not (element.text or "").strip():
+        found.append(SchemaWarning(SCHEMA_VALIDATION, "<Redirect> has no URL: ignored"))
+        return None
+    attrs = _known_attributes(element, found)
+    if name == "Gather":
+        children = []
+        for nested in element:
+            if nested.tag not in GATHER_NESTS:
+                found.append(
+                    SchemaWarning(GATHER_NESTING, f"<Gather> cannot nest <{nested.tag}>: ignored")
+                )
+                continue
+            children.append(_verb(nested, _known_attributes(nested, found)))
+        return Verb(name, attrs, (element.text or "").strip(), tuple(children))
+    if name == "Dial":
+        for nested in element:
+            if nested.tag not in DIAL_NOUNS:
+                found.append(
+                    SchemaWarning(SCHEMA_VALIDATION, f"<Dial> cannot nest <{nested.tag}>: ignored")
+                )
+        kept = [n for n in element if n.tag in DIAL_NOUNS]
+        return Verb(
+            name, attrs, (element.text or "").strip(), tuple(_verb(n, dict(n.attrib)) for n in kept)
+        )
+    if name == "Enqueue":
+        for nested in element:
+            if nested.tag != "Task":  # <Task> is TaskRouter's, not simulated
+                found.append(
+                    SchemaWarning(SCHEMA_VALIDATION, f"<Enqueue> cannot nest <{nested.tag}>: ignored")
+                )
+    if name not in _OWN_CHILDREN:
+        for nested in element:
+            found.append(
+                SchemaWarning(SCHEMA_VALIDATION, f"<{name}> cannot nest <{nested.tag}>: ignored")
+            )
+        return Verb(name, attrs, (element.text or "").strip())
+    return _verb(element, attrs)
+
+
+def _known_attributes(element: ET.Element, found: list[SchemaWarning]) -> dict[str, str]:
+    known = ATTRIBUTES.get(element.tag, frozenset())
+    unknown = sorted(set(element.attrib) - known)
+    if unknown:
+        found.append(
+            SchemaWarning(
+                SCHEMA_VALIDATION,
+                f"<{element.tag}> has unknown attribute(s) {', '.join(unknown)}: ignored",
+            )
+        )
+    return {k: v for k, v in element.attrib.items() if k in known}
+
+
+def _verb(element: ET.Element, attrs: Mapping[str, str]) -> Verb:
+    if element.tag == "Say":
+        return Verb(element.tag, dict(attrs), _text(element), _breaks(element))
+    if element.tag == "Enqueue":  # <Task> belongs to TaskRouter: not simulated
+        return Verb(element.tag, dict(attrs), (element.text or "").strip())
     return Verb(
         name=element.tag,
-        attrs=dict(element.attrib),
-        text=_text(element) if element.tag == "Say" else (element.text or "").strip(),
-        children=tuple(_verb(c) for c in element) if element.tag != "Say" else _breaks(element),
+        attrs=dict(attrs),
+        text=(element.text or "").strip(),
+        children=tuple(_verb(c, dict(c.attrib)) for c in element),
     )
 
 

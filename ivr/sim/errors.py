@@ -2,7 +2,8 @@
 
     SimError
      +-- TwiMLError      the app answered with something Twilio would refuse
-     |                   (``code``: 11200 HTTP retrieval, 12100 parse, 12200 schema)
+     |                   (``code``: 11200 HTTP retrieval, 11215/11216 redirects, 11770
+     |                   empty body, 12100 parse, 12102 root, 12300 Content-Type)
      +-- TransportError  the request never got an HTTP answer (connection refused, timeout)
      +-- ScenarioError   a scenario or call-log file is malformed
 

@@ -8,38 +8,59 @@ every prompt, pause and time-out advances a millisecond clock (see ``timing``).
 Twilio's rules it follows (and the simulator's own choices, marked *):
 
 - every request carries AccountSid, ApiVersion, CallSid, CallStatus (``ringing`` on the
-  first, then ``in-progress``), Called, Caller, Direction, From, To; a GET sends them in
-  the query string and signs the full URL; relative URLs resolve against the document's;
+  first, ``completed`` once the call is over, else ``in-progress``), Called, Caller,
+  Direction, From, To; a GET sends them in the query string and signs the full URL;
+  relative URLs resolve against the document's;
 - ``<Gather>`` posts Digits (or SpeechResult and Confidence) to its action, by default
   the current document's URL; a time-out, or only the finishOnKey, falls through to the
   next verb unless ``actionOnEmptyResult="true"`` (then the action gets no Digits);
   numDigits ends input at once, otherwise it ends ``timeout`` seconds after the last key;
+- barge-in: the first key stops the Gather's nested ``<Say>``/``<Play>``/``<Pause>``, and
+  the time-out runs from the end of the prompt or from that key (Twilio's <Gather> page:
+  the timeout starts once the nested verbs have finished). A scripted caller presses
+  early only when its script says so (``1!``, see ``caller``); * otherwise the caller hears
+  the prompt to its end, then waits ``Pace.answer_delay_s``;
 - ``<Record>`` posts RecordingUrl, RecordingSid, RecordingDuration and Digits (the key
   that ended it, or ``hangup``); an empty recording posts nothing and falls through;
 - ``<Enqueue>`` fetches its waitUrl with QueuePosition, QueueSid, QueueTime,
   AvgQueueTime, CurrentQueueSize and MaxQueueSize, plays it and fetches it again when it
-  ends; ``<Leave>`` there leaves the queue and posts QueueResult=leave to the action (or
-  falls through to the verb after ``<Enqueue>``). *No agent is simulated: ``Hold`` says
-  when the simulation stops with the caller still queued or bridged;
-- ``loop="0"`` repeats 1000 times; 3xx redirects are followed (5 at most);
-- * the caller hears every prompt to its end before answering (no barge-in), then
-  waits ``Pace.answer_delay_s``;
+  ends; no waitUrl is Twilio's default hold music, ``waitUrl=""`` is silence. When the
+  caller leaves the queue its ``action`` is requested with QueueResult (see ``Hold``):
+  ``leave`` (``<Leave>``), ``hangup`` (the caller hung up while holding, or the wait
+  document said ``<Hangup>``: requested, its answer not run, the call being over),
+  ``bridged`` (after the agent's conversation), ``queue-full``, ``error``,
+  ``system-error``; without an action the verb after ``<Enqueue>`` runs. *No agent is
+  simulated: ``Hold`` says when the simulation stops with the caller still queued or
+  bridged (``redirected``, a REST API move, is not simulated);
+- ``loop="0"`` repeats 1000 times; 301, 302, 303 and 307 are followed, 10 at most
+  (then 11215; another 3xx or one without Location is 11216), the request's own
+  parameters (Digits...) not sent again, 301/302/303 as a GET;
+- the answer's Content-Type: text/xml, application/xml and text/html are TwiML;
+  text/plain is TwiML when it is XML, else its words are read out and the call hangs
+  up; an audio type is played, then the call hangs up (in a queue the wait URL is
+  fetched again); anything else, or none, is 12300; an empty body is 11770;
+- what Twilio only warns about (12200 schema problems, bad attribute values such as
+  13313 for a Gather timeout) is a ``warning`` event: the attribute falls back to its
+  default, the element is dropped, and the call goes on;
 - * keys (or speech) given in answer to the PIN or the account-number prompt are
   masked in the trace the way the app's call events mask them (``masking``); the app
   gets them in clear. Which prompt is which comes from ``CallOptions.prompt_keys``;
   without it nothing is masked;
 - anything Twilio would refuse ends the call with an ``error`` event carrying Twilio's
-  code (11200 HTTP retrieval failure, 12100 parse failure, 12200 schema validation,
-  12300 bad Content-Type), the URL and the document.
+  code (11200 HTTP retrieval failure, 11215/11216 redirects, 11770 empty body, 12100
+  parse failure, 12102 root element, 12300 bad Content-Type, 14206 Enqueue method),
+  the URL and the document.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
 import uuid
-from collections.abc import Mapping
+import wave
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
@@ -48,7 +69,7 @@ from twilio.request_validator import HMAC_SHA1
 
 from ivr.sim import masking, timing
 from ivr.sim.caller import TIMEOUT, Caller, Kind, Pace, Prompt, Script
-from ivr.sim.document import SCHEMA_VALIDATION, Verb, parse
+from ivr.sim.document import SCHEMA_VALIDATION, Verb, read
 from ivr.sim.errors import TransportError, TwiMLError
 from ivr.sim.trace import HEARD, EndedBy, EventType, Outcome, Trace, event
 from ivr.sim.transport import Reply, Session, Transport, signed
@@ -60,20 +81,63 @@ DEFAULT_TO = "+18005550100"
 ACCOUNT_SID = "AC" + "0" * 32
 API_VERSION = "2010-04-01"
 FOREVER = 1000  # what loop="0" means
-MAX_HTTP_REDIRECTS = 5
+#: Twilio follows these only (https://www.twilio.com/docs/api/errors/11216)
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307})
+MAX_HTTP_REDIRECTS = 10
 #: Twilio's default hold music, played when <Enqueue> has no waitUrl
 TWILIO_HOLD_MUSIC = "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
 TWILIO_HOLD_MUSIC_S = 30.0
-TWIML_TYPES = ("text/xml", "application/xml", "text/html", "")
+TWIML_TYPES = frozenset({"text/xml", "application/xml", "text/html"})
+TEXT_TYPE = "text/plain"
+#: what <Play> (and so a document) may be (https://www.twilio.com/docs/voice/twiml/play)
+AUDIO_TYPES = frozenset(
+    {
+        "audio/mpeg",
+        "audio/wav",
+        "audio/wave",
+        "audio/x-wav",
+        "audio/aiff",
+        "audio/x-aifc",
+        "audio/x-aiff",
+        "audio/x-gsm",
+        "audio/gsm",
+        "audio/ulaw",
+    }
+)
+HTTP_RETRIEVAL = 11200
+TOO_MANY_REDIRECTS = 11215
+INVALID_REDIRECT = 11216
+EMPTY_BODY = 11770
 BAD_CONTENT_TYPE = 12300
+ENQUEUE_WAIT_METHOD = 14206
+#: warnings for bad attribute values (https://www.twilio.com/docs/api/errors/<code>)
+GATHER_FINISH_ON_KEY, GATHER_TIMEOUT, GATHER_SAY_LOOP = 13310, 13313, 13322
+GATHER_SPEECH_TIMEOUT, SAY_LOOP = 13327, 13510
+DTMF = "0123456789*#"
+#: QueueResult values of a queue session Twilio ends on its own side (``Hold.ends``)
+TWILIO_ENDS = frozenset({"error", "system-error"})
+HOLD_ENDS = frozenset({"queued", "hangup"}) | TWILIO_ENDS
 _DEFAULT_AUDIO = timing.AudioDurations()
 
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """What happens once the caller is queued: no agent is simulated, so the run stops
-    after ``wait_loops`` plays of the waitUrl or when an agent "answers" at
-    ``bridge_after_s`` of queue time, whichever comes first (None: no such limit)."""
+    """What happens once the caller is queued. No agent is simulated: the run stops after
+    ``wait_loops`` plays of the waitUrl, or when an agent "answers" at ``bridge_after_s``
+    of queue time, or when the caller gives up at ``patience_s``, whichever comes first
+    (None: no such limit).
+
+    :param ends: after the wait loops, ``queued``: the simulation stops, the caller still
+        holding (no QueueResult); ``hangup``: the caller hangs up (QueueResult=hangup);
+        ``error``/``system-error``: Twilio takes the caller out of the queue, the action
+        is requested with that QueueResult and what it answers runs.
+    :param talk_s: after an agent answers, they talk this long and hang up, then the
+        action is requested with QueueResult=bridged and its answer runs (None: the
+        simulation stops as the agent answers).
+    :param queue_size: callers in the queue counting this one (CurrentQueueSize); more
+        than ``max_queue_size`` (or the Enqueue's ``maxQueueSize``) and the queue is full:
+        the caller is not queued, QueueResult=queue-full.
+    """
 
     wait_loops: int | None = 1
     bridge_after_s: float | None = None
@@ -81,6 +145,17 @@ class Hold:
     queue_size: int = 1
     avg_queue_time_s: int = 0
     max_queue_size: int = 1000
+    patience_s: float | None = None
+    ends: str = "queued"
+    talk_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.ends not in HOLD_ENDS:
+            raise ValueError(f"hold ends {self.ends!r}: one of {', '.join(sorted(HOLD_ENDS))}")
+        for name in ("bridge_after_s", "patience_s", "talk_s"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int | float) and value >= 0):
+                raise ValueError(f"hold {name} {value!r}: a number of seconds, 0 or more")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +177,9 @@ class CallOptions:
     #: names the catalog prompts a say/play event is, so the keys answering the PIN and
     #: account prompts are masked in the trace (None: the prompts are unknown, no masking)
     prompt_keys: masking.PromptKeys | None = None
+    #: told the seconds since the call started before every webhook, so an app in this
+    #: process can keep the call's simulated time (``target.SimClock``)
+    tick: Callable[[float], None] | None = None
 
 
 def simulate(
@@ -136,13 +214,26 @@ class _Leave(Exception):
     pass
 
 
+class _Dequeued(Exception):
+    """The queue session ended with ``result`` and the call goes on at the action."""
+
+    def __init__(self, result: str) -> None:
+        self.result = result
+
+
 @dataclass(slots=True)
 class _Queue:
     name: str
     sid: str
     start_ms: int
     event: dict[str, Any]
-    deadline_ms: int | None
+    max_size: int
+    deadline_ms: int | None = None
+    at_deadline: str = "bridged"  # or "hangup": the caller's patience ran out first
+
+
+#: a sound to play: its event type, its length in ms and the event's fields
+_Sound = tuple[EventType, int, dict[str, Any]]
 
 
 class _Call:
@@ -163,6 +254,8 @@ class _Call:
         self.queue: _Queue | None = None
         self.document = ("", "")  # url and body of the document running, for errors
         self.recordings = 0
+        self.over = False  # hung up: what Twilio still requests is not run
+        self.audio_s: dict[str, float | None] = {}  # audio answered as a document
 
     # -- the call ---------------------------------------------------------------------
 
@@ -185,7 +278,11 @@ class _Call:
             self._emit(EventType.ERROR, **fields, document=exc.document[:20000])
             stop = _Stop(EndedBy.ERROR)
         self._close_queue(
-            {EndedBy.HANGUP: "hangup", EndedBy.ERROR: "error"}.get(stop.ended_by, "queued")
+            {
+                EndedBy.HANGUP: "hangup",
+                EndedBy.CALLER_HANGUP: "hangup",
+                EndedBy.ERROR: "error",
+            }.get(stop.ended_by, "queued")
         )
         self._status_callback()
         outcome = Outcome(stop.ended_by, stop.queue, self.clock / 1000, self.requests)
@@ -213,6 +310,7 @@ class _Call:
             elif name in ("Hangup", "Reject"):
                 extra = {"reject": verb.get("reason", "rejected")} if name == "Reject" else {}
                 self._emit(EventType.HANGUP, **extra)
+                self.over = True
                 raise _Stop(EndedBy.HANGUP)
             elif name == "Dial":
                 self._emit(
@@ -228,41 +326,48 @@ class _Call:
     # -- what the caller hears ----------------------------------------------------------
 
     def _play(self, verb: Verb, doc_url: str) -> None:
-        loop = self._int(verb, "loop", 1)
-        times = FOREVER if loop == 0 else loop
+        type_, duration, fields = self._sound(verb, doc_url)
+        self._note_heard(type_, self._emit(type_, duration, **fields))
+
+    def _sound(self, verb: Verb, doc_url: str, in_gather: bool = False) -> _Sound:
+        """What a <Say>, <Play> or <Pause> will sound like, and for how long."""
         if verb.name == "Say":
+            loop = self._int(verb, "loop", 1, GATHER_SAY_LOOP if in_gather else SAY_LOOP)
+            times = FOREVER if loop == 0 else loop
             language = verb.get("language", "en-US") or "en-US"
             self.language = language
             one = timing.speech_ms(verb.text, language)
             one += sum(timing.break_ms(b.get("time"), b.get("strength")) for b in verb.children)
             voice = verb.get("voice", "man")
-            self._emit(
-                EventType.SAY,
-                one * times,
-                text=verb.text,
-                voice=voice,
-                language=language,
-                loop=loop,
-            )
-        elif verb.name == "Play" and verb.get("digits"):
-            digits = verb.get("digits") or ""
-            self._emit(EventType.PLAY, timing.dtmf_ms(digits) * times, digits=digits, loop=loop)
-        elif verb.name == "Play":
+            fields = {"text": verb.text, "voice": voice, "language": language, "loop": loop}
+            return EventType.SAY, one * times, fields
+        if verb.name == "Play":
+            loop = self._int(verb, "loop", 1)
+            times = FOREVER if loop == 0 else loop
+            digits = verb.get("digits")
+            if digits:
+                return EventType.PLAY, timing.dtmf_ms(digits) * times, {"digits": digits, "loop": loop}
             url = urljoin(doc_url, verb.text)
-            seconds = self.play_s(url)
+            seconds = self.audio_s[url] if url in self.audio_s else self.play_s(url)
             source = "audio" if seconds is not None else "guess"
             one = timing.ms(seconds if seconds is not None else timing.UNKNOWN_PLAY_S)
-            self._emit(EventType.PLAY, one * times, url=url, loop=loop, duration_source=source)
-        else:
-            self._emit(EventType.PAUSE, timing.ms(self._int(verb, "length", 1)))
+            fields = {"url": url, "loop": loop, "duration_source": source}
+            return EventType.PLAY, one * times, fields
+        return EventType.PAUSE, timing.ms(self._int(verb, "length", 1)), {}
+
+    def _note_heard(self, type_: EventType, fields: Mapping[str, Any]) -> None:
+        """Remember a sound for the next prompt's ``heard`` and for masking."""
+        if type_ in HEARD:
+            self.heard.append(str(fields.get("text") or fields.get("url") or fields.get("digits")))
+            self.heard_events.append(fields)
 
     # -- input ----------------------------------------------------------------------------
 
     def _gather(self, verb: Verb, doc_url: str, waiting: bool) -> _Next | None:
         modes = frozenset((verb.get("input") or "dtmf").split())
         num_digits = self._int(verb, "numDigits", 0) or None
-        finish = verb.get("finishOnKey", "#") or ""
-        timeout_ms = timing.ms(self._int(verb, "timeout", 5))
+        finish = self._keys_attr(verb, "finishOnKey", "#", GATHER_FINISH_ON_KEY)
+        timeout_ms = timing.ms(self._int(verb, "timeout", 5, GATHER_TIMEOUT))
         action = urljoin(doc_url, verb.get("action") or "")
         method = self._method(verb, "method")
         on_empty = (verb.get("actionOnEmptyResult") or "false").lower() == "true"
@@ -276,20 +381,51 @@ class _Call:
             timeout_s=timeout_ms / 1000,
             action_on_empty_result=on_empty,
         )
-        for nested in verb.children:
-            self._play(nested, doc_url)
+        sounds = [self._sound(nested, doc_url, in_gather=True) for nested in verb.children]
+        for type_, _, fields in sounds:
+            self._note_heard(type_, fields)  # the whole prompt counts, even if cut short
         heard = self._take_heard()
         secret = self.asking
-        answer = self.caller.answer(
-            Prompt("gather", doc_url, modes, num_digits, finish, heard, action, secret)
+        prompt_ms = sum(duration for _, duration, _ in sounds)
+        prompt = Prompt(
+            "gather",
+            doc_url,
+            modes,
+            num_digits,
+            finish,
+            heard,
+            action,
+            secret,
+            prompt_ms / 1000,
+            timeout_ms / 1000,
         )
+        # a script knows its answer as the prompt starts, so it may barge in; a person at
+        # a terminal hears the prompt first
+        answer = self.caller.answer(prompt) if getattr(self.caller, "ahead", False) else None
+        first_key_ms = None  # from the start of the prompt
+        if answer is not None and answer.kind is Kind.KEYS and "dtmf" in modes:
+            decided = (
+                min(timing.ms(answer.barge_in_s), prompt_ms)
+                if answer.barge_in_s is not None
+                else prompt_ms + timing.ms(answer.think_s)
+            )
+            first_key_ms = decided + timing.ms(self.o.pace.answer_delay_s)
+        start = self.clock
+        barged = self._play_prompt(sounds, first_key_ms)
+        if answer is None:
+            answer = self.caller.answer(prompt)
         params: dict[str, str] = {}
         if answer.kind is Kind.HANGUP:
             self._emit(EventType.INPUT, hangup=True)
+            self.over = True
             raise _Stop(EndedBy.CALLER_HANGUP)
         if answer.kind is Kind.KEYS and "dtmf" in modes:
-            self._wait(timing.ms(self.o.pace.answer_delay_s))
-            digits = self._keys(answer.value, num_digits, finish, timeout_ms, secret)
+            if first_key_ms is None:
+                first_key_ms = self.clock - start + timing.ms(
+                    self.o.pace.answer_delay_s + answer.think_s
+                )
+            self._wait(max(start + first_key_ms - self.clock, 0))
+            digits = self._keys(answer.value, num_digits, finish, timeout_ms, secret, barged)
             params = {"Digits": digits} if digits else {}
         elif answer.kind is Kind.SPEECH and "speech" in modes:
             self._wait(timing.ms(self.o.pace.answer_delay_s))
@@ -306,6 +442,19 @@ class _Call:
             return _Next(action, method, params, waiting)
         return None
 
+    def _play_prompt(self, sounds: list[_Sound], first_key_ms: int | None) -> bool:
+        """Play a Gather's nested sounds; a key pressed ``first_key_ms`` after they start
+        stops them there (Twilio's barge-in). True if it cut the prompt short."""
+        start = self.clock
+        for type_, duration, fields in sounds:
+            left = None if first_key_ms is None else start + first_key_ms - self.clock
+            if left is not None and duration > left:
+                if left > 0:
+                    self._emit(type_, left, **fields, interrupted=True)
+                return True
+            self._emit(type_, duration, **fields)
+        return False
+
     def _keys(
         self,
         keys: str,
@@ -313,6 +462,7 @@ class _Call:
         finish: str,
         timeout_ms: int,
         secret: masking.Secret | None = None,
+        barged: bool = False,
     ) -> str:
         """Press ``keys`` into a Gather; emit the input event (masked if they answer a
         ``secret`` prompt); return the Digits, in clear."""
@@ -335,6 +485,7 @@ class _Call:
             "key_interval_s": interval / 1000,
             "ended": ended,
             **extra,
+            **({"barged_in": True} if barged else {}),
         }
         self._emit(EventType.INPUT, duration, **masking.input_event(secret, fields))
         return collected
@@ -343,7 +494,7 @@ class _Call:
         action = urljoin(doc_url, verb.get("action") or "")
         method = self._method(verb, "method")
         timeout_ms = timing.ms(self._int(verb, "timeout", 5))
-        finish = verb.get("finishOnKey", "1234567890*#") or ""
+        finish = self._keys_attr(verb, "finishOnKey", DTMF, SCHEMA_VALIDATION)
         max_ms = timing.ms(self._int(verb, "maxLength", 3600) or 3600)
         beep = (verb.get("playBeep") or "true").lower() != "false"
         trim = (verb.get("trim") or "trim-silence") != "do-not-trim"
@@ -390,6 +541,7 @@ class _Call:
             params["Digits"] = key
         if key == "hangup":
             # Twilio still posts the recording to the action; what it answers is not played
+            self.over = True
             self._request(_Next(action, method, params, waiting))
             raise _Stop(EndedBy.CALLER_HANGUP)
         return _Next(action, method, params, waiting)
@@ -399,53 +551,94 @@ class _Call:
     def _enqueue(self, verb: Verb, doc_url: str) -> _Next | None:
         name = verb.text
         hold = self.o.hold
-        wait_url = _opt_url(doc_url, verb.get("waitUrl"))
+        raw_wait = verb.get("waitUrl")
+        # no waitUrl: Twilio's default music; waitUrl="": silence
+        wait_url = raw_wait.strip() if raw_wait is not None else None
+        wait_url = urljoin(doc_url, wait_url) if wait_url else wait_url
         action = _opt_url(doc_url, verb.get("action"))
+        method = self._method(verb, "method")
+        wait_method = self._method(verb, "waitUrlMethod")
+        max_size = self._int(verb, "maxQueueSize", hold.max_queue_size)
+        sid = "QU" + hashlib.md5(name.encode()).hexdigest()
+        full = hold.queue_size > max_size
         ev = self._emit(
             EventType.ENQUEUE,
             queue=name,
             wait_url=wait_url,
             action=action,
             hold_s=0.0,
-            result="queued",
+            result="queue-full" if full else "queued",
         )
-        deadline = (
-            self.clock + timing.ms(hold.bridge_after_s) if hold.bridge_after_s is not None else None
-        )
-        sid = "QU" + hashlib.md5(name.encode()).hexdigest()
-        queue = self.queue = _Queue(name, sid, self.clock, ev, deadline)
+        queue = _Queue(name, sid, self.clock, ev, max_size)
+        if full:  # never queued: the action says why, or the next verb runs
+            return self._dequeued(action, method, "queue-full", queue)
+        deadlines = [
+            (self.clock + timing.ms(seconds), kind)
+            for seconds, kind in ((hold.bridge_after_s, "bridged"), (hold.patience_s, "hangup"))
+            if seconds is not None
+        ]
+        if deadlines:
+            queue.deadline_ms, queue.at_deadline = min(deadlines, key=lambda d: d[0])
+        self.queue = queue
         loops = 0
         try:
             while hold.wait_loops is None or loops < hold.wait_loops:
                 loops += 1
-                if wait_url is None:
-                    music = timing.ms(TWILIO_HOLD_MUSIC_S)
-                    self._emit(
-                        EventType.PLAY,
-                        music,
-                        url=TWILIO_HOLD_MUSIC,
-                        loop=1,
-                        duration_source="guess",
-                    )
-                    continue
-                nxt: _Next | None = _Next(
-                    wait_url, self._method(verb, "waitUrlMethod"), self._queue_params(queue), True
-                )
-                while nxt is not None:
-                    doc, verbs = self._fetch(nxt)
-                    nxt = self._run(doc, verbs, waiting=True)
+                self._hold_once(queue, wait_url, wait_method)
+            if hold.ends == "hangup":
+                self._close_queue("hangup")
+                self._emit(EventType.INPUT, hangup=True)
+                raise _Stop(EndedBy.CALLER_HANGUP)
+            if hold.ends in TWILIO_ENDS:
+                raise _Dequeued(hold.ends)
         except _Leave:
             self._close_queue("leave")
             self._emit(EventType.LEAVE, queue=name)
-            if action is None:
-                return None
-            params = {
-                "QueueResult": "leave",
-                "QueueSid": sid,
-                "QueueTime": str((self.clock - queue.start_ms) // 1000),
-            }
-            return _Next(action, self._method(verb, "method"), params)
+            return self._dequeued(action, method, "leave", queue)
+        except _Dequeued as out:
+            self._close_queue(out.result)
+            return self._dequeued(action, method, out.result, queue)
+        except _Stop as stop:
+            if stop.ended_by in (EndedBy.HANGUP, EndedBy.CALLER_HANGUP):
+                # the caller hung up in the queue (or the wait document hung up): Twilio
+                # still requests the action with QueueResult=hangup, the call being over
+                # what it answers is not run (Twilio's <Enqueue> page, action)
+                self._close_queue("hangup")
+                self.over = True
+                if action is not None:
+                    self._request(_Next(action, method, self._queue_result(queue, "hangup")))
+            raise
         raise _Stop(EndedBy.ENQUEUE, name)
+
+    def _hold_once(self, queue: _Queue, wait_url: str | None, wait_method: str) -> None:
+        """One play of what the caller hears holding."""
+        if wait_url is None:  # Twilio's default classical playlist
+            music = timing.ms(TWILIO_HOLD_MUSIC_S)
+            fields = {"url": TWILIO_HOLD_MUSIC, "loop": 1, "duration_source": "guess"}
+            self._note_heard(EventType.PLAY, self._emit(EventType.PLAY, music, **fields))
+            return
+        if wait_url == "":  # waitUrl="": no music at all (Twilio's 13233: URL or "")
+            self._emit(EventType.PAUSE, timing.ms(TWILIO_HOLD_MUSIC_S), silence=True)
+            return
+        nxt: _Next | None = _Next(wait_url, wait_method, self._queue_params(queue), True)
+        while nxt is not None:
+            doc, verbs = self._fetch(nxt)
+            nxt = self._run(doc, verbs, waiting=True)
+
+    def _dequeued(
+        self, action: str | None, method: str, result: str, queue: _Queue
+    ) -> _Next | None:
+        """Where the call goes on once out of the queue: the action, else the next verb."""
+        if action is None:
+            return None
+        return _Next(action, method, self._queue_result(queue, result))
+
+    def _queue_result(self, queue: _Queue, result: str) -> dict[str, str]:
+        return {
+            "QueueResult": result,
+            "QueueSid": queue.sid,
+            "QueueTime": str(int(queue.event["hold_s"])),
+        }
 
     def _queue_params(self, queue: _Queue) -> dict[str, str]:
         hold = self.o.hold
@@ -455,7 +648,7 @@ class _Call:
             "QueueTime": str((self.clock - queue.start_ms) // 1000),
             "AvgQueueTime": str(hold.avg_queue_time_s),
             "CurrentQueueSize": str(hold.queue_size),
-            "MaxQueueSize": str(hold.max_queue_size),
+            "MaxQueueSize": str(queue.max_size),
         }
 
     def _close_queue(self, result: str) -> None:
@@ -464,34 +657,52 @@ class _Call:
             self.queue.event["result"] = result
             self.queue = None
 
+    def _deadline(self) -> None:
+        """An agent answered, or the caller's patience ran out (the clock is there)."""
+        assert self.queue is not None
+        name, kind = self.queue.name, self.queue.at_deadline
+        if kind == "hangup":
+            self._close_queue("hangup")
+            self._emit(EventType.INPUT, hangup=True)
+            raise _Stop(EndedBy.CALLER_HANGUP)
+        self._close_queue("bridged")
+        talk_s = self.o.hold.talk_s
+        if talk_s is None:
+            raise _Stop(EndedBy.ENQUEUE, name)
+        self._emit(EventType.BRIDGE, timing.ms(talk_s), queue=name)
+        # the agent hung up: Twilio requests the action, and the caller hears its answer
+        raise _Dequeued("bridged")
+
     # -- time --------------------------------------------------------------------------
 
     def _emit(
         self, type_: EventType, duration_ms: int | None = None, /, **fields: Any
     ) -> dict[str, Any]:
-        """Record an event now; if it takes time, spend it (bridging may cut it short)."""
+        """Record an event now; if it takes time, spend it (an agent answering or the
+        caller giving up in the queue may cut it short)."""
         ev = event(self.clock, type_, **fields)
         if duration_ms is not None:
             ev["duration_s"] = duration_ms / 1000
         self.events.append(ev)
-        if type_ in HEARD:
-            self.heard.append(str(ev.get("text") or ev.get("url") or ev.get("digits")))
-            self.heard_events.append(ev)
         cut = self._spend(duration_ms or 0)
         if cut is not None:
             ev["duration_s"] = cut / 1000
             ev["interrupted"] = True
         self.caller.hear(ev)
         if cut is not None:
-            self._bridged()
+            self._deadline()
         return ev
+
+    def _warn(self, code: int, message: str) -> None:
+        """What Twilio logs as a warning and goes on after."""
+        self._emit(EventType.WARNING, code=code, message=message, url=self.document[0])
 
     def _wait(self, duration_ms: int) -> None:
         if self._spend(duration_ms) is not None:
-            self._bridged()
+            self._deadline()
 
     def _spend(self, duration_ms: int) -> int | None:
-        """Advance the clock; the part actually spent if an agent answered meanwhile."""
+        """Advance the clock; the part actually spent if the queue's deadline came first."""
         q = self.queue
         if (
             q is not None
@@ -511,12 +722,6 @@ class _Call:
         self.clock += duration_ms
         return None
 
-    def _bridged(self) -> None:
-        assert self.queue is not None
-        name = self.queue.name
-        self._close_queue("bridged")
-        raise _Stop(EndedBy.ENQUEUE, name)
-
     def _take_heard(self) -> tuple[str, ...]:
         """What was heard since the previous prompt; notes whether it asks for a secret
         (nothing heard: the caller still answers the prompt heard last)."""
@@ -530,11 +735,12 @@ class _Call:
 
     def _standard(self) -> dict[str, str]:
         o = self.o
+        status = "in-progress" if self.requests else "ringing"
         return {
             "AccountSid": o.account_sid,
             "ApiVersion": API_VERSION,
             "CallSid": self.sid,
-            "CallStatus": "ringing" if self.requests == 0 else "in-progress",
+            "CallStatus": "completed" if self.over else status,
             "Called": o.to,
             "Caller": o.from_,
             "Direction": "inbound",
@@ -543,27 +749,52 @@ class _Call:
         }
 
     def _request(self, nxt: _Next) -> Reply:
-        """Send one signed webhook, following HTTP redirects."""
+        """Send one signed webhook, following HTTP redirects as Twilio does."""
         url, method, params = nxt.url, nxt.method, {**self._standard(), **nxt.params}
-        for _ in range(MAX_HTTP_REDIRECTS + 1):
+        redirects = 0
+        while True:
             if self.requests >= self.o.max_requests:
                 raise TwiMLError(
                     None, f"gave up after {self.requests} requests (a loop?)", url, self.document[1]
                 )
             self.requests += 1
+            if self.o.tick is not None:
+                self.o.tick(self.clock / 1000)
             try:
                 reply = self.session.send(signed(method, url, params, self.token, self.o.algorithm))
             except TransportError as exc:
-                raise TwiMLError(11200, f"HTTP retrieval failure: {exc}", url) from None
-            if reply.status not in (301, 302, 303, 307, 308) or not reply.location:
+                raise TwiMLError(HTTP_RETRIEVAL, f"HTTP retrieval failure: {exc}", url) from None
+            if not 300 <= reply.status < 400:
                 break
+            body = reply.body.decode("utf-8", "replace")
+            if reply.status not in REDIRECT_STATUSES or not reply.location:
+                why = "no Location" if reply.status in REDIRECT_STATUSES else "not a redirect"
+                raise TwiMLError(
+                    INVALID_REDIRECT,
+                    f"HTTP invalid redirect: status {reply.status}, {why}",
+                    url,
+                    body,
+                    reply.status,
+                )
+            redirects += 1
+            if redirects > MAX_HTTP_REDIRECTS:
+                raise TwiMLError(
+                    TOO_MANY_REDIRECTS,
+                    f"HTTP too many redirects (more than {MAX_HTTP_REDIRECTS})",
+                    url,
+                    body,
+                    reply.status,
+                )
             url = urljoin(url, reply.location)
-            if reply.status in (301, 302, 303):
-                method, params = "GET", self._standard()
+            # the redirected request carries the call's parameters, not the verb's own:
+            # Digits typed before a 3xx are not sent again
+            params = self._standard()
+            if reply.status != 307:
+                method = "GET"
         self.document = (url, reply.body.decode("utf-8", "replace"))
         if not 200 <= reply.status < 300:
             raise TwiMLError(
-                11200,
+                HTTP_RETRIEVAL,
                 f"HTTP retrieval failure: status {reply.status}",
                 url,
                 self.document[1],
@@ -572,14 +803,27 @@ class _Call:
         return reply
 
     def _fetch(self, nxt: _Next) -> tuple[str, tuple[Verb, ...]]:
+        """The next document's verbs, read by its Content-Type as Twilio does."""
         reply = self._request(nxt)
         url, body = self.document
         content_type = reply.content_type.split(";")[0].strip().lower()
-        if content_type not in TWIML_TYPES:
-            raise TwiMLError(
-                BAD_CONTENT_TYPE, f"invalid Content-Type {content_type!r}", url, body, reply.status
-            )
-        return url, parse(reply.body, url=url, waiting=nxt.waiting)
+        if not reply.body.strip():
+            raise TwiMLError(EMPTY_BODY, "empty response body", url, body, reply.status)
+        # after an audio file or a text Twilio hangs up ("Your Response", MIME types);
+        # in a queue the wait URL is simply fetched again when it has played
+        then = () if nxt.waiting else (Verb("Hangup"),)
+        if content_type in AUDIO_TYPES:
+            self.audio_s[url] = _audio_seconds(reply.body, content_type)
+            return url, (Verb("Play", text=url), *then)
+        if content_type == TEXT_TYPE and not body.lstrip("\ufeff \t\r\n").startswith("<"):
+            return url, (Verb("Say", text=" ".join(body.split())), *then)
+        if content_type not in TWIML_TYPES and content_type != TEXT_TYPE:
+            what = f"invalid Content-Type {content_type!r}" if content_type else "no Content-Type"
+            raise TwiMLError(BAD_CONTENT_TYPE, what, url, body, reply.status)
+        document = read(reply.body, url=url, waiting=nxt.waiting)
+        for warning in document.warnings:
+            self._warn(warning.code, warning.message)
+        return url, document.verbs
 
     def _status_callback(self) -> None:
         url = self.o.status_callback
@@ -591,9 +835,9 @@ class _Call:
         except TwiMLError as exc:
             log.warning("status callback failed: %s", exc)
 
-    # -- attribute values --------------------------------------------------------------
+    # -- attribute values: a bad one is a warning, and the default is used ---------------
 
-    def _int(self, verb: Verb, name: str, default: int) -> int:
+    def _int(self, verb: Verb, name: str, default: int, code: int = SCHEMA_VALIDATION) -> int:
         raw = verb.get(name)
         if raw is None or raw == "":
             return default
@@ -602,27 +846,51 @@ class _Call:
         except ValueError:
             value = -1
         if value < 0:
-            url, body = self.document
-            raise TwiMLError(
-                SCHEMA_VALIDATION, f"<{verb.name} {name}={raw!r}> is not a whole number", url, body
-            )
+            self._warn(code, f"<{verb.name} {name}={raw!r}> is not a whole number: {default} used")
+            return default
         return value
+
+    def _keys_attr(self, verb: Verb, name: str, default: str, code: int) -> str:
+        raw = verb.get(name)
+        if raw is None:
+            return default
+        if set(raw) - set(DTMF):
+            self._warn(code, f"<{verb.name} {name}={raw!r}> is not phone keys: {default!r} used")
+            return default
+        return raw
 
     def _speech_timeout_ms(self, verb: Verb, timeout_ms: int) -> int:
         """The silence that ends speech: ``auto`` is about a second, else a number."""
         raw = verb.get("speechTimeout")
         if raw == "auto":
             return 1000
-        return timing.ms(self._int(verb, "speechTimeout", 0)) if raw else timeout_ms
+        if not raw:
+            return timeout_ms
+        return timing.ms(self._int(verb, "speechTimeout", timeout_ms // 1000, GATHER_SPEECH_TIMEOUT))
 
     def _method(self, verb: Verb, name: str) -> str:
-        method = (verb.get(name) or "POST").upper()
-        if method not in ("GET", "POST"):
-            url, body = self.document
+        raw = verb.get(name)
+        method = (raw or "POST").upper()
+        if method in ("GET", "POST"):
+            return method
+        url, body = self.document
+        if verb.name == "Enqueue" and name == "waitUrlMethod":  # an error, not a warning
             raise TwiMLError(
-                SCHEMA_VALIDATION, f"<{verb.name} {name}={method!r}> is not GET or POST", url, body
+                ENQUEUE_WAIT_METHOD, f"Enqueue: invalid waitUrlMethod {raw!r}", url, body
             )
-        return method
+        self._warn(SCHEMA_VALIDATION, f"<{verb.name} {name}={raw!r}> is not GET or POST: POST used")
+        return "POST"
+
+
+def _audio_seconds(body: bytes, content_type: str) -> float | None:
+    """How long audio answered as a document lasts, when it is a readable WAV."""
+    if "wav" not in content_type:
+        return None
+    try:
+        with wave.open(io.BytesIO(body), "rb") as wav:
+            return wav.getnframes() / wav.getframerate()
+    except (wave.Error, EOFError, ZeroDivisionError):
+        return None
 
 
 def _opt_url(base: str, ref: str | None) -> str | None:

@@ -11,7 +11,11 @@ database is put back as it started before each scenario, so scenarios never leak
     press: "1 1 10000001# 246810 0 1 {yesterday} 200#"
     expect: {queue: payments, verified: true, heard: {en-US: ["48 hours"]}}
 
-Answers are ``ivr call --press`` tokens; ``{today}``/``{yesterday}`` become YYYYMMDD.
+Answers are ``ivr call --press`` tokens (``1!`` presses 1 as the prompt starts, see
+``caller``); ``{today}``/``{yesterday}`` become YYYYMMDD. ``hold`` sets the queue's
+``Hold``: e.g. ``{patience_s: 30}`` hangs up after 30 s holding, ``{ends: hangup}``
+after the wait loops, ``{bridge_after_s: 20, talk_s: 60}`` has an agent answer and hang
+up, ``{queue_size: 11, max_queue_size: 10}`` finds the queue full.
 Expectations: ``queue``, ``ended_by``, ``heard``/``not_heard`` (text fragments or
 ``prompt:key``/``prompt:zh-CN/key`` catalog prompts, or a mapping language -> those,
 so wording changes in prompts/ do not break scenarios), ``verified`` and ``issue``
@@ -187,13 +191,17 @@ def _call(raw: Mapping[str, Any], where: str) -> CallSpec:
     tokens = tuple(press.split()) if isinstance(press, str) else tuple(str(p) for p in press)
     says = raw.get("say") or ()
     says = (says,) if isinstance(says, str) else tuple(str(s) for s in says)
+    try:
+        hold = Hold(**(raw.get("hold") or {}))
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"{where}: hold: {exc}") from None
     spec = CallSpec(
         from_=str(raw.get("from") or DEFAULT_FROM),
         to=str(raw.get("to") or DEFAULT_TO),
         lang=raw.get("lang"),
         press=tokens,
         say=says,
-        hold=Hold(**(raw.get("hold") or {})),
+        hold=hold,
         expect=expect,
     )
     try:

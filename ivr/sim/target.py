@@ -54,6 +54,8 @@ class Target:
     play_duration_s: PlayDuration | None = None
     menu: Menu | None = None
     records: Callable[[str], Mapping[str, Any] | None] | None = None
+    #: the app's log of a call (its ``call_events`` rows, in order), when readable
+    events: Callable[[str], list[dict[str, Any]]] | None = None
     prompts: Prompts | None = None
     reset: Callable[[], None] | None = None
     clock: SimClock | None = None
@@ -71,7 +73,12 @@ class Target:
         pace: Pace | None = None,
         call_sid: str | None = None,
     ) -> Trace:
-        """One simulated call to the hotline's Voice URL."""
+        """One simulated call to the hotline's Voice URL.
+
+        In this process the app's clock follows the call's simulated time (``SimClock``),
+        so what it logs (each step's time, the time to queue) is what the trace says.
+        """
+        clock = self.clock
         options = CallOptions(
             from_=from_,
             to=to,
@@ -82,14 +89,21 @@ class Target:
             play_duration_s=self.play_duration_s,
             # the PIN and account prompts are known by their words: mask what answers them
             prompt_keys=self.prompt_keys if self.prompts else None,
+            tick=clock.tick if clock is not None else None,
         )
-        return simulate(
-            self.voice_url,
-            transport=self.transport,
-            token=self.token,
-            caller=caller,
-            options=options,
-        )
+        if clock is not None:
+            clock.begin()
+        try:
+            return simulate(
+                self.voice_url,
+                transport=self.transport,
+                token=self.token,
+                caller=caller,
+                options=options,
+            )
+        finally:
+            if clock is not None:
+                clock.end()
 
     def set_clock(self, moment: datetime | None) -> None:
         """Calls from now on happen at ``moment`` (None: the real time), when the target
@@ -102,6 +116,10 @@ class Target:
     def record(self, call_sid: str) -> Mapping[str, Any] | None:
         """The app's record of a call (None when the simulator cannot read the store)."""
         return self.records(call_sid) if self.records else None
+
+    def logged(self, call_sid: str) -> list[dict[str, Any]] | None:
+        """The app's log of a call's steps (None when the simulator cannot read it)."""
+        return self.events(call_sid) if self.events else None
 
     def language_keys(self) -> dict[str, str]:
         """Language -> the key that picks it at the start of a call, e.g. en-US -> 2."""
@@ -153,6 +171,7 @@ def for_app(app: Flask, token: str | None = None) -> Target:
         play_duration_s=AudioDurations(audio_dir),
         menu=hotline.menu,
         records=lambda sid: app.extensions["ivr"].store.call(sid),
+        events=lambda sid: app.extensions["ivr"].store.events(sid),
         prompts=Prompts(audio_dir, hotline.catalog),
         reset=snapshot.restore,
         clock=clock if isinstance(clock, SimClock) else None,
@@ -163,13 +182,36 @@ def for_app(app: Flask, token: str | None = None) -> Target:
 
 
 class SimClock:
-    """The sandbox hotline's clock (its ``CLOCK`` setting): a set moment, or real time."""
+    """The sandbox hotline's clock (its ``CLOCK`` setting): a set moment, or real time,
+    and during a simulated call that call's start plus its simulated time.
+
+    Without this the app would log every step of a simulated call at one instant (the
+    set moment) or a few milliseconds apart (real time), while the simulator says the
+    caller spent two minutes reaching the queue: ``ivr replay --calls`` then compared a
+    recorded time to queue of 0 s with a replayed one of 117 s.
+    """
 
     def __init__(self, at: datetime | None = None) -> None:
         self.at = at
+        self._start: datetime | None = None  # of the call running
+        self._elapsed_s = 0.0
 
     def __call__(self) -> datetime:
+        if self._start is not None:
+            return self._start + timedelta(seconds=self._elapsed_s)
         return self.at.astimezone(UTC) if self.at else datetime.now(UTC)
+
+    def begin(self) -> None:
+        """A call starts now (at the set moment, or the real time)."""
+        self._start, self._elapsed_s = None, 0.0
+        self._start = self()
+
+    def tick(self, elapsed_s: float) -> None:
+        """The running call is ``elapsed_s`` seconds old (``CallOptions.tick``)."""
+        self._elapsed_s = elapsed_s
+
+    def end(self) -> None:
+        self._start, self._elapsed_s = None, 0.0
 
 
 def quiet_moment(hotline: Any, start: datetime, threshold_s: float, days: int = 14) -> datetime:
@@ -208,6 +250,7 @@ def over_http(
         play_duration_s=AudioDurations(),
         menu=load_validated(menu_path, catalog),
         records=store.call if store else None,
+        events=store.events if store else None,
         prompts=Prompts(AudioDurations().audio_dir, catalog),
     )
 

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ivr.audio import DEFAULT_AUDIO_DIR  # ./audio, where `ivr audio build` writes
+
 log = logging.getLogger(__name__)
 
 PlayDuration = Callable[[str], "float | None"]
@@ -46,7 +48,6 @@ BEEP_S = 0.5
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f]+(?:['.,][A-Za-z0-9]+)*")
 _BREAK = {"none": 0, "x-weak": 100, "weak": 250, "medium": 500, "strong": 750, "x-strong": 1000}
-DEFAULT_AUDIO_DIR = Path(__file__).resolve().parents[2] / "audio"
 
 
 def ms(seconds: float) -> int:

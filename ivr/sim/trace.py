@@ -32,7 +32,9 @@ class EventType(StrEnum):
     ENQUEUE = "enqueue"
     LEAVE = "leave"
     DIAL = "dial"
+    BRIDGE = "bridge"  # an agent answered from the queue and talks with the caller
     HANGUP = "hangup"
+    WARNING = "warning"  # Twilio logged a warning and went on (a schema problem)
     ERROR = "error"
 
 
@@ -118,9 +120,15 @@ class Trace:
 
     @property
     def time_to_queue_s(self) -> float | None:
-        """Seconds from the start of the call until it was first queued."""
-        queued = self.of_type(EventType.ENQUEUE)
+        """Seconds from the start of the call until it was first queued (a full queue
+        that refused the caller does not count)."""
+        queued = [e for e in self.of_type(EventType.ENQUEUE) if e.get("result") != "queue-full"]
         return float(queued[0]["t"]) if queued else None
+
+    @property
+    def warnings(self) -> list[Mapping[str, Any]]:
+        """What Twilio would have logged as warnings, the call going on."""
+        return self.of_type(EventType.WARNING)
 
     @property
     def error(self) -> Mapping[str, Any] | None:

@@ -75,7 +75,8 @@ def _input(e: Mapping[str, Any]) -> str:
         ignored = f" ({e['ignored']} ignored)" if e.get("ignored") else ""
         return f"(no input, {e.get('duration_s', 0):g} s){ignored}"
     dropped = f" ({e['dropped']} dropped)" if e.get("dropped") else ""
-    return f"pressed {e.get('keys')}{dropped}" + _masked(e)
+    early = " during the prompt" if e.get("barged_in") else ""
+    return f"pressed {e.get('keys')}{early}{dropped}" + _masked(e)
 
 
 def _masked(e: Mapping[str, Any]) -> str:
@@ -89,14 +90,15 @@ _HELD = {
     "queued": "still holding after",
     "bridged": "an agent answered after",
     "leave": "left after",
-    "hangup": "hung up on after",
+    "hangup": "hung up after",
     "error": "failed after",
+    "system-error": "failed (Twilio) after",
 }
 
 _DETAIL: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "say": _say,
     "play": _play,
-    "pause": lambda e: f"({e['duration_s']:g} s)",
+    "pause": lambda e: f"({e['duration_s']:g} s{' of silence on hold' if e.get('silence') else ''})",
     "gather": _gather,
     "input": _input,
     "redirect": lambda e: f"{e['method']} {e['url']}",
@@ -104,9 +106,13 @@ _DETAIL: dict[str, Callable[[Mapping[str, Any]], str]] = {
         f"recording, up to {e['max_length_s']:g} s" + (" after a beep" if e.get("beep") else "")
     ),
     "enqueue": lambda e: (
-        f"queued in '{e['queue']}'"
+        f"queue '{e['queue']}' is full: not queued"
+        if e.get("result") == "queue-full"
+        else f"queued in '{e['queue']}'"
         + (f" ({_HELD.get(e['result'], e['result'])} {e['hold_s']:g} s)" if e.get("hold_s") else "")
     ),
+    "bridge": lambda e: f"talking with an agent of '{e['queue']}' ({e.get('duration_s', 0):g} s)",
+    "warning": lambda e: f"Twilio warning {e.get('code') or '-'}: {e['message']}",
     "leave": lambda e: f"left queue '{e['queue']}'",
     "dial": lambda e: "dialling " + ", ".join(e.get("to") or []),
     "hangup": lambda e: f"rejected ({e['reject']})" if e.get("reject") else "the IVR hung up",

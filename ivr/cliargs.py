@@ -1,0 +1,270 @@
+"""What the ``ivr`` commands check before they start: files, databases, times, errors.
+
+Click parameter types and helpers shared by ``ivr/cli.py`` and the ``commands`` modules,
+so that a mistake on the command line ends in one line naming the problem and the file
+(exit 2 for a bad argument, 1 for a problem found later), never a traceback, and so that
+``--at``, ``--db`` and output paths mean the same in every command. No Flask here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import click
+
+from ivr import moments
+from ivr.errors import IVRError, MenuError
+
+log = logging.getLogger(__name__)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+# -- errors at the boundary --------------------------------------------------------------
+
+def error(exc: IVRError) -> click.ClickException:
+    """An ivr error as the CLI shows it: one problem on one line, several one per line."""
+    if isinstance(exc, MenuError) and len(exc.problems) == 1:
+        problem = exc.problems[0]
+        return click.ClickException(f"{problem.location}: {problem.message}")
+    return click.ClickException(str(exc))
+
+
+def not_utf8(path: Path) -> str | None:
+    """Why ``path`` cannot be read as UTF-8 text (None when it can, or cannot be read)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return (f"{path}:{line}:{column}: not UTF-8: byte 0x{data[exc.start]:02x} cannot be "
+                "read; save the file as UTF-8")
+    return None
+
+
+def yaml_files(paths: Iterable[Path | str | None]) -> list[Path]:
+    """The files behind ``paths``: a folder stands for the ``*.yaml`` files in it."""
+    found: list[Path] = []
+    for path in paths:
+        if path is None:
+            continue
+        path = Path(path)
+        found += sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    return found
+
+
+Files = Iterable[Path | str | None] | Callable[[], Iterable[Path | str | None]]
+
+
+@contextmanager
+def boundary(files: Files = ()) -> Iterator[None]:
+    """Turn ivr's errors into one-line click errors. ``files`` are the menu, prompt and
+    traffic files (or folders) the command reads, or a function listing them: one that
+    is not UTF-8 is named."""
+    try:
+        yield
+    except IVRError as exc:
+        raise error(exc) from exc
+    except UnicodeDecodeError as exc:
+        try:
+            candidates = yaml_files(files() if callable(files) else files)
+        except IVRError:
+            candidates = []
+        for path in candidates:
+            problem = not_utf8(path)
+            if problem:
+                raise click.ClickException(problem) from exc
+        raise click.ClickException(f"a menu, prompt or traffic file is not UTF-8 text "
+                                   f"({exc}); save it as UTF-8") from exc
+
+
+def settings_files() -> list[Path | str | None]:
+    """The menu, prompt folder and traffic file the app's settings name: where to look
+    for the file that is not UTF-8 when the app cannot start."""
+    from ivr import config
+    from ivr.menu.loader import DEFAULT_MENU
+    from ivr.queue.traffic import DEFAULT_PATH
+
+    settings = config.read({"DEV": True, "SECRET_KEY": "unused"})
+    return [settings.get("MENU") or DEFAULT_MENU, settings.get("PROMPTS_DIR"),
+            settings.get("TRAFFIC") or DEFAULT_PATH]
+
+
+# -- parameter types ---------------------------------------------------------------------
+
+if TYPE_CHECKING:  # generic from click 8.2; plain before
+    _MomentBase = click.ParamType[moments.Moment]
+else:
+    _MomentBase = click.ParamType
+
+
+class MomentType(_MomentBase):
+    """``--at``: parsed here, resolved once the centre's timezone is known."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> moments.Moment:
+        if isinstance(value, moments.Moment):
+            return value
+        try:
+            return moments.parse(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MOMENT = MomentType()
+
+
+class TextFile(click.Path):
+    """A YAML file, or a folder of them (``folder=True``), that must be UTF-8 text."""
+
+    def __init__(self, folder: bool = False, must_exist: bool = True) -> None:
+        super().__init__(exists=must_exist, file_okay=not folder, dir_okay=folder,
+                         path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        for file in yaml_files([path]):
+            problem = not_utf8(file)
+            if problem:
+                self.fail(problem, param, ctx)
+        return path
+
+
+def _writable_folder(path: Path) -> str | None:
+    """Why a file cannot be created at ``path`` (None when it can)."""
+    folder = path.parent
+    if not folder.exists():
+        return f"{path}: the folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{path}: {folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{path}: cannot write in the folder {folder}"
+    return None
+
+
+class OutputFile(click.Path):
+    """A file the command writes: its folder must exist and be writable, and its name
+    end in one of ``suffixes`` when given. Checked before any work is done."""
+
+    def __init__(self, suffixes: tuple[str, ...] = ()) -> None:
+        super().__init__(dir_okay=False, writable=True, path_type=Path)
+        self.suffixes = suffixes
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        if self.suffixes and path.suffix.lower() not in self.suffixes:
+            self.fail(f"{path}: the name must end in {_either(self.suffixes)}", param, ctx)
+        problem = _writable_folder(path)
+        if problem:
+            self.fail(problem, param, ctx)
+        return path
+
+
+class Database(click.Path):
+    """An ivr SQLite database. An existing file must be one (its header is read, the file
+    is neither opened as a database nor changed); a new one is allowed only when
+    ``create`` (its folder must then be writable)."""
+
+    name = "database"
+
+    def __init__(self, create: bool = True) -> None:
+        super().__init__(exists=not create, dir_okay=False, path_type=Path)
+        self.create = create
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        problem = sqlite_problem(path, self.create)
+        if problem:
+            self.fail(problem, param, ctx)
+        return path
+
+
+def sqlite_problem(path: Path, create: bool = False) -> str | None:
+    """Why ``path`` is not a SQLite database a command may use (None when it is)."""
+    if not path.exists():
+        return None if create and not _writable_folder(path) else (
+            _writable_folder(path) or f"{path}: no such database")
+    if path.is_dir():
+        return f"{path} is a folder, not a SQLite database"
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        return f"{path}: cannot read: {exc.strerror}"
+    if not head:
+        return None if create else f"{path} is empty, not an ivr database"
+    if head != SQLITE_MAGIC:
+        return f"{path} is not a SQLite database"
+    return None
+
+
+def _either(options: tuple[str, ...]) -> str:
+    return options[0] if len(options) == 1 else ", ".join(options[:-1]) + f" or {options[-1]}"
+
+
+# -- logging -----------------------------------------------------------------------------
+
+class _Stderr(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is when a record comes (click's runner swaps it)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
+def configure_logging(verbose: bool) -> None:
+    """Warnings to stderr; with ``ivr -v`` every debug line of ivr as well."""
+    root, ivr_log = logging.getLogger(), logging.getLogger("ivr")
+    ours = [h for h in root.handlers if isinstance(h, _Stderr)]
+    for handler in ours:  # a previous ``ivr -v`` in this process (tests)
+        root.removeHandler(handler)
+    if ours and ivr_log.level == logging.DEBUG:
+        ivr_log.setLevel(logging.NOTSET)
+    if not verbose:
+        logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT, stream=sys.stderr)
+        return
+    # an explicit handler: basicConfig does nothing once something else configured logging
+    handler = _Stderr()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    ivr_log.setLevel(logging.DEBUG)
+
+
+def verbose() -> bool:
+    """Whether ``ivr -v`` asked for debug logs."""
+    return logging.getLogger("ivr").getEffectiveLevel() <= logging.DEBUG
+
+
+@contextmanager
+def app_logs_quiet() -> Iterator[None]:
+    """The app's expected warnings (a locked account, a frozen one) kept out of what a
+    command prints, unless ``ivr -v``: they would land in the middle of a transcript."""
+    app_log = logging.getLogger("ivr")
+    before = app_log.level
+    if not verbose():
+        app_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        app_log.setLevel(before)
