@@ -478,6 +478,13 @@ class _Turn:
         if key == "2":
             self.say_best_times(node.queue or "general")
             return self.reask(node)
+        if self.state.substep == "full":
+            # the queue refused the caller: trying it again at once would only loop, so
+            # the general line takes them, or, when that is the full one, a callback does
+            fallback = self.menu.nodes[self.menu.fallback]
+            if fallback.queue != node.queue:
+                return self.goto(fallback.id)
+            return book_callback(self, node.queue or "general")
         return self.enqueue(node, None)
 
     # -- self-service -----------------------------------------------------------------
@@ -599,7 +606,7 @@ def after_queue(menu: Menu, state: CallState, result: str, services: Services) -
     if result == "queue-full":
         if here is None or here.kind is not Kind.QUEUE:
             here = menu.nodes[menu.fallback]
-        turn.update(node=here.id, queue=here.queue, substep="offer", failures=0)
+        turn.update(node=here.id, queue=here.queue, substep="full", failures=0)
         turn.say("queue_full")
         return turn.reask(here)
     errors = int(state.data.get("queue_errors", 0)) + 1

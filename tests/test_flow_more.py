@@ -284,6 +284,22 @@ def test_a_caller_refused_by_a_full_queue_is_offered_a_callback(app, caller):
     assert hotline(app).store.call(call.sid)["queue_result"] == "queue-full"
 
 
+@pytest.mark.parametrize("keys", ["", "3"], ids=["silence", "keep waiting"])
+def test_a_full_queue_is_not_tried_again_in_a_loop(app, caller, keys):
+    call = caller()
+    call.start()
+    call.keys("2", "1", "2", "10000001#", "246810", "1", "20261120", "35#")  # payments
+    assert call.queue == "payments"
+    call.post(call.root.find("Enqueue").get("action"), QueueResult="queue-full")
+    call.press(keys)
+    assert call.queue == "general"  # the general line takes them, topic kept
+    assert hotline(app).store.call(call.sid)["issue"] == "payment"
+    call.post(call.root.find("Enqueue").get("action"), QueueResult="queue-full")
+    call.press(keys)  # general is full too: a callback, not a third try
+    assert call.said("We will call you back") and call.root.find("Hangup") is not None
+    assert len(hotline(app).store.pending_callbacks()) == 1
+
+
 def test_an_error_in_the_queue_apologises_and_queues_again(app, caller):
     call, enqueue = queued(caller)
     call.post(enqueue.get("action"), QueueResult="error")
