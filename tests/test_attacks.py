@@ -8,6 +8,7 @@ import logging
 import shutil
 import sqlite3
 import subprocess
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -245,6 +246,36 @@ def test_a_database_that_turns_read_only_fails_closed_and_recovers(breakable, se
     again.press(PIN)
     assert again.said("you are verified")
     assert db_rows(settings, "SELECT outcome FROM pin_attempts") == [("right",)]
+
+
+@contextmanager
+def refusing(settings, statement):
+    """The lockout book's ``INSERT`` or ``UPDATE`` of ``pin_attempts`` really fails (an
+    SQLite trigger), while every read and the calls table still work."""
+    with sqlite3.connect(settings["DATABASE"]) as db:
+        db.execute(f"CREATE TRIGGER refuse BEFORE {statement} ON pin_attempts "
+                   "BEGIN SELECT RAISE(ABORT, 'the disk refuses'); END")
+    try:
+        yield
+    finally:
+        with sqlite3.connect(settings["DATABASE"]) as db:
+            db.execute("DROP TRIGGER refuse")
+
+
+@pytest.mark.parametrize("statement", ["INSERT", "UPDATE"])  # reserve / settle
+def test_a_pin_check_that_cannot_be_recorded_does_not_verify(client, settings, statement):
+    call = at_pin_prompt(client)  # the account and the call's state read fine
+    with refusing(settings, statement):
+        call.press(PIN)  # the right PIN: were it checked and believed, the call would verify
+    assert call.said("something went wrong on our side") and call.queue == "general"
+    assert not call.said("you are verified")
+    assert not client.application.extensions["ivr"].store.call(call.sid)["verified"]
+    # a check that ran but could not be settled stays counted, as a failure would
+    kept = [("pending",)] if statement == "UPDATE" else []
+    assert db_rows(settings, "SELECT outcome FROM pin_attempts") == kept
+    again = at_pin_prompt(client)
+    again.press(PIN)
+    assert again.said("you are verified")
 
 
 # -- 6. throttles ------------------------------------------------------------------------------
