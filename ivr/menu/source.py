@@ -70,6 +70,21 @@ def read_text(path: Path, source: str | None = None) -> tuple[str | None, Proble
         return None, _not_utf8(data, exc, source)
 
 
+def not_utf8(path: Path, source: str | None = None) -> Problem | None:
+    """Why ``path`` is not UTF-8 text, with the encoding it looks like; None when it is
+    (or cannot be read at all, which is another problem). Every reader of an ops-edited
+    file, and every check of a file named on the command line, says it this one way."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _not_utf8(data, exc, source or str(path))
+    return None
+
+
 def _not_utf8(data: bytes, exc: UnicodeDecodeError, source: str) -> Problem:
     start = exc.start
     line = data.count(b"\n", 0, start) + 1

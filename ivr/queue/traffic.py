@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from ivr.errors import MenuError, Problem
+from ivr.menu.source import read_text, yaml_problem
 from ivr.queue.calendar import WEEKDAYS, Calendar, Day, DayKind, supported_country
 
 log = logging.getLogger(__name__)
@@ -108,21 +109,15 @@ _Loader.yaml_implicit_resolvers = {
 def read_raw(path: str | Path | None = None) -> dict[str, Any]:
     """The file's YAML tree, unchecked (``forecast`` rewrites it)."""
     where = Path(path) if path is not None else DEFAULT_PATH
+    # unreadable, or not UTF-8 (saved as GBK, say): one problem naming the file, worded
+    # as for the tree and the prompts
+    text, problem = read_text(where)
+    if text is None:
+        raise MenuError([problem] if problem else [], str(where))
     try:
-        data = yaml.load(where.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
-    except OSError as exc:
-        raise MenuError([Problem(str(where), f"cannot read: {exc.strerror}")], str(where)) from exc
-    except UnicodeDecodeError as exc:  # e.g. saved as GBK: one problem naming the file
-        raw = exc.object
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise MenuError([Problem(f"{where}:{line}:{column}",
-                                 f"not UTF-8: byte 0x{raw[exc.start]:02x} cannot be read; "
-                                 "save the file as UTF-8")], str(where)) from exc
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = f"{where}:{mark.line + 1}" if mark is not None else str(where)
-        raise MenuError([Problem(loc, f"not valid YAML: {exc}")], str(where)) from exc
+        raise MenuError([yaml_problem(exc, str(where), text)], str(where)) from exc
     if not isinstance(data, dict):
         raise MenuError([Problem("(top)", "must be a mapping")], str(where))
     return data
