@@ -9,14 +9,19 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from conftest import Caller
 
 from ivr import create_app, prompt_values, prompts
 from ivr.cli import cli
-from ivr.errors import MenuError
+from ivr.errors import MenuError, Problem
+from ivr.menu import summary, validate
+from ivr.menu.loader import DEFAULT_MENU
 from ivr.menu.loader import load as load_menu
+from ivr.menu.source import not_utf8
 from ivr.menu.validate import FLOW_PROMPTS
+from ivr.queue import traffic
 
 SHIPPED_PROMPTS = Path(__file__).parent.parent / "ivr" / "data" / "prompts"
 
@@ -103,10 +108,9 @@ CRAFTED = [
     ("a bad start has a line, and a close one is what it meant",
      ("start: welcome", "start: welcom"),
      ["error: menu.yaml:1 start: 'welcom' is not a defined node; did you mean 'welcome'?"]),
-    ("a start naming nothing alike: the node it leaves out is the second mistake",
+    ("a start naming nothing alike is one problem: no 'unreachable' without a start",
      ("start: welcome", "start: hello"),
-     ["error: menu.yaml:1 start: 'hello' is not a defined node",
-      "error: menu.yaml:7 nodes.welcome: unreachable from the start node"]),
+     ["error: menu.yaml:1 start: 'hello' is not a defined node"]),
     ("a verify gate typo does not orphan the verify node",
      ("verify: identify", "verify: identfy"),
      ["error: menu.yaml:4 verify: nodes ['done'] need a verified caller, so 'verify' must "
@@ -151,6 +155,61 @@ def test_each_mistake_is_reported_once_where_it_is(tmp_path, name, edit, expecte
     old, new = edit
     assert old in TREE
     assert lint(tmp_path, TREE.replace(old, new, 1)) == (1, expected)
+
+
+# ---- 6, in the shipped tree: a bad start, a bad kind, the closing count ----------------
+
+SHIPPED = DEFAULT_MENU.read_text("utf-8")
+
+
+def lint_shipped(tmp_path: Path, old: str, new: str) -> tuple[int, list[str]]:
+    """Lint a copy of the shipped tree with one mistake planted (``old`` -> ``new``)."""
+    assert old in SHIPPED, f"the plant {old!r} no longer fits the shipped tree"
+    return lint(tmp_path, SHIPPED.replace(old, new, 1), SHIPPED_PROMPTS)
+
+
+def test_a_missing_start_is_one_problem(tmp_path):
+    """Not also "nodes.welcome: unreachable": without a start nothing is reached."""
+    assert lint_shipped(tmp_path, "start: welcome\n", "") == (
+        1, ["error: menu.yaml start: the tree needs a 'start' node id"])
+
+
+def test_a_start_naming_no_node_is_one_problem(tmp_path):
+    assert lint_shipped(tmp_path, "start: welcome", "start: hello") == (
+        1, ["error: menu.yaml:4 start: 'hello' is not a defined node"])
+
+
+@pytest.mark.parametrize(("written", "message"), [
+    ("[welcome]", "must be one node id, not a list; did you mean 'welcome'?"),
+    ("{node: welcome}", "must be one node id, not a mapping; did you mean 'welcome'?"),
+    ("[welcome, main]", "must be one node id, not a list"),
+    ("true", "must be one node id, not true/false"),
+])
+def test_a_start_of_another_type_names_the_type(tmp_path, written, message):
+    """A list where a node id is wanted is said so, not "'['welcome']' is not a defined
+    node"; one node id inside it is read as meant, so nothing else is reported."""
+    assert lint_shipped(tmp_path, "start: welcome", f"start: {written}") == (
+        1, [f"error: menu.yaml:4 start: {message}"])
+
+
+def test_a_node_of_an_unknown_kind_still_counts(tmp_path):
+    written = len(yaml.safe_load(SHIPPED)["nodes"])
+    menu, problems = load_menu()
+    assert summary(menu, problems + validate(menu, prompts.load())) == \
+        f"wallet.yaml: {written} nodes, 0 errors"
+    path = tmp_path / "menu.yaml"
+    path.write_text(SHIPPED.replace("kind: record\n", "kind: recorder\n", 1), "utf-8")
+    menu, problems = load_menu(path)
+    problems += validate(menu, prompts.load())
+    assert [p.message.split(";")[0] for p in problems] == ["unknown kind 'recorder'"]
+    assert summary(menu, problems) == f"menu.yaml: {written} nodes, 1 error"
+
+
+def test_the_count_of_errors_is_in_words():
+    menu, _ = load_menu()
+    errors = [Problem("x", "one"), Problem("y", "two")]
+    assert summary(menu, errors).endswith(" nodes, 2 errors")
+    assert summary(menu, [Problem("x", "w", "warning")]).endswith(", 0 errors, 1 warning")
 
 
 def test_yaml_syntax_errors_name_the_file_line_and_column(tmp_path):
@@ -200,6 +259,20 @@ def test_a_gbk_prompt_file_is_one_clear_problem(tmp_path, settings):
     assert "zh-CN.yaml" in result.output and "UTF-8" in result.output
     with pytest.raises(MenuError, match="not UTF-8"):  # the app names it too
         create_app({**settings, "PROMPTS_DIR": str(folder)})
+
+
+def test_a_gbk_traffic_file_says_it_looks_like_gbk(tmp_path):
+    """Read from the settings (``traffic.load``) or checked as a command's ``--traffic``
+    (``not_utf8``), the file gets the same hint as the tree and the prompts."""
+    path = tmp_path / "traffic.yaml"
+    path.write_bytes(("# 客服中心\n" + traffic.DEFAULT_PATH.read_text("utf-8")).encode("gbk"))
+    with pytest.raises(MenuError) as error:
+        traffic.load(path)
+    [problem] = error.value.problems
+    assert str(problem) == (f"error: {path}:1:3: not UTF-8: byte 0xbf cannot be read (it "
+                            "looks like GBK); save the file as UTF-8")
+    assert not_utf8(path) == problem
+    assert not_utf8(traffic.DEFAULT_PATH) is None
 
 
 def test_a_prompt_file_with_a_yaml_error_names_it(tmp_path):

@@ -2,6 +2,6 @@
 
 from ivr.menu.loader import load, load_validated
 from ivr.menu.model import Menu, Node, Option
-from ivr.menu.validate import validate
+from ivr.menu.validate import summary, validate
 
-__all__ = ["Menu", "Node", "Option", "load", "load_validated", "validate"]
+__all__ = ["Menu", "Node", "Option", "load", "load_validated", "summary", "validate"]

@@ -163,6 +163,27 @@ def _number(settings: Any, name: str, default: int, where: str,
     return value
 
 
+_TYPE_NAMES = {list: "a list", dict: "a mapping", LineMapping: "a mapping", bool: "true/false",
+               float: "a number"}
+
+
+def _node_id(name: str, value: Any, where: str, ids: set[str],
+             problems: list[Problem]) -> str | None:
+    """A top-level field naming a node, as text; a value of another type (``start:
+    [welcome]``) is one problem naming the type, read as meant when it holds one node id.
+    None when the field is absent, so only then is it reported missing."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
+    named = [s for s in _strings(value) if s in ids]
+    meant = named[0] if len(named) == 1 else ""
+    hint = f"; did you mean '{meant}'?" if meant else ""
+    kind = _TYPE_NAMES.get(type(value), type(value).__name__)
+    problems.append(Problem(where, f"must be one node id, not {kind}{hint}"))
+    return meant
+
+
 def parse(text: str, source: str = "menu") -> tuple[Menu, list[Problem]]:
     """Build a Menu from YAML text, with every shape problem found on the way."""
     problems: list[Problem] = []
@@ -198,8 +219,11 @@ def parse(text: str, source: str = "menu") -> tuple[Menu, list[Problem]]:
             broken[reader.id] = reader.line
         if reader.loose:
             loose[reader.id] = tuple(reader.loose)
+    for name in ("start", "main", "fallback", "verify"):
+        top[name] = _node_id(name, top.get(name), f"{source}:{lines.get(name, 1)} {name}",
+                             ids, problems)
     for name in _REQUIRED_TOP:
-        if not top.get(name):
+        if top[name] is None:
             problems.append(Problem(f"{source} {name}", f"the tree needs a '{name}' node id"))
     settings = top.get("settings") or {}
     if not isinstance(settings, dict):
@@ -214,12 +238,12 @@ def parse(text: str, source: str = "menu") -> tuple[Menu, list[Problem]]:
         queues = ()
     menu = Menu(
         nodes=nodes,
-        start=str(top.get("start") or ""),
-        main=str(top.get("main") or ""),
-        fallback=str(top.get("fallback") or ""),
+        start=top.get("start") or "",
+        main=top.get("main") or "",
+        fallback=top.get("fallback") or "",
         queues=tuple(str(q) for q in queues),
         source=source,
-        verify=str(top.get("verify") or ""),
+        verify=top.get("verify") or "",
         max_failures=_number(settings, "max_failures", 3, where, problems),
         timeout_s=_number(settings, "timeout_s", 5, where, problems),
         settings=dict(settings),

@@ -117,6 +117,11 @@ class Menu:
         """The line of a top-level field (0 when the file does not have it)."""
         return self.lines.get(name, 0)
 
+    @property
+    def size(self) -> int:
+        """The nodes the file writes, read or not: one of an unknown kind is still a node."""
+        return len(self.nodes.keys() | self.broken.keys())
+
     def defines(self, node_id: str) -> bool:
         """Whether the file writes a node of this id (read or not)."""
         return node_id in self.nodes or node_id in self.broken

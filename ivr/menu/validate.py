@@ -6,6 +6,7 @@ No I/O: the prompt catalog is passed in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from ivr.errors import Problem
@@ -215,7 +216,9 @@ def _unreachable(menu: Menu, undefined: list[tuple[str, str, str]],
 
     A reference to no node that closely matches a node nothing else reaches is taken to
     mean it: the reference is the problem (with a "did you mean"), and that node and
-    what lies below it are not reported unreachable too.
+    what lies below it are not reported unreachable too. Without a start node (missing,
+    or naming no node and close to none) nothing is reported unreachable: the start is
+    the one mistake, and reaching is measured from it.
     """
     problems: list[Problem] = []
     src = menu.source
@@ -225,17 +228,22 @@ def _unreachable(menu: Menu, undefined: list[tuple[str, str, str]],
     by_target: dict[str, list[tuple[str, str]]] = {}
     for where, message, target in undefined:
         by_target.setdefault(target, []).append((where, message))
+    start = menu.start if menu.defines(menu.start) else None
     for target, refs in by_target.items():
         guess = (close_match(target, [n for n in unreached if n not in meant], 0.6)
                  or close_match(target, _in_file_order(menu)))
         if guess in unreached:
             meant.append(guess)
+        if target == menu.start:
+            start = guess
         hint = f"; did you mean '{guess}'?" if guess else ""
         # one name used in several places is one mistake (often the node's own id)
         others = [where.split(" ", 1)[0].rsplit(":", 1)[-1] for where, _ in refs[1:]]
         also = f" (named on line(s) {', '.join(others)} too)" if others else ""
         where, message = refs[0]
         problems.append(Problem(where, f"{message}{also}{hint}"))
+    if start is None:  # no start to reach from: "unreachable" would only echo that
+        return problems
     if meant:
         reached = _reachable(menu, tuple(meant))
         unreached = [n for n in unreached if n not in reached]
@@ -244,6 +252,19 @@ def _unreachable(menu: Menu, undefined: list[tuple[str, str, str]],
         problems.append(Problem(f"{src}:{_line(menu, head)} nodes.{head}",
                                 f"unreachable from the start node{also}"))
     return problems
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def summary(menu: Menu, problems: Sequence[Problem]) -> str:
+    """``ivr lint``'s closing line, ``wallet.yaml: 37 nodes, 0 errors``: it counts every
+    node the file writes, as the problems do (a node of an unknown kind is still one)."""
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    line = f"{menu.source}: {_count(menu.size, 'node')}, {_count(errors, 'error')}"
+    return line + (f", {_count(warnings, 'warning')}" if warnings else "")
 
 
 def _missing_prompts(prompts: list[tuple[str, str]], catalog: PromptCatalog) -> list[Problem]:
