@@ -8,6 +8,7 @@ import logging
 import shutil
 import sqlite3
 import subprocess
+import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -154,7 +155,9 @@ def test_replayed_callback_requests_book_one_callback(app, client):
     call.hang_up()
     for _ in range(4):  # ...and after it
         call.replay_all()
-    assert len(app.extensions["ivr"].store.pending_callbacks()) == 1
+    pending = app.extensions["ivr"].store.pending_callbacks()
+    # one callback, asked for once: a replay neither books another nor counts as a request
+    assert len(pending) == 1 and pending[0]["requests"] == 1
 
 
 def test_replaying_the_first_request_does_not_reset_a_live_call(app, client):
@@ -170,7 +173,7 @@ def test_replaying_the_first_request_does_not_reset_a_live_call(app, client):
     assert call.said("Please enter your account number")
 
 
-def test_a_stale_turn_asks_again_without_side_effects(app, client):
+def test_a_replayed_recording_files_one_ticket(app, client):
     call = Recorder(client, "+8613800138000")
     call.start()
     call.keys("2", "4", "1", "1", "246810", "1")  # complaints, file, verified, ready
@@ -181,6 +184,26 @@ def test_a_stale_turn_asks_again_without_side_effects(app, client):
     for _ in range(3):
         client.post(url, data=data, headers={"X-Twilio-Signature": sign(url, data)})
     assert db_rows_app(app, "SELECT COUNT(*) FROM tickets") == tickets == [(1,)]
+
+
+def test_a_wrong_pin_replayed_with_its_old_turn_is_not_checked_again(app, client, settings):
+    call = Recorder(client, "+8613800138000")  # 10000001 is registered to this phone
+    call.start()
+    call.keys("2", "2", "1", "1")  # the caller-ID account: the PIN prompt
+    call.press(WRONG[0])
+    assert call.said("The account number or PIN is not correct")
+    url, data = call.sent[-1]  # the wrong PIN, with the turn it was issued for
+    current = call.turn
+    assert f"t={current}" not in url
+    for _ in range(3):
+        answer = call.client.post(url, data=data, headers={"X-Twilio-Signature": sign(
+            "http://localhost" + url.removeprefix("http://localhost"), data)})
+        root = ET.fromstring(answer.data)
+        assert [s.text for s in root.iter("Say")] == ["Please enter your 6-digit phone PIN."]
+        assert root.find("Gather").get("action").endswith(f"/voice/step/identify?t={current}")
+    assert db_rows(settings, "SELECT outcome FROM pin_attempts") == [("wrong",)]
+    state = app.extensions["ivr"].store.get_call(call.sid, app.extensions["ivr"].now())
+    assert state.pin_tries == 1 and state.turn == int(current)
 
 
 def db_rows_app(app, sql):
