@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS call_events (
     node TEXT, input TEXT, said TEXT, outcome TEXT
 );
 CREATE INDEX IF NOT EXISTS call_events_sid ON call_events (call_sid, id);
+-- calls whose end Twilio has not reported: the ones an expired state is scrubbed from
+CREATE INDEX IF NOT EXISTS calls_open ON calls (updated_at) WHERE ended_at IS NULL;
 -- the lockout book (ivr.lockouts): keyed hashes of accounts and caller IDs, never the
 -- numbers; a check is 'pending' from before its PIN is hashed until it is settled
 CREATE TABLE IF NOT EXISTS pin_attempts (
@@ -85,6 +87,16 @@ ADDED_COLUMNS = (
 )
 
 
+#: what a call's state holds that the call needs only while it lasts: the account typed,
+#: the one registered to the caller ID, the verified one, and the self-service answers
+#: spoken (top-up amounts and dates). Scrubbed when the call ends or its state expires.
+PERSONAL = ("$.account", "$.data.account", "$.data.candidate", "$.replay")
+_SCRUBBED = "json_remove(state, " + ", ".join(f"'{p}'" for p in PERSONAL) + ")"
+_UNSCRUBBED = " OR ".join(f"json_type(state, '{p}') IS NOT NULL" for p in PERSONAL)
+#: how often a process looks for expired states to scrub (when a call begins)
+SWEEP_EVERY = timedelta(minutes=10)
+
+
 def iso(moment: datetime) -> str:
     """Datetimes are stored as ISO-8601 in UTC, so they sort as text."""
     return moment.astimezone(UTC).isoformat(timespec="seconds")
@@ -118,6 +130,7 @@ class Store:
         self.path = Path(path)
         self.state_ttl = timedelta(seconds=state_ttl_s)
         self._local = threading.local()
+        self._swept_at: datetime | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._create_schema()
@@ -252,6 +265,7 @@ class Store:
     def begin_call(self, state: CallState, now: datetime) -> bool:
         """Keep a new call at turn ``state.turn``; False when the CallSid is already known."""
         with self.tx() as db:
+            self._sweep(db, now)
             return bool(db.execute(
                 "INSERT INTO calls (call_sid, from_number, to_number, started_at, updated_at, "
                 "status, lang, state, turn) VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?) "
@@ -306,11 +320,21 @@ class Store:
                  " ".join(u.key for u in step.say), outcome))
 
     def end_call(self, call_sid: str, status: str, duration_s: int | None, now: datetime) -> None:
-        """Twilio's status callback: the call is over and accepts no further steps."""
+        """Twilio's status callback: the call is over, accepts no further steps, and its
+        state keeps nothing ``PERSONAL``."""
         with self.tx() as db:
-            db.execute("UPDATE calls SET ended_at=COALESCE(ended_at, ?), status=?, "
-                       "duration_s=COALESCE(?, duration_s) WHERE call_sid=?",
-                       (iso(now), status, duration_s, call_sid))
+            db.execute(f"UPDATE calls SET ended_at=COALESCE(ended_at, ?), status=?, "
+                       f"duration_s=COALESCE(?, duration_s), state={_SCRUBBED} "
+                       f"WHERE call_sid=?", (iso(now), status, duration_s, call_sid))
+
+    def _sweep(self, db: sqlite3.Connection, now: datetime) -> None:
+        """Scrub the states that expired without Twilio reporting the call's end (no status
+        callback configured, or it failed): no step reads them again. Each row once."""
+        if self._swept_at is not None and now - self._swept_at < SWEEP_EVERY:
+            return
+        self._swept_at = now
+        db.execute(f"UPDATE calls SET state={_SCRUBBED} WHERE ended_at IS NULL "
+                   f"AND updated_at < ? AND ({_UNSCRUBBED})", (iso(now - self.state_ttl),))
 
     def set_queue_result(self, call_sid: str, result: str) -> None:
         with self.tx() as db:

@@ -408,6 +408,48 @@ def test_a_pin_typed_as_the_account_is_neither_looked_up_nor_kept(client, settin
     assert PIN not in logged and ACCOUNT not in logged
 
 
+def calls_table(settings):
+    return "\n".join(str(row) for table in ("calls", "call_events")
+                     for row in db_rows(settings, f"SELECT * FROM {table}"))
+
+
+def test_an_unverified_call_keeps_no_account_number_after_it_ends(client, settings):
+    call = Recorder(client, "+8613800138000")  # 10000001 is registered to this phone
+    call.start()
+    call.keys("2", "2", "1", "2", f"{ACCOUNT}#")  # another account: typed, then the PIN prompt
+    assert call.said("Please enter your 6-digit phone PIN")
+    assert ACCOUNT in calls_table(settings)  # while the call lasts, the state needs it
+    call.hang_up()
+    kept = calls_table(settings)
+    assert ACCOUNT not in kept and "10000001" not in kept
+    assert "****0003" in kept  # the call's events, masked as ever
+
+
+def test_a_verified_call_keeps_no_account_number_after_it_ends(client, settings):
+    call = Recorder(client, "+8613800138000")
+    call.start()
+    call.keys("2", "1", "1", "1", "246810")  # top-up status: verified, self-service spoken
+    assert call.said("you are verified")
+    call.hang_up()
+    assert "10000001" not in calls_table(settings)
+    assert app_record(client, call)["account_last4"] == "0001"  # the agents' record stays
+
+
+def test_a_call_whose_end_was_never_reported_is_scrubbed_once_its_state_expires(
+        client, settings, clock):
+    call = Caller(client, "+8613800138000")
+    call.start()
+    call.keys("2", "2", "1", "2", f"{ACCOUNT}#")  # then silence: no status callback came
+    clock.tick(5 * 3600)  # past IVR_STATE_TTL_S
+    Caller(client).start()  # the next call
+    kept = calls_table(settings)
+    assert ACCOUNT not in kept and "10000001" not in kept
+
+
+def app_record(client, call):
+    return client.application.extensions["ivr"].store.call(call.sid)
+
+
 # -- 9. callbacks a spoofed number cannot flood ----------------------------------------------------
 def take_callback(client, from_number, menu=("2", "0")):
     call = Caller(client, from_number)
