@@ -14,10 +14,15 @@ from flask import Flask
 
 from ivr import config, limits, webhooks
 from ivr.audio import serve as audio_serve
-from ivr.errors import StoreError
+from ivr.errors import ConfigError, StoreError
 from ivr.hotline import Hotline
 
 log = logging.getLogger(__name__)
+
+DEV_REFUSED = (
+    "dev mode is set (IVR_DEV, or DEV in instance/config.py), but dev mode accepts unsigned "
+    "webhooks and runs only under `ivr serve --dev` (Flask's dev server): unset IVR_DEV, "
+    "or start it with `ivr serve --dev`")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,6 +32,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config.INSTANCE_DIR.resolve()),
                 instance_relative_config=True)
     config.load(app, test_config)
+    if app.config["DEV"] and not (test_config or {}).get("DEV"):
+        # only a caller that asks for it may have it (``ivr serve --dev``, tests): not a
+        # variable left set under gunicorn 'ivr:create_app()' or ``flask --app ivr run``
+        raise ConfigError(DEV_REFUSED)
     limits.init_app(app)
     app.extensions["ivr"] = Hotline.from_settings(app.config)
     app.register_blueprint(webhooks.bp)

@@ -60,6 +60,19 @@ def test_a_token_is_required_unless_in_dev_mode(tmp_path):
     assert app.test_client().post("/voice", data=PARAMS).status_code == 200
 
 
+@pytest.mark.parametrize("token", [None, TOKEN])
+def test_dev_mode_from_the_environment_is_refused_by_the_app_factory(settings, monkeypatch,
+                                                                     token):
+    """``gunicorn 'ivr:create_app()'`` or ``flask --app ivr run`` with IVR_DEV=true."""
+    monkeypatch.setenv("IVR_DEV", "true")
+    with pytest.raises(ConfigError, match="IVR_DEV") as error:
+        create_app({**settings, "TWILIO_AUTH_TOKEN": token})
+    assert "ivr serve --dev" in str(error.value)
+    # asked for by the caller that may (``ivr serve --dev`` passes it), it starts
+    app = create_app({**settings, "TWILIO_AUTH_TOKEN": None, "DEV": True})
+    assert app.test_client().post("/voice", data=PARAMS).status_code == 200
+
+
 def test_bad_settings_are_all_listed(tmp_path):
     with pytest.raises(ConfigError) as error:
         create_app({"DEV": True, "DATABASE": str(tmp_path / "a.db"), "LOCKOUT_S": -1,
