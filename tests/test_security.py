@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import sqlite3
 
@@ -118,6 +120,22 @@ def test_five_wrong_pins_over_several_calls_lock_and_the_lock_survives_restart(
     events = [r[0] for r in db.execute("SELECT input FROM call_events WHERE node='identify'")]
     assert "******" in events and "****0003" in events
     assert "10000003" not in logged
+
+
+def test_the_lockout_book_keys_accounts_by_an_hmac_with_the_server_secret(settings, tmp_path):
+    keys = []
+    for n, secret in enumerate(("one-secret", "another-secret")):
+        app = create_app({**settings, "SECRET_KEY": secret,
+                          "DATABASE": str(tmp_path / f"ivr{n}.db")})
+        wrong_pin_call(app.test_client())
+        with sqlite3.connect(app.config["DATABASE"]) as db:
+            (key,), = db.execute("SELECT account_key FROM pin_attempts").fetchall()
+        expected = hmac.new(secret.encode(), b"a:10000003", hashlib.sha256).hexdigest()
+        assert key == f"a:{expected[:32]}"
+        keys.append(key)
+    assert keys[0] != keys[1]  # another secret, another key: the table alone says nothing
+    plain = {hashlib.sha256(text).hexdigest()[:32] for text in (b"10000003", b"a:10000003")}
+    assert not {k.removeprefix("a:") for k in keys} & plain
 
 
 def test_the_lock_expires_after_its_time(settings):
