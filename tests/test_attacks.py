@@ -335,6 +335,20 @@ def test_one_caller_id_guessing_across_accounts_is_throttled(client, settings):
     assert other.said("you are verified")
 
 
+def test_withheld_numbers_share_one_caller_throttle(client):
+    """The README's choice: withholding the number must not escape the per-caller limit,
+    so withheld callers share one, and may lock each other out for a while."""
+    for n in range(10):
+        at_pin_prompt(client, "anonymous", f"1000{n + 10:04d}").press(WRONG[n])
+    withheld = Caller(client, "anonymous")
+    withheld.start()
+    withheld.keys("2", "2", "1", f"{ACCOUNT}#")
+    assert withheld.said("locked for 30 minutes") and withheld.queue == "account-security"
+    shown = at_pin_prompt(client, STRANGER, ACCOUNT)  # a caller who shows a number: unaffected
+    shown.press(PIN)
+    assert shown.said("you are verified")
+
+
 def test_a_rise_of_failures_over_all_accounts_is_logged(settings, clock, caplog):
     app = create_app({**settings, "LOCKOUT_ALERT_FAILURES": 6})
     client = app.test_client()
