@@ -45,10 +45,15 @@ class Wallet(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Lock:
-    """Phone verification refused: until when (None: until support clears it)."""
+    """Phone verification refused: until when (None: until support clears it).
+
+    ``in_flight``: refused only because checks of the account that have not settled fill
+    its allowance; nothing is locked, so no duration may be told.
+    """
 
     until: datetime | None
     by_caller: bool = False
+    in_flight: bool = False
 
     def seconds_left(self, now: datetime) -> float | None:
         return (self.until - now).total_seconds() if self.until else None

@@ -355,6 +355,8 @@ class _Turn:
 
     def locked(self, node: Node, lock: Lock) -> Step:
         """Say how long verification by phone is locked; account security can still help."""
+        if lock.in_flight:  # no lock to tell of: other checks of the account never settled
+            return self.locked_out(node, "apology")
         left = lock.seconds_left(self.svc.now)
         if left is None:
             return self.locked_out(node, "verify_locked_support")

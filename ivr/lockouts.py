@@ -78,14 +78,15 @@ class SQLiteLockouts:
         """Reserve one PIN check: its id, or the lock that refuses it. Before hashing.
 
         When only checks still in flight fill the allowance, wait for them to settle
-        (a few scrypt checks) rather than refuse: they may be right.
+        (a few scrypt checks) rather than refuse: they may be right. Should they not settle
+        in time, refuse without a lock (``in_flight``): none is stored to be told of.
         """
         for _ in range(IN_FLIGHT_WAITS):
             reserved = self._reserve(account, caller, now)
             if reserved is not None:
                 return reserved
             time.sleep(IN_FLIGHT_WAIT_S)
-        return Lock(now + timedelta(seconds=self.policy.lock_s))
+        return Lock(None, in_flight=True)
 
     def _reserve(self, account: str, caller: str, now: datetime) -> int | Lock | None:
         account_key, caller_key = self._keys(account, caller)

@@ -9,8 +9,8 @@ import shutil
 import sqlite3
 import subprocess
 import xml.etree.ElementTree as ET
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -299,6 +299,25 @@ def test_a_pin_check_that_cannot_be_recorded_does_not_verify(client, settings, s
     again = at_pin_prompt(client)
     again.press(PIN)
     assert again.said("you are verified")
+
+
+def test_while_checks_are_still_in_flight_the_caller_is_not_told_of_a_lock(client, settings):
+    """Checks that never settled fill the allowance (they count, fail closed); a new check
+    waits for them, then gives up: no lock is stored, so none is announced."""
+    with refusing(settings, "UPDATE"):
+        for _ in range(5):
+            at_pin_prompt(client).press(PIN)
+    english = at_pin_prompt(client)
+    english.press(PIN)
+    assert english.said("We are sorry, something went wrong on our side.")
+    assert not english.said("locked for") and not english.said("you are verified")
+    assert english.queue == "account-security"
+    chinese = Caller(client, STRANGER)
+    chinese.start()
+    chinese.keys("1", "2", "1", f"{ACCOUNT}#", PIN)
+    assert chinese.said("对不起，系统暂时出现问题")
+    assert not chinese.said("电话验证已被锁定") and chinese.queue == "account-security"
+    assert db_rows(settings, "SELECT key FROM pin_locks WHERE locked_until IS NOT NULL") == []
 
 
 # -- 6. throttles ------------------------------------------------------------------------------
