@@ -441,6 +441,23 @@ def test_a_pin_typed_as_the_account_is_neither_looked_up_nor_kept(client, settin
     assert PIN not in logged and ACCOUNT not in logged
 
 
+@pytest.mark.parametrize("entry", ["1000000", "100000031", "1000*0003"])
+def test_an_entry_that_is_no_account_number_is_asked_again_not_looked_up(client, settings,
+                                                                         entry):
+    call = Caller(client, STRANGER)
+    call.start()
+    call.keys("2", "2", "1")
+    root = call.press(f"{entry}#")
+    said = [s.text for s in root.iter("Say")]
+    assert said[0] == "The account number or PIN is not correct. Please try again."
+    assert said[1] == "Please enter your account number, followed by the hash key."
+    assert root.find("Gather").get("action").split("?")[0].endswith("/identify")
+    assert not call.said("PIN.")  # not asked for the PIN of what it might be
+    assert db_rows(settings, "SELECT * FROM pin_attempts") == []
+    assert db_rows(settings, "SELECT * FROM pin_locks") == []
+    assert entry not in calls_table(settings) and entry[:8] not in calls_table(settings)
+
+
 def calls_table(settings):
     return "\n".join(str(row) for table in ("calls", "call_events")
                      for row in db_rows(settings, f"SELECT * FROM {table}"))
@@ -510,6 +527,13 @@ def test_one_pending_callback_per_number_and_queue_and_a_daily_cap(app, client):
     assert refused.said("we cannot book more callbacks for this phone number today")
     assert refused.queue == "complaints"  # still in the queue, not dropped
     assert len(app.extensions["ivr"].store.pending_callbacks()) == 1
+
+
+def test_a_verified_callers_callback_is_marked_verified(app, client):
+    take_callback(client, "+8613800138000", ("2", "2", "1", "1", "246810", "1"))
+    (pending,) = app.extensions["ivr"].store.pending_callbacks()
+    assert pending["verified"] is True and pending["account"] == "10000001"
+    assert pending["queue"] == "account-security"
 
 
 # -- 10. settings that must not fail quietly -------------------------------------------------------
