@@ -310,8 +310,9 @@ class _Turn:
         if not entry:  # a time-out is not a wrong PIN or account
             self.logged = ""
             return self.fail(node, "no_input")
-        if state.substep == "account" and entry.startswith("*"):
-            # "I don't know my account number": straight on, unverified, not a wrong try
+        if entry.startswith("*"):
+            # "I don't know my account number" or "... my PIN": straight on, unverified, not
+            # a wrong try. Only # ends the Gather, so the words say "star, then hash"
             self.logged = "*"
             return self.unverified(node, None)
         if state.substep == "pin":

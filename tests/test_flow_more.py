@@ -1,14 +1,15 @@
 """What a caller hears, held against issue 9: the language menu in two voices, one wait
 estimate from arrival to the wait loop, a failed verification that keeps the topic, a
-team closed while others are open, hand-offs said once, ways out at the account prompt
-and after an unknown ticket, Twilio's queue results, the recording status callback and
-the number's fallback URL. Each test failed on the code before it, but the one marked as
+team closed while others are open, hand-offs said once, ways out at the account and PIN
+prompts and after an unknown ticket, Twilio's queue results, the recording status callback
+and the number's fallback URL. Each test failed on the code before it, but the one marked as
 a guard of what that code already did right."""
 
 from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -230,19 +231,48 @@ def test_a_locked_caller_hears_the_hand_off_once(app, caller):
     assert call.queue == "account-security"
 
 
-def test_an_unverified_fraud_caller_has_a_way_out_at_the_account_prompt(app, caller):
+#: the way out, in words that match the Gather: ``*`` alone does not end it (only ``#``
+#: does), so the caller is told to press star, then hash
+WAY_OUT = {"en-US": ("If you do not know your account number, press star, then the hash key.",
+                     "If you do not know it, press star, then the hash key."),
+           "zh-CN": ("如不知道账户号码，请按星号键，再按井号键。",
+                     "如忘记密码，请按星号键，再按井号键。")}
+
+
+@pytest.mark.parametrize(("lang", "key"), [("en-US", "2"), ("zh-CN", "1")])
+def test_an_unverified_fraud_caller_has_a_way_out_at_the_account_prompt(app, caller, lang,
+                                                                        key):
     call = caller()
     call.start()
-    call.keys("2", "3")
-    assert call.heard[-1] == "If you do not know your account number, press star."
+    root = call.keys(key, "3")
+    assert call.heard[-1] == WAY_OUT[lang][0]
+    assert root.find("Gather").get("finishOnKey") == "#"
     requests = len(hotline(app).store.events(call.sid))
-    call.press("*")
+    call.press("*")  # star, then hash: Twilio sends the star
     assert call.queue == "fraud"
-    assert call.said(text(app, "queue_fraud"))  # with its safety words
+    assert call.said(text(app, "queue_fraud", lang))  # with its safety words
     assert len(hotline(app).store.events(call.sid)) == requests + 1
     record = hotline(app).store.call(call.sid)
     assert record["verified"] is False and record["issue"] == "fraud"
     assert hotline(app).store.events(call.sid)[-1]["input"] == "*"
+
+
+@pytest.mark.parametrize(("lang", "key"), [("en-US", "2"), ("zh-CN", "1")])
+def test_a_caller_who_does_not_know_the_pin_has_a_way_out_at_the_pin_prompt(app, caller,
+                                                                           settings, lang,
+                                                                           key):
+    call = caller("+8613800138000")  # 10000001 is registered to this phone
+    call.start()
+    root = call.keys(key, "2", "1", "1")  # account and security, locked: the caller-ID account
+    assert call.heard[-1].endswith(WAY_OUT[lang][1])
+    assert root.find("Gather").get("finishOnKey") == "#"
+    call.press("*")
+    assert call.queue == "account-security"
+    assert not call.said(text(app, "verify_wrong_pin", lang))  # not a wrong PIN
+    record = hotline(app).store.call(call.sid)
+    assert record["verified"] is False and record["details"]["unverified"] is True
+    with sqlite3.connect(settings["DATABASE"]) as db:
+        assert db.execute("SELECT COUNT(*) FROM pin_attempts").fetchone() == (0,)
 
 
 def test_an_unknown_ticket_number_can_be_typed_again(app, caller):
