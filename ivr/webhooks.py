@@ -99,6 +99,10 @@ def _render(step: Step) -> Response:
     ))
 
 
+# Twilio's CallStatus values after which a call takes no more steps
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
 @bp.route("", methods=["GET", "POST"])
 def incoming() -> Response:
     """The number's Voice URL: a new call starts at the top of the tree."""
@@ -184,9 +188,14 @@ def fallback() -> Response:
 
 @bp.route("/status", methods=["GET", "POST"])
 def status() -> Response:
-    """The status callback at the end of a call: from now on the call takes no steps."""
-    hotline().store.end_call(call_sid(), request.values.get("CallStatus", "")[:32],
-                             count("CallDuration"), hotline().now())
+    """The status callback at the end of a call: from now on the call takes no steps.
+
+    Only a final ``CallStatus`` ends it: a number whose callback also subscribes to
+    ``initiated``/``ringing``/``answered`` events gets ``in-progress`` or ``ringing`` mid-call
+    (Twilio, "StatusCallbackEvent"), and those must not freeze a live call."""
+    sid, state = call_sid(), request.values.get("CallStatus", "")[:32]
+    if state in FINAL_STATUSES:
+        hotline().store.end_call(sid, state, count("CallDuration"), hotline().now())
     return Response(status=204)
 
 

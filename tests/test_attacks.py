@@ -575,6 +575,16 @@ def test_the_status_callback_keeps_the_status_whatever_the_duration(app, client,
     assert kept == [(93 if duration == "93" else None,)]
 
 
+@pytest.mark.parametrize("status", ["ringing", "in-progress", ""])
+def test_a_status_that_is_not_final_leaves_the_call_live(app, client, status):
+    """A callback that also subscribes to answered events reports ``in-progress`` mid-call."""
+    call = at_pin_prompt(client)
+    assert call.send("/voice/status", CallStatus=status, CallDuration="12").status_code == 204
+    assert app.extensions["ivr"].store.call(call.sid)["ended_at"] is None
+    call.keys(PIN)
+    assert call.said("you are verified")
+
+
 def test_a_request_without_a_callsid_is_refused(client):
     params = {"From": STRANGER, "To": "+8695188"}
     answer = client.post("/voice", data=params,
