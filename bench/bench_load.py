@@ -3,13 +3,16 @@
 The goal (issue 8, "Load, measured"): on a 2-core machine, 200 concurrent callers, with
 the production PIN cost (scrypt N=2^14), get 0 errors and a p99 webhook latency under 1 s.
 
-    # one command: starts `ivr serve --demo --workers 4` on a free loopback port with a
+    # one command: starts `ivr serve --demo --workers 2` on a free loopback port with a
     # temporary database and a random token, runs 200 callers for 120 s, stops the server
-    python bench/bench_load.py --start-server
+    python bench/bench_load.py --start-server --workers 2
+
+    # the same with 8 clients trickling a request body and 8 idle connections all along
+    python bench/bench_load.py --start-server --workers 2 --tricklers 8
 
     # against a server started by hand, without IVR_PIN_HASH_N (the demo PINs then cost
     # what production PINs cost)
-    TWILIO_AUTH_TOKEN=secret ivr serve --demo --workers 4 --port 8000
+    TWILIO_AUTH_TOKEN=secret ivr serve --demo --workers 2 --port 8000
     TWILIO_AUTH_TOKEN=secret python bench/bench_load.py --url http://127.0.0.1:8000
 
     # a smoke run: 20 callers acting 10x faster than real time walk whole calls in 30 s
@@ -19,6 +22,10 @@ the production PIN cost (scrypt N=2^14), get 0 errors and a p99 webhook latency 
 It prints the settings, the calls completed, the webhooks sent, the errors by kind (HTTP
 status, time-out, connection, invalid TwiML, the app's apology) and the p50/p95/p99
 webhook latency, and exits 1 when the run missed the goal (any error, or p99 >= 1 s).
+With ``--tricklers N`` (issue 8: "with 8 trickling clients connected, a signed webhook
+still answers in under 1 s") N clients keep an unsigned POST's body trickling and N more
+hold idle connections for the whole run, each connecting again when the server cuts it
+off; every webhook's latency is then measured with them, and what they met is printed.
 
 Each caller is a thread running the simulator (``ivr.sim.interpreter.simulate``) over HTTP,
 paced in real time: before each webhook it waits as long as the simulated call spent
@@ -64,9 +71,9 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -149,6 +156,7 @@ class Settings:
     timeout_s: float
     time_scale: float
     seed: int
+    tricklers: int = 0
 
 
 # -- loopback only ---------------------------------------------------------------------
@@ -346,6 +354,99 @@ def caller_loop(index: int, line: Line, tally: Tally) -> None:
             line.stop.wait(REDIAL_S / s.time_scale)
 
 
+# -- slow clients ------------------------------------------------------------------------
+
+TRICKLE_EVERY_S = 0.5  # a trickler sends one body byte this often
+TRICKLE_BODY = 1000  # bytes declared: 500 s to send, far beyond any request timeout
+RECONNECT_S = 0.2  # a slow client cut off by the server connects again after this
+
+
+@dataclass(slots=True)
+class SlowTally:
+    """What the slow clients met: they are the attack, so none of this is an error."""
+
+    connections: int = 0  # opened, by tricklers and idle clients together
+    cut: int = 0  # ended by the server before the client was done
+    refused: int = 0  # could not connect
+
+
+def _trickle(host: str, port: int, stop: threading.Event, tally: SlowTally,
+             lock: threading.Lock) -> None:
+    """An unsigned POST /voice declaring a 1,000-byte body, sent a byte every 0.5 s; when
+    the server cuts it off (its request timeout), the same again on a new connection."""
+    head = (f"POST /voice HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {TRICKLE_BODY}\r\n\r\n").encode()
+
+    def one(sock: socket.socket) -> None:
+        sock.sendall(head)
+        for _ in range(TRICKLE_BODY):
+            if stop.wait(TRICKLE_EVERY_S):
+                return
+            sock.sendall(b"a")
+        sock.recv(4096)  # the whole body went through (403: unsigned); go again
+
+    _slow_client(host, port, stop, tally, lock, one)
+
+
+def _idle(host: str, port: int, stop: threading.Event, tally: SlowTally,
+          lock: threading.Lock) -> None:
+    """A connection that sends nothing, held until the server closes it, then again."""
+    def one(sock: socket.socket) -> None:
+        sock.settimeout(TRICKLE_EVERY_S)
+        while not stop.is_set():
+            try:
+                if not sock.recv(1):
+                    raise ConnectionResetError("closed by the server")
+            except TimeoutError:
+                continue
+
+    _slow_client(host, port, stop, tally, lock, one)
+
+
+def _slow_client(host: str, port: int, stop: threading.Event, tally: SlowTally,
+                 lock: threading.Lock, one: Callable[[socket.socket], None]) -> None:
+    """Run ``one`` on connection after connection until the run stops, counting them."""
+    while not stop.is_set():
+        try:
+            sock = socket.create_connection((host, port), timeout=5)
+        except OSError:
+            with lock:
+                tally.refused += 1
+            stop.wait(1)
+            continue
+        with lock:
+            tally.connections += 1
+        with sock:
+            try:
+                one(sock)
+            except OSError:
+                if not stop.is_set():
+                    with lock:
+                        tally.cut += 1
+        stop.wait(RECONNECT_S)
+
+
+@contextmanager
+def slow_clients(url: str, count: int) -> Iterator[SlowTally]:
+    """``count`` clients trickling a request body and ``count`` idle connections against
+    ``url`` (loopback, checked by the caller) while the block runs."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    tally, lock, stop = SlowTally(), threading.Lock(), threading.Event()
+    threads = [threading.Thread(target=kind, args=(host, port, stop, tally, lock),
+                                name=f"{kind.__name__[1:]}-{i}", daemon=True)
+               for kind in (_trickle, _idle) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield tally
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+
+
 # -- a run -------------------------------------------------------------------------------
 
 
@@ -356,10 +457,21 @@ class Run:
     client_cpu_s: float
     stuck: int  # caller threads still in a webhook when the bench gave up waiting
     interrupted: bool
+    slow: SlowTally | None = None  # with --tricklers
 
 
 def run_load(url: str, token: str, settings: Settings) -> Run:
-    """Run ``settings.callers`` callers against ``url`` for ``settings.duration_s``."""
+    """Run ``settings.callers`` callers against ``url`` for ``settings.duration_s``, with
+    ``settings.tricklers`` slow clients connected the whole time."""
+    if not settings.tricklers:
+        return _run_callers(url, token, settings)
+    with slow_clients(url, settings.tricklers) as slow:
+        time.sleep(1.0)  # the tricklers have sent their headers and hold their threads
+        run = _run_callers(url, token, settings)
+    return replace(run, slow=slow)
+
+
+def _run_callers(url: str, token: str, settings: Settings) -> Run:
     target = over_http(url, token)
     line = Line(target, token, settings, target.language_keys(),
                 datetime.now(Centre.load().traffic.zone).date(), threading.Event())
@@ -544,10 +656,19 @@ def make_report(run: Run, settings: Settings, url: str, server: Server | None) -
         "client_cpu_s": round(run.client_cpu_s, 1),
         "server_cpu_s": round(server.cpu_s, 1) if server and server.cpu_s is not None else None,
         "server_log_errors": server.log_errors[:20] if server else None,
+        "slow_clients": asdict(run.slow) if run.slow else None,
         "stuck_callers": run.stuck,
         "interrupted": run.interrupted,
         "goal_met": errors == 0 and run.stuck == 0 and latency["p99"] < GOAL_P99_MS,
     }
+
+
+def _slow_line(tricklers: int, slow: Mapping[str, int] | None) -> list[str]:
+    if not tricklers or slow is None:
+        return []
+    return [f"slow clients all along: {tricklers} trickling a body (a byte every "
+            f"{TRICKLE_EVERY_S:g} s), {tricklers} idle; {slow['connections']} connections, "
+            f"{slow['cut']} cut off by the server, {slow['refused']} refused"]
 
 
 def render_text(report: Mapping[str, Any]) -> str:
@@ -557,6 +678,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         f"{s['callers']} callers for {s['duration_s']:g} s (ramp {s['ramp_s']:g} s, hold "
         f"~{s['hold_s']:g} s, {pace}, seed {s['seed']}) against {s['url']}",
         f"server: {s['server']}; PINs: {s['pin_cost']}; {s['cpus']} CPUs",
+        *_slow_line(s["tricklers"], report["slow_clients"]),
         f"calls: {calls['started']} started, {calls['completed']} completed, "
         f"{calls['failed']} failed, {calls['cut_at_end']} cut at the end",
         f"webhooks: {report['webhooks']} ({report['webhooks_per_s']}/s)",
@@ -606,21 +728,26 @@ def render_text(report: Mapping[str, Any]) -> str:
 @click.option("--time-scale", default=1.0, show_default=True, type=click.FloatRange(0.1, 100),
               help="Callers act this many times faster than real time (1: real time).")
 @click.option("--seed", default=1, show_default=True, help="The mix and the callers' choices.")
+@click.option("--tricklers", default=0, show_default=True, type=click.IntRange(0, 256),
+              help="Also keep this many clients trickling a request body (a byte every "
+                   "0.5 s) and as many idle connections open all along, each connecting "
+                   "again when the server cuts it off: the webhooks' latency with them.")
 @click.option("--start-server", is_flag=True,
               help="Start `ivr serve --demo` on a free loopback port (temporary database, "
                    "random token) for the run, and stop it after.")
-@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="With --start-server: gunicorn workers.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="With --start-server: gunicorn workers (`ivr serve`'s default).")
 @click.option("--threads", type=click.IntRange(1, 256),
               help="With --start-server: threads per worker (`ivr serve --threads`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def main(url: str, token: str | None, callers: int, duration_s: float, ramp_s: float,
-         hold_s: float, timeout_s: float, time_scale: float, seed: int, start_server: bool,
-         workers: int, threads: int | None, as_json: bool) -> None:
+         hold_s: float, timeout_s: float, time_scale: float, seed: int, tricklers: int,
+         start_server: bool, workers: int, threads: int | None, as_json: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ["no_proxy"] = "*"  # urllib would send even loopback URLs to an HTTP(S)_PROXY
     logging.getLogger("ivr").setLevel(logging.ERROR)
-    settings = Settings(callers, duration_s, ramp_s, hold_s, timeout_s, time_scale, seed)
+    settings = Settings(callers, duration_s, ramp_s, hold_s, timeout_s, time_scale, seed,
+                        tricklers)
     if start_server:
         with started_server(workers, threads) as server:
             run = run_load(server.url, server.token, settings)
