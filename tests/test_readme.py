@@ -2,22 +2,34 @@
 
 Each example is first found in the README as written (options in ``[brackets]`` are the
 optional parts, run here with them), so a README edit that changes an example fails here
-until the example is run again. The server, audio and benchmark examples are run by
-tests/servers.py, tests/test_audio_*.py and .ci/run's wheel check.
+until the example is run again. ``ivr`` commands run through click's runner; ``flask
+--app ivr run`` and the benchmarks run as subprocesses, the benchmarks with the smallest
+parameters that still exercise every part of them (their figures are checked to be
+printed, never their values: timings belong in the README, not in tests). ``ivr serve``
+is run by the tests that use tests/servers.py, the audio examples by tests/test_audio_*.py,
+and the installed wheel by .ci/run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from servers import free_port
 
 from ivr.cli import cli
 
-README = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+REPO = Path(__file__).parent.parent
+README = (REPO / "README.md").read_text("utf-8")
 SCENARIOS = Path(__file__).parent / "scenarios"
 
 pytestmark = pytest.mark.usefixtures("workdir", "quiet_app_logs")
@@ -88,3 +100,88 @@ def test_lint_and_debug_logs(runner):
     assert ", 0 error" in run(runner, "ivr lint").output
     assert "ivr -v COMMAND" in README
     run(runner, "ivr -v lint", written="ivr -v COMMAND")
+
+
+def test_a_call_at_a_moment(runner):
+    """Wednesday 12:30 is the lunch peak: the wait is long enough to offer a callback."""
+    result = run(runner, 'ivr call --lang en-US --press "1 1 10000001# 246810 0 1 20261120 '
+                         '200#" --at "wed 12:30" --json', written='--at "wed 12:30"')
+    said = [e["text"] for e in json.loads(result.output)["events"] if e["type"] == "say"]
+    assert any(text.startswith("For a callback, press 1") for text in said), said
+
+
+# ---- subprocesses: the dev server and the benchmarks --------------------------------------
+
+def reader_env(**extra: str) -> dict[str, str]:
+    """The shell of a reader in the checkout: no IVR_/TWILIO_ settings of ours, and this
+    checkout's ivr whatever else is installed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return {**env, "no_proxy": "*", **extra}
+
+
+def python(example: str, *smaller: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``example`` (``python bench/...`` as the README has it) from the checkout, with
+    the ``smaller`` parameters added; its output is printed for the test log."""
+    assert example in README, f"not in the README: {example}"
+    args = shlex.split(example)
+    assert args[0] == "python"
+    done = subprocess.run([sys.executable, *args[1:], *smaller], cwd=REPO, env=reader_env(),
+                          capture_output=True, text=True, timeout=timeout_s, check=False)
+    print(done.stdout, done.stderr, sep="\n")
+    return done
+
+
+def test_flask_run_answers_health(workdir):
+    """``flask --app ivr run`` with a token: the dev server on a free loopback port."""
+    assert "`flask --app ivr run` works too, with `TWILIO_AUTH_TOKEN` set" \
+        in README.replace("\n", " ")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "ivr", "run", "--host", "127.0.0.1",
+         "--port", str(port)], cwd=workdir, env=reader_env(TWILIO_AUTH_TOKEN="reader-token"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        status, deadline = None, time.monotonic() + 30
+        while status is None and process.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    status = r.status
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert status == 200, output
+    assert (workdir / "instance" / "ivr.db").exists()  # where the README says it goes
+
+
+def test_the_load_benchmark_runs_with_tricklers():
+    """A few callers at 50x real time for 3 s, 2 tricklers and 2 idle connections."""
+    done = python("python bench/bench_load.py --start-server --workers 2", "--callers", "5",
+                  "--duration-s", "3", "--ramp-s", "0.5", "--time-scale", "50",
+                  "--tricklers", "2", "--json")
+    assert "--tricklers 8" in README
+    assert done.returncode in (0, 1), done.stderr  # 1: the goal missed, which is a figure
+    report = json.loads(done.stdout)
+    assert report["calls"]["started"] >= 5 and report["webhooks"] > 0
+    assert set(report["latency_ms"]) == {"p50", "p95", "p99", "max"}
+    assert report["slow_clients"]["connections"] >= 4
+    assert set(report["errors"]) <= {"timeout"}, report["errors"]  # a slow machine's, at most
+    assert report["server_log_errors"] == []
+
+
+def test_the_simulator_benchmark_runs():
+    done = python("python bench/bench_sim.py", "--calls", "10")
+    assert done.returncode == 0, done.stderr
+    assert "10 calls" in done.stdout
+    assert "ms of wall time a call" in done.stdout
+
+
+def test_the_queue_benchmark_runs():
+    for package in ("ciw", "pyworkforce"):
+        pytest.importorskip(package, reason="bench/bench_queue.py compares against the "
+                                            "[bench] extras: pip install -e '.[bench]'")
+    done = python("python bench/bench_queue.py", "--quick")
+    assert done.returncode == 0, done.stderr
+    assert "faster" in done.stdout and "same answer in" in done.stdout
