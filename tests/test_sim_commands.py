@@ -129,7 +129,7 @@ def test_replay_repeats_in_bulk_on_several_workers(runner: CliRunner) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "15 passed, 0 failed" in result.output
-    assert "with 2 worker(s)" in result.output
+    assert "with 2 workers" in result.output
 
 
 def test_replay_of_logged_calls(runner: CliRunner, tmp_path: Path) -> None:

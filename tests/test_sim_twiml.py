@@ -545,7 +545,7 @@ def test_what_twilio_refuses_ends_the_call_with_its_error(
     [
         ("7", 12200, "unknown verb <Sayy> ignored"),
         ("8", 13320, "<Gather> cannot nest <Dial>: ignored"),
-        ("9", 12200, "<Say> has unknown attribute(s) colour: ignored"),
+        ("9", 12200, "<Say> has unknown attribute colour: ignored"),
     ],
 )
 def test_what_twilio_only_warns_about_does_not_end_the_call(

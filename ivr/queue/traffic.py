@@ -32,6 +32,7 @@ import yaml
 
 from ivr.errors import MenuError, Problem
 from ivr.menu.source import read_text, yaml_problem
+from ivr.plural import plural
 from ivr.queue.calendar import WEEKDAYS, Calendar, Day, DayKind, supported_country
 
 log = logging.getLogger(__name__)
@@ -271,8 +272,8 @@ class _Checker:
         if isinstance(value, dict) and "profile" in value and not whole:
             extra = set(value) - {"profile", "scale"}
             if extra:
-                self.error(location, f"unknown key(s) {', '.join(map(str, extra))}; "
-                                     "expected profile and scale")
+                self.error(location, f"unknown {plural(len(extra), 'key')} "
+                                     f"{', '.join(map(str, sorted(extra)))}; expected profile and scale")
             shape = profiles.get(value["profile"])
             if shape is None:
                 self.error(f"{location}.profile", f"no profile {value['profile']!r} in "
@@ -413,7 +414,7 @@ def _queue(check: _Checker, name: str, spec: object, service: tuple[Ranges, ...]
                      and queue.agents[d][h] == 0 and queue.calls_per_hour[d][h] > 0]
         if unstaffed:
             check.warn(f"{loc}.agents.{WEEKDAYS[d]}",
-                       f"open with calls forecast but no agents at hour(s) "
+                       f"open with calls forecast but no agents at {plural(len(unstaffed), 'hour')} "
                        f"{', '.join(map(str, unstaffed))}: nobody would be answered")
     return queue
 

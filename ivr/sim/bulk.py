@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ivr.plural import counted
 from ivr.sim.scenario import Result, Scenario, run
 from ivr.sim.target import Target, sandbox
 
@@ -50,9 +51,9 @@ class Batch:
 
     def summary(self) -> str:
         return (
-            f"{self.calls} calls ({len(self.results)} scenario runs) in {self.wall_s:.1f} s "
-            f"with {self.workers} worker(s): {self.calls_per_s:.0f} calls/s, "
-            f"{len(self.failed)} scenario run(s) failed"
+            f"{counted(self.calls, 'call')} ({counted(len(self.results), 'scenario run')}) in "
+            f"{self.wall_s:.1f} s with {counted(self.workers, 'worker')}: "
+            f"{self.calls_per_s:.0f} calls/s, {counted(len(self.failed), 'scenario run')} failed"
         )
 
 

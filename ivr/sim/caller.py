@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from ivr.plural import counted, plural
 from ivr.sim.errors import ScenarioError
 from ivr.sim.masking import Secret
 from ivr.sim.transcript import describe
@@ -156,7 +157,8 @@ class Script:
             else:
                 answers.append(Answer.parse(token))
         if pending:
-            raise ScenarioError(f"--say text(s) {pending} have no 'say' answer to go with")
+            raise ScenarioError(f"--say {plural(len(pending), 'text')} {pending} "
+                               f"{plural(len(pending), 'has', 'have')} no 'say' answer to go with")
         return cls(tuple(answers))
 
     def __str__(self) -> str:
@@ -235,7 +237,7 @@ def _hint(prompt: Prompt) -> str:
     parts = []
     if "dtmf" in prompt.input:
         parts.append(
-            f"{prompt.num_digits} key(s)"
+            counted(prompt.num_digits, "key")
             if prompt.num_digits
             else f"keys, end with {prompt.finish_on_key or 'a pause'}"
         )

@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ivr.plural import plural
 from ivr.sim.errors import TwiMLError
 
 PARSE_FAILURE = 12100
@@ -238,7 +239,8 @@ def _known_attributes(element: ET.Element, found: list[SchemaWarning]) -> dict[s
         found.append(
             SchemaWarning(
                 SCHEMA_VALIDATION,
-                f"<{element.tag}> has unknown attribute(s) {', '.join(unknown)}: ignored",
+                f"<{element.tag}> has unknown {plural(len(unknown), 'attribute')} "
+                f"{', '.join(unknown)}: ignored",
             )
         )
     return {k: v for k, v in element.attrib.items() if k in known}

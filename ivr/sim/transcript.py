@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from ivr.plural import counted
 from ivr.sim.trace import Trace
 
 
@@ -49,7 +50,7 @@ def _play(e: Mapping[str, Any]) -> str:
 
 def _gather(e: Mapping[str, Any]) -> str:
     what = (
-        f"{e['num_digits']} key(s)"
+        counted(int(e["num_digits"]), "key")
         if e.get("num_digits")
         else f"keys ending with {e.get('finish_on_key') or 'silence'}"
     )
