@@ -8,6 +8,10 @@ clock, so that is what a bare time means):
 - a date alone: ``2026-11-28`` (midnight; ``ivr demo`` plays its day's calls on it)
 - a weekday and a time: ``sat 10:00``, ``Saturday 10``: the next such moment
 
+A date must fall in the years ``FIRST_YEAR`` to ``LAST_YEAR``: every command computes
+around its moment (a line's next opening ahead, weeks of forecast behind, the demo's
+top-up the day before), and Python's dates end at the years 1 and 9999.
+
 Pure: parses text and resolves it against a zone and a clock. No click, no I/O.
 """
 
@@ -20,6 +24,11 @@ from datetime import date, datetime, time, timedelta, tzinfo
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_TIME = re.compile(r"^([a-z]+)\s+(\d{1,2})(?::(\d{2}))?$")
+
+#: the years a moment may fall in: far enough from 1 and 9999 that what is computed
+#: around it stays inside Python's dates: the next opening of a closed line (looked for
+#: up to 400 days ahead), a forecast's ten years behind, a timezone's offset
+FIRST_YEAR, LAST_YEAR = 1971, 9997
 
 HELP = ("an ISO time (2026-11-28T10:00, the centre's local time; or with an offset, "
         "2026-11-28T10:00+08:00) or a weekday and a time ('sat 10:00')")
@@ -65,6 +74,9 @@ def parse(text: str) -> Moment:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{text!r} is not a time: give {HELP}") from None
+    if not FIRST_YEAR <= when.year <= LAST_YEAR:
+        raise ValueError(f"{text!r} is out of range: give a moment in the years {FIRST_YEAR} "
+                         f"to {LAST_YEAR}")
     date_only = re.fullmatch(r"\d{4}-?\d{2}-?\d{2}", text.strip()) is not None
     return Moment(text, when=when, date_only=date_only)
 

@@ -12,7 +12,7 @@ import pytest
 
 from ivr.sim.bulk import pick, run_batch
 from ivr.sim.errors import ScenarioError
-from ivr.sim.scenario import Scenario, load, run, when
+from ivr.sim.scenario import Scenario, load, run
 from ivr.sim.target import Target, sandbox
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -90,12 +90,19 @@ def test_a_failure_names_the_scenario_the_expectation_and_what_happened(
     [
         (
             "name: x\npress: '1'\nexpect: {queue_name: general}\n",
-            "unknown expectation(s) ['queue_name']",
+            "unknown expectation ['queue_name']",
         ),
-        ("name: x\npres: '1'\n", "unknown key(s) ['pres']"),
+        ("name: x\npres: '1'\nexpct: {}\n", "unknown keys ['expct', 'pres']"),
+        ("name: x\npres: '1'\n", "unknown key ['pres']"),
         ("name: x\npress: '1 x'\n", "'x' is not a phone key"),
-        ("name: x\nat: someday\n", "not an ISO time nor 'tue 12:30'"),
+        # at: read as every command's --at is, worded the same, naming the key
+        ("name: x\nat: someday\n", "bad.yaml: x: at: 'someday' is not a time: give an ISO time"),
+        ("name: x\nat: 0001-01-01\n", "x: at: '0001-01-01' is out of range: give a moment in "
+                                        "the years 1971 to 9997"),
+        ("name: x\nat: 'sat 25:00'\n", "x: at: 'sat 25:00' is not a time"),
         ("- just a list\n", "a scenario file is a mapping"),
+        ("name: x\nfrom: abc\n", "x: from: 'abc' is not a phone number: give it in E.164"),
+        ("name: x\nto: anonymous\n", "x: to: 'anonymous' is not a phone number"),
     ],
 )
 def test_malformed_scenarios_are_refused_with_the_reason(
@@ -107,18 +114,26 @@ def test_malformed_scenarios_are_refused_with_the_reason(
     assert problem in str(info.value)
 
 
-def test_when_reads_iso_times_and_next_weekday_times() -> None:
-    shanghai = ZoneInfo("Asia/Shanghai")
+@pytest.mark.parametrize(
+    ("written", "want"),
+    [
+        ("'sun 09:30'", datetime(2026, 11, 22, 9, 30)),
+        ("'sun 03:00'", datetime(2026, 11, 29, 3, 0)),  # the next one
+        ("'Sunday 9'", datetime(2026, 11, 22, 9, 0)),  # as --at reads it
+        ("'2026-11-25T09:30'", datetime(2026, 11, 25, 9, 30)),  # the centre's local time
+        ("'2026-11-25T01:30Z'", datetime(2026, 11, 25, 9, 30)),
+        ("2026-11-25", datetime(2026, 11, 25, 0, 0)),  # YAML's date, unquoted
+        ("2026-11-25T01:30:00Z", datetime(2026, 11, 25, 9, 30)),  # YAML's timestamp
+    ],
+)
+def test_at_reads_as_every_commands_at(tmp_path: Path, target: Target, written: str,
+                                       want: datetime) -> None:
+    (tmp_path / "at.yaml").write_text(f"name: x\nat: {written}\npress: '_'\n")
+    [scenario] = load(tmp_path / "at.yaml")
     saturday_night = datetime(2026, 11, 21, 23, 0, tzinfo=UTC)  # Sunday 07:00 in Shanghai
-    assert when("sun 09:30", shanghai, saturday_night) == datetime(
-        2026, 11, 22, 9, 30, tzinfo=shanghai
-    )
-    assert when("sun 03:00", shanghai, saturday_night) == datetime(
-        2026, 11, 29, 3, 0, tzinfo=shanghai
-    )
-    assert when("2026-11-25T09:30", shanghai, saturday_night) == datetime(
-        2026, 11, 25, 9, 30, tzinfo=shanghai
-    )
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert target.zone == shanghai
+    assert scenario.moment(target, saturday_night) == want.replace(tzinfo=shanghai)
 
 
 def test_bulk_runs_in_several_processes_with_the_same_results() -> None:

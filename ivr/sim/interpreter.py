@@ -58,6 +58,7 @@ import hashlib
 import io
 import logging
 import math
+import re
 import uuid
 import wave
 from collections.abc import Callable, Mapping
@@ -78,12 +79,17 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FROM = "+15005550006"
 DEFAULT_TO = "+18005550100"
+#: a number as Twilio sends it in ``From``/``To``: E.164, a '+' and 3 to 15 digits
+_E164 = re.compile(r"\+[1-9][0-9]{2,14}")
+#: ``From`` of a caller who withholds their number
+WITHHELD = "anonymous"
 ACCOUNT_SID = "AC" + "0" * 32
 API_VERSION = "2010-04-01"
 FOREVER = 1000  # what loop="0" means
 #: Twilio follows these only (https://www.twilio.com/docs/api/errors/11216)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307})
 MAX_HTTP_REDIRECTS = 10
+MAX_CALL_S = 4 * 3600  # Twilio's longest call
 #: Twilio's default hold music, played when <Enqueue> has no waitUrl
 TWILIO_HOLD_MUSIC = "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
 TWILIO_HOLD_MUSIC_S = 30.0
@@ -118,6 +124,17 @@ DTMF = "0123456789*#"
 TWILIO_ENDS = frozenset({"error", "system-error"})
 HOLD_ENDS = frozenset({"queued", "hangup"}) | TWILIO_ENDS
 _DEFAULT_AUDIO = timing.AudioDurations()
+
+
+def number_problem(number: str, *, withheld_ok: bool = False) -> str | None:
+    """Why ``number`` is not a phone number Twilio would send (None when it is): the app
+    looks callers up, throttles and books callbacks by it, so a scripted ``abc`` would
+    exercise nothing real. ``withheld_ok``: a caller ID may be ``anonymous``."""
+    if _E164.fullmatch(number) or (withheld_ok and number.lower() == WITHHELD):
+        return None
+    withheld = f", or {WITHHELD!r} for a withheld caller ID" if withheld_ok else ""
+    return (f"{number!r} is not a phone number: give it in E.164, a '+' and 3 to 15 digits "
+            f"(e.g. {DEFAULT_FROM}){withheld}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +188,7 @@ class CallOptions:
     pace: Pace = field(default_factory=Pace)
     status_callback: str | None = None
     max_requests: int = 200
-    max_duration_s: float = 4 * 3600  # Twilio's longest call
+    max_duration_s: float = MAX_CALL_S
     algorithm: str = HMAC_SHA1
     play_duration_s: timing.PlayDuration | None = None  # None: AudioDurations()
     #: names the catalog prompts a say/play event is, so the keys answering the PIN and

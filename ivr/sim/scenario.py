@@ -29,15 +29,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ivr import moments
+from ivr.plural import plural
 from ivr.sim.caller import Script
 from ivr.sim.errors import ScenarioError
-from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, Hold
+from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, Hold, number_problem
 from ivr.sim.target import Target
 from ivr.sim.trace import Trace
 from ivr.sim.transcript import summary
@@ -46,7 +48,6 @@ log = logging.getLogger(__name__)
 
 CALL_KEYS = frozenset({"from", "to", "lang", "press", "say", "hold", "expect"})
 SCENARIO_KEYS = CALL_KEYS | {"name", "langs", "calls", "at"}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 EXPECT_KEYS = frozenset(
     {"queue", "ended_by", "heard", "not_heard", "verified", "issue", "record", "max_duration_s"}
 )
@@ -79,28 +80,15 @@ class Scenario:
     name: str
     source: str
     calls: tuple[CallSpec, ...]
-    at: str | None = None  # when the calls happen: ISO time, or "tue 12:30" (local, next)
+    #: when the calls happen, read as every command's ``--at`` (``ivr.moments``): an ISO
+    #: time (without an offset, the centre's local time) or ``tue 12:30`` (the next one)
+    at: moments.Moment | None = None
 
     def moment(self, target: Target, now: datetime | None = None) -> datetime | None:
         """When to run: ``at``, else a quiet hour of the target (None: its own clock)."""
         if self.at is None:
             return target.quiet_at
-        return when(self.at, target.zone, now or datetime.now(UTC))
-
-
-def when(text: str, zone: tzinfo, now: datetime) -> datetime:
-    """``2026-11-25T09:30+08:00``, or ``tue 12:30``: the next Tuesday 12:30 in ``zone``."""
-    parts = text.lower().split()
-    if len(parts) == 2 and parts[0][:3] in WEEKDAYS:
-        hour, _, minute = parts[1].partition(":")
-        local = now.astimezone(zone)
-        days = (WEEKDAYS.index(parts[0][:3]) - local.weekday()) % 7
-        moment = (local + timedelta(days=days)).replace(
-            hour=int(hour), minute=int(minute or 0), second=0, microsecond=0
-        )
-        return moment if moment > local else moment + timedelta(days=7)
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+        return self.at.resolve(target.zone, now or datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +133,7 @@ def _load_file(path: Path, root: Path) -> list[Scenario]:
         defaults = data.get("defaults") or {}
         extra = sorted(set(data) - {"scenarios", "defaults"})
         if extra:
-            raise ScenarioError(f"{source}: unknown top-level key(s) {extra}")
+            raise ScenarioError(f"{source}: unknown top-level {plural(len(extra), 'key')} {extra}")
         entries = [{**defaults, **entry} for entry in data["scenarios"]]
     else:
         entries = [data]
@@ -157,7 +145,7 @@ def _scenarios(entry: Mapping[str, Any], source: str, index: int) -> list[Scenar
     where = f"{source}: {name}"
     unknown = sorted(set(entry) - SCENARIO_KEYS)
     if unknown:
-        raise ScenarioError(f"{where}: unknown key(s) {unknown}")
+        raise ScenarioError(f"{where}: unknown {plural(len(unknown), 'key')} {unknown}")
     shared = {k: v for k, v in entry.items() if k in CALL_KEYS}
     raw_calls = entry.get("calls") or [{}]
     langs = entry.get("langs") or [entry.get("lang")]
@@ -167,26 +155,35 @@ def _scenarios(entry: Mapping[str, Any], source: str, index: int) -> list[Scenar
             _call({**shared, **({"lang": lang} if lang else {}), **c}, where) for c in raw_calls
         )
         label = f"{name} [{lang}]" if len(langs) > 1 else name
-        at = entry.get("at")
-        if at is not None:
-            try:
-                when(str(at), UTC, datetime.now(UTC))
-            except ValueError:
-                raise ScenarioError(
-                    f"{where}: at {at!r} is not an ISO time nor 'tue 12:30'"
-                ) from None
-        scenarios.append(Scenario(label, source, calls, None if at is None else str(at)))
+        scenarios.append(Scenario(label, source, calls, _at(entry.get("at"), where)))
     return scenarios
+
+
+def _at(value: Any, where: str) -> moments.Moment | None:
+    """The scenario's ``at:``, or the one error naming the file, the scenario and the key.
+
+    YAML reads an unquoted ``2026-11-25 09:30`` as a datetime and ``2026-11-25`` as a
+    date: they are taken as written.
+    """
+    if value is None:
+        return None
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    try:
+        return moments.parse(text)
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: at: {exc}") from None
 
 
 def _call(raw: Mapping[str, Any], where: str) -> CallSpec:
     unknown = sorted(set(raw) - CALL_KEYS)
     if unknown:
-        raise ScenarioError(f"{where}: unknown call key(s) {unknown}")
+        raise ScenarioError(f"{where}: unknown call {plural(len(unknown), 'key')} {unknown}")
     expect = dict(raw.get("expect") or {})
     bad = sorted(set(expect) - EXPECT_KEYS)
     if bad:
-        raise ScenarioError(f"{where}: unknown expectation(s) {bad}; known: {sorted(EXPECT_KEYS)}")
+        raise ScenarioError(
+            f"{where}: unknown {plural(len(bad), 'expectation')} {bad}; known: {sorted(EXPECT_KEYS)}"
+        )
     press = raw.get("press") or ()
     tokens = tuple(press.split()) if isinstance(press, str) else tuple(str(p) for p in press)
     says = raw.get("say") or ()
@@ -195,9 +192,14 @@ def _call(raw: Mapping[str, Any], where: str) -> CallSpec:
         hold = Hold(**(raw.get("hold") or {}))
     except (TypeError, ValueError) as exc:
         raise ScenarioError(f"{where}: hold: {exc}") from None
+    numbers = {"from": str(raw.get("from") or DEFAULT_FROM), "to": str(raw.get("to") or DEFAULT_TO)}
+    for key, number in numbers.items():  # as ivr call --from/--to take them
+        problem = number_problem(number, withheld_ok=key == "from")
+        if problem:
+            raise ScenarioError(f"{where}: {key}: {problem}")
     spec = CallSpec(
-        from_=str(raw.get("from") or DEFAULT_FROM),
-        to=str(raw.get("to") or DEFAULT_TO),
+        from_=numbers["from"],
+        to=numbers["to"],
         lang=raw.get("lang"),
         press=tokens,
         say=says,
