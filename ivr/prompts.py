@@ -65,6 +65,10 @@ def format_problem(text: str) -> str | None:
     return None
 
 
+#: a sentence that ends in an abbreviation filled in ("... to 10 p.m." + ".") takes one stop
+_ONE_STOP = re.compile(r"(?<=[a-z]\.)\.(?!\.)")
+
+
 def fill_safely(raw: str, values: dict[str, object]) -> str:
     """The text with what can be filled filled and every other placeholder left out."""
     out: list[str] = []
@@ -78,7 +82,7 @@ def fill_safely(raw: str, values: dict[str, object]) -> str:
                     out.append(str(values[name]))
     except ValueError:
         out = [_BRACED.sub("", raw)]
-    return _SPACE_BEFORE_STOP.sub(r"\1", _SPACES.sub(" ", "".join(out))).strip()
+    return _ONE_STOP.sub("", _SPACE_BEFORE_STOP.sub(r"\1", _SPACES.sub(" ", "".join(out))).strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +118,7 @@ class Catalog:
         if not values and not placeholders(raw) and "{" not in raw and "}" not in raw:
             return raw
         try:
-            return raw.format(**values)
+            return _ONE_STOP.sub("", raw.format(**values))
         except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
             log.error("prompt %s/%s cannot be filled (%s: %s; given %s): speaking it "
                       "without the missing part", lang, key, type(exc).__name__, exc,

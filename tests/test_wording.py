@@ -138,6 +138,7 @@ def test_the_caller_hears_dated_days_in_order(settings):
         days = re.findall(rf"(?:: |; ){EN_DAY}, ", best)
         assert days, best
         assert not re.search(r"\d\d:\d\d", best)
+        assert re.search(r"[a-z]\.$", best) and not best.endswith(".."), best  # one full stop
 
 
 # -- 13: wording -------------------------------------------------------------------------
