@@ -6,7 +6,6 @@ with the types in ``ivr.cliargs``: a mistake is one line naming the problem and 
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -24,14 +23,16 @@ from ivr.cliargs import (
     Database,
     OutputFile,
     app_logs_quiet,
+    app_settings,
     boundary,
     configure_logging,
-    error,
+    listen_problem,
     settings_files,
     sqlite_problem,
 )
-from ivr.errors import IVRError, MenuError
-from ivr.menu import load, validate
+from ivr.errors import MenuError
+from ivr.menu import load, summary, validate
+from ivr.plural import counted
 from ivr.queue.commands import advise_command, erlang_command, forecast_command
 from ivr.sim.commands import call, register_trace_option, replay
 from ivr.sim.trace import Trace
@@ -60,7 +61,7 @@ def _write_call_audio(trace: Trace, path: Path) -> None:
     with boundary():
         result = render_call(trace.to_dict(), path)
     click.echo(f"wrote {path}: {result.duration_ms / 1000:.1f} s, "
-               f"{len(result.tones)} key tone(s)", err=True)
+               f"{counted(len(result.tones), 'key tone')}", err=True)
 
 
 register_trace_option(
@@ -73,11 +74,15 @@ register_trace_option(
 @cli.command()
 @click.argument("menu_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--prompts", "prompts_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=prompts.DEFAULT_DIR, show_default=True, help="Prompt catalog folder.")
-def lint(menu_file: Path | None, prompts_dir: Path) -> None:
-    """Check a menu tree (default: the shipped one) and list every problem."""
+              help="Prompt catalog folder (default: the PROMPTS_DIR setting, "
+                   "IVR_PROMPTS_DIR, else the shipped one).")
+def lint(menu_file: Path | None, prompts_dir: Path | None) -> None:
+    """Check a menu tree (default: the MENU setting, IVR_MENU, else the shipped one) and
+    list every problem."""
+    settings = app_settings()  # the tree and the catalog the app would load
     problems = []
-    menu_path = menu_file or os.environ.get("IVR_MENU")
+    menu_path = menu_file or settings["MENU"]
+    prompts_dir = prompts_dir or Path(settings["PROMPTS_DIR"])
     with boundary([menu_path, prompts_dir]):
         try:
             catalog = prompts.load(prompts_dir)
@@ -92,9 +97,8 @@ def lint(menu_file: Path | None, prompts_dir: Path) -> None:
             problems += validate(menu, catalog)
     for problem in problems:
         click.echo(str(problem))
-    errors = sum(p.severity == "error" for p in problems)
-    click.echo(f"{menu.source}: {len(menu.nodes)} nodes, {errors} error(s)")
-    if errors:
+    click.echo(summary(menu, problems))
+    if any(p.severity == "error" for p in problems):
         raise SystemExit(1)
 
 
@@ -124,6 +128,9 @@ def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: i
             "dev mode is set (IVR_DEV, or DEV in instance/config.py) but this is not "
             "`ivr serve --dev`: dev mode accepts unsigned webhooks, so only Flask's dev "
             "server may run with it")
+    problem = listen_problem(host, port)
+    if problem:
+        raise click.ClickException(problem)
     if dev:
         app.run(host=host, port=port, debug=False)
         return
@@ -148,6 +155,8 @@ def demo(database: Path | None, at: moments.Moment | None) -> None:
     """Play a few scripted calls through the real app and print what the caller hears."""
     from ivr import demo as demo_calls
 
+    # the demo keeps its own database, but an IVR_DATABASE the app refuses is refused
+    app_settings({"DATABASE": str(database)} if database else None)
     with app_logs_quiet(), boundary(settings_files):
         demo_calls.run(click.echo, database, at)
 
@@ -191,7 +200,8 @@ def callbacks(database: Path | None, as_json: bool) -> None:
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for cells in table:
         click.echo("  ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)).rstrip())
-    click.echo(f"{len(pending)} pending callback(s) to {len(rows)} number(s)")
+    click.echo(f"{counted(len(pending), 'pending callback')} to "
+               f"{counted(len(rows), 'number')}")
 
 
 def _check_database(path: Path) -> None:
@@ -270,21 +280,8 @@ def _merged(pending: list[dict[str, Any]], zone: ZoneInfo,
 
 
 def _app_settings(database: Path | None = None, secret: bool = True) -> dict[str, Any]:
-    """The app's settings, read through the same layers (no Twilio token needed here).
-
-    ``secret=False``: a command that needs no secret key does not create its file.
-    """
-    from ivr import config
-
-    overrides: dict[str, Any] = {"DEV": True}
-    if database:
-        overrides["DATABASE"] = str(database)
-    if not secret:
-        overrides["SECRET_KEY"] = "unused"
-    try:
-        return config.read(overrides)
-    except IVRError as exc:
-        raise error(exc) from exc
+    """The app's settings (no Twilio token needed here), ``--db`` over the setting."""
+    return app_settings({"DATABASE": str(database)} if database else None, secret=secret)
 
 
 @cli.command()

@@ -8,13 +8,17 @@ so that a mistake on the command line ends in one line naming the problem and th
 
 from __future__ import annotations
 
+import errno
 import logging
+import math
 import os
+import socket
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 import click
 
@@ -38,19 +42,13 @@ def error(exc: IVRError) -> click.ClickException:
 
 
 def not_utf8(path: Path) -> str | None:
-    """Why ``path`` cannot be read as UTF-8 text (None when it can, or cannot be read)."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        return (f"{path}:{line}:{column}: not UTF-8: byte 0x{data[exc.start]:02x} cannot be "
-                "read; save the file as UTF-8")
-    return None
+    """Why ``path`` cannot be read as UTF-8 text (None when it can, or cannot be read), as
+    the menu and prompt loaders say it: a file named on the command line gets the same
+    line, its encoding guessed ("it looks like GBK"), as one named in the settings."""
+    from ivr.menu.source import not_utf8 as problem_of
+
+    problem = problem_of(path)
+    return None if problem is None else f"{problem.location}: {problem.message}"
 
 
 def yaml_files(paths: Iterable[Path | str | None]) -> list[Path]:
@@ -89,6 +87,21 @@ def boundary(files: Files = ()) -> Iterator[None]:
                                    f"({exc}); save it as UTF-8") from exc
 
 
+def app_settings(overrides: Mapping[str, Any] | None = None, *,
+                 secret: bool = False) -> dict[str, Any]:
+    """The app's settings, through the same layers as ``create_app`` (``config.read``), for
+    a command that reads them without serving: dev mode (no Twilio token needed), and
+    unless ``secret`` no secret key made on disk. A problem is one click error.
+    """
+    from ivr import config
+
+    layered: dict[str, Any] = {"DEV": True, **({} if secret else {"SECRET_KEY": "unused"})}
+    try:
+        return config.read({**layered, **(overrides or {})})
+    except IVRError as exc:
+        raise error(exc) from exc
+
+
 def settings_files() -> list[Path | str | None]:
     """The menu, prompt folder and traffic file the app's settings name: where to look
     for the file that is not UTF-8 when the app cannot start."""
@@ -125,6 +138,63 @@ class MomentType(_MomentBase):
 
 
 MOMENT = MomentType()
+
+
+class WebhookURL(click.ParamType):
+    """``--url``: a running server's base or Voice URL, ``http(s)://host[:port][/path]``.
+
+    Checked here, before a call is placed: urllib takes ``notaurl`` for a traceback and
+    ``127.0.0.1:8000`` (no scheme) or port 99999 for a call that ends in Twilio's 11200.
+    """
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        parts = urlsplit(text)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            bare = "//" not in text and any(c in text for c in ".:")  # host:port, say
+            hint = f"; did you mean http://{text}?" if bare else ""
+            self.fail(f"{text!r} is not a server URL: give http:// or https:// and the host "
+                      f"(and port), e.g. http://127.0.0.1:8000{hint}", param, ctx)
+        try:
+            parts.port  # noqa: B018  (reading it checks it: urllib raises on 99999)
+        except ValueError:
+            self.fail(f"{text!r}: the port must be a number from 1 to 65535", param, ctx)
+        if not parts.hostname or parts.port == 0:
+            self.fail(f"{text!r}: give the host and a port from 1 to 65535", param, ctx)
+        return text
+
+
+class PhoneNumber(click.ParamType):
+    """``--from``/``--to``: a number as Twilio sends it (``--from`` may be withheld)."""
+
+    name = "number"
+
+    def __init__(self, withheld_ok: bool = False) -> None:
+        self.withheld_ok = withheld_ok
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        from ivr.sim.interpreter import number_problem
+
+        problem = number_problem(str(value), withheld_ok=self.withheld_ok)
+        if problem:
+            self.fail(problem, param, ctx)
+        return str(value)
+
+
+class Finite(click.FloatRange):
+    """A number in a range, and a number: click's ``FloatRange`` lets ``nan`` through
+    (every comparison with it is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
 
 
 class TextFile(click.Path):
@@ -188,6 +258,12 @@ class Database(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
+        from ivr.config import database_path
+
+        try:  # read as IVR_DATABASE is: sqlite:///path unwrapped, other URLs refused
+            value = database_path(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
         path = Path(os.fsdecode(super().convert(value, param, ctx)))
         problem = sqlite_problem(path, self.create)
         if problem:
@@ -211,6 +287,29 @@ def sqlite_problem(path: Path, create: bool = False) -> str | None:
         return None if create else f"{path} is empty, not an ivr database"
     if head != SQLITE_MAGIC:
         return f"{path} is not a SQLite database"
+    return None
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why a server cannot listen on ``host:port`` (None when it can), found by binding
+    it once: gunicorn, on a port in use, logs "Connection in use" ten times over five
+    seconds before giving up. The socket is closed at once (as gunicorn, with
+    SO_REUSEADDR, so a port left in TIME_WAIT by a server just stopped still counts as
+    free)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        return f"cannot listen on {host}:{port}: unknown host ({exc.strerror})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            busy = exc.errno == errno.EADDRINUSE
+            why = ("the port is in use (another server runs there?); stop it or give "
+                   "another --port") if busy else (exc.strerror or str(exc))
+            return f"cannot listen on {host}:{port}: {why}"
     return None
 
 

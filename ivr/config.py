@@ -194,14 +194,43 @@ def _from_file(path: Path) -> dict[str, Any]:
 def _database(value: Any) -> Any:
     """The database setting as a path: the default, or ``sqlite:///path`` unwrapped.
 
-    Anything else is left for ``check`` to refuse.
+    A value ``database_path`` refuses is left as it is, for ``check`` to name.
     """
     if not value:
         return str((INSTANCE_DIR / "ivr.db").resolve())
+    try:
+        return database_path(value)
+    except ValueError:
+        return value
+
+
+def database_path(value: Any) -> str:
+    """The SQLite file a database setting or a command's ``--db`` names: a path, or
+    ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` unwrapped. One reading for
+    both, so the option and ``IVR_DATABASE`` accept and refuse the same values.
+
+    ``ValueError`` says why not (the message reads after the name of the setting): a URL
+    of another database (``postgresql://``) would otherwise be taken for a path and make
+    a folder ``postgresql:``; an in-memory database is not shared by the workers.
+    """
     if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, str) and value.startswith(SQLITE_URL):
-        return value.removeprefix(SQLITE_URL).split("?", 1)[0] or value
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise ValueError(f"must be a SQLite file path, not {value!r}")
+    url = _URL.match(value)
+    if url and value.startswith(SQLITE_URL):
+        value = value.removeprefix(SQLITE_URL).split("?", 1)[0] or value
+        url = _URL.match(value)
+    if url:
+        shown = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", value)  # no password in a log
+        if url.group(1).lower() == "sqlite":
+            raise ValueError(f"must be a file: {SQLITE_URL}relative/path.db or "
+                             f"{SQLITE_URL}/absolute/path.db, not {shown!r}")
+        raise ValueError(f"must be a SQLite file (a path or {SQLITE_URL}path): {url.group(1)} "
+                         f"databases are not supported, not {shown!r}")
+    if value in ("", ":memory:") or value.startswith("file:"):
+        raise ValueError(f"must be a SQLite file path (a database every worker shares), "
+                         f"not {value!r}")
     return value
 
 
@@ -246,7 +275,10 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) ->
     if not isinstance(access_log, bool) and not (isinstance(access_log, str) and access_log):
         problems.append(f"{named('ACCESS_LOG')} must be true, false or a file, "
                         f"not {access_log!r}")
-    problems += _database_problems(config.get("DATABASE"), named("DATABASE"))
+    try:
+        database_path(config.get("DATABASE"))
+    except ValueError as exc:
+        problems.append(f"{named('DATABASE')} {exc}")
     cost = config.get("PIN_HASH_N")
     if not isinstance(cost, int) or cost < 2 or cost & (cost - 1):
         problems.append(f"{named('PIN_HASH_N')} must be a power of 2, not {cost!r}")
@@ -260,24 +292,8 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) ->
     if not isinstance(voices, dict) or not all(
             isinstance(v, dict) and "voice" in v and "language" in v for v in voices.values()):
         problems.append(f"{named('VOICES')} must map each language to {{voice, language}}")
+    if len(problems) == 1:  # one mistake, one line
+        raise ConfigError(f"invalid setting: {problems[0]}")
     if problems:
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
 
-
-def _database_problems(value: Any, named: str) -> list[str]:
-    """The database is a SQLite file: a URL of another database (``postgresql://``) would
-    otherwise be taken for a path and make a folder ``postgresql:``."""
-    if not isinstance(value, str):
-        return [f"{named} must be a SQLite file path, not {value!r}"]
-    url = _URL.match(value)
-    if url:
-        shown = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", value)  # no password in a log
-        if url.group(1).lower() == "sqlite":
-            return [f"{named} must be a file: {SQLITE_URL}relative/path.db or "
-                    f"{SQLITE_URL}/absolute/path.db, not {shown!r}"]
-        return [f"{named} must be a SQLite file (a path or {SQLITE_URL}path): {url.group(1)} "
-                f"databases are not supported, not {shown!r}"]
-    if value in ("", ":memory:") or value.startswith("file:"):
-        return [f"{named} must be a SQLite file path (a database every worker shares), "
-                f"not {value!r}"]
-    return []

@@ -39,6 +39,9 @@ class DemoCall:
     from_: str
     press: str  # ``{topup_date}``: the day of the demo's top-up, as the caller types it
     local_time: time | None = None  # on the demo day, instead of the morning
+    #: the queue the caller asks for, when the title says how busy it is: the title then
+    #: follows that queue at the moment the call is placed (``--at`` may move it)
+    queue: str | None = None
 
 
 MORNING, LUNCH = time(10, 30), time(12, 30)
@@ -56,7 +59,7 @@ CALLS = (
     DemoCall("A silent caller: Mandarin by default, then an agent after three time-outs",
              "+8613700000000", "_ _ _ _"),
     DemoCall("At the lunch peak: a long wait, the best times to call, then a callback",
-             "+8613700000000", "2 0 2 1", LUNCH),
+             "+8613700000000", "2 0 2 1", LUNCH, queue="general"),
 )
 
 INTRO = ("ivr demo: {n} scripted calls to the real app (signed webhooks, in this process), "
@@ -119,7 +122,8 @@ def _play(echo: Callable[[str], None], app: Any, clock: SimClock,
         clock.at = moment
         press = call.press.format(topup_date=f"{topup_day:%Y%m%d}")
         local = moment.astimezone(zone)
-        echo(f"\n=== {call.title}\n    {local:%A %d %B %Y %H:%M} ({zone.key}), "
+        heading = title(call, hotline.centre, local, app.config["WAIT_THRESHOLD_S"])
+        echo(f"\n=== {heading}\n    {local:%A %d %B %Y %H:%M} ({zone.key}), "
              f"from {call.from_}, pressing: {press}")
         trace = target.call(Script.parse(press).caller(), from_=call.from_)
         for line in lines(trace, target.heard):
@@ -132,6 +136,22 @@ def _play(echo: Callable[[str], None], app: Any, clock: SimClock,
     for line in summary(played):
         echo(line)
     return [p.trace for p in played]
+
+
+def title(call: DemoCall, centre: Any, local: datetime, threshold_s: float) -> str:
+    """The call's title, true to where it is placed: the lunch-peak call placed elsewhere
+    by ``--at`` (Saturday 10:00, a quiet morning, the night) is titled by what its queue
+    is like then, as the app will find it (the model's wait against the callback
+    threshold); "the lunch peak" only when it is one."""
+    if call.queue is None:
+        return call.title
+    if not centre.is_open(call.queue, local):
+        return "While the line is closed: its opening hours and the best times to call"
+    if centre.expected_wait_s(call.queue, local) <= threshold_s:
+        return "At a quiet hour: a caller asking for a person is queued at once"
+    peak = local.time() == call.local_time and local.weekday() < 5
+    return ("At the lunch peak" if peak else "At a busy hour") + \
+        ": a long wait, the best times to call, then a callback"
 
 
 def call_moments(at: Moment | datetime | None, zone: ZoneInfo, now: datetime) -> list[datetime]:

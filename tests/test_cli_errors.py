@@ -4,8 +4,15 @@ exit 1 or 2, no traceback, and nothing created or changed on the way (issue 9, p
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import re
 import shutil
+import socket
 import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -17,6 +24,8 @@ ROOT = Path(__file__).parent.parent
 PROMPTS = ROOT / "ivr" / "data" / "prompts"
 MENU = ROOT / "ivr" / "menus" / "wallet.yaml"
 TRAFFIC = ROOT / "ivr" / "data" / "traffic.yaml"
+ERRORS_YAML = str(ROOT / "tests" / "scenarios" / "errors.yaml")
+LAUNCH = "import sys; from ivr.cli import cli; sys.exit(cli(prog_name='ivr'))"
 
 
 @pytest.fixture(name="run")
@@ -85,11 +94,77 @@ def test_call_audio_into_a_missing_folder_creates_nothing(run, tmp_path):
     one_error(run("call", "--press", "2 0", "--audio", "call.mp3"), "call.mp3", ".wav")
 
 
-def test_negative_or_endless_numbers_are_refused(run, tmp_path):
+@pytest.mark.parametrize(("args", "option"), [
+    (["call", "--press", "2 0", "--bridge-after", "-5"], "--bridge-after"),
+    (["call", "--press", "2 0", "--bridge-after", "inf"], "--bridge-after"),
+    (["call", "--press", "2 0", "--bridge-after", "nan"], "--bridge-after"),
+    (["call", "--press", "2 0", "--bridge-after", "86400"], "--bridge-after"),  # > 4 h call
+    (["call", "--press", "2 0", "--hold-loops", "1000000"], "--hold-loops"),
+    (["call", "--press", "2 0", "--hold-loops", "0"], "--hold-loops"),
+    (["replay", "--calls", "x.db", "--time-tolerance", "-1"], "--time-tolerance"),
+    (["replay", "--calls", "x.db", "--time-tolerance", "nan"], "--time-tolerance"),
+    (["replay", ERRORS_YAML, "--workers", "1000"], "--workers"),
+    (["replay", ERRORS_YAML, "--repeat", "1000000000"], "--repeat"),
+    (["forecast", "--db", "x.db", "--weeks", "100000"], "--weeks"),
+    (["audio", "report", "--limit-s", "-1"], "--limit-s"),
+    (["audio", "report", "--limit-s", "0"], "--limit-s"),
+    (["audio", "report", "--limit-s", "nan"], "--limit-s"),
+    (["audio", "check", "--target-dbfs", "5"], "--target-dbfs"),
+    (["audio", "build", "--jobs", "100000"], "--jobs"),
+])
+def test_negative_endless_or_unbounded_numbers_are_refused(run, tmp_path, args, option):
     calls_db(tmp_path / "x.db")
-    one_error(run("call", "--press", "2 0", "--bridge-after", "-5"), "--bridge-after")
-    one_error(run("call", "--press", "2 0", "--bridge-after", "inf"), "--bridge-after")
-    one_error(run("replay", "--calls", "x.db", "--time-tolerance", "-1"), "--time-tolerance")
+    result = run(*args)
+    assert result.exit_code == 2
+    one_error(result, option)
+    assert not (tmp_path / "a").exists()  # refused before any work: no audio rendered
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["--from", "abc"], "--from"), (["--from", ""], "--from"), (["--from", "8613700000000"],
+                                                                "--from"),
+    (["--from", "+86 137"], "--from"), (["--to", "anonymous"], "--to"), (["--to", "x"], "--to"),
+])
+def test_a_caller_id_is_a_phone_number(run, args, option):
+    line = one_error(run("call", "--press", "2 0", *args), option)
+    assert "is not a phone number: give it in E.164, a '+' and 3 to 15 digits" in line
+
+
+def test_a_withheld_caller_id_calls_as_anonymous(run):
+    result = run("call", "--press", "2 0", "--from", "anonymous", "--json")
+    assert result.exit_code == 0, result.output
+    trace = json.loads(result.stdout)
+    assert trace["from"] == "anonymous" and trace["outcome"]["queue"] == "general"
+
+
+# ---- --url ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("notaurl", "'notaurl' is not a server URL: give http:// or https://"),
+    ("127.0.0.1:8000", "did you mean http://127.0.0.1:8000?"),  # no scheme
+    ("ftp://127.0.0.1/voice", "is not a server URL"),
+    ("http://127.0.0.1:99999", "the port must be a number from 1 to 65535"),
+    ("http://127.0.0.1:http", "the port must be a number from 1 to 65535"),
+    ("http://:8000", "give the host"),
+])
+def test_call_url_must_be_a_server_url(run, url, says):
+    result = run("call", "--url", url, "--press", "2 0")
+    assert result.exit_code == 2
+    line = one_error(result, "--url")
+    assert says in line
+    assert "11200" not in result.output  # refused before a call is placed
+
+
+def test_call_url_with_nothing_listening_ends_in_11200_and_says_why():
+    with socket.socket() as probe:  # a port nothing listens on (free a moment ago)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = CliRunner().invoke(cli, ["call", "--url", f"http://127.0.0.1:{port}",
+                                      "--press", "2 0"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Twilio error 11200" in result.stdout  # as Twilio's own trace would say
+    assert (f"note: nothing answers at http://127.0.0.1:{port} (connection refused)"
+            in result.stderr)
 
 
 # ---- databases ------------------------------------------------------------------------
@@ -127,8 +202,6 @@ def test_the_app_database_setting_is_checked_too(run, tmp_path):
     assert path.read_text() == "not a database"
 
 
-ERRORS_YAML = str(ROOT / "tests" / "scenarios" / "errors.yaml")
-
 
 @pytest.mark.parametrize("command", [["call", "--press", "2 0"], ["demo"], ["replay", ERRORS_YAML]])
 def test_call_demo_and_replay_refuse_a_database_that_is_not_sqlite(run, tmp_path, command):
@@ -138,7 +211,70 @@ def test_call_demo_and_replay_refuse_a_database_that_is_not_sqlite(run, tmp_path
     assert path.read_text() == "not a database"
 
 
+POSTGRES = "postgresql://ivr:s3cret@db.example.com/ivr"
+
+
+@pytest.mark.parametrize("command", [
+    ["call", "--press", "2 0"], ["demo"], ["replay", ERRORS_YAML], ["forecast"], ["callbacks"],
+    ["unlock", "10000001"]])
+def test_db_reads_a_url_as_the_database_setting_does(run, tmp_path, command):
+    """One reading for ``--db`` and ``IVR_DATABASE``: another database's URL is refused
+    as not supported (the path not mangled, the password not echoed), nothing created."""
+    line = one_error(run(*command, "--db", POSTGRES), "--db",
+                     "must be a SQLite file (a path or sqlite:///path): postgresql databases "
+                     "are not supported")
+    assert "s3cret" not in line and "ivr:***@db.example.com" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["call", "--press", "2 0"], ["demo"], ["replay", ERRORS_YAML]])
+def test_the_simulators_refuse_a_database_setting_the_app_refuses(run, tmp_path, command):
+    """They keep their own throwaway database, but ``IVR_DATABASE=postgresql://`` is a
+    mistake that ``ivr serve`` would stop at: it is not run past silently."""
+    result = run(*command, env={"IVR_DATABASE": POSTGRES})
+    line = one_error(result, "IVR_DATABASE must be a SQLite file",
+                     "postgresql databases are not supported")
+    assert result.output.splitlines() == [line]  # one mistake, one line
+    assert line.startswith("Error: invalid setting: IVR_DATABASE")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_db_takes_a_sqlite_url_as_the_database_setting_does(run, tmp_path):
+    result = run("call", "--press", "2 0", "--db", "sqlite:///kept.db")
+    assert result.exit_code == 0, result.output
+    with closing(sqlite3.connect(tmp_path / "kept.db")) as db:
+        assert db.execute("SELECT count(*) FROM calls").fetchone() == (1,)
+    result = run("callbacks", "--db", f"sqlite:///{tmp_path / 'kept.db'}")  # absolute
+    assert result.exit_code == 0 and "no pending callbacks in" in result.output
+    one_error(run("callbacks", "--db", "sqlite:///"), "--db", "must be a file: sqlite:///")
+    one_error(run("demo", "--db", "sqlite:///:memory:"), "--db", "a database every worker shares")
+
+
+# ---- ivr serve --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dev", [False, True])
+def test_serve_on_a_port_in_use_is_one_line(tmp_path, dev):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    env.update({"PYTHONPATH": str(ROOT), "TWILIO_AUTH_TOKEN": "t",
+                "IVR_DATABASE": str(tmp_path / "ivr.db")})
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        done = subprocess.run([sys.executable, "-c", LAUNCH, "serve", "--port", port,
+                               *(["--dev"] if dev else [])], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: the port is in use (another server runs "
+        "there?); stop it or give another --port"]  # not gunicorn's retries for 5 s
+
+
 # ---- files that are not UTF-8 ---------------------------------------------------------
+
+#: how a file saved as GBK is named, however the command was told of it
+GBK = "cannot be read (it looks like GBK); save the file as UTF-8"
+
 
 @pytest.fixture(name="gbk")
 def _gbk(tmp_path):
@@ -156,31 +292,41 @@ def _gbk(tmp_path):
 def test_a_gbk_traffic_file(run, gbk, tmp_path):
     traffic = str(gbk / "traffic.yaml")
     calls_db(tmp_path / "x.db")
+    # named on the command line or in the settings, the same line, the encoding guessed
     for args in (["advise", "--traffic", traffic],
                  ["forecast", "--db", "x.db", "--traffic", traffic]):
-        one_error(run(*args), "traffic.yaml", "UTF-8")
-    for command in (["demo"], ["callbacks"], ["call", "--press", "2 0"]):
+        one_error(run(*args), "traffic.yaml", "not UTF-8", GBK)
+    for command in (["demo"], ["callbacks"], ["call", "--press", "2 0"], ["advise"],
+                    ["forecast", "--db", "x.db"]):
         if command == ["callbacks"]:
             sqlite3.connect("app.db").execute("CREATE TABLE callbacks (x)").connection.close()
-        one_error(run(*command, env={"IVR_TRAFFIC": traffic}), "traffic.yaml", "UTF-8")
+        one_error(run(*command, env={"IVR_TRAFFIC": traffic}), "traffic.yaml", "not UTF-8", GBK)
 
 
 def test_a_gbk_prompt_file(run, gbk):
     prompts = str(gbk / "prompts")
-    one_error(run("audio", "check", "--prompts", prompts), "zh-CN.yaml", "UTF-8")
-    one_error(run("audio", "check", env={"IVR_PROMPTS_DIR": prompts}), "zh-CN.yaml", "UTF-8")
+    one_error(run("audio", "check", "--prompts", prompts), "zh-CN.yaml", "not UTF-8", GBK)
+    one_error(run("audio", "check", env={"IVR_PROMPTS_DIR": prompts}), "zh-CN.yaml", "not UTF-8", GBK)
     for command in (["demo"], ["call", "--press", "2 0"]):
-        one_error(run(*command, env={"IVR_PROMPTS_DIR": prompts}), "zh-CN.yaml", "UTF-8")
+        one_error(run(*command, env={"IVR_PROMPTS_DIR": prompts}), "zh-CN.yaml", "not UTF-8", GBK)
+    for how in (["lint", "--prompts", prompts], ["lint"]):  # lint reads the setting too
+        result = run(*how, env={"IVR_PROMPTS_DIR": prompts})
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert re.search(r"zh-CN\.yaml:\d+:\d+: not UTF-8", result.output), result.output
+        assert GBK in result.output
 
 
 def test_a_gbk_menu(run, gbk):
     menu = str(gbk / "menu.yaml")
-    one_error(run("call", "--press", "2 0", "--menu", menu), "menu.yaml", "UTF-8")
-    one_error(run("replay", ERRORS_YAML, "--menu", menu), "menu.yaml", "UTF-8")
-    one_error(run("demo", env={"IVR_MENU": menu}), "menu.yaml", "UTF-8")
-    result = run("lint", menu)  # lint lists it as a problem of the tree
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "menu.yaml" in result.output and "UTF-8" in result.output
+    one_error(run("call", "--press", "2 0", "--menu", menu), "--menu", "menu.yaml", "not UTF-8", GBK)
+    one_error(run("replay", ERRORS_YAML, "--menu", menu), "--menu", "menu.yaml", "not UTF-8", GBK)
+    one_error(run("call", "--press", "2 0", env={"IVR_MENU": menu}), "menu.yaml", "not UTF-8", GBK)
+    one_error(run("demo", env={"IVR_MENU": menu}), "menu.yaml", "not UTF-8", GBK)
+    one_error(run("audio", "report", "--menu", menu), "--menu", "menu.yaml", "not UTF-8", GBK)
+    for how in ([menu], []):  # lint lists it as a problem of the tree, named or set
+        result = run("lint", *how, env={"IVR_MENU": menu})
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "menu.yaml:1:5: not UTF-8" in result.output and GBK in result.output
 
 
 def test_a_gbk_scenario_file(run, tmp_path):
@@ -189,3 +335,10 @@ def test_a_gbk_scenario_file(run, tmp_path):
     scenario.write_bytes("name: 沉默的来电者\npress: '_ _ _ _'\n".encode("gbk"))
     for target in (scenario, scenario.parent):
         one_error(run("replay", str(target)), "mine.yaml", "UTF-8")
+
+
+def test_a_scenario_at_out_of_range_names_the_file_and_the_key(run, tmp_path):
+    scenario = tmp_path / "late.yaml"
+    scenario.write_text("name: the last call\nat: 9999-12-31T23:00\npress: '_'\n")
+    one_error(run("replay", str(scenario)), "late.yaml: the last call: at: '9999-12-31T23:00' "
+              "is out of range: give a moment in the years 1971 to 9997")

@@ -74,6 +74,52 @@ def test_what_at_refuses(text):
         moments.parse(text)
 
 
+def _calls_db(path: Path, calls: int = 0) -> Path:
+    """A SQLite file whose ``calls`` table holds ``calls`` general calls of the last minutes."""
+    now = datetime.now(UTC)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE calls (call_sid TEXT, started_at TEXT, queue TEXT)")
+        conn.executemany("INSERT INTO calls VALUES (?, ?, ?)",
+                         [(f"CA{i}", (now - timedelta(minutes=1 + i)).isoformat(), "general")
+                          for i in range(calls)])
+    conn.close()
+    return path
+
+
+AT_OPTIONS = [["advise", "--at"], ["demo", "--at"], ["call", "--press", "2 0", "--at"],
+              ["forecast", "--db", "x.db", "--now"]]
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:00", "0001-01-01", "0001-01-02",
+                                  "1970-12-31T23:59+00:00", "9998-01-01T00:00+08:00"])
+@pytest.mark.parametrize("command", AT_OPTIONS, ids=lambda c: c[0])
+def test_a_moment_out_of_range_is_one_error_in_every_command(run, tmp_path, command, text):
+    _calls_db(tmp_path / "x.db")
+    result = run(*command, text)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert errors == [f"Error: Invalid value for '{command[-1]}': '{text}' is out of range: "
+                      f"give a moment in the years {moments.FIRST_YEAR} to {moments.LAST_YEAR}"]
+    assert not (tmp_path / "app.db").exists()  # refused before the app started
+
+
+@pytest.mark.parametrize("at", ["9997-12-31", "9997-12-31T23:59-12:00", "1971-01-01T00:00+14:00"])
+def test_every_command_computes_at_the_edges_of_the_range(run, tmp_path, at):
+    """The range is one every computation survives: a closed line's next opening (looked
+    for a year ahead), the advice week, a forecast's ten years behind, the demo's top-up."""
+    _calls_db(tmp_path / "x.db")
+    for queue in ("general", "fraud", "complaints"):
+        result = run("advise", "--queue", queue, "--at", at, "--json")
+        assert result.exit_code == 0, result.output
+    for args in (["call", "--press", "2 0"], ["demo"]):
+        result = run(*args, "--at", at)
+        assert result.exit_code == 0, result.output
+        assert "Traceback" not in result.output and "ERROR" not in result.stderr
+    result = run("forecast", "--db", "x.db", "--weeks", "520", "--now", at)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Error: no calls recorded between " in result.output
+
+
 def test_every_command_reads_at_the_same_way(run):
     advised = []
     for at in ("sat 10:00", "2026-11-28T10:00", "2026-11-28T02:00Z"):
@@ -191,6 +237,28 @@ def test_the_demo_opens_with_what_it_shows_and_closes_with_a_summary(run):
     assert " yes " in rows[0] and " no " in rows[2]  # verified, and the wrong PINs not
 
 
+@pytest.mark.parametrize(("at", "title", "ended"), [
+    ("2026-11-25", "At the lunch peak: a long wait, the best times to call, then a callback",
+     "callback from general"),  # a date alone: that Wednesday's morning, and lunch
+    ("2026-11-28T10:00+08:00", "At a busy hour: a long wait, the best times to call, then a "
+     "callback", "callback from general"),  # the README's Saturday: busy, but not lunch
+    ("2026-11-25T09:30", "At a quiet hour: a caller asking for a person is queued at once",
+     "queue general"),
+    ("2026-11-25T03:00", "While the line is closed: its opening hours and the best times to "
+     "call", "hangup"),
+])
+def test_the_peak_calls_title_is_true_to_where_it_is_placed(run, at, title, ended):
+    result = run("demo", "--at", at)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    titles = [line for line in lines if line.startswith("=== ") and "Summary" not in line]
+    assert titles[4] == f"=== {title}"
+    if "lunch" not in title:
+        assert "lunch" not in result.output
+    fifth = lines[lines.index("=== Summary: where each call went") + 6]
+    assert re.match(r"    5\.  \w{3} \d\d:\d\d  " + re.escape(ended), fifth), fifth
+
+
 def test_the_demo_runs_twice_on_one_database_the_same_way(run, tmp_path):
     first = run("demo", "--db", str(tmp_path / "d.db"), "--at", "2026-11-25")
     second = run("demo", "--database", str(tmp_path / "d.db"), "--at", "2026-11-25")
@@ -277,7 +345,7 @@ def test_callbacks_in_the_centres_time_with_language_header_and_merged_numbers(r
     assert "zh-CN" in merged and "general, payments" in merged and "topup" in merged
     fraud = next(line for line in body if "+14155550123" in line)
     assert "en-US" in fraud and "****0003" in fraud and "10000003" not in result.output
-    assert lines[-1] == "3 pending callback(s) to 2 number(s)"
+    assert lines[-1] == "3 pending callbacks to 2 numbers"
     rows = [json.loads(line) for line in run("callbacks", "--json", "--db", str(db)).stdout
             .splitlines()]
     assert sorted((r["number"], r["lang"]) for r in rows) == [
@@ -285,19 +353,49 @@ def test_callbacks_in_the_centres_time_with_language_header_and_merged_numbers(r
     assert {r["window_start"] for r in rows} == {None, "2026-11-25T20:00:00+08:00"}
 
 
+def test_counts_are_said_right_one_or_many(run, tmp_path):
+    store = Store(tmp_path / "one.db")
+    store.add_callback(number="+8613700000000", account=None, queue="general", issue=None,
+                       window_start=None, window_end=None, call_sid="CA1",
+                       now=datetime(2026, 11, 25, 4, 30, tzinfo=UTC))
+    store.close()
+    result = run("callbacks", "--db", str(tmp_path / "one.db"))
+    assert result.output.splitlines()[-1] == "1 pending callback to 1 number"
+    result = run("forecast", "--db", str(_calls_db(tmp_path / "calls.db", calls=1)),
+                 "--weeks", "1")
+    assert re.search(r"^  general: 1 call in 1 week, \d+ open hours a week$", result.stderr,
+                     re.M), result.stderr
+    assert "(s)" not in result.output
+
+
+def test_advise_and_forecast_read_the_traffic_setting_as_serve_does(run, tmp_path):
+    """IVR_TRAFFIC, or TRAFFIC in instance/config.py, names the centre's week for every
+    command that reads it (demo, call and serve did; advise and forecast now too)."""
+    new_york = str(ROOT / "tests" / "data" / "traffic_new_york.yaml")
+    db = str(_calls_db(tmp_path / "calls.db", calls=3))
+    config = tmp_path / "instance" / "config.py"
+    for env in ({"IVR_TRAFFIC": new_york}, {}):
+        if not env:  # the second time, through the file layer
+            config.parent.mkdir()
+            config.write_text(f"TRAFFIC = {new_york!r}\n")
+        advised = run("advise", "--at", "2026-11-25T09:30", env=env)
+        assert advised.exit_code == 0, advised.output
+        assert advised.output.startswith("general, Wednesday 2026-11-25 09:30 "
+                                         "(America/New_York): open")
+        forecast = run("forecast", "--db", db, env=env)
+        assert forecast.exit_code == 0, forecast.output
+        assert yaml.safe_load(forecast.stdout)["timezone"] == "America/New_York"
+    shipped = run("advise", "--at", "2026-11-25T09:30", "--traffic",
+                  str(ROOT / "ivr" / "data" / "traffic.yaml"))  # the option wins
+    assert "(Asia/Shanghai)" in shipped.output
+
+
 # ---- 25: erlang and forecast ----------------------------------------------------------
 
 def test_forecast_counts_calls_just_taken_and_warns_of_a_small_sample(run, tmp_path):
-    db = tmp_path / "calls.db"
-    now = datetime.now(UTC)
-    with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE calls (call_sid TEXT, started_at TEXT, queue TEXT)")
-        conn.executemany("INSERT INTO calls VALUES (?, ?, ?)",
-                         [(f"CA{i}", (now - timedelta(minutes=1 + i)).isoformat(), "general")
-                          for i in range(3)])
-    conn.close()
+    db = _calls_db(tmp_path / "calls.db", calls=3)
     result = run("forecast", "--db", str(db), "-o", str(tmp_path / "t.yaml"))
     assert result.exit_code == 0, result.output
     assert "wrote" in result.stderr and "3 calls" in result.stderr
     assert "warning: too few calls" in result.stderr
-    assert re.search(r"^  general: 3 call\(s\) in 4 week\(s\)", result.stderr, re.M)
+    assert re.search(r"^  general: 3 calls in 4 weeks, ", result.stderr, re.M)

@@ -79,7 +79,7 @@ def test_small_samples_are_named_per_queue():
     few = forecast(weekly_calls("payments", WED, 12, [3, 3]), weeks=2, now=NOW)
     warnings = small_samples(few)
     assert [w.split(":")[0] for w in warnings] == list(few["queues"])  # every queue
-    assert warnings[0].startswith("payments: 6 call(s) in 2 week(s), ")
+    assert warnings[0].startswith("payments: 6 calls in 2 weeks, ")
     busy = [("payments", NOW - timedelta(minutes=1 + i % 10000)) for i in range(20000)]
     assert not [w for w in small_samples(forecast(busy, weeks=1, now=NOW))
                 if w.startswith("payments")]

@@ -158,6 +158,24 @@ def test_the_store_itself_refuses_a_url(workdir):
     assert list(workdir.iterdir()) == []
 
 
+# -- lint reads the settings as the app does -------------------------------------------------
+def test_lint_reads_the_menu_and_prompts_settings_through_every_layer(workdir, monkeypatch):
+    mine = workdir / "mine.yaml"
+    mine.write_text((REPO / "ivr" / "menus" / "wallet.yaml").read_text("utf-8"), "utf-8")
+    instance_config(workdir, f"MENU = {str(mine)!r}\n")
+    result = CliRunner().invoke(cli, ["lint"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("mine.yaml: ")
+    (workdir / "empty").mkdir()
+    monkeypatch.setenv("IVR_PROMPTS_DIR", str(workdir / "empty"))
+    result = CliRunner().invoke(cli, ["lint"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output == f"error: {workdir / 'empty'}: no <lang>.yaml prompt files\n"
+    instance_config(workdir, "MENU = 1 / 0\n")  # a broken file stops lint as it stops serve
+    result = CliRunner().invoke(cli, ["lint"], catch_exceptions=False)
+    assert result.exit_code == 1 and "ZeroDivisionError" in result.output
+
+
 # -- the access log -------------------------------------------------------------------------
 @pytest.mark.parametrize(("value", "expected"), [
     (None, False), ("true", True), ("false", False), ("1", True), ("/var/log/ivr.log",

@@ -12,16 +12,18 @@ from ivr import prompts
 from ivr.audio import DEFAULT_AUDIO_DIR, AudioError
 from ivr.audio.manifest import Manifest
 from ivr.audio.settings import AudioSettings
-from ivr.cliargs import TextFile, boundary
+from ivr.cliargs import Finite, TextFile, boundary
+from ivr.plural import counted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _common(func: F) -> F:
     """The options every audio command takes: where prompts and audio live, the level."""
-    func = click.option("--target-dbfs", type=float, default=AudioSettings().target_dbfs,
+    func = click.option("--target-dbfs", type=Finite(-60, 0),
+                        default=AudioSettings().target_dbfs,
                         envvar="IVR_AUDIO_TARGET_DBFS", show_default=True,
-                        help="RMS level every prompt is normalised to.")(func)
+                        help="RMS level every prompt is normalised to (-60 to 0).")(func)
     func = click.option("--prompts", "prompts_dir", default=prompts.DEFAULT_DIR,
                         type=TextFile(folder=True), envvar="IVR_PROMPTS_DIR", show_default=True,
                         help="Directory of <lang>.yaml prompt files.")(func)
@@ -45,8 +47,8 @@ def audio() -> None:
 @audio.command()
 @_common
 @click.option("--force", is_flag=True, help="Re-render everything, changed or not.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Prompts rendered in parallel (default: one per CPU, up to 8).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
+              help="Prompts rendered in parallel, up to 64 (default: one per CPU, up to 8).")
 def build(audio_dir: Path, prompts_dir: Path, target_dbfs: float, force: bool,
           jobs: int | None) -> None:
     """Render every static prompt to 8 kHz telephony WAV, and the hold audio."""
@@ -84,7 +86,7 @@ def check(audio_dir: Path, prompts_dir: Path, target_dbfs: float) -> None:
     for problem in problems:
         click.echo(str(problem))
     if problems:
-        click.echo(f"{len(problems)} audio problem(s); run: ivr audio build", err=True)
+        click.echo(f"{counted(len(problems), 'audio problem')}; run: ivr audio build", err=True)
         raise SystemExit(1)
     click.echo(f"audio in {audio_dir} matches the prompts in {prompts_dir}")
 
@@ -93,8 +95,8 @@ def check(audio_dir: Path, prompts_dir: Path, target_dbfs: float) -> None:
 @_common
 @click.option("--menu", "menu_path", type=TextFile(),
               default=None, help="Menu tree naming the menu prompts (default: the wallet tree).")
-@click.option("--limit-s", type=float, default=20.0, show_default=True,
-              help="Flag menu prompts longer than this.")
+@click.option("--limit-s", type=Finite(0, 3600, min_open=True), default=20.0, show_default=True,
+              help="Flag menu prompts longer than this many seconds (more than 0).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any menu prompt is too long.")
 def report(audio_dir: Path, prompts_dir: Path, target_dbfs: float, menu_path: Path | None,
            limit_s: float, strict: bool) -> None:
@@ -116,6 +118,6 @@ def report(audio_dir: Path, prompts_dir: Path, target_dbfs: float, menu_path: Pa
     long_menus = [r for r in rows if r.too_long]
     total_s = sum(r.duration_ms or 0 for r in rows) / 1000
     click.echo(f"{len(rows)} prompts, {total_s:.1f} s in all; "
-               f"{len(long_menus)} menu prompt(s) over {limit_s:g} s")
+               f"{counted(len(long_menus), 'menu prompt')} over {limit_s:g} s")
     if strict and long_menus:
         raise SystemExit(1)

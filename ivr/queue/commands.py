@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from ivr.cliargs import MOMENT, Database, OutputFile, TextFile, boundary
+from ivr.cliargs import MOMENT, Database, OutputFile, TextFile, app_settings, boundary
 from ivr.moments import Moment
 from ivr.queue import erlang
 from ivr.queue import traffic as traffic_file
@@ -28,6 +28,8 @@ _FILE = TextFile()
 #: the time grows with the agents (100 million took 16 s)
 MAX_AGENTS = 1_000_000
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+#: a forecast averages up to ten years of weeks: older calls say little of next week's
+MAX_WEEKS = 520
 
 
 def _finite(value: float) -> float | None:
@@ -120,6 +122,15 @@ def _when(value: Moment | None, centre: Centre) -> datetime:
     return now if value is None else value.resolve(centre.traffic.zone, now)
 
 
+def _traffic(path: Path | None) -> Path | None:
+    """``--traffic``, else the app's TRAFFIC setting (``IVR_TRAFFIC``, or
+    ``instance/config.py``), read as ``ivr serve`` reads it; None: the shipped week."""
+    if path is not None:
+        return path
+    setting = app_settings().get("TRAFFIC")
+    return Path(setting) if setting else None
+
+
 def _centre(path: Path | None) -> Centre:
     with boundary([path or traffic_file.DEFAULT_PATH]):
         return Centre.load(path)
@@ -148,7 +159,9 @@ def _describe(advice: Advice, centre: Centre) -> str:
               help="When: an ISO time (without an offset, the centre's local time) or a "
               "weekday and time ('sat 10:00'). Default: now.")
 @click.option("--queue", default="general", show_default=True)
-@click.option("--traffic", "traffic_path", type=_FILE, help="Traffic file (default: shipped).")
+@click.option("--traffic", "traffic_path", type=_FILE,
+              help="Traffic file (default: the TRAFFIC setting, IVR_TRAFFIC, else the "
+                   "shipped one).")
 @click.option("--windows", default=3, show_default=True, type=click.IntRange(1, 20),
               help="How many windows to suggest.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -157,7 +170,7 @@ def _describe(advice: Advice, centre: Centre) -> str:
 def advise_command(at: Moment | None, queue: str, traffic_path: Path | None, windows: int,
                    as_json: bool, plot_path: Path | None) -> None:
     """The expected wait now and the best times to call in the coming week."""
-    centre = _centre(traffic_path)
+    centre = _centre(_traffic(traffic_path))
     if queue not in centre.queues:
         raise click.BadParameter(f"no queue {queue!r}; choose from {', '.join(centre.queues)}",
                                  param_hint="--queue")
@@ -177,10 +190,11 @@ def advise_command(at: Moment | None, queue: str, traffic_path: Path | None, win
 @click.command("forecast")
 @click.option("--db", "--database", "db_path", type=Database(create=False), required=True,
               help="The IVR's SQLite database.")
-@click.option("--weeks", default=4, show_default=True, type=click.IntRange(min=1),
-              help="Average over this many weeks up to --now.")
+@click.option("--weeks", default=4, show_default=True, type=click.IntRange(1, MAX_WEEKS),
+              help=f"Average over this many weeks up to --now (up to {MAX_WEEKS}).")
 @click.option("--traffic", "traffic_path", type=_FILE,
-              help="Traffic file whose staffing and hours to keep (default: shipped).")
+              help="Traffic file whose staffing and hours to keep (default: the TRAFFIC "
+                   "setting, IVR_TRAFFIC, else the shipped one).")
 @click.option("-o", "--output", type=OutputFile((".yaml", ".yml")),
               help="Write the new traffic file here (default: stdout).")
 @click.option("--now", "now", type=MOMENT, metavar="TIME",
@@ -192,6 +206,7 @@ def forecast_command(db_path: Path, weeks: int, traffic_path: Path | None,
     The period runs up to now, the hour in progress included. A warning on stderr names
     each queue whose averages rest on too few calls.
     """
+    traffic_path = _traffic(traffic_path)
     centre = _centre(traffic_path)
     with boundary([traffic_path or traffic_file.DEFAULT_PATH]):
         base = traffic_file.read_raw(traffic_path)

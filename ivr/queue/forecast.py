@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.errors import StoreError
+from ivr.plural import counted, plural
 from ivr.queue import traffic as traffic_file
 from ivr.queue.calendar import WEEKDAYS, DayKind
 
@@ -131,8 +132,8 @@ def small_samples(tree: Mapping[str, Any]) -> list[str]:
         open_hours = sum(end - start for day in queue.hours[:7] for start, end in day)
         calls = int(per_queue.get(name, 0))
         if open_hours and calls < MIN_CALLS_PER_OPEN_HOUR * open_hours:
-            found.append(f"{name}: {calls} call(s) in {weeks} week(s), {open_hours} open "
-                         "hours a week")
+            found.append(f"{name}: {counted(calls, 'call')} in {counted(weeks, 'week')}, "
+                         f"{counted(open_hours, 'open hour')} a week")
     return found
 
 
@@ -158,8 +159,9 @@ def forecast_from_db(
         except ValueError:
             bad += 1
     if bad:
-        log.warning("%d call(s) in %s have an unreadable started_at and were ignored", bad,
-                    db_path)
+        log.warning("%s in %s %s an unreadable started_at and %s ignored",
+                    counted(bad, "call"), db_path, plural(bad, "has", "have"),
+                    plural(bad, "was", "were"))
     return forecast(calls, weeks, now, base)
 
 

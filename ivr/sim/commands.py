@@ -19,18 +19,35 @@ from typing import Any
 
 import click
 
-from ivr.cliargs import MOMENT, Database, TextFile, app_logs_quiet, boundary, settings_files
+from ivr.cliargs import (
+    MOMENT,
+    Database,
+    Finite,
+    PhoneNumber,
+    TextFile,
+    WebhookURL,
+    app_logs_quiet,
+    app_settings,
+    boundary,
+    settings_files,
+)
 from ivr.moments import Moment
 from ivr.sim import bulk, calllog, scenario
 from ivr.sim.caller import Answer, Caller, InteractiveCaller, Prompt, Script
 from ivr.sim.errors import SimError
-from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, Hold
+from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, MAX_CALL_S, WITHHELD, Hold
 from ivr.sim.target import Target, over_http, sandbox
 from ivr.sim.trace import EndedBy, Trace
 from ivr.sim.transcript import describe, lines, summary
 from ivr.sim.transport import Reply, Request, Session, Transport, shown
 
 log = logging.getLogger(__name__)
+
+#: wait-loop documents a call may hear: about an hour and a half of the shipped hold loop,
+#: well inside the simulator's 200 requests per call (a million ran 12,043 s, then gave up)
+MAX_HOLD_LOOPS = 100
+#: scenario runs of one ``replay`` (each a fresh database) and processes running them
+MAX_REPEAT, MAX_WORKERS = 10_000, 64
 
 TraceHandler = Callable[[Trace, Any], None]
 _TRACE_OPTIONS: list[tuple[str, TraceHandler]] = []
@@ -48,7 +65,9 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
         [
             click.option(
                 "--url",
-                help="A running server (its base or Voice URL) instead of the app in this process.",
+                type=WebhookURL(),
+                help="A running server (its base or Voice URL, e.g. http://127.0.0.1:8000) "
+                "instead of the app in this process.",
             ),
             click.option(
                 "--token",
@@ -82,8 +101,11 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     "_ is a time-out, h hangs up, say takes the next --say. Default: interactive.",
 )
 @click.option("--say", "says", multiple=True, help="Speech answers, in order.")
-@click.option("--from", "from_", default=DEFAULT_FROM, show_default=True, help="Caller ID.")
-@click.option("--to", default=DEFAULT_TO, show_default=True, help="The number called.")
+@click.option("--from", "from_", default=DEFAULT_FROM, show_default=True,
+              type=PhoneNumber(withheld_ok=True),
+              help=f"Caller ID: E.164 ('+' and digits), or {WITHHELD!r} (withheld).")
+@click.option("--to", default=DEFAULT_TO, show_default=True, type=PhoneNumber(),
+              help="The number called (E.164).")
 @click.option("--lang", help="Pick this language first (zh-CN, en-US) at the language menu.")
 @click.option(
     "--at",
@@ -94,15 +116,17 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option(
     "--hold-loops",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_HOLD_LOOPS),
     default=1,
     show_default=True,
-    help="Hold documents heard before the simulation ends in the queue.",
+    help=f"Hold documents heard before the simulation ends in the queue (up to "
+    f"{MAX_HOLD_LOOPS}).",
 )
 @click.option(
     "--bridge-after",
-    type=click.FloatRange(0, 24 * 3600),
-    help="An agent answers after this many s of hold.",
+    type=Finite(0, MAX_CALL_S),
+    help="An agent answers after this many s of hold (up to "
+    f"{MAX_CALL_S:g}, Twilio's longest call).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON.")
 @_target_options
@@ -174,6 +198,7 @@ def call(
         if extra.get(name) is not None:
             handle(trace, extra[name])
     if trace.outcome.ended_by is EndedBy.ERROR:
+        _unanswered(trace, url)
         raise SystemExit(1)
 
 
@@ -188,21 +213,21 @@ def call(
 )
 @click.option(
     "--repeat",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_REPEAT),
     default=1,
     show_default=True,
     help="Run the scenarios this many times (bulk).",
 )
 @click.option(
     "--workers",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_WORKERS),
     default=1,
     show_default=True,
     help="Processes for bulk runs, each with its own sandbox app.",
 )
 @click.option(
     "--time-tolerance",
-    type=click.FloatRange(0),
+    type=Finite(0),
     default=10.0,
     show_default=True,
     help="With --calls: time to queue differences within this many s are the same.",
@@ -302,6 +327,9 @@ def _target(
             log.debug("calling %s (%s)", target.voice_url, "signed" if token else "unsigned")
             yield _logged(target)
             return
+        # the settings are read as the app reads them, though the sandbox keeps its own
+        # database: an IVR_DATABASE the app would refuse is refused here too
+        app_settings({"DATABASE": str(db)} if db else None)
         with sandbox(menu, {"DATABASE": str(db)} if db else None) as target:
             log.debug("calling the app in this process (menu %s, database %s)",
                       menu or "the shipped one", db or "a throwaway one")
@@ -310,14 +338,27 @@ def _target(
 
 def _refused(trace: Trace, url: str | None, token: str | None) -> None:
     """A server that checks signatures refuses an unsigned call: say why, not 11200."""
-    if url and not token and trace.outcome.ended_by is EndedBy.ERROR:
-        error = next((e for e in trace.events if e["type"] == "error"), {})
-        if "status 403" in str(error.get("message")):
-            raise click.ClickException(
-                f"{url} refused the unsigned webhook (403): it checks signatures; give "
-                "--token or set TWILIO_AUTH_TOKEN (only `ivr serve --dev` without a token "
-                "takes unsigned calls)"
-            )
+    if url and not token and "status 403" in _error(trace):
+        raise click.ClickException(
+            f"{url} refused the unsigned webhook (403): it checks signatures; give "
+            "--token or set TWILIO_AUTH_TOKEN (only `ivr serve --dev` without a token "
+            "takes unsigned calls)"
+        )
+
+
+def _unanswered(trace: Trace, url: str | None) -> None:
+    """Nothing listens at ``--url``: the trace ends in 11200, as Twilio's would; say what
+    that means here, on stderr."""
+    if url and "Connection refused" in _error(trace):
+        click.echo(f"note: nothing answers at {url} (connection refused): is `ivr serve` "
+                   "running there, on that port?", err=True)
+
+
+def _error(trace: Trace) -> str:
+    """What ended a call that ended in an error ("" for any other end)."""
+    if trace.outcome.ended_by is not EndedBy.ERROR:
+        return ""
+    return str(next((e for e in trace.events if e["type"] == "error"), {}).get("message", ""))
 
 
 def _logged(target: Target) -> Target:

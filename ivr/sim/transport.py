@@ -168,9 +168,12 @@ class _HTTPSession:
 
     def send(self, request: Request) -> Reply:
         data = urlencode(request.params).encode() if request.method == "POST" else None
-        req = urllib.request.Request(
-            request.url, data=data, method=request.method, headers=dict(request.headers)
-        )
+        try:
+            req = urllib.request.Request(
+                request.url, data=data, method=request.method, headers=dict(request.headers)
+            )
+        except ValueError as exc:  # no scheme: a URL a document named, say; Twilio's 11200
+            raise TransportError(f"{request.method} {shown(request.url)}: {exc}") from exc
         if data is not None:
             req.add_header("Content-Type", "application/x-www-form-urlencoded")
         try:
