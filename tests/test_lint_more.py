@@ -205,11 +205,18 @@ def test_a_node_of_an_unknown_kind_still_counts(tmp_path):
     assert summary(menu, problems) == f"menu.yaml: {written} nodes, 1 error"
 
 
-def test_the_count_of_errors_is_in_words():
+def test_the_count_of_errors_is_in_words(tmp_path):
     menu, _ = load_menu()
     errors = [Problem("x", "one"), Problem("y", "two")]
     assert summary(menu, errors).endswith(" nodes, 2 errors")
     assert summary(menu, [Problem("x", "w", "warning")]).endswith(", 0 errors, 1 warning")
+    written = len(yaml.safe_load(SHIPPED)["nodes"])
+    shipped = CliRunner().invoke(cli, ["lint"], catch_exceptions=False)
+    assert shipped.output.splitlines()[-1] == f"wallet.yaml: {written} nodes, 0 errors"
+    code, _ = lint_shipped(tmp_path, "kind: record\n", "kind: recorder\n")
+    path = tmp_path / "menu.yaml"
+    closing = CliRunner().invoke(cli, ["lint", str(path)]).output.splitlines()[-1]
+    assert code == 1 and closing == f"menu.yaml: {written} nodes, 1 error"
 
 
 def test_yaml_syntax_errors_name_the_file_line_and_column(tmp_path):

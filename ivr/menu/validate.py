@@ -12,6 +12,7 @@ from typing import Protocol
 from ivr.errors import Problem
 from ivr.menu.loader import close_match
 from ivr.menu.model import COLLECT_FORMATS, GATHERING, SERVICE_ACTIONS, Kind, Menu, Node
+from ivr.plural import counted
 
 #: keys every menu reserves: ``*`` repeats, ``9`` goes back in sub-menus
 RESERVED_KEYS = frozenset({"*"})
@@ -254,17 +255,13 @@ def _unreachable(menu: Menu, undefined: list[tuple[str, str, str]],
     return problems
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def summary(menu: Menu, problems: Sequence[Problem]) -> str:
     """``ivr lint``'s closing line, ``wallet.yaml: 37 nodes, 0 errors``: it counts every
     node the file writes, as the problems do (a node of an unknown kind is still one)."""
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
-    line = f"{menu.source}: {_count(menu.size, 'node')}, {_count(errors, 'error')}"
-    return line + (f", {_count(warnings, 'warning')}" if warnings else "")
+    line = f"{menu.source}: {counted(menu.size, 'node')}, {counted(errors, 'error')}"
+    return line + (f", {counted(warnings, 'warning')}" if warnings else "")
 
 
 def _missing_prompts(prompts: list[tuple[str, str]], catalog: PromptCatalog) -> list[Problem]:
