@@ -543,20 +543,46 @@ def book_callback(turn: _Turn, queue: str) -> Step:
     best = svc.queues.advise(queue, svc.now).windows if svc.queues else ()
     start, end = (best[0].start, best[0].end) if best else (None, None)
     if svc.callbacks is not None and not state.data.get("callback"):
+        if not callable_number(state.from_number):
+            return no_callback(turn, queue, "callback_withheld")
         booked = svc.callbacks.add_callback(
             number=state.from_number, account=state.account if state.verified else None,
             queue=queue, issue=state.issue, window_start=start, window_end=end,
             call_sid=state.call_sid, now=svc.now, max_per_day=svc.callbacks_per_day)
         if booked is None:
-            turn.say("callback_limit")
-            turn.update(substep="queued")
-            return turn.done(enqueue=queue)
+            return no_callback(turn, queue, "callback_limit")
     turn.update(data={**turn.state.data, "callback": True})
     if best:
         turn.say("callback_booked", window=spoken.window(svc.catalog, state.lang, best[0],
                                                          svc.now))
     turn.say("goodbye")
     return turn.done(hangup=True)
+
+
+def no_callback(turn: _Turn, queue: str, why: str) -> Step:
+    """A callback that cannot be booked: say why, then the queue while it is open (the
+    caller keeps their place), or goodbye when it is closed (no one would answer)."""
+    turn.say(why)
+    queues = turn.svc.queues
+    if queues is None or queues.is_open(queue, turn.svc.now):
+        turn.say("callback_stay")
+        turn.update(substep="queued")
+        return turn.done(enqueue=queue)
+    turn.say("goodbye")
+    return turn.done(hangup=True)
+
+
+#: a number Twilio gives for a caller who withholds theirs: ``anonymous``, or one of the
+#: E.164 look-alikes carriers send (+266696687 spells ANONYMOUS, +7378742833 RESTRICTED,
+#: +2562533 BLOCKED, +8656696 and +86282452253 UNKNOWN; Twilio support, "strange numbers in my call logs")
+WITHHELD_NUMBERS = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696",
+                              "+86282452253"})
+_DIALABLE = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def callable_number(number: str) -> bool:
+    """Whether an agent could call ``number`` back: E.164, not withheld."""
+    return _DIALABLE.fullmatch(number) is not None and number not in WITHHELD_NUMBERS
 
 
 #: the wait loop speaks and books callbacks without walking the tree
@@ -579,9 +605,10 @@ def hold(state: CallState, queue: str, live: LiveQueue | None,
                          float(told) if isinstance(told, (int, float)) else None)
     said = spoken.wait(services.catalog, state.lang, wait.seconds)
     ahead = live.position - 1
-    if not wait.by_queue:
-        return [turn.utter("hold_wait", wait=said)]
-    return [turn.utter("hold_position" if ahead else "hold_next", ahead=ahead, wait=said)]
+    where = (turn.utter("hold_wait", wait=said) if not wait.by_queue else
+             turn.utter("hold_position" if ahead else "hold_next", ahead=ahead, wait=said))
+    # a withheld number cannot be called back, so it is not offered a callback
+    return [where, turn.utter("hold_callback")] if callable_number(state.from_number) else [where]
 
 
 def takes_step(result: str, state: CallState) -> bool:

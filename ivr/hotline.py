@@ -16,7 +16,7 @@ from ivr import prompts
 from ivr.backend import Services
 from ivr.call import CallEvent, CallState, LiveQueue, Step, Utterance
 from ivr.errors import MenuError, Problem
-from ivr.flow import after_queue, again, hold, step, takes_step
+from ivr.flow import after_queue, again, callable_number, hold, step, takes_step
 from ivr.lockouts import LockoutPolicy, SQLiteLockouts
 from ivr.menu import Menu, load_validated
 from ivr.queue.advice import Centre
@@ -157,13 +157,17 @@ class Hotline:
         callback being booked once per call)."""
         return stored is not None and not stored.ended and turn in (None, stored.turn)
 
-    def request_callback(self, call_sid: str, turn: int | None, now: datetime) -> None:
-        """The caller pressed 1 while holding; the Enqueue action will book it."""
+    def request_callback(self, call_sid: str, turn: int | None, now: datetime) -> bool:
+        """The caller pressed 1 while holding; the Enqueue action will book it. False when
+        the caller's number is withheld: no callback, they keep their place."""
         stored = self.store.load_call(call_sid, now)
+        if stored and stored.state and not callable_number(stored.state.from_number):
+            return False
         state = stored.state if stored and self._live(stored, turn) else None
         if state and state.node:
             self.store.save_step(Step(replace(state, data={**state.data, "leaving": True}),
                                       logged_input="1"), now, "(hold)")
+        return True
 
     def queue_done(self, call_sid: str, result: str, turn: int | None, now: datetime) -> Step:
         """The Enqueue action: the callback asked for while holding, an offer when the queue

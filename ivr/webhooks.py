@@ -132,8 +132,8 @@ def hold_key(queue: str) -> Response:
     """A key pressed while holding: 1 leaves the queue for a callback."""
     line = hotline()
     sid = call_sid()
-    if clean_digits(request.values.get("Digits")) == "1":
-        line.request_callback(sid, count("t"), hotline().now())
+    if clean_digits(request.values.get("Digits")) == "1" and \
+            line.request_callback(sid, count("t"), hotline().now()):
         return xml(twiml.leave())
     lang = line.lang_of(sid)
     keep = Utterance("hold_continue", line.catalog.text(lang, "hold_continue"), lang)

@@ -537,6 +537,48 @@ def test_a_verified_callers_callback_is_marked_verified(app, client):
     assert pending["queue"] == "account-security"
 
 
+@pytest.mark.parametrize("withheld", ["anonymous", "+266696687"])
+def test_a_withheld_number_is_told_no_callback_and_keeps_its_place(app, client, clock, withheld):
+    clock.move_to("2026-11-25 04:30:00")  # Wednesday lunch in Shanghai: the callback offer
+    call = Caller(client, withheld)
+    call.start()
+    call.keys("2", "0", "1")  # an agent; the wait is long: a callback, please
+    assert call.said("Sorry, we cannot call back a withheld number.")
+    assert call.said("Please stay on the line for the next agent.")
+    assert call.queue == "general"
+    assert app.extensions["ivr"].store.pending_callbacks() == []
+
+
+def test_holding_a_withheld_number_is_offered_no_callback_and_1_keeps_its_place(app, client):
+    call = Caller(client, "anonymous")
+    call.start()
+    call.keys("2", "0")  # a quiet hour: straight into the queue
+    enqueue = call.root.find("Enqueue")
+    call.post(enqueue.get("waitUrl"), QueuePosition="3", QueueTime="40")
+    assert call.said("Callers ahead of you: 2.") and not call.said("get a callback")
+    answer = call.post(call.action, Digits="1")
+    assert answer.find("Leave") is None and call.said("Please keep holding.")
+    shown = Caller(client, "+8613912345678")  # a caller who shows a number is offered one
+    shown.start()
+    shown.keys("2", "0")
+    shown.post(shown.root.find("Enqueue").get("waitUrl"), QueuePosition="3", QueueTime="40")
+    assert shown.said("To leave the queue and get a callback, press 1 at any time.")
+    assert shown.post(shown.action, Digits="1").find("Leave") is not None
+
+
+def test_at_a_closed_line_a_withheld_number_hears_goodbye_not_a_queue(app, client, clock):
+    clock.move_to("2026-11-25 15:30:00")  # Wednesday 23:30 in Shanghai: the line is closed
+    call = Caller(client, "anonymous")
+    call.start()
+    call.keys("2", "0")
+    assert call.said("This line is closed now")
+    call.press("1")  # for a callback
+    assert call.said("Sorry, we cannot call back a withheld number.")
+    assert not call.said("stay on the line") and call.queue is None
+    assert call.said("Goodbye") and call.root.find("Hangup") is not None
+    assert app.extensions["ivr"].store.pending_callbacks() == []
+
+
 # -- 10. settings that must not fail quietly -------------------------------------------------------
 def test_dev_mode_is_refused_outside_ivr_serve_dev(tmp_path):
     env = {"IVR_DEV": "true", "IVR_DATABASE": str(tmp_path / "ivr.db"), "TWILIO_AUTH_TOKEN": ""}

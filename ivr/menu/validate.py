@@ -28,10 +28,11 @@ FLOW_PROMPTS = (
     "fmt_long_wait", "fmt_window", "fmt_moment", "fmt_today", "fmt_tomorrow", "fmt_weekdays",
     "fmt_days_hours", "fmt_holidays", "fmt_closed_day", "fmt_all_day", "fmt_list_sep",
     # self-service and the newer turns of the flow, and how they say things
-    "callback_limit", "complaint_filed", "complaint_lookups_limit", "complaint_retry",
+    "callback_limit", "callback_stay", "callback_withheld", "complaint_filed",
+    "complaint_lookups_limit", "complaint_retry",
     "complaint_status_closed", "complaint_status_open", "complaint_unknown", "freeze_done",
     "freeze_already", "password_help_text", "topup_none", "topup_processing", "topup_failed",
-    "hold_wait", "queue_full", "team_closed", "team_closed_offer", "verify_account_unknown",
+    "hold_wait", "hold_callback", "queue_full", "team_closed", "team_closed_offer", "verify_account_unknown",
     "verify_locked_support", "fmt_and", "fmt_clock", "fmt_day_range", "fmt_day_windows",
     "fmt_minute", "fmt_span_hour", "fmt_span_hours", "fmt_span_minute", "fmt_span_minutes",
     "fmt_time_range", "fmt_weekday_date",
