@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from servers import _LAUNCH, Server, _stop, free_port, server_env
 
 import ivr
 from ivr import create_app
@@ -24,7 +25,6 @@ from ivr.audio import DEFAULT_AUDIO_DIR
 from ivr.server import access_log
 from ivr.store import Store
 from ivr.wallet import DEMO_ACCOUNTS, SQLiteWallet, seed_demo
-from tests.servers import _LAUNCH, Server, _stop, free_port, server_env
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "ivr"
