@@ -137,7 +137,8 @@ def test_holding_callers_hear_their_place_and_can_leave_for_a_callback(settings)
         two = next(t for t in call.heard if t.startswith("Callers ahead of you: 1."))
         assert six != two
         call.post(enqueue.get("waitUrl"), QueuePosition="1", QueueTime="90")
-        assert call.heard[-1].startswith("You are next in line. The expected wait is")
+        assert call.heard[-2].startswith("You are next in line. The expected wait is")
+        assert call.heard[-1] == "To leave the queue and get a callback, press 1 at any time."
         assert call.root.find("Gather").find("Play") is not None \
             or call.root.find("Gather").find("Pause") is not None  # hold audio between
         call.post(call.action, Digits="1")
