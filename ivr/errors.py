@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ivr.plural import counted
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -36,7 +38,7 @@ class MenuError(IVRError):
     def __init__(self, problems: list[Problem], source: str = "menu") -> None:
         self.problems = problems
         lines = "\n".join(f"  {p}" for p in problems)
-        super().__init__(f"{source} is invalid ({len(problems)} problem(s)):\n{lines}")
+        super().__init__(f"{source} is invalid ({counted(len(problems), 'problem')}):\n{lines}")
 
 
 class StoreError(IVRError):

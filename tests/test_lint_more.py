@@ -117,7 +117,7 @@ CRAFTED = [
       "name a verify node; did you mean 'identify'?"]),
     ("a misspelt node id is one problem, not one per place naming it",
      ("  main:\n", "  mian:\n"),
-     ["error: menu.yaml:2 main: 'main' is not a defined node (named on line(s) 10, 22, 26 "
+     ["error: menu.yaml:2 main: 'main' is not a defined node (named on lines 10, 22, 26 "
       "too); did you mean 'mian'?"]),
     ("a missing verify gate is one problem, naming the verify node nothing reaches",
      ("verify: identify\n", ""),

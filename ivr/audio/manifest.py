@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 from ivr.audio import AudioError
 from ivr.audio.settings import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
+from ivr.plural import counted
 from ivr.prompts import Catalog, placeholders
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def wav_problem(path: Path, duration_ms: int) -> str | None:
     except (OSError, EOFError, wave.Error) as exc:
         return f"not a readable PCM WAV ({exc})"
     if (rate, channels, width) != (SAMPLE_RATE, CHANNELS, SAMPLE_WIDTH):
-        return (f"not telephony audio: {rate} Hz, {channels} channel(s), {8 * width}-bit "
+        return (f"not telephony audio: {rate} Hz, {counted(channels, 'channel')}, {8 * width}-bit "
                 f"(needs {SAMPLE_RATE} Hz mono 16-bit)")
     actual_ms = round(frames * 1000 / rate)
     if abs(actual_ms - duration_ms) > TOLERANCE_MS:

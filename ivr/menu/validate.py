@@ -12,7 +12,7 @@ from typing import Protocol
 from ivr.errors import Problem
 from ivr.menu.loader import close_match
 from ivr.menu.model import COLLECT_FORMATS, GATHERING, SERVICE_ACTIONS, Kind, Menu, Node
-from ivr.plural import counted
+from ivr.plural import counted, plural
 
 #: keys every menu reserves: ``*`` repeats, ``9`` goes back in sub-menus
 RESERVED_KEYS = frozenset({"*"})
@@ -241,7 +241,7 @@ def _unreachable(menu: Menu, undefined: list[tuple[str, str, str]],
         hint = f"; did you mean '{guess}'?" if guess else ""
         # one name used in several places is one mistake (often the node's own id)
         others = [where.split(" ", 1)[0].rsplit(":", 1)[-1] for where, _ in refs[1:]]
-        also = f" (named on line(s) {', '.join(others)} too)" if others else ""
+        also = f" (named on {plural(len(others), 'line')} {', '.join(others)} too)" if others else ""
         where, message = refs[0]
         problems.append(Problem(where, f"{message}{also}{hint}"))
     if start is None:  # no start to reach from: "unreachable" would only echo that
