@@ -123,11 +123,6 @@ def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: i
         from ivr.app import create_app
 
         app = create_app(overrides)
-    if app.config["DEV"] and not dev:
-        raise click.ClickException(
-            "dev mode is set (IVR_DEV, or DEV in instance/config.py) but this is not "
-            "`ivr serve --dev`: dev mode accepts unsigned webhooks, so only Flask's dev "
-            "server may run with it")
     problem = listen_problem(host, port)
     if problem:
         raise click.ClickException(problem)
@@ -156,7 +151,7 @@ def demo(database: Path | None, at: moments.Moment | None) -> None:
     from ivr import demo as demo_calls
 
     # the demo keeps its own database, but an IVR_DATABASE the app refuses is refused
-    app_settings({"DATABASE": str(database)} if database else None)
+    app_settings(database)
     with app_logs_quiet(), boundary(settings_files):
         demo_calls.run(click.echo, database, at)
 
@@ -177,7 +172,7 @@ def callbacks(database: Path | None, as_json: bool) -> None:
     from ivr.backend import mask
     from ivr.queue import traffic as traffic_file
 
-    settings = _app_settings(database, secret=False)
+    settings = app_settings(database)
     path = Path(str(settings["DATABASE"]))
     _check_database(path)
     with boundary([settings.get("TRAFFIC") or traffic_file.DEFAULT_PATH]):
@@ -279,11 +274,6 @@ def _merged(pending: list[dict[str, Any]], zone: ZoneInfo,
     return rows
 
 
-def _app_settings(database: Path | None = None, secret: bool = True) -> dict[str, Any]:
-    """The app's settings (no Twilio token needed here), ``--db`` over the setting."""
-    return app_settings({"DATABASE": str(database)} if database else None, secret=secret)
-
-
 @cli.command()
 @click.argument("account")
 @click.option("--db", "--database", "database", type=Database(create=False),
@@ -294,7 +284,7 @@ def unlock(account: str, database: Path | None) -> None:
     from ivr.lockouts import SQLiteLockouts
     from ivr.store import Store
 
-    settings = _app_settings(database)
+    settings = app_settings(database, secret=True)
     digits = settings["ACCOUNT_DIGITS"]
     if not (account.isdigit() and len(account) == digits):
         raise click.BadParameter(f"an account number has {digits} digits", param_hint="ACCOUNT")

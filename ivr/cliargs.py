@@ -14,7 +14,7 @@ import math
 import os
 import socket
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -87,17 +87,19 @@ def boundary(files: Files = ()) -> Iterator[None]:
                                    f"({exc}); save it as UTF-8") from exc
 
 
-def app_settings(overrides: Mapping[str, Any] | None = None, *,
-                 secret: bool = False) -> dict[str, Any]:
+def app_settings(database: Path | None = None, *, secret: bool = False) -> dict[str, Any]:
     """The app's settings, through the same layers as ``create_app`` (``config.read``), for
-    a command that reads them without serving: dev mode (no Twilio token needed), and
-    unless ``secret`` no secret key made on disk. A problem is one click error.
+    a command that reads them without serving: dev mode (no Twilio token needed), a
+    command's ``--db`` over the database setting, and unless ``secret`` no secret key made
+    on disk. A problem is one click error.
     """
     from ivr import config
 
     layered: dict[str, Any] = {"DEV": True, **({} if secret else {"SECRET_KEY": "unused"})}
+    if database:
+        layered["DATABASE"] = str(database)
     try:
-        return config.read({**layered, **(overrides or {})})
+        return config.read(layered)
     except IVRError as exc:
         raise error(exc) from exc
 

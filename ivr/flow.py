@@ -22,6 +22,7 @@ from ivr import spoken
 from ivr.backend import Lock, QueueModel, Services, mask
 from ivr.call import Ask, CallEvent, CallState, LiveQueue, Step, Utterance
 from ivr.menu.model import Kind, Menu, Node, Option
+from ivr.phone import callable_number
 
 log = logging.getLogger(__name__)
 
@@ -570,19 +571,6 @@ def no_callback(turn: _Turn, queue: str, why: str) -> Step:
         return turn.done(enqueue=queue)
     turn.say("goodbye")
     return turn.done(hangup=True)
-
-
-#: a number Twilio gives for a caller who withholds theirs: ``anonymous``, or one of the
-#: E.164 look-alikes carriers send (+266696687 spells ANONYMOUS, +7378742833 RESTRICTED,
-#: +2562533 BLOCKED, +8656696 and +86282452253 UNKNOWN; Twilio support, "strange numbers in my call logs")
-WITHHELD_NUMBERS = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696",
-                              "+86282452253"})
-_DIALABLE = re.compile(r"\+[1-9][0-9]{6,14}")
-
-
-def callable_number(number: str) -> bool:
-    """Whether an agent could call ``number`` back: E.164, not withheld."""
-    return _DIALABLE.fullmatch(number) is not None and number not in WITHHELD_NUMBERS
 
 
 #: the wait loop speaks and books callbacks without walking the tree

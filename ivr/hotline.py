@@ -16,9 +16,10 @@ from ivr import prompts
 from ivr.backend import Services
 from ivr.call import CallEvent, CallState, LiveQueue, Step, Utterance
 from ivr.errors import MenuError, Problem
-from ivr.flow import after_queue, again, callable_number, hold, step, takes_step
+from ivr.flow import after_queue, again, hold, step, takes_step
 from ivr.lockouts import LockoutPolicy, SQLiteLockouts
 from ivr.menu import Menu, load_validated
+from ivr.phone import callable_number
 from ivr.queue.advice import Centre
 from ivr.store import Store, StoredCall
 from ivr.wallet import SQLiteWallet, seed_demo

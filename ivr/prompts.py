@@ -82,7 +82,7 @@ def fill_safely(raw: str, values: dict[str, object]) -> str:
                     out.append(str(values[name]))
     except ValueError:
         out = [_BRACED.sub("", raw)]
-    return _ONE_STOP.sub("", _SPACE_BEFORE_STOP.sub(r"\1", _SPACES.sub(" ", "".join(out))).strip())
+    return _SPACE_BEFORE_STOP.sub(r"\1", _SPACES.sub(" ", "".join(out))).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +118,13 @@ class Catalog:
         if not values and not placeholders(raw) and "{" not in raw and "}" not in raw:
             return raw
         try:
-            return _ONE_STOP.sub("", raw.format(**values))
+            filled = raw.format(**values)
         except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
             log.error("prompt %s/%s cannot be filled (%s: %s; given %s): speaking it "
                       "without the missing part", lang, key, type(exc).__name__, exc,
                       sorted(values) or "nothing")
-            return fill_safely(raw, values)
+            filled = fill_safely(raw, values)
+        return _ONE_STOP.sub("", filled)
 
     def where(self, lang: str, key: str) -> str:
         """``<dir>/<lang>.yaml:<line> <key>``: where a prompt is written."""

@@ -32,10 +32,11 @@ from ivr.cliargs import (
     settings_files,
 )
 from ivr.moments import Moment
+from ivr.phone import WITHHELD
 from ivr.sim import bulk, calllog, scenario
 from ivr.sim.caller import Answer, Caller, InteractiveCaller, Prompt, Script
 from ivr.sim.errors import SimError
-from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, MAX_CALL_S, WITHHELD, Hold
+from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, MAX_CALL_S, Hold
 from ivr.sim.target import Target, over_http, sandbox
 from ivr.sim.trace import EndedBy, Trace
 from ivr.sim.transcript import describe, lines, summary
@@ -329,7 +330,7 @@ def _target(
             return
         # the settings are read as the app reads them, though the sandbox keeps its own
         # database: an IVR_DATABASE the app would refuse is refused here too
-        app_settings({"DATABASE": str(db)} if db else None)
+        app_settings(db)
         with sandbox(menu, {"DATABASE": str(db)} if db else None) as target:
             log.debug("calling the app in this process (menu %s, database %s)",
                       menu or "the shipped one", db or "a throwaway one")

@@ -58,7 +58,6 @@ import hashlib
 import io
 import logging
 import math
-import re
 import uuid
 import wave
 from collections.abc import Callable, Mapping
@@ -68,6 +67,7 @@ from urllib.parse import urljoin
 
 from twilio.request_validator import HMAC_SHA1
 
+from ivr.phone import E164, WITHHELD
 from ivr.sim import masking, timing
 from ivr.sim.caller import TIMEOUT, Caller, Kind, Pace, Prompt, Script
 from ivr.sim.document import SCHEMA_VALIDATION, Verb, read
@@ -79,10 +79,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FROM = "+15005550006"
 DEFAULT_TO = "+18005550100"
-#: a number as Twilio sends it in ``From``/``To``: E.164, a '+' and 3 to 15 digits
-_E164 = re.compile(r"\+[1-9][0-9]{2,14}")
-#: ``From`` of a caller who withholds their number
-WITHHELD = "anonymous"
 ACCOUNT_SID = "AC" + "0" * 32
 API_VERSION = "2010-04-01"
 FOREVER = 1000  # what loop="0" means
@@ -130,7 +126,7 @@ def number_problem(number: str, *, withheld_ok: bool = False) -> str | None:
     """Why ``number`` is not a phone number Twilio would send (None when it is): the app
     looks callers up, throttles and books callbacks by it, so a scripted ``abc`` would
     exercise nothing real. ``withheld_ok``: a caller ID may be ``anonymous``."""
-    if _E164.fullmatch(number) or (withheld_ok and number.lower() == WITHHELD):
+    if E164.fullmatch(number) or (withheld_ok and number.lower() == WITHHELD):
         return None
     withheld = f", or {WITHHELD!r} for a withheld caller ID" if withheld_ok else ""
     return (f"{number!r} is not a phone number: give it in E.164, a '+' and 3 to 15 digits "
