@@ -113,3 +113,11 @@ class Step:
     logged_input: str | None = None
     #: enqueue without our wait URL (Twilio's own hold music): our wait loop is what failed
     twilio_hold_music: bool = False
+    #: what the input meant at its node, for the call records ``ivr report`` reads: a menu
+    #: option's key, ``invalid``, ``no_input``, ``repeat``, ``back``; at a verify node
+    #: ``verified``, ``wrong``, ``failed``, ``locked`` or ``skipped`` (see ``ivr.flow``)
+    choice: str | None = None
+    #: the nodes the call entered during this step, in order
+    walked: tuple[str, ...] = ()
+    #: the step moved on through a fallback (failures, a fault), not a choice
+    fell_back: bool = False

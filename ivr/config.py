@@ -51,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_URL": None,  # e.g. https://ivr.example.com, as Twilio sees us behind a proxy
     "DATABASE": None,  # a SQLite file; default: ./instance/ivr.db
     "MENU": None,  # default: the shipped ivr/menus/wallet.yaml
+    # an A/B trial: this share (0 to 1) of new calls, chosen by CallSid, run on MENU_B
+    "MENU_B": None,
+    "MENU_B_SHARE": None,
     "PROMPTS_DIR": str(PACKAGE / "data" / "prompts"),
     "AUDIO_DIR": None,  # default: ./audio
     "VOICES": {
@@ -288,6 +291,15 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) ->
     if url and not str(url).startswith(("http://", "https://")):
         problems.append(f"{named('PUBLIC_URL')} must start with http:// or https://, "
                         f"not {url!r}")
+    share = config.get("MENU_B_SHARE")
+    if config.get("MENU_B"):
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or \
+                not 0 <= share <= 1:
+            problems.append(f"{named('MENU_B_SHARE')} must be the share of calls (0 to 1) that "
+                            f"run on {named('MENU_B')}, not {share!r}")
+    elif share is not None:
+        problems.append(f"{named('MENU_B_SHARE')} is set but {named('MENU_B')} (the second "
+                        "tree) is not")
     voices = config.get("VOICES")
     if not isinstance(voices, dict) or not all(
             isinstance(v, dict) and "voice" in v and "language" in v for v in voices.values()):

@@ -103,6 +103,10 @@ class _Turn:
         self.menu, self.state, self.svc = menu, state, services
         self.said: list[Utterance] = []
         self.logged: str | None = None
+        #: what the call records of this step (``Step.choice``, ``walked``, ``fell_back``)
+        self.choice: str | None = None
+        self.walked: list[str] = []
+        self.fell_back = False
 
     # -- speaking and answering -------------------------------------------------------
     def utter(self, key: str, **values: Any) -> Utterance:
@@ -122,6 +126,20 @@ class _Turn:
             return [self.utter(key)]
         return [Utterance(key, catalog.text(lang, key), lang) for lang in langs]
 
+    def menu_words(self, node: Node) -> list[Utterance]:
+        """A menu spoken from its options' phrases, in the order the tree writes them: the
+        intro (the node's prompt, if any), each option's phrase and then its key, then how
+        to repeat and go back. So the spoken order is data (``ivr tune`` reorders it) and
+        each piece is static text the audio build renders once."""
+        words = [self.utter(node.prompt)] if node.prompt else []
+        for option in node.options:
+            if option.say:
+                words += [self.utter(option.say), self.utter(f"press_{option.key}")]
+        words.append(self.utter("menu_repeat"))
+        if node.back:
+            words.append(self.utter("menu_back"))
+        return words
+
     def announce(self, key: str, target: str) -> None:
         """Say a hand-off ("let me put you through to ...") that names ``target``'s team, so
         that node does not announce the same hand-off again."""
@@ -129,7 +147,15 @@ class _Turn:
         self.update(data={**self.state.data, "announced": target})
 
     def done(self, **answer: Any) -> Step:
-        return Step(self.state, tuple(self.said), logged_input=self.logged, **answer)
+        return Step(self.state, tuple(self.said), logged_input=self.logged,
+                    choice=self.choice, walked=tuple(self.walked), fell_back=self.fell_back,
+                    **answer)
+
+    def chose(self, choice: str) -> None:
+        """Record what the input meant (the first meaning given stands: a wrong key that
+        ends in the fallback stays ``invalid``)."""
+        if self.choice is None:
+            self.choice = choice
 
     def update(self, **changes: Any) -> None:
         self.state = replace(self.state, **changes)
@@ -149,6 +175,7 @@ class _Turn:
                 self.update(resume=node_id)
                 node = self.menu.nodes[self.menu.verify]
             self.update(node=node.id, failures=0, substep="")
+            self.walked.append(node.id)
             if node.issue:
                 self.update(issue=node.issue)
             if self.state.data.get("announced") not in (None, node.id):
@@ -163,6 +190,7 @@ class _Turn:
 
     def to_fallback(self, prompt: str, node: Node | None = None) -> Step:
         target = (node.fallback if node else None) or self.menu.fallback
+        self.fell_back = True
         if target == self.menu.fallback:  # "let me put you through to an agent": that one
             self.announce(prompt, target)
         else:  # another team, whose own words say which
@@ -200,7 +228,9 @@ class _Turn:
         """Ask again what the node asks, without running its side effects again."""
         kind, state = node.kind, self.state
         if kind is Kind.MENU:
-            return self.ask(node, *self.utter_for(node, node.prompt or ""), num_digits=1)
+            words = self.menu_words(node) if node.spoken_options else \
+                self.utter_for(node, node.prompt or "")
+            return self.ask(node, *words, num_digits=1)
         if kind is Kind.PREPARE:
             return self.ask(node, self.utter(node.prompt or ""), self.utter("prepare_ready"),
                             num_digits=1)
@@ -236,6 +266,7 @@ class _Turn:
         failures = self.state.failures + 1
         if failures >= self.menu.max_failures:
             if node.kind is Kind.VERIFY:  # the team of the caller's topic, unverified
+                self.choice = "failed"
                 return self.unverified(node, "verify_failed")
             return self.to_fallback("too_many_failures", node)
         self.update(failures=failures)
@@ -258,38 +289,54 @@ class _Turn:
             return self.queue_choice(node, digits)
         if kind is Kind.RECORD:
             if event.recording_url and (event.recording_duration_s or 0) > 0:
+                self.chose("recorded")
                 self.update(data={**self.state.data, "recording_url": event.recording_url,
                                   "recording_s": event.recording_duration_s})
                 return self.goto(node.next or self.menu.fallback)
+            self.chose("no_input")
             return self.fail(node, "record_missing")
         if not digits:
+            self.chose("no_input")
             if isinstance(node.no_input, Option):
                 return self.take(node.no_input)
             return self.fail(node, node.no_input if isinstance(node.no_input, str) else "no_input")
         if kind is Kind.COLLECT:
             value = parse_entry(node.format or "digits", digits, self.svc.now.date())
             if value is None:
+                self.chose("invalid")
                 return self.fail(node, "collect_invalid")
+            self.chose("entered")
             self.update(data={**self.state.data, node.field or node.id: value})
             return self.goto(node.next or self.menu.fallback)
         key = digits[0]
         if key == "*" or (kind is Kind.PREPARE and key == "2"):
+            self.chose("repeat")
             return self.reask(node)
         if kind is Kind.MENU:
             if node.back and key == "9":
+                self.chose("back")
                 return self.goto(node.back)
             option = node.option(key)
-            return self.take(option) if option else self.fail(node, node.invalid or "invalid_choice")
+            if option is None:
+                self.chose("invalid")
+                return self.fail(node, node.invalid or "invalid_choice")
+            self.chose(key)
+            return self.take(option)
         if kind is Kind.PREPARE and key == "1":
+            self.chose(key)
             return self.goto(node.next or self.menu.fallback)
         if kind is Kind.SERVICE and key == "0":
+            self.chose(key)
             return self.goto(node.next or self.menu.fallback)
         if kind is Kind.SERVICE and key == "1" and self.state.data.get("ticket_unknown"):
             entry = self.entry_before(node)
             if entry:  # the number was not found: type it again
+                self.chose(key)
                 return self.goto(entry)
         if kind is Kind.SERVICE and key == "9":
+            self.chose("back")
             return self.goto(self.menu.main)
+        self.chose("invalid")
         return self.fail(node, "invalid_choice")
 
     # -- verification -----------------------------------------------------------------
@@ -302,19 +349,24 @@ class _Turn:
         state = self.state
         if state.substep == "callerid":
             if digits[:1] == "1":
+                self.chose("callerid")
                 return self.start_pin(node, str(state.data["candidate"]))
             if digits[:1] == "2":
+                self.chose("other_account")
                 self.update(substep="account")
                 return self.reask(node)
+            self.chose("no_input" if not digits else "invalid")
             return self.fail(node, "no_input" if not digits else "invalid_choice")
         entry = digits.rstrip("#")
         if not entry:  # a time-out is not a wrong PIN or account
             self.logged = ""
+            self.chose("no_input")
             return self.fail(node, "no_input")
         if entry.startswith("*"):
             # "I don't know my account number" or "... my PIN": straight on, unverified, not
             # a wrong try. Only # ends the Gather, so the words say "star, then hash"
             self.logged = "*"
+            self.chose("skipped")
             return self.unverified(node, None)
         if state.substep == "pin":
             self.logged = "******"
@@ -325,6 +377,7 @@ class _Turn:
             self.logged = "*" * len(entry)
             return self.wrong(node, at_pin=False)
         self.logged = mask(entry)
+        self.chose("account")
         return self.start_pin(node, entry)
 
     def start_pin(self, node: Node, account: str) -> Step:
@@ -349,14 +402,17 @@ class _Turn:
             return self.locked(node, lock)
         if not right:
             return self.wrong(node, at_pin=True)
+        self.chose("verified")
         self.update(verified=True, account=account)
         if wallet.status(account) == "frozen":
+            self.choice = "frozen"
             return self.locked_out(node, "verify_frozen")
         self.say("verify_ok")
         return self.goto(self.after_verify(node))
 
     def locked(self, node: Node, lock: Lock) -> Step:
         """Say how long verification by phone is locked; account security can still help."""
+        self.choice = "locked"  # whatever the keys were: the lock is what happened
         if lock.in_flight:  # no lock to tell of: other checks of the account never settled
             return self.locked_out(node, "apology")
         left = lock.seconds_left(self.svc.now)
@@ -410,7 +466,9 @@ class _Turn:
         tries = self.state.pin_tries + 1
         self.update(pin_tries=tries)
         if tries >= self.svc.pin_tries_per_call:
+            self.choice = "failed"
             return self.unverified(node, "verify_failed")
+        self.choice = "wrong"
         self.say("verify_wrong_pin")
         came_by_callerid = self.state.data.get("candidate") == self.state.data.get("account")
         self.update(substep="pin" if at_pin and came_by_callerid else "account")
@@ -472,6 +530,7 @@ class _Turn:
     def queue_choice(self, node: Node, digits: str) -> Step:
         """1 a callback, 2 the best times (offer only), anything else keeps waiting."""
         key = digits[:1]
+        self.chose(key if key in ("1", "2") else "wait")
         if key == "1":
             return book_callback(self, node.queue or "general")
         if self.state.substep == "team_closed":  # an agent now, with the topic kept

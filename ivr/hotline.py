@@ -19,12 +19,22 @@ from ivr.errors import MenuError, Problem
 from ivr.flow import after_queue, again, hold, step, takes_step
 from ivr.lockouts import LockoutPolicy, SQLiteLockouts
 from ivr.menu import Menu, load_validated
+from ivr.menu.version import takes_b, tree_version
 from ivr.phone import callable_number
 from ivr.queue.advice import Centre
 from ivr.store import Store, StoredCall
 from ivr.wallet import SQLiteWallet, seed_demo
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """A validated tree as calls run on it: its version (``ivr.menu.version``) and file."""
+
+    menu: Menu
+    version: str
+    file: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +48,10 @@ class Hotline:
     lockouts: SQLiteLockouts
     centre: Centre
     settings: Mapping[str, Any]
+    #: the tree every call runs on, and the A/B trial's second tree with its share
+    tree: Tree
+    tree_b: Tree | None = None
+    share_b: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Hotline:
@@ -46,13 +60,9 @@ class Hotline:
         problems = catalog.problems()
         if problems:
             raise MenuError(problems, "prompts")
-        menu = load_validated(settings.get("MENU"), catalog)
         centre = Centre.load(settings.get("TRAFFIC"))
-        unmodelled = [Problem(f"{menu.source} queues", f"queue '{q}' is not in the traffic "
-                                                      f"file {centre.traffic.source}")
-                      for q in menu.queues if q not in centre.queues]
-        if unmodelled:
-            raise MenuError(unmodelled, menu.source)
+        tree = _tree(settings.get("MENU"), catalog, centre)
+        tree_b = _tree(settings["MENU_B"], catalog, centre) if settings.get("MENU_B") else None
         store = Store(settings["DATABASE"], state_ttl_s=settings["STATE_TTL_S"])
         wallet = SQLiteWallet(store, settings["PIN_HASH_N"])
         if settings.get("DEMO"):
@@ -65,7 +75,20 @@ class Hotline:
             alert_failures=settings["LOCKOUT_ALERT_FAILURES"],
             alert_window_s=settings["LOCKOUT_ALERT_WINDOW_S"])
         lockouts = SQLiteLockouts(store, settings["SECRET_KEY"], policy)
-        return cls(menu, catalog, store, wallet, lockouts, centre, settings)
+        return cls(tree.menu, catalog, store, wallet, lockouts, centre, settings, tree, tree_b,
+                   float(settings.get("MENU_B_SHARE") or 0) if tree_b else 0.0)
+
+    def tree_for(self, call_sid: str, version: str | None = None) -> Tree:
+        """The tree a call runs on: the one its record names, else chosen by its CallSid."""
+        b = self.tree_b
+        if b is None:
+            return self.tree
+        if version is not None and version in (self.tree.version, b.version):
+            return b if version == b.version else self.tree
+        return b if takes_b(call_sid, self.share_b) else self.tree
+
+    def menu_of(self, stored: StoredCall | None, call_sid: str) -> Menu:
+        return self.tree_for(call_sid, stored.version if stored else None).menu
 
     def services(self, now: datetime) -> Services:
         return Services(self.wallet, self.lockouts, self.catalog, now,
@@ -93,8 +116,10 @@ class Hotline:
         stored = self.store.load_call(event.call_sid, now)
         fresh = CallState(event.call_sid, event.from_number, event.to_number,
                           lang=self.catalog.default_lang, turn=1)
+        tree = self.tree_for(event.call_sid, stored.version if stored else None)
         if stored is None:
-            if not self.store.begin_call(fresh, now):  # a concurrent first request won
+            if not self.store.begin_call(fresh, now, tree.version, tree.file):
+                # a concurrent first request won
                 return self._again(self.store.load_call(event.call_sid, now), now)
             state = fresh
         elif stored.ended or (event.kind == "start" and stored.state is not None):
@@ -105,7 +130,7 @@ class Hotline:
             return self._again(self.store.load_call(event.call_sid, now), now)
         else:  # an expired state starts over
             state = replace(stored.state or fresh, turn=stored.turn + 1)
-        result = step(self.menu, state, event, self.services(now))
+        result = step(tree.menu, state, event, self.services(now))
         self.store.save_step(result, now, event.node or "(start)")
         return result
 
@@ -113,7 +138,8 @@ class Hotline:
         if stored is None or stored.state is None or stored.ended:
             state = stored.state if stored and stored.state else CallState("", turn=0)
             return Step(state, hangup=True)  # an ended call: nothing to say, nothing changes
-        return again(self.menu, stored.state, self.services(now))
+        return again(self.menu_of(stored, stored.state.call_sid), stored.state,
+                     self.services(now))
 
     def state_of(self, call_sid: str, now: datetime) -> CallState:
         return self.store.get_call(call_sid, now) or CallState(call_sid,
@@ -186,14 +212,26 @@ class Hotline:
         if state is not None and result in ("redirected", "bridging-in-process"):
             # the call runs the document it was redirected to, or is being put through:
             # what this answers is not played (should it be, the caller is still queued)
-            return again(self.menu, state, self.services(now))
+            return again(self.menu_of(stored, call_sid), state, self.services(now))
         if state is not None and takes_step(result, state):
             if not self.store.claim(call_sid, stored.turn):
                 return self._again(self.store.load_call(call_sid, now), now)
-            outcome = after_queue(self.menu, replace(state, turn=stored.turn + 1), result,
+            outcome = after_queue(self.menu_of(stored, call_sid),
+                                  replace(state, turn=stored.turn + 1), result,
                                   self.services(now))
             self.store.save_step(outcome, now, "(queue-done)")
             return outcome
         state = state or self.state_of(call_sid, now)
         bye = self.catalog.text(state.lang, "goodbye")
         return Step(state, (Utterance("goodbye", bye, state.lang),), hangup=True)
+
+
+def _tree(path: str | None, catalog: prompts.Catalog, centre: Centre) -> Tree:
+    """Load and validate a tree, and check its queues are modelled; raise MenuError."""
+    menu = load_validated(path, catalog)
+    unmodelled = [Problem(f"{menu.source} queues", f"queue '{q}' is not in the traffic "
+                                                  f"file {centre.traffic.source}")
+                  for q in menu.queues if q not in centre.queues]
+    if unmodelled:
+        raise MenuError(unmodelled, menu.source)
+    return Tree(menu, tree_version(path, catalog.texts), menu.source)

@@ -84,6 +84,12 @@ ADDED_COLUMNS = (
     ("calls", "turn", "INTEGER NOT NULL DEFAULT 0"),
     ("callbacks", "verified", "INTEGER NOT NULL DEFAULT 0"),
     ("callbacks", "requests", "INTEGER NOT NULL DEFAULT 1"),
+    # what ``ivr report`` reads: the tree a call ran on, and what each step's input meant
+    ("calls", "menu_version", "TEXT"),
+    ("calls", "menu_file", "TEXT"),
+    ("call_events", "choice", "TEXT"),
+    ("call_events", "walked", "TEXT"),
+    ("call_events", "fell_back", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -115,6 +121,8 @@ class StoredCall:
     state: CallState | None
     turn: int
     ended: bool
+    #: the version of the tree the call runs on (None for calls before versions)
+    version: str | None = None
 
 
 class Store:
@@ -247,7 +255,7 @@ class Store:
     # -- calls --------------------------------------------------------------------------
     def load_call(self, call_sid: str, now: datetime) -> StoredCall | None:
         """The call as stored, or None when unknown."""
-        row = self.read_one("SELECT state, updated_at, ended_at, turn FROM calls "
+        row = self.read_one("SELECT state, updated_at, ended_at, turn, menu_version FROM calls "
                             "WHERE call_sid=?", (call_sid,))
         if row is None:
             return None
@@ -255,23 +263,27 @@ class Store:
         state = CallState.from_json(json.loads(row["state"])) if fresh else None
         if state is not None:
             state = replace(state, turn=row["turn"])
-        return StoredCall(state, row["turn"], row["ended_at"] is not None)
+        return StoredCall(state, row["turn"], row["ended_at"] is not None, row["menu_version"])
 
     def get_call(self, call_sid: str, now: datetime) -> CallState | None:
         """The call's state, or None when unknown or expired."""
         stored = self.load_call(call_sid, now)
         return stored.state if stored else None
 
-    def begin_call(self, state: CallState, now: datetime) -> bool:
-        """Keep a new call at turn ``state.turn``; False when the CallSid is already known."""
+    def begin_call(self, state: CallState, now: datetime, version: str | None = None,
+                   menu_file: str | None = None) -> bool:
+        """Keep a new call at turn ``state.turn``, run on the tree ``version`` (read from
+        ``menu_file``); False when the CallSid is already known."""
         with self.tx() as db:
             self._sweep(db, now)
             return bool(db.execute(
                 "INSERT INTO calls (call_sid, from_number, to_number, started_at, updated_at, "
-                "status, lang, state, turn) VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?) "
+                "status, lang, state, turn, menu_version, menu_file) "
+                "VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?) "
                 "ON CONFLICT (call_sid) DO NOTHING",
                 (state.call_sid, state.from_number, state.to_number, iso(now), iso(now),
-                 state.lang, json.dumps(state.to_json()), state.turn)).rowcount)
+                 state.lang, json.dumps(state.to_json()), state.turn, version,
+                 menu_file)).rowcount)
 
     def claim(self, call_sid: str, turn: int) -> bool:
         """Take the call's next turn if it is still at ``turn`` and not ended.
@@ -314,10 +326,11 @@ class Store:
                 log.warning("call %s: a step lost its turn to a concurrent one", state.call_sid)
                 return
             db.execute(
-                "INSERT INTO call_events (call_sid, at, node, input, said, outcome) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO call_events (call_sid, at, node, input, said, outcome, choice, "
+                "walked, fell_back) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (state.call_sid, iso(now), node, step.logged_input,
-                 " ".join(u.key for u in step.say), outcome))
+                 " ".join(u.key for u in step.say), outcome, step.choice,
+                 " ".join(step.walked), int(step.fell_back)))
 
     def end_call(self, call_sid: str, status: str, duration_s: int | None, now: datetime) -> None:
         """Twilio's status callback: the call is over, accepts no further steps, and its
@@ -344,8 +357,8 @@ class Store:
         """The call's record as an agent would see it (no PINs, account masked)."""
         row = self.read_one(
             "SELECT call_sid, from_number, to_number, started_at, ended_at, status, lang, "
-            "node, verified, account_last4, issue, queue, queue_result, details "
-            "FROM calls WHERE call_sid=?", (call_sid,))
+            "node, verified, account_last4, issue, queue, queue_result, details, "
+            "menu_version, menu_file FROM calls WHERE call_sid=?", (call_sid,))
         if row is None:
             return None
         record = dict(row)
@@ -394,7 +407,8 @@ class Store:
         return [{**dict(r), "verified": bool(r["verified"])} for r in rows]
 
     def events(self, call_sid: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT call_sid, at, node, input, said, outcome FROM call_events"
+        sql = ("SELECT call_sid, at, node, input, said, outcome, choice, walked, fell_back "
+               "FROM call_events")
         rows = (self.read_all(sql + " WHERE call_sid=? ORDER BY id", (call_sid,))
                 if call_sid else self.read_all(sql + " ORDER BY id"))
         return [dict(r) for r in rows]

@@ -87,11 +87,12 @@ class _NodeReader:
             self.lose(raw)
             return None
         self.problems += _dupes(f"{self.where}.{field}", raw, self.source)
-        for extra in sorted(set(raw) - {"goto", "lang", "label"}, key=str):
+        for extra in sorted(set(raw) - {"goto", "lang", "label", "say"}, key=str):
             self.problems.append(Problem(self.loc(field, line_of(raw, str(extra), line)),
                                          f"unknown field '{extra}'"))
+        say = raw.get("say")
         return Option(key=key, goto=str(raw["goto"]), lang=raw.get("lang"),
-                      label=str(raw.get("label", "")))
+                      label=str(raw.get("label", "")), say=None if say is None else str(say))
 
     def read(self) -> Node | None:
         raw = self.raw

@@ -54,6 +54,9 @@ class Option:
     goto: str
     lang: str | None = None
     label: str = ""
+    #: the prompt key of the phrase that announces this option (the menu is then spoken
+    #: from its options' phrases, in the order written: see ``Node.spoken_options``)
+    say: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,12 @@ class Node:
 
     def option(self, key: str) -> Option | None:
         return next((o for o in self.options if o.key == key), None)
+
+    @property
+    def spoken_options(self) -> bool:
+        """Whether the menu is spoken from its options' phrases (``Option.say``) rather
+        than one prompt text: then the order options are written in is the order heard."""
+        return any(o.say for o in self.options)
 
 
 @dataclass(frozen=True, slots=True)
