@@ -32,10 +32,14 @@ from ivr.cliargs import (
 )
 from ivr.errors import MenuError
 from ivr.menu import load, summary, validate
+from ivr.menu.commands import menu_group
 from ivr.plural import counted
 from ivr.queue.commands import advise_command, erlang_command, forecast_command
 from ivr.sim.commands import call, register_trace_option, replay
 from ivr.sim.trace import Trace
+from ivr.tuning.graph_cli import graph_command
+from ivr.tuning.report_cli import report_command
+from ivr.tuning.tune_cli import tune_command
 
 
 @click.group()
@@ -50,7 +54,8 @@ def cli(verbose: bool) -> None:
     warn_unknown_env()  # a mistyped IVR_* variable is otherwise silently ignored
 
 
-for command in (audio, call, replay, erlang_command, advise_command, forecast_command):
+for command in (audio, call, replay, erlang_command, advise_command, forecast_command,
+                report_command, graph_command, tune_command, menu_group):
     cli.add_command(command)
 
 

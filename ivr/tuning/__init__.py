@@ -1,0 +1,4 @@
+"""Tuning the menu tree from what callers did: ``ivr report`` (what callers did, from the
+call records), ``ivr graph`` (the tree as a picture), ``ivr tune`` (what-if runs of whole
+calls through the real call flow, and the option order that saves the most time).
+"""
