@@ -193,7 +193,7 @@ class Hotline:
         state = stored.state if stored and self._live(stored, turn) else None
         if state and state.node:
             self.store.save_step(Step(replace(state, data={**state.data, "leaving": True}),
-                                      logged_input="1"), now, "(hold)")
+                                      logged_input="1", choice="callback"), now, "(hold)")
         return True
 
     def queue_done(self, call_sid: str, result: str, turn: int | None, now: datetime) -> Step:
