@@ -20,6 +20,8 @@ from werkzeug.serving import make_server
 
 from ivr import create_app, demo, moments, prompts
 from ivr.cli import cli
+from ivr.menu.loader import load as load_menu
+from ivr.menu.validate import spoken_pieces
 from ivr.sim.target import Prompts
 from ivr.store import Store
 
@@ -197,7 +199,8 @@ def _topup_says(traces, catalog) -> list[str]:
     """What the first demo call heard from the top-up lookup, by prompt key."""
     keys = Prompts(Path("/nonexistent"), catalog)
     return [f"{sorted(keys.keys(e))}: {e['text']}" for e in traces[0].events
-            if e["type"] == "say" and any("topup_" in k for k in keys.keys(e))]
+            if e["type"] == "say"
+            and any(k.split("/")[-1].startswith("topup_") for k in keys.keys(e))]
 
 
 @pytest.mark.parametrize(
@@ -280,9 +283,10 @@ def test_no_log_line_lands_in_the_transcript():
 
 @pytest.fixture(scope="module", name="some_audio")
 def _some_audio(tmp_path_factory):
-    """Audio rendered for a few prompts (welcome, the language and main menus)."""
+    """Audio rendered for a few prompts (welcome, the language menu, the main menu's pieces)."""
     root = tmp_path_factory.mktemp("some_audio")
-    keys = ("welcome", "language_menu", "main_menu")
+    keys = ("welcome", "language_menu",
+            *(key for _, key in spoken_pieces(load_menu()[0]["main"])))
     for lang in ("zh-CN", "en-US"):
         texts = yaml.safe_load((ROOT / "ivr" / "data" / "prompts" / f"{lang}.yaml")
                                .read_text("utf-8"))
@@ -305,6 +309,10 @@ def test_the_demo_shows_the_words_of_played_audio(run, some_audio):
     assert all(re.search(r'\.wav  \(\d+\.\d s\)  ".+"$', line) for line in prompts_played), plays
     catalog = prompts.load()
     assert any(catalog.raw("zh-CN", "welcome") in line for line in plays)
+    # the main menu is played phrase by phrase, each with its own words
+    assert any("opt_payments.wav" in line and catalog.raw("zh-CN", "opt_payments") in line
+               for line in plays), plays
+    assert any("press_1.wav" in line for line in plays), plays
 
 
 # ---- 23: ivr callbacks ----------------------------------------------------------------

@@ -31,13 +31,14 @@ def test_the_shipped_tree_is_clean():
 PLANTED = [
     ("undefined target", ('"4": {goto: refund_prepare', '"4": {goto: refunds_prepare'),
      "nodes.payments_menu.options['4']: goto 'refunds_prepare' is not a defined node"),
-    ("unreachable node", ('      "6": {goto: privacy_prepare, label: privacy and data security}\n', ""),
+    ("unreachable node", ('      "6": {goto: privacy_prepare, label: privacy and data security, '
+                          'say: opt_privacy}\n', ""),
      "nodes.privacy_prepare: unreachable from the start node"),
     ("missing prompt", ("prompt: prepare_limit", "prompt: prepare_limits"),
      "nodes.limit_prepare.prompt: prompt 'prepare_limits' is in no prompt file (en-US, zh-CN); "
      "did you mean 'prepare_limit'?"),
-    ("duplicate key", ('"2": {goto: fraud_queue, label: straight to an agent}',
-                       '"1": {goto: fraud_queue, label: straight to an agent}'),
+    ("duplicate key", ('"2": {goto: fraud_queue, label: straight to an agent',
+                       '"1": {goto: fraud_queue, label: straight to an agent'),
      "nodes.fraud_freeze_offer.options: duplicate key '1'"),
     ("menu without invalid handling", ("    invalid: invalid_choice\n    no_input: {goto: main,",
                                        "    no_input: {goto: main,"),

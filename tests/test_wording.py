@@ -15,6 +15,8 @@ from freezegun import freeze_time
 
 from ivr import create_app, prompts, spoken, twiml
 from ivr.call import Utterance
+from ivr.menu.loader import load as load_menu
+from ivr.menu.validate import spoken_pieces
 from ivr.queue import traffic
 from ivr.queue.advice import Centre, Window, describe_wait
 
@@ -142,11 +144,19 @@ def test_the_caller_hears_dated_days_in_order(settings):
 
 
 # -- 13: wording -------------------------------------------------------------------------
+def spoken_menu(lang: str, node_id: str) -> str:
+    """A menu of the shipped tree as heard: its pieces' texts in the order spoken."""
+    node = load_menu()[0][node_id]
+    return "".join(CAT.text(lang, key) for _, key in spoken_pieces(node))
+
+
 def test_chinese_menus_say_please_press_and_how_to_repeat():
-    main, account = CAT.text("zh-CN", "main_menu"), CAT.text("zh-CN", "account_menu")
-    assert main.endswith("重听请按星号键。")
+    main, account = spoken_menu("zh-CN", "main"), spoken_menu("zh-CN", "account_menu")
+    assert main.startswith("充值、支付、提现、退款，请按1；账户安全，请按2；")
+    assert main.endswith("人工服务，请按0；重听请按星号键。")
     assert "，按" not in account and "返回按9" not in account
-    assert account.count("请按") == 8 and account.endswith("重听请按星号键，返回主菜单请按9。")
+    assert account.count("请按") == 8 and account.endswith("请按6；重听请按星号键。返回主菜单请按9。")
+    assert "；；" not in account + main and "，，" not in account + main
     assert "了解建议来电时段" in CAT.text("zh-CN", "wait_offer")
 
 

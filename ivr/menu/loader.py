@@ -265,12 +265,18 @@ def load(path: Path | str | None = None) -> tuple[Menu, list[Problem]]:
     return parse(text, source=path.name)
 
 
-def load_validated(path: Path | str | None, catalog: Any) -> Menu:
-    """Load and validate; raise MenuError listing every problem, so the app refuses to start."""
+def check(path: Path | str | None, catalog: Any) -> tuple[Menu, list[Problem]]:
+    """Load and validate: every problem of the tree, as written and as meant (what the
+    app's start and the commands that read a tree report)."""
     from ivr.menu.validate import validate
 
     menu, problems = load(path)
-    problems += validate(menu, catalog) if menu.nodes else []
+    return menu, problems + (validate(menu, catalog) if menu.nodes else [])
+
+
+def load_validated(path: Path | str | None, catalog: Any) -> Menu:
+    """Load and validate; raise MenuError listing every problem, so the app refuses to start."""
+    menu, problems = check(path, catalog)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise MenuError(problems, menu.source)

@@ -6,7 +6,7 @@ No I/O: the prompt catalog is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ivr.errors import Problem
@@ -37,6 +37,9 @@ FLOW_PROMPTS = (
     "fmt_minute", "fmt_span_hour", "fmt_span_hours", "fmt_span_minute", "fmt_span_minutes",
     "fmt_time_range", "fmt_weekday_date",
 )
+#: what a menu spoken from its options' phrases says after them (``flow.menu_words``):
+#: required of every catalog only when the tree has such a menu
+SPOKEN_MENU_PROMPTS = ("menu_repeat", "menu_back")
 
 
 class PromptCatalog(Protocol):
@@ -46,10 +49,27 @@ class PromptCatalog(Protocol):
     def has(self, lang: str, key: str) -> bool: ...
 
 
+def spoken_pieces(node: Node) -> list[tuple[str, str]]:
+    """(field, prompt key) of what a menu spoken from its options' phrases says, in order:
+    its intro, each option's phrase and key, how to repeat and go back. The one list the
+    flow speaks (``flow._Turn.menu_words``), lint checks and the audio report measures."""
+    pieces = [("prompt", node.prompt)] if node.prompt else []
+    for option in node.options:
+        if option.say:
+            where = f"options['{option.key}']"
+            pieces += [(where, option.say), (where, f"press_{option.key}")]
+    pieces.append(("", SPOKEN_MENU_PROMPTS[0]))
+    if node.back:
+        pieces.append(("back", SPOKEN_MENU_PROMPTS[1]))
+    return pieces
+
+
 def _required(node: Node) -> list[str]:
-    """The fields a node of its kind cannot do without."""
+    """The fields a node of its kind cannot do without (a menu spoken from its options'
+    phrases has those for a prompt: its own is only an intro)."""
     need = {
-        Kind.MENU: ["prompt", "invalid", "no_input"],
+        Kind.MENU: ["invalid", "no_input"] if node.spoken_options else
+        ["prompt", "invalid", "no_input"],
         Kind.VERIFY: ["on_fail", "on_locked"],
         Kind.PREPARE: ["prompt", "next"],
         Kind.COLLECT: ["prompt", "next", "field", "format"],
@@ -174,7 +194,10 @@ def validate(menu: Menu, catalog: PromptCatalog) -> list[Problem]:
         for where, target in menu.targets(node):
             if not menu.defines(target) and where != "verified":
                 undefined.append((loc(where), f"goto '{target}' is not a defined node", target))
-        if node.prompt:
+        if node.kind is Kind.MENU and node.spoken_options:
+            problems += _unspoken(node, loc)
+            prompts += [(loc(where), key) for where, key in spoken_pieces(node)]
+        elif node.prompt:
             prompts.append((loc("prompt"), node.prompt))
         if isinstance(node.invalid, str):
             prompts.append((loc("invalid"), node.invalid))
@@ -210,6 +233,15 @@ def validate(menu: Menu, catalog: PromptCatalog) -> list[Problem]:
     problems += _unreachable(menu, undefined, gate)
     problems += _missing_prompts(prompts, catalog)
     return problems
+
+
+def _unspoken(node: Node, loc: Callable[[str], str]) -> list[Problem]:
+    """The options of a spoken menu that have no phrase: a caller would never hear them."""
+    spoken = [o.key for o in node.options if o.say]
+    return [Problem(loc(f"options['{o.key}']"),
+                    f"has no 'say' while options {spoken} have one: in a menu spoken from "
+                    "its options' phrases every option needs one, or the caller never hears it")
+            for o in node.options if not o.say]
 
 
 def _unreachable(menu: Menu, undefined: list[tuple[str, str, str]],
