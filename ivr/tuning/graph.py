@@ -84,7 +84,8 @@ class Arrow:
 def _option_text(option: Option, lang: str | None, catalog: Catalog | None) -> str:
     """The option's phrase in ``lang`` when it has one, else its label."""
     if lang and catalog is not None and option.say and catalog.has(lang, option.say):
-        return catalog.text(lang, option.say)
+        # a phrase runs on into "press 1": its closing comma means nothing on an edge
+        return catalog.text(lang, option.say).rstrip(" ,;:，、；：")
     return option.label
 
 
