@@ -1,11 +1,124 @@
-"""``ivr report``: being built."""
+"""``ivr report``: what callers did, from the call records (``ivr.tuning.report``)."""
 
 from __future__ import annotations
 
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
 import click
+
+from ivr import moments
+from ivr.cliargs import MOMENT, Database, OutputFile, app_settings, boundary, sqlite_problem
+
+log = logging.getLogger(__name__)
 
 
 @click.command("report")
-def report_command() -> None:
-    """(being built)"""
-    raise click.ClickException("ivr report is not built yet")
+@click.option("--db", "--database", "database", type=Database(create=False),
+              help="The SQLite file (default: the app's, from IVR_DATABASE or the instance).")
+@click.option("--since", type=MOMENT, help=f"Calls that started at or after: {moments.HELP}.")
+@click.option("--until", type=MOMENT,
+              help="Calls that started before this moment (a date alone: up to the end of "
+                   "that day).")
+@click.option("--version", "version",
+              help="Only calls run on this tree: its version hash or file name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--csv", "csv_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write one CSV file per table into this folder (made if missing).")
+@click.option("--html", "html_file", type=OutputFile((".html", ".htm")),
+              help="Write one self-contained HTML page with the tables and the tree.")
+def report_command(database: Path | None, since: moments.Moment | None,
+                   until: moments.Moment | None, version: str | None, as_json: bool,
+                   csv_dir: Path | None, html_file: Path | None) -> None:
+    """Report what callers did: per node, per queue, containment, verification, top
+    paths, likely misroutes, and the same split by tree version and by language.
+
+    Times without an offset are the centre's (the traffic file's timezone).
+    """
+    from ivr.tuning import report_render as render
+    from ivr.tuning.report import build
+
+    if sum(bool(x) for x in (as_json, csv_dir, html_file)) > 1:
+        raise click.UsageError("give one of --json, --csv and --html")
+    settings = app_settings(database)
+    path = Path(str(settings["DATABASE"]))
+    problem = sqlite_problem(path, create=False)
+    if problem:
+        raise click.ClickException(problem)
+    if csv_dir is not None and not csv_dir.parent.is_dir():
+        raise click.BadParameter(f"{csv_dir}: the folder {csv_dir.parent} does not exist",
+                                 param_hint="--csv")
+    with boundary(lambda: _files(settings)):
+        from ivr.queue.advice import Centre
+
+        centre = Centre.load(settings.get("TRAFFIC"))
+        start, end = _period(since, until, centre.traffic.zone)
+        menus = _menus(settings)
+        report = build(path, since=start, until=end, version=version,
+                       menus=[m for _, m in menus], centre=centre)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    elif csv_dir is not None:
+        csv_dir.mkdir(exist_ok=True)
+        written = render.write_csv(report, csv_dir)
+        click.echo(f"wrote {len(written)} CSV files to {csv_dir}: "
+                   + ", ".join(p.name for p in written))
+    elif html_file is not None:
+        picture, note = _picture(menus, version, report)
+        html_file.write_text(render.page(report, picture, note), encoding="utf-8")
+        click.echo(f"wrote {html_file}" + (f" ({note})" if note else ""))
+    else:
+        click.echo(render.text(report), nl=False)
+
+
+def _files(settings: dict[str, Any]) -> list[Path | str | None]:
+    from ivr.menu.loader import DEFAULT_MENU
+    from ivr.queue.traffic import DEFAULT_PATH
+
+    return [settings.get("MENU") or DEFAULT_MENU, settings.get("MENU_B"),
+            settings.get("TRAFFIC") or DEFAULT_PATH]
+
+
+def _period(since: moments.Moment | None, until: moments.Moment | None,
+            zone: Any) -> tuple[datetime | None, datetime | None]:
+    """The moments as aware datetimes; ``until`` a date alone takes in that whole day."""
+    now = datetime.now(UTC)
+    start = since.resolve(zone, now) if since else None
+    end = until.resolve(zone, now) if until else None
+    if until is not None and until.date_only and end is not None:
+        end += timedelta(days=1)
+    if start and end and end <= start:
+        raise click.BadParameter(f"{until.text if until else ''!r} is not after "
+                                 f"{since.text if since else ''!r}", param_hint="--until")
+    return start, end
+
+
+def _menus(settings: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The trees the app runs (MENU, and MENU_B in a trial): (file name, Menu)."""
+    from ivr.menu import load
+    from ivr.menu.loader import DEFAULT_MENU
+
+    found = []
+    for setting in (settings.get("MENU") or DEFAULT_MENU, settings.get("MENU_B")):
+        if setting:
+            found.append((Path(str(setting)).name, load(setting)[0]))
+    return found
+
+
+def _picture(menus: list[tuple[str, Any]], version: str | None,
+             report: dict[str, Any]) -> tuple[str | None, str]:
+    """The tree drawn by ``ivr.tuning.graph`` with the report's numbers, or why not."""
+    try:
+        from ivr.tuning.graph import svg
+    except ImportError:
+        return None, "the tree picture needs ivr.tuning.graph, not installed here"
+    name, menu = next(((n, m) for n, m in menus if version and n == Path(version).name),
+                      menus[0])
+    try:
+        return svg(menu, stats=report), ""
+    except Exception as exc:  # the page is still worth writing without the picture
+        log.warning("the tree %s could not be drawn: %s", name, exc)
+        return None, f"the tree could not be drawn: {exc}"

@@ -1,0 +1,461 @@
+"""What callers did, from the call records: the numbers behind ``ivr report``.
+
+``build`` reads the ``calls`` and ``call_events`` tables of an ivr SQLite file (read
+only, with ``sqlite3`` directly: a million events in a few seconds) and returns plain
+data, the JSON shape of issue 10. Rendering it (text, CSV, HTML) is ``report_render``'s
+job; this module neither prints nor draws.
+
+Definitions, each exact over the records:
+
+- a call belongs to the period it *started* in (``since`` inclusive, ``until``
+  exclusive, both aware datetimes);
+- ``nodes[n]["entered"]`` counts *entries* (a step whose ``walked`` names ``n``: a caller
+  who goes back to the main menu enters it twice); ``calls`` counts distinct calls;
+- ``options`` counts what each input at ``n`` meant (a menu key, ``entered`` at a
+  collect node, ``verified`` at a verify node ...), apart from ``invalid``, ``no_input``,
+  ``repeat`` (``*``) and ``back`` (``9``), which have their own counts; ``shares`` are
+  each option's share of the options chosen there;
+- ``hangups``: calls whose last step asked for input at ``n`` and whose status is final
+  (the caller hung up there: the drop-off);
+- ``median_s``: the median seconds from the step that asked for input at ``n`` to the
+  step that moved the call on (a stay cut short by a hang-up is not counted);
+- a call's queue *episodes* are the queues it arrived at, in order (a queue node walked,
+  or an ``enqueue:`` step); ``queues[q]["calls"]`` counts calls with an episode at ``q``,
+  ``time_to_queue_s`` the seconds from the call's start to its first arrival there, and
+  ``outcomes`` how each episode ended: ``answered`` (bridged), ``hung_up_waiting``,
+  ``callback`` (one was booked), ``refused`` (queue full), ``error``, ``redirected``,
+  ``left``, ``moved`` (sent on to another queue), ``not_queued`` (heard the offer or the
+  closed line and never held), ``unknown`` (no Enqueue result recorded) or
+  ``in_progress``; they add up to ``calls``;
+- **containment**: a call is contained when it ended (final status) in self-service:
+  it entered a self-service node (kind ``service`` in the trees given), never arrived at
+  a queue, booked no callback, and its last step either asked at a self-service node or
+  ended the call (heard its top-up status and hung up; not one that pressed 0 for an
+  agent and dropped on the way). ``rate`` is over all calls of the period;
+- **verification**: ``attempted`` calls gave an account or confirmed their caller ID at
+  a verify node; ``verified`` ones got through (a frozen account included), ``failed``
+  ones gave up or ran out of tries unverified, ``locked`` ones met a lock; ``skipped``
+  pressed star, ``wrong`` counts wrong entries;
+- **misroutes**: ``fallback`` calls reached their first queue in or after a step that
+  moved on through a fallback (failures or a fault), ``back`` calls pressed 9 at a
+  sub-menu (which leaves it before any option there is chosen).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from contextlib import closing
+from datetime import UTC, datetime
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from ivr.errors import StoreError
+from ivr.menu.model import Kind, Menu
+
+FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+SPECIAL = {"invalid": "invalid", "no_input": "no_input", "repeat": "repeat", "back": "back"}
+ATTEMPTS = frozenset({"account", "callerid", "other_account", "verified", "wrong", "failed",
+                      "locked", "frozen"})
+OUTCOMES = ("answered", "hung_up_waiting", "callback", "refused", "error", "redirected",
+            "left", "moved", "not_queued", "unknown", "in_progress")
+_RESULTS = {"bridged": "answered", "bridging-in-process": "answered",
+            "hangup": "hung_up_waiting", "leave": "left", "queue-full": "refused",
+            "error": "error", "system-error": "error", "redirected": "redirected"}
+TOP_PATHS = 5
+
+
+class _Tally:
+    """The counts of one slice of calls (one tree version and language); slices add up."""
+
+    __slots__ = ("calls", "node_calls", "entered", "choices", "hangups", "stays", "q_calls",
+                 "to_queue", "outcomes", "contained", "verification", "paths", "fallback",
+                 "back", "arrivals")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.node_calls: Counter[str] = Counter()
+        self.entered: Counter[str] = Counter()
+        self.choices: Counter[tuple[str, str]] = Counter()
+        self.hangups: Counter[str] = Counter()
+        self.stays: dict[str, list[int]] = {}
+        self.q_calls: Counter[str] = Counter()
+        self.to_queue: dict[str, list[int]] = {}
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        self.contained = 0
+        self.verification: Counter[str] = Counter()
+        self.paths: Counter[tuple[str, tuple[str, ...]]] = Counter()
+        self.fallback: Counter[str] = Counter()
+        self.back: Counter[str] = Counter()
+        self.arrivals: Counter[tuple[str, int]] = Counter()  # (queue, UTC hour) for Erlang A
+
+    def add(self, other: _Tally) -> None:
+        self.calls += other.calls
+        self.contained += other.contained
+        for name in ("node_calls", "entered", "choices", "hangups", "q_calls", "outcomes",
+                     "verification", "paths", "fallback", "back", "arrivals"):
+            getattr(self, name).update(getattr(other, name))
+        for name in ("stays", "to_queue"):
+            mine = getattr(self, name)
+            for key, values in getattr(other, name).items():
+                mine.setdefault(key, []).extend(values)
+
+
+def build(db_path: Path | str, *, since: datetime | None = None,
+          until: datetime | None = None, version: str | None = None,
+          menus: Iterable[Menu] | None = None, centre: Any | None = None) -> dict[str, Any]:
+    """The report of the calls in ``db_path`` that started in ``[since, until)`` and ran on
+    ``version`` (a tree hash or file name). ``menus`` say which nodes are self-service
+    and which are queues (default: the shipped tree); ``centre`` (``ivr.queue.advice``)
+    gives the Erlang A prediction (default: the shipped traffic file)."""
+    if menus is None:
+        from ivr.menu.loader import load
+
+        menus = [load(None)[0]]
+    service, queue_of = _kinds(menus)
+    slices: dict[tuple[str, str], _Tally] = {}
+    with closing(_connect(db_path)) as db:
+        calls = _calls(db, since, until, version)
+        booked = _booked(db)
+        for sid, rows in groupby(_events(db), key=lambda r: r[0]):
+            call = calls.get(sid)
+            if call is None:
+                continue
+            key = (call[5] or "unknown", call[3] or "unknown")
+            tally = slices.get(key) or slices.setdefault(key, _Tally())
+            _walk(tally, call, list(rows), sid in booked, service, queue_of)
+            call[8] = True
+        for sid, call in calls.items():  # calls without a single step recorded
+            if not call[8]:
+                tally = slices.setdefault((call[5] or "unknown", call[3] or "unknown"), _Tally())
+                _walk(tally, call, [], sid in booked, service, queue_of)
+    total = _Tally()
+    versions: dict[str, _Tally] = {}
+    languages: dict[str, _Tally] = {}
+    for (ver, lang), tally in slices.items():
+        total.add(tally)
+        versions.setdefault(ver, _Tally()).add(tally)
+        languages.setdefault(lang, _Tally()).add(tally)
+    files = {c[5] or "unknown": c[6] for c in calls.values()}
+    report = _summary(total)
+    report["period"] = {
+        "since": since.astimezone(UTC).isoformat() if since else None,
+        "until": until.astimezone(UTC).isoformat() if until else None,
+        "first_call": min((c[0] for c in calls.values()), default=None),
+        "last_call": max((c[0] for c in calls.values()), default=None),
+    }
+    _predict(report["queues"], total, centre)
+    report["paths"] = _paths(total)
+    report["versions"] = {v: {"menu_file": files.get(v), **_summary(t)}
+                          for v, t in sorted(versions.items())}
+    report["languages"] = {lang: _summary(t) for lang, t in sorted(languages.items())}
+    return report
+
+
+# -- reading ------------------------------------------------------------------------------
+
+def _connect(db_path: Path | str) -> sqlite3.Connection:
+    path = Path(db_path)
+    if not path.is_file():
+        raise StoreError(f"{path}: no such database")
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read {path}: {exc}") from exc
+    if not {"calls", "call_events"} <= tables:
+        db.close()
+        raise StoreError(f"{path} has no call records: not an ivr database")
+    return db
+
+
+def _columns(db: sqlite3.Connection, table: str, wanted: Mapping[str, str]) -> str:
+    """``wanted`` columns, each replaced by its default where an older database lacks it."""
+    have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+    return ", ".join(c if c in have else f"{default} AS {c}" for c, default in wanted.items())
+
+
+def _calls(db: sqlite3.Connection, since: datetime | None, until: datetime | None,
+           version: str | None) -> dict[str, list[Any]]:
+    """sid -> [started_at, ended_at, status, lang, queue, version, file, queue_result,
+    seen, started (epoch s)]."""
+    columns = _columns(db, "calls", {"menu_version": "NULL", "menu_file": "NULL"})
+    sql = (f"SELECT call_sid, started_at, ended_at, status, lang, queue, {columns}, "
+           "queue_result, unixepoch(started_at) FROM calls WHERE 1=1")
+    params: list[Any] = []
+    if since is not None:
+        sql += " AND started_at >= ?"
+        params.append(since.astimezone(UTC).isoformat(timespec="seconds"))
+    if until is not None:
+        sql += " AND started_at < ?"
+        params.append(until.astimezone(UTC).isoformat(timespec="seconds"))
+    if version is not None:
+        sql += " AND (menu_version = ? OR menu_file = ?)"
+        params += [version, Path(version).name]
+    try:
+        return {r[0]: [*r[1:9], False, r[9]] for r in db.execute(sql, params)}
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the calls: {exc}") from exc
+
+
+def _booked(db: sqlite3.Connection) -> set[str]:
+    """The calls that booked a callback (the callbacks table names the last call that
+    asked; the step that booked says ``callback_booked``, see ``_events``)."""
+    try:
+        return {r[0] for r in db.execute("SELECT call_sid FROM callbacks "
+                                         "WHERE call_sid IS NOT NULL")}
+    except sqlite3.Error:
+        return set()  # a database from before callbacks
+
+
+def _events(db: sqlite3.Connection) -> Iterable[tuple[Any, ...]]:
+    """(sid, at epoch s, node, outcome, choice, walked, fell_back, booked, queue full),
+    grouped by call, in order: the work done in SQLite, only small values cross."""
+    columns = _columns(db, "call_events", {"choice": "NULL", "walked": "NULL",
+                                           "fell_back": "0"})
+    try:
+        yield from db.execute(
+            f"SELECT call_sid, unixepoch(at), node, outcome, {columns}, "
+            "instr(said, 'callback_booked') > 0, said LIKE 'queue_full%' "
+            "FROM call_events ORDER BY call_sid, id")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the call events: {exc}") from exc
+
+
+def _kinds(menus: Iterable[Menu]) -> tuple[frozenset[str], dict[str, str]]:
+    """Self-service node ids, and each queue node's queue, over every tree given."""
+    service: set[str] = set()
+    queue_of: dict[str, str] = {}
+    for menu in menus:
+        for node in menu.nodes.values():
+            if node.kind is Kind.SERVICE:
+                service.add(node.id)
+            elif node.kind is Kind.QUEUE:
+                queue_of[node.id] = node.queue or "general"
+    return frozenset(service), queue_of
+
+
+# -- one call -----------------------------------------------------------------------------
+
+def _walk(t: _Tally, call: list[Any], rows: list[tuple[Any, ...]], booked: bool,
+          service: frozenset[str], queue_of: dict[str, str]) -> None:
+    """Count one call's steps into ``t``."""
+    started = call[9]
+    t.calls += 1
+    seen: set[str] = set()
+    choices: set[str] = set()
+    backs: set[str] = set()  # the sub-menus the call went back from
+    path: list[str] = []
+    episodes: list[str] = []  # queues arrived at, in order
+    refused: dict[str, str] = {}  # queue -> how its episode ended, when not the last
+    position, since_s = None, 0
+    fell_back = self_served = False
+    fallback_queue: str | None = None
+    outcome = ""
+    for _, at, node, outcome, choice, walked, fell, said_booked, full in rows:
+        outcome = outcome or ""
+        if choice and node[0] != "(":
+            t.choices[(node, choice)] += 1
+            choices.add(choice)
+            if choice == "back":
+                backs.add(node)
+        if said_booked:
+            booked = True
+        if full and episodes:
+            refused[episodes[-1]] = "refused"
+        fell_back = fell_back or bool(fell)
+        target = outcome[4:] if outcome.startswith("ask:") else None
+        if position is not None and (target != position or walked):
+            t.stays.setdefault(position, []).append(at - since_s)
+            position = None
+        if walked:
+            for n in walked.split():
+                t.entered[n] += 1
+                seen.add(n)
+                if not path or path[-1] != n:
+                    path.append(n)
+                if n in service:
+                    self_served = True
+                q = queue_of.get(n)
+                if q is not None and (not episodes or episodes[-1] != q):
+                    _arrive(t, q, at, started, path, episodes, fell_back)
+                    if fell_back and fallback_queue is None:
+                        fallback_queue = q
+        if outcome.startswith("enqueue:"):
+            q = outcome[8:]
+            if not episodes or episodes[-1] != q:
+                _arrive(t, q, at, started, path, episodes, fell_back)
+                if fell_back and fallback_queue is None:
+                    fallback_queue = q
+        if target is not None and position is None:
+            position, since_s = target, at
+    t.node_calls.update(seen)
+    ended = call[2] in FINAL
+    if ended and outcome.startswith("ask:"):
+        t.hangups[outcome[4:]] += 1
+    if fallback_queue is not None:
+        t.fallback[fallback_queue] += 1
+    t.back.update(backs)
+    _queue_outcomes(t, call, episodes, refused, booked, ended,
+                    enqueued={r[3][8:] for r in rows if (r[3] or "").startswith("enqueue:")})
+    if (ended and self_served and not episodes and not booked and
+            (outcome == "hangup" or outcome[4:] in service)):
+        t.contained += 1
+    _verification(t, choices, rows)
+
+
+def _arrive(t: _Tally, queue: str, at: int, started: int, path: list[str],
+            episodes: list[str], fell_back: bool) -> None:
+    """A call arrives at ``queue``: its time to queue, path and hour (first time only)."""
+    if queue in episodes:
+        episodes.append(queue)
+        return
+    episodes.append(queue)
+    t.q_calls[queue] += 1
+    t.to_queue.setdefault(queue, []).append(at - started)
+    t.paths[(queue, tuple(path))] += 1
+    t.arrivals[(queue, at // 3600)] += 1
+
+
+def _queue_outcomes(t: _Tally, call: list[Any], episodes: list[str], refused: dict[str, str],
+                    booked: bool, ended: bool, enqueued: set[str]) -> None:
+    """How each queue the call arrived at ended for it (once per queue)."""
+    distinct = list(dict.fromkeys(episodes))
+    for queue in distinct[:-1]:
+        t.outcomes[(queue, refused.get(queue, "moved"))] += 1
+    if not distinct:
+        return
+    last = distinct[-1]
+    result = call[7]
+    if booked:
+        how = "callback"
+    elif result in _RESULTS:
+        how = _RESULTS[result]
+    elif last not in enqueued:
+        how = "not_queued" if ended else "in_progress"
+    else:
+        how = "unknown" if ended else "in_progress"
+    t.outcomes[(last, how)] += 1
+
+
+def _verification(t: _Tally, choices: set[str], rows: list[tuple[Any, ...]]) -> None:
+    if not choices & (ATTEMPTS | {"skipped"}):
+        return
+    verified = bool(choices & {"verified", "frozen"})
+    t.verification["attempted"] += bool(choices & ATTEMPTS)
+    t.verification["verified"] += verified
+    t.verification["failed"] += "failed" in choices and not verified
+    t.verification["locked"] += "locked" in choices
+    t.verification["skipped"] += "skipped" in choices
+    t.verification["wrong"] += sum(1 for r in rows if r[4] == "wrong")
+
+
+# -- summing up ---------------------------------------------------------------------------
+
+def _median(values: list[int] | None) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
+def _percentile(values: list[int] | None, share: float) -> float | None:
+    """The nearest-rank percentile: a value some call really had."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * share // 1))
+    return float(ordered[int(rank) - 1])
+
+
+def _nodes(t: _Tally) -> dict[str, dict[str, Any]]:
+    ids = set(t.entered) | {n for n, _ in t.choices} | set(t.hangups)
+    nodes: dict[str, dict[str, Any]] = {}
+    for node in sorted(ids):
+        nodes[node] = {"entered": t.entered[node], "calls": t.node_calls[node],
+                       "options": {}, "shares": {}, "invalid": 0, "no_input": 0,
+                       "repeat": 0, "back": 0, "hangups": t.hangups[node],
+                       "median_s": _median(t.stays.get(node))}
+    for (node, choice), n in sorted(t.choices.items()):
+        if choice in SPECIAL:
+            nodes[node][SPECIAL[choice]] += n
+        else:
+            nodes[node]["options"][choice] = n
+    for entry in nodes.values():
+        chosen = sum(entry["options"].values())
+        entry["shares"] = {k: round(v / chosen, 4) for k, v in entry["options"].items()}
+    return nodes
+
+
+def _queues(t: _Tally) -> dict[str, dict[str, Any]]:
+    queues: dict[str, dict[str, Any]] = {}
+    for queue in sorted(t.q_calls):
+        outcomes = {how: t.outcomes[(queue, how)] for how in OUTCOMES}
+        held = t.q_calls[queue] - outcomes["not_queued"]
+        queues[queue] = {
+            "calls": t.q_calls[queue],
+            "time_to_queue_s": {"p50": _percentile(t.to_queue.get(queue), 0.5),
+                                "p90": _percentile(t.to_queue.get(queue), 0.9)},
+            "outcomes": outcomes,
+            "abandonment": round(outcomes["hung_up_waiting"] / held, 4) if held else None,
+        }
+    return queues
+
+
+def _summary(t: _Tally) -> dict[str, Any]:
+    """Everything but the paths and the splits, for one slice of calls."""
+    return {
+        "calls": t.calls,
+        "nodes": _nodes(t),
+        "queues": _queues(t),
+        "containment": {"calls": t.contained,
+                        "rate": round(t.contained / t.calls, 4) if t.calls else 0.0},
+        "verification": {k: t.verification[k] for k in
+                         ("attempted", "verified", "failed", "locked", "skipped", "wrong")},
+        "misroutes": {
+            "fallback": {"calls": sum(t.fallback.values()), "queues": dict(sorted(t.fallback.items()))},
+            "back": {"calls": _back_calls(t), "nodes": dict(sorted(t.back.items()))},
+        },
+    }
+
+
+def _back_calls(t: _Tally) -> int:
+    return sum(t.back.values())
+
+
+def _paths(t: _Tally) -> list[dict[str, Any]]:
+    """The most common paths into each queue, most used first."""
+    by_queue: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    for (queue, path), n in t.paths.items():
+        by_queue.setdefault(queue, []).append((n, path))
+    return [{"queue": queue, "path": list(path), "calls": n}
+            for queue in sorted(by_queue)
+            for n, path in sorted(by_queue[queue], key=lambda p: (-p[0], p[1]))[:TOP_PATHS]]
+
+
+def _predict(queues: dict[str, dict[str, Any]], t: _Tally, centre: Any | None) -> None:
+    """Beside each queue, Erlang A's abandonment and wait for the hours its calls arrived
+    in, weighted by those calls (``None`` where the model has no answer)."""
+    if centre is None:
+        from ivr.queue.advice import Centre
+
+        centre = Centre.load()
+    for queue, entry in queues.items():
+        weighted = {"p_abandon": 0.0, "held_wait_s": 0.0}
+        calls = 0
+        if queue in centre.queues:
+            for (q, hour), n in t.arrivals.items():
+                if q != queue:
+                    continue
+                metrics = centre.metrics(queue, datetime.fromtimestamp(hour * 3600, UTC))
+                if not (math.isfinite(metrics.p_abandon) and math.isfinite(metrics.held_wait_s)):
+                    continue
+                weighted["p_abandon"] += metrics.p_abandon * n
+                weighted["held_wait_s"] += metrics.held_wait_s * n
+                calls += n
+        entry["predicted"] = {
+            "p_abandon": round(weighted["p_abandon"] / calls, 4) if calls else None,
+            "held_wait_s": round(weighted["held_wait_s"] / calls, 1) if calls else None,
+            "calls": calls,
+        }

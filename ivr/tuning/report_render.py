@@ -1,0 +1,193 @@
+"""``ivr report``'s report (``ivr.tuning.report.build``) as text, CSV files or one HTML page.
+
+The report is cut into the same tables for all three (``tables``), so the text, the CSV
+files and the page always agree. Renders only: nothing here reads the database, and the
+tree picture comes in as SVG text from the caller.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Cell = str | int | float | None
+OUTCOME_NAMES = {"answered": "answered", "hung_up_waiting": "hung up waiting",
+                 "callback": "callback", "refused": "refused"}
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One table of the report: ``name`` is its CSV file's name."""
+
+    name: str
+    title: str
+    headers: tuple[str, ...]
+    rows: list[tuple[Cell, ...]]
+
+
+def _pct(share: float | None) -> str:
+    return "-" if share is None else f"{share * 100:.1f}%"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _options(entry: dict[str, Any]) -> str:
+    return " ".join(f"{k}:{n} ({_pct(entry['shares'].get(k))})"
+                    for k, n in entry["options"].items()) or "-"
+
+
+def _queue_rows(queues: dict[str, Any]) -> list[tuple[Cell, ...]]:
+    rows: list[tuple[Cell, ...]] = []
+    for queue, q in queues.items():
+        out = q["outcomes"]
+        other = sum(n for k, n in out.items() if k not in OUTCOME_NAMES)
+        predicted = q.get("predicted") or {}
+        rows.append((queue, q["calls"], _num(q["time_to_queue_s"]["p50"]),
+                     _num(q["time_to_queue_s"]["p90"]), out["answered"],
+                     out["hung_up_waiting"], out["callback"], out["refused"], other,
+                     _pct(q["abandonment"]), _pct(predicted.get("p_abandon")),
+                     _num(predicted.get("held_wait_s"))))
+    return rows
+
+
+def _split_rows(splits: dict[str, dict[str, Any]]) -> tuple[tuple[str, ...],
+                                                             list[tuple[Cell, ...]]]:
+    """The splits side by side: one column per version (or language), one row a figure."""
+    names = list(splits)
+    headers = ("", *(f"{n} ({s['menu_file']})" if s.get("menu_file") else n
+                     for n, s in splits.items()))
+
+    def row(label: str, pick: Any) -> tuple[Cell, ...]:
+        return (label, *(pick(splits[n]) for n in names))
+
+    rows = [row("calls", lambda s: s["calls"]),
+            row("contained", lambda s: f"{s['containment']['calls']} "
+                                       f"({_pct(s['containment']['rate'])})")]
+    for key in ("attempted", "verified", "failed", "locked"):
+        rows.append(row(f"verification {key}", lambda s, k=key: s["verification"][k]))
+    for key in ("fallback", "back"):
+        rows.append(row(f"misroutes {key}", lambda s, k=key: s["misroutes"][k]["calls"]))
+    queues = sorted({q for s in splits.values() for q in s["queues"]})
+    for queue in queues:
+        rows.append(row(f"{queue} calls", lambda s, q=queue: s["queues"].get(q, {}).get("calls", 0)))
+        rows.append(row(f"{queue} time to queue p50 s", lambda s, q=queue: _num(
+            s["queues"][q]["time_to_queue_s"]["p50"]) if q in s["queues"] else "-"))
+        rows.append(row(f"{queue} hung up waiting", lambda s, q=queue: s["queues"].get(
+            q, {}).get("outcomes", {}).get("hung_up_waiting", 0)))
+    nodes = sorted({n for s in splits.values() for n, e in s["nodes"].items() if e["hangups"]})
+    for node in nodes:
+        rows.append(row(f"{node} hang-ups", lambda s, n=node: s["nodes"].get(n, {}).get("hangups", 0)))
+    return headers, rows
+
+
+def tables(report: dict[str, Any]) -> list[Table]:
+    """The report cut into tables, in reading order."""
+    verification = report["verification"]
+    misroutes = report["misroutes"]
+    summary = [("calls", report["calls"]),
+               ("contained", report["containment"]["calls"]),
+               ("containment rate", _pct(report["containment"]["rate"])),
+               *((f"verification {k}", v) for k, v in verification.items()),
+               ("misroutes: reached a queue through the fallback", misroutes["fallback"]["calls"]),
+               *((f"  fallback into {q}", n) for q, n in misroutes["fallback"]["queues"].items()),
+               ("misroutes: went back (9) from a sub-menu", misroutes["back"]["calls"]),
+               *((f"  back from {n}", c) for n, c in misroutes["back"]["nodes"].items())]
+    nodes = [(node, e["entered"], e["calls"], _options(e), e["invalid"], e["no_input"],
+              e["repeat"], e["back"], e["hangups"], _num(e["median_s"]))
+             for node, e in report["nodes"].items()]
+    options = [(node, key, n, e["shares"].get(key))
+               for node, e in report["nodes"].items() for key, n in e["options"].items()]
+    paths = [(p["queue"], p["calls"], " > ".join(p["path"])) for p in report["paths"]]
+    found = [
+        Table("summary", "Summary", ("figure", "value"), summary),
+        Table("nodes", "Per node (entered: entries; calls: distinct calls)",
+              ("node", "entered", "calls", "options", "invalid", "no input", "repeat",
+               "back", "hang-ups", "median s"), nodes),
+        Table("options", "Options chosen", ("node", "option", "count", "share"), options),
+        Table("queues", "Per queue (time to queue from answer; abandonment beside Erlang A)",
+              ("queue", "calls", "to queue p50 s", "p90 s", "answered", "hung up waiting",
+               "callback", "refused", "other", "abandonment", "predicted", "predicted wait s"),
+              _queue_rows(report["queues"])),
+        Table("paths", "Top paths into each queue", ("queue", "calls", "path"), paths),
+    ]
+    for name, title in (("versions", "By tree version"), ("languages", "By language")):
+        headers, rows = _split_rows(report[name])
+        found.append(Table(name, title, headers, rows))
+    return found
+
+
+def _period(report: dict[str, Any]) -> str:
+    period = report["period"]
+    asked = (f" (asked: {period['since'] or 'the first'} to {period['until'] or 'now'})"
+             if period["since"] or period["until"] else "")
+    if not report["calls"]:
+        return f"No calls in the period{asked}."
+    return (f"{report['calls']} calls from {period['first_call']} to "
+            f"{period['last_call']}{asked}.")
+
+
+def text(report: dict[str, Any]) -> str:
+    """The report as aligned plain-text tables."""
+    lines = [_period(report)]
+    if not report["calls"]:
+        return lines[0] + "\n"
+    for table in tables(report):
+        if table.name == "options":
+            continue  # in the node table already
+        lines += ["", table.title]
+        cells = [table.headers, *(tuple("-" if c is None else str(c) for c in r)
+                                  for r in table.rows)]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(table.headers))]
+        for row in cells:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(report: dict[str, Any], folder: Path) -> list[Path]:
+    """One CSV file per table in ``folder``; the files written."""
+    written = []
+    for table in tables(report):
+        path = folder / f"{table.name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as file:
+            out = csv.writer(file)
+            out.writerow(table.headers)
+            out.writerows(table.rows)
+        written.append(path)
+    return written
+
+
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: left; }
+th { background: #f0f0f0; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.note { color: #666; }
+"""
+
+
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
+    body = "".join(
+        "<tr>" + "".join(
+            f'<td class="n">{c}</td>' if isinstance(c, (int, float)) else
+            f"<td>{html.escape('-' if c is None else str(c))}</td>" for c in row) + "</tr>"
+        for row in table.rows)
+    return (f"<h2>{html.escape(table.title)}</h2>\n<table><tr>{head}</tr>{body}</table>")
+
+
+def page(report: dict[str, Any], picture: str | None, note: str = "") -> str:
+    """One self-contained HTML page: inline CSS, the tree as inline SVG, no links out."""
+    parts: Iterable[str] = [_html_table(t) for t in tables(report)] if report["calls"] else []
+    tree = picture if picture else f'<p class="note">{html.escape(note)}</p>' if note else ""
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            "<title>ivr report</title>"
+            f"<style>{STYLE}</style></head><body>\n<h1>What callers did</h1>\n"
+            f"<p>{html.escape(_period(report))}</p>\n"
+            + "\n".join(parts) + f"\n<h2>The tree</h2>\n{tree}\n</body></html>\n")
