@@ -240,7 +240,9 @@ def test_stats_in_mermaid_are_labels_link_widths_and_fills(shipped: Menu) -> Non
     assert f"style complaints_menu fill:{graph._shade(0.8)},stroke:#9ecae1,stroke-width:3px" \
         in styles
     widths = [line for line in styles if line.startswith("linkStyle")]
-    assert len(widths) == sum(len(n.options) for n in shipped.nodes.values()) + 2  # no_input
+    # only where calls entered: a share of nothing is no share
+    assert len(widths) == len(shipped["main"].options) + len(shipped["complaints_menu"].options)
+    assert labels[("payments_menu", "topup_status")] == "1: top-up failed or money not arrived"
     assert "5 in · 80% hung up" in unescaped(nodes["complaints_menu"])
 
 

@@ -89,10 +89,6 @@ def _option_text(option: Option, lang: str | None, catalog: Catalog | None) -> s
     return option.label
 
 
-def _share(count: int, entered: int) -> str:
-    return f"{count / entered:.0%} ({count})" if entered else f"- ({count})"
-
-
 def drawing(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = None,
             stats: Mapping[str, Any] | None = None) -> tuple[list[Box], list[Arrow]]:
     """The boxes and arrows of the tree; ``stats`` is ``ivr report``'s dict (its
@@ -111,22 +107,21 @@ def drawing(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
             lines.append(f"{entered} in · {drop:.0%} hung up" if entered else "not entered")
         boxes.append(Box(node.id, node.kind, tuple(lines), drop))
         options = seen.get("options") or {}
+        by_field = {f"options['{o.key}']": o for o in node.options}  # as ``targets`` names them
         for field, head in menu.targets(node):
             if head not in menu.nodes:
                 continue  # a broken tree is refused before drawing; never draw a dangling edge
             share, label = None, _EDGE_LABELS.get(field, field)
             count: int | None = None
-            if field.startswith("options["):
-                option = node.option(field[len("options['"):-2])
-                assert option is not None
+            if (option := by_field.get(field)) is not None:
                 text = _option_text(option, lang, catalog)
                 label = f"{option.key}: {text}" if text else option.key
                 count = int(options.get(option.key, 0))
             elif field == "no_input" and isinstance(node.no_input, Option):
                 count = int(seen.get("no_input", 0))  # a time-out here always takes this edge
-            if stats is not None and count is not None:
-                share = count / entered if entered else 0.0
-                label = f"{label}\n{_share(count, entered)}"
+            if stats is not None and count is not None and entered:
+                share = count / entered
+                label = f"{label}\n{share:.0%} ({count})"
             arrows.append(Arrow(node.id, head, field, label, share))
     return boxes, arrows
 
