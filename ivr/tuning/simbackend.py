@@ -1,0 +1,84 @@
+"""The simulation backend of ``ivr tune``: in-memory Wallet, Lockouts and Services.
+
+Every simulated caller has an account with a known PIN, and their caller ID is either
+registered to it or not, so only two phones exist: ``REGISTERED`` (the flow offers the
+registered account: press 1, then the PIN) and ``UNREGISTERED`` (type the account, then
+the PIN). The backend keeps no state between calls (a freeze always succeeds, a complaint
+always gets the same ticket, no PIN check ever locks): so ``flow.step`` is a pure function
+of the tree, the call's state and the event, which lets ``ivr.tuning.simulate`` compute a
+step once per distinct history of inputs and replay it for every caller who made it.
+
+The queue model is left out (``Services.queues=None``): a queue node enqueues at once, so
+the time to route ends at the enqueue, and waits, opening hours and callback offers (which
+change what a queue node says above 20 minutes) are the queue model's business
+(``ivr advise``), not the tree's. No I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ivr.backend import Lock, Services, Ticket, Topup
+from ivr.prompts import Catalog
+
+ACCOUNT = "10000001"
+PIN = "123456"
+TICKET = "20000001"
+REGISTERED = "+8613800000001"
+UNREGISTERED = "+8613900000002"
+TO_NUMBER = "+8695188"
+#: a fixed moment: with no queue model the time of day changes nothing the tree says
+NOW = datetime(2026, 11, 25, 9, 30)
+#: the date and amount a caller keys at a ``collect`` node
+DATE_ENTRY = "20261120"
+AMOUNT_ENTRY = "100#"
+
+
+class SimWallet:
+    """One active account, registered to ``REGISTERED``, with a top-up still processing."""
+
+    def account_for_phone(self, phone: str) -> str | None:
+        return ACCOUNT if phone == REGISTERED else None
+
+    def status(self, account: str) -> str | None:
+        return "active" if account == ACCOUNT else None
+
+    def check_pin(self, account: str, pin: str) -> bool:
+        return account == ACCOUNT and pin == PIN
+
+    def recent_topups(self, account: str, since: datetime) -> list[Topup]:
+        return [Topup(Decimal("100.00"), NOW - timedelta(hours=3), "processing")]
+
+    def freeze(self, account: str) -> bool:
+        return True
+
+    def file_complaint(self, account: str | None, call_sid: str, recording_url: str,
+                       details: dict[str, Any], now: datetime) -> Ticket:
+        return Ticket(TICKET, "open", now + timedelta(hours=48))
+
+    def complaint(self, number: str) -> Ticket | None:
+        return Ticket(number, "open", NOW + timedelta(hours=48)) if number == TICKET else None
+
+    def complete_recording(self, call_sid: str, recording_sid: str, recording_url: str,
+                           duration_s: int | None, status: str) -> bool:
+        return True
+
+
+class SimLockouts:
+    """A lockout book that never locks: the simulated callers know their PIN."""
+
+    def locked(self, account: str, caller: str, now: datetime) -> Lock | None:
+        return None
+
+    def reserve(self, account: str, caller: str, now: datetime) -> int | Lock:
+        return 1
+
+    def settle(self, attempt: int, right: bool, now: datetime) -> Lock | None:
+        return None
+
+
+def services(catalog: Catalog) -> Services:
+    """The services a simulated call runs against (see the module docstring)."""
+    return Services(SimWallet(), SimLockouts(), catalog, NOW, queues=None, callbacks=None)

@@ -1,0 +1,292 @@
+"""What-if runs of whole calls through the real call flow (``ivr.flow.step``, no HTTP).
+
+Each simulated caller is drawn from the mix (``ivr.tuning.mix``) from their own random
+stream, seeded by (seed, caller number): so a run gives the same calls whatever the
+number of workers, and two trees run the same callers (common random numbers: paired
+differences, ``ivr.tuning.stats``). A caller knows their target and, at each step:
+
+- at a menu takes the option leading to it (``ivr.tuning.routes``): a *listener* presses
+  when its phrase and key have been heard (``press_<key>``), a *barge-in* caller presses
+  its key at once, a *returning* caller presses at once the key they used before on the
+  live tree (on a renumbered tree that may be another option, or none); each at most once
+  per menu, then they listen. With the mix's chance the key is a wrong one. At a menu
+  where nothing leads to the target they press 9 (back) if they can, else the option to
+  the fallback queue, else wait for the time-out;
+- verifies (1 for the registered caller ID, else the account and #, then the PIN and #),
+  presses 1 when ready at ``prepare``, keys a valid date, amount or ticket at ``collect``,
+  records a message at ``record``; at a self-service node that is their target they hear
+  the answer and are done (contained), elsewhere they press 0 for an agent;
+- hangs up when their patience runs out.
+
+Time is the sum of what they hear (``ivr.tuning.clock``) and their key presses, plus the
+Gather's time-out where they wait for it. A call ends *routed* (enqueued in the target's
+queue, or its self-service heard), *misrouted* (enqueued in another queue) or *dropped*.
+
+Speed: the simulation backend keeps no state (``ivr.tuning.simbackend``), so a step is a
+pure function of the inputs so far: each distinct history is run through ``flow.step``
+once and kept in a trie with its timings, and every caller who makes it replays it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ivr.call import Ask, CallEvent, CallState, Step
+from ivr.flow import step as flow_step
+from ivr.menu.model import Kind, Menu
+from ivr.prompts import Catalog
+from ivr.tuning import simbackend as sim
+from ivr.tuning.clock import KEY_S, RECORD_S, Durations
+from ivr.tuning.mix import Mix, draw
+from ivr.tuning.routes import Routes, build, language_option
+
+log = logging.getLogger(__name__)
+
+ROUTED, MISROUTED, DROPPED = 0, 1, 2
+LISTEN, BARGE, MEMORY = "listen", "barge_in", "returning"
+MAX_STEPS = 60  # a caller going round in circles this long is counted as dropped
+SID = "CAsimulated"
+_DIGITS = "0123456789"
+
+#: (outcome, seconds to route or nan, seconds in the IVR, contained in self-service)
+Result = tuple[int, float, float, bool]
+#: the key a returning caller remembers, per (menu, language, target), from the live tree
+Memory = Mapping[tuple[str, str, str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """One simulated caller."""
+
+    index: int
+    lang: str
+    target: str
+    kind: str
+    patience_s: float
+    phone: str
+
+
+def caller(mix: Mix, rng: random.Random, index: int) -> Caller:
+    """Caller ``index`` of the mix, drawn from ``rng`` (its own stream)."""
+    lang = draw(mix.languages, rng.random())
+    target = draw(mix.reasons[lang], rng.random())
+    u = rng.random()
+    kind = BARGE if u < mix.barge_in else MEMORY if u < mix.barge_in + mix.returning else LISTEN
+    patience = mix.patience.draw(rng.random() or 1e-12)
+    phone = sim.REGISTERED if rng.random() < mix.registered else sim.UNREGISTERED
+    return Caller(index, lang, target, kind, patience, phone)
+
+
+def stream(seed: int, index: int) -> random.Random:
+    """Caller ``index``'s own random stream for ``seed``."""
+    return random.Random((seed << 40) | index)
+
+
+def remembered(routes: Routes, mix: Mix) -> dict[tuple[str, str, str], str]:
+    """The keys returning callers press from memory: those of the live tree."""
+    found = {}
+    for lang, target, _ in mix.classes():
+        for node, option in routes.path(target, lang):
+            found[(node.id, lang, target)] = option.key
+    return found
+
+
+class _Turn:
+    """A step as the trie keeps it: the flow's answer and when each thing is heard."""
+
+    __slots__ = ("step", "say_s", "press_at", "until_result", "walked", "children")
+
+    def __init__(self, step: Step, durations: Durations) -> None:
+        self.step = step
+        self.children: dict[tuple[str, str], _Turn] = {}
+        self.press_at: dict[str, float] = {}
+        elapsed = 0.0
+        last = 0.0
+        for u in step.say:
+            last = durations(u)
+            elapsed += last
+            if u.key.startswith("press_"):
+                self.press_at[u.key[6:]] = elapsed
+        self.say_s = elapsed
+        # a self-service answer is heard before the offer of an agent that follows it
+        self.until_result = elapsed - last if step.say and \
+            step.say[-1].key == "service_options" else elapsed
+        self.walked = frozenset(step.walked)
+
+
+@dataclass
+class Tree:
+    """One tree as callers run through it."""
+
+    menu: Menu
+    catalog: Catalog
+    durations: Durations
+    memory: Memory
+    memo: bool = True
+    routes: Routes = field(init=False)
+    services: Any = field(init=False)
+    roots: dict[str, _Turn] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.routes = build(self.menu)
+        self.services = sim.services(self.catalog)
+        self.service_targets = {n.id for n in self.menu.nodes.values() if n.kind is Kind.SERVICE}
+
+    def _start(self, phone: str) -> _Turn:
+        root = self.roots.get(phone) if self.memo else None
+        if root is None:
+            state = CallState(SID, phone, sim.TO_NUMBER, lang=self.catalog.default_lang, turn=1)
+            event = CallEvent(SID, "start", from_number=phone, to_number=sim.TO_NUMBER)
+            root = _Turn(flow_step(self.menu, state, event, self.services), self.durations)
+            if self.memo:
+                self.roots[phone] = root
+        return root
+
+    def _next(self, turn: _Turn, ask: Ask, digits: str) -> _Turn:
+        child = turn.children.get((ask.node, digits)) if self.memo else None
+        if child is None:
+            recorded = ask.kind == "record"
+            event = CallEvent(SID, "input", node=ask.node, digits=digits,
+                              recording_url="https://sim.invalid/rec" if recorded else None,
+                              recording_duration_s=int(RECORD_S) if recorded else None,
+                              from_number=turn.step.state.from_number, to_number=sim.TO_NUMBER)
+            child = _Turn(flow_step(self.menu, turn.step.state, event, self.services),
+                          self.durations)
+            if self.memo:
+                turn.children[(ask.node, digits)] = child
+        return child
+
+    def call(self, who: Caller, rng: random.Random, wrong_key: float) -> Result:
+        """One whole call of ``who`` (``rng``: the rest of their stream)."""
+        turn = self._start(who.phone)
+        target, patience = who.target, who.patience_s
+        want_queue = self.routes.queue.get(target)
+        elapsed = 0.0
+        pressed_at_once: set[str] = set()
+        for _ in range(MAX_STEPS):
+            step = turn.step
+            if target in turn.walked and target in self.service_targets:
+                done = elapsed + turn.until_result
+                return (ROUTED, done, done, True) if done <= patience else \
+                    (DROPPED, math.nan, patience, False)
+            if step.enqueue or step.hangup or step.ask is None:
+                done = elapsed + turn.say_s
+                if done > patience:
+                    return DROPPED, math.nan, patience, False
+                if step.enqueue and step.enqueue == want_queue:
+                    return ROUTED, done, done, False
+                return (MISROUTED if step.enqueue else DROPPED), math.nan, done, False
+            ask = step.ask
+            digits, wait = self._answer(who, turn, ask, rng, wrong_key, pressed_at_once)
+            elapsed += wait + KEY_S * len(digits)
+            if elapsed > patience:
+                return DROPPED, math.nan, patience, False
+            turn = self._next(turn, ask, digits)
+        return DROPPED, math.nan, elapsed, False
+
+    def _answer(self, who: Caller, turn: _Turn, ask: Ask, rng: random.Random,
+                wrong_key: float, pressed_at_once: set[str]) -> tuple[str, float]:
+        """The keys the caller presses at ``ask`` and how long after the step began."""
+        node = self.menu.nodes[ask.node]
+        kind, heard = node.kind, turn.say_s
+        if kind is Kind.MENU:
+            return self._choose(who, turn, node.id, rng, wrong_key, pressed_at_once)
+        if kind is Kind.VERIFY:
+            sub = turn.step.state.substep
+            return ("1" if sub == "callerid" else f"{sim.PIN}#" if sub == "pin"
+                    else f"{sim.ACCOUNT}#"), heard
+        if kind is Kind.PREPARE:
+            return "1", heard
+        if kind is Kind.COLLECT:
+            return {"date": sim.DATE_ENTRY, "amount": sim.AMOUNT_ENTRY}.get(
+                node.format or "", f"{sim.TICKET}#"), heard
+        if kind is Kind.RECORD:
+            return "#", heard + RECORD_S
+        if kind is Kind.SERVICE:
+            return "0", heard
+        if kind is Kind.QUEUE:
+            return "3", heard  # an offer while queueing: keep waiting
+        return "", heard + ask.timeout_s
+
+    def _choose(self, who: Caller, turn: _Turn, menu_id: str, rng: random.Random,
+                wrong_key: float, pressed_at_once: set[str]) -> tuple[str, float]:
+        node = self.menu.nodes[menu_id]
+        slip, which = rng.random(), rng.random()  # drawn at every menu: the streams stay paired
+        langs = any(o.lang for o in node.options)
+        option = language_option(node, who.lang) if langs else \
+            self.routes.option(menu_id, who.target)
+        if option is None:
+            if langs:  # no key for their language: the time-out's default
+                return "", turn.say_s + (node.timeout_s or self.menu.timeout_s)
+            if node.back:
+                return "9", turn.say_s
+            out = next((o for o in node.options if o.goto == self.menu.fallback), None)
+            if out is not None:
+                return out.key, turn.press_at.get(out.key, turn.say_s)
+            return "", turn.say_s + (node.timeout_s or self.menu.timeout_s)
+        key, at = option.key, turn.press_at.get(option.key, turn.say_s)
+        if who.kind != LISTEN and menu_id not in pressed_at_once:
+            pressed_at_once.add(menu_id)
+            if who.kind == BARGE:
+                at = 0.0
+            else:
+                memory = self.memory.get((menu_id, who.lang, who.target))
+                if memory is not None:
+                    key, at = memory, 0.0
+        if slip < wrong_key:
+            others = _DIGITS.replace(key, "")
+            key = others[int(which * len(others))]
+        return key, at
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a worker needs to run a tree (picklable)."""
+
+    menu: Menu
+    catalog: Catalog
+    audio_dir: str | None
+    voices: Mapping[str, Mapping[str, Any]]
+    memory: Memory
+    memo: bool = True
+
+    def tree(self) -> Tree:
+        return Tree(self.menu, self.catalog, Durations(self.audio_dir, self.voices),
+                    self.memory, self.memo)
+
+
+def run_chunk(specs: tuple[Spec, ...], mix: Mix, seed: int, start: int, stop: int
+              ) -> list[list[Result]]:
+    """Callers ``start`` to ``stop`` through every tree, the same callers through each."""
+    trees = [s.tree() for s in specs]
+    out: list[list[Result]] = [[] for _ in trees]
+    wrong = mix.wrong_key
+    for index in range(start, stop):
+        for tree, results in zip(trees, out, strict=True):
+            rng = stream(seed, index)
+            who = caller(mix, rng, index)
+            results.append(tree.call(who, rng, wrong))
+    return out
+
+
+def run(specs: tuple[Spec, ...], mix: Mix, calls: int, seed: int = 0, workers: int = 1
+        ) -> list[list[Result]]:
+    """``calls`` callers through each tree; per tree, one result per caller, in order."""
+    if workers <= 1 or calls < 2 * workers:
+        return run_chunk(specs, mix, seed, 0, calls)
+    bounds = [calls * w // workers for w in range(workers + 1)]
+    out: list[list[Result]] = [[] for _ in specs]
+    with ProcessPoolExecutor(workers) as pool:
+        parts = pool.map(run_chunk, *zip(*[(specs, mix, seed, a, b)
+                                           for a, b in zip(bounds, bounds[1:], strict=False)],
+                                         strict=True))
+        for part in parts:
+            for results, more in zip(out, part, strict=True):
+                results.extend(more)
+    return out
