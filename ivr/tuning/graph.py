@@ -21,7 +21,7 @@ from ivr.errors import IVRError
 from ivr.menu.model import Kind, Menu, Option
 
 if TYPE_CHECKING:
-    import graphviz
+    import graphviz  # type: ignore[import-untyped]  # no stubs, no py.typed
 
     from ivr.prompts import Catalog
 
@@ -237,22 +237,18 @@ def _legend(dot: graphviz.Digraph, with_stats: bool, taken: set[str]) -> None:
                     style="", fontsize="9")
 
 
-def _dot_problem(exc: Exception) -> GraphError:
-    import graphviz
-
-    if isinstance(exc, graphviz.ExecutableNotFound):
-        return GraphError("drawing .svg or .png needs Graphviz's dot program, which is not "
-                          "on PATH: apt-get install graphviz (.dot and .mmd need no program)")
-    return GraphError(f"Graphviz's dot failed: {exc}")
-
-
 def _pipe(dot: graphviz.Digraph, fmt: str) -> bytes:
     import graphviz
 
     try:
-        return dot.pipe(format=fmt)
-    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError) as exc:
-        raise _dot_problem(exc) from exc
+        data: bytes = dot.pipe(format=fmt)
+    except graphviz.ExecutableNotFound as exc:
+        raise GraphError("drawing .svg or .png needs Graphviz's dot program, which is not on "
+                         "PATH: apt-get install graphviz (.dot and .mmd need no program)"
+                         ) from exc
+    except graphviz.CalledProcessError as exc:
+        raise GraphError(f"Graphviz's dot failed: {exc}") from exc
+    return data
 
 
 def svg(menu: Menu, *, lang: str | None = "en-US", catalog: Catalog | None = None,
