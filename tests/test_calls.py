@@ -74,7 +74,8 @@ def test_mandarin_is_the_default_when_the_caller_says_nothing(caller):
     call = caller()
     call.start()
     call.press("")
-    assert call.said("充值、支付、提现、退款，请按1")
+    # the menu is spoken piece by piece: the phrase, then its key
+    assert "充值、支付、提现、退款，请按1；账户安全，请按2；" in "".join(call.heard)
 
 
 def test_fraud_caller_who_cannot_verify_still_reaches_fraud_unverified(caller, app):
@@ -89,7 +90,7 @@ def test_verified_fraud_caller_can_freeze_the_account(caller, app):
     call = caller(DEMO_PHONE)
     call.start()
     call.keys("2", "3", "1", "246810")
-    assert call.said("To freeze your account now, press 1")
+    assert "To freeze your account now, press 1." in " ".join(call.heard)
     call.press("1")
     assert call.said("Your account is now frozen")
     assert call.queue == "fraud"
@@ -119,9 +120,13 @@ def test_star_repeats_and_nine_goes_back(caller):
     call = caller()
     call.start()
     call.keys("2", "1", "*")
-    assert call.heard[-1].startswith("If a top-up failed")
+    menu = " ".join(e.text or "" for e in call.root.find("Gather").iter("Say"))
+    assert menu.startswith("If a top-up failed or has not arrived, press 1.")
+    assert menu.endswith("To hear this again, press star. For the main menu, press 9.")
     call.press("9")
-    assert call.heard[-1].startswith("For top-up, payment")
+    menu = " ".join(e.text or "" for e in call.root.find("Gather").iter("Say"))
+    assert "For top-up, payment, withdrawal or refund, press 1." in menu
+    assert menu.endswith("For an agent, press 0. To hear this again, press star.")
 
 
 def test_invalid_date_is_asked_again(caller):

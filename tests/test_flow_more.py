@@ -52,7 +52,9 @@ def test_the_language_menu_says_each_language_in_its_own_voice(app, caller):
     assert [voice for _, voice, _ in again] == [voices["zh-CN"]["voice"],
                                                 voices["en-US"]["voice"]] * 2
     call.press("2")
-    assert call.heard[-1].startswith("For top-up, payment")
+    menu = says(call.root.find("Gather"))
+    assert menu[0][0] == "For top-up, payment, withdrawal or refund,"
+    assert {voice for _, voice, _ in menu} == {voices["en-US"]["voice"]}
 
 
 def test_the_built_audio_plays_each_language_s_line_from_its_own_file(settings, clock,

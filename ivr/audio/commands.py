@@ -101,23 +101,26 @@ def check(audio_dir: Path, prompts_dir: Path, target_dbfs: float) -> None:
 def report(audio_dir: Path, prompts_dir: Path, target_dbfs: float, menu_path: Path | None,
            limit_s: float, strict: bool) -> None:
     """List prompts by length, longest first, flagging long menu prompts."""
-    from ivr.audio.report import menu_prompt_keys
+    from ivr.audio.report import menu_prompt_keys, spoken_menus
     from ivr.audio.report import report as rows_of
 
     try:
         manifest = Manifest.load(audio_dir)
     except AudioError as exc:
         raise click.ClickException(str(exc)) from exc
-    rows = rows_of(_catalog(prompts_dir), manifest, menu_prompt_keys(menu_path), limit_s)
+    rows = rows_of(_catalog(prompts_dir), manifest, menu_prompt_keys(menu_path), limit_s,
+                   spoken_menus(menu_path))
     width = max((len(r.key) for r in rows), default=10)
     for row in rows:
         length = f"{row.duration_ms / 1000:6.1f} s" if row.duration_ms is not None else "     - s"
         flag = (f"  MENU > {limit_s:g} s" if row.too_long else "  menu" if row.menu else "")
+        flag += f" ({counted(row.pieces, 'piece')})" if row.pieces else ""
         status = "" if row.status == "ok" else f"  ({row.status}: run ivr audio build)"
         click.echo(f"{length}  {row.lang:6} {row.key:{width}}{flag}{status}")
     long_menus = [r for r in rows if r.too_long]
-    total_s = sum(r.duration_ms or 0 for r in rows) / 1000
-    click.echo(f"{len(rows)} prompts, {total_s:.1f} s in all; "
+    own = [r for r in rows if not r.pieces]  # a spoken menu's row re-counts its pieces
+    total_s = sum(r.duration_ms or 0 for r in own) / 1000
+    click.echo(f"{len(own)} prompts, {total_s:.1f} s in all; "
                f"{counted(len(long_menus), 'menu prompt')} over {limit_s:g} s")
     if strict and long_menus:
         raise SystemExit(1)
