@@ -156,7 +156,7 @@ nodes:
     kind: menu
     prompt: p
     options:
-      "1": {goto: "q:1", label: 'the "fast" [lane] | (a) {b} <c> #1 & `d`'}
+      "1": {goto: "q:1", label: 'the "fast" [lane] | (a) {b} <c> #1 & `d` \\N'}
       "2": {goto: 退款-队列, label: 退款（原路返回）}
     invalid: p
     no_input: {goto: "q:1"}
@@ -185,7 +185,7 @@ def test_mermaid_escapes_quotes_brackets_pipes_and_keeps_chinese(awkward: Menu) 
     assert set(by_label) == {"end", "q:1", "退款-队列"}
     labels = {(tail, unescaped(label), head) for tail, label, head in edges}
     start, queue, refunds = by_label["end"], by_label["q:1"], by_label["退款-队列"]
-    assert labels == {(start, '1: the "fast" [lane] | (a) {b} <c> #1 & `d`', queue),
+    assert labels == {(start, '1: the "fast" [lane] | (a) {b} <c> #1 & `d` \\N', queue),
                       (start, "2: 退款（原路返回）", refunds), (start, "no input", queue)}
     assert "退款（原路返回）" in text  # written as it is, not as entity codes
 
@@ -195,6 +195,7 @@ def test_graphviz_draws_ids_with_colons_and_chinese(awkward: Menu) -> None:
     texts = svg_texts(root)
     assert {"end", "q:1", "退款-队列"} <= set(texts)
     assert any("the \"fast\" [lane]" in t for t in texts)
+    assert any(t.endswith("\\N") for t in texts)  # a backslash, not the node's name
     assert len([g for g in root.iter(f"{SVG}g") if g.get("class") == "edge"]) == 4  # + entry
 
 

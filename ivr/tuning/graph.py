@@ -126,9 +126,11 @@ def drawing(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
     return boxes, arrows
 
 
-def _wrapped(text: str) -> list[str]:
-    return [part for line in text.split("\n")
-            for part in (textwrap.wrap(line, _WRAP) or [""])]
+def _wrapped(text: str) -> str:
+    """A Graphviz label: long lines wrapped, and a backslash shown as one (``\\N`` would
+    otherwise print the node's name)."""
+    return "\n".join(part.replace("\\", "\\\\") for line in text.split("\n")
+                     for part in (textwrap.wrap(line, _WRAP) or [""]))
 
 
 def _shade(rate: float) -> str:
@@ -186,7 +188,7 @@ def digraph(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
         attrs = {"shape": shape, "fillcolor": colour, "color": "#444444", "tooltip": box.id}
         if box.drop is not None:  # the fill says drop-off; the kind keeps shape and border
             attrs.update(fillcolor=_shade(box.drop), color=colour, penwidth="3")
-        dot.node(names[box.id], "\n".join(_wrapped("\n".join(box.lines))), **attrs)
+        dot.node(names[box.id], _wrapped("\n".join(box.lines)), **attrs)
     taken = set(names.values())
     if menu.start in names:  # where a call comes in
         entry = _unused("call", taken)
@@ -202,7 +204,7 @@ def digraph(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
             attrs["color"], label = "#aaaaaa", ""
         if arrow.share is not None:
             attrs["penwidth"] = str(_width(arrow.share))
-        dot.edge(names[arrow.tail], names[arrow.head], "\n".join(_wrapped(label)), **attrs)
+        dot.edge(names[arrow.tail], names[arrow.head], _wrapped(label), **attrs)
     _legend(dot, stats is not None, taken)
     return dot
 
