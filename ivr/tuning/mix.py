@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,9 @@ class Patience:
         return {"distribution": self.distribution, **dict(zip(names, self.params, strict=True))}
 
 
+DEFAULT_PATIENCE = Patience("lognormal", (120.0, 300.0))
+
+
 def _normal_quantile(u: float) -> float:
     from statistics import NormalDist
 
@@ -81,7 +84,7 @@ class Mix:
     returning: float = 0.2
     wrong_key: float = 0.02
     registered: float = 0.7
-    patience: Patience = Patience("lognormal", (120.0, 300.0))
+    patience: Patience = field(default_factory=lambda: DEFAULT_PATIENCE)
     source: str = "mix"
 
     @property
@@ -204,7 +207,7 @@ def parse(data: Any, source: str, routes: Routes, languages: tuple[str, ...]) ->
     if values["barge_in"] + values["returning"] > 1.0 + 1e-9:
         check.error(line_of(behaviour, "returning", 1), "behaviour",
                     "barge_in and returning are shares of the same callers: together at most 1")
-    patience = _patience(check, behaviour.get("patience_s", Mix.patience.to_json()),
+    patience = _patience(check, behaviour.get("patience_s", DEFAULT_PATIENCE.to_json()),
                          line_of(behaviour, "patience_s", 1))
     if check.problems:
         raise MenuError(check.problems, source)

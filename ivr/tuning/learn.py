@@ -1,0 +1,124 @@
+"""``ivr tune --db``: the traffic mix learnt from recorded calls (``calls``, ``call_events``).
+
+- volume: the calls per day over the days the records span (at least one);
+- languages: each call's language (``calls.lang``);
+- reasons: the deepest target a call reached: the last queue node it walked, else the
+  self-service node it ended at (contained); calls that reached neither are not reasons
+  (they count for patience). Nodes the tree given does not have as targets (records of
+  another version) are left out, and said so in the log;
+- patience: exponential, its mean the maximum-likelihood one with censoring: the seconds
+  every call spent in the IVR (to its enqueue, its self-service or its hang-up) over the
+  calls that hung up in the IVR; none hung up: the base mix's patience;
+- wrong keys: the share of menu inputs that were invalid keys;
+- registered caller IDs: the share of verifications by caller ID (``callerid``) among
+  those that named an account;
+- returning callers: the share of calls from a number that called before;
+- barge-in: not in the records (they do not say when in a prompt a key came), so the
+  base mix's share.
+
+Reads the database read-only with the standard library; no Flask, no Twilio.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from ivr.errors import MenuError, Problem
+from ivr.menu.model import Kind
+from ivr.tuning.mix import Mix, Patience
+from ivr.tuning.routes import Routes, is_target
+
+log = logging.getLogger(__name__)
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
+
+
+def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
+    """The mix of the calls recorded in ``path``, for the tree of ``routes``."""
+    menu = routes.menu
+    try:
+        db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
+        db.row_factory = sqlite3.Row
+        calls = db.execute("SELECT call_sid, from_number, started_at, ended_at, duration_s, lang, "
+                           "node FROM calls ORDER BY started_at, call_sid").fetchall()
+        events = db.execute("SELECT call_sid, at, node, choice, walked, outcome FROM call_events "
+                            "ORDER BY id").fetchall()
+        db.close()
+    except sqlite3.Error as exc:
+        raise MenuError([Problem(str(path), f"cannot read the call records: {exc}")],
+                        str(path)) from exc
+    by_call: dict[str, list[sqlite3.Row]] = defaultdict(list)
+    for event in events:
+        by_call[event["call_sid"]].append(event)
+    langs: Counter[str] = Counter()
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    skipped: Counter[str] = Counter()
+    in_ivr_s, hangups = 0.0, 0
+    menu_inputs = invalid = by_callerid = by_account = returning = 0
+    seen: set[str] = set()
+    for call in calls:
+        mine = by_call.get(call["call_sid"], [])
+        walked = [n for e in mine for n in (e["walked"] or "").split()]
+        queued = [n for n in walked if n in menu.nodes and menu.nodes[n].kind is Kind.QUEUE]
+        reason = queued[-1] if queued else None
+        if reason is None and call["node"] in walked and call["node"] in menu.nodes and \
+                menu.nodes[call["node"]].kind is Kind.SERVICE:
+            reason = call["node"]
+        if reason is not None and not (is_target(menu, reason) and routes.reaches(reason)):
+            skipped[reason] += 1
+            reason = None
+        lang = call["lang"] or ""
+        if reason is not None:
+            langs[lang] += 1
+            reasons[lang][reason] += 1
+        enqueued = next((e["at"] for e in mine if (e["outcome"] or "").startswith("enqueue:")), None)
+        ended = call["ended_at"] or (mine[-1]["at"] if mine else None)
+        stay = _seconds(call["started_at"], enqueued or ended)
+        if stay is None and call["duration_s"] is not None:
+            stay = float(call["duration_s"])
+        if stay is not None:
+            in_ivr_s += stay
+            hangups += reason is None and call["ended_at"] is not None
+        for e in mine:
+            node = menu.nodes.get(e["node"] or "")
+            if node is not None and node.kind is Kind.MENU and e["choice"]:
+                menu_inputs += 1
+                invalid += e["choice"] == "invalid"
+            by_callerid += e["choice"] == "callerid"
+            by_account += e["choice"] == "account"
+        number = call["from_number"] or ""
+        returning += number in seen
+        if number:
+            seen.add(number)
+    for node, count in sorted(skipped.items()):
+        log.warning("%s: %d calls reached %s, not a target of %s: left out", path, count, node,
+                    menu.source)
+    total = sum(langs.values())
+    if not total:
+        raise MenuError([Problem(str(path), f"no recorded call reached a queue or self-service "
+                                            f"node of {menu.source}: nothing to learn a mix "
+                                            "from")], str(path))
+    starts = [datetime.fromisoformat(c["started_at"]) for c in calls]
+    days = max(1, math.ceil((max(starts) - min(starts)).total_seconds() / 86400))
+    patience = Patience("exponential", (in_ivr_s / hangups,)) \
+        if hangups and in_ivr_s > 0 else base.patience
+    return replace(
+        base, calls_per_day=len(calls) / days,
+        languages=tuple((lang, n / total) for lang, n in sorted(langs.items())),
+        reasons={lang: tuple((node, n / sum(c.values())) for node, n in sorted(c.items()))
+                 for lang, c in sorted(reasons.items())},
+        returning=min(returning / len(calls), 1.0 - base.barge_in),
+        wrong_key=invalid / menu_inputs if menu_inputs else base.wrong_key,
+        registered=by_callerid / (by_callerid + by_account) if by_callerid + by_account
+        else base.registered,
+        patience=patience, source=str(path))

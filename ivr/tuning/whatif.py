@@ -1,0 +1,99 @@
+"""The library behind ``ivr tune``: trees and a mix in, numbers out (plain data).
+
+``compare_trees`` runs the same simulated callers through the live tree and, when given,
+a second one; ``check_suggestion`` re-measures a candidate from ``ivr.tuning.suggest``
+against the live tree. The analytic model ignores patience (it prices what listeners hear,
+not who hangs up), and dropped callers are not counted in a time to route, so the
+re-measurement that checks it runs the same callers with unlimited patience; the saving
+with the mix's patience is given beside it. No Flask, no Twilio; files only through the
+loaders the command calls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ivr.menu.model import Menu
+from ivr.prompts import Catalog
+from ivr.tuning import simulate, stats
+from ivr.tuning.mix import Mix, Patience
+from ivr.tuning.routes import Routes
+
+#: a predicted saving agrees with the measured one inside its 95 % interval, or this close
+TOLERANCE_S = 0.1
+TOLERANCE_SHARE = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """What every run needs besides the trees: the catalog, the clock's sources, the size."""
+
+    catalog: Catalog
+    audio_dir: str | None
+    voices: Mapping[str, Mapping[str, Any]]
+    calls: int
+    seed: int = 0
+    workers: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The live tree, and optionally a second one, under the same callers."""
+
+    a: stats.Summary
+    b: stats.Summary | None
+    difference: dict[str, stats.Difference] | None
+
+
+def _specs(setting: Setting, routes: Routes, mix: Mix, *menus: Menu) -> tuple[simulate.Spec, ...]:
+    memory = simulate.remembered(routes, mix)  # the keys of the live tree
+    return tuple(simulate.Spec(m, setting.catalog, setting.audio_dir, setting.voices, memory)
+                 for m in menus)
+
+
+def compare_trees(setting: Setting, routes: Routes, mix: Mix, against: Menu | None = None
+                  ) -> Comparison:
+    """Simulate the live tree (``routes.menu``) and ``against`` with the same callers."""
+    menus = (routes.menu,) if against is None else (routes.menu, against)
+    results = simulate.run(_specs(setting, routes, mix, *menus), mix, setting.calls,
+                           setting.seed, setting.workers)
+    a = stats.summarise(results[0], mix.calls_per_day)
+    if against is None:
+        return Comparison(a, None, None)
+    return Comparison(a, stats.summarise(results[1], mix.calls_per_day),
+                      stats.compare(results[0], results[1], mix.calls_per_day))
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A candidate re-measured: the saving (A − B, seconds per routed call) with
+    unlimited patience (what the model predicts) and with the mix's."""
+
+    predicted_s: float
+    measured: stats.Difference
+    with_patience: stats.Difference
+    comparison: Comparison
+
+    @property
+    def agrees(self) -> bool:
+        m = self.measured
+        close = TOLERANCE_S + TOLERANCE_SHARE * abs(self.predicted_s)
+        return m.low <= self.predicted_s <= m.high or abs(self.predicted_s - m.value) <= close
+
+
+def _saving(diff: stats.Difference) -> stats.Difference:
+    return stats.Difference(-diff.value, -diff.high, -diff.low)
+
+
+def check_suggestion(setting: Setting, routes: Routes, mix: Mix, candidate: Menu,
+                     predicted_s: float) -> Check:
+    """Simulate the candidate against the live tree and set the saving beside the model's."""
+    patient = replace(mix, patience=Patience("fixed", (math.inf,)))
+    unlimited = compare_trees(setting, routes, patient, candidate)
+    real = compare_trees(setting, routes, mix, candidate)
+    assert unlimited.difference is not None and real.difference is not None
+    return Check(predicted_s, _saving(unlimited.difference["route_mean_s"]),
+                 _saving(real.difference["route_mean_s"]), real)
