@@ -74,7 +74,7 @@ class _Tally:
 
     __slots__ = ("calls", "node_calls", "entered", "choices", "hangups", "stays", "q_calls",
                  "to_queue", "outcomes", "contained", "verification", "paths", "fallback",
-                 "back", "arrivals")
+                 "back", "backed", "arrivals")
 
     def __init__(self) -> None:
         self.calls = 0
@@ -90,12 +90,14 @@ class _Tally:
         self.verification: Counter[str] = Counter()
         self.paths: Counter[tuple[str, tuple[str, ...]]] = Counter()
         self.fallback: Counter[str] = Counter()
-        self.back: Counter[str] = Counter()
+        self.back: Counter[str] = Counter()  # sub-menu -> calls that went back from it
+        self.backed = 0  # calls that went back from any
         self.arrivals: Counter[tuple[str, int]] = Counter()  # (queue, UTC hour) for Erlang A
 
     def add(self, other: _Tally) -> None:
         self.calls += other.calls
         self.contained += other.contained
+        self.backed += other.backed
         for name in ("node_calls", "entered", "choices", "hangups", "q_calls", "outcomes",
                      "verification", "paths", "fallback", "back", "arrivals"):
             getattr(self, name).update(getattr(other, name))
@@ -251,6 +253,7 @@ def _walk(t: _Tally, call: list[Any], rows: list[tuple[Any, ...]], booked: bool,
     backs: set[str] = set()  # the sub-menus the call went back from
     path: list[str] = []
     episodes: list[str] = []  # queues arrived at, in order
+    enqueued: set[str] = set()  # queues the call held in (not only heard the offer of)
     refused: dict[str, str] = {}  # queue -> how its episode ended, when not the last
     position, since_s = None, 0
     fell_back = self_served = False
@@ -258,15 +261,15 @@ def _walk(t: _Tally, call: list[Any], rows: list[tuple[Any, ...]], booked: bool,
     outcome = ""
     for _, at, node, outcome, choice, walked, fell, said_booked, full in rows:
         outcome = outcome or ""
-        if choice and node[0] != "(":
+        if choice and node and node[0] != "(":
             t.choices[(node, choice)] += 1
             choices.add(choice)
             if choice == "back":
                 backs.add(node)
         if said_booked:
             booked = True
-        if full and episodes:
-            refused[episodes[-1]] = "refused"
+        if node == "(queue-done)" and episodes:  # the queue let the caller go on
+            refused.setdefault(episodes[-1], "refused" if full else "error" if fell else "moved")
         fell_back = fell_back or bool(fell)
         target = outcome[4:] if outcome.startswith("ask:") else None
         if position is not None and (target != position or walked):
@@ -287,6 +290,7 @@ def _walk(t: _Tally, call: list[Any], rows: list[tuple[Any, ...]], booked: bool,
                         fallback_queue = q
         if outcome.startswith("enqueue:"):
             q = outcome[8:]
+            enqueued.add(q)
             if not episodes or episodes[-1] != q:
                 _arrive(t, q, at, started, path, episodes, fell_back)
                 if fell_back and fallback_queue is None:
@@ -300,8 +304,8 @@ def _walk(t: _Tally, call: list[Any], rows: list[tuple[Any, ...]], booked: bool,
     if fallback_queue is not None:
         t.fallback[fallback_queue] += 1
     t.back.update(backs)
-    _queue_outcomes(t, call, episodes, refused, booked, ended,
-                    enqueued={r[3][8:] for r in rows if (r[3] or "").startswith("enqueue:")})
+    t.backed += bool(backs)
+    _queue_outcomes(t, call, episodes, refused, booked, ended, enqueued)
     if (ended and self_served and not episodes and not booked and
             (outcome == "hangup" or outcome[4:] in service)):
         t.contained += 1
@@ -415,13 +419,9 @@ def _summary(t: _Tally) -> dict[str, Any]:
                          ("attempted", "verified", "failed", "locked", "skipped", "wrong")},
         "misroutes": {
             "fallback": {"calls": sum(t.fallback.values()), "queues": dict(sorted(t.fallback.items()))},
-            "back": {"calls": _back_calls(t), "nodes": dict(sorted(t.back.items()))},
+            "back": {"calls": t.backed, "nodes": dict(sorted(t.back.items()))},
         },
     }
-
-
-def _back_calls(t: _Tally) -> int:
-    return sum(t.back.values())
 
 
 def _paths(t: _Tally) -> list[dict[str, Any]]:
