@@ -8,7 +8,7 @@ Pure: the trees and, optionally, their prompt catalogs are passed in.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
@@ -112,10 +112,12 @@ def _pair(old: Node, new: Node) -> tuple[list[tuple[Option, Option]], list[Optio
     elsewhere), then the same target under another key and phrase."""
     left, right = list(old.options), list(new.options)
     pairs: list[tuple[Option, Option]] = []
-    for same in (lambda a, b: a.key == b.key and (a.goto, a.lang) == (b.goto, b.lang),
-                 lambda a, b: (a.goto, a.lang, a.say) == (b.goto, b.lang, b.say),
-                 lambda a, b: a.key == b.key,
-                 lambda a, b: (a.goto, a.lang) == (b.goto, b.lang)):
+    passes: tuple[Callable[[Option, Option], bool], ...] = (
+        lambda a, b: a.key == b.key and (a.goto, a.lang) == (b.goto, b.lang),
+        lambda a, b: (a.goto, a.lang, a.say) == (b.goto, b.lang, b.say),
+        lambda a, b: a.key == b.key,
+        lambda a, b: (a.goto, a.lang) == (b.goto, b.lang))
+    for same in passes:
         for a in list(left):
             b = next((b for b in right if same(a, b)), None)
             if b is not None:
