@@ -30,7 +30,6 @@ once and kept in a trie with its timings, and every caller who makes it replays 
 from __future__ import annotations
 
 import logging
-import math
 import random
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -54,8 +53,9 @@ MAX_STEPS = 60  # a caller going round in circles this long is counted as droppe
 SID = "CAsimulated"
 _DIGITS = "0123456789"
 
-#: (outcome, seconds to route or nan, seconds in the IVR, contained in self-service)
-Result = tuple[int, float, float, bool]
+#: (outcome, seconds to route (None: not routed), seconds in the IVR, contained in
+#: self-service); None rather than nan, so that results compare equal across processes
+Result = tuple[int, float | None, float, bool]
 #: the key a returning caller remembers, per (menu, language, target), from the live tree
 Memory = Mapping[tuple[str, str, str], str]
 
@@ -174,21 +174,21 @@ class Tree:
             if target in turn.walked and target in self.service_targets:
                 done = elapsed + turn.until_result
                 return (ROUTED, done, done, True) if done <= patience else \
-                    (DROPPED, math.nan, patience, False)
+                    (DROPPED, None, patience, False)
             if step.enqueue or step.hangup or step.ask is None:
                 done = elapsed + turn.say_s
                 if done > patience:
-                    return DROPPED, math.nan, patience, False
+                    return DROPPED, None, patience, False
                 if step.enqueue and step.enqueue == want_queue:
                     return ROUTED, done, done, False
-                return (MISROUTED if step.enqueue else DROPPED), math.nan, done, False
+                return (MISROUTED if step.enqueue else DROPPED), None, done, False
             ask = step.ask
             digits, wait = self._answer(who, turn, ask, rng, wrong_key, pressed_at_once)
             elapsed += wait + KEY_S * len(digits)
             if elapsed > patience:
-                return DROPPED, math.nan, patience, False
+                return DROPPED, None, patience, False
             turn = self._next(turn, ask, digits)
-        return DROPPED, math.nan, elapsed, False
+        return DROPPED, None, elapsed, False
 
     def _answer(self, who: Caller, turn: _Turn, ask: Ask, rng: random.Random,
                 wrong_key: float, pressed_at_once: set[str]) -> tuple[str, float]:

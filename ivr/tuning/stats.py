@@ -58,7 +58,8 @@ def _plain(value: float | int) -> float | int | None:
 
 
 def _arrays(results: list[Result]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    table = np.array([(o, r, s, c) for o, r, s, c in results], dtype=float).reshape(-1, 4)
+    rows = [(o, math.nan if r is None else r, s, c) for o, r, s, c in results]
+    table = np.array(rows, dtype=float).reshape(-1, 4)
     return table[:, 0].astype(int), table[:, 1], table[:, 2], table[:, 3] > 0
 
 
