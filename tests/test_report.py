@@ -298,3 +298,21 @@ def test_a_file_that_is_not_an_ivr_database(runner: CliRunner, tmp_path: Path) -
     text.write_text("hello")
     result = runner.invoke(cli, ["report", "--db", str(text)])
     assert result.exit_code == 2 and "is not a SQLite database" in result.output
+
+
+def test_a_queue_that_refuses_the_caller(settings: dict[str, Any], clock: Any) -> None:
+    """Refused by a full fraud queue, the caller waits on: general takes them, answered."""
+    app = create_app(settings)
+    call = Call(app.test_client(), clock).keys("2", "3", "*")  # fraud, skipping verification
+    assert call.call.queue == "fraud"
+    call.enqueue_action("queue-full")
+    call.keys("3")  # neither a callback nor the best times: an agent, from general
+    assert call.call.queue == "general"
+    call.enqueue_action("bridged").hang_up()
+    report = build(settings["DATABASE"])
+    fraud, general = report["queues"]["fraud"], report["queues"]["general"]
+    assert (fraud["calls"], fraud["outcomes"]["refused"]) == (1, 1)
+    assert (general["calls"], general["outcomes"]["answered"]) == (1, 1)
+    assert sum(fraud["outcomes"].values()) == sum(general["outcomes"].values()) == 1
+    assert report["verification"]["skipped"] == 1 and report["verification"]["attempted"] == 0
+    assert report["containment"]["calls"] == 0

@@ -59,19 +59,20 @@ def report_command(database: Path | None, since: moments.Moment | None,
         menus = _menus(settings)
         report = build(path, since=start, until=end, version=version,
                        menus=[m for _, m in menus], centre=centre)
+    order = [n for _, menu in menus for n in menu.nodes]  # the tables in the tree's order
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     elif csv_dir is not None:
         csv_dir.mkdir(exist_ok=True)
-        written = render.write_csv(report, csv_dir)
+        written = render.write_csv(report, csv_dir, order)
         click.echo(f"wrote {len(written)} CSV files to {csv_dir}: "
                    + ", ".join(p.name for p in written))
     elif html_file is not None:
         picture, note = _picture(menus, version, report)
-        html_file.write_text(render.page(report, picture, note), encoding="utf-8")
+        html_file.write_text(render.page(report, picture, note, order), encoding="utf-8")
         click.echo(f"wrote {html_file}" + (f" ({note})" if note else ""))
     else:
-        click.echo(render.text(report), nl=False)
+        click.echo(render.text(report, order), nl=False)
 
 
 def _files(settings: dict[str, Any]) -> list[Path | str | None]:

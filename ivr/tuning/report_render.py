@@ -86,8 +86,14 @@ def _split_rows(splits: dict[str, dict[str, Any]]) -> tuple[tuple[str, ...],
     return headers, rows
 
 
-def tables(report: dict[str, Any]) -> list[Table]:
-    """The report cut into tables, in reading order."""
+def _ordered(nodes: dict[str, Any], order: Sequence[str]) -> list[tuple[str, Any]]:
+    """The nodes in the tree's order (``order``), then any the tree no longer has."""
+    rank = {node: i for i, node in enumerate(order)}
+    return sorted(nodes.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+
+
+def tables(report: dict[str, Any], order: Sequence[str] = ()) -> list[Table]:
+    """The report cut into tables, in reading order; nodes in the tree's ``order``."""
     verification = report["verification"]
     misroutes = report["misroutes"]
     summary = [("calls", report["calls"]),
@@ -100,9 +106,9 @@ def tables(report: dict[str, Any]) -> list[Table]:
                *((f"  back from {n}", c) for n, c in misroutes["back"]["nodes"].items())]
     nodes = [(node, e["entered"], e["calls"], _options(e), e["invalid"], e["no_input"],
               e["repeat"], e["back"], e["hangups"], _num(e["median_s"]))
-             for node, e in report["nodes"].items()]
+             for node, e in _ordered(report["nodes"], order)]
     options = [(node, key, n, e["shares"].get(key))
-               for node, e in report["nodes"].items() for key, n in e["options"].items()]
+               for node, e in _ordered(report["nodes"], order) for key, n in e["options"].items()]
     paths = [(p["queue"], p["calls"], " > ".join(p["path"])) for p in report["paths"]]
     found = [
         Table("summary", "Summary", ("figure", "value"), summary),
@@ -132,12 +138,12 @@ def _period(report: dict[str, Any]) -> str:
             f"{period['last_call']}{asked}.")
 
 
-def text(report: dict[str, Any]) -> str:
+def text(report: dict[str, Any], order: Sequence[str] = ()) -> str:
     """The report as aligned plain-text tables."""
     lines = [_period(report)]
     if not report["calls"]:
         return lines[0] + "\n"
-    for table in tables(report):
+    for table in tables(report, order):
         if table.name == "options":
             continue  # in the node table already
         lines += ["", table.title]
@@ -149,10 +155,10 @@ def text(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_csv(report: dict[str, Any], folder: Path) -> list[Path]:
+def write_csv(report: dict[str, Any], folder: Path, order: Sequence[str] = ()) -> list[Path]:
     """One CSV file per table in ``folder``; the files written."""
     written = []
-    for table in tables(report):
+    for table in tables(report, order):
         path = folder / f"{table.name}.csv"
         with path.open("w", newline="", encoding="utf-8") as file:
             out = csv.writer(file)
@@ -182,9 +188,11 @@ def _html_table(table: Table) -> str:
     return (f"<h2>{html.escape(table.title)}</h2>\n<table><tr>{head}</tr>{body}</table>")
 
 
-def page(report: dict[str, Any], picture: str | None, note: str = "") -> str:
+def page(report: dict[str, Any], picture: str | None, note: str = "",
+         order: Sequence[str] = ()) -> str:
     """One self-contained HTML page: inline CSS, the tree as inline SVG, no links out."""
-    parts: Iterable[str] = [_html_table(t) for t in tables(report)] if report["calls"] else []
+    parts: Iterable[str] = ([_html_table(t) for t in tables(report, order)]
+                            if report["calls"] else [])
     tree = picture if picture else f'<p class="note">{html.escape(note)}</p>' if note else ""
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
             "<title>ivr report</title>"
