@@ -256,6 +256,7 @@ def test_the_command_prints_json_csv_and_html(made: dict[str, Any], runner: CliR
     assert body.startswith("<!DOCTYPE html>") and "<style>" in body
     assert "<table>" in body and "<h2>The tree</h2>" in body
     assert "<link" not in body and "<script" not in body and 'src="http' not in body
+    assert "<svg" in body or "the tree could not be drawn" in body  # dot may be missing
 
 
 def test_no_calls_in_the_period_is_said_and_zero(made: dict[str, Any],
@@ -316,3 +317,20 @@ def test_a_queue_that_refuses_the_caller(settings: dict[str, Any], clock: Any) -
     assert sum(fraud["outcomes"].values()) == sum(general["outcomes"].values()) == 1
     assert report["verification"]["skipped"] == 1 and report["verification"]["attempted"] == 0
     assert report["containment"]["calls"] == 0
+
+
+def test_the_command_reads_the_period_in_the_centres_time(made: dict[str, Any],
+                                                          runner: CliRunner) -> None:
+    def calls(*args: str) -> int:
+        result = runner.invoke(cli, ["report", "--db", made["db"], "--json", *args],
+                               catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return int(json.loads(result.output)["calls"])
+
+    # the calls were made from 09:30 on 25 November in Shanghai (01:30 UTC)
+    assert calls("--since", "2026-11-25", "--until", "2026-11-25") == 9  # that whole day
+    assert calls("--until", "2026-11-24") == 0
+    assert calls("--since", "2026-11-25T09:30") == 9
+    assert calls("--since", "2026-11-25T09:30:01+08:00") < 9
+    assert calls("--version", "wallet.yaml") == 9
+    assert calls("--version", "0000000000") == 0
