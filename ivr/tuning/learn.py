@@ -100,8 +100,8 @@ def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
         returning += number in seen
         if number:
             seen.add(number)
-    for node, count in sorted(skipped.items()):
-        log.warning("%s: %d calls reached %s, not a target of %s: left out", path, count, node,
+    for name, count in sorted(skipped.items()):
+        log.warning("%s: %d calls reached %s, not a target of %s: left out", path, count, name,
                     menu.source)
     total = sum(langs.values())
     if not total:

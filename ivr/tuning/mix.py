@@ -134,6 +134,7 @@ class _Check:
         for key, at in getattr(value, "duplicates", []):
             self.error(at, f"{where}.{key}", "given twice (the first would be lost)")
         for key in value if keys is not None else ():
+            assert keys is not None
             if key not in keys:
                 meant = close_match(str(key), keys)
                 hint = f"; did you mean '{meant}'?" if meant else f"; one of {', '.join(keys)}"

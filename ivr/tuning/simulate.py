@@ -36,6 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ivr.backend import Services
 from ivr.call import Ask, CallEvent, CallState, Step
 from ivr.flow import step as flow_step
 from ivr.menu.model import Kind, Menu
@@ -130,8 +131,9 @@ class Tree:
     memory: Memory
     memo: bool = True
     routes: Routes = field(init=False)
-    services: Any = field(init=False)
+    services: Services = field(init=False)
     roots: dict[str, _Turn] = field(init=False, default_factory=dict)
+    service_targets: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.routes = build(self.menu)

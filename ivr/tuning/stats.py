@@ -68,7 +68,10 @@ def summarise(results: list[Result], calls_per_day: float) -> Summary:
     outcome, route, ivr, contained = _arrays(results)
     n = len(results)
     routed = route[outcome == ROUTED]
-    quantile = (lambda q: float(np.quantile(routed, q))) if routed.size else (lambda q: math.nan)
+
+    def quantile(q: float) -> float:
+        return float(np.quantile(routed, q)) if routed.size else math.nan
+
     per_call = float(ivr.mean()) if n else math.nan
     return Summary(n, float(routed.mean()) if routed.size else math.nan, quantile(0.5),
                    quantile(0.9), float(np.mean(outcome == ROUTED)) if n else math.nan,

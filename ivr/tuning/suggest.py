@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ivr.errors import MenuError, Problem
@@ -241,13 +242,17 @@ def rewrite(text: str, menu: Menu, orders: dict[str, list[Option]],
         for option in orders[node_id]:
             chunk = list(by_key[option.key])
             new = numbers.get(node_id, {}).get(option.key)
-            if new is not None:
-                chunk = [_KEY_LINE.sub(lambda m, k=new: f"{m[1]}{m[2]}{k}{m[2]}{m[4]}", line, 1)
-                         if _KEY_LINE.match(line) and not line.lstrip().startswith("#") else line
-                         for line in chunk]
+            if new is not None:  # the key line: the first that is no comment
+                at = next(i for i, line in enumerate(chunk)
+                          if not line.lstrip().startswith("#") and _KEY_LINE.match(line))
+                chunk[at] = _KEY_LINE.sub(_key(new), chunk[at], count=1)
             moved += chunk
         lines[first:last] = moved
     return "".join(lines)
+
+
+def _key(new: str) -> Callable[[re.Match[str]], str]:
+    return lambda m: f"{m[1]}{m[2]}{new}{m[2]}{m[4]}"
 
 
 def _indent(line: str) -> int:

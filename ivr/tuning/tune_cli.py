@@ -17,13 +17,14 @@ import click
 
 from ivr import prompts
 from ivr.cliargs import Database, OutputFile, TextFile, app_settings, boundary
+from ivr.errors import MenuError
 from ivr.menu import load_validated
 from ivr.plural import counted
 from ivr.tuning import mix as mix_file
 from ivr.tuning import stats
 from ivr.tuning.clock import Durations
 from ivr.tuning.learn import learn
-from ivr.tuning.routes import build
+from ivr.tuning.routes import Routes, build
 from ivr.tuning.suggest import Suggestion, suggest
 from ivr.tuning.whatif import Check, Comparison, Setting, check_suggestion, compare_trees
 
@@ -74,10 +75,8 @@ def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Pa
         menu = load_validated(menu_path, catalog)
         against = load_validated(against_path, catalog) if against_path else None
         routes = build(menu)
-        base = mix_file.load(mix_path, routes, catalog.languages) if mix_path or not db else \
-            mix_file.Mix(1.0, (), {})
-        mix = learn(db, routes, base if mix_path else _default_behaviour(routes, catalog)) \
-            if db else base
+        mix = learn(db, routes, _default_behaviour(routes, catalog)) if db else \
+            mix_file.load(mix_path, routes, catalog.languages)
         setting = Setting(catalog, settings["AUDIO_DIR"], settings["VOICES"], calls, seed,
                           workers)
         if suggest_order:
@@ -103,12 +102,12 @@ def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Pa
         click.echo(_text(result, names, mix, calls, seed))
 
 
-def _default_behaviour(routes: Any, catalog: prompts.Catalog) -> mix_file.Mix:
+def _default_behaviour(routes: Routes, catalog: prompts.Catalog) -> mix_file.Mix:
     """The shipped example's behaviour (barge-in, patience ...) as the base of a learnt mix;
     the example's reasons need not fit the tree."""
     try:
         return mix_file.load(None, routes, catalog.languages)
-    except Exception:  # noqa: BLE001 - the example fits the shipped tree only
+    except MenuError:  # the example fits the shipped tree only
         return mix_file.Mix(1.0, (), {})
 
 
