@@ -30,6 +30,7 @@ once and kept in a trie with its timings, and every caller who makes it replays 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import random
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -284,7 +285,8 @@ def run(specs: tuple[Spec, ...], mix: Mix, calls: int, seed: int = 0, workers: i
         return run_chunk(specs, mix, seed, 0, calls)
     bounds = [calls * w // workers for w in range(workers + 1)]
     out: list[list[Result]] = [[] for _ in specs]
-    with ProcessPoolExecutor(workers) as pool:
+    # spawned, not forked: a fork of a process running threads may deadlock (and warns)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         parts = pool.map(run_chunk, *zip(*[(specs, mix, seed, a, b)
                                            for a, b in zip(bounds, bounds[1:], strict=False)],
                                          strict=True))
