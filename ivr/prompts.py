@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ivr import prompt_values
+from ivr.call import Utterance
 from ivr.errors import MenuError, Problem
 from ivr.menu.loader import close_match
 from ivr.menu.source import LineMapping, load_yaml
@@ -94,6 +95,9 @@ class Catalog:
     default_lang: str = DEFAULT_LANG
     #: the line of each key in its language's file, for problems that point at it
     lines: dict[str, dict[str, int]] = field(default_factory=dict, compare=False, repr=False)
+    #: utterances without values, made once: a call says the same pieces again and again
+    _spoken: dict[tuple[str, str], Utterance] = field(default_factory=dict, compare=False,
+                                                      repr=False)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -125,6 +129,15 @@ class Catalog:
                       sorted(values) or "nothing")
             filled = fill_safely(raw, values)
         return _ONE_STOP.sub("", filled)
+
+    def utterance(self, lang: str, key: str, **values: object) -> Utterance:
+        """The prompt as spoken in ``lang``: its key, its filled text and its language."""
+        if values:
+            return Utterance(key, self.text(lang, key, **values), lang)
+        spoken = self._spoken.get((lang, key))
+        if spoken is None:
+            spoken = self._spoken[lang, key] = Utterance(key, self.text(lang, key), lang)
+        return spoken
 
     def where(self, lang: str, key: str) -> str:
         """``<dir>/<lang>.yaml:<line> <key>``: where a prompt is written."""
