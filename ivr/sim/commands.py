@@ -331,7 +331,8 @@ def _target(
         # the settings are read as the app reads them, though the sandbox keeps its own
         # database: an IVR_DATABASE the app would refuse is refused here too
         app_settings(db)
-        with sandbox(menu, {"DATABASE": str(db)} if db else None) as target:
+        with sandbox(menu, {"DATABASE": str(db)} if db else None,
+                     keep_records=db is not None) as target:
             log.debug("calling the app in this process (menu %s, database %s)",
                       menu or "the shipped one", db or "a throwaway one")
             yield _logged(target)

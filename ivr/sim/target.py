@@ -150,8 +150,9 @@ def language_keys(menu: Menu) -> dict[str, str]:
     return {}
 
 
-def for_app(app: Flask, token: str | None = None) -> Target:
-    """The app in this process, through its test client.
+def for_app(app: Flask, token: str | None = None, keep_records: bool = False) -> Target:
+    """The app in this process, through its test client; ``keep_records``: its reset
+    between scenarios keeps the call records (see ``_Snapshot``).
 
     Unless the app already has a ``CLOCK``, a ``SimClock`` is installed so scenarios and
     replays can say when a call happens (opening hours and waits depend on it).
@@ -162,7 +163,7 @@ def for_app(app: Flask, token: str | None = None) -> Target:
     clock = app.config.get("CLOCK")
     if clock is None:
         clock = app.config["CLOCK"] = SimClock()
-    snapshot = _Snapshot(hotline.store.db)
+    snapshot = _Snapshot(hotline.store.db, keep_records)
     return Target(
         voice_url=f"{base}/voice",
         transport=FlaskTransport(app, base),
@@ -261,6 +262,7 @@ def sandbox(
     settings: Mapping[str, Any] | None = None,
     *,
     fast_pins: bool = True,
+    keep_records: bool = False,
 ) -> Iterator[Target]:
     """A fresh app on the demo accounts, in a throwaway database, signed with SIM_TOKEN.
 
@@ -282,21 +284,47 @@ def sandbox(
         }
         app = create_app(config)
         try:
-            yield for_app(app)
+            yield for_app(app, keep_records=keep_records)
         finally:
             app.extensions["ivr"].store.close()
 
 
 class _Snapshot:
-    """The database as it was when the target was made, to go back to between calls."""
+    """The database as it was when the target was made, to go back to between scenarios.
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    Everything a call can change goes back (accounts, lockouts, tickets, callbacks). With
+    ``keep_records`` the call records (``RECORDS``) are kept: ``ivr replay --db`` leaves
+    every call of the replay in the file for ``ivr report`` (a CallSid used twice is
+    then a replay of the first call, as with Twilio).
+    """
+
+    RECORDS = ("calls", "call_events")
+
+    def __init__(self, db: sqlite3.Connection, keep_records: bool = False) -> None:
+        self.db, self.keep_records = db, keep_records
         self.copy = sqlite3.connect(":memory:", check_same_thread=False)
         db.backup(self.copy)
+        self.tables = [r[0] for r in self.copy.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+            if r[0] not in self.RECORDS]
 
     def restore(self) -> None:
-        self.copy.backup(self.db)
+        if not self.keep_records:
+            self.copy.backup(self.db)
+            return
+        rows = {t: self.copy.execute(f"SELECT * FROM {t}").fetchall() for t in self.tables}
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for table, kept in rows.items():
+                db.execute(f"DELETE FROM {table}")
+                if kept:
+                    marks = ", ".join("?" * len(kept[0]))
+                    db.executemany(f"INSERT INTO {table} VALUES ({marks})", kept)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
 
 class Prompts:
