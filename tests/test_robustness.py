@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from ivr import create_app
+from ivr import create_app, prompts
+from ivr.menu.loader import load as load_menu
+from ivr.menu.validate import spoken_pieces
 
 VERBS = {"Say", "Play", "Pause", "Gather", "Record", "Enqueue", "Hangup", "Redirect", "Leave"}
 NODES = ["language", "main", "payments_menu", "identify", "topup_status", "payment_date",
@@ -116,7 +118,10 @@ def test_an_expired_call_restarts_at_the_main_menu(caller, clock):
     call.keys("2", "1")
     clock.tick(5 * 3600)  # longer than IVR_STATE_TTL_S
     call.press("1")
-    assert call.heard[-2] == "我们将带您回到主菜单。"
+    # the call state is gone: back to the main menu in the default language, whole
+    catalog, main = prompts.load(), load_menu()[0]["main"]
+    menu = [catalog.text("zh-CN", key) for _, key in spoken_pieces(main)]
+    assert call.heard[-len(menu) - 1:] == ["我们将带您回到主菜单。", *menu]
     assert call.at == "main"
 
 
