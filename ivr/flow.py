@@ -21,7 +21,7 @@ from typing import Any
 from ivr import spoken
 from ivr.backend import Lock, QueueModel, Services, mask
 from ivr.call import Ask, CallEvent, CallState, LiveQueue, Step, Utterance
-from ivr.menu.model import Kind, Menu, Node, Option
+from ivr.menu.model import Kind, Menu, Node, Option, spoken_pieces
 from ivr.phone import callable_number
 
 log = logging.getLogger(__name__)
@@ -128,18 +128,10 @@ class _Turn:
         return [Utterance(key, catalog.text(lang, key), lang) for lang in langs]
 
     def menu_words(self, node: Node) -> list[Utterance]:
-        """A menu spoken from its options' phrases, in the order the tree writes them: the
-        intro (the node's prompt, if any), each option's phrase and then its key, then how
-        to repeat and go back. So the spoken order is data (``ivr tune`` reorders it) and
-        each piece is static text the audio build renders once."""
-        words = [self.utter(node.prompt)] if node.prompt else []
-        for option in node.options:
-            if option.say:
-                words += [self.utter(option.say), self.utter(f"press_{option.key}")]
-        words.append(self.utter("menu_repeat"))
-        if node.back:
-            words.append(self.utter("menu_back"))
-        return words
+        """A menu spoken from its options' phrases (``spoken_pieces``), in the order the
+        tree writes them: so the spoken order is data (``ivr tune`` reorders it) and each
+        piece is static text the audio build renders once."""
+        return [self.utter(key) for _, key in spoken_pieces(node)]
 
     def announce(self, key: str, target: str) -> None:
         """Say a hand-off ("let me put you through to ...") that names ``target``'s team, so

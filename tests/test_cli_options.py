@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 from ivr import create_app, demo, moments, prompts
 from ivr.cli import cli
 from ivr.menu.loader import load as load_menu
-from ivr.menu.validate import spoken_pieces
+from ivr.menu.model import spoken_pieces
 from ivr.sim.target import Prompts
 from ivr.store import Store
 

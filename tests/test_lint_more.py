@@ -394,7 +394,8 @@ def test_every_prompt_the_code_names_is_required_of_a_catalog():
     import re
     from pathlib import Path
 
-    from ivr.menu.validate import FLOW_PROMPTS, SPOKEN_MENU_PROMPTS
+    from ivr.menu.model import SPOKEN_MENU_PROMPTS
+    from ivr.menu.validate import FLOW_PROMPTS
     from ivr.prompts import load
 
     shipped = set(load().texts["en-US"])

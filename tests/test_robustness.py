@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ivr import create_app, prompts
 from ivr.menu.loader import load as load_menu
-from ivr.menu.validate import spoken_pieces
+from ivr.menu.model import spoken_pieces
 
 VERBS = {"Say", "Play", "Pause", "Gather", "Record", "Enqueue", "Hangup", "Redirect", "Leave"}
 NODES = ["language", "main", "payments_menu", "identify", "topup_status", "payment_date",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ivr.menu.loader import load as load_menu
-from ivr.menu.validate import spoken_pieces
+from ivr.menu.model import spoken_pieces
 from ivr.sim import Script
 from ivr.sim.calllog import Step, compare, read, replay
 from ivr.sim.scenario import CallSpec

@@ -16,7 +16,7 @@ from ivr import create_app, prompts
 from ivr.cli import cli
 from ivr.menu.loader import DEFAULT_MENU
 from ivr.menu.loader import load as load_menu
-from ivr.menu.validate import spoken_pieces
+from ivr.menu.model import spoken_pieces
 
 SHIPPED = DEFAULT_MENU.read_text("utf-8")
 PROMPTS = Path(prompts.DEFAULT_DIR)

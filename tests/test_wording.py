@@ -16,7 +16,7 @@ from freezegun import freeze_time
 from ivr import create_app, prompts, spoken, twiml
 from ivr.call import Utterance
 from ivr.menu.loader import load as load_menu
-from ivr.menu.validate import spoken_pieces
+from ivr.menu.model import spoken_pieces
 from ivr.queue import traffic
 from ivr.queue.advice import Centre, Window, describe_wait
 

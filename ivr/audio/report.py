@@ -16,8 +16,7 @@ from pathlib import Path
 
 from ivr.audio.manifest import Manifest, static_prompts, text_sha256
 from ivr.menu.loader import load as load_menu
-from ivr.menu.model import Kind
-from ivr.menu.validate import spoken_pieces
+from ivr.menu.model import Kind, spoken_pieces
 from ivr.prompts import Catalog
 
 MENU_LIMIT_S = 20.0

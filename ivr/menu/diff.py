@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
-from ivr.menu.model import Menu, Node, Option
-from ivr.menu.validate import FLOW_PROMPTS, spoken_pieces
+from ivr.menu.model import Menu, Node, Option, spoken_pieces
+from ivr.menu.validate import FLOW_PROMPTS
 
 #: the tree-wide settings compared, as ``Menu`` attributes
 TREE_SETTINGS = ("start", "main", "fallback", "verify", "queues", "max_failures", "timeout_s")

@@ -145,3 +145,23 @@ class Menu:
         if node.verified:
             found.append(("verified", self.verify))
         return found
+
+
+#: what a menu spoken from its options' phrases says after them (``flow.menu_words``):
+#: required of every catalog only when the tree has such a menu
+SPOKEN_MENU_PROMPTS = ("menu_repeat", "menu_back")
+
+
+def spoken_pieces(node: Node) -> list[tuple[str, str]]:
+    """(field, prompt key) of what a menu spoken from its options' phrases says, in order:
+    its intro, each option's phrase and key, how to repeat and go back. The one list the
+    flow speaks (``flow._Turn.menu_words``), lint checks and the audio report measures."""
+    pieces = [("prompt", node.prompt)] if node.prompt else []
+    for option in node.options:
+        if option.say:
+            where = f"options['{option.key}']"
+            pieces += [(where, option.say), (where, f"press_{option.key}")]
+    pieces.append(("", SPOKEN_MENU_PROMPTS[0]))
+    if node.back:
+        pieces.append(("back", SPOKEN_MENU_PROMPTS[1]))
+    return pieces

@@ -11,7 +11,15 @@ from typing import Protocol
 
 from ivr.errors import Problem
 from ivr.menu.loader import close_match
-from ivr.menu.model import COLLECT_FORMATS, GATHERING, SERVICE_ACTIONS, Kind, Menu, Node
+from ivr.menu.model import (
+    COLLECT_FORMATS,
+    GATHERING,
+    SERVICE_ACTIONS,
+    Kind,
+    Menu,
+    Node,
+    spoken_pieces,
+)
 from ivr.plural import counted, plural
 
 #: keys every menu reserves: ``*`` repeats, ``9`` goes back in sub-menus
@@ -37,9 +45,6 @@ FLOW_PROMPTS = (
     "fmt_minute", "fmt_span_hour", "fmt_span_hours", "fmt_span_minute", "fmt_span_minutes",
     "fmt_time_range", "fmt_weekday_date",
 )
-#: what a menu spoken from its options' phrases says after them (``flow.menu_words``):
-#: required of every catalog only when the tree has such a menu
-SPOKEN_MENU_PROMPTS = ("menu_repeat", "menu_back")
 
 
 class PromptCatalog(Protocol):
@@ -47,21 +52,6 @@ class PromptCatalog(Protocol):
     def languages(self) -> tuple[str, ...]: ...
 
     def has(self, lang: str, key: str) -> bool: ...
-
-
-def spoken_pieces(node: Node) -> list[tuple[str, str]]:
-    """(field, prompt key) of what a menu spoken from its options' phrases says, in order:
-    its intro, each option's phrase and key, how to repeat and go back. The one list the
-    flow speaks (``flow._Turn.menu_words``), lint checks and the audio report measures."""
-    pieces = [("prompt", node.prompt)] if node.prompt else []
-    for option in node.options:
-        if option.say:
-            where = f"options['{option.key}']"
-            pieces += [(where, option.say), (where, f"press_{option.key}")]
-    pieces.append(("", SPOKEN_MENU_PROMPTS[0]))
-    if node.back:
-        pieces.append(("back", SPOKEN_MENU_PROMPTS[1]))
-    return pieces
 
 
 def _required(node: Node) -> list[str]:
