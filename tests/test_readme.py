@@ -185,3 +185,38 @@ def test_the_queue_benchmark_runs():
     done = python("python bench/bench_queue.py", "--quick")
     assert done.returncode == 0, done.stderr
     assert "faster" in done.stdout and "same answer in" in done.stdout
+
+
+def test_the_tuning_walkthrough(runner, workdir):
+    """See, picture, predict, compare: the README's walk-through, in its order."""
+    (workdir / "tests").symlink_to(SCENARIOS.parent)
+    (workdir / "ivr").symlink_to(REPO / "ivr")
+    replayed = run(runner, "ivr replay tests/scenarios/ --repeat 3 --db calls.db -q")
+    assert " 0 scenario runs failed" in replayed.output
+    report = run(runner, "ivr report --db calls.db --json", written="ivr report --db calls.db")
+    figures = json.loads(report.output)
+    assert figures["calls"] == int(replayed.output.rsplit(" calls (", 1)[0].rsplit("\n", 1)[-1])
+    run(runner, "ivr report --db calls.db --html report.html")
+    assert "<svg" in (workdir / "report.html").read_text("utf-8")
+    run(runner, "ivr graph --db calls.db -o tree.svg")
+    assert (workdir / "tree.svg").read_text("utf-8").lstrip().startswith(("<?xml", "<svg"))
+    learnt = run(runner, "ivr tune --db calls.db --json", written="ivr tune --db calls.db")
+    assert json.loads(learnt.output)
+    suggested = run(runner, "ivr tune --suggest -o candidate.yaml")
+    assert "predicted saving" in suggested.output and ": agrees" in suggested.output
+    assert run(runner, "ivr lint candidate.yaml", written="it passes `ivr lint`"
+               ).output.rstrip().endswith(" 0 errors")
+    diff = run(runner, "ivr menu diff ivr/menus/wallet.yaml candidate.yaml", exit_code=1)
+    assert "reordered" in diff.output
+    compared = run(runner, "ivr tune --against candidate.yaml")
+    assert "B − A (95 % interval)" in compared.output
+    assert "IVR_MENU_B=candidate.yaml IVR_MENU_B_SHARE=0.1 ivr serve" in README
+
+
+def test_the_report_and_tune_benchmarks_run():
+    done = python("python bench/bench_report.py", "--calls", "20")
+    assert done.returncode == 0, done.stderr
+    assert " s" in done.stdout and "events" in done.stdout
+    done = python("python bench/bench_tune.py", "--calls", "200")
+    assert done.returncode == 0, done.stderr
+    assert "calls/s" in done.stdout and "the same results as 1 worker: yes" in done.stdout
