@@ -334,3 +334,33 @@ def test_the_command_reads_the_period_in_the_centres_time(made: dict[str, Any],
     assert calls("--since", "2026-11-25T09:30:01+08:00") < 9
     assert calls("--version", "wallet.yaml") == 9
     assert calls("--version", "0000000000") == 0
+
+
+def test_calls_recorded_by_an_earlier_release_are_said_to_be_so(made: dict[str, Any],
+                                                                runner: CliRunner,
+                                                                tmp_path: Path) -> None:
+    """A database from before steps kept their choices: the report counts its calls and
+    says why its node figures are empty; ``ivr tune`` says it cannot learn from it."""
+    import shutil
+    import sqlite3
+
+    made["app"].extensions["ivr"].store.close()
+    old = tmp_path / "old.db"
+    shutil.copy(made["db"], old)
+    with sqlite3.connect(old) as db:
+        for table, column in (("calls", "menu_version"), ("calls", "menu_file"),
+                              ("call_events", "choice"), ("call_events", "walked"),
+                              ("call_events", "fell_back")):
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    report = build(old)
+    assert (report["calls"], report["unrecorded"]) == (9, 9)
+    assert all(not n["options"] for n in report["nodes"].values())
+    assert build(made["db"])["unrecorded"] == 0
+    text = runner.invoke(cli, ["report", "--db", str(old)])
+    assert text.exit_code == 0
+    assert "Of these, 9 calls were recorded by an earlier release" in text.output
+    tune = runner.invoke(cli, ["tune", "--db", str(old), "--calls", "10"])
+    assert tune.exit_code == 1
+    assert "recorded by an earlier release of ivr" in tune.output
+    Store(old).close()  # the app adds the columns: the old rows still have no steps
+    assert build(old)["unrecorded"] == 9

@@ -43,12 +43,22 @@ def _seconds(start: str | None, end: str | None) -> float | None:
     return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
 
 
+#: a database whose calls were recorded before steps recorded their choices and walks
+RECORDED_BEFORE = ("its calls were recorded by an earlier release of ivr, which did not keep "
+                   "the choices and nodes of each step that a mix is learnt from: learn from "
+                   "calls recorded since, or give the mix with --mix")
+
+
 def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
     """The mix of the calls recorded in ``path``, for the tree of ``routes``."""
     menu = routes.menu
     try:
         db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
         db.row_factory = sqlite3.Row
+        have = {r[1] for r in db.execute("PRAGMA table_info(call_events)")}
+        if not {"choice", "walked"} <= have:
+            db.close()
+            raise MenuError([Problem(str(path), RECORDED_BEFORE)], str(path))
         calls = db.execute("SELECT call_sid, from_number, started_at, ended_at, duration_s, lang, "
                            "node FROM calls ORDER BY started_at, call_sid").fetchall()
         events = db.execute("SELECT call_sid, at, node, choice, walked, outcome FROM call_events "

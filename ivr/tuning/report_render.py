@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ivr.plural import counted
+
 Cell = str | int | float | None
 OUTCOME_NAMES = {"answered": "answered", "hung_up_waiting": "hung up waiting",
                  "callback": "callback", "refused": "refused"}
@@ -134,8 +136,14 @@ def _period(report: dict[str, Any]) -> str:
              if period["since"] or period["until"] else "")
     if not report["calls"]:
         return f"No calls in the period{asked}."
-    return (f"{report['calls']} calls from {period['first_call']} to "
+    said = (f"{report['calls']} calls from {period['first_call']} to "
             f"{period['last_call']}{asked}.")
+    if report.get("unrecorded"):
+        n = report["unrecorded"]
+        said += (f"\nOf these, {counted(n, 'call')} {'was' if n == 1 else 'were'} recorded by an "
+                 "earlier release, without the choices and nodes of each step: counted in the "
+                 "calls, queues and times, not in the figures per node.")
+    return said
 
 
 def text(report: dict[str, Any], order: Sequence[str] = ()) -> str:
