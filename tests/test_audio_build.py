@@ -240,3 +240,52 @@ def test_cli_build_check_report(tmp_path: Path) -> None:
     assert "error: en-US/main_menu: stale" in result.output and "goodbye" not in result.output
     result = runner.invoke(audio, ["build", *args], catch_exceptions=False)
     assert "rendered 1, unchanged 3, removed 0, hold unchanged" in result.output
+
+
+def test_the_pieces_of_a_spoken_menu_are_rendered_to_be_heard_joined(tmp_path: Path) -> None:
+    """A phrase and its key are one sentence: their files carry no lead-in and a short
+    lead-out, a prompt on its own keeps both; a piece that stops being one is rendered
+    again, and ``ivr audio build --menu`` takes the pieces from the tree."""
+    texts = {"en-US": {"opt_topup": "For top-up,", "press_1": "press 1.",
+                       "goodbye": "Goodbye."}, "zh-CN": {"opt_topup": "充值，",
+                                                        "press_1": "请按1；", "goodbye": "再见。"}}
+    catalog = prompts.load(write_prompts(tmp_path / "prompts", texts))
+    audio_dir = tmp_path / "audio"
+    joined = frozenset({"opt_topup", "press_1"})
+    run_build(catalog, audio_dir, joined=joined)
+    entries = Manifest.load(audio_dir).prompts
+
+    def edges_ms(lang: str, key: str) -> tuple[float, float]:
+        rate, _, _, _, samples = wav_info(audio_dir / entries[lang][key].file)
+        loud = np.flatnonzero(np.abs(samples) > 0.01)
+        return loud[0] / rate * 1000, (len(samples) - loud[-1]) / rate * 1000
+
+    for lang in texts:
+        assert {k: e.engine for k, e in entries[lang].items()} == {
+            "opt_topup": "espeak-ng+joined", "press_1": "espeak-ng+joined",
+            "goodbye": "espeak-ng"}
+        lead_in, lead_out = edges_ms(lang, "press_1")
+        assert lead_in < 40 and lead_out < SETTINGS.joined_lead_out_ms + 40
+        lead_in, lead_out = edges_ms(lang, "goodbye")
+        assert lead_in >= SETTINGS.lead_in_ms - 5 and lead_out >= SETTINGS.lead_out_ms - 5
+    assert check(catalog, audio_dir, SETTINGS) == []
+    assert run_build(catalog, audio_dir, joined=joined).rendered == ()
+    again = run_build(catalog, audio_dir)  # no longer pieces: rendered as prompts of their own
+    assert sorted(again.rendered) == ["en-US/opt_topup", "en-US/press_1", "zh-CN/opt_topup",
+                                      "zh-CN/press_1"]
+    result = CliRunner().invoke(audio, ["build", "--audio-dir", str(audio_dir), "--prompts",
+                                        str(tmp_path / "prompts"), "--menu",
+                                        str(write_tree(tmp_path / "tree.yaml"))])
+    assert result.exit_code == 0, result.output
+    assert Manifest.load(audio_dir).prompts["en-US"]["press_1"].engine == "espeak-ng+joined"
+
+
+def write_tree(path: Path) -> Path:
+    """A one-menu tree spoken from the phrase ``opt_topup``."""
+    path.write_text(
+        "start: main\nmain: main\nfallback: agent\nqueues: [general]\nnodes:\n"
+        "  main:\n    kind: menu\n    options:\n"
+        '      "1": {goto: agent, say: opt_topup}\n'
+        "    invalid: goodbye\n    no_input: goodbye\n"
+        "  agent:\n    kind: queue\n    queue: general\n    prompt: goodbye\n", "utf-8")
+    return path

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ivr.audio import AudioError, sound
 from ivr.audio.check import hold_problem, prompt_problem
-from ivr.audio.engine import STUDIO, Engine, studio_file
+from ivr.audio.engine import JOINED, STUDIO, Engine, studio_file
 from ivr.audio.manifest import (
     HoldAudio,
     Manifest,
@@ -47,6 +47,13 @@ class Job:
     key: str
     text: str
     studio: Path | None = None
+    #: a piece of a spoken menu, rendered with the joined lead-in and lead-out
+    joined: bool = False
+
+    def engine(self, name: str) -> str:
+        """The engine as the manifest records it: a piece's rendering is told apart, so a
+        prompt that becomes a piece (or stops being one) is rendered again."""
+        return f"{name}{JOINED}" if self.joined else name
 
     @property
     def file(self) -> str:
@@ -88,7 +95,9 @@ def _unchanged(entry: PromptAudio | None, job: Job, audio_dir: Path, engine: str
         return False
     if prompt_problem(audio_dir, job.lang, job.key, job.text, entry) is not None:
         return False  # what check rejects is rendered again, whatever the reason
-    return job.studio is not None or entry.engine == engine
+    if job.studio is not None:
+        return entry.engine.endswith(JOINED) == job.joined
+    return entry.engine == job.engine(engine)
 
 
 def _old_manifest(audio_dir: Path) -> Manifest:
@@ -100,8 +109,12 @@ def _old_manifest(audio_dir: Path) -> Manifest:
 
 
 def plan(catalog: Catalog, audio_dir: Path, *, engine: Engine,
-         settings: AudioSettings = DEFAULT_SETTINGS, force: bool = False) -> Plan:
-    """Compare the catalog with the manifest in ``audio_dir``; raise on unsafe key names."""
+         settings: AudioSettings = DEFAULT_SETTINGS, force: bool = False,
+         joined: frozenset[str] = frozenset()) -> Plan:
+    """Compare the catalog with the manifest in ``audio_dir``; raise on unsafe key names.
+
+    ``joined``: the keys that are pieces of spoken menus (``ivr.audio.report.spoken_menus``).
+    """
     old = _old_manifest(audio_dir)
     bad = [f"{lang}/{key}" for lang, texts in catalog.texts.items() for key in texts
            if not (_SAFE_NAME.fullmatch(lang) and _SAFE_NAME.fullmatch(key))]
@@ -114,7 +127,7 @@ def plan(catalog: Catalog, audio_dir: Path, *, engine: Engine,
     wanted: set[str] = set()
     for lang, texts in static_prompts(catalog).items():
         for key, text in sorted(texts.items()):
-            job = Job(lang, key, text, studio_file(audio_dir, lang, key))
+            job = Job(lang, key, text, studio_file(audio_dir, lang, key), key in joined)
             wanted.add(job.file)
             entry = old.entry(lang, key)
             if not force and _unchanged(entry, job, audio_dir, engine.name):
@@ -132,14 +145,16 @@ def plan(catalog: Catalog, audio_dir: Path, *, engine: Engine,
 
 def _render(job: Job, audio_dir: Path, engine: Engine, settings: AudioSettings) -> PromptAudio:
     out = audio_dir / job.file
+    if job.joined:
+        settings = settings.joined()
     if job.studio is not None:
         duration = sound.render_prompt(job.studio, out, settings)
-        return PromptAudio(job.file, text_sha256(job.text), duration, STUDIO)
+        return PromptAudio(job.file, text_sha256(job.text), duration, job.engine(STUDIO))
     with tempfile.TemporaryDirectory(prefix="ivr-tts-") as tmp:
         raw = Path(tmp) / "raw.wav"
         engine.synthesize(job.text, job.lang, raw)
         duration = sound.render_prompt(raw, out, settings)
-    return PromptAudio(job.file, text_sha256(job.text), duration, engine.name)
+    return PromptAudio(job.file, text_sha256(job.text), duration, job.engine(engine.name))
 
 
 def build(the_plan: Plan, audio_dir: Path, *, engine: Engine,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ivr.audio import AudioError
-from ivr.audio.engine import STUDIO, studio_file
+from ivr.audio.engine import JOINED, STUDIO, studio_file
 from ivr.audio.manifest import (
     FILENAME,
     TOLERANCE_MS,
@@ -29,6 +29,7 @@ __all__ = ["TOLERANCE_MS", "check", "hold_problem", "prompt_problem", "wav_probl
 
 
 def _studio_change(audio_dir: Path, lang: str, key: str, engine: str) -> str | None:
+    engine = engine.removesuffix(JOINED)  # a piece of a spoken menu, rendered as such
     studio = studio_file(audio_dir, lang, key)
     if studio is None:
         return "stale: its studio recording was removed" if engine == STUDIO else None

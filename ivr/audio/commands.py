@@ -46,22 +46,28 @@ def audio() -> None:
 
 @audio.command()
 @_common
+@click.option("--menu", "menu_path", type=TextFile(), default=None, envvar="IVR_MENU",
+              help="Menu tree whose spoken menus' pieces are rendered to be heard joined "
+                   "(default: the shipped tree).")
 @click.option("--force", is_flag=True, help="Re-render everything, changed or not.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
               help="Prompts rendered in parallel, up to 64 (default: one per CPU, up to 8).")
-def build(audio_dir: Path, prompts_dir: Path, target_dbfs: float, force: bool,
-          jobs: int | None) -> None:
+def build(audio_dir: Path, prompts_dir: Path, target_dbfs: float, menu_path: Path | None,
+          force: bool, jobs: int | None) -> None:
     """Render every static prompt to 8 kHz telephony WAV, and the hold audio."""
     from ivr.audio import (
         build as builder,  # pydub is loaded only by the command that needs it
     )
     from ivr.audio.engine import EspeakEngine
+    from ivr.audio.report import spoken_menus
 
     settings = AudioSettings(target_dbfs=target_dbfs)
     engine = EspeakEngine(settings)
     catalog = _catalog(prompts_dir)
     try:
-        plan = builder.plan(catalog, audio_dir, engine=engine, settings=settings, force=force)
+        joined = frozenset(k for keys in spoken_menus(menu_path).values() for k in keys)
+        plan = builder.plan(catalog, audio_dir, engine=engine, settings=settings, force=force,
+                            joined=joined)
         if plan.jobs:
             engine.executable()  # one clear error rather than one per prompt
         with click.progressbar(length=plan.steps, label="Rendering prompts",

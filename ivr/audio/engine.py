@@ -18,6 +18,9 @@ from ivr.audio import AudioError
 from ivr.audio.settings import AudioSettings
 
 STUDIO = "studio"
+#: what the manifest's engine of a piece of a spoken menu ends in (``build.Job.engine``):
+#: rendered to be heard joined to the next piece
+JOINED = "+joined"
 #: what ``studio_file`` accepts; anything but WAV needs ffmpeg on the machine
 STUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 

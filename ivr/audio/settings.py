@@ -7,7 +7,7 @@ changing another knob (voices, speed, lead-in/out) run ``ivr audio build --force
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 #: espeak-ng voice per catalog language (``espeak-ng --voices`` lists them)
@@ -33,6 +33,10 @@ class AudioSettings:
     #: silence kept before and after the speech, so a prompt never starts clipped
     lead_in_ms: int = 150
     lead_out_ms: int = 250
+    #: the same for the pieces of a menu spoken from its options' phrases, heard one right
+    #: after the other: a phrase and its key are one sentence, not two prompts
+    joined_lead_in_ms: int = 0
+    joined_lead_out_ms: int = 120
     #: anything quieter than this, relative to the peak, counts as leading/trailing silence
     trim_below_peak_db: float = 45.0
     voices: Mapping[str, str] = field(default_factory=lambda: DEFAULT_VOICES)
@@ -43,6 +47,11 @@ class AudioSettings:
     hold_seed: int = 95188
     #: hold music sits below the prompts so the next announcement stands out
     hold_dbfs: float = -26.0
+
+    def joined(self) -> AudioSettings:
+        """These settings for a piece of a spoken menu (``joined_lead_*``)."""
+        return replace(self, lead_in_ms=self.joined_lead_in_ms,
+                       lead_out_ms=self.joined_lead_out_ms)
 
     def voice(self, lang: str) -> str:
         """The engine voice for a catalog language: mapped, else the language itself."""
