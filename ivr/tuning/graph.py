@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ivr.errors import IVRError
 from ivr.menu.model import Kind, Menu, Option
+from ivr.plural import counted
 
 if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]  # no stubs, no py.typed
@@ -165,9 +166,9 @@ def _names(ids: Iterable[str], ok: Callable[[str], bool], fix: Callable[[str], s
 
 
 def _title(menu: Menu, stats: Mapping[str, Any] | None) -> str:
-    calls = f" · {stats.get('calls', 0)} calls" if stats is not None else ""
-    return (f"{menu.source}{calls} · after {menu.max_failures} failures a caller goes to "
-            f"{menu.fallback}")
+    calls = f" · {counted(stats.get('calls', 0), 'call')}" if stats is not None else ""
+    return (f"{menu.source}{calls} · after {counted(menu.max_failures, 'failure')} a caller goes "
+            f"to {menu.fallback}")
 
 
 def digraph(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = None,

@@ -136,7 +136,7 @@ def _period(report: dict[str, Any]) -> str:
              if period["since"] or period["until"] else "")
     if not report["calls"]:
         return f"No calls in the period{asked}."
-    said = (f"{report['calls']} calls from {period['first_call']} to "
+    said = (f"{counted(report['calls'], 'call')} from {period['first_call']} to "
             f"{period['last_call']}{asked}.")
     if report.get("unrecorded"):
         n = report["unrecorded"]

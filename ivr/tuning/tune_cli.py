@@ -19,7 +19,7 @@ from ivr import prompts
 from ivr.cliargs import Database, OutputFile, TextFile, app_settings, boundary
 from ivr.errors import MenuError
 from ivr.menu import load_validated
-from ivr.plural import counted
+from ivr.plural import counted, plural
 from ivr.tuning import mix as mix_file
 from ivr.tuning import stats
 from ivr.tuning.clock import Durations
@@ -147,10 +147,16 @@ DIFFS = {"route_mean_s": (" s", 1.0, 2), "misrouted": (" pp", 100.0, 2),
          "dropped": (" pp", 100.0, 2), "ivr_minutes_per_day": ("", 1.0, 0)}
 
 
+def _per_day(calls: float) -> str:
+    """``20,000 calls a day``, ``1 call a day``, ``0.3 calls a day``."""
+    shown = f"{calls:,.0f}" if calls >= 1 else f"{calls:.1g}"
+    return f"{shown} {plural(1 if shown == '1' else 2, 'call')} a day"
+
+
 def _text(result: Comparison, names: tuple[str, str | None], mix: mix_file.Mix, calls: int,
           seed: int) -> str:
     head = f"{counted(calls, 'simulated call')} per tree (seed {seed}), mix {mix.source} " \
-           f"({mix.calls_per_day:,.0f} calls a day)"
+           f"({_per_day(mix.calls_per_day)})"
     lines = [head, f"A: {names[0]}"] + ([f"B: {names[1]}"] if names[1] else [])
     width = 26
     title = f"{'':{width}}{'A':>10}" + (f"{'B':>10}   B − A (95 % interval)" if result.b else "")
