@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from ivr import config, limits, webhooks
+from ivr import agents, config, console, limits, webhooks
 from ivr.audio import serve as audio_serve
 from ivr.errors import ConfigError, StoreError
 from ivr.hotline import Hotline
@@ -39,6 +39,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limits.init_app(app)
     app.extensions["ivr"] = Hotline.from_settings(app.config)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(agents.bp)
+    console.init_app(app)
     audio_serve.init_app(app)
 
     @app.get("/health")

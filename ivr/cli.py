@@ -30,6 +30,7 @@ from ivr.cliargs import (
     settings_files,
     sqlite_problem,
 )
+from ivr.console.commands import ops_group
 from ivr.errors import MenuError
 from ivr.menu import load, summary, validate
 from ivr.menu.commands import menu_group
@@ -55,7 +56,7 @@ def cli(verbose: bool) -> None:
 
 
 for command in (audio, call, replay, erlang_command, advise_command, forecast_command,
-                report_command, graph_command, tune_command, menu_group):
+                report_command, graph_command, tune_command, menu_group, ops_group):
     cli.add_command(command)
 
 

@@ -23,6 +23,7 @@ from ivr.menu.version import takes_b, tree_version
 from ivr.phone import callable_number
 from ivr.queue.advice import Centre
 from ivr.store import Store, StoredCall
+from ivr.users import Users
 from ivr.wallet import SQLiteWallet, seed_demo
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class Hotline:
     tree: Tree
     tree_b: Tree | None = None
     share_b: float = 0.0
+    #: the console's users and the agents' roster
+    users: Users | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Hotline:
@@ -76,7 +79,8 @@ class Hotline:
             alert_window_s=settings["LOCKOUT_ALERT_WINDOW_S"])
         lockouts = SQLiteLockouts(store, settings["SECRET_KEY"], policy)
         return cls(tree.menu, catalog, store, wallet, lockouts, centre, settings, tree, tree_b,
-                   float(settings.get("MENU_B_SHARE") or 0) if tree_b else 0.0)
+                   float(settings.get("MENU_B_SHARE") or 0) if tree_b else 0.0,
+                   Users(store, settings["PIN_HASH_N"]))
 
     def tree_for(self, call_sid: str, version: str | None = None) -> Tree:
         """The tree a call runs on: the one its record names, else chosen by its CallSid."""

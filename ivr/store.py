@@ -77,6 +77,24 @@ CREATE TABLE IF NOT EXISTS callbacks (
     verified INTEGER NOT NULL DEFAULT 0, requests INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS callbacks_number ON callbacks (number, created_at);
+-- the console's users and the agents' roster (ivr.users): scrypt hashes, never a password
+-- or a PIN; an agent calls from ``phone`` or types ``code`` and a PIN, and takes ``queues``
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+    queues TEXT NOT NULL DEFAULT '', phone TEXT, code TEXT UNIQUE, pin_hash TEXT,
+    created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
+-- every change made in the console: who, what, when
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, user TEXT NOT NULL,
+    action TEXT NOT NULL, target TEXT, detail TEXT
+);
+-- failed console log-ins, by a keyed hash of the name and of the address, for throttling
+CREATE TABLE IF NOT EXISTS login_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
 """
 
 #: columns added since the first release: (table, column, definition)
@@ -90,6 +108,18 @@ ADDED_COLUMNS = (
     ("call_events", "choice", "TEXT"),
     ("call_events", "walked", "TEXT"),
     ("call_events", "fell_back", "INTEGER NOT NULL DEFAULT 0"),
+    # the agents' end: who answered, when, after how long a wait, for how long
+    ("calls", "agent", "TEXT"),
+    ("calls", "bridged_at", "TEXT"),
+    ("calls", "wait_s", "INTEGER"),
+    ("calls", "talk_s", "INTEGER"),
+    # the console: a callback made or failed, a complaint ticket closed, by whom and why
+    ("callbacks", "done_at", "TEXT"),
+    ("callbacks", "done_by", "TEXT"),
+    ("callbacks", "note", "TEXT"),
+    ("tickets", "closed_at", "TEXT"),
+    ("tickets", "closed_by", "TEXT"),
+    ("tickets", "note", "TEXT"),
 )
 
 

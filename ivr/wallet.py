@@ -82,7 +82,8 @@ class SQLiteWallet:
                 number = f"{secrets.randbelow(10**8):08d}"
                 if not db.execute("SELECT 1 FROM tickets WHERE number=?", (number,)).fetchone():
                     break
-            db.execute("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
+            db.execute("INSERT INTO tickets (number, account, call_sid, recording_url, details, "
+                       "status, created_at, reply_by) VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
                        (number, account, call_sid, recording_url, json.dumps(details),
                         iso(now), iso(reply_by)))
         return Ticket(number, "open", reply_by)
