@@ -27,6 +27,8 @@ GIVEN: dict[str, frozenset[str]] = {
         "topup_processing": {"amount", "date"},
         "verify_locked": {"duration"},
         "wait_estimate": {"wait"},
+        # the agents' end (ivr/agent_flow.py)
+        "agent_waiting": {"count", "wait"},
         # how things are said (ivr/spoken.py)
         "fmt_amount": {"yuan"},
         "fmt_and": {"list", "item"},

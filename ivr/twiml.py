@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from ivr.agent_flow import AgentReply
 from ivr.call import Step, Utterance
 
 #: node id -> absolute URL of its webhook; and utterance -> audio URL or None
@@ -125,4 +126,38 @@ def apology(utterances: Iterable[Utterance], queue: str, *, wait_url: UrlFor | N
     where = {"wait_url": wait_url(queue), "wait_url_method": "POST"} if wait_url else {}
     done = {"action": queue_done_url, "method": "POST"} if queue_done_url else {}
     vr.enqueue(queue, **where, **done)
+    return str(vr)
+
+
+def agent(reply: AgentReply, *, action_url: Callable[[str], str], dial_done_url: str,
+          connect_url: str, voices: Mapping[str, Mapping[str, str]],
+          audio_for: AudioFor | None = None) -> str:
+    """The agents' line: words, then a Gather, a ``<Dial><Queue>``, or goodbye.
+
+    One ``<Queue>`` per ``<Dial>``: Twilio's <Queue> page speaks of "a queue to dial" and
+    connects "the first enqueued call in the specified queue", so the agent's queue is
+    chosen here (https://www.twilio.com/docs/voice/twiml/queue). Its ``url`` is played to
+    the *caller* being dequeued, before the bridge, and may only Play, Say, Pause and
+    Redirect. The Dial's action is asked when the conversation ends, with DialCallStatus
+    and DialCallDuration (https://www.twilio.com/docs/voice/twiml/dial).
+    """
+    vr = VoiceResponse()
+    if reply.ask:
+        gather = vr.gather(input="dtmf", action=action_url(reply.ask), method="POST",
+                           timeout=reply.timeout_s, finish_on_key="#",
+                           action_on_empty_result=reply.again_on_silence,
+                           **({"num_digits": reply.num_digits} if reply.num_digits else {}))
+        _speak(gather, reply.say, voices, audio_for)
+        if reply.pause_s:
+            gather.pause(length=reply.pause_s)
+        _speak(vr, reply.then, voices, audio_for)
+        if reply.then:
+            vr.hangup()
+        return str(vr)
+    _speak(vr, reply.say, voices, audio_for)
+    if reply.dial:
+        dial = vr.dial(action=dial_done_url, method="POST")
+        dial.queue(reply.dial, url=connect_url, method="POST")
+    else:
+        vr.hangup()
     return str(vr)

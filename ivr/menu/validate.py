@@ -44,6 +44,9 @@ FLOW_PROMPTS = (
     "verify_locked_support", "fmt_and", "fmt_clock", "fmt_day_range", "fmt_day_windows",
     "fmt_minute", "fmt_span_hour", "fmt_span_hours", "fmt_span_minute", "fmt_span_minutes",
     "fmt_time_range", "fmt_weekday_date",
+    # the agents' end (ivr/agent_flow.py), and the caller an agent takes
+    "connecting", "agent_code", "agent_pin", "agent_wrong", "agent_denied", "agent_lang_switch",
+    "agent_waiting", "agent_none_waiting", "agent_next",
 )
 
 

@@ -1,0 +1,216 @@
+"""The agents' end: /agent/voice identifies an agent, says who waits and dequeues them;
+the caller hears "connecting" and the bridge and talk time land on the caller's record."""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import Caller
+
+from ivr.sim.document import ATTRIBUTES
+from ivr.tuning.report import build
+
+AGENT_PHONE = "+8613900000001"
+CODE, PIN = "4321", "8642"
+#: what Twilio documents for the <Queue> noun (https://www.twilio.com/docs/voice/twiml/queue)
+QUEUE_NOUN = frozenset({"url", "method", "reservationSid", "postWorkActivitySid"})
+
+
+@pytest.fixture(name="agents")
+def _agents(app):
+    users = app.extensions["ivr"].users
+    users.add("wang", "a long password", "agent", datetime.now(UTC),
+              queues=("general", "payments"), phone=AGENT_PHONE, code=CODE, pin=PIN)
+    users.add("li", "a long password", "agent", datetime.now(UTC), queues=("fraud",),
+              code="5555", pin="1111")
+    return users
+
+
+class Agent(Caller):
+    def voice(self) -> ET.Element:
+        return self.post("/agent/voice")
+
+    @property
+    def dial(self) -> ET.Element | None:
+        assert self.root is not None
+        return self.root.find("Dial")
+
+
+def documented(root: ET.Element) -> None:
+    """Every attribute of every verb is one Twilio documents for it (the simulator's list)."""
+    for element in root.iter():
+        known = QUEUE_NOUN if element.tag == "Queue" else ATTRIBUTES.get(element.tag)
+        if element.tag == "Response" or known is None:
+            continue
+        assert set(element.attrib) <= known, (element.tag, element.attrib)
+
+
+def queued(caller, from_number="+8613700000000") -> Caller:
+    """A caller who chose English and an agent: waiting in ``general``."""
+    c = caller(from_number)
+    c.start()
+    c.keys("2", "0")
+    assert c.queue == "general"
+    return c
+
+
+def test_unsigned_requests_are_refused(client, agents):
+    assert client.post("/agent/voice", data={"CallSid": "CA1", "From": AGENT_PHONE}
+                       ).status_code == 403
+    assert client.post("/agent/connect", data={"CallSid": "CA1"}).status_code == 403
+
+
+def test_known_by_caller_id_and_nobody_waiting(client, agents):
+    agent = Agent(client, AGENT_PHONE)
+    root = agent.voice()
+    documented(root)
+    gather = root.find("Gather")
+    assert gather is not None and agent.dial is None
+    assert urlsplit(gather.get("action")).path == "/agent/next"
+    assert gather.get("actionOnEmptyResult") == "true" and gather.get("numDigits") == "1"
+    assert gather.find("Pause").get("length") == "20"
+    says = [s.text for s in gather.iter("Say")]
+    assert says[0].startswith("您的队列中目前没有来电者") and says[1] == "For English, press star."
+    # the silence runs out: a quiet check, still nobody
+    again = agent.press("")
+    assert again.find("Gather/Pause") is not None and not list(again.iter("Say"))
+
+
+def test_a_waiting_caller_is_dequeued_bridged_and_timed(client, caller, agents, app, clock):
+    waiting = queued(caller)
+    enqueue_action = waiting.root.find("Enqueue").get("action")
+    clock.tick(95)
+    agent = Agent(client, AGENT_PHONE)
+    root = agent.voice()
+    documented(root)
+    dial = agent.dial
+    assert dial is not None and urlsplit(dial.get("action")).path == "/agent/dial-done"
+    (queue,) = dial.findall("Queue")  # one queue per Dial
+    assert queue.text == "general" and urlsplit(queue.get("url")).path == "/agent/connect"
+    assert "1位来电者" in root.find("Say").text and "2分钟" in root.find("Say").text
+
+    # Twilio plays the Queue url to the caller, with the agent's call as DequeingCallSid
+    heard = waiting.post(queue.get("url"), QueueSid="QU1", QueueTime="95",
+                         DequeingCallSid=agent.sid)
+    documented(heard)
+    assert [s.text for s in heard.iter("Say")] == ["Connecting you to an agent now."]
+    assert {e.tag for e in heard} <= {"Say", "Play", "Pause", "Redirect"}
+    store = app.extensions["ivr"].store
+    row = store.read_one("SELECT agent, bridged_at, wait_s FROM calls WHERE call_sid=?",
+                         (waiting.sid,))
+    assert row["agent"] == "wang" and row["wait_s"] == 95 and row["bridged_at"]
+    # a replay of the Queue url does not move the bridge
+    waiting.post(queue.get("url"), QueueSid="QU1", QueueTime="300", DequeingCallSid="CAx")
+    assert store.read_one("SELECT wait_s FROM calls WHERE call_sid=?", (waiting.sid,))[0] == 95
+
+    # the talk ends: the caller's Enqueue action hears bridged, the agent's Dial action
+    clock.tick(240)
+    done = waiting.post(enqueue_action, QueueResult="bridged", QueueTime="95")
+    assert done.find("Hangup") is not None
+    after = agent.post(dial.get("action"), DialCallStatus="completed",
+                       DialCallDuration="240", DialCallSid="CA99")
+    documented(after)
+    assert store.read_one("SELECT talk_s FROM calls WHERE call_sid=?", (waiting.sid,))[0] == 240
+    gather = after.find("Gather")
+    assert urlsplit(gather.get("action")).path == "/agent/next"
+    assert gather.find("Say").text == "接听下一位来电者，请按1。"
+    assert after.find("Hangup") is not None  # no key: goodbye
+    report = build(app.config["DATABASE"])
+    assert report["queues"]["general"]["outcomes"]["answered"] == 1
+    # 1: the next caller; nobody is waiting now
+    assert agent.press("1").find("Gather/Pause") is not None
+
+
+def test_the_longest_waiting_queue_is_dialled(client, caller, agents, clock):
+    queued(caller)
+    clock.tick(60)
+    payments = caller("+8613800138000")  # the demo phone: verified by caller ID
+    payments.start()
+    payments.keys("2", "1", "2", "246810", "1")
+    clock.tick(10)
+    agent = Agent(client, AGENT_PHONE)
+    agent.voice()
+    assert agent.dial.find("Queue").text == "general"
+    # a fraud agent sees neither
+    li = Agent(client, "+8613900000009")
+    li.voice()
+    li.press("5555")
+    assert li.press("1111").find("Gather/Pause") is not None
+
+
+def test_the_connecting_words_are_in_the_callers_language(client, caller, agents):
+    zh = caller()
+    zh.start()
+    zh.keys("1", "0")  # Mandarin, an agent
+    agent = Agent(client, AGENT_PHONE)
+    agent.voice()
+    heard = zh.post(agent.dial.find("Queue").get("url"), QueueSid="QU1", QueueTime="3",
+                    DequeingCallSid=agent.sid)
+    assert [s.text for s in heard.iter("Say")] == ["正在为您接通客服代表，请稍候。"]
+    assert heard.find("Say").get("language") == "cmn-CN"
+
+
+def test_known_by_code_and_pin_in_english(client, caller, agents, caplog):
+    waiting = queued(caller)
+    agent = Agent(client, "+15005550006")
+    root = agent.voice()
+    documented(root)
+    assert urlsplit(agent.action).path == "/agent/code"
+    root = agent.press("*")  # English
+    assert root.find("Gather/Say").text.startswith("Welcome to the agents' line")
+    with caplog.at_level(logging.DEBUG):
+        agent.press(CODE)
+        assert urlsplit(agent.action).path == "/agent/pin"
+        root = agent.press(PIN)
+    assert PIN not in caplog.text and CODE not in caplog.text
+    assert agent.dial.find("Queue").text == "general"
+    assert root.find("Say").text.startswith("Callers waiting in your queues: 1.")
+    assert waiting.sid  # the caller is still queued until Twilio bridges them
+
+
+def test_three_wrong_pins_end_the_call(client, agents, app, caplog):
+    agent = Agent(client, "+15005550006")
+    agent.voice()
+    with caplog.at_level(logging.DEBUG):
+        for attempt in range(3):
+            agent.press(CODE)
+            root = agent.press("97531")
+            if attempt < 2:
+                assert urlsplit(agent.action).path == "/agent/code"
+                assert root.find("Gather/Say").text.startswith("工号和密码不符。请重新输入")
+    assert root.find("Gather") is None and root.find("Hangup") is not None
+    assert root.find("Say").text == "工号和密码不符。再见。"
+    assert "97531" not in caplog.text and CODE not in caplog.text
+    # a fourth try on the same call is refused without looking
+    assert agent.post("/agent/pin", Digits=PIN).find("Hangup") is not None
+    kept = app.extensions["ivr"].store.read_one("SELECT * FROM agent_calls WHERE call_sid=?",
+                                                (agent.sid,))
+    assert kept["agent"] is None and kept["code"] is None and kept["tries"] == 3
+
+
+def test_a_malformed_code_spends_a_try(client, agents):
+    agent = Agent(client, "+15005550006")
+    agent.voice()
+    root = agent.press("12")
+    assert urlsplit(agent.action).path == "/agent/code"
+    assert root.find("Gather/Say").text.startswith("工号和密码不符")
+
+
+def test_an_unknown_agent_call_at_next_starts_over(client, agents):
+    agent = Agent(client, "+15005550006")
+    root = agent.post("/agent/next", Digits="1")
+    assert urlsplit(agent.action).path == "/agent/code" and root.find("Dial") is None
+
+
+def test_the_language_chosen_is_kept_for_the_agents_next_call(client, agents):
+    first = Agent(client, AGENT_PHONE)
+    first.voice()
+    first.press("*")
+    second = Agent(client, AGENT_PHONE)
+    root = second.voice()
+    assert root.find("Gather/Say").text.startswith("No caller is waiting")
+    assert root.find("Gather/Say[2]").text == "普通话服务请按星号键。"
