@@ -7,10 +7,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
+from conftest import Caller
 
+from ivr import cli
 from ivr.errors import StoreError
+from ivr.queue import forecast as forecast_module
 from ivr.queue import traffic
-from ivr.queue.forecast import forecast, forecast_from_db, small_samples
+from ivr.queue.forecast import Timed, forecast, forecast_from_db, learn_times, small_samples
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 0, 20, tzinfo=SHANGHAI)  # a Monday, just after midnight
@@ -145,3 +149,89 @@ def test_unreadable_database(tmp_path):
     sqlite3.connect(empty).close()
     with pytest.raises(StoreError, match="no such table"):
         forecast_from_db(empty, weeks=1, now=NOW)
+
+
+# ---- handle time and patience, learnt from the calls agents answered -------------------
+
+def test_patience_is_the_censored_exponential_fit(monkeypatch):
+    """Waits of callers who hung up are patiences seen; answered waits are only shorter
+    than the caller's patience: the estimate is all the waiting over the hang-ups."""
+    monkeypatch.setattr(forecast_module, "MIN_TIMED_CALLS", 4)
+    at = NOW - timedelta(days=1)
+    timed = [Timed("general", at, 60, talk_s=200), Timed("general", at, 120, talk_s=300),
+             Timed("general", at, 30, talk_s=100), Timed("general", at, 90, abandoned=True),
+             Timed("general", at, 300, abandoned=True)]
+    queues = traffic.read_raw()["queues"]
+    learned, kept = learn_times(timed, queues)
+    assert learned["general"] == {"answered": 3, "waits": 5, "hung_up_waiting": 2,
+                                  "patience_s": 300.0}  # (60+120+30+90+300) / 2
+    assert "general: handle time kept at 240 s (3 answered calls with a talk time, 4 needed)" \
+        in kept
+    learned, kept = learn_times(timed + [Timed("general", at, 5, talk_s=400)], queues)
+    assert learned["general"]["aht_s"] == 250.0 and not [k for k in kept if "general" in k]
+    learned, kept = learn_times([t for t in timed if not t.abandoned] * 2, queues)
+    assert "patience_s" not in learned["general"]
+    assert "general: patience kept at 1800 s (no caller hung up waiting)" in kept
+
+
+def test_too_few_timed_calls_keep_the_files_figures(caplog):
+    at = NOW - timedelta(days=1)
+    tree = forecast([("general", at)], weeks=1, now=NOW,
+                    timed=[Timed("general", at, 30, talk_s=100)])
+    base = traffic.read_raw()["queues"]["general"]
+    assert tree["queues"]["general"]["aht_s"] == base["aht_s"]
+    assert tree["forecast"]["learned"]["general"]["answered"] == 1
+    assert "general: handle time kept at 240 s" in caplog.text
+    # a timed call outside the period does not count
+    tree = forecast([("general", at)], weeks=1, now=NOW,
+                    timed=[Timed("general", NOW - timedelta(weeks=2), 30, talk_s=100)])
+    assert "learned" not in tree["forecast"]
+
+
+def _queued(client, from_number: str) -> tuple[Caller, str]:
+    """A caller in ``general`` (English, an agent), and their Enqueue action."""
+    c = Caller(client, from_number)
+    c.start()
+    c.keys("2", "0")
+    return c, c.root.find("Enqueue").get("action")
+
+
+def test_forecast_learns_from_calls_answered_through_the_agents_end(app, client, clock,
+                                                                     runner, monkeypatch,
+                                                                     caplog):
+    """Callers queue, agents take some (through /agent/voice and the Queue url), others hang
+    up waiting; ``ivr forecast --db`` then learns the handle time and the patience."""
+    monkeypatch.setattr(forecast_module, "MIN_TIMED_CALLS", 4)
+    app.extensions["ivr"].users.add("wang", "a long password", "agent", datetime.now(UTC),
+                                    queues=("general",), phone="+8613900000001")
+    answered = [(40, 200), (80, 260), (20, 140), (60, 200)]  # (wait, talk)
+    for n, (wait, talk) in enumerate(answered):
+        caller, action = _queued(client, f"+86137000001{n:02d}")
+        clock.tick(wait)
+        agent = Caller(client, "+8613900000001")
+        dial = agent.post("/agent/voice").find("Dial")
+        caller.post(dial.find("Queue").get("url"), QueueSid="QU1", QueueTime=str(wait),
+                    DequeingCallSid=agent.sid)
+        clock.tick(talk)
+        caller.post(action, QueueResult="bridged", QueueTime=str(wait))
+        agent.post(dial.get("action"), DialCallStatus="completed", DialCallDuration=str(talk))
+        caller.send("/voice/status", CallStatus="completed", CallDuration=str(wait + talk))
+    for n, wait in enumerate((100, 300)):
+        caller, action = _queued(client, f"+86137000002{n:02d}")
+        clock.tick(wait)
+        caller.post(action, QueueResult="hangup", QueueTime=str(wait))
+        caller.send("/voice/status", CallStatus="completed", CallDuration=str(wait + 60))
+    result = runner.invoke(cli.cli, ["forecast", "--db", app.config["DATABASE"], "--weeks", "1",
+                                     "--now", "2026-11-25T18:00+08:00"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    tree = yaml.safe_load(result.stdout)
+    general = tree["queues"]["general"]
+    assert general["aht_s"] == 200.0  # (200+260+140+200) / 4
+    assert general["patience_s"] == 300.0  # (40+80+20+60 + 100+300) / 2 hang-ups
+    assert tree["forecast"]["learned"]["general"] == {
+        "answered": 4, "waits": 6, "hung_up_waiting": 2, "aht_s": 200.0, "patience_s": 300.0}
+    base = traffic.read_raw()["queues"]["payments"]
+    assert tree["queues"]["payments"]["aht_s"] == base["aht_s"]
+    # said on stderr (``ivr``'s logging; pytest keeps the records here)
+    assert "\n  payments: handle time kept at 300 s (0 answered calls" in caplog.text
+    assert traffic.parse(tree).queues["general"].aht_s == 200.0
