@@ -10,8 +10,10 @@ takes callers from its ``queues`` (its skills). No password or PIN is ever store
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -56,9 +58,9 @@ class User:
 _COLUMNS = "name, role, queues, phone, code, disabled"
 
 
-def _user(row: object) -> User:
-    name, role, queues, phone, code, disabled = tuple(row)  # type: ignore[call-overload]
-    return User(name, role, tuple(queues.split()), phone, code, bool(disabled))
+def _user(row: Sequence[Any]) -> User:
+    name, role, queues, phone, code, disabled = tuple(row)[:6]
+    return User(str(name), str(role), tuple(str(queues).split()), phone, code, bool(disabled))
 
 
 class Users:
@@ -133,7 +135,7 @@ class Users:
         right = check_password_hash(stored, password)
         if row is None or not right or row["disabled"]:
             return None
-        return _user(tuple(row)[:6])
+        return _user(row)
 
     def agent_by_phone(self, phone: str) -> User | None:
         row = self.store.read_one(f"SELECT {_COLUMNS} FROM users WHERE role='agent' AND "
@@ -146,4 +148,4 @@ class Users:
                                   "AND code=? AND disabled=0", (code,))
         stored = row["pin_hash"] if row and row["pin_hash"] else pins.hash_pin("0000", 2)
         right = pins.check_pin(pin, stored)
-        return _user(tuple(row)[:6]) if row and right else None
+        return _user(row) if row and right else None

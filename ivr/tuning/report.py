@@ -124,11 +124,11 @@ def build(db_path: Path | str, *, since: datetime | None = None,
         calls = _calls(db, since, until, version)
         booked = _booked(db)
         unrecorded = 0
-        for sid, rows in groupby(_events(db), key=lambda r: r[0]):
+        for sid, grouped in groupby(_events(db), key=lambda r: r[0]):
             call = calls.get(sid)
             if call is None:
                 continue
-            rows = list(rows)
+            rows = list(grouped)
             unrecorded += all(row[5] is None for row in rows)
             key = (call[5] or "unknown", call[3] or "unknown")
             tally = slices.get(key) or slices.setdefault(key, _Tally())
