@@ -40,6 +40,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["ivr"] = Hotline.from_settings(app.config)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(agents.bp)
+    # the console's cookie only over https, but for the dev server and tests on http
+    app.config["SESSION_COOKIE_SECURE"] = bool((test_config or {}).get(
+        "SESSION_COOKIE_SECURE", not (app.config["DEV"] or app.config.get("TESTING"))))
     console.init_app(app)
     audio_serve.init_app(app)
 

@@ -6,6 +6,7 @@ with the types in ``ivr.cliargs``: a mistake is one line naming the problem and 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -108,6 +109,22 @@ def lint(menu_file: Path | None, prompts_dir: Path | None) -> None:
         raise SystemExit(1)
 
 
+NO_SECRET_KEY = ("SECRET_KEY is not set: ivr serve signs the console's sessions and keys the "
+                 "lockout hashes with it, the same on every host; set IVR_SECRET_KEY (e.g. "
+                 "IVR_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')) "
+                 "or SECRET_KEY in instance/config.py, or try it out with ivr serve --dev")
+
+
+def _secret_key_set() -> bool:
+    """Whether SECRET_KEY is given (IVR_SECRET_KEY or instance/config.py), not the random
+    key the settings keep on one host's disk when it is not."""
+    from ivr import config
+
+    path = config.INSTANCE_DIR / "config.py"
+    return bool(os.environ.get(config.PREFIX + "SECRET_KEY")
+                or config._from_file(path).get("SECRET_KEY"))
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -129,6 +146,8 @@ def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: i
         from ivr.app import create_app
 
         app = create_app(overrides)
+    if not dev and not _secret_key_set():
+        raise click.ClickException(NO_SECRET_KEY)
     problem = listen_problem(host, port)
     if problem:
         raise click.ClickException(problem)

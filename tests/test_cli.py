@@ -46,7 +46,7 @@ def free_port() -> int:
 def test_gunicorn_serves_signed_calls_over_http(tmp_path):
     port = free_port()
     env = {"TWILIO_AUTH_TOKEN": "http-token", "IVR_DATABASE": str(tmp_path / "ivr.db"),
-           "PATH": "/usr/bin:/bin"}
+           "IVR_SECRET_KEY": "test-secret", "PATH": "/usr/bin:/bin"}
     server = subprocess.Popen(
         [sys.executable, "-c", "from ivr.cli import cli; cli()", "serve", "--demo",
          "--port", str(port), "--workers", "2"],

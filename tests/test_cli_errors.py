@@ -255,7 +255,7 @@ def test_db_takes_a_sqlite_url_as_the_database_setting_does(run, tmp_path):
 @pytest.mark.parametrize("dev", [False, True])
 def test_serve_on_a_port_in_use_is_one_line(tmp_path, dev):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
-    env.update({"PYTHONPATH": str(ROOT), "TWILIO_AUTH_TOKEN": "t",
+    env.update({"PYTHONPATH": str(ROOT), "TWILIO_AUTH_TOKEN": "t", "IVR_SECRET_KEY": "s",
                 "IVR_DATABASE": str(tmp_path / "ivr.db")})
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -1,0 +1,109 @@
+"""Log-in, log-out and the language switch of the console; failed log-ins throttled.
+
+The keys: Flask signs the session with a key derived from ``SECRET_KEY`` by HMAC, and the
+throttle keys its hashes with another, so neither is the lockout book's key itself. The
+throttle keeps keyed hashes of the name and of the address in ``login_failures``, never
+the name or the address: ``MAX_FAILURES`` within ``WINDOW`` on either refuses the next
+log-in until the oldest of them is out of the window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from ivr.console import records
+from ivr.console import text as words
+from ivr.console.site import bp, hotline, t, users
+from ivr.store import Store, iso, parse_iso
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES = 5
+WINDOW = timedelta(minutes=15)
+
+
+def derived_key(secret: str, purpose: str) -> bytes:
+    """A key for one ``purpose``, derived from the settings' SECRET_KEY."""
+    return hmac.new(secret.encode(), f"ivr console: {purpose}".encode(), hashlib.sha256).digest()
+
+
+def _keys(name: str, address: str) -> tuple[str, str]:
+    key = current_app.extensions["ivr_console"]["throttle_key"]
+    return tuple(hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+                 for kind, value in (("name", name.lower()), ("addr", address)))  # type: ignore[return-value]
+
+
+def refused_until(store: Store, keys: tuple[str, ...], now: datetime) -> datetime | None:
+    """When log-ins under ``keys`` may be tried again, or None if they may now."""
+    latest = None
+    for key in keys:
+        rows = store.read_all("SELECT at FROM login_failures WHERE key=? AND at>? ORDER BY at",
+                              (key, iso(now - WINDOW)))
+        if len(rows) >= MAX_FAILURES:
+            free = parse_iso(rows[-MAX_FAILURES]["at"]) + WINDOW
+            latest = max(latest, free) if latest else free
+    return latest
+
+
+def _failed(store: Store, keys: tuple[str, ...], now: datetime) -> None:
+    with store.tx() as db:
+        db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)",
+                       [(key, iso(now)) for key in keys])
+        db.execute("DELETE FROM login_failures WHERE at < ?", (iso(now - WINDOW),))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    """The log-in form; on success the session holds the user's name, and only that."""
+    error = None
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        password = request.form.get("password", "")
+        store, now = hotline().store, hotline().now()
+        keys = _keys(name, request.remote_addr or "-")
+        until = refused_until(store, keys, now)
+        if until is not None:
+            error = t("throttled", minutes=max(1, -(-int((until - now).total_seconds()) // 60)))
+        else:
+            found = users().check_password(name, password)
+            if found is None:
+                _failed(store, keys, now)
+                log.info("console: a failed log-in")
+                error = t("bad_login")
+            else:
+                chosen = session.get("lang")
+                session.clear()  # nothing of an earlier session carries over
+                session.permanent = True
+                session["user"] = found.name
+                if chosen:
+                    session["lang"] = chosen
+                records.audit(store, now, found.name, "log in")
+                return redirect(url_for("console.now"))
+    return render_template("console/login.html", error=error)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    records.audit(hotline().store, hotline().now(), session["user"], "log out")
+    chosen = session.get("lang")
+    session.clear()
+    if chosen:
+        session["lang"] = chosen
+    return redirect(url_for("console.login"))
+
+
+@bp.post("/language")
+def language() -> Response:
+    """Switch the console's language, kept in the session (not an audited change)."""
+    chosen = request.form.get("lang", "")
+    if chosen in words.LANGS:
+        session["lang"] = chosen
+    back = request.form.get("back", "")
+    # only a page of the console: never an address given from outside
+    return redirect(back if back.startswith("/ops/") else url_for("console.now"))

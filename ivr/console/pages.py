@@ -1,0 +1,221 @@
+"""The console's pages: Now, Tree, Report, Week, Callbacks, Tickets, Calls, Audit.
+
+Each view gathers plain numbers from the library (``ivr.live``, ``ivr.queue.advice``,
+``ivr.tuning``) and ``records``, and a template shows them; no figure is computed in a
+template. Ops see every page and queue; an agent sees Now, Callbacks and Tickets of its
+own queues (``site.scope``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ivr import live
+from ivr.console import records
+from ivr.console.site import bp, hotline, lang, ops_only, scope, t, user
+from ivr.errors import ConfigError, IVRError
+from ivr.queue.calendar import WEEKDAYS
+
+log = logging.getLogger(__name__)
+
+#: the Now page reloads itself this often
+REFRESH_S = 15
+#: answered within this wait counts toward the service level (the common 80/20 target)
+SERVICE_TARGET_S = 20
+#: the Week page's colour bands, in minutes, as ``ivr advise --plot`` draws them
+BANDS = ((1, "#1a9850"), (2, "#66bd63"), (5, "#a6d96a"), (10, "#fee08b"),
+         (20, "#fdae61"), (30, "#f46d43"), (60, "#d73027"), (120, "#a50026"))
+
+
+def _queues() -> tuple[str, ...]:
+    return scope() or hotline().centre.queues
+
+
+def _day_start(now: datetime) -> datetime:
+    """Midnight today in the centre's timezone."""
+    local = hotline().centre.local(now)
+    return datetime.combine(local.date(), time(), local.tzinfo)
+
+
+def queue_rows(now: datetime) -> list[dict[str, Any]]:
+    """The Now page's figures per queue."""
+    h = hotline()
+    queues = _queues()
+    waiting = live.waiting(h.store, now, queues)
+    last_hour = live.answered_waits(h.store, now - timedelta(hours=1), queues)
+    today = live.answered_waits(h.store, _day_start(now), queues)
+    talking = records.talking(h.store)
+    rows = []
+    for queue in queues:
+        here = [w for w in waiting if w.queue == queue]
+        try:
+            expected: float | None = h.centre.expected_wait_s(queue, now)
+            planned: int | None = h.centre.slot(queue, now).agents
+        except ConfigError:  # a queue of the tree the traffic file does not model
+            expected = planned = None
+        answered = today.get(queue, [])
+        rows.append({
+            "queue": queue, "waiting": len(here),
+            "longest_s": max((w.waited_s(now) for w in here), default=None),
+            "expected_s": expected,
+            "observed_s": statistics.mean(last_hour[queue]) if last_hour.get(queue) else None,
+            "planned": planned, "talking": talking.get(queue, 0), "answered": len(answered),
+            "service_level": (sum(w <= SERVICE_TARGET_S for w in answered) / len(answered)
+                              if answered else None)})
+    return rows
+
+
+@bp.get("/")
+def now() -> str:
+    h = hotline()
+    at = h.now()
+    caller = live.current_caller(h.store, user().name, at) if user().is_agent else None
+    nodes = sorted(live.in_ivr(h.store, at).items(), key=lambda kv: (-kv[1], kv[0]))
+    return render_template("console/now.html", rows=queue_rows(at), nodes=nodes,
+                           caller=caller, refresh_s=REFRESH_S, target_s=SERVICE_TARGET_S)
+
+
+@bp.get("/tree")
+@ops_only
+def tree() -> str:
+    h = hotline()
+    from ivr.tuning.graph import svg
+    from ivr.tuning.report import build
+
+    picture, why = None, ""
+    report = build(h.store.path, since=_day_start(h.now()), version=h.tree.version,
+                   menus=[h.tree.menu], centre=h.centre)
+    try:
+        picture = svg(h.tree.menu, lang="zh-CN" if lang() == "zh" else "en-US",
+                      catalog=h.catalog, stats=report)
+    except IVRError as exc:
+        why = str(exc)
+    return render_template("console/tree.html", picture=picture, why=why, report=report,
+                           tree=h.tree, tree_b=h.tree_b, share_b=h.share_b)
+
+
+def _moment(field: str) -> datetime | None:
+    """A date or date-and-time from the form, in the centre's timezone; 400 if unreadable."""
+    value = request.args.get(field, "").strip()
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        abort(400, f"{field}: not a date (2026-11-25) or time (2026-11-25T09:00): {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=hotline().centre.traffic.zone)
+
+
+@bp.get("/report")
+@ops_only
+def report() -> str:
+    from ivr.tuning import report_render
+    from ivr.tuning.report import build
+
+    h = hotline()
+    since, until = _moment("since"), _moment("until")
+    if until is not None and "T" not in request.args.get("until", ""):
+        until += timedelta(days=1)  # a date alone takes in that whole day
+    version = request.args.get("version") or None
+    menus = [h.tree.menu] + ([h.tree_b.menu] if h.tree_b else [])
+    found = build(h.store.path, since=since, until=until, version=version, menus=menus,
+                  centre=h.centre)
+    order = [n for menu in menus for n in menu.nodes]
+    tables = report_render.tables(found, order) if found["calls"] else []
+    versions = [h.tree] + ([h.tree_b] if h.tree_b else [])
+    return render_template("console/report.html", report=found, tables=tables,
+                           versions=versions, args=request.args)
+
+
+def _colour(wait_s: float | None) -> str:
+    if wait_s is None:
+        return "#d9d9d9"
+    for upto, colour in BANDS:
+        if wait_s / 60 < upto:
+            return colour
+    return "#40004b"
+
+
+@bp.get("/week")
+@ops_only
+def week() -> str:
+    h = hotline()
+    here = h.centre.local(h.now())
+    maps = []
+    for queue in h.centre.queues:
+        cells = [[{"wait_s": w, "colour": _colour(w),
+                   "label": "" if w is None else "∞" if math.isinf(w) or w > 6e7 else
+                   "<1" if w < 60 else f"{w / 60:.0f}"} for w in row]
+                 for row in h.centre.typical_week(queue)]
+        maps.append({"queue": queue, "cells": cells})
+    return render_template("console/week.html", maps=maps, days=WEEKDAYS,
+                           today=here.weekday(), hour=here.hour, bands=BANDS)
+
+
+def _note() -> str:
+    note = request.form.get("note", "").strip()
+    return note[:500]
+
+
+@bp.route("/callbacks", methods=["GET", "POST"])
+def callbacks() -> str | Response:
+    h = hotline()
+    if request.method == "POST":
+        outcome = request.form.get("outcome", "")
+        if outcome not in records.OUTCOMES:
+            abort(400, "outcome: done or failed")
+        try:
+            callback_id = int(request.form.get("id", ""))
+        except ValueError:
+            abort(400, "id: a callback's number")
+        if records.settle_callback(h.store, h.now(), user().name, callback_id, outcome,
+                                   _note(), scope()):
+            flash(t("marked", id=callback_id, outcome=t(outcome)))
+        else:
+            flash(t("gone"))
+        return redirect(url_for("console.callbacks"))
+    return render_template("console/callbacks.html",
+                           callbacks=records.callbacks(h.store, scope()))
+
+
+@bp.route("/tickets", methods=["GET", "POST"])
+def tickets() -> str | Response:
+    h = hotline()
+    if request.method == "POST":
+        number, note = request.form.get("number", ""), _note()
+        if not note:
+            flash(t("note_needed"))
+        elif records.close_ticket(h.store, h.now(), user().name, number, note, scope()):
+            flash(t("closed_ticket", id=number))
+        else:
+            flash(t("gone"))
+        return redirect(url_for("console.tickets"))
+    return render_template("console/tickets.html", tickets=records.tickets(h.store, scope()))
+
+
+@bp.get("/calls")
+@ops_only
+def calls() -> str:
+    h = hotline()
+    query = request.args.get("q", "").strip()
+    found = records.find_calls(h.store, query) if query else []
+    sid = request.args.get("sid", "")
+    if found and len(found) == 1 and not sid:
+        sid = found[0]["call_sid"]
+    call = h.store.call(sid) if sid else None
+    events = h.store.events(sid) if call else []
+    return render_template("console/calls.html", query=query, found=found, call=call,
+                           events=events, bad_query=found is None)
+
+
+@bp.get("/audit")
+@ops_only
+def audit() -> str:
+    return render_template("console/audit.html", rows=records.audit_rows(hotline().store))

@@ -1,0 +1,113 @@
+"""What the console reads from and writes to the database beyond ``ivr.live``: callbacks,
+tickets, call search, the agents talking now, and the audit log.
+
+Every change made through the console goes through a function here that writes its
+audit row in the same transaction, so a change is never kept without its who, what, when.
+No Flask here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from ivr.store import Store, iso
+
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+LAST4 = re.compile(r"\d{4}")
+OUTCOMES = ("done", "failed")
+
+
+def _audit(db: Any, now: datetime, user: str, action: str, target: str, detail: str) -> None:
+    db.execute("INSERT INTO audit_log (at, user, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+               (iso(now), user, action, target, detail))
+
+
+def audit(store: Store, now: datetime, user: str, action: str, target: str = "",
+          detail: str = "") -> None:
+    """Write one audit row on its own (a log-in, a log-out)."""
+    with store.tx() as db:
+        _audit(db, now, user, action, target, detail)
+
+
+def audit_rows(store: Store, limit: int = 200) -> list[dict[str, Any]]:
+    return [dict(r) for r in store.read_all(
+        "SELECT at, user, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?",
+        (limit,))]
+
+
+def callbacks(store: Store, queues: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """Pending callbacks (earliest window first) with the language of the call that asked."""
+    rows = store.read_all(
+        "SELECT b.id, b.created_at, b.number, b.queue, b.issue, b.window_start, b.window_end, "
+        "b.verified, b.requests, c.lang FROM callbacks b LEFT JOIN calls c "
+        "ON c.call_sid = b.call_sid WHERE b.status='pending' "
+        "ORDER BY COALESCE(b.window_start, b.created_at), b.id")
+    return [dict(r) for r in rows if queues is None or r["queue"] in queues]
+
+
+def settle_callback(store: Store, now: datetime, user: str, callback_id: int, outcome: str,
+                    note: str, queues: tuple[str, ...] | None) -> bool:
+    """Mark a pending callback ``done`` or ``failed``; False when it is not pending (or not
+    in ``queues``)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    with store.tx() as db:
+        row = db.execute("SELECT queue FROM callbacks WHERE id=? AND status='pending'",
+                         (callback_id,)).fetchone()
+        if row is None or (queues is not None and row["queue"] not in queues):
+            return False
+        db.execute("UPDATE callbacks SET status=?, done_at=?, done_by=?, note=? WHERE id=?",
+                   (outcome, iso(now), user, note, callback_id))
+        _audit(db, now, user, f"callback {outcome}", f"callback {callback_id}", note)
+    return True
+
+
+_TICKETS = ("SELECT t.number, t.status, t.created_at, t.reply_by, t.recording_url, "
+            "t.closed_at, t.closed_by, t.note, t.call_sid, c.queue, c.lang, c.issue "
+            "FROM tickets t LEFT JOIN calls c ON c.call_sid = t.call_sid ")
+
+
+def tickets(store: Store, queues: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """Complaint tickets, open ones first, then by reply-by time."""
+    rows = store.read_all(_TICKETS + "ORDER BY t.closed_at IS NOT NULL, t.reply_by, t.number")
+    return [dict(r) for r in rows if queues is None or r["queue"] in queues]
+
+
+def close_ticket(store: Store, now: datetime, user: str, number: str, note: str,
+                 queues: tuple[str, ...] | None) -> bool:
+    """Close an open ticket with a note; False when it is closed already (or not in
+    ``queues``)."""
+    with store.tx() as db:
+        row = db.execute(_TICKETS + "WHERE t.number=? AND t.closed_at IS NULL",
+                         (number,)).fetchone()
+        if row is None or (queues is not None and row["queue"] not in queues):
+            return False
+        db.execute("UPDATE tickets SET status='closed', closed_at=?, closed_by=?, note=? "
+                   "WHERE number=?", (iso(now), user, note, number))
+        _audit(db, now, user, "ticket closed", f"ticket {number}", note)
+    return True
+
+
+def find_calls(store: Store, query: str, limit: int = 50) -> list[dict[str, Any]] | None:
+    """Calls by CallSid, or by the last 4 digits of the account or of the caller's number,
+    newest first; None when ``query`` is neither."""
+    query = query.strip()
+    columns = ("SELECT call_sid, from_number, started_at, lang, issue, queue, queue_result, "
+               "verified, account_last4, agent, wait_s FROM calls ")
+    if CALL_SID.fullmatch(query):
+        rows = store.read_all(columns + "WHERE call_sid=?", (query,))
+    elif LAST4.fullmatch(query):
+        rows = store.read_all(columns + "WHERE account_last4=? OR substr(from_number, -4)=? "
+                              "ORDER BY started_at DESC LIMIT ?", (query, query, limit))
+    else:
+        return None
+    return [dict(r) for r in rows]
+
+
+def talking(store: Store) -> dict[str, int]:
+    """Agents on a call now, by queue: bridged calls not ended."""
+    rows = store.read_all("SELECT queue, COUNT(DISTINCT agent) AS n FROM calls "
+                          "WHERE bridged_at IS NOT NULL AND ended_at IS NULL GROUP BY queue")
+    return {r["queue"]: int(r["n"]) for r in rows}
