@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask.sessions import SecureCookieSessionInterface
@@ -382,3 +383,17 @@ def test_serve_refuses_to_start_without_a_secret_key(runner, tmp_path, monkeypat
     (tmp_path / "instance" / "config.py").write_text("SECRET_KEY = 'from the file'\n")
     assert runner.invoke(cli, ["serve", "--port", "8999"], env=env).exit_code == 0
     assert len(started) == 2
+
+
+def test_the_readme_adds_users_as_it_says(runner, tmp_path):
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    section = readme.split("## The ops console")[1].split("\n## ")[0]
+    examples = [line.split("#")[0].split() for line in section.splitlines()
+                if line.startswith("ivr ops ")]
+    assert len(examples) == 4
+    db = ["--db", str(tmp_path / "ivr.db")]
+    for example in examples:
+        answers = f"{PASSWORD}\n{PASSWORD}\n" + ("135790\n135790\n" if "--code" in example else "")
+        result = runner.invoke(cli, example[1:] + db, input=answers)
+        assert result.exit_code == 0, (example, result.output)
+    assert [line.split()[0] for line in result.output.splitlines()] == ["li", "wang", "lead"]
