@@ -252,6 +252,12 @@ def test_tickets_with_recording_reply_by_and_closed_with_a_note(app, client, peo
     call.record()
     number = re.sub(r"\D", "", next(h for h in call.heard if "ticket number is" in h)
                     .split("ticket number is ")[1].split(".")[0])
+    people.add("zhao", PASSWORD, "agent", datetime.now(UTC), queues=("complaints",),
+               phone="+8613900000003")
+    for agent, sees in (("wang", False), ("zhao", True)):  # hung up before a queue: complaints
+        other = client.application.test_client()
+        log_in(other, agent)
+        assert (f'id="ticket-{number}"' in other.get("/ops/tickets").data.decode()) is sees
     log_in(client)
     page = client.get("/ops/tickets").data.decode()
     row = re.search(rf'<tr id="ticket-{number}".*?</tr>', page, re.S).group(0)
@@ -306,6 +312,7 @@ def test_report_for_a_period_and_version(app, client, people, caller):
     log_in(client)
     page = client.get("/ops/report").data.decode()
     assert 'data-calls="1"' in page and 'id="report-queues"' in page
+    assert "1 call, the first at 2026-11-25 09:30, the last at 2026-11-25 09:30." in page
     version = app.extensions["ivr"].tree.version
     assert 'data-calls="1"' in client.get(f"/ops/report?version={version}").data.decode()
     later = client.get("/ops/report?since=2026-11-26").data.decode()

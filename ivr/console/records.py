@@ -64,8 +64,11 @@ def settle_callback(store: Store, now: datetime, user: str, callback_id: int, ou
     return True
 
 
+#: the queue of a ticket whose caller hung up before reaching one: tickets are complaints
+COMPLAINTS_QUEUE = "complaints"
 _TICKETS = ("SELECT t.number, t.status, t.created_at, t.reply_by, t.recording_url, "
-            "t.closed_at, t.closed_by, t.note, t.call_sid, c.queue, c.lang, c.issue "
+            "t.closed_at, t.closed_by, t.note, t.call_sid, "
+            f"COALESCE(c.queue, '{COMPLAINTS_QUEUE}') AS queue, c.lang, c.issue "
             "FROM tickets t LEFT JOIN calls c ON c.call_sid = t.call_sid ")
 
 

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from ivr.console import text as words
 from ivr.hotline import Hotline
+from ivr.plural import counted
 from ivr.store import parse_iso
 from ivr.users import User, Users
 
@@ -107,6 +108,6 @@ def last4(number: str | None) -> str:
 
 @bp.context_processor
 def shared() -> dict[str, Any]:
-    return {"t": t, "local": local, "minutes": minutes, "last4": last4,
+    return {"t": t, "counted": counted, "local": local, "minutes": minutes, "last4": last4,
             "me": g.get("console_user"), "lang": lang(),
             "zone": hotline().centre.timezone}
