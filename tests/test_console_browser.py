@@ -1,0 +1,352 @@
+"""The console in a real headless Chromium against a real ``ivr serve``: log in through the
+form (CSRF token and all), open every page, mark a callback done, switch the language,
+log out; an agent sees its own queues only. Every page is checked for errors and for its
+key figures, and kept as ``build/screenshots/<page>.png``.
+
+The calls are made first through the real app (signed webhooks through the test client,
+at the real time, since the Now page shows what is happening now) on a centre open all
+day with short waits, so what the caller hears does not depend on the hour the test runs.
+``docs/console.png`` (the README's screenshot: Now, ops, English) is written when it is
+missing or ``UPDATE_README_SCREENSHOT=1``, so a test run does not change a tracked file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from browser import Browser, headless, require_chromium
+from conftest import Caller
+from servers import serve
+
+from ivr import create_app
+
+require_chromium()  # else the module is skipped, saying what to install
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "build" / "screenshots"
+README_SHOT = ROOT / "docs" / "console.png"
+
+OPS, OPS_PASSWORD = "lead", "lead's long password"
+AGENT, AGENT_PASSWORD = "wang", "wang's long password"
+AGENT_QUEUES, AGENT_PHONE = ("payments", "complaints"), "+8613500000001"
+VERIFY = ("10000001#", "246810")  # a demo account and its PIN
+
+# a centre open all day every day and well staffed in the queues the calls go to
+# (STEADY): whenever the test runs, those callers are queued with a short wait (no
+# callback offered up front); account-security opens 08:00-22:00 and is short-handed at
+# lunch (9 minutes' wait), so the Week page's heat map has closed, quiet and busy hours
+STEADY = ("payments", "fraud", "complaints", "general")
+TRAFFIC = """\
+timezone: Asia/Shanghai
+calendar: {country: CN}
+service_hours: {daily: "00:00-24:00", holiday: "00:00-24:00"}
+profiles:
+  day: [0.1, 0.1, 0.1, 0.1, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.0, 1.0,
+        1.5, 1.5, 1.0, 1.0, 1.0, 0.9, 0.8, 0.7, 0.6, 0.4, 0.2, 0.1]
+queues:
+"""
+for _queue in ("payments", "account-security", "fraud", "complaints", "general"):
+    TRAFFIC += (f"  {_queue}:\n    aht_s: 240\n    patience_s: 1800\n"
+                "    calls_per_hour: {daily: {profile: day, scale: 20}}\n"
+                '    agents: {daily: {"00:00-24:00": 8}}\n' if _queue in STEADY else
+                f"  {_queue}:\n    aht_s: 420\n    patience_s: 1500\n"
+                '    hours: {daily: "08:00-22:00"}\n'
+                "    calls_per_hour: {daily: {profile: day, scale: 40}}\n"
+                '    agents: {daily: {"08:00-12:00": 8, "12:00-14:00": 5, "14:00-22:00": 8}}\n')
+
+
+@dataclass
+class Known:
+    """What the database holds, to be found on the pages."""
+
+    waiting: dict[str, int]  # callers waiting now, by queue
+    talking: dict[str, int]  # agents talking to a caller now, by queue (12 s wait each)
+    in_ivr: dict[str, int]  # calls in the IVR now, by node
+    calls: int  # calls placed
+    nodes: list[str]  # the tree's node ids
+    ticket: str
+    callback_done: tuple[int, str]  # (id, masked number): ops marks this one done
+    callback_kept: tuple[int, str]  # in the agent's queues: stays pending
+    timeline_last4: str  # a caller's number's last 4: one call, shown as its timeline
+    timeline_nodes: list[str]  # that call's path
+    shots: list[str] = field(default_factory=list)
+
+
+def _hold_and_leave(call: Caller) -> None:
+    """A queued caller presses 1 while holding: out of the queue, a callback booked."""
+    enqueue = call.root.find("Enqueue")
+    call.post(enqueue.get("waitUrl"), QueuePosition="2", QueueTime="30")
+    call.post(call.action, Digits="1")
+    assert call.root.find("Leave") is not None
+    call.post(enqueue.get("action"), QueueResult="leave", QueueTime="45")
+    assert call.said("We will call you back")
+
+
+def _call(client: Any, number: str, *keys: str) -> Caller:
+    call = Caller(client, number)
+    call.start()
+    call.keys(*keys)
+    return call
+
+
+def make_calls(settings: dict[str, Any]) -> Known:
+    """The known calls, users and records, through the real app."""
+    app = create_app(settings)
+    hotline, client = app.extensions["ivr"], app.test_client()
+    placed = [
+        # waiting: two in payments (a verified top-up, whom the agent takes, and a failed
+        # payment), one in general
+        topup := _call(client, "+8613600004321", "2", "1", "1", *VERIFY, "0", "1", "20261120",
+                       "200#"),
+        _call(client, "+8613700002222", "2", "1", "2", *VERIFY, "1", "20261119", "35*50#"),
+        _call(client, "+8613700001111", "2", "0"),
+        # callbacks: one in general (ops marks it done), one in payments (the agent's)
+        general := _call(client, "+8613900005678", "2", "0"),
+        refund := _call(client, "+8613900001234", "2", "1", "4", *VERIFY, "1", "20261117",
+                        "88#"),
+    ]
+    assert [c.queue for c in placed] == ["payments", "payments", "general", "general",
+                                         "payments"]
+    _hold_and_leave(general)
+    _hold_and_leave(refund)
+    # a complaint: recorded, a ticket read back, then queued for complaints
+    complaint = _call(client, "+8613700003333", "2", "4", "1", *VERIFY, "1")
+    complaint.record()
+    line = next(t for t in complaint.heard if "ticket number is" in t)
+    ticket = line.split("ticket number is ")[1].split(".")[0].replace(" ", "")
+    complaint.press("0")
+    assert complaint.queue == "complaints"
+    placed.append(complaint)
+
+    # a caller still choosing at the main menu
+    placed.append(_call(client, "+8613700004444", "2"))
+    assert placed[-1].at == "main"
+
+    pending = {c["number"]: c["id"] for c in hotline.store.pending_callbacks()}
+    assert set(pending) == {"+8613900005678", "+8613900001234"}
+    now = datetime.now(UTC)
+    hotline.users.add(OPS, OPS_PASSWORD, "ops", now)
+    hotline.users.add(AGENT, AGENT_PASSWORD, "agent", now, queues=AGENT_QUEUES,
+                      known_queues=hotline.centre.queues, phone=AGENT_PHONE)
+    # the agent calls in and is put through to the longest-waiting of its callers: the
+    # top-up caller (Twilio asks the Queue url on the caller's leg as it bridges them)
+    agent = Caller(client, AGENT_PHONE)
+    agent.post("/agent/voice")
+    dial = agent.root.find("Dial/Queue")
+    assert dial is not None and dial.text == "payments", ET.tostring(agent.root)
+    topup.post(dial.get("url"), QueueSid="QU1", QueueTime="12", DequeingCallSid=agent.sid)
+    assert topup.said("Connecting you to an agent now.")
+    nodes = [n for n in hotline.tree.menu.nodes if ":" not in n]
+    path = [e["node"] for e in hotline.store.events(topup.sid)]
+    hotline.store.close()
+    return Known(waiting={"payments": 1, "general": 1, "complaints": 1},
+                 talking={"payments": 1}, in_ivr={"main": 1}, calls=len(placed),
+                 nodes=nodes, ticket=ticket,
+                 callback_done=(pending["+8613900005678"], "…5678"),
+                 callback_kept=(pending["+8613900001234"], "…1234"),
+                 timeline_last4="4321", timeline_nodes=path)
+
+
+@pytest.fixture(name="site", scope="module")
+def _site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Browser, Known]]:
+    """A real ``ivr serve`` on the known database, and a headless Chromium to look at it."""
+    tmp = tmp_path_factory.mktemp("console")
+    (tmp / "traffic.yaml").write_text(TRAFFIC)
+    settings = {"TESTING": True, "TWILIO_AUTH_TOKEN": "test-auth-token", "DEMO": True,
+                "SECRET_KEY": "test-secret", "DATABASE": str(tmp / "ivr.db"),
+                "AUDIO_DIR": str(tmp / "audio"), "PIN_HASH_N": 16,
+                "TRAFFIC": str(tmp / "traffic.yaml")}
+    known = make_calls(settings)
+    # server_env points the server at tmp/ivr.db, with the same SECRET_KEY and token
+    with serve(tmp, workers=1, env={"IVR_TRAFFIC": str(tmp / "traffic.yaml"),
+                                     "IVR_DEMO": "false"}) as server:
+        with headless(server.url, SHOTS) as browser:
+            yield browser, known
+
+
+def log_in(browser: Browser, name: str, password: str) -> None:
+    browser.forget()
+    browser.open("/ops/", ready="#login-form")  # a page behind the log-in leads to it
+    browser.check("login")
+    browser.find("#name").send_keys(name)
+    browser.find("#password").send_keys(password)
+    browser.submit(browser.find("#login"), ready="#now-queues")
+    assert name in browser.text("#whoami")
+
+
+def log_out(browser: Browser) -> None:
+    browser.submit(browser.find("#logout"), ready="#login-form")
+    browser.check("logged-out")
+    assert not browser.all("#whoami")
+
+
+def figure(browser: Browser, row: str, name: str) -> str:
+    return str(browser.find(f"{row} [data-figure='{name}']").text)
+
+
+def check_now(browser: Browser, known: Known, queues: tuple[str, ...] | None, shot: str) -> None:
+    shown = [r.get_attribute("data-queue") for r in browser.all("#now-queues tr[data-queue]")]
+    expected = [q for q in shown if queues is None or q in queues]
+    assert shown == expected and shown, shown
+    for queue in shown:
+        assert figure(browser, f"#queue-{queue}", "waiting") == str(known.waiting.get(queue, 0))
+        longest = figure(browser, f"#queue-{queue}", "longest")
+        assert (longest == "-") == (queue not in known.waiting), (queue, longest)
+        talking = known.talking.get(queue, 0)
+        assert figure(browser, f"#queue-{queue}", "talking") == str(talking)
+        assert figure(browser, f"#queue-{queue}", "service-level").startswith(
+            f"100% ({talking} " if talking else "- (0 "), queue
+        if queue in STEADY:  # open, 8 agents, a short wait, whatever the hour
+            assert re.fullmatch(r"\d+ s", figure(browser, f"#queue-{queue}", "expected")), queue
+            assert figure(browser, f"#queue-{queue}", "planned") == "8"
+    if queues is None:
+        nodes = {r.get_attribute("data-node"): r.text.split()[-1]
+                 for r in browser.all("#now-ivr tr[data-node]")}
+        assert nodes == {n: str(c) for n, c in known.in_ivr.items()}, nodes
+    browser.check(shot)
+
+
+def test_ops_walks_every_page_and_marks_a_callback_done(site: tuple[Browser, Known]) -> None:
+    browser, known = site
+    log_in(browser, OPS, OPS_PASSWORD)
+
+    # Now: every queue, the callers waiting in each
+    check_now(browser, known, None, "now")
+    assert set(known.waiting) <= {r.get_attribute("data-queue")
+                                  for r in browser.all("#now-queues tr[data-queue]")}
+    if os.environ.get("UPDATE_README_SCREENSHOT") == "1" or not README_SHOT.exists():
+        browser.screenshot(README_SHOT, full=False)
+
+    # Tree: the picture, with every node of the tree, and today's calls
+    browser.open("/ops/tree", ready="#tree-picture svg")
+    titles = {t.get_attribute("textContent")
+              for t in browser.all("#tree-picture svg g.node > title")}
+    assert set(known.nodes) <= titles, set(known.nodes) - titles
+    assert browser.text("#tree-calls") == str(known.calls)
+    assert browser.text("#version-a")
+    browser.check("tree")
+
+    # Report: the calls placed, with its tables
+    browser.open("/ops/report", ready="#report-calls")
+    assert browser.find("#report-calls").get_attribute("data-calls") == str(known.calls)
+    assert browser.all("main table[id^='report-']")
+    browser.check("report")
+
+    # Week: a heat map per queue, 7 days of 24 hours, today and now outlined
+    before = datetime.now(UTC)
+    browser.open("/ops/week", ready="svg.week")
+    after = datetime.now(UTC)
+    maps = browser.all("svg.week")
+    assert {m.get_attribute("id") for m in maps} >= {f"week-{q}" for q in known.waiting}
+    for heat in maps:  # 7 days of 24 hours, each cell titled "wed 12:00 9 min 24 s"
+        cells = heat.find_elements("css selector", "rect[fill^='#'] > title")
+        assert len(cells) == 7 * 24, heat.get_attribute("id")
+    hours = [c.get_attribute("textContent") for c in
+             browser.all("#week-account-security rect[fill^='#'] > title")][2 * 24:3 * 24]
+    assert all(hours[h].endswith(" -") for h in (*range(8), 22, 23)), hours  # closed
+    assert all(re.search(r" 9 min \d\d s$", hours[h]) for h in (12, 13)), hours  # lunch
+    assert all(re.search(r" \d+ s$", hours[h]) for h in (8, 10, 15, 21)), hours  # quiet
+    now_cell = browser.find("#week-payments-now")  # the hour the page was drawn in
+    drawn = (now_cell.get_attribute("data-day"), now_cell.get_attribute("data-hour"))
+    assert drawn in {(m.strftime("%a").lower(), str(m.hour)) for m in
+                     (t.astimezone(ZoneInfo("Asia/Shanghai")) for t in (before, after))}, drawn
+    browser.check("week")
+
+    # Tickets: the complaint, open, with its reply-by time and recording
+    browser.open("/ops/tickets", ready="#tickets")
+    row = browser.find(f"#ticket-{known.ticket}")
+    assert known.ticket in row.text and row.get_attribute("data-status") != "closed"
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", figure(browser, f"#ticket-{known.ticket}",
+                                                           "reply-by"))
+    browser.check("tickets")
+
+    # Calls: a search by the caller's last 4 digits shows the call's path
+    browser.open("/ops/calls", ready="#calls-form")
+    browser.find("#calls-form input[name='q']").send_keys(known.timeline_last4)
+    browser.submit(browser.find("#calls-form button"), ready="#call-timeline")
+    path = [li.get_attribute("data-node") for li in browser.all("#call-timeline li")]
+    assert path == known.timeline_nodes
+    body = browser.body()  # masked as call events are: no number, account or PIN
+    assert not {"+8613600004321", "10000001", "246810"} & set(re.findall(r"[+\d]+", body))
+    browser.check("calls")
+
+    # Callbacks: both pending, masked; mark one done with a note
+    done_id, done_masked = known.callback_done
+    browser.open("/ops/callbacks", ready="#callbacks")
+    for callback_id, masked in (known.callback_done, known.callback_kept):
+        assert masked in browser.text(f"#callback-{callback_id}")
+    assert "+8613900005678" not in browser.body()
+    browser.check("callbacks")
+    form = browser.find(f"#settle-{done_id}")
+    form.find_element("css selector", "input[name='note']").send_keys("called back, solved")
+    browser.submit(form.find_element("css selector", "button[value='done']"), ready="#flash")
+    assert str(done_id) in browser.text("#flash")
+    assert not browser.all(f"#callback-{done_id}")
+    assert browser.all(f"#callback-{known.callback_kept[0]}")
+    browser.check("callbacks-done")
+
+    # Audit: the change, who made it and the note
+    browser.open("/ops/audit", ready="#audit")
+    rows = [r.text for r in browser.all("#audit tr")]
+    assert any(f"callback {done_id}" in r and OPS in r and "called back, solved" in r
+               for r in rows), rows
+    browser.check("audit")
+
+    # the language switch: Mandarin, then back to English, on the same page
+    browser.submit(browser.find("#lang-switch"), ready="#audit")
+    assert browser.find("html").get_attribute("lang") == "zh-CN"
+    assert "审计" in browser.text("h1")
+    browser.check("audit-zh")
+    browser.open("/ops/", ready="#now-queues")
+    assert "实时" in browser.text("h1")
+    check_now(browser, known, None, "now-zh")
+    browser.submit(browser.find("#lang-switch"), ready="#now-queues")
+    assert browser.find("html").get_attribute("lang") == "en"
+    assert browser.text("h1") == "Now"
+
+    log_out(browser)
+    browser.open("/ops/callbacks", ready="#login-form")  # the session is gone
+    browser.check("login-again")
+
+
+def test_an_agent_sees_only_its_queues(site: tuple[Browser, Known]) -> None:
+    browser, known = site
+    log_in(browser, AGENT, AGENT_PASSWORD)
+    check_now(browser, known, AGENT_QUEUES, "agent-now")
+    # the caller the agent was put through to, as the IVR collected it, masked
+    caller = {k: browser.text(f"#caller-{k}") for k in
+              ("lang", "issue", "verified", "account", "date", "amount", "queue", "wait")}
+    assert caller == {"lang": "en-US", "issue": "topup", "verified": "yes",
+                      "account": "…0001", "date": "2026-11-20", "amount": "200.00",
+                      "queue": "payments", "wait": "12 s"}, caller
+    links = {a.get_attribute("pathname") for a in browser.all("#nav a")}
+    assert links == {"/ops/", "/ops/callbacks", "/ops/tickets"}, links
+
+    browser.open("/ops/callbacks", ready="main")
+    kept_id, kept_masked = known.callback_kept
+    assert kept_masked in browser.text(f"#callback-{kept_id}")
+    assert {r.get_attribute("data-queue") for r in browser.all("tr[data-queue]")} \
+        <= set(AGENT_QUEUES)
+    assert known.callback_done[1] not in browser.body()
+    browser.check("agent-callbacks")
+
+    browser.open("/ops/tickets", ready="#tickets")
+    assert browser.all(f"#ticket-{known.ticket}")  # a complaint: in the agent's queues
+    browser.check("agent-tickets")
+
+    # the pages for ops refuse an agent
+    browser.open("/ops/report", ready="body")
+    browser.screenshot(SHOTS / "agent-report-refused.png")
+    answers, _ = browser.take()  # the refusal asked for: not an error of the next page
+    assert (403, browser.base_url + "/ops/report") in answers, answers
+    browser.open("/ops/", ready="#now-queues")
+    log_out(browser)
