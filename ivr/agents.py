@@ -19,12 +19,12 @@ from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from ivr import agent_flow, live, twiml
+from ivr import agent_flow, live, pins, twiml
 from ivr.agent_flow import AgentReply
 from ivr.hotline import Hotline
 from ivr.security import verify_twilio_signature
 from ivr.store import Store, iso
-from ivr.users import CODE, User
+from ivr.users import CODE, User, Users
 from ivr.webhooks import absolute, audio_url, call_sid, clean_digits, count, xml
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,30 @@ def _create_table(state: BlueprintSetupState) -> None:
     with store.tx() as db:
         for statement in filter(str.strip, SCHEMA.split(";")):
             db.execute(statement)
+
+
+#: the demo's agent (``seed_demo_agent``): its phone, and its code and PIN by keypad
+DEMO_AGENT = "demo-agent"
+DEMO_AGENT_PHONE = "+8613900139000"
+DEMO_AGENT_CODE, DEMO_AGENT_PIN = "1001", "2580"
+#: not a password hash of anything: the demo agent cannot log in to the console
+_NO_LOGIN = "!"
+
+
+def seed_demo_agent(users: Users | None, queues: tuple[str, ...], now: datetime) -> None:
+    """Put the demo's agent in the roster (once): it takes every queue of the tree.
+
+    Written without ``Users.add``, which would hash a password (0.1 s of scrypt for each
+    sandbox the simulator builds) for an agent that only ever takes calls.
+    """
+    if users is None:
+        return
+    pin_hash = pins.hash_pin(DEMO_AGENT_PIN, users.pin_hash_n)
+    with users.store.tx() as db:
+        db.execute("INSERT INTO users (name, password_hash, role, queues, phone, code, pin_hash, "
+                   "created_at) VALUES (?, ?, 'agent', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                   (DEMO_AGENT, _NO_LOGIN, " ".join(queues), DEMO_AGENT_PHONE, DEMO_AGENT_CODE,
+                    pin_hash, iso(now)))
 
 
 def hotline() -> Hotline:

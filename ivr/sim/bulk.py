@@ -33,7 +33,8 @@ class Batch:
 
     @property
     def calls(self) -> int:
-        return sum(len(r.traces) for r in self.results)
+        """Calls to the hotline (an agent's call taking one of them is not one)."""
+        return sum(len(r.hotline_traces) for r in self.results)
 
     @property
     def failed(self) -> list[Result]:
@@ -46,7 +47,8 @@ class Batch:
     def queues(self) -> Counter[str]:
         """How many calls ended in each queue (or how they ended otherwise)."""
         return Counter(
-            t.outcome.queue or str(t.outcome.ended_by) for r in self.results for t in r.traces
+            t.outcome.queue or str(t.outcome.ended_by) for r in self.results
+            for t in r.hotline_traces
         )
 
     def summary(self) -> str:
@@ -58,15 +60,17 @@ class Batch:
 
 
 def pick(scenarios: Sequence[Scenario], calls: int) -> list[Scenario]:
-    """Scenarios in turn until they make at least ``calls`` calls."""
+    """Scenarios in turn until they make at least ``calls`` calls to the hotline (as
+    ``Batch.calls`` counts them; agents' calls only if there are no others)."""
     if not scenarios:
         return []
+    hotline = any(spec.url is None for s in scenarios for spec in s.calls)
     chosen: list[Scenario] = []
     made = 0
     while made < calls:
         scenario = scenarios[len(chosen) % len(scenarios)]
         chosen.append(scenario)
-        made += len(scenario.calls)
+        made += sum(1 for spec in scenario.calls if spec.url is None or not hotline)
     return chosen
 
 

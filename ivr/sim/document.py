@@ -112,6 +112,13 @@ GATHER_NESTS = frozenset({"Say", "Play", "Pause"})
 DIAL_NOUNS = frozenset({"Number", "Client", "Sip", "Conference", "Queue", "Sim", "Application"})
 #: what a waitUrl document (and what its Gathers lead to) may use (Twilio's <Enqueue> page)
 WAIT_VERBS = frozenset({"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"})
+#: what the document of a ``<Queue url>``, played to the caller being dequeued, may use
+#: (https://www.twilio.com/docs/voice/twiml/queue)
+QUEUE_URL_VERBS = frozenset({"Play", "Say", "Pause", "Redirect"})
+#: Dial noun -> the attributes Twilio documents for it (the nouns the simulator runs)
+NOUN_ATTRIBUTES: Mapping[str, frozenset[str]] = {
+    "Queue": frozenset({"url", "method", "reservationSid", "postWorkActivitySid"}),
+}
 #: verbs whose children are their own business (nouns, SSML), not checked here
 _OWN_CHILDREN = frozenset({"Say", "Dial", "Enqueue", "Gather", "Start", "Stop"})
 
@@ -145,16 +152,19 @@ class Document:
     warnings: tuple[SchemaWarning, ...] = ()
 
 
-def parse(body: bytes | str, *, url: str, waiting: bool = False) -> tuple[Verb, ...]:
+def parse(body: bytes | str, *, url: str, waiting: bool = False,
+          dequeued: bool = False) -> tuple[Verb, ...]:
     """The verbs of a ``<Response>`` (what ``read`` keeps); raise TwiMLError on an error."""
-    return read(body, url=url, waiting=waiting).verbs
+    return read(body, url=url, waiting=waiting, dequeued=dequeued).verbs
 
 
-def read(body: bytes | str, *, url: str, waiting: bool = False) -> Document:
+def read(body: bytes | str, *, url: str, waiting: bool = False,
+         dequeued: bool = False) -> Document:
     """The document as Twilio runs it: the verbs with what breaks the schema dropped, and
     a warning for each drop; raise TwiMLError with Twilio's code for what it refuses.
 
     :param waiting: the document runs while the caller is in a queue (waitUrl rules)
+    :param dequeued: it is a ``<Queue url>`` document, played as the caller is dequeued
     """
     document = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
@@ -176,22 +186,24 @@ def read(body: bytes | str, *, url: str, waiting: bool = False) -> Document:
             raise TwiMLError(
                 None, f"<{child.tag}> is valid TwiML but the simulator does not run it", url, document
             )
-        verb = _checked(child, waiting, found)
+        allowed = (QUEUE_URL_VERBS, "a <Queue url>") if dequeued else \
+            (WAIT_VERBS, "a waitUrl") if waiting else None
+        verb = _checked(child, allowed, found)
         if verb is not None:
             verbs.append(verb)
     return Document(tuple(verbs), tuple(found))
 
 
-def _checked(element: ET.Element, waiting: bool, found: list[SchemaWarning]) -> Verb | None:
+def _checked(element: ET.Element, allowed: tuple[frozenset[str], str] | None,
+             found: list[SchemaWarning]) -> Verb | None:
     """The verb with what breaks the schema dropped (None: all of it), noting why."""
     name = element.tag
     if name not in ATTRIBUTES:
         found.append(SchemaWarning(SCHEMA_VALIDATION, f"unknown verb <{name}> ignored"))
         return None
-    if waiting and name not in WAIT_VERBS:
-        found.append(
-            SchemaWarning(SCHEMA_VALIDATION, f"<{name}> is not allowed in a waitUrl document: ignored")
-        )
+    if allowed is not None and name not in allowed[0]:
+        found.append(SchemaWarning(
+            SCHEMA_VALIDATION, f"<{name}> is not allowed in {allowed[1]} document: ignored"))
         return None
     if name == "Redirect" and not (element.text or "").strip():
         found.append(SchemaWarning(SCHEMA_VALIDATION, "<Redirect> has no URL: ignored"))
@@ -214,9 +226,8 @@ def _checked(element: ET.Element, waiting: bool, found: list[SchemaWarning]) -> 
                     SchemaWarning(SCHEMA_VALIDATION, f"<Dial> cannot nest <{nested.tag}>: ignored")
                 )
         kept = [n for n in element if n.tag in DIAL_NOUNS]
-        return Verb(
-            name, attrs, (element.text or "").strip(), tuple(_verb(n, dict(n.attrib)) for n in kept)
-        )
+        return Verb(name, attrs, (element.text or "").strip(),
+                    tuple(_verb(n, _noun_attributes(n, found)) for n in kept))
     if name == "Enqueue":
         for nested in element:
             if nested.tag != "Task":  # <Task> is TaskRouter's, not simulated
@@ -232,8 +243,9 @@ def _checked(element: ET.Element, waiting: bool, found: list[SchemaWarning]) -> 
     return _verb(element, attrs)
 
 
-def _known_attributes(element: ET.Element, found: list[SchemaWarning]) -> dict[str, str]:
-    known = ATTRIBUTES.get(element.tag, frozenset())
+def _known_attributes(element: ET.Element, found: list[SchemaWarning],
+                      known: frozenset[str] | None = None) -> dict[str, str]:
+    known = ATTRIBUTES.get(element.tag, frozenset()) if known is None else known
     unknown = sorted(set(element.attrib) - known)
     if unknown:
         found.append(
@@ -244,6 +256,12 @@ def _known_attributes(element: ET.Element, found: list[SchemaWarning]) -> dict[s
             )
         )
     return {k: v for k, v in element.attrib.items() if k in known}
+
+
+def _noun_attributes(noun: ET.Element, found: list[SchemaWarning]) -> dict[str, str]:
+    """A Dial noun's attributes; for the nouns it runs, those Twilio documents only."""
+    known = NOUN_ATTRIBUTES.get(noun.tag)
+    return dict(noun.attrib) if known is None else _known_attributes(noun, found, known)
 
 
 def _verb(element: ET.Element, attrs: Mapping[str, str]) -> Verb:

@@ -29,9 +29,18 @@ Twilio's rules it follows (and the simulator's own choices, marked *):
   ``leave`` (``<Leave>``), ``hangup`` (the caller hung up while holding, or the wait
   document said ``<Hangup>``: requested, its answer not run, the call being over),
   ``bridged`` (after the agent's conversation), ``queue-full``, ``error``,
-  ``system-error``; without an action the verb after ``<Enqueue>`` runs. *No agent is
-  simulated: ``Hold`` says when the simulation stops with the caller still queued or
-  bridged (``redirected``, a REST API move, is not simulated);
+  ``system-error``; without an action the verb after ``<Enqueue>`` runs. ``Hold`` says
+  when the simulation stops with the caller still queued or bridged by an abstract agent
+  (``redirected``, a REST API move, is not simulated), or parks the caller on the
+  target's ``Switchboard`` for a later call to take;
+- ``<Dial><Queue>`` (an agent's call) takes the first caller parked in that queue: the
+  ``<Queue url>`` document is fetched for the *caller* (CallSid theirs, with QueueSid,
+  QueueTime and DequeingCallSid) and played to them (Play, Say, Pause, Redirect only),
+  the two talk for the caller's ``Hold.talk_s`` (``DEFAULT_TALK_S``), then the caller
+  hangs up: their Enqueue action gets QueueResult=bridged (its answer not run) and the
+  Dial's action DialCallStatus=completed and DialCallDuration. With nobody parked the
+  Dial waits its ``timeout`` and the action gets DialCallStatus=no-answer. *A ``<Dial>``
+  of anything else (or with no switchboard) is not simulated: the run stops there;
 - ``loop="0"`` repeats 1000 times; 301, 302, 303 and 307 are followed, 10 at most
   (then 11215; another 3xx or one without Location is 11216), the request's own
   parameters (Digits...) not sent again, 301/302/303 as a GET;
@@ -61,7 +70,7 @@ import math
 import uuid
 import wave
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin
 
@@ -72,6 +81,7 @@ from ivr.sim import masking, timing
 from ivr.sim.caller import TIMEOUT, Caller, Kind, Pace, Prompt, Script
 from ivr.sim.document import SCHEMA_VALIDATION, Verb, read
 from ivr.sim.errors import TransportError, TwiMLError
+from ivr.sim.switchboard import Switchboard
 from ivr.sim.trace import HEARD, EndedBy, EventType, Outcome, Trace, event
 from ivr.sim.transport import Reply, Session, Transport, signed
 
@@ -119,6 +129,10 @@ DTMF = "0123456789*#"
 #: QueueResult values of a queue session Twilio ends on its own side (``Hold.ends``)
 TWILIO_ENDS = frozenset({"error", "system-error"})
 HOLD_ENDS = frozenset({"queued", "hangup"}) | TWILIO_ENDS
+#: how long a parked caller and the agent who takes them talk, unless ``Hold.talk_s`` says
+DEFAULT_TALK_S = 60.0
+#: <Dial>'s default timeout (https://www.twilio.com/docs/voice/twiml/dial)
+DIAL_TIMEOUT_S = 30
 _DEFAULT_AUDIO = timing.AudioDurations()
 
 
@@ -150,6 +164,9 @@ class Hold:
     :param queue_size: callers in the queue counting this one (CurrentQueueSize); more
         than ``max_queue_size`` (or the Enqueue's ``maxQueueSize``) and the queue is full:
         the caller is not queued, QueueResult=queue-full.
+    :param wait_for_agent: after the wait loops the caller stays in the queue, parked on
+        the target's ``Switchboard`` for a later call's ``<Dial><Queue>`` (an agent on
+        ``/agent/voice``); ``talk_s`` is then how long they talk before hanging up.
     """
 
     wait_loops: int | None = 1
@@ -161,6 +178,7 @@ class Hold:
     patience_s: float | None = None
     ends: str = "queued"
     talk_s: float | None = None
+    wait_for_agent: bool = False
 
     def __post_init__(self) -> None:
         if self.ends not in HOLD_ENDS:
@@ -193,6 +211,8 @@ class CallOptions:
     #: told the seconds since the call started before every webhook, so an app in this
     #: process can keep the call's simulated time (``target.SimClock``)
     tick: Callable[[float], None] | None = None
+    #: the queues this call shares with the target's other calls (None: its own only)
+    switchboard: Switchboard | None = None
 
 
 def simulate(
@@ -215,6 +235,7 @@ class _Next:
     method: str
     params: Mapping[str, str]
     waiting: bool = False  # runs while queued (waitUrl rules)
+    dequeued: bool = False  # a <Queue url> document, played to the caller being dequeued
 
 
 class _Stop(Exception):
@@ -268,6 +289,8 @@ class _Call:
         self.document = ("", "")  # url and body of the document running, for errors
         self.recordings = 0
         self.over = False  # hung up: what Twilio still requests is not run
+        #: parked on the switchboard: when, and the Enqueue's action and method
+        self.parked: tuple[int, str | None, str] | None = None
         self.audio_s: dict[str, float | None] = {}  # audio answered as a document
 
     # -- the call ---------------------------------------------------------------------
@@ -282,14 +305,18 @@ class _Call:
         except _Stop as exc:
             stop = exc
         except TwiMLError as exc:
-            fields = {
-                "code": exc.code,
-                "message": exc.message,
-                "url": exc.url,
-                "status": exc.status,
-            }
-            self._emit(EventType.ERROR, **fields, document=exc.document[:20000])
-            stop = _Stop(EndedBy.ERROR)
+            stop = self._error(exc)
+        if self.parked is not None and stop.ended_by is EndedBy.ENQUEUE:
+            return self._trace(stop)  # still queued: a later call may take it
+        return self._finish(stop)
+
+    def _error(self, exc: TwiMLError) -> _Stop:
+        fields = {"code": exc.code, "message": exc.message, "url": exc.url, "status": exc.status}
+        self._emit(EventType.ERROR, **fields, document=exc.document[:20000])
+        return _Stop(EndedBy.ERROR)
+
+    def _finish(self, stop: _Stop) -> Trace:
+        """The call is over: its queue closed, the status callback sent, its trace."""
         self._close_queue(
             {
                 EndedBy.HANGUP: "hangup",
@@ -298,6 +325,9 @@ class _Call:
             }.get(stop.ended_by, "queued")
         )
         self._status_callback()
+        return self._trace(stop)
+
+    def _trace(self, stop: _Stop) -> Trace:
         outcome = Outcome(stop.ended_by, stop.queue, self.clock / 1000, self.requests)
         return Trace(self.sid, self.o.from_, self.o.to, tuple(self.events), outcome)
 
@@ -326,12 +356,7 @@ class _Call:
                 self.over = True
                 raise _Stop(EndedBy.HANGUP)
             elif name == "Dial":
-                self._emit(
-                    EventType.DIAL,
-                    to=_dial_targets(verb),
-                    action=_opt_url(doc_url, verb.get("action")),
-                )
-                raise _Stop(EndedBy.DIAL)
+                nxt = self._dial(verb, doc_url)
             if nxt is not None:
                 return nxt
         return None
@@ -598,6 +623,11 @@ class _Call:
             while hold.wait_loops is None or loops < hold.wait_loops:
                 loops += 1
                 self._hold_once(queue, wait_url, wait_method)
+            board = self.o.switchboard
+            if hold.wait_for_agent and board is not None:
+                self.parked = (self.clock, action, method)
+                board.park(name, self)
+                raise _Stop(EndedBy.ENQUEUE, name)
             if hold.ends == "hangup":
                 self._close_queue("hangup")
                 self._emit(EventType.INPUT, hangup=True)
@@ -622,6 +652,79 @@ class _Call:
                     self._request(_Next(action, method, self._queue_result(queue, "hangup")))
             raise
         raise _Stop(EndedBy.ENQUEUE, name)
+
+    # -- the switchboard: an agent's <Dial><Queue> takes a parked caller -------------------
+
+    def _dial(self, verb: Verb, doc_url: str) -> _Next | None:
+        """``<Dial>``: a ``<Queue>`` alone takes its first parked caller; else the run stops."""
+        action, method = _opt_url(doc_url, verb.get("action")), self._method(verb, "method")
+        self._emit(EventType.DIAL, to=_dial_targets(verb), action=action)
+        board = self.o.switchboard
+        if board is None or [n.name for n in verb.children] != ["Queue"]:
+            raise _Stop(EndedBy.DIAL)  # nobody else is simulated
+        noun = verb.children[0]
+        caller = board.take(noun.text)
+        if caller is None:
+            # "If the queue is empty, Dial will wait until the next person joins the queue
+            # or until the <Dial> timeout" (Twilio's <Queue> page); nobody joins here
+            self._wait(timing.ms(self._int(verb, "timeout", DIAL_TIMEOUT_S)))
+            params = {"DialCallStatus": "no-answer"}
+        else:
+            assert isinstance(caller, _Call)
+            url = _opt_url(doc_url, noun.get("url"))
+            talk_ms = caller.bridge(self, url, (noun.get("method") or "POST").upper())
+            params = {"DialCallStatus": "failed"} if talk_ms is None else {
+                "DialCallStatus": "completed", "DialCallSid": caller.sid,
+                "DialCallDuration": str(talk_ms // 1000)}
+        # no action: the verb after the <Dial> runs (Twilio's <Dial> page)
+        return _Next(action, method, params) if action else None
+
+    def bridge(self, agent: _Call, url: str | None, method: str) -> int | None:
+        """This parked caller is taken by ``agent``'s Dial: hear the ``<Queue url>``
+        document, talk, hang up. The talk in ms; None when the document failed."""
+        assert self.parked is not None and self.queue is not None
+        parked_ms, action, action_method = self.parked
+        self.parked = None
+        queue, board = self.queue, self.o.switchboard
+        assert board is not None
+        self.clock = parked_ms + agent.clock  # the agent called as this caller parked
+        self._close_queue("bridged")
+        start = self.clock
+        nxt = None if url is None else _Next(url, method, {
+            "QueueSid": queue.sid, "QueueTime": str(int(queue.event["hold_s"])),
+            "DequeingCallSid": agent.sid}, dequeued=True)
+        try:
+            while nxt is not None:
+                doc, verbs = self._fetch(nxt)
+                nxt = self._run(doc, verbs, waiting=False)
+                nxt = replace(nxt, dequeued=True) if nxt else None
+        except (TwiMLError, _Stop) as exc:
+            queue.event["result"] = "error"
+            stop = self._error(exc) if isinstance(exc, TwiMLError) else exc
+            board.finished(self._finish(stop))
+            return None
+        agent._wait(self.clock - start)  # the agent hears the ringing meanwhile
+        talk_ms = timing.ms(self.o.hold.talk_s if self.o.hold.talk_s is not None
+                            else DEFAULT_TALK_S)
+        self._emit(EventType.BRIDGE, talk_ms, queue=queue.name, agent=agent.sid)
+        agent._emit(EventType.BRIDGE, talk_ms, queue=queue.name, caller=self.sid)
+        # the caller hangs up; Twilio requests their Enqueue action, its answer not run
+        self._emit(EventType.INPUT, hangup=True)
+        self.over = True
+        if action is not None:
+            self._request(_Next(action, action_method, self._queue_result(queue, "bridged")))
+        board.finished(self._finish(_Stop(EndedBy.CALLER_HANGUP)))
+        return talk_ms
+
+    @property
+    def parked_s(self) -> float:
+        return (self.parked[0] if self.parked else self.clock) / 1000
+
+    def release(self) -> Trace:
+        """Nobody took this parked caller: the run ends with them queued, as without a
+        switchboard."""
+        self.parked = None
+        return self._finish(_Stop(EndedBy.ENQUEUE, self.queue.name if self.queue else None))
 
     def _hold_once(self, queue: _Queue, wait_url: str | None, wait_method: str) -> None:
         """One play of what the caller hears holding."""
@@ -833,7 +936,7 @@ class _Call:
         if content_type not in TWIML_TYPES and content_type != TEXT_TYPE:
             what = f"invalid Content-Type {content_type!r}" if content_type else "no Content-Type"
             raise TwiMLError(BAD_CONTENT_TYPE, what, url, body, reply.status)
-        document = read(reply.body, url=url, waiting=nxt.waiting)
+        document = read(reply.body, url=url, waiting=nxt.waiting, dequeued=nxt.dequeued)
         for warning in document.warnings:
             self._warn(warning.code, warning.message)
         return url, document.verbs

@@ -2,7 +2,8 @@
 
 No PIN may reach a trace, and account numbers appear only masked (README). The simulator
 sees nothing but TwiML (the app may be a remote server), so it decides from what the
-caller heard: keys pressed in answer to the PIN prompt (``verify_pin``) are a PIN, keys
+caller heard: keys pressed in answer to a PIN prompt (``verify_pin``, the agents'
+``agent_pin``) are a PIN, keys
 pressed in answer to the account-number prompt (``verify_account``) an account number.
 Their ``input`` events, and so ``--json``, transcripts, the live terminal and replay
 reports, carry them masked the way the app's call events do: ``******`` and ``****0003``.
@@ -29,7 +30,8 @@ class Secret(StrEnum):
 
 
 #: catalog prompt key -> what the keys pressed in answer to it are
-PROMPTS: Mapping[str, Secret] = {"verify_pin": Secret.PIN, "verify_account": Secret.ACCOUNT}
+PROMPTS: Mapping[str, Secret] = {"verify_pin": Secret.PIN, "verify_account": Secret.ACCOUNT,
+                                 "agent_pin": Secret.PIN}  # the agents' line (ivr.agents)
 PIN_MASK = "******"
 #: an account number shows its last 4 digits, as in the call events, only when at least as
 #: many stay hidden: a PIN typed at the account prompt must not show 4 of its 6 digits

@@ -15,7 +15,11 @@ Answers are ``ivr call --press`` tokens (``1!`` presses 1 as the prompt starts, 
 ``caller``); ``{today}``/``{yesterday}`` become YYYYMMDD. ``hold`` sets the queue's
 ``Hold``: e.g. ``{patience_s: 30}`` hangs up after 30 s holding, ``{ends: hangup}``
 after the wait loops, ``{bridge_after_s: 20, talk_s: 60}`` has an agent answer and hang
-up, ``{queue_size: 11, max_queue_size: 10}`` finds the queue full.
+up, ``{queue_size: 11, max_queue_size: 10}`` finds the queue full, ``{wait_for_agent:
+true, talk_s: 90}`` keeps the caller queued for a later call of the scenario to take:
+``url: /agent/voice`` (a path on the target instead of its Voice URL) with ``from:`` an
+agent's phone is an agent calling in, whose ``<Dial><Queue>`` dequeues them. A caller
+taken so is checked once the scenario's calls are done, on the whole call.
 Expectations: ``queue``, ``ended_by``, ``heard``/``not_heard`` (text fragments or
 ``prompt:key``/``prompt:zh-CN/key`` catalog prompts, or a mapping language -> those,
 so wording changes in prompts/ do not break scenarios), ``verified`` and ``issue``
@@ -37,7 +41,7 @@ import yaml
 
 from ivr import moments
 from ivr.plural import plural
-from ivr.sim.caller import Script
+from ivr.sim.caller import Script, ScriptedCaller
 from ivr.sim.errors import ScenarioError
 from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, Hold, number_problem
 from ivr.sim.target import Target
@@ -46,7 +50,7 @@ from ivr.sim.transcript import summary
 
 log = logging.getLogger(__name__)
 
-CALL_KEYS = frozenset({"from", "to", "lang", "press", "say", "hold", "expect"})
+CALL_KEYS = frozenset({"from", "to", "url", "lang", "press", "say", "hold", "expect"})
 SCENARIO_KEYS = CALL_KEYS | {"name", "langs", "calls", "at"}
 EXPECT_KEYS = frozenset(
     {"queue", "ended_by", "heard", "not_heard", "verified", "issue", "record", "max_duration_s"}
@@ -64,6 +68,8 @@ class CallSpec:
     say: tuple[str, ...] = ()
     hold: Hold = field(default_factory=Hold)
     expect: Mapping[str, Any] = field(default_factory=dict)
+    #: the path the call starts at (None: the target's Voice URL, the hotline's number)
+    url: str | None = None
 
     def script(self, language_keys: Mapping[str, str], today: date) -> Script:
         """The answers, with the language key first and dates filled in."""
@@ -100,6 +106,13 @@ class Result:
     @property
     def passed(self) -> bool:
         return not self.failures
+
+    @property
+    def hotline_traces(self) -> tuple[Trace, ...]:
+        """The calls to the hotline's number: not the agents' (``url``), which the
+        app's call records (``ivr report``) do not count either."""
+        return tuple(t for t, spec in zip(self.traces, self.scenario.calls, strict=False)
+                     if spec.url is None)
 
     def line(self) -> str:
         """``PASS``/``FAIL``, the scenario, and where its last call ended or what went wrong."""
@@ -197,7 +210,11 @@ def _call(raw: Mapping[str, Any], where: str) -> CallSpec:
         problem = number_problem(number, withheld_ok=key == "from")
         if problem:
             raise ScenarioError(f"{where}: {key}: {problem}")
+    url = raw.get("url")
+    if url is not None and not (isinstance(url, str) and url.startswith("/")):
+        raise ScenarioError(f"{where}: url: {url!r} is not a path on the target (/agent/voice)")
     spec = CallSpec(
+        url=url,
         from_=numbers["from"],
         to=numbers["to"],
         lang=raw.get("lang"),
@@ -215,6 +232,7 @@ def _call(raw: Mapping[str, Any], where: str) -> CallSpec:
 
 def run(scenario: Scenario, target: Target, *, today: date | None = None) -> Result:
     """Run a scenario's calls in order on a fresh copy of the target's database."""
+    target.switchboard.close()  # nobody left waiting from an earlier run
     if target.reset:
         target.reset()
     moment = scenario.moment(target)
@@ -222,6 +240,8 @@ def run(scenario: Scenario, target: Target, *, today: date | None = None) -> Res
     today = today or (moment.astimezone(target.zone).date() if moment else date.today())
     failures: list[str] = []
     traces: list[Trace] = []
+    board = target.switchboard
+    later: list[tuple[str, CallSpec, ScriptedCaller, int]] = []  # parked: checked at the end
     for number, spec in enumerate(scenario.calls, 1):
         prefix = f"call {number}: " if len(scenario.calls) > 1 else ""
         try:
@@ -230,17 +250,29 @@ def run(scenario: Scenario, target: Target, *, today: date | None = None) -> Res
             failures.append(prefix + str(exc))
             break
         caller = script.caller()
-        trace = target.call(caller, from_=spec.from_, to=spec.to, hold=spec.hold)
+        trace = target.call(caller, from_=spec.from_, to=spec.to, hold=spec.hold, url=spec.url)
         traces.append(trace)
-        found = check(spec, trace, target)
-        if caller.unused:
-            found.append(f"answers never asked for: {' '.join(str(a) for a in caller.unused)}")
-        if found:
-            failures += [f"{prefix}{f}" for f in found]
-            failures.append(
-                f"{prefix}what happened: {summary(trace)}; heard last: {_tail(trace, target)}"
-            )
+        if board.holds(trace.call_sid):
+            later.append((prefix, spec, caller, len(traces) - 1))
+        else:
+            failures += _failures(prefix, spec, caller, trace, target)
+    final = board.close()
+    for prefix, spec, caller, index in later:
+        traces[index] = final.get(traces[index].call_sid, traces[index])
+        failures += _failures(prefix, spec, caller, traces[index], target)
     return Result(scenario, tuple(failures), tuple(traces))
+
+
+def _failures(prefix: str, spec: CallSpec, caller: ScriptedCaller, trace: Trace,
+              target: Target) -> list[str]:
+    """What one call of a scenario did not do as expected, with what happened."""
+    found = check(spec, trace, target)
+    if caller.unused:
+        found.append(f"answers never asked for: {' '.join(str(a) for a in caller.unused)}")
+    if not found:
+        return []
+    return [f"{prefix}{f}" for f in found] + [
+        f"{prefix}what happened: {summary(trace)}; heard last: {_tail(trace, target)}"]
 
 
 def run_all(scenarios: Iterable[Scenario], target: Target) -> list[Result]:

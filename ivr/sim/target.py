@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from ivr.prompts import Catalog, placeholders
 from ivr.sim.caller import Caller, Pace
 from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, CallOptions, Hold, simulate
+from ivr.sim.switchboard import Switchboard
 from ivr.sim.timing import AudioDurations, PlayDuration
 from ivr.sim.trace import Trace
 from ivr.sim.transport import FlaskTransport, HTTPTransport, Transport
@@ -62,6 +63,8 @@ class Target:
     zone: tzinfo = UTC
     quiet_at: datetime | None = None  # a moment every queue is open with a short wait
     extensions: dict[str, Any] = field(default_factory=dict)
+    #: the queues its calls share: a caller parked there, an agent's call takes
+    switchboard: Switchboard = field(default_factory=Switchboard)
 
     def call(
         self,
@@ -72,13 +75,19 @@ class Target:
         hold: Hold | None = None,
         pace: Pace | None = None,
         call_sid: str | None = None,
+        url: str | None = None,
     ) -> Trace:
-        """One simulated call to the hotline's Voice URL.
+        """One simulated call to the hotline's Voice URL (or ``url``, a path on it, such
+        as the agents' ``/agent/voice``).
 
         In this process the app's clock follows the call's simulated time (``SimClock``),
-        so what it logs (each step's time, the time to queue) is what the trace says.
+        so what it logs (each step's time, the time to queue) is what the trace says; a
+        call made while another is parked on the switchboard begins as that one parked.
         """
         clock = self.clock
+        offset_s = self.switchboard.parked_s
+        tick = None if clock is None else \
+            clock.tick if not offset_s else (lambda s: clock.tick(offset_s + s))
         options = CallOptions(
             from_=from_,
             to=to,
@@ -89,13 +98,14 @@ class Target:
             play_duration_s=self.play_duration_s,
             # the PIN and account prompts are known by their words: mask what answers them
             prompt_keys=self.prompt_keys if self.prompts else None,
-            tick=clock.tick if clock is not None else None,
+            tick=tick,
+            switchboard=self.switchboard,
         )
         if clock is not None:
             clock.begin()
         try:
             return simulate(
-                self.voice_url,
+                urljoin(self.voice_url, url) if url else self.voice_url,
                 transport=self.transport,
                 token=self.token,
                 caller=caller,
@@ -171,7 +181,7 @@ def for_app(app: Flask, token: str | None = None, keep_records: bool = False) ->
         status_callback=f"{base}/voice/status",
         play_duration_s=AudioDurations(audio_dir),
         menu=hotline.menu,
-        records=lambda sid: app.extensions["ivr"].store.call(sid),
+        records=lambda sid: _record(hotline.store, sid),
         events=lambda sid: app.extensions["ivr"].store.events(sid),
         prompts=Prompts(audio_dir, hotline.catalog),
         reset=snapshot.restore,
@@ -180,6 +190,17 @@ def for_app(app: Flask, token: str | None = None, keep_records: bool = False) ->
         quiet_at=quiet_moment(hotline, datetime.now(UTC), app.config["WAIT_THRESHOLD_S"]),
         extensions={"app": app},
     )
+
+
+def _record(store: Any, call_sid: str) -> dict[str, Any] | None:
+    """The app's record of a call (``Store.call``), with who answered it, when, after how
+    long a wait, for how long (``ivr.live``)."""
+    record = store.call(call_sid)
+    if record is None:
+        return None
+    row = store.read_one("SELECT agent, bridged_at, wait_s, talk_s FROM calls WHERE "
+                         "call_sid=?", (call_sid,))
+    return {**record, **(dict(row) if row else {})}
 
 
 class SimClock:
@@ -270,6 +291,7 @@ def sandbox(
         lockouts and the comparison are unchanged (the cost is read from each stored
         hash), but a bulk run is no longer 60 ms of key stretching per PIN typed.
     """
+    from ivr.agents import seed_demo_agent
     from ivr.app import create_app
 
     with tempfile.TemporaryDirectory(prefix="ivr-sim-") as tmp:
@@ -283,6 +305,8 @@ def sandbox(
             **(settings or {}),
         }
         app = create_app(config)
+        hotline = app.extensions["ivr"]
+        seed_demo_agent(hotline.users, hotline.menu.queues, datetime.now(UTC))
         try:
             yield for_app(app, keep_records=keep_records)
         finally:
