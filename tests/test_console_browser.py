@@ -286,6 +286,15 @@ def test_ops_walks_every_page_and_marks_a_callback_done(site: tuple[Browser, Kno
         assert masked in browser.text(f"#callback-{callback_id}")
     assert "+8613900005678" not in browser.body()
     browser.check("callbacks")
+    # the same form without its CSRF token is refused, and changes nothing
+    browser.driver.execute_script(
+        f"document.querySelector('#settle-{done_id} input[name=csrf_token]').remove()")
+    browser.submit(browser.find(f"#settle-{done_id} button[value='done']"), ready="body")
+    answers, _ = browser.take()  # the refusal asked for: not an error of the next page
+    assert (400, browser.base_url + "/ops/callbacks") in answers, answers
+    assert "CSRF" in browser.body()
+    browser.screenshot(SHOTS / "callbacks-csrf-refused.png")
+    browser.open("/ops/callbacks", ready=f"#settle-{done_id}")
     form = browser.find(f"#settle-{done_id}")
     form.find_element("css selector", "input[name='note']").send_keys("called back, solved")
     browser.submit(form.find_element("css selector", "button[value='done']"), ready="#flash")
