@@ -214,3 +214,31 @@ def test_the_language_chosen_is_kept_for_the_agents_next_call(client, agents):
     root = second.voice()
     assert root.find("Gather/Say").text.startswith("No caller is waiting")
     assert root.find("Gather/Say[2]").text == "普通话服务请按星号键。"
+
+
+def test_a_dial_that_bridged_nobody_offers_again(client, agents):
+    agent = Agent(client, AGENT_PHONE)
+    agent.voice()
+    root = agent.post("/agent/dial-done", DialCallStatus="no-answer")
+    assert root.find("Gather/Pause") is not None and root.find("Dial") is None
+
+
+def test_a_failure_is_never_a_5xx(client, caller, agents, monkeypatch, caplog):
+    from ivr import live
+
+    waiting = queued(caller)
+    agent = Agent(client, AGENT_PHONE)
+    queue_url = agent.voice().find("Dial/Queue").get("url")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database is gone")
+
+    monkeypatch.setattr(live, "waiting", broken)
+    monkeypatch.setattr(live, "record_bridge", broken)
+    root = Agent(client, AGENT_PHONE).voice()
+    assert [s.text for s in root.iter("Say")] == ["感谢您的来电，再见。"]
+    assert root.find("Hangup") is not None
+    # the caller being dequeued hears nothing from us, and is put through all the same
+    heard = waiting.post(queue_url, QueueSid="QU1", QueueTime="5", DequeingCallSid=agent.sid)
+    assert list(heard) == []
+    assert "agent webhook /agent/connect failed" in caplog.text
