@@ -81,20 +81,28 @@ class Browser:
             raise AssertionError(f"no {css!r} on {self.driver.current_url} after "
                                  f"{timeout_s:.0f} s; the page says:\n{self.body()[:2000]}") from exc
 
-    def open(self, path: str, ready: str) -> Any:
-        """Go to ``path`` of the console and wait for ``ready`` (a CSS selector)."""
+    def open(self, path: str, ready: str, check: str | None = None) -> Any:
+        """Go to ``path`` of the console and wait for ``ready`` (a CSS selector); with
+        ``check``, check the page (``check``) under that name before its figures are read."""
         self.driver.get(self.base_url + path)
-        return self.wait(ready)
+        found = self.wait(ready)
+        if check:
+            self.check(check)
+        return found
 
-    def submit(self, button: Any, ready: str) -> Any:
-        """Click ``button`` (of a form), wait for the page it leads to, then for ``ready``."""
+    def submit(self, button: Any, ready: str, check: str | None = None) -> Any:
+        """Click ``button`` (of a form), wait for the page it leads to, then for ``ready``;
+        ``check`` as for ``open``."""
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
         old = self.driver.find_element("tag name", "html")
         button.click()
         WebDriverWait(self.driver, WAIT_S).until(ec.staleness_of(old))
-        return self.wait(ready)
+        found = self.wait(ready)
+        if check:
+            self.check(check)
+        return found
 
     def find(self, css: str) -> Any:
         return self.driver.find_element("css selector", css)

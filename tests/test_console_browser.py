@@ -74,6 +74,7 @@ class Known:
     in_ivr: dict[str, int]  # calls in the IVR now, by node
     calls: int  # calls placed
     nodes: list[str]  # the tree's node ids
+    version: str  # the tree's version served
     ticket: str
     callback_done: tuple[int, str]  # (id, masked number): ops marks this one done
     callback_kept: tuple[int, str]  # in the agent's queues: stays pending
@@ -152,7 +153,7 @@ def make_calls(settings: dict[str, Any]) -> Known:
     hotline.store.close()
     return Known(waiting={"payments": 1, "general": 1, "complaints": 1},
                  talking={"payments": 1}, in_ivr={"main": 1}, calls=len(placed),
-                 nodes=nodes, ticket=ticket,
+                 nodes=nodes, version=hotline.tree.version, ticket=ticket,
                  callback_done=(pending["+8613900005678"], "…5678"),
                  callback_kept=(pending["+8613900001234"], "…1234"),
                  timeline_last4="4321", timeline_nodes=path,
@@ -178,8 +179,8 @@ def _site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Browser, K
 
 def log_in(browser: Browser, name: str, password: str) -> None:
     browser.forget()
-    browser.open("/ops/", ready="#login-form")  # a page behind the log-in leads to it
-    browser.check("login")
+    # a page behind the log-in leads to it
+    browser.open("/ops/", ready="#login-form", check="login")
     browser.find("#name").send_keys(name)
     browser.find("#password").send_keys(password)
     browser.submit(browser.find("#login"), ready="#now-queues")
@@ -187,8 +188,7 @@ def log_in(browser: Browser, name: str, password: str) -> None:
 
 
 def log_out(browser: Browser) -> None:
-    browser.submit(browser.find("#logout"), ready="#login-form")
-    browser.check("logged-out")
+    browser.submit(browser.find("#logout"), ready="#login-form", check="logged-out")
     assert not browser.all("#whoami")
 
 
@@ -197,6 +197,8 @@ def figure(browser: Browser, row: str, name: str) -> str:
 
 
 def check_now(browser: Browser, known: Known, queues: tuple[str, ...] | None, shot: str) -> None:
+    """The Now page: no error, the queues ``queues`` (None: all) with their figures."""
+    browser.check(shot)
     shown = [r.get_attribute("data-queue") for r in browser.all("#now-queues tr[data-queue]")]
     assert shown and set(shown) == set(queues or shown), shown
     for queue in shown:
@@ -214,7 +216,6 @@ def check_now(browser: Browser, known: Known, queues: tuple[str, ...] | None, sh
         nodes = {r.get_attribute("data-node"): r.text.split()[-1]
                  for r in browser.all("#now-ivr tr[data-node]")}
         assert nodes == {n: str(c) for n, c in known.in_ivr.items()}, nodes
-    browser.check(shot)
 
 
 def test_ops_walks_every_page_and_marks_a_callback_done(site: tuple[Browser, Known]) -> None:
@@ -229,23 +230,29 @@ def test_ops_walks_every_page_and_marks_a_callback_done(site: tuple[Browser, Kno
         browser.screenshot(README_SHOT, full=False)
 
     # Tree: the picture, with every node of the tree, and today's calls
-    browser.open("/ops/tree", ready="#tree-picture svg")
+    browser.open("/ops/tree", ready="#tree-picture svg", check="tree")
     titles = {t.get_attribute("textContent")
               for t in browser.all("#tree-picture svg g.node > title")}
     assert set(known.nodes) <= titles, set(known.nodes) - titles
     assert browser.text("#tree-calls") == str(known.calls)
     assert browser.text("#version-a")
-    browser.check("tree")
 
     # Report: the calls placed, with its tables
-    browser.open("/ops/report", ready="#report-calls")
+    browser.open("/ops/report", ready="#report-calls", check="report")
     assert browser.find("#report-calls").get_attribute("data-calls") == str(known.calls)
     assert browser.all("main table[id^='report-']")
-    browser.check("report")
+    # for a chosen period and version: today, the version served, then tomorrow (none)
+    today = datetime.now(UTC).astimezone(SHANGHAI).date()
+    browser.open(f"/ops/report?since={today}&version={known.version}", ready="#report-calls",
+                 check="report-today")
+    assert browser.find("#report-calls").get_attribute("data-calls") == str(known.calls)
+    browser.open(f"/ops/report?since={today + timedelta(days=1)}", ready="#report-calls",
+                 check="report-tomorrow")
+    assert browser.find("#report-calls").get_attribute("data-calls") == "0"
 
     # Week: a heat map per queue, 7 days of 24 hours, today and now outlined
     before = datetime.now(UTC)
-    browser.open("/ops/week", ready="svg.week")
+    browser.open("/ops/week", ready="svg.week", check="week")
     after = datetime.now(UTC)
     maps = browser.all("svg.week")
     assert {m.get_attribute("id") for m in maps} >= {f"week-{q}" for q in known.waiting}
@@ -261,33 +268,31 @@ def test_ops_walks_every_page_and_marks_a_callback_done(site: tuple[Browser, Kno
     drawn = (now_cell.get_attribute("data-day"), now_cell.get_attribute("data-hour"))
     assert drawn in {(m.strftime("%a").lower(), str(m.hour)) for m in
                      (t.astimezone(SHANGHAI) for t in (before, after))}, drawn
-    browser.check("week")
 
     # Tickets: the complaint, open, with its reply-by time and recording
-    browser.open("/ops/tickets", ready="#tickets")
+    browser.open("/ops/tickets", ready="#tickets", check="tickets")
     row = browser.find(f"#ticket-{known.ticket}")
     assert known.ticket in row.text and row.get_attribute("data-status") != "closed"
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", figure(browser, f"#ticket-{known.ticket}",
                                                            "reply-by"))
-    browser.check("tickets")
+    link = row.find_element("css selector", "a[href]").get_attribute("href")
+    assert link == "https://api.twilio.com/rec/RE1"
 
     # Calls: a search by the caller's last 4 digits shows the call's path
-    browser.open("/ops/calls", ready="#calls-form")
+    browser.open("/ops/calls", ready="#calls-form", check="calls-empty")
     browser.find("#calls-form input[name='q']").send_keys(known.timeline_last4)
-    browser.submit(browser.find("#calls-form button"), ready="#call-timeline")
+    browser.submit(browser.find("#calls-form button"), ready="#call-timeline", check="calls")
     path = [li.get_attribute("data-node") for li in browser.all("#call-timeline li")]
     assert path == known.timeline_nodes
     body = browser.body()  # masked as call events are: no number, account or PIN
     assert not {"+8613600004321", "10000001", "246810"} & set(re.findall(r"[+\d]+", body))
-    browser.check("calls")
 
     # Callbacks: both pending, masked; mark one done with a note
     done_id, done_masked = known.callback_done
-    browser.open("/ops/callbacks", ready="#callbacks")
+    browser.open("/ops/callbacks", ready="#callbacks", check="callbacks")
     for callback_id, masked in (known.callback_done, known.callback_kept):
         assert masked in browser.text(f"#callback-{callback_id}")
     assert "+8613900005678" not in browser.body()
-    browser.check("callbacks")
     # the same form without its CSRF token is refused, and changes nothing
     browser.driver.execute_script(
         f"document.querySelector('#settle-{done_id} input[name=csrf_token]').remove()")
@@ -299,34 +304,32 @@ def test_ops_walks_every_page_and_marks_a_callback_done(site: tuple[Browser, Kno
     browser.open("/ops/callbacks", ready=f"#settle-{done_id}")
     form = browser.find(f"#settle-{done_id}")
     form.find_element("css selector", "input[name='note']").send_keys("called back, solved")
-    browser.submit(form.find_element("css selector", "button[value='done']"), ready="#flash")
+    browser.submit(form.find_element("css selector", "button[value='done']"), ready="#flash",
+                   check="callbacks-done")
     assert str(done_id) in browser.text("#flash")
     assert not browser.all(f"#callback-{done_id}")
     assert browser.all(f"#callback-{known.callback_kept[0]}")
-    browser.check("callbacks-done")
 
     # Audit: the change, who made it and the note
-    browser.open("/ops/audit", ready="#audit")
+    browser.open("/ops/audit", ready="#audit", check="audit")
     rows = [r.text for r in browser.all("#audit tr")]
     assert any(f"callback {done_id}" in r and OPS in r and "called back, solved" in r
                for r in rows), rows
-    browser.check("audit")
 
     # the language switch: Mandarin, then back to English, on the same page
-    browser.submit(browser.find("#lang-switch"), ready="#audit")
+    browser.submit(browser.find("#lang-switch"), ready="#audit", check="audit-zh")
     assert browser.find("html").get_attribute("lang") == "zh-CN"
     assert "审计" in browser.text("h1")
-    browser.check("audit-zh")
     browser.open("/ops/", ready="#now-queues")
     assert "实时" in browser.text("h1")
     check_now(browser, known, None, "now-zh")
-    browser.submit(browser.find("#lang-switch"), ready="#now-queues")
+    browser.submit(browser.find("#lang-switch"), ready="#now-queues", check="now-en")
     assert browser.find("html").get_attribute("lang") == "en"
     assert browser.text("h1") == "Now"
 
     log_out(browser)
-    browser.open("/ops/callbacks", ready="#login-form")  # the session is gone
-    browser.check("login-again")
+    # the session is gone
+    browser.open("/ops/callbacks", ready="#login-form", check="login-again")
 
 
 def test_an_agent_sees_only_its_queues(site: tuple[Browser, Known]) -> None:
@@ -342,17 +345,15 @@ def test_an_agent_sees_only_its_queues(site: tuple[Browser, Known]) -> None:
     links = {a.get_attribute("pathname") for a in browser.all("#nav a")}
     assert links == {"/ops/", "/ops/callbacks", "/ops/tickets"}, links
 
-    browser.open("/ops/callbacks", ready="main")
+    browser.open("/ops/callbacks", ready="main", check="agent-callbacks")
     kept_id, kept_masked = known.callback_kept
     assert kept_masked in browser.text(f"#callback-{kept_id}")
     assert {r.get_attribute("data-queue") for r in browser.all("tr[data-queue]")} \
         <= set(AGENT_QUEUES)
     assert known.callback_done[1] not in browser.body()
-    browser.check("agent-callbacks")
 
-    browser.open("/ops/tickets", ready="#tickets")
+    browser.open("/ops/tickets", ready="#tickets", check="agent-tickets")
     assert browser.all(f"#ticket-{known.ticket}")  # a complaint: in the agent's queues
-    browser.check("agent-tickets")
 
     # the pages for ops refuse an agent
     browser.open("/ops/report", ready="body")
