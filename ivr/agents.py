@@ -6,7 +6,9 @@ each agent call in the table ``agent_calls`` (which agent, their language, faile
 the caller they took) and renders TwiML. The bridge is written on the *caller's* record
 (``live.record_bridge``, ``live.record_talk``), so ``ivr report`` and ``ivr forecast``
 see answered waits and talk times. Agent calls are not hotline calls: no ``calls`` row.
-No PIN, and no code typed, is ever logged; a code is kept only until its PIN is checked.
+No PIN, and no code typed, is ever logged; a code is kept only until its PIN is checked,
+and each check goes through the callers' lockout book (``ivr.lockouts``), so guessing an
+agent's PIN over many calls locks the code as it would an account.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from ivr import agent_flow, live, pins, twiml
 from ivr.agent_flow import AgentReply
+from ivr.backend import Lock
 from ivr.hotline import Hotline
 from ivr.security import verify_twilio_signature
 from ivr.store import Store, iso
@@ -152,7 +155,7 @@ def voice() -> Response:
     row = _begin(sid, now)
     known = _agent(row)
     if known is None and line.users is not None:
-        known = line.users.agent_by_phone(request.values.get("From", "")[:32])
+        known = line.users.agent_by_phone(_from())
     if known is not None:
         return _offer(known, _identified(sid, known, now), now)
     return _render(agent_flow.ask_code(line.catalog, row["lang"]))
@@ -183,11 +186,23 @@ def pin() -> Response:
         return _render(agent_flow.refused(line.catalog, line.catalog.default_lang,
                                           agent_flow.MAX_TRIES))
     digits = clean_digits(request.values.get("Digits")) or ""
-    agent = line.users.agent_by_code(row["code"], digits) if line.users and row["code"] \
-        else None
-    if agent is None:
+    if not row["code"] or line.users is None:
+        return _refuse(sid, row, now)
+    # the callers' lockout book, keyed apart from any account: a code takes 5 wrong PINs
+    # a day over all calls, and the calling line's wrong PINs count with the callers'
+    attempt = line.lockouts.reserve(f"agent:{row['code']}", _from(), now)
+    if isinstance(attempt, Lock):
+        log.warning("agent call %s: that agent code is locked after wrong PINs", sid)
+        _update(sid, now, tries=agent_flow.MAX_TRIES, code=None)
+        return _render(agent_flow.refused(line.catalog, row["lang"], agent_flow.MAX_TRIES))
+    agent = line.users.agent_by_code(row["code"], digits)
+    if line.lockouts.settle(attempt, agent is not None, now) is not None or agent is None:
         return _refuse(sid, row, now)
     return _offer(agent, _identified(sid, agent, now), now)
+
+
+def _from() -> str:
+    return request.values.get("From", "")[:32]
 
 
 def _refuse(sid: str, row: dict[str, Any], now: datetime) -> Response:

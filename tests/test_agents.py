@@ -242,3 +242,19 @@ def test_a_failure_is_never_a_5xx(client, caller, agents, monkeypatch, caplog):
     heard = waiting.post(queue_url, QueueSid="QU1", QueueTime="5", DequeingCallSid=agent.sid)
     assert list(heard) == []
     assert "agent webhook /agent/connect failed" in caplog.text
+
+
+def test_wrong_pins_over_several_calls_lock_the_code(client, agents, caplog):
+    """The callers' lockout book counts an agent code's wrong PINs over all calls: after 5
+    even the right PIN is refused (from another line too)."""
+    for attempt in range(5):
+        agent = Agent(client, f"+1500555{attempt:04d}")
+        agent.voice()
+        agent.press(CODE)
+        agent.press("97531")
+    agent = Agent(client, "+15005559999")
+    agent.voice()
+    agent.press(CODE)
+    root = agent.press(PIN)
+    assert root.find("Dial") is None and root.find("Hangup") is not None
+    assert "that agent code is locked" in caplog.text and PIN not in caplog.text
