@@ -12,7 +12,7 @@ the production PIN cost (scrypt N=2^14), get 0 errors and a p99 webhook latency 
 
     # against a server started by hand, without IVR_PIN_HASH_N (the demo PINs then cost
     # what production PINs cost)
-    TWILIO_AUTH_TOKEN=secret ivr serve --demo --workers 2 --port 8000
+    TWILIO_AUTH_TOKEN=secret IVR_SECRET_KEY=key ivr serve --demo --workers 2 --port 8000
     TWILIO_AUTH_TOKEN=secret python bench/bench_load.py --url http://127.0.0.1:8000
 
     # a smoke run: 20 callers acting 10x faster than real time walk whole calls in 30 s
@@ -537,14 +537,15 @@ def _free_port() -> int:
 @contextmanager
 def started_server(workers: int, threads: int | None) -> Iterator[Server]:
     """``ivr serve --demo`` on a free loopback port, a temporary database, a random token,
-    and the default settings (no ``IVR_*`` from this environment: production PIN cost)."""
+    a random SECRET_KEY, and the default settings (no ``IVR_*`` from this environment:
+    production PIN cost)."""
     with tempfile.TemporaryDirectory(prefix="ivr-load-") as tmp:
         port = _free_port()
         url, token = f"http://127.0.0.1:{port}", secrets.token_hex(16)
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("IVR_") and k != "TWILIO_AUTH_TOKEN"}
         env.update(TWILIO_AUTH_TOKEN=token, IVR_PUBLIC_URL=url,
-                   IVR_DATABASE=str(Path(tmp) / "ivr.db"))
+                   IVR_SECRET_KEY=secrets.token_hex(32), IVR_DATABASE=str(Path(tmp) / "ivr.db"))
         command = ["ivr", "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
                    "--workers", str(workers), *(["--threads", str(threads)] if threads else [])]
         log_path = Path(tmp) / "server.log"

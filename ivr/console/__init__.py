@@ -1,48 +1,19 @@
 """The ops console in the browser (``/ops/``): server-rendered pages for ops and agents.
 
-Its own authentication path: a log-in form, a signed session cookie, CSRF tokens on every
-form (Flask-WTF). The Twilio webhooks (``/voice``, ``/agent``) are signed by Twilio instead
-and exempt from CSRF; neither path accepts the other's credentials.
+Imported by ``ivr.cli`` for ``ivr ops``: the web stack is loaded only by ``init_app``, so
+the commands that do not serve do not load it.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
-from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFProtect
-from itsdangerous import URLSafeTimedSerializer
-
-from ivr import agents, webhooks
-from ivr.console import auth, pages  # noqa: F401  (the views register on the blueprint)
-from ivr.console.site import bp
-
-csrf = CSRFProtect()
-
-
-class _DerivedKeySessions(SecureCookieSessionInterface):
-    """Flask's signed cookie session, signed with the console's own derived key."""
-
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        key = app.extensions["ivr_console"]["session_key"]
-        return URLSafeTimedSerializer(key, salt=self.salt, serializer=self.serializer,
-                                      signer_kwargs={"key_derivation": self.key_derivation,
-                                                     "digest_method": self.digest_method})
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the console; call after the webhook blueprints, which it exempts from CSRF."""
-    secret = str(app.config["SECRET_KEY"])
-    keys: dict[str, Any] = {purpose: auth.derived_key(secret, purpose)
-                            for purpose in ("session_key", "throttle_key", "csrf_key")}
-    app.extensions["ivr_console"] = keys
-    app.session_interface = _DerivedKeySessions()
-    app.config.update(WTF_CSRF_SECRET_KEY=keys["csrf_key"], WTF_CSRF_TIME_LIMIT=None,
-                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
-    csrf.init_app(app)
-    csrf.exempt(webhooks.bp)  # signed by Twilio, which sends no CSRF token
-    csrf.exempt(agents.bp)
-    app.register_blueprint(bp)
+    """Register the console on the app (``ivr.console.setup``)."""
+    from ivr.console import setup
+
+    setup.init_app(app)
