@@ -11,7 +11,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from ivr.console import text as words
@@ -111,3 +112,11 @@ def shared() -> dict[str, Any]:
     return {"t": t, "counted": counted, "local": local, "minutes": minutes, "last4": last4,
             "me": g.get("console_user"), "lang": lang(),
             "zone": hotline().centre.timezone}
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+def refused(error: HTTPException) -> tuple[str, int]:
+    """A refused form (a missing CSRF token, a bad field) or page, in the console's frame."""
+    code = error.code or 400
+    return render_template("console/error.html", code=code, message=error.description), code
