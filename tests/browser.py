@@ -55,9 +55,6 @@ def require_chromium() -> tuple[str, str]:
     return found
 
 
-def _favicon(url: str) -> bool:
-    # the browser asks for /favicon.ico on its own: a missing icon is not the page's error
-    return url.split("?", 1)[0].endswith("/favicon.ico")
 
 
 class Browser:
@@ -130,10 +127,10 @@ class Browser:
             if message.get("method") != "Network.responseReceived":
                 continue
             response = message["params"]["response"]
-            if response["url"].startswith(self.base_url) and not _favicon(response["url"]):
+            if response["url"].startswith(self.base_url):
                 answers.append((int(response["status"]), response["url"]))
         severe = [e["message"] for e in self.driver.get_log("browser")
-                  if e["level"] == "SEVERE" and not _favicon(e["message"].split(" ", 1)[0])]
+                  if e["level"] == "SEVERE"]
         return answers, severe
 
     def problems(self) -> list[str]:
