@@ -6,7 +6,6 @@ with the types in ``ivr.cliargs``: a mistake is one line naming the problem and 
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -33,8 +32,9 @@ from ivr.cliargs import (
 )
 from ivr.console.commands import ops_group
 from ivr.errors import MenuError
-from ivr.menu import load, summary, validate
+from ivr.menu import summary
 from ivr.menu.commands import menu_group
+from ivr.menu.loader import check
 from ivr.plural import counted
 from ivr.queue.commands import advise_command, erlang_command, forecast_command
 from ivr.sim.commands import call, register_trace_option, replay
@@ -98,10 +98,8 @@ def lint(menu_file: Path | None, prompts_dir: Path | None) -> None:
             for problem in exc.problems:
                 click.echo(str(problem))
             raise SystemExit(1) from exc
-        menu, found = load(menu_path)
+        menu, found = check(menu_path, catalog)
         problems += found
-        if menu.nodes:
-            problems += validate(menu, catalog)
     for problem in problems:
         click.echo(str(problem))
     click.echo(summary(menu, problems))
@@ -115,14 +113,6 @@ NO_SECRET_KEY = ("SECRET_KEY is not set: ivr serve signs the console's sessions 
                  "or SECRET_KEY in instance/config.py, or try it out with ivr serve --dev")
 
 
-def _secret_key_set() -> bool:
-    """Whether SECRET_KEY is given (IVR_SECRET_KEY or instance/config.py), not the random
-    key the settings keep on one host's disk when it is not."""
-    from ivr import config
-
-    path = config.INSTANCE_DIR / "config.py"
-    return bool(os.environ.get(config.PREFIX + "SECRET_KEY")
-                or config._from_file(path).get("SECRET_KEY"))
 
 
 @cli.command()
@@ -146,7 +136,7 @@ def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: i
         from ivr.app import create_app
 
         app = create_app(overrides)
-    if not dev and not _secret_key_set():
+    if not dev and not app.config["SECRET_KEY_GIVEN"]:
         raise click.ClickException(NO_SECRET_KEY)
     problem = listen_problem(host, port)
     if problem:

@@ -143,6 +143,8 @@ def read(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if not settings["AUDIO_DIR"]:
         settings["AUDIO_DIR"] = str(DEFAULT_AUDIO_DIR.resolve())
     check(settings, origin)
+    # whether a layer gave the key (``ivr serve`` requires one), before one is kept on disk
+    settings["SECRET_KEY_GIVEN"] = bool(settings["SECRET_KEY"])
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _kept_secret(Path(settings["DATABASE"]).parent)
     return settings
