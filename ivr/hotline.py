@@ -42,19 +42,23 @@ class Tree:
 class Hotline:
     """The loaded, validated IVR: answers events for calls."""
 
-    menu: Menu
     catalog: prompts.Catalog
     store: Store
     wallet: SQLiteWallet
     lockouts: SQLiteLockouts
     centre: Centre
     settings: Mapping[str, Any]
+    #: the console's users and the agents' roster
+    users: Users
     #: the tree every call runs on, and the A/B trial's second tree with its share
     tree: Tree
     tree_b: Tree | None = None
     share_b: float = 0.0
-    #: the console's users and the agents' roster
-    users: Users | None = None
+
+    @property
+    def menu(self) -> Menu:
+        """The tree every call runs on but the A/B trial's share (``tree_for``)."""
+        return self.tree.menu
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Hotline:
@@ -78,9 +82,9 @@ class Hotline:
             alert_failures=settings["LOCKOUT_ALERT_FAILURES"],
             alert_window_s=settings["LOCKOUT_ALERT_WINDOW_S"])
         lockouts = SQLiteLockouts(store, settings["SECRET_KEY"], policy)
-        return cls(tree.menu, catalog, store, wallet, lockouts, centre, settings, tree, tree_b,
-                   float(settings.get("MENU_B_SHARE") or 0) if tree_b else 0.0,
-                   Users(store, settings["PIN_HASH_N"]))
+        return cls(catalog, store, wallet, lockouts, centre, settings,
+                   Users(store, settings["PIN_HASH_N"]), tree, tree_b,
+                   float(settings.get("MENU_B_SHARE") or 0) if tree_b else 0.0)
 
     def tree_for(self, call_sid: str, version: str | None = None) -> Tree:
         """The tree a call runs on: the one its record names, else chosen by its CallSid."""
