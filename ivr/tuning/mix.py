@@ -23,9 +23,9 @@ against the tree and reports every problem with its file and line at once.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 from ivr.errors import MenuError, Problem
@@ -37,6 +37,7 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "mix.yaml"
 _TOP = ("calls_per_day", "languages", "reasons", "behaviour")
 _BEHAVIOUR = ("barge_in", "returning", "wrong_key", "registered", "patience_s")
 _DISTRIBUTIONS = {"lognormal": ("median", "p90"), "exponential": ("mean",), "fixed": ("value",)}
+_PATIENCE_KEYS = ("distribution", *(p for names in _DISTRIBUTIONS.values() for p in names))
 #: shares may be rounded as written: 0.33 + 0.33 + 0.33 is 1
 SHARE_TOLERANCE = 0.011
 Z90 = 1.2815515655446004  # the 90th percentile of the standard normal
@@ -57,7 +58,7 @@ class Patience:
             return -self.params[0] * math.log(1.0 - u)
         median, p90 = self.params
         sigma = math.log(p90 / median) / Z90 if p90 > median else 0.0
-        return median * math.exp(sigma * _normal_quantile(u))
+        return median * math.exp(sigma * _STANDARD.inv_cdf(min(max(u, 1e-12), 1 - 1e-12)))
 
     def to_json(self) -> dict[str, Any]:
         names = _DISTRIBUTIONS[self.distribution]
@@ -65,12 +66,8 @@ class Patience:
 
 
 DEFAULT_PATIENCE = Patience("lognormal", (120.0, 300.0))
-
-
-def _normal_quantile(u: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(min(max(u, 1e-12), 1 - 1e-12))
+#: made once: ``draw`` runs for every simulated caller
+_STANDARD = NormalDist()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +100,10 @@ class Mix:
                 "behaviour": {"barge_in": self.barge_in, "returning": self.returning,
                               "wrong_key": self.wrong_key, "registered": self.registered,
                               "patience_s": self.patience.to_json()}}
+
+
+#: no callers, only ``Mix``'s default behaviour (what a mix file may leave out)
+DEFAULT_BEHAVIOUR = Mix(1.0, (), {})
 
 
 def draw(pairs: tuple[tuple[str, float], ...], u: float) -> str:
@@ -200,8 +201,8 @@ def parse(data: Any, source: str, routes: Routes, languages: tuple[str, ...]) ->
     behaviour = check.mapping(raw, line_of(top, "behaviour", 1), "behaviour", _BEHAVIOUR) \
         if raw is not None else {}
     values: dict[str, float] = {}
-    for key, default in (("barge_in", 0.1), ("returning", 0.2), ("wrong_key", 0.02),
-                         ("registered", 0.7)):
+    for key in _BEHAVIOUR[:4]:  # the shares; patience_s below
+        default = getattr(DEFAULT_BEHAVIOUR, key)
         number = check.number(behaviour.get(key, default), line_of(behaviour, key, 1),
                               f"behaviour.{key}", high=1.0)
         values[key] = default if number is None else number
@@ -233,8 +234,7 @@ def _check_target(check: _Check, routes: Routes, target: str, line: int, where: 
 
 
 def _patience(check: _Check, value: Any, line: int) -> Patience | None:
-    spec = check.mapping(value, line, "behaviour.patience_s",
-                         ("distribution", "median", "p90", "mean", "value"))
+    spec = check.mapping(value, line, "behaviour.patience_s", _PATIENCE_KEYS)
     kind = spec.get("distribution")
     if kind not in _DISTRIBUTIONS:
         if spec:
@@ -245,16 +245,16 @@ def _patience(check: _Check, value: Any, line: int) -> Patience | None:
     for extra in set(spec) - {"distribution", *names}:
         check.error(line_of(spec, str(extra), line), f"behaviour.patience_s.{extra}",
                     f"not a parameter of {kind} (it takes {', '.join(names)})")
-    params = [check.number(spec.get(n), line_of(spec, n, line), f"behaviour.patience_s.{n}",
-                           strict=True) for n in names]
-    if any(p is None for p in params):
+    numbers = [check.number(spec.get(n), line_of(spec, n, line), f"behaviour.patience_s.{n}",
+                            strict=True) for n in names]
+    params = tuple(p for p in numbers if p is not None)
+    if len(params) < len(names):
         return None
-    if kind == "lognormal" and params[1] is not None and params[0] is not None \
-            and params[1] < params[0]:
+    if kind == "lognormal" and params[1] < params[0]:
         check.error(line_of(spec, "p90", line), "behaviour.patience_s.p90",
                     "must be at least the median")
         return None
-    return Patience(str(kind), tuple(float(p or 0) for p in params))
+    return Patience(str(kind), params)
 
 
 def load(path: Path | str | None, routes: Routes, languages: tuple[str, ...]) -> Mix:
@@ -264,8 +264,3 @@ def load(path: Path | str | None, routes: Routes, languages: tuple[str, ...]) ->
     if problem is not None:
         raise MenuError([problem], str(where))
     return parse(data, str(where), routes, languages)
-
-
-def uniform(rng: random.Random) -> float:
-    """A draw in (0, 1), never 0 (a quantile)."""
-    return rng.random() or 1e-12

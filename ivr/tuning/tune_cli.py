@@ -108,7 +108,7 @@ def _default_behaviour(routes: Routes, catalog: prompts.Catalog) -> mix_file.Mix
     try:
         return mix_file.load(None, routes, catalog.languages)
     except MenuError:  # the example fits the shipped tree only
-        return mix_file.Mix(1.0, (), {})
+        return mix_file.DEFAULT_BEHAVIOUR
 
 
 def _json(result: Comparison, names: tuple[str, str | None], mix: mix_file.Mix, calls: int,
