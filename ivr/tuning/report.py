@@ -52,12 +52,12 @@ from contextlib import closing
 from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ivr.errors import StoreError
 from ivr.menu.model import Kind, Menu
+from ivr.store import iso
 
-FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 SPECIAL = {"invalid": "invalid", "no_input": "no_input", "repeat": "repeat", "back": "back"}
 ATTEMPTS = frozenset({"account", "callerid", "other_account", "verified", "wrong", "failed",
                       "locked", "frozen"})
@@ -67,6 +67,22 @@ _RESULTS = {"bridged": "answered", "bridging-in-process": "answered",
             "hangup": "hung_up_waiting", "leave": "left", "queue-full": "refused",
             "error": "error", "system-error": "error", "redirected": "redirected"}
 TOP_PATHS = 5
+
+
+class _Call(NamedTuple):
+    """A call's row, as much of it as the report reads."""
+
+    started_at: str
+    ended: bool  # Twilio reported a final status (the store's ``ended_at``, as ``StoredCall``)
+    lang: str
+    version: str
+    file: str | None
+    queue_result: str | None
+    started: int  # epoch s
+
+    @property
+    def slice(self) -> tuple[str, str]:
+        return self.version, self.lang
 
 
 class _Tally:
@@ -124,20 +140,20 @@ def build(db_path: Path | str, *, since: datetime | None = None,
         calls = _calls(db, since, until, version)
         booked = _booked(db)
         unrecorded = 0
+        stepped: set[str] = set()
         for sid, grouped in groupby(_events(db), key=lambda r: r[0]):
             call = calls.get(sid)
             if call is None:
                 continue
             rows = list(grouped)
             unrecorded += all(row[5] is None for row in rows)
-            key = (call[5] or "unknown", call[3] or "unknown")
-            tally = slices.get(key) or slices.setdefault(key, _Tally())
-            _walk(tally, call, rows, sid in booked, service, queue_of)
-            call[8] = True
-        for sid, call in calls.items():  # calls without a single step recorded
-            if not call[8]:
-                tally = slices.setdefault((call[5] or "unknown", call[3] or "unknown"), _Tally())
-                _walk(tally, call, [], sid in booked, service, queue_of)
+            _walk(slices.setdefault(call.slice, _Tally()), call, rows, sid in booked, service,
+                  queue_of)
+            stepped.add(sid)
+        for sid in calls.keys() - stepped:  # calls without a single step recorded
+            call = calls[sid]
+            _walk(slices.setdefault(call.slice, _Tally()), call, [], sid in booked, service,
+                  queue_of)
     total = _Tally()
     versions: dict[str, _Tally] = {}
     languages: dict[str, _Tally] = {}
@@ -145,7 +161,7 @@ def build(db_path: Path | str, *, since: datetime | None = None,
         total.add(tally)
         versions.setdefault(ver, _Tally()).add(tally)
         languages.setdefault(lang, _Tally()).add(tally)
-    files = {c[5] or "unknown": c[6] for c in calls.values()}
+    files = {c.version: c.file for c in calls.values()}
     report = _summary(total)
     #: calls recorded by a release before steps kept their choices and walks: counted in
     #: the calls, queues and times, but in no node's figures
@@ -153,8 +169,8 @@ def build(db_path: Path | str, *, since: datetime | None = None,
     report["period"] = {
         "since": since.astimezone(UTC).isoformat() if since else None,
         "until": until.astimezone(UTC).isoformat() if until else None,
-        "first_call": min((c[0] for c in calls.values()), default=None),
-        "last_call": max((c[0] for c in calls.values()), default=None),
+        "first_call": min((c.started_at for c in calls.values()), default=None),
+        "last_call": max((c.started_at for c in calls.values()), default=None),
     }
     _predict(report["queues"], total, centre)
     report["paths"] = _paths(total)
@@ -188,24 +204,24 @@ def _columns(db: sqlite3.Connection, table: str, wanted: Mapping[str, str]) -> s
 
 
 def _calls(db: sqlite3.Connection, since: datetime | None, until: datetime | None,
-           version: str | None) -> dict[str, list[Any]]:
-    """sid -> [started_at, ended_at, status, lang, queue, version, file, queue_result,
-    seen, started (epoch s)]."""
+           version: str | None) -> dict[str, _Call]:
+    """The calls of the period and version, by sid."""
     columns = _columns(db, "calls", {"menu_version": "NULL", "menu_file": "NULL"})
-    sql = (f"SELECT call_sid, started_at, ended_at, status, lang, queue, {columns}, "
-           "queue_result, unixepoch(started_at) FROM calls WHERE 1=1")
+    sql = (f"SELECT call_sid, started_at, ended_at IS NOT NULL, COALESCE(lang, 'unknown'), "
+           f"{columns}, queue_result, unixepoch(started_at) FROM calls WHERE 1=1")
     params: list[Any] = []
     if since is not None:
         sql += " AND started_at >= ?"
-        params.append(since.astimezone(UTC).isoformat(timespec="seconds"))
+        params.append(iso(since))
     if until is not None:
         sql += " AND started_at < ?"
-        params.append(until.astimezone(UTC).isoformat(timespec="seconds"))
+        params.append(iso(until))
     if version is not None:
         sql += " AND (menu_version = ? OR menu_file = ?)"
         params += [version, Path(version).name]
     try:
-        return {r[0]: [*r[1:9], False, r[9]] for r in db.execute(sql, params)}
+        return {sid: _Call(started_at, bool(ended), lang, version or "unknown", *rest)
+                for sid, started_at, ended, lang, version, *rest in db.execute(sql, params)}
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read the calls: {exc}") from exc
 
@@ -249,10 +265,9 @@ def _kinds(menus: Iterable[Menu]) -> tuple[frozenset[str], dict[str, str]]:
 
 # -- one call -----------------------------------------------------------------------------
 
-def _walk(t: _Tally, call: list[Any], rows: list[tuple[Any, ...]], booked: bool,
+def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
           service: frozenset[str], queue_of: dict[str, str]) -> None:
     """Count one call's steps into ``t``."""
-    started = call[9]
     t.calls += 1
     seen: set[str] = set()
     choices: set[str] = set()
@@ -262,8 +277,8 @@ def _walk(t: _Tally, call: list[Any], rows: list[tuple[Any, ...]], booked: bool,
     enqueued: set[str] = set()  # queues the call held in (not only heard the offer of)
     refused: dict[str, str] = {}  # queue -> how its episode ended, when not the last
     position, since_s = None, 0
-    fell_back = self_served = False
-    fallback_queue: str | None = None
+    self_served = False
+    fell_at: int | None = None  # how many queue arrivals came before the first fallback
     outcome = ""
     for _, at, node, outcome, choice, walked, fell, said_booked, full in rows:
         outcome = outcome or ""
@@ -276,7 +291,8 @@ def _walk(t: _Tally, call: list[Any], rows: list[tuple[Any, ...]], booked: bool,
             booked = True
         if node == "(queue-done)" and episodes:  # the queue let the caller go on
             refused.setdefault(episodes[-1], "refused" if full else "error" if fell else "moved")
-        fell_back = fell_back or bool(fell)
+        if fell and fell_at is None:
+            fell_at = len(episodes)
         target = outcome[4:] if outcome.startswith("ask:") else None
         if position is not None and (target != position or walked):
             t.stays.setdefault(position, []).append(at - since_s)
@@ -289,26 +305,19 @@ def _walk(t: _Tally, call: list[Any], rows: list[tuple[Any, ...]], booked: bool,
                     path.append(n)
                 if n in service:
                     self_served = True
-                q = queue_of.get(n)
-                if q is not None and (not episodes or episodes[-1] != q):
-                    _arrive(t, q, at, started, path, episodes, fell_back)
-                    if fell_back and fallback_queue is None:
-                        fallback_queue = q
+                if n in queue_of:
+                    _arrive(t, queue_of[n], at, at - call.started, path, episodes)
         if outcome.startswith("enqueue:"):
-            q = outcome[8:]
-            enqueued.add(q)
-            if not episodes or episodes[-1] != q:
-                _arrive(t, q, at, started, path, episodes, fell_back)
-                if fell_back and fallback_queue is None:
-                    fallback_queue = q
+            enqueued.add(outcome[8:])
+            _arrive(t, outcome[8:], at, at - call.started, path, episodes)
         if target is not None and position is None:
             position, since_s = target, at
     t.node_calls.update(seen)
-    ended = call[2] in FINAL
+    ended = call.ended
     if ended and outcome.startswith("ask:"):
         t.hangups[outcome[4:]] += 1
-    if fallback_queue is not None:
-        t.fallback[fallback_queue] += 1
+    if fell_at is not None and fell_at < len(episodes):  # the first queue reached after it
+        t.fallback[episodes[fell_at]] += 1
     t.back.update(backs)
     t.backed += bool(backs)
     _queue_outcomes(t, call, episodes, refused, booked, ended, enqueued)
@@ -318,20 +327,23 @@ def _walk(t: _Tally, call: list[Any], rows: list[tuple[Any, ...]], booked: bool,
     _verification(t, choices, rows)
 
 
-def _arrive(t: _Tally, queue: str, at: int, started: int, path: list[str],
-            episodes: list[str], fell_back: bool) -> None:
-    """A call arrives at ``queue``: its time to queue, path and hour (first time only)."""
-    if queue in episodes:
-        episodes.append(queue)
+def _arrive(t: _Tally, queue: str, at: int, after_s: int, path: list[str],
+            episodes: list[str]) -> None:
+    """A call at ``queue``, ``after_s`` into it: a new episode unless it is there already;
+    the first time, its time to queue, path and hour."""
+    if episodes and episodes[-1] == queue:
         return
+    first = queue not in episodes
     episodes.append(queue)
+    if not first:
+        return
     t.q_calls[queue] += 1
-    t.to_queue.setdefault(queue, []).append(at - started)
+    t.to_queue.setdefault(queue, []).append(after_s)
     t.paths[(queue, tuple(path))] += 1
     t.arrivals[(queue, at // 3600)] += 1
 
 
-def _queue_outcomes(t: _Tally, call: list[Any], episodes: list[str], refused: dict[str, str],
+def _queue_outcomes(t: _Tally, call: _Call, episodes: list[str], refused: dict[str, str],
                     booked: bool, ended: bool, enqueued: set[str]) -> None:
     """How each queue the call arrived at ended for it (once per queue)."""
     distinct = list(dict.fromkeys(episodes))
@@ -340,7 +352,7 @@ def _queue_outcomes(t: _Tally, call: list[Any], episodes: list[str], refused: di
     if not distinct:
         return
     last = distinct[-1]
-    result = call[7]
+    result = call.queue_result
     if booked:
         how = "callback"
     elif result in _RESULTS:
