@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ivr.plural import counted
+from ivr.plural import counted, plural
 
 Cell = str | int | float | None
-OUTCOME_NAMES = {"answered": "answered", "hung_up_waiting": "hung up waiting",
-                 "callback": "callback", "refused": "refused"}
+#: the queue outcomes with a column of their own; the rest add up in "other"
+SHOWN_OUTCOMES = ("answered", "hung_up_waiting", "callback", "refused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +48,10 @@ def _queue_rows(queues: dict[str, Any]) -> list[tuple[Cell, ...]]:
     rows: list[tuple[Cell, ...]] = []
     for queue, q in queues.items():
         out = q["outcomes"]
-        other = sum(n for k, n in out.items() if k not in OUTCOME_NAMES)
+        other = sum(n for k, n in out.items() if k not in SHOWN_OUTCOMES)
         predicted = q.get("predicted") or {}
         rows.append((queue, q["calls"], _num(q["time_to_queue_s"]["p50"]),
-                     _num(q["time_to_queue_s"]["p90"]), out["answered"],
-                     out["hung_up_waiting"], out["callback"], out["refused"], other,
+                     _num(q["time_to_queue_s"]["p90"]), *(out[k] for k in SHOWN_OUTCOMES), other,
                      _pct(q["abandonment"]), _pct(predicted.get("p_abandon")),
                      _num(predicted.get("held_wait_s"))))
     return rows
@@ -106,11 +105,12 @@ def tables(report: dict[str, Any], order: Sequence[str] = ()) -> list[Table]:
                *((f"  fallback into {q}", n) for q, n in misroutes["fallback"]["queues"].items()),
                ("misroutes: went back (9) from a sub-menu", misroutes["back"]["calls"]),
                *((f"  back from {n}", c) for n, c in misroutes["back"]["nodes"].items())]
+    ordered = _ordered(report["nodes"], order)
     nodes = [(node, e["entered"], e["calls"], _options(e), e["invalid"], e["no_input"],
               e["repeat"], e["back"], e["hangups"], _num(e["median_s"]))
-             for node, e in _ordered(report["nodes"], order)]
+             for node, e in ordered]
     options = [(node, key, n, e["shares"].get(key))
-               for node, e in _ordered(report["nodes"], order) for key, n in e["options"].items()]
+               for node, e in ordered for key, n in e["options"].items()]
     paths = [(p["queue"], p["calls"], " > ".join(p["path"])) for p in report["paths"]]
     found = [
         Table("summary", "Summary", ("figure", "value"), summary),
@@ -140,7 +140,7 @@ def _period(report: dict[str, Any]) -> str:
             f"{period['last_call']}{asked}.")
     if report.get("unrecorded"):
         n = report["unrecorded"]
-        said += (f"\nOf these, {counted(n, 'call')} {'was' if n == 1 else 'were'} recorded by an "
+        said += (f"\nOf these, {counted(n, 'call')} {plural(n, 'was', 'were')} recorded by an "
                  "earlier release, without the choices and nodes of each step: counted in the "
                  "calls, queues and times, not in the figures per node.")
     return said
