@@ -40,7 +40,7 @@ from typing import Any
 from ivr.backend import Services
 from ivr.call import Ask, CallEvent, CallState, Step
 from ivr.flow import step as flow_step
-from ivr.menu.model import Kind, Menu
+from ivr.menu.model import Kind, Menu, Node, Option
 from ivr.prompts import Catalog
 from ivr.tuning import simbackend as sim
 from ivr.tuning.clock import KEY_S, RECORD_S, Durations
@@ -135,11 +135,20 @@ class Tree:
     services: Services = field(init=False)
     roots: dict[str, _Turn] = field(init=False, default_factory=dict)
     service_targets: set[str] = field(init=False, default_factory=set)
+    #: the menus choosing the language, and each menu's option to the fallback queue:
+    #: looked up once per tree rather than at every menu of every call
+    language_menus: set[str] = field(init=False, default_factory=set)
+    fallback_option: dict[str, Option | None] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.routes = build(self.menu)
         self.services = sim.services(self.catalog)
-        self.service_targets = {n.id for n in self.menu.nodes.values() if n.kind is Kind.SERVICE}
+        nodes = self.menu.nodes.values()
+        self.service_targets = {n.id for n in nodes if n.kind is Kind.SERVICE}
+        menus = [n for n in nodes if n.kind is Kind.MENU]
+        self.language_menus = {n.id for n in menus if any(o.lang for o in n.options)}
+        self.fallback_option = {n.id: next((o for o in n.options if o.goto == self.menu.fallback),
+                                           None) for n in menus}
 
     def _start(self, phone: str) -> _Turn:
         root = self.roots.get(phone) if self.memo else None
@@ -170,11 +179,12 @@ class Tree:
         turn = self._start(who.phone)
         target, patience = who.target, who.patience_s
         want_queue = self.routes.queue.get(target)
+        self_service = target in self.service_targets
         elapsed = 0.0
         pressed_at_once: set[str] = set()
         for _ in range(MAX_STEPS):
             step = turn.step
-            if target in turn.walked and target in self.service_targets:
+            if self_service and target in turn.walked:
                 done = elapsed + turn.until_result
                 return (ROUTED, done, done, True) if done <= patience else \
                     (DROPPED, None, patience, False)
@@ -199,7 +209,7 @@ class Tree:
         node = self.menu.nodes[ask.node]
         kind, heard = node.kind, turn.say_s
         if kind is Kind.MENU:
-            return self._choose(who, turn, node.id, rng, wrong_key, pressed_at_once)
+            return self._choose(who, turn, node, rng, wrong_key, pressed_at_once)
         if kind is Kind.VERIFY:
             sub = turn.step.state.substep
             return ("1" if sub == "callerid" else f"{sim.PIN}#" if sub == "pin"
@@ -217,11 +227,11 @@ class Tree:
             return "3", heard  # an offer while queueing: keep waiting
         return "", heard + ask.timeout_s
 
-    def _choose(self, who: Caller, turn: _Turn, menu_id: str, rng: random.Random,
+    def _choose(self, who: Caller, turn: _Turn, node: Node, rng: random.Random,
                 wrong_key: float, pressed_at_once: set[str]) -> tuple[str, float]:
-        node = self.menu.nodes[menu_id]
+        menu_id = node.id
         slip, which = rng.random(), rng.random()  # drawn at every menu: the streams stay paired
-        langs = any(o.lang for o in node.options)
+        langs = menu_id in self.language_menus
         option = language_option(node, who.lang) if langs else \
             self.routes.option(menu_id, who.target)
         if option is None:
@@ -229,7 +239,7 @@ class Tree:
                 return "", turn.say_s + (node.timeout_s or self.menu.timeout_s)
             if node.back:
                 return "9", turn.say_s
-            out = next((o for o in node.options if o.goto == self.menu.fallback), None)
+            out = self.fallback_option[menu_id]
             if out is not None:
                 return out.key, turn.press_at.get(out.key, turn.say_s)
             return "", turn.say_s + (node.timeout_s or self.menu.timeout_s)
