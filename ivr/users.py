@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache, cached_property
 from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -27,8 +28,13 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 CODE = re.compile(r"\d{4,8}")
 AGENT_PIN = re.compile(r"\d{4,8}")
 MIN_PASSWORD = 10
-#: checked against when the name is unknown, so a wrong name costs what a wrong password does
-_NOBODY = generate_password_hash("not a password of anyone", method="scrypt")
+
+
+@cache
+def _nobody() -> str:
+    """Checked against when the name is unknown, so a wrong name costs what a wrong password
+    does; made at the first such log-in, not as every ``ivr`` command imports this module."""
+    return generate_password_hash("not a password of anyone", method="scrypt")
 
 
 class UserError(ValueError):
@@ -68,6 +74,12 @@ class Users:
 
     def __init__(self, store: Store, pin_hash_n: int = pins.N) -> None:
         self.store, self.pin_hash_n = store, pin_hash_n
+
+    @cached_property
+    def _no_pin(self) -> str:
+        """Checked against when the code is unknown: at the roster's cost, so an unknown code
+        answers as slowly as a wrong PIN; made once."""
+        return pins.hash_pin("not a PIN", self.pin_hash_n)
 
     def add(self, name: str, password: str, role: str, now: datetime, *,
             queues: tuple[str, ...] = (), known_queues: tuple[str, ...] | None = None,
@@ -131,7 +143,7 @@ class Users:
         unknown name costs the same hash as a wrong password."""
         row = self.store.read_one(f"SELECT {_COLUMNS}, password_hash FROM users WHERE name=?",
                                   (name,))
-        stored = row["password_hash"] if row else _NOBODY
+        stored = row["password_hash"] if row else _nobody()
         right = check_password_hash(stored, password)
         if row is None or not right or row["disabled"]:
             return None
@@ -146,6 +158,6 @@ class Users:
         """The agent whose code and PIN these are, else None (the PIN is always hashed)."""
         row = self.store.read_one(f"SELECT {_COLUMNS}, pin_hash FROM users WHERE role='agent' "
                                   "AND code=? AND disabled=0", (code,))
-        stored = row["pin_hash"] if row and row["pin_hash"] else pins.hash_pin("0000", 2)
+        stored = row["pin_hash"] if row and row["pin_hash"] else self._no_pin
         right = pins.check_pin(pin, stored)
         return _user(row) if row and right else None
