@@ -6,12 +6,15 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ivr import moments
 from ivr.cliargs import MOMENT, Database, OutputFile, app_settings, boundary, sqlite_problem
+
+if TYPE_CHECKING:
+    from ivr.menu.model import Menu
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +60,9 @@ def report_command(database: Path | None, since: moments.Moment | None,
         centre = Centre.load(settings.get("TRAFFIC"))
         start, end = _period(since, until, centre.traffic.zone)
         menus = _menus(settings)
-        report = build(path, since=start, until=end, version=version,
-                       menus=[m for _, m in menus], centre=centre)
-    order = [n for _, menu in menus for n in menu.nodes]  # the tables in the tree's order
+        report = build(path, since=start, until=end, version=version, menus=menus,
+                       centre=centre)
+    order = [n for menu in menus for n in menu.nodes]  # the tables in the tree's order
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     elif csv_dir is not None:
@@ -97,29 +100,24 @@ def _period(since: moments.Moment | None, until: moments.Moment | None,
     return start, end
 
 
-def _menus(settings: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The trees the app runs (MENU, and MENU_B in a trial): (file name, Menu)."""
+def _menus(settings: dict[str, Any]) -> list[Menu]:
+    """The trees the app runs: MENU (by default the shipped one), and MENU_B in a trial."""
     from ivr.menu import load
-    from ivr.menu.loader import DEFAULT_MENU
 
-    found = []
-    for setting in (settings.get("MENU") or DEFAULT_MENU, settings.get("MENU_B")):
-        if setting:
-            found.append((Path(str(setting)).name, load(setting)[0]))
-    return found
+    trial = settings.get("MENU_B")
+    return [load(settings.get("MENU"))[0], *([load(trial)[0]] if trial else [])]
 
 
-def _picture(menus: list[tuple[str, Any]], version: str | None,
+def _picture(menus: list[Menu], version: str | None,
              report: dict[str, Any]) -> tuple[str | None, str]:
     """The tree drawn by ``ivr.tuning.graph`` with the report's numbers, or why not."""
     try:
         from ivr.tuning.graph import svg
     except ImportError:
         return None, "the tree picture needs ivr.tuning.graph, not installed here"
-    name, menu = next(((n, m) for n, m in menus if version and n == Path(version).name),
-                      menus[0])
+    menu = next((m for m in menus if version and m.source == Path(version).name), menus[0])
     try:
         return svg(menu, stats=report), ""
     except Exception as exc:  # the page is still worth writing without the picture
-        log.warning("the tree %s could not be drawn: %s", name, exc)
+        log.warning("the tree %s could not be drawn: %s", menu.source, exc)
         return None, f"the tree could not be drawn: {exc}"
