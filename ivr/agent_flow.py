@@ -10,6 +10,7 @@ language (zh-CN unless the agent chose another on an earlier call).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from ivr import spoken
 from ivr.call import Utterance
@@ -41,10 +42,6 @@ class AgentReply:
     dial: str | None = None
     #: said when the Gather times out without a key and ``again_on_silence`` is off
     then: tuple[Utterance, ...] = ()
-
-    @property
-    def hangup(self) -> bool:
-        return self.ask is None and self.dial is None
 
 
 def other_lang(catalog: Catalog, lang: str) -> str:
@@ -78,24 +75,17 @@ def refused(catalog: Catalog, lang: str, tries: int) -> AgentReply:
     return ask_code(catalog, lang, wrong=True)
 
 
-def longest_queue(waiting: list[Waiting]) -> str | None:
-    """The queue whose first caller has waited longest (``waiting`` is longest first)."""
-    return waiting[0].queue if waiting else None
-
-
-def offer(catalog: Catalog, lang: str, waiting: list[Waiting], now_s_waited: float | None,
-          *, quiet: bool = False) -> AgentReply:
+def offer(catalog: Catalog, lang: str, waiting: list[Waiting], now: datetime, *,
+          quiet: bool = False) -> AgentReply:
     """Put the agent through to the longest-waiting caller, or wait for one.
 
     :param waiting: the callers waiting in the agent's queues, longest first
-    :param now_s_waited: how long the first of them has waited (seconds)
     :param quiet: a re-check while nobody waits: no words, just the next silence
     """
-    queue = longest_queue(waiting)
-    if queue is not None:
+    if waiting:
         said = catalog.utterance(lang, "agent_waiting", count=len(waiting),
-                                 wait=spoken.wait(catalog, lang, now_s_waited or 0))
-        return AgentReply((said,), dial=queue)
+                                 wait=spoken.wait(catalog, lang, waiting[0].waited_s(now)))
+        return AgentReply((said,), dial=waiting[0].queue)
     words = () if quiet else (catalog.utterance(lang, "agent_none_waiting"),
                               _switch(catalog, lang))
     return AgentReply(words, ask="next", num_digits=1, timeout_s=1, pause_s=RECHECK_S,

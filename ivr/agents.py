@@ -18,40 +18,20 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from ivr import agent_flow, live, pins, twiml
 from ivr.agent_flow import AgentReply
 from ivr.backend import Lock
-from ivr.hotline import Hotline
 from ivr.security import verify_twilio_signature
-from ivr.store import Store, iso
+from ivr.store import iso
 from ivr.users import CODE, User, Users
-from ivr.webhooks import absolute, audio_url, call_sid, clean_digits, count, xml
+from ivr.webhooks import absolute, audio_url, call_sid, clean_digits, count, hotline, xml
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("agents", __name__, url_prefix="/agent")
 bp.before_request(verify_twilio_signature)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS agent_calls (
-    call_sid TEXT PRIMARY KEY, agent TEXT, lang TEXT NOT NULL, code TEXT,
-    tries INTEGER NOT NULL DEFAULT 0, caller_sid TEXT,
-    started_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS agent_calls_agent ON agent_calls (agent, updated_at);
-"""
-
-
-@bp.record_once
-def _create_table(state: BlueprintSetupState) -> None:
-    store: Store = state.app.extensions["ivr"].store
-    with store.tx() as db:
-        for statement in filter(str.strip, SCHEMA.split(";")):
-            db.execute(statement)
-
 
 #: the demo's agent (``seed_demo_agent``): its phone, and its code and PIN by keypad
 DEMO_AGENT = "demo-agent"
@@ -75,10 +55,6 @@ def seed_demo_agent(users: Users | None, queues: tuple[str, ...], now: datetime)
                    "created_at) VALUES (?, ?, 'agent', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                    (DEMO_AGENT, _NO_LOGIN, " ".join(queues), DEMO_AGENT_PHONE, DEMO_AGENT_CODE,
                     pin_hash, iso(now)))
-
-
-def hotline() -> Hotline:
-    return current_app.extensions["ivr"]  # type: ignore[no-any-return]
 
 
 # -- the agent_calls table -------------------------------------------------------------
@@ -107,13 +83,10 @@ def _update(sid: str, now: datetime, **values: Any) -> None:
                    (*values.values(), iso(now), sid))
 
 
-def _identified(sid: str, agent: User, now: datetime) -> str:
-    """Bind the call to ``agent``, in the language chosen on this call, else on their
-    last call, else the default one."""
-    default = hotline().catalog.default_lang
-    row = _row(sid)
-    lang = row["lang"] if row else default
-    if lang == default:
+def _identified(sid: str, agent: User, lang: str, now: datetime) -> str:
+    """Bind the call to ``agent``, in the language chosen on this call (``lang``), else on
+    their last call, else the default one."""
+    if lang == hotline().catalog.default_lang:
         last = hotline().store.read_one("SELECT lang FROM agent_calls WHERE agent=? AND "
                                         "call_sid<>? ORDER BY updated_at DESC LIMIT 1",
                                         (agent.name, sid))
@@ -142,8 +115,7 @@ def _render(reply: AgentReply) -> Response:
 
 def _offer(agent: User, lang: str, now: datetime, *, quiet: bool = False) -> Response:
     waiting = live.waiting(hotline().store, now, agent.queues)
-    first = waiting[0].waited_s(now) if waiting else None
-    return _render(agent_flow.offer(hotline().catalog, lang, waiting, first, quiet=quiet))
+    return _render(agent_flow.offer(hotline().catalog, lang, waiting, now, quiet=quiet))
 
 
 # -- the webhooks ----------------------------------------------------------------------
@@ -157,7 +129,7 @@ def voice() -> Response:
     if known is None and line.users is not None:
         known = line.users.agent_by_phone(_from())
     if known is not None:
-        return _offer(known, _identified(sid, known, now), now)
+        return _offer(known, _identified(sid, known, row["lang"], now), now)
     return _render(agent_flow.ask_code(line.catalog, row["lang"]))
 
 
@@ -198,7 +170,7 @@ def pin() -> Response:
     agent = line.users.agent_by_code(row["code"], digits)
     if line.lockouts.settle(attempt, agent is not None, now) is not None or agent is None:
         return _refuse(sid, row, now)
-    return _offer(agent, _identified(sid, agent, now), now)
+    return _offer(agent, _identified(sid, agent, row["lang"], now), now)
 
 
 def _from() -> str:

@@ -85,6 +85,14 @@ CREATE TABLE IF NOT EXISTS users (
     created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
+-- the agents' calls to /agent/voice (ivr.agents): which agent, their language, failed
+-- tries, the code typed until its PIN is checked, the caller they took
+CREATE TABLE IF NOT EXISTS agent_calls (
+    call_sid TEXT PRIMARY KEY, agent TEXT, lang TEXT NOT NULL, code TEXT,
+    tries INTEGER NOT NULL DEFAULT 0, caller_sid TEXT,
+    started_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS agent_calls_agent ON agent_calls (agent, updated_at);
 -- every change made in the console: who, what, when
 CREATE TABLE IF NOT EXISTS audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, user TEXT NOT NULL,
