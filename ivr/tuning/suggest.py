@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from ivr.errors import MenuError, Problem
 from ivr.menu.loader import parse
-from ivr.menu.model import Menu, Node, Option
+from ivr.menu.model import Menu, Node, Option, spoken_pieces
 from ivr.menu.validate import validate
 from ivr.prompts import Catalog
 from ivr.tuning.clock import KEY_S, Durations
@@ -65,6 +65,8 @@ class Suggestion:
     #: expected share of calls newly misrouted (returning callers on renumbered keys)
     predicted_misrouted: float
     text: str
+    #: the candidate as ``ivr lint`` reads it (checked: no need to read the text again)
+    menu: Menu
 
 
 class _Model:
@@ -109,10 +111,7 @@ class _Model:
 
     def words(self, node: Node, lang: str) -> float:
         """Seconds of all a menu says (the intro, every option, repeat and back)."""
-        total = self.seconds(lang, node.prompt) if node.prompt else 0.0
-        total += sum(self.phrase(o, o.key, lang) for o in node.options)
-        return total + self.seconds(lang, "menu_repeat") + \
-            (self.seconds(lang, "menu_back") if node.back else 0.0)
+        return sum(self.seconds(lang, key) for _, key in spoken_pieces(node))
 
 
 def _order(model: _Model, node: Node) -> list[Option]:
@@ -216,10 +215,10 @@ def suggest(text: str, menu: Menu, routes: Routes, mix: Mix, catalog: Catalog,
                                chosen[n], (renumbered if use_numbers else kept)[n])
                     for n in orders)
     candidate = rewrite(text, menu, orders, chosen)
-    check_candidate(candidate, menu, orders, chosen, catalog)
     return Suggestion(changes, "renumbered" if use_numbers else "kept",
                       renumber_total if use_numbers else sum(kept.values()),
-                      lost_misrouted if use_numbers else 0.0, candidate)
+                      lost_misrouted if use_numbers else 0.0, candidate,
+                      check_candidate(candidate, menu, orders, chosen, catalog))
 
 
 def rewrite(text: str, menu: Menu, orders: dict[str, list[Option]],

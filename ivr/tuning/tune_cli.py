@@ -19,6 +19,7 @@ from ivr import prompts
 from ivr.cliargs import Database, OutputFile, TextFile, app_settings, boundary
 from ivr.errors import MenuError
 from ivr.menu import load_validated
+from ivr.menu.loader import DEFAULT_MENU
 from ivr.plural import counted, plural
 from ivr.tuning import mix as mix_file
 from ivr.tuning import stats
@@ -81,14 +82,11 @@ def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Pa
                           workers)
         if suggest_order:
             assert output is not None
-            from ivr.menu.loader import DEFAULT_MENU
-
             text = (menu_path or DEFAULT_MENU).read_text(encoding="utf-8")
             found = suggest(text, menu, routes, mix, catalog,
-                            Durations(settings["AUDIO_DIR"], settings["VOICES"]), keys)
+                            Durations(setting.audio_dir, setting.voices), keys)
             output.write_text(found.text, encoding="utf-8")
-            candidate = load_validated(output, catalog)
-            check = check_suggestion(setting, routes, mix, candidate, found.predicted_saving_s)
+            check = check_suggestion(setting, routes, mix, found.menu, found.predicted_saving_s)
             if as_json:
                 click.echo(json.dumps(_suggestion_json(found, check, output, mix), indent=2))
             else:
