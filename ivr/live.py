@@ -9,7 +9,6 @@ enqueued it, and which no agent has taken yet.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from ivr.store import Store, iso, parse_iso
 
 #: the last step of each call not ended and still fresh
 _LAST_STEPS = """
-    SELECT c.call_sid, c.queue, c.lang, c.issue, c.verified, c.node, e.at, e.outcome
+    SELECT c.call_sid, c.lang, c.issue, c.verified, e.at, e.outcome
     FROM calls c JOIN call_events e ON e.id = (
         SELECT MAX(id) FROM call_events WHERE call_sid = c.call_sid)
     WHERE c.ended_at IS NULL AND c.updated_at > ? AND c.bridged_at IS NULL
@@ -102,17 +101,10 @@ def current_caller(store: Store, agent: str, now: datetime,
                    within: timedelta = timedelta(hours=2)) -> dict[str, Any] | None:
     """The caller ``agent`` was last put through to and is still on the line with: what the
     IVR collected, masked as agents see it (``Store.call``), and the wait."""
-    row = store.read_one("SELECT call_sid FROM calls WHERE agent=? AND bridged_at >= ? "
-                         "AND ended_at IS NULL ORDER BY bridged_at DESC LIMIT 1",
-                         (agent, iso(now - within)))
-    if row is None:
+    row = store.read_one("SELECT call_sid, bridged_at, wait_s FROM calls WHERE agent=? "
+                         "AND bridged_at >= ? AND ended_at IS NULL ORDER BY bridged_at DESC "
+                         "LIMIT 1", (agent, iso(now - within)))
+    record = store.call(row["call_sid"]) if row else None
+    if row is None or record is None:
         return None
-    record = store.call(row["call_sid"])
-    if record is None:  # pragma: no cover - the row was just read
-        return None
-    extra = store.read_one("SELECT bridged_at, wait_s FROM calls WHERE call_sid=?",
-                           (row["call_sid"],))
-    assert extra is not None
-    return {**record, "bridged_at": extra["bridged_at"], "wait_s": extra["wait_s"],
-            "details": record["details"] if isinstance(record["details"], dict)
-            else json.loads(record["details"] or "{}")}
+    return {**record, "bridged_at": row["bridged_at"], "wait_s": row["wait_s"]}
