@@ -25,12 +25,13 @@ import logging
 import math
 import sqlite3
 from collections import Counter, defaultdict
+from contextlib import closing
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 from ivr.errors import MenuError, Problem
 from ivr.menu.model import Kind
+from ivr.store import parse_iso
 from ivr.tuning.mix import Mix, Patience
 from ivr.tuning.routes import Routes, is_target
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 def _seconds(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
-    return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
+    return max(0.0, (parse_iso(end) - parse_iso(start)).total_seconds())
 
 
 #: a database whose calls were recorded before steps recorded their choices and walks
@@ -53,17 +54,15 @@ def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
     """The mix of the calls recorded in ``path``, for the tree of ``routes``."""
     menu = routes.menu
     try:
-        db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
-        db.row_factory = sqlite3.Row
-        have = {r[1] for r in db.execute("PRAGMA table_info(call_events)")}
-        if not {"choice", "walked"} <= have:
-            db.close()
-            raise MenuError([Problem(str(path), RECORDED_BEFORE)], str(path))
-        calls = db.execute("SELECT call_sid, from_number, started_at, ended_at, duration_s, lang, "
-                           "node FROM calls ORDER BY started_at, call_sid").fetchall()
-        events = db.execute("SELECT call_sid, at, node, choice, walked, outcome FROM call_events "
-                            "ORDER BY id").fetchall()
-        db.close()
+        with closing(sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)) as db:
+            db.row_factory = sqlite3.Row
+            have = {r[1] for r in db.execute("PRAGMA table_info(call_events)")}
+            if not {"choice", "walked"} <= have:
+                raise MenuError([Problem(str(path), RECORDED_BEFORE)], str(path))
+            calls = db.execute("SELECT call_sid, from_number, started_at, ended_at, duration_s, "
+                               "lang, node FROM calls ORDER BY started_at, call_sid").fetchall()
+            events = db.execute("SELECT call_sid, at, node, choice, walked, outcome "
+                                "FROM call_events ORDER BY id").fetchall()
     except sqlite3.Error as exc:
         raise MenuError([Problem(str(path), f"cannot read the call records: {exc}")],
                         str(path)) from exc
@@ -118,7 +117,7 @@ def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
         raise MenuError([Problem(str(path), f"no recorded call reached a queue or self-service "
                                             f"node of {menu.source}: nothing to learn a mix "
                                             "from")], str(path))
-    starts = [datetime.fromisoformat(c["started_at"]) for c in calls]
+    starts = [parse_iso(c["started_at"]) for c in calls]
     days = max(1, math.ceil((max(starts) - min(starts)).total_seconds() / 86400))
     patience = Patience("exponential", (in_ivr_s / hangups,)) \
         if hangups and in_ivr_s > 0 else base.patience
