@@ -66,19 +66,18 @@ def _arrays(results: list[Result]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 def summarise(results: list[Result], calls_per_day: float) -> Summary:
     """A tree's time to route, shares and IVR minutes per day at the mix's volume."""
     outcome, route, ivr, contained = _arrays(results)
-    n = len(results)
     routed = route[outcome == ROUTED]
+
+    def mean(values: np.ndarray) -> float:  # nan, not numpy's warning, for no calls
+        return float(values.mean()) if values.size else math.nan
 
     def quantile(q: float) -> float:
         return float(np.quantile(routed, q)) if routed.size else math.nan
 
-    per_call = float(ivr.mean()) if n else math.nan
-    return Summary(n, float(routed.mean()) if routed.size else math.nan, quantile(0.5),
-                   quantile(0.9), float(np.mean(outcome == ROUTED)) if n else math.nan,
-                   float(np.mean(outcome == MISROUTED)) if n else math.nan,
-                   float(np.mean(outcome == DROPPED)) if n else math.nan,
-                   float(np.mean(contained)) if n else math.nan, per_call,
-                   per_call * calls_per_day / 60)
+    per_call = mean(ivr)
+    return Summary(len(results), mean(routed), quantile(0.5), quantile(0.9),
+                   mean(outcome == ROUTED), mean(outcome == MISROUTED), mean(outcome == DROPPED),
+                   mean(contained), per_call, per_call * calls_per_day / 60)
 
 
 def _paired(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> Difference:
