@@ -153,15 +153,8 @@ def _names(ids: Iterable[str], ok: Callable[[str], bool], fix: Callable[[str], s
     names: dict[str, str] = {i: i for i in ids if ok(i)}
     taken = set(names.values())
     for node_id in ids:
-        if node_id in names:
-            continue
-        base = name = fix(node_id)
-        n = 1
-        while name in taken:
-            n += 1
-            name = f"{base}_{n}"
-        names[node_id] = name
-        taken.add(name)
+        if node_id not in names:
+            names[node_id] = _unused(fix(node_id), taken)
     return names
 
 
@@ -211,11 +204,14 @@ def digraph(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
 
 
 def _unused(name: str, taken: set[str]) -> str:
-    """``name``, or made unique among the names ``taken`` (which then holds it)."""
-    while name in taken:
-        name = "_" + name
-    taken.add(name)
-    return name
+    """``name``, else the first of ``name_2``, ``name_3`` ... not ``taken`` (which then
+    holds it)."""
+    unique, n = name, 1
+    while unique in taken:
+        n += 1
+        unique = f"{name}_{n}"
+    taken.add(unique)
+    return unique
 
 
 def _legend(dot: graphviz.Digraph, with_stats: bool, taken: set[str]) -> None:
@@ -326,11 +322,11 @@ def write(menu: Menu, path: Path | str, *, lang: str | None = None,
         raise GraphError(f"{path}: the name must end in {', '.join(SUFFIXES)}")
     if suffix == ".mmd":
         path.write_text(mermaid(menu, lang=lang, catalog=catalog, stats=stats), "utf-8")
-        return path
-    dot = digraph(menu, lang=lang, catalog=catalog, stats=stats)
-    if suffix == ".dot":
-        path.write_text(dot.source, "utf-8")
     else:
-        path.write_bytes(_pipe(dot, suffix[1:]))
+        dot = digraph(menu, lang=lang, catalog=catalog, stats=stats)
+        if suffix == ".dot":
+            path.write_text(dot.source, "utf-8")
+        else:
+            path.write_bytes(_pipe(dot, suffix[1:]))
     log.debug("wrote %s (%d nodes)", path, len(menu.nodes))
     return path

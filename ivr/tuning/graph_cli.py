@@ -49,5 +49,5 @@ def graph_command(menu_file: Path | None, database: Path | None, lang: str | Non
 
             stats = build(database, menus=[menu])  # its service and queue nodes
         graph.write(menu, output, lang=lang, catalog=catalog, stats=stats)
-    calls = f", {counted(int(stats.get('calls', 0)), 'call')} from {database}" if stats else ""
+    calls = f", {counted(stats['calls'], 'call')} from {database}" if stats else ""
     click.echo(f"wrote {output}: {counted(len(menu.nodes), 'node')} of {menu.source}{calls}")
