@@ -180,14 +180,14 @@ def read(body: bytes | str, *, url: str, waiting: bool = False,
         found.append(
             SchemaWarning(SCHEMA_VALIDATION, f"<Response> has attributes {sorted(root.attrib)}")
         )
+    allowed = (QUEUE_URL_VERBS, "a <Queue url>") if dequeued else \
+        (WAIT_VERBS, "a waitUrl") if waiting else None
     verbs = []
     for child in root:
         if child.tag in UNSUPPORTED:
             raise TwiMLError(
                 None, f"<{child.tag}> is valid TwiML but the simulator does not run it", url, document
             )
-        allowed = (QUEUE_URL_VERBS, "a <Queue url>") if dequeued else \
-            (WAIT_VERBS, "a waitUrl") if waiting else None
         verb = _checked(child, allowed, found)
         if verb is not None:
             verbs.append(verb)

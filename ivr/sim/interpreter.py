@@ -70,7 +70,7 @@ import math
 import uuid
 import wave
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
@@ -300,7 +300,7 @@ class _Call:
         try:
             while nxt is not None:
                 doc_url, verbs = self._fetch(nxt)
-                nxt = self._run(doc_url, verbs, nxt.waiting)
+                nxt = self._run(doc_url, verbs, nxt)
             stop = _Stop(EndedBy.END_OF_DOCUMENT)
         except _Stop as exc:
             stop = exc
@@ -331,8 +331,10 @@ class _Call:
         outcome = Outcome(stop.ended_by, stop.queue, self.clock / 1000, self.requests)
         return Trace(self.sid, self.o.from_, self.o.to, tuple(self.events), outcome)
 
-    def _run(self, doc_url: str, verbs: tuple[Verb, ...], waiting: bool) -> _Next | None:
-        """Execute one document; the next request to make, or None when it runs out."""
+    def _run(self, doc_url: str, verbs: tuple[Verb, ...], came: _Next) -> _Next | None:
+        """Execute one document (fetched by ``came``, whose rules a redirect keeps); the
+        next request to make, or None when it runs out."""
+        waiting = came.waiting
         for verb in verbs:
             name = verb.name
             nxt: _Next | None = None
@@ -343,7 +345,7 @@ class _Call:
             elif name == "Redirect":
                 target, method = urljoin(doc_url, verb.text), self._method(verb, "method")
                 self._emit(EventType.REDIRECT, url=target, method=method)
-                nxt = _Next(target, method, {}, waiting)
+                nxt = _Next(target, method, {}, waiting, came.dequeued)
             elif name == "Record":
                 nxt = self._record(verb, doc_url, waiting)
             elif name == "Enqueue":
@@ -696,8 +698,7 @@ class _Call:
         try:
             while nxt is not None:
                 doc, verbs = self._fetch(nxt)
-                nxt = self._run(doc, verbs, waiting=False)
-                nxt = replace(nxt, dequeued=True) if nxt else None
+                nxt = self._run(doc, verbs, nxt)
         except (TwiMLError, _Stop) as exc:
             queue.event["result"] = "error"
             stop = self._error(exc) if isinstance(exc, TwiMLError) else exc
@@ -739,7 +740,7 @@ class _Call:
         nxt: _Next | None = _Next(wait_url, wait_method, self._queue_params(queue), True)
         while nxt is not None:
             doc, verbs = self._fetch(nxt)
-            nxt = self._run(doc, verbs, waiting=True)
+            nxt = self._run(doc, verbs, nxt)
 
     def _dequeued(
         self, action: str | None, method: str, result: str, queue: _Queue

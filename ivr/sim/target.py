@@ -86,8 +86,7 @@ class Target:
         """
         clock = self.clock
         offset_s = self.switchboard.parked_s
-        tick = None if clock is None else \
-            clock.tick if not offset_s else (lambda s: clock.tick(offset_s + s))
+        tick = None if clock is None else (lambda s: clock.tick(offset_s + s))
         options = CallOptions(
             from_=from_,
             to=to,
