@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ivr.store import Store  # noqa: E402
+from ivr.store import Store, iso  # noqa: E402
 from ivr.tuning.report import build  # noqa: E402
 
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Shanghai
@@ -79,8 +79,8 @@ def write(path: Path, calls: int, seed: int = 7) -> int:
         _, steps, result = rng.choices(PATHS, weights)[0]
         at = START + timedelta(seconds=i * 6 + rng.randrange(6))
         started = at
-        chose_lang = ("language", "2" if lang == "en-US" else "1",
-                      "2" if lang == "en-US" else "1", "main", "ask:main", 7)
+        key = "2" if lang == "en-US" else "1"
+        chose_lang = ("language", key, key, "main", "ask:main", 7)
         queue = None
         # some callers ask to hear the main menu again (or time out) before choosing
         again = [("main", "*", "repeat", "", "ask:main", 18)] * rng.randrange(7)
@@ -89,17 +89,17 @@ def write(path: Path, calls: int, seed: int = 7) -> int:
             at += timedelta(seconds=gap + rng.randrange(4))
             said = "callback_booked goodbye" if result == "callback" and outcome == "hangup" \
                 else "prompt"
-            event_rows.append((sid, at.isoformat(timespec="seconds"), node, keys, said,
+            event_rows.append((sid, iso(at), node, keys, said,
                                outcome, choice, walked, 0))
             if outcome.startswith("enqueue:"):
                 queue = outcome[8:]
             elif walked.endswith("_queue"):
                 queue = "payments"
         if result == "callback":
-            callbacks.append((at.isoformat(), "+8613700000000", queue, sid))
+            callbacks.append((iso(at), "+8613700000000", queue, sid))
         ended = at + timedelta(seconds=rng.randrange(5, 300))
-        call_rows.append((sid, "+8613700000000", "+8695188", started.isoformat(),
-                          ended.isoformat(), ended.isoformat(), "completed",
+        call_rows.append((sid, "+8613700000000", "+8695188", iso(started),
+                          iso(ended), iso(ended), "completed",
                           int((ended - started).total_seconds()), lang, "main", 1, None,
                           None, queue, result if result != "callback" else None, "{}", "{}",
                           len(steps) + len(again) + 2, version, file))
