@@ -132,12 +132,13 @@ def _order(model: _Model, node: Node) -> list[Option]:
 
     ranked = sorted(movable, key=lambda o: -ratio(o))  # stable: ties keep their order
 
-    def placed(sequence: list[Option]) -> list[tuple[Option, str]]:
+    def placed(sequence: list[Option]) -> list[Option]:
+        """The movable options in ``sequence``'s order, the fixed ones where they were."""
         it = iter(sequence)
-        return [(o, o.key) if i in fixed else (next(it), "") for i, o in enumerate(options)]
+        return [o if i in fixed else next(it) for i, o in enumerate(options)]
 
     def cost(sequence: list[Option]) -> float:
-        return model.cost(node.id, [(o, o.key) for o, _ in placed(sequence)])
+        return model.cost(node.id, [(o, o.key) for o in placed(sequence)])
 
     best = cost(ranked)
     improved = True
@@ -148,7 +149,7 @@ def _order(model: _Model, node: Node) -> list[Option]:
             value = cost(swapped)
             if value < best - 1e-12:
                 ranked, best, improved = swapped, value, True
-    return [o for o, _ in placed(ranked)]
+    return placed(ranked)
 
 
 def _renumber(node: Node, order: list[Option]) -> dict[str, str]:
@@ -170,8 +171,8 @@ def _memory_penalty(model: _Model, renumbered: dict[str, dict[str, str]],
             moved = renumbered.get(node.id, {})
             if option.key not in moved:
                 continue
-            new_keys = {moved.get(o.key, o.key): o for o in orders.get(node.id, node.options)}
             order = [(o, moved.get(o.key, o.key)) for o in orders.get(node.id, node.options)]
+            new_keys = {key: o for o, key in order}
             listen = model.until(order, option.goto, lang) + KEY_S
             there = new_keys.get(option.key)
             if there is None:
