@@ -11,13 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import Caller
 
-from ivr.sim.document import ATTRIBUTES
+from ivr.sim.document import ATTRIBUTES, NOUN_ATTRIBUTES
 from ivr.tuning.report import build
 
 AGENT_PHONE = "+8613900000001"
 CODE, PIN = "4321", "8642"
-#: what Twilio documents for the <Queue> noun (https://www.twilio.com/docs/voice/twiml/queue)
-QUEUE_NOUN = frozenset({"url", "method", "reservationSid", "postWorkActivitySid"})
 
 
 @pytest.fixture(name="agents")
@@ -43,7 +41,7 @@ class Agent(Caller):
 def documented(root: ET.Element) -> None:
     """Every attribute of every verb is one Twilio documents for it (the simulator's list)."""
     for element in root.iter():
-        known = QUEUE_NOUN if element.tag == "Queue" else ATTRIBUTES.get(element.tag)
+        known = NOUN_ATTRIBUTES.get(element.tag) or ATTRIBUTES.get(element.tag)
         if element.tag == "Response" or known is None:
             continue
         assert set(element.attrib) <= known, (element.tag, element.attrib)
