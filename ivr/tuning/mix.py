@@ -134,9 +134,8 @@ class _Check:
             return {}
         for key, at in getattr(value, "duplicates", []):
             self.error(at, f"{where}.{key}", "given twice (the first would be lost)")
-        for key in value if keys is not None else ():
-            assert keys is not None
-            if key not in keys:
+        for key in value:
+            if keys is not None and key not in keys:
                 meant = close_match(str(key), keys)
                 hint = f"; did you mean '{meant}'?" if meant else f"; one of {', '.join(keys)}"
                 self.error(line_of(value, str(key), line), f"{where}.{key}", f"unknown key{hint}")
@@ -189,9 +188,10 @@ def parse(data: Any, source: str, routes: Routes, languages: tuple[str, ...]) ->
     for lang, _, at in langs:
         if lang not in raw_reasons:
             check.error(at, f"languages.{lang}", "has no reasons (reasons." + lang + ")")
+    named = {lang for lang, _, _ in langs}
     for lang, table in raw_reasons.items():
         where, at = f"reasons.{lang}", line_of(raw_reasons, str(lang), 1)
-        if lang not in dict((k, s) for k, s, _ in langs):
+        if lang not in named:
             check.error(at, where, "a language not in languages")
         found = check.shares(table, at, where)
         for target, _, line in found:
