@@ -20,6 +20,7 @@ import time
 from ivr import prompts
 from ivr.config import DEFAULTS
 from ivr.menu import load_validated
+from ivr.plural import counted
 from ivr.tuning import mix as mix_file
 from ivr.tuning import simulate
 from ivr.tuning.routes import build
@@ -50,7 +51,7 @@ def main() -> None:
         same = "" if first is None else \
             f", the same results as 1 worker: {'yes' if results == first else 'NO'}"
         first = first or results
-        print(f"{workers} worker{'s' if workers > 1 else ''}: {args.calls:,} calls in {wall:.2f} s, "
+        print(f"{counted(workers, 'worker')}: {args.calls:,} calls in {wall:.2f} s, "
               f"{args.calls / wall:,.0f} calls/s"
               f"{' (every step through flow.step)' if args.fresh else ''}{same}")
 
