@@ -38,13 +38,12 @@ def audit_rows(store: Store, limit: int = 200) -> list[dict[str, Any]]:
 
 
 def callbacks(store: Store, queues: tuple[str, ...] | None) -> list[dict[str, Any]]:
-    """Pending callbacks (earliest window first) with the language of the call that asked."""
-    rows = store.read_all(
-        "SELECT b.id, b.created_at, b.number, b.queue, b.issue, b.window_start, b.window_end, "
-        "b.verified, b.requests, c.lang FROM callbacks b LEFT JOIN calls c "
-        "ON c.call_sid = b.call_sid WHERE b.status='pending' "
-        "ORDER BY COALESCE(b.window_start, b.created_at), b.id")
-    return [dict(r) for r in rows if queues is None or r["queue"] in queues]
+    """``Store.pending_callbacks`` (in ``queues``) with the language of the call that asked."""
+    langs = {r["call_sid"]: r["lang"] for r in store.read_all(
+        "SELECT call_sid, lang FROM calls WHERE call_sid IN "
+        "(SELECT call_sid FROM callbacks WHERE status='pending')")}
+    return [{**c, "lang": langs.get(c["call_sid"])} for c in store.pending_callbacks()
+            if queues is None or c["queue"] in queues]
 
 
 def settle_callback(store: Store, now: datetime, user: str, callback_id: int, outcome: str,
