@@ -35,8 +35,11 @@ def derived_key(secret: str, purpose: str) -> bytes:
 
 def _keys(name: str, address: str) -> tuple[str, str]:
     key = current_app.extensions["ivr_console"]["throttle_key"]
-    return tuple(hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-                 for kind, value in (("name", name.lower()), ("addr", address)))  # type: ignore[return-value]
+
+    def keyed(kind: str, value: str) -> str:
+        return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    return keyed("name", name.lower()), keyed("addr", address)
 
 
 def refused_until(store: Store, keys: tuple[str, ...], now: datetime) -> datetime | None:
@@ -58,43 +61,47 @@ def _failed(store: Store, keys: tuple[str, ...], now: datetime) -> None:
         db.execute("DELETE FROM login_failures WHERE at < ?", (iso(now - WINDOW),))
 
 
+def _fresh_session() -> None:
+    """Empty the session but for the language chosen."""
+    chosen = session.get("lang")
+    session.clear()
+    if chosen:
+        session["lang"] = chosen
+
+
+def _form(error: str | None = None) -> str:
+    return render_template("console/login.html", error=error)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response:
     """The log-in form; on success the session holds the user's name, and only that."""
-    error = None
-    if request.method == "POST":
-        name = request.form.get("name", "").strip()
-        password = request.form.get("password", "")
-        store, now = hotline().store, hotline().now()
-        keys = _keys(name, request.remote_addr or "-")
-        until = refused_until(store, keys, now)
-        if until is not None:
-            error = t("throttled", minutes=max(1, -(-int((until - now).total_seconds()) // 60)))
-        else:
-            found = users().check_password(name, password)
-            if found is None:
-                _failed(store, keys, now)
-                log.info("console: a failed log-in")
-                error = t("bad_login")
-            else:
-                chosen = session.get("lang")
-                session.clear()  # nothing of an earlier session carries over
-                session.permanent = True
-                session["user"] = found.name
-                if chosen:
-                    session["lang"] = chosen
-                records.audit(store, now, found.name, "log in")
-                return redirect(url_for("console.now"))
-    return render_template("console/login.html", error=error)
+    if request.method == "GET":
+        return _form()
+    name = request.form.get("name", "").strip()
+    password = request.form.get("password", "")
+    store, now = hotline().store, hotline().now()
+    keys = _keys(name, request.remote_addr or "-")
+    until = refused_until(store, keys, now)
+    if until is not None:
+        wait_min = max(1, -(-int((until - now).total_seconds()) // 60))  # rounded up
+        return _form(t("throttled", minutes=wait_min))
+    found = users().check_password(name, password)
+    if found is None:
+        _failed(store, keys, now)
+        log.info("console: a failed log-in")
+        return _form(t("bad_login"))
+    _fresh_session()  # nothing of an earlier session carries over
+    session.permanent = True
+    session["user"] = found.name
+    records.audit(store, now, found.name, "log in")
+    return redirect(url_for("console.now"))
 
 
 @bp.post("/logout")
 def logout() -> Response:
     records.audit(hotline().store, hotline().now(), session["user"], "log out")
-    chosen = session.get("lang")
-    session.clear()
-    if chosen:
-        session["lang"] = chosen
+    _fresh_session()
     return redirect(url_for("console.login"))
 
 
