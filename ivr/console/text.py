@@ -2,16 +2,19 @@
 
 A page asks for a key (``t("now")``); a key missing from a language falls back to English,
 and ``tests/test_console.py`` checks both languages have the same keys.
+
+A table in code, not a YAML file per language as the callers' prompts are: these words
+change with the templates that show them, are neither edited by ops nor spoken, linted for
+placeholders or rendered to audio, and the key check keeps the languages in step.
 """
 
 from __future__ import annotations
 
-LANGS = ("en", "zh")
 DEFAULT = "en"
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
-        "title": "Hotline console", "lang_name": "English", "switch": "中文",
+        "title": "Hotline console", "switch": "中文",
         "now": "Now", "tree": "Tree", "report": "Report", "week": "Week",
         "callbacks": "Callbacks", "tickets": "Tickets", "calls": "Calls", "audit": "Audit",
         "login": "Log in", "logout": "Log out", "name": "Name", "password": "Password",
@@ -24,7 +27,7 @@ TEXT: dict[str, dict[str, str]] = {
         "agents_planned": "Agents planned", "agents_talking": "Agents talking",
         "service_level": "Service level today", "answered_today": "answered today",
         "in_ivr": "Calls in the IVR now, by node", "node": "Node", "count": "Calls",
-        "none": "None.", "closed": "closed",
+        "none": "None.",
         "your_caller": "Your caller", "no_caller": "You are not talking to a caller.",
         "language": "Language", "issue": "Issue", "verified": "Verified", "yes": "yes",
         "no": "no", "account": "Account", "tx_date": "Transaction date", "amount": "Amount",
@@ -37,20 +40,20 @@ TEXT: dict[str, dict[str, str]] = {
         "period": "{calls}, the first at {first}, the last at {last}.",
         "week_title": "Expected wait of a caller who holds on, in minutes (ordinary week)",
         "week_note": "Grey: closed. Today's row and the current hour are outlined.",
-        "hour": "Hour", "requested": "Requested", "window": "Window", "number": "Number",
+        "requested": "Requested", "window": "Window", "number": "Number",
         "requests": "Requests", "outcome": "Outcome", "note": "Note", "done": "done",
-        "failed": "failed", "save": "Save", "marked": "Callback {id} marked {outcome}.",
+        "failed": "failed", "marked": "Callback {id} marked {outcome}.",
         "gone": "That one is no longer open.", "reply_by": "Reply by", "status": "Status",
         "close": "Close", "closed_ticket": "Ticket {id} closed.", "filed": "Filed",
         "find": "Find", "find_hint": "CallSid, or the last 4 digits of the account or phone",
         "bad_query": "Type a CallSid (CA...) or 4 digits.", "started": "Started",
         "from": "From", "result": "Result", "timeline": "Path of the call", "at": "At",
-        "input": "Input", "said": "Said", "next": "Next", "no_such_call": "No such call.",
+        "input": "Input", "said": "Said", "no_such_call": "No such call.",
         "who": "Who", "what": "What", "target": "Target", "detail": "Detail",
         "signed_in_as": "Signed in as {name} ({role})", "note_needed": "A note is required.",
     },
     "zh": {
-        "title": "热线控制台", "lang_name": "中文", "switch": "English",
+        "title": "热线控制台", "switch": "English",
         "now": "实时", "tree": "菜单树", "report": "报告", "week": "每周",
         "callbacks": "回拨", "tickets": "工单", "calls": "通话", "audit": "审计",
         "login": "登录", "logout": "退出", "name": "用户名", "password": "密码",
@@ -63,7 +66,7 @@ TEXT: dict[str, dict[str, str]] = {
         "agents_planned": "计划坐席", "agents_talking": "通话中坐席",
         "service_level": "今日服务水平", "answered_today": "今日已接听",
         "in_ivr": "当前在语音菜单中的通话（按节点）", "node": "节点", "count": "通话数",
-        "none": "无。", "closed": "已关闭",
+        "none": "无。",
         "your_caller": "您的来电者", "no_caller": "您当前没有在通话。",
         "language": "语言", "issue": "问题", "verified": "已验证", "yes": "是",
         "no": "否", "account": "账户", "tx_date": "交易日期", "amount": "金额",
@@ -76,19 +79,21 @@ TEXT: dict[str, dict[str, str]] = {
         "period": "共 {n} 个通话，第一个在 {first}，最后一个在 {last}。",
         "week_title": "持续等待的来电者的预计等待时间（分钟，普通一周）",
         "week_note": "灰色：不营业。今天一行和当前小时已加框。",
-        "hour": "小时", "requested": "申请时间", "window": "时段", "number": "号码",
+        "requested": "申请时间", "window": "时段", "number": "号码",
         "requests": "次数", "outcome": "结果", "note": "备注", "done": "已完成",
-        "failed": "失败", "save": "保存", "marked": "回拨 {id} 已标记为{outcome}。",
+        "failed": "失败", "marked": "回拨 {id} 已标记为{outcome}。",
         "gone": "该项已不再待处理。", "reply_by": "答复期限", "status": "状态",
         "close": "关闭", "closed_ticket": "工单 {id} 已关闭。", "filed": "创建时间",
         "find": "查找", "find_hint": "CallSid，或账户/电话的后 4 位",
         "bad_query": "请输入 CallSid（CA...）或 4 位数字。", "started": "开始",
         "from": "来电号码", "result": "结果", "timeline": "通话路径", "at": "时间",
-        "input": "输入", "said": "播报", "next": "下一步", "no_such_call": "没有这个通话。",
+        "input": "输入", "said": "播报", "no_such_call": "没有这个通话。",
         "who": "操作人", "what": "操作", "target": "对象", "detail": "详情",
         "signed_in_as": "已登录：{name}（{role}）", "note_needed": "请填写备注。",
     },
 }
+#: the languages the switch offers
+LANGS = tuple(TEXT)
 
 
 def text(lang: str, key: str, **values: object) -> str:
