@@ -124,12 +124,12 @@ def report() -> str:
     if until is not None and "T" not in request.args.get("until", ""):
         until += timedelta(days=1)  # a date alone takes in that whole day
     version = request.args.get("version") or None
-    menus = [h.tree.menu] + ([h.tree_b.menu] if h.tree_b else [])
+    versions = [h.tree, *([h.tree_b] if h.tree_b else [])]
+    menus = [v.menu for v in versions]
     found = build(h.store.path, since=since, until=until, version=version, menus=menus,
                   centre=h.centre)
     order = [n for menu in menus for n in menu.nodes]
     tables = report_render.tables(found, order) if found["calls"] else []
-    versions = [h.tree] + ([h.tree_b] if h.tree_b else [])
     return render_template("console/report.html", report=found, tables=tables,
                            versions=versions, args=request.args)
 
@@ -143,6 +143,15 @@ def _colour(wait_s: float | None) -> str:
     return "#40004b"
 
 
+def _label(wait_s: float | None) -> str:
+    """A week cell's minutes, as ``ivr advise --plot`` writes them."""
+    if wait_s is None:
+        return ""
+    if math.isinf(wait_s) or wait_s > 6e7:
+        return "∞"
+    return "<1" if wait_s < 60 else f"{wait_s / 60:.0f}"
+
+
 @bp.get("/week")
 @ops_only
 def week() -> str:
@@ -150,9 +159,7 @@ def week() -> str:
     here = h.centre.local(h.now())
     maps = []
     for queue in h.centre.queues:
-        cells = [[{"wait_s": w, "colour": _colour(w),
-                   "label": "" if w is None else "∞" if math.isinf(w) or w > 6e7 else
-                   "<1" if w < 60 else f"{w / 60:.0f}"} for w in row]
+        cells = [[{"wait_s": w, "colour": _colour(w), "label": _label(w)} for w in row]
                  for row in h.centre.typical_week(queue)]
         maps.append({"queue": queue, "cells": cells})
     return render_template("console/week.html", maps=maps, days=WEEKDAYS,

@@ -101,7 +101,7 @@ def minutes(seconds: float | None) -> str:
 
 
 def last4(number: str | None) -> str:
-    """A phone number in a list: its last 4 digits only."""
+    """A phone or account number in a list: its last 4 digits only."""
     return "…" + number[-4:] if number else "-"
 
 
