@@ -55,8 +55,6 @@ def require_chromium() -> tuple[str, str]:
     return found
 
 
-
-
 class Browser:
     """One headless Chromium on the console at ``base_url``; screenshots go to ``shots``."""
 
@@ -82,10 +80,7 @@ class Browser:
         """Go to ``path`` of the console and wait for ``ready`` (a CSS selector); with
         ``check``, check the page (``check``) under that name before its figures are read."""
         self.driver.get(self.base_url + path)
-        found = self.wait(ready)
-        if check:
-            self.check(check)
-        return found
+        return self._arrived(ready, check)
 
     def submit(self, button: Any, ready: str, check: str | None = None) -> Any:
         """Click ``button`` (of a form), wait for the page it leads to, then for ``ready``;
@@ -96,6 +91,9 @@ class Browser:
         old = self.driver.find_element("tag name", "html")
         button.click()
         WebDriverWait(self.driver, WAIT_S).until(ec.staleness_of(old))
+        return self._arrived(ready, check)
+
+    def _arrived(self, ready: str, check: str | None) -> Any:
         found = self.wait(ready)
         if check:
             self.check(check)

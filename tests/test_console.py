@@ -74,7 +74,7 @@ def test_log_in_wrong_password_and_log_out(app, client, people):
     right = log_in(client)
     assert right.status_code == 302 and right.location == "/ops/"
     assert b"Signed in as lead (ops)" in client.get("/ops/").data
-    assert post(client, "/ops/", ).status_code == 405  # Now takes no form
+    assert post(client, "/ops/").status_code == 405  # Now takes no form
     out = client.post("/ops/logout", data={"csrf_token": token(client.get("/ops/").data)})
     assert out.status_code == 302 and client.get("/ops/").status_code == 302
     assert [(r["user"], r["action"]) for r in audit(app)] == [("lead", "log in"),
