@@ -21,13 +21,11 @@ def _users(database: Path | None) -> tuple[Users, tuple[str, ...]]:
     from ivr.users import Users as Table
 
     settings = app_settings(database)
+    trees = [settings.get("MENU"), *([settings["MENU_B"]] if settings.get("MENU_B") else [])]
     with boundary():
-        queues: list[str] = []
-        for setting in (settings.get("MENU"), settings.get("MENU_B")):
-            if setting or not queues:
-                queues += [q for q in load(setting)[0].queues if q not in queues]
+        queues = tuple(dict.fromkeys(q for tree in trees for q in load(tree)[0].queues))
         store = Store(Path(str(settings["DATABASE"])), state_ttl_s=settings["STATE_TTL_S"])
-    return Table(store, settings["PIN_HASH_N"]), tuple(queues)
+    return Table(store, settings["PIN_HASH_N"]), queues
 
 
 def _names(text: str | None) -> tuple[str, ...]:
