@@ -17,7 +17,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ivr import live
+from ivr import live, moments
 from ivr.console import records
 from ivr.console.site import bp, hotline, lang, ops_only, scope, t, user
 from ivr.errors import ConfigError, IVRError
@@ -101,16 +101,20 @@ def tree() -> str:
                            tree=h.tree, tree_b=h.tree_b, share_b=h.share_b)
 
 
-def _moment(field: str) -> datetime | None:
-    """A date or date-and-time from the form, in the centre's timezone; 400 if unreadable."""
+def _moment(field: str, whole_day: bool = False) -> datetime | None:
+    """A moment from the form, read as ``--at`` is (``ivr.moments``: local to the centre
+    unless an offset is given); a date alone with ``whole_day`` runs to its end; 400 if
+    unreadable or out of range."""
     value = request.args.get(field, "").strip()
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        abort(400, f"{field}: not a date (2026-11-25) or time (2026-11-25T09:00): {value!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=hotline().centre.traffic.zone)
+        moment = moments.parse(value)
+    except ValueError as exc:
+        abort(400, f"{field}: {exc}")
+    h = hotline()
+    at = moment.resolve(h.centre.traffic.zone, h.now())
+    return at + timedelta(days=1) if whole_day and moment.date_only else at
 
 
 @bp.get("/report")
@@ -120,9 +124,7 @@ def report() -> str:
     from ivr.tuning.report import build
 
     h = hotline()
-    since, until = _moment("since"), _moment("until")
-    if until is not None and "T" not in request.args.get("until", ""):
-        until += timedelta(days=1)  # a date alone takes in that whole day
+    since, until = _moment("since"), _moment("until", whole_day=True)
     version = request.args.get("version") or None
     versions = [h.tree, *([h.tree_b] if h.tree_b else [])]
     menus = [v.menu for v in versions]
