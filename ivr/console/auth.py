@@ -42,23 +42,31 @@ def _keys(name: str, address: str) -> tuple[str, str]:
     return keyed("name", name.lower()), keyed("addr", address)
 
 
-def refused_until(store: Store, keys: tuple[str, ...], now: datetime) -> datetime | None:
-    """When log-ins under ``keys`` may be tried again, or None if they may now."""
-    latest = None
-    for key in keys:
-        rows = store.read_all("SELECT at FROM login_failures WHERE key=? AND at>? ORDER BY at",
-                              (key, iso(now - WINDOW)))
-        if len(rows) >= MAX_FAILURES:
-            free = parse_iso(rows[-MAX_FAILURES]["at"]) + WINDOW
-            latest = max(latest, free) if latest else free
-    return latest
-
-
-def _failed(store: Store, keys: tuple[str, ...], now: datetime) -> None:
+def reserve(store: Store, keys: tuple[str, ...], now: datetime) -> datetime | list[int]:
+    """Count a log-in as failed before its password is checked, or say until when log-ins
+    under ``keys`` are refused. In one write transaction, so log-ins sent in parallel are
+    counted one after the other: none is checked past the limit (as the PIN lockout book
+    reserves a check before hashing). The ids returned are taken back on a right password.
+    """
     with store.tx() as db:
-        db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)",
-                       [(key, iso(now)) for key in keys])
         db.execute("DELETE FROM login_failures WHERE at < ?", (iso(now - WINDOW),))
+        latest = None
+        for key in keys:
+            rows = db.execute("SELECT at FROM login_failures WHERE key=? AND at>? ORDER BY at",
+                              (key, iso(now - WINDOW))).fetchall()
+            if len(rows) >= MAX_FAILURES:
+                free = parse_iso(rows[-MAX_FAILURES]["at"]) + WINDOW
+                latest = max(latest, free) if latest else free
+        if latest is not None:
+            return latest
+        return [int(db.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)",
+                               (key, iso(now))).lastrowid or 0) for key in keys]
+
+
+def _forgive(store: Store, ids: list[int]) -> None:
+    """A right password: the failure counted for it in advance is taken back."""
+    with store.tx() as db:
+        db.executemany("DELETE FROM login_failures WHERE id=?", [(i,) for i in ids])
 
 
 def _fresh_session() -> None:
@@ -82,15 +90,15 @@ def login() -> str | Response:
     password = request.form.get("password", "")
     store, now = hotline().store, hotline().now()
     keys = _keys(name, request.remote_addr or "-")
-    until = refused_until(store, keys, now)
-    if until is not None:
-        wait_min = max(1, -(-int((until - now).total_seconds()) // 60))  # rounded up
+    counted = reserve(store, keys, now)
+    if isinstance(counted, datetime):
+        wait_min = max(1, -(-int((counted - now).total_seconds()) // 60))  # rounded up
         return _form(t("throttled", minutes=wait_min))
     found = users().check_password(name, password)
     if found is None:
-        _failed(store, keys, now)
         log.info("console: a failed log-in")
         return _form(t("bad_login"))
+    _forgive(store, counted)
     _fresh_session()  # nothing of an earlier session carries over
     session.permanent = True
     session["user"] = found.name
