@@ -20,7 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from ivr import agent_flow, live, pins, twiml
+from ivr import agent_flow, live, twiml
 from ivr.agent_flow import AgentReply
 from ivr.backend import Lock
 from ivr.security import verify_twilio_signature
@@ -37,24 +37,14 @@ bp.before_request(verify_twilio_signature)
 DEMO_AGENT = "demo-agent"
 DEMO_AGENT_PHONE = "+8613900139000"
 DEMO_AGENT_CODE, DEMO_AGENT_PIN = "1001", "2580"
-#: not a password hash of anything: the demo agent cannot log in to the console
-_NO_LOGIN = "!"
 
 
-def seed_demo_agent(users: Users | None, queues: tuple[str, ...], now: datetime) -> None:
-    """Put the demo's agent in the roster (once): it takes every queue of the tree.
-
-    Written without ``Users.add``, which would hash a password (0.1 s of scrypt for each
-    sandbox the simulator builds) for an agent that only ever takes calls.
-    """
-    if users is None:
-        return
-    pin_hash = pins.hash_pin(DEMO_AGENT_PIN, users.pin_hash_n)
-    with users.store.tx() as db:
-        db.execute("INSERT INTO users (name, password_hash, role, queues, phone, code, pin_hash, "
-                   "created_at) VALUES (?, ?, 'agent', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                   (DEMO_AGENT, _NO_LOGIN, " ".join(queues), DEMO_AGENT_PHONE, DEMO_AGENT_CODE,
-                    pin_hash, iso(now)))
+def seed_demo_agent(users: Users, queues: tuple[str, ...], now: datetime) -> None:
+    """Put the demo's agent in the roster (once): it takes every queue of the tree, and has
+    no console log-in (no password to hash for each sandbox the simulator builds)."""
+    if users.get(DEMO_AGENT) is None:
+        users.add(DEMO_AGENT, None, "agent", now, queues=queues, phone=DEMO_AGENT_PHONE,
+                  code=DEMO_AGENT_CODE, pin=DEMO_AGENT_PIN)
 
 
 # -- the agent_calls table -------------------------------------------------------------
@@ -98,7 +88,7 @@ def _identified(sid: str, agent: User, lang: str, now: datetime) -> str:
 
 def _agent(row: dict[str, Any] | None) -> User | None:
     users = hotline().users
-    if row is None or row["agent"] is None or users is None:
+    if row is None or row["agent"] is None:
         return None
     user = users.get(row["agent"])
     return user if user and user.is_agent and not user.disabled else None
@@ -126,7 +116,7 @@ def voice() -> Response:
     line, now, sid = hotline(), hotline().now(), call_sid()
     row = _begin(sid, now)
     known = _agent(row)
-    if known is None and line.users is not None:
+    if known is None:
         known = line.users.agent_by_phone(_from())
     if known is not None:
         return _offer(known, _identified(sid, known, row["lang"], now), now)
@@ -158,7 +148,7 @@ def pin() -> Response:
         return _render(agent_flow.refused(line.catalog, line.catalog.default_lang,
                                           agent_flow.MAX_TRIES))
     digits = clean_digits(request.values.get("Digits")) or ""
-    if not row["code"] or line.users is None:
+    if not row["code"]:
         return _refuse(sid, row, now)
     # the callers' lockout book, keyed apart from any account: a code takes 5 wrong PINs
     # a day over all calls, and the calling line's wrong PINs count with the callers'

@@ -28,6 +28,8 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 CODE = re.compile(r"\d{4,8}")
 AGENT_PIN = re.compile(r"\d{4,8}")
 MIN_PASSWORD = 10
+#: the password hash of an agent that never logs in: no password matches it
+NO_LOGIN = "!"
 
 
 @cache
@@ -81,18 +83,23 @@ class Users:
         answers as slowly as a wrong PIN; made once."""
         return pins.hash_pin("not a PIN", self.pin_hash_n)
 
-    def add(self, name: str, password: str, role: str, now: datetime, *,
+    def add(self, name: str, password: str | None, role: str, now: datetime, *,
             queues: tuple[str, ...] = (), known_queues: tuple[str, ...] | None = None,
             phone: str | None = None, code: str | None = None,
             pin: str | None = None) -> User:
-        """Keep a new user; raise UserError saying every reason it cannot be."""
+        """Keep a new user; raise UserError saying every reason it cannot be. An agent
+        without a ``password`` takes calls but cannot log in to the console."""
         problems = []
         if not NAME.fullmatch(name):
             problems.append(f"the name {name!r} must be 1 to 40 letters, digits, '.', '-' or "
                             "'_', starting with a letter or digit")
         if role not in ROLES:
             problems.append(f"the role must be one of {', '.join(ROLES)}, not {role!r}")
-        if len(password) < MIN_PASSWORD:
+        if password is None:
+            if role != "agent":
+                problems.append("only an agent may have no password (it takes calls, never "
+                                "logs in)")
+        elif len(password) < MIN_PASSWORD:
             problems.append(f"the password must have at least {MIN_PASSWORD} characters")
         unknown = [q for q in queues if known_queues is not None and q not in known_queues]
         if unknown:
@@ -125,7 +132,8 @@ class Users:
             db.execute(
                 "INSERT INTO users (name, password_hash, role, queues, phone, code, pin_hash, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, generate_password_hash(password, method="scrypt"), role,
+                (name, NO_LOGIN if password is None else
+                 generate_password_hash(password, method="scrypt"), role,
                  " ".join(queues), phone, code,
                  pins.hash_pin(pin, self.pin_hash_n) if pin else None, iso(now)))
         return User(name, role, tuple(queues), phone, code)
