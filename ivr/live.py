@@ -101,10 +101,7 @@ def current_caller(store: Store, agent: str, now: datetime,
                    within: timedelta = timedelta(hours=2)) -> dict[str, Any] | None:
     """The caller ``agent`` was last put through to and is still on the line with: what the
     IVR collected, masked as agents see it (``Store.call``), and the wait."""
-    row = store.read_one("SELECT call_sid, bridged_at, wait_s FROM calls WHERE agent=? "
-                         "AND bridged_at >= ? AND ended_at IS NULL ORDER BY bridged_at DESC "
-                         "LIMIT 1", (agent, iso(now - within)))
-    record = store.call(row["call_sid"]) if row else None
-    if row is None or record is None:
-        return None
-    return {**record, "bridged_at": row["bridged_at"], "wait_s": row["wait_s"]}
+    row = store.read_one("SELECT call_sid FROM calls WHERE agent=? AND bridged_at >= ? "
+                         "AND ended_at IS NULL ORDER BY bridged_at DESC LIMIT 1",
+                         (agent, iso(now - within)))
+    return store.call(row["call_sid"]) if row else None

@@ -392,11 +392,13 @@ class Store:
             db.execute("UPDATE calls SET queue_result=? WHERE call_sid=?", (result, call_sid))
 
     def call(self, call_sid: str) -> dict[str, Any] | None:
-        """The call's record as an agent would see it (no PINs, account masked)."""
+        """The call's record as an agent would see it (no PINs, account masked), with who
+        answered it, when, after how long a wait and for how long (``ivr.live``)."""
         row = self.read_one(
             "SELECT call_sid, from_number, to_number, started_at, ended_at, status, lang, "
             "node, verified, account_last4, issue, queue, queue_result, details, "
-            "menu_version, menu_file FROM calls WHERE call_sid=?", (call_sid,))
+            "menu_version, menu_file, agent, bridged_at, wait_s, talk_s FROM calls "
+            "WHERE call_sid=?", (call_sid,))
         if row is None:
             return None
         record = dict(row)

@@ -180,7 +180,7 @@ def for_app(app: Flask, token: str | None = None, keep_records: bool = False) ->
         status_callback=f"{base}/voice/status",
         play_duration_s=AudioDurations(audio_dir),
         menu=hotline.menu,
-        records=lambda sid: _record(hotline.store, sid),
+        records=hotline.store.call,
         events=lambda sid: app.extensions["ivr"].store.events(sid),
         prompts=Prompts(audio_dir, hotline.catalog),
         reset=snapshot.restore,
@@ -189,17 +189,6 @@ def for_app(app: Flask, token: str | None = None, keep_records: bool = False) ->
         quiet_at=quiet_moment(hotline, datetime.now(UTC), app.config["WAIT_THRESHOLD_S"]),
         extensions={"app": app},
     )
-
-
-def _record(store: Any, call_sid: str) -> dict[str, Any] | None:
-    """The app's record of a call (``Store.call``), with who answered it, when, after how
-    long a wait, for how long (``ivr.live``)."""
-    record = store.call(call_sid)
-    if record is None:
-        return None
-    row = store.read_one("SELECT agent, bridged_at, wait_s, talk_s FROM calls WHERE "
-                         "call_sid=?", (call_sid,))
-    return {**record, **(dict(row) if row else {})}
 
 
 class SimClock:
