@@ -14,7 +14,7 @@ import math
 import os
 import socket
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -104,16 +104,18 @@ def app_settings(database: Path | None = None, *, secret: bool = False) -> dict[
         raise error(exc) from exc
 
 
-def settings_files() -> list[Path | str | None]:
-    """The menu, prompt folder and traffic file the app's settings name: where to look
-    for the file that is not UTF-8 when the app cannot start."""
+def settings_files(settings: Mapping[str, Any] | None = None) -> list[Path | str | None]:
+    """The trees (the A/B trial's too), prompt folder and traffic file the app's settings
+    (read again unless given) name: where to look for the file that is not UTF-8 when the
+    app cannot start."""
     from ivr import config
     from ivr.menu.loader import DEFAULT_MENU
     from ivr.queue.traffic import DEFAULT_PATH
 
-    settings = config.read({"DEV": True, "SECRET_KEY": "unused"})
-    return [settings.get("MENU") or DEFAULT_MENU, settings.get("PROMPTS_DIR"),
-            settings.get("TRAFFIC") or DEFAULT_PATH]
+    if settings is None:
+        settings = config.read({"DEV": True, "SECRET_KEY": "unused"})
+    return [settings.get("MENU") or DEFAULT_MENU, settings.get("MENU_B"),
+            settings.get("PROMPTS_DIR"), settings.get("TRAFFIC") or DEFAULT_PATH]
 
 
 # -- parameter types ---------------------------------------------------------------------

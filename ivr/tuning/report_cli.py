@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ivr import moments
-from ivr.cliargs import MOMENT, Database, OutputFile, app_settings, boundary, sqlite_problem
+from ivr.cliargs import (
+    MOMENT,
+    Database,
+    OutputFile,
+    app_settings,
+    boundary,
+    settings_files,
+    sqlite_problem,
+)
 
 if TYPE_CHECKING:
     from ivr.menu.model import Menu
@@ -54,7 +62,7 @@ def report_command(database: Path | None, since: moments.Moment | None,
     if csv_dir is not None and not csv_dir.parent.is_dir():
         raise click.BadParameter(f"{csv_dir}: the folder {csv_dir.parent} does not exist",
                                  param_hint="--csv")
-    with boundary(lambda: _files(settings)):
+    with boundary(lambda: settings_files(settings)):
         from ivr.queue.advice import Centre
 
         centre = Centre.load(settings.get("TRAFFIC"))
@@ -76,14 +84,6 @@ def report_command(database: Path | None, since: moments.Moment | None,
         click.echo(f"wrote {html_file}" + (f" ({note})" if note else ""))
     else:
         click.echo(render.text(report, order), nl=False)
-
-
-def _files(settings: dict[str, Any]) -> list[Path | str | None]:
-    from ivr.menu.loader import DEFAULT_MENU
-    from ivr.queue.traffic import DEFAULT_PATH
-
-    return [settings.get("MENU") or DEFAULT_MENU, settings.get("MENU_B"),
-            settings.get("TRAFFIC") or DEFAULT_PATH]
 
 
 def _period(since: moments.Moment | None, until: moments.Moment | None,
