@@ -181,7 +181,7 @@ class PhoneNumber(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> str:
-        from ivr.sim.interpreter import number_problem
+        from ivr.phone import number_problem
 
         problem = number_problem(str(value), withheld_ok=self.withheld_ok)
         if problem:

@@ -76,7 +76,6 @@ from urllib.parse import urljoin
 
 from twilio.request_validator import HMAC_SHA1
 
-from ivr.phone import E164, WITHHELD
 from ivr.sim import masking, timing
 from ivr.sim.caller import TIMEOUT, Caller, Kind, Pace, Prompt, Script
 from ivr.sim.document import SCHEMA_VALIDATION, Verb, read
@@ -134,17 +133,6 @@ DEFAULT_TALK_S = 60.0
 #: <Dial>'s default timeout (https://www.twilio.com/docs/voice/twiml/dial)
 DIAL_TIMEOUT_S = 30
 _DEFAULT_AUDIO = timing.AudioDurations()
-
-
-def number_problem(number: str, *, withheld_ok: bool = False) -> str | None:
-    """Why ``number`` is not a phone number Twilio would send (None when it is): the app
-    looks callers up, throttles and books callbacks by it, so a scripted ``abc`` would
-    exercise nothing real. ``withheld_ok``: a caller ID may be ``anonymous``."""
-    if E164.fullmatch(number) or (withheld_ok and number.lower() == WITHHELD):
-        return None
-    withheld = f", or {WITHHELD!r} for a withheld caller ID" if withheld_ok else ""
-    return (f"{number!r} is not a phone number: give it in E.164, a '+' and 3 to 15 digits "
-            f"(e.g. {DEFAULT_FROM}){withheld}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,10 +40,11 @@ from typing import Any
 import yaml
 
 from ivr import moments
+from ivr.phone import number_problem
 from ivr.plural import plural
 from ivr.sim.caller import Script, ScriptedCaller
 from ivr.sim.errors import ScenarioError
-from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, Hold, number_problem
+from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, Hold
 from ivr.sim.target import Target
 from ivr.sim.trace import Trace
 from ivr.sim.transcript import summary
