@@ -9,7 +9,6 @@ own queues (``site.scope``).
 from __future__ import annotations
 
 import logging
-import math
 import statistics
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from ivr.console import records
 from ivr.console.site import bp, hotline, lang, ops_only, scope, t, user
 from ivr.errors import ConfigError, IVRError
 from ivr.queue.calendar import WEEKDAYS
+from ivr.queue.plot import BOUNDS_MIN, CLOSED_COLOUR, OVER_COLOUR, cell_label
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,9 @@ REFRESH_S = 15
 #: answered within this wait counts toward the service level (the common 80/20 target)
 SERVICE_TARGET_S = 20
 #: the Week page's colour bands, in minutes, as ``ivr advise --plot`` draws them
-BANDS = ((1, "#1a9850"), (2, "#66bd63"), (5, "#a6d96a"), (10, "#fee08b"),
-         (20, "#fdae61"), (30, "#f46d43"), (60, "#d73027"), (120, "#a50026"))
+#: the upper bound of each band of ``ivr advise --plot`` and a colour close to its own
+BANDS = tuple(zip(BOUNDS_MIN[1:], ("#1a9850", "#66bd63", "#a6d96a", "#fee08b", "#fdae61",
+                                   "#f46d43", "#d73027", "#a50026"), strict=True))
 
 
 def _queues() -> tuple[str, ...]:
@@ -138,20 +139,16 @@ def report() -> str:
 
 def _colour(wait_s: float | None) -> str:
     if wait_s is None:
-        return "#d9d9d9"
+        return CLOSED_COLOUR
     for upto, colour in BANDS:
         if wait_s / 60 < upto:
             return colour
-    return "#40004b"
+    return OVER_COLOUR
 
 
 def _label(wait_s: float | None) -> str:
     """A week cell's minutes, as ``ivr advise --plot`` writes them."""
-    if wait_s is None:
-        return ""
-    if math.isinf(wait_s) or wait_s > 6e7:
-        return "∞"
-    return "<1" if wait_s < 60 else f"{wait_s / 60:.0f}"
+    return "" if wait_s is None else cell_label(min(wait_s, 1e9) / 60)
 
 
 @bp.get("/week")

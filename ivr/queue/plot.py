@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 THRESHOLD_MIN = 20  # the articles' "try another channel" wait
+#: the bands of minutes a caller would tell apart; the threshold is where red starts
+BOUNDS_MIN = (0, 1, 2, 5, 10, THRESHOLD_MIN, 30, 60, 120)
+CLOSED_COLOUR, OVER_COLOUR = "#d9d9d9", "#40004b"
+
+
+def cell_label(minutes: float) -> str:
+    """What a cell of the week says: whole minutes, ``<1``, or ``∞`` (no agents)."""
+    return "∞" if minutes > 1e6 else "<1" if minutes < 1 else f"{minutes:.0f}"
 
 
 def plot_week(centre: Centre, queue: str, path: str | Path) -> Path:
@@ -33,10 +41,9 @@ def plot_week(centre: Centre, queue: str, path: str | Path) -> Path:
     minutes = np.array([[math.nan if w is None else min(w, 1e9) / 60 for w in row]
                         for row in week])
     data = np.ma.masked_invalid(minutes)
-    # Bands a caller would tell apart; the threshold is where red starts.
-    bounds = [0, 1, 2, 5, 10, THRESHOLD_MIN, 30, 60, 120]
+    bounds = list(BOUNDS_MIN)
     cmap = colormaps["RdYlGn_r"].resampled(len(bounds) - 1).with_extremes(
-        bad="#d9d9d9", over="#40004b")
+        bad=CLOSED_COLOUR, over=OVER_COLOUR)
     norm = BoundaryNorm(bounds, cmap.N)
 
     figure = Figure(figsize=(13, 4.4), layout="constrained")
@@ -46,8 +53,7 @@ def plot_week(centre: Centre, queue: str, path: str | Path) -> Path:
     for d, row in enumerate(minutes):
         for h, value in enumerate(row):
             if not math.isnan(value):
-                label = "∞" if value > 1e6 else "<1" if value < 1 else f"{value:.0f}"
-                axes.text(h, d, label, ha="center", va="center", fontsize=7,
+                axes.text(h, d, cell_label(value), ha="center", va="center", fontsize=7,
                           color="white" if value >= 30 else "black")
     axes.set_xticks(range(24), [f"{h:02d}" for h in range(24)])
     axes.set_yticks(range(7), [w.capitalize() for w in WEEKDAYS])
