@@ -59,6 +59,11 @@ class Moment:
         moment = datetime.combine(local.date() + timedelta(days=days), self.clock, zone)
         return moment if moment > local else moment + timedelta(days=7)
 
+    def until(self, zone: tzinfo, now: datetime) -> datetime:
+        """The moment as the end of a period (``--until``): a date alone takes in that day."""
+        moment = self.resolve(zone, now)
+        return moment + timedelta(days=1) if self.date_only else moment
+
 
 def parse(text: str) -> Moment:
     """``text`` as a ``Moment``; ``ValueError`` saying what is accepted otherwise."""

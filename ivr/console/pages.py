@@ -114,8 +114,8 @@ def _moment(field: str, whole_day: bool = False) -> datetime | None:
     except ValueError as exc:
         abort(400, f"{field}: {exc}")
     h = hotline()
-    at = moment.resolve(h.centre.traffic.zone, h.now())
-    return at + timedelta(days=1) if whole_day and moment.date_only else at
+    zone, now = h.centre.traffic.zone, h.now()
+    return moment.until(zone, now) if whole_day else moment.resolve(zone, now)
 
 
 @bp.get("/report")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,9 +91,7 @@ def _period(since: moments.Moment | None, until: moments.Moment | None,
     """The moments as aware datetimes; ``until`` a date alone takes in that whole day."""
     now = datetime.now(UTC)
     start = since.resolve(zone, now) if since else None
-    end = until.resolve(zone, now) if until else None
-    if until is not None and until.date_only and end is not None:
-        end += timedelta(days=1)
+    end = until.until(zone, now) if until else None
     if start and end and end <= start:
         raise click.BadParameter(f"{until.text if until else ''!r} is not after "
                                  f"{since.text if since else ''!r}", param_hint="--until")
