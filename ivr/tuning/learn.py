@@ -29,10 +29,11 @@ from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
-from ivr.errors import MenuError, Problem
+from ivr.errors import MenuError, Problem, StoreError
 from ivr.menu.model import Kind
 from ivr.store import parse_iso
 from ivr.tuning.mix import Mix, Patience
+from ivr.tuning.report import open_records
 from ivr.tuning.routes import Routes, is_target
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
     """The mix of the calls recorded in ``path``, for the tree of ``routes``."""
     menu = routes.menu
     try:
-        with closing(sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)) as db:
+        with closing(open_records(path)) as db:
             db.row_factory = sqlite3.Row
             have = {r[1] for r in db.execute("PRAGMA table_info(call_events)")}
             if not {"choice", "walked"} <= have:
@@ -63,6 +64,8 @@ def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
                                "lang, node FROM calls ORDER BY started_at, call_sid").fetchall()
             events = db.execute("SELECT call_sid, at, node, choice, walked, outcome "
                                 "FROM call_events ORDER BY id").fetchall()
+    except StoreError as exc:
+        raise MenuError([Problem(str(path), str(exc))], str(path)) from exc
     except sqlite3.Error as exc:
         raise MenuError([Problem(str(path), f"cannot read the call records: {exc}")],
                         str(path)) from exc

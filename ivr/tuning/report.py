@@ -136,7 +136,7 @@ def build(db_path: Path | str, *, since: datetime | None = None,
         menus = [load(None)[0]]
     service, queue_of = _kinds(menus)
     slices: dict[tuple[str, str], _Tally] = {}
-    with closing(_connect(db_path)) as db:
+    with closing(open_records(db_path)) as db:
         calls = _calls(db, since, until, version)
         booked = _booked(db)
         unrecorded = 0
@@ -182,7 +182,9 @@ def build(db_path: Path | str, *, since: datetime | None = None,
 
 # -- reading ------------------------------------------------------------------------------
 
-def _connect(db_path: Path | str) -> sqlite3.Connection:
+def open_records(db_path: Path | str) -> sqlite3.Connection:
+    """The call records in ``db_path``, read-only (the file is neither created nor
+    migrated); StoreError naming the file when it is not an ivr database."""
     path = Path(db_path)
     if not path.is_file():
         raise StoreError(f"{path}: no such database")
