@@ -64,8 +64,9 @@ def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
                                "lang, node FROM calls ORDER BY started_at, call_sid").fetchall()
             events = db.execute("SELECT call_sid, at, node, choice, walked, outcome "
                                 "FROM call_events ORDER BY id").fetchall()
-    except StoreError as exc:
-        raise MenuError([Problem(str(path), str(exc))], str(path)) from exc
+    except StoreError as exc:  # its message names the file already
+        said = str(exc).removeprefix(f"{path}").lstrip(": ")
+        raise MenuError([Problem(str(path), said)], str(path)) from exc
     except sqlite3.Error as exc:
         raise MenuError([Problem(str(path), f"cannot read the call records: {exc}")],
                         str(path)) from exc
