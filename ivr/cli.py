@@ -296,7 +296,7 @@ def _merged(pending: list[dict[str, Any]], zone: ZoneInfo,
 def unlock(account: str, database: Path | None) -> None:
     """Lift an account's phone-verification lock, once support has verified its owner."""
     from ivr.backend import mask
-    from ivr.lockouts import SQLiteLockouts
+    from ivr.lockouts import StoreLockouts
     from ivr.store import Store
 
     settings = app_settings(database, secret=True)
@@ -306,7 +306,7 @@ def unlock(account: str, database: Path | None) -> None:
     path = Path(str(settings["DATABASE"]))
     _check_database(path)
     with boundary():
-        lockouts = SQLiteLockouts(Store(path), str(settings["SECRET_KEY"]))
+        lockouts = StoreLockouts(Store(path), str(settings["SECRET_KEY"]))
         found = lockouts.unlock(account, datetime.now(UTC))
     click.echo(f"phone verification unlocked for account {mask(account)}" if found
                else f"account {mask(account)} had no lock or failed PINs on record")

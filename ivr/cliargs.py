@@ -250,7 +250,8 @@ class OutputFile(click.Path):
 
 
 class Database(click.Path):
-    """An ivr SQLite database. An existing file must be one (its header is read, the file
+    """An ivr database: a ``postgresql://`` URL (a ``str``), or a SQLite ``Path``. An
+    existing file must be one (its header is read, the file
     is neither opened as a database nor changed); a new one is allowed only when
     ``create`` (its folder must then be writable)."""
 
@@ -262,12 +263,15 @@ class Database(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
-        from ivr.config import database_path
+        from ivr.config import database_location
+        from ivr.database import is_postgres
 
-        try:  # read as IVR_DATABASE is: sqlite:///path unwrapped, other URLs refused
-            value = database_path(value)
+        try:  # read as IVR_DATABASE is: sqlite:///path unwrapped, postgresql:// kept
+            value = database_location(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+        if is_postgres(value):
+            return value  # the server answers for it when the command connects
         path = Path(os.fsdecode(super().convert(value, param, ctx)))
         problem = sqlite_problem(path, self.create)
         if problem:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr.audio import DEFAULT_AUDIO_DIR
+from ivr.database import SQLITE_URL, is_postgres, shown
 from ivr.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ PACKAGE = Path(__file__).resolve().parent
 #: the working folder's ``instance/``: ``config.py``, and by default the database
 INSTANCE_DIR = Path("instance")
 PREFIX = "IVR_"
-#: the accepted database URL: ``sqlite:///relative.db``, ``sqlite:////absolute.db``
-SQLITE_URL = "sqlite:///"
 
 DEFAULTS: dict[str, Any] = {
     "TWILIO_AUTH_TOKEN": None,
@@ -49,7 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "DEV": False,  # explicit dev mode: no token required, signatures not checked without one
     "DEMO": False,  # seed the demo accounts
     "PUBLIC_URL": None,  # e.g. https://ivr.example.com, as Twilio sees us behind a proxy
-    "DATABASE": None,  # a SQLite file; default: ./instance/ivr.db
+    "DATABASE": None,  # a SQLite file, or postgresql://…; default: ./instance/ivr.db
+    # a process's PostgreSQL connections at most (its threads share them); unused by SQLite
+    "DATABASE_POOL": 8,
     "MENU": None,  # default: the shipped ivr/menus/wallet.yaml
     # an A/B trial: this share (0 to 1) of new calls, chosen by CallSid, run on MENU_B
     "MENU_B": None,
@@ -99,7 +100,7 @@ _INTS = ("PIN_TRIES_PER_CALL", "LOCKOUT_FAILURES", "LOCKOUT_WINDOW_S", "LOCKOUT_
          "LOCKOUT_MAX_S", "LOCKOUT_HARD_LIMIT", "LOCKOUT_CALLER_FAILURES",
          "LOCKOUT_ALERT_FAILURES", "LOCKOUT_ALERT_WINDOW_S", "CALLBACKS_PER_DAY",
          "LOOKUPS_PER_CALL", "ACCOUNT_DIGITS", "STATE_TTL_S", "MAX_DIGITS",
-         "COMPLAINT_REPLY_HOURS", "WAIT_THRESHOLD_S", "MAX_CONTENT_LENGTH")
+         "COMPLAINT_REPLY_HOURS", "WAIT_THRESHOLD_S", "MAX_CONTENT_LENGTH", "DATABASE_POOL")
 #: secrets are strings whatever they look like: IVR_..._KEY=123456 must not become an int
 _SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY", "SECRET_KEY")
 _FLAGS = ("DEV", "DEMO")
@@ -146,6 +147,9 @@ def read(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     # whether a layer gave the key (``ivr serve`` requires one), before one is kept on disk
     settings["SECRET_KEY_GIVEN"] = bool(settings["SECRET_KEY"])
     if not settings["SECRET_KEY"]:
+        if is_postgres(settings["DATABASE"]):  # no folder every host shares to keep one in
+            raise ConfigError("SECRET_KEY must be set with a PostgreSQL database: every host "
+                              "sharing it needs the same key (IVR_SECRET_KEY)")
         settings["SECRET_KEY"] = _kept_secret(Path(settings["DATABASE"]).parent)
     return settings
 
@@ -197,42 +201,46 @@ def _from_file(path: Path) -> dict[str, Any]:
 
 
 def _database(value: Any) -> Any:
-    """The database setting as a path: the default, or ``sqlite:///path`` unwrapped.
+    """The database setting as a location: the default, ``sqlite:///path`` unwrapped.
 
-    A value ``database_path`` refuses is left as it is, for ``check`` to name.
+    A value ``database_location`` refuses is left as it is, for ``check`` to name.
     """
     if not value:
         return str((INSTANCE_DIR / "ivr.db").resolve())
     try:
-        return database_path(value)
+        return database_location(value)
     except ValueError:
         return value
 
 
-def database_path(value: Any) -> str:
-    """The SQLite file a database setting or a command's ``--db`` names: a path, or
-    ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` unwrapped. One reading for
-    both, so the option and ``IVR_DATABASE`` accept and refuse the same values.
+def database_location(value: Any) -> str:
+    """The database a setting or a command's ``--db`` names: a ``postgresql://`` URL as
+    it is, or a SQLite file: a path, or ``sqlite:///relative.db`` /
+    ``sqlite:////absolute.db`` unwrapped. One reading for both, so the option and
+    ``IVR_DATABASE`` accept and refuse the same values.
 
     ``ValueError`` says why not (the message reads after the name of the setting): a URL
-    of another database (``postgresql://``) would otherwise be taken for a path and make
-    a folder ``postgresql:``; an in-memory database is not shared by the workers.
+    of another database (``mysql://``) would otherwise be taken for a path and make
+    a folder ``mysql:``; an in-memory database is not shared by the workers.
     """
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not isinstance(value, str):
-        raise ValueError(f"must be a SQLite file path, not {value!r}")
+        raise ValueError(f"must be a SQLite file path or a postgresql:// URL, not {value!r}")
+    if is_postgres(value):
+        return value
     url = _URL.match(value)
     if url and value.startswith(SQLITE_URL):
         value = value.removeprefix(SQLITE_URL).split("?", 1)[0] or value
         url = _URL.match(value)
     if url:
-        shown = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", value)  # no password in a log
+        said = shown(value)  # no password in a log
         if url.group(1).lower() == "sqlite":
             raise ValueError(f"must be a file: {SQLITE_URL}relative/path.db or "
-                             f"{SQLITE_URL}/absolute/path.db, not {shown!r}")
-        raise ValueError(f"must be a SQLite file (a path or {SQLITE_URL}path): {url.group(1)} "
-                         f"databases are not supported, not {shown!r}")
+                             f"{SQLITE_URL}/absolute/path.db, not {said!r}")
+        raise ValueError(f"must be a SQLite file (a path or {SQLITE_URL}path) or a "
+                         f"postgresql:// URL: {url.group(1)} databases are not supported, "
+                         f"not {said!r}")
     if value in ("", ":memory:") or value.startswith("file:"):
         raise ValueError(f"must be a SQLite file path (a database every worker shares), "
                          f"not {value!r}")
@@ -281,7 +289,7 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) ->
         problems.append(f"{named('ACCESS_LOG')} must be true, false or a file, "
                         f"not {access_log!r}")
     try:
-        database_path(config.get("DATABASE"))
+        database_location(config.get("DATABASE"))
     except ValueError as exc:
         problems.append(f"{named('DATABASE')} {exc}")
     cost = config.get("PIN_HASH_N")

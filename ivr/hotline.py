@@ -17,14 +17,14 @@ from ivr.backend import Services
 from ivr.call import CallEvent, CallState, LiveQueue, Step, Utterance
 from ivr.errors import MenuError, Problem
 from ivr.flow import after_queue, again, hold, step, takes_step
-from ivr.lockouts import LockoutPolicy, SQLiteLockouts
+from ivr.lockouts import LockoutPolicy, StoreLockouts
 from ivr.menu import Menu, load_validated
 from ivr.menu.version import takes_b, tree_version
 from ivr.phone import callable_number
 from ivr.queue.advice import Centre
 from ivr.store import Store, StoredCall
 from ivr.users import Users
-from ivr.wallet import SQLiteWallet, seed_demo
+from ivr.wallet import StoreWallet, seed_demo
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ class Hotline:
 
     catalog: prompts.Catalog
     store: Store
-    wallet: SQLiteWallet
-    lockouts: SQLiteLockouts
+    wallet: StoreWallet
+    lockouts: StoreLockouts
     centre: Centre
     settings: Mapping[str, Any]
     #: the console's users and the agents' roster
@@ -70,8 +70,9 @@ class Hotline:
         centre = Centre.load(settings.get("TRAFFIC"))
         tree = _tree(settings.get("MENU"), catalog, centre)
         tree_b = _tree(settings["MENU_B"], catalog, centre) if settings.get("MENU_B") else None
-        store = Store(settings["DATABASE"], state_ttl_s=settings["STATE_TTL_S"])
-        wallet = SQLiteWallet(store, settings["PIN_HASH_N"])
+        store = Store(settings["DATABASE"], state_ttl_s=settings["STATE_TTL_S"],
+                      pool_size=settings["DATABASE_POOL"])
+        wallet = StoreWallet(store, settings["PIN_HASH_N"])
         if settings.get("DEMO"):
             seed_demo(wallet, datetime.now(UTC))
         policy = LockoutPolicy(
@@ -81,7 +82,7 @@ class Hotline:
             caller_failures=settings["LOCKOUT_CALLER_FAILURES"],
             alert_failures=settings["LOCKOUT_ALERT_FAILURES"],
             alert_window_s=settings["LOCKOUT_ALERT_WINDOW_S"])
-        lockouts = SQLiteLockouts(store, settings["SECRET_KEY"], policy)
+        lockouts = StoreLockouts(store, settings["SECRET_KEY"], policy)
         return cls(catalog, store, wallet, lockouts, centre, settings,
                    Users(store, settings["PIN_HASH_N"]), tree, tree_b,
                    float(settings.get("MENU_B_SHARE") or 0) if tree_b else 0.0)

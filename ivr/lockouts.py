@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from ivr.backend import Lock, mask
+from ivr.database import Tx
 from ivr.store import Store, iso, parse_iso
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,8 @@ class LockoutPolicy:
     alert_window_s: int = 600
 
 
-class SQLiteLockouts:
-    """The lockout book in the embedded database (``pin_attempts`` and ``pin_locks``)."""
+class StoreLockouts:
+    """The lockout book in the store (``pin_attempts`` and ``pin_locks``), on either database."""
 
     def __init__(self, store: Store, secret: str, policy: LockoutPolicy = LockoutPolicy()) -> None:
         self.store, self.policy = store, policy
@@ -90,7 +91,7 @@ class SQLiteLockouts:
 
     def _reserve(self, account: str, caller: str, now: datetime) -> int | Lock | None:
         account_key, caller_key = self._keys(account, caller)
-        with self.store.tx() as db:
+        with self.store.tx(account_key, caller_key) as db:
             for key, limit in ((account_key, self.policy.max_failures),
                                (caller_key, self.policy.caller_failures)):
                 row = db.execute("SELECT locked_until, counted_from FROM pin_locks WHERE key=?",
@@ -100,17 +101,17 @@ class SQLiteLockouts:
                     return lock
                 if self._failures(db, key, row, now) >= limit:
                     return None  # checks in flight fill the allowance: wait for them
-            cursor = db.execute(
+            return int(db.execute(
                 "INSERT INTO pin_attempts (account_key, caller_key, at, outcome) "
-                "VALUES (?, ?, ?, 'pending')", (account_key, caller_key, iso(now)))
-        return int(cursor.lastrowid or 0)
+                "VALUES (?, ?, ?, 'pending') RETURNING id",
+                (account_key, caller_key, iso(now))).fetchone()[0])
 
     def settle(self, attempt: int, right: bool, now: datetime) -> Lock | None:
         """Record the checked PIN. A lock means: do not verify, even when it was right."""
-        with self.store.tx() as db:
-            row = db.execute("SELECT account_key, caller_key FROM pin_attempts WHERE id=?",
-                             (attempt,)).fetchone()
-            account_key, caller_key = row["account_key"], row["caller_key"]
+        keys = self.store.read_one("SELECT account_key, caller_key FROM pin_attempts "
+                                   "WHERE id=?", (attempt,))
+        account_key, caller_key = keys["account_key"], keys["caller_key"]
+        with self.store.tx(account_key, caller_key, "g:alert") as db:
             if right:
                 lock = self._lock_of(db.execute(
                     "SELECT locked_until FROM pin_locks WHERE key=?", (account_key,)).fetchone(),
@@ -145,7 +146,7 @@ class SQLiteLockouts:
     def unlock(self, account: str, now: datetime) -> bool:
         """Support cleared the account after verifying the owner: the count starts over."""
         key = self.key("a", account)
-        with self.store.tx() as db:
+        with self.store.tx(key) as db:
             changed = db.execute(
                 "UPDATE pin_locks SET locked_until=NULL, locks=0, counted_from=?, "
                 "last_success=? WHERE key=?", (iso(now), iso(now), key)).rowcount
@@ -153,7 +154,7 @@ class SQLiteLockouts:
         return bool(changed)
 
     # -- the counting ---------------------------------------------------------------------
-    def _lock_of(self, row: sqlite3.Row | None, now: datetime, key: str) -> Lock | None:
+    def _lock_of(self, row: Any, now: datetime, key: str) -> Lock | None:
         until = row["locked_until"] if row else None
         if until == UNTIL_CLEARED:
             return Lock(None, key[0] == "c")
@@ -161,7 +162,7 @@ class SQLiteLockouts:
             return Lock(parse_iso(until), key[0] == "c")
         return None
 
-    def _failures(self, db: sqlite3.Connection, key: str, row: sqlite3.Row | None, now: datetime) -> int:
+    def _failures(self, db: Tx, key: str, row: Any, now: datetime) -> int:
         """Wrong and in-flight checks in the window, since the last lock ended or success."""
         since = now - timedelta(seconds=self.policy.window_s)
         counted_from = row["counted_from"] if row else None
@@ -172,7 +173,7 @@ class SQLiteLockouts:
             f"SELECT COUNT(*) FROM pin_attempts WHERE {column}=? AND at>=? "
             "AND outcome IN ('pending', 'wrong')", (key, iso(since))).fetchone()[0])
 
-    def _maybe_lock(self, db: sqlite3.Connection, key: str, limit: int, now: datetime) -> Lock | None:
+    def _maybe_lock(self, db: Tx, key: str, limit: int, now: datetime) -> Lock | None:
         row = db.execute("SELECT * FROM pin_locks WHERE key=?",
                          (key,)).fetchone()
         if self._lock_of(row, now, key) or self._failures(db, key, row, now) < limit:
@@ -190,13 +191,13 @@ class SQLiteLockouts:
             (key, iso(until), stored))  # after the lock, the count starts over
         return Lock(None if stored == UNTIL_CLEARED else until, key[0] == "c")
 
-    def _consecutive(self, db: sqlite3.Connection, key: str, row: sqlite3.Row | None) -> int:
+    def _consecutive(self, db: Tx, key: str, row: Any) -> int:
         last = row["last_success"] if row else None
         return int(db.execute(
             "SELECT COUNT(*) FROM pin_attempts WHERE account_key=? AND at>=? "
             "AND outcome IN ('pending', 'wrong')", (key, last or "")).fetchone()[0])
 
-    def _alert(self, db: sqlite3.Connection, now: datetime) -> None:
+    def _alert(self, db: Tx, now: datetime) -> None:
         """A sudden rise of wrong PINs over all accounts: warn, at most once a window."""
         window = timedelta(seconds=self.policy.alert_window_s)
         count = db.execute(
@@ -207,7 +208,8 @@ class SQLiteLockouts:
         row = db.execute("SELECT counted_from FROM pin_locks WHERE key='g:alert'").fetchone()
         if row and parse_iso(row["counted_from"]) > now - window:
             return
-        db.execute("INSERT OR REPLACE INTO pin_locks (key, counted_from) VALUES ('g:alert', ?)",
+        db.execute("INSERT INTO pin_locks (key, counted_from) VALUES ('g:alert', ?) "
+                   "ON CONFLICT (key) DO UPDATE SET counted_from=excluded.counted_from",
                    (iso(now),))
         log.warning("%d wrong PINs over all accounts in the last %d s: a guessing attack?",
                     count, self.policy.alert_window_s)

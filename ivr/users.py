@@ -124,7 +124,7 @@ class Users:
             problems.append("queues, phone, code and PIN are for agents (--role agent)")
         if problems:
             raise UserError("; ".join(problems))
-        with self.store.tx() as db:
+        with self.store.tx("users") as db:
             if db.execute("SELECT 1 FROM users WHERE name=?", (name,)).fetchone():
                 raise UserError(f"there is already a user {name!r}")
             if code and db.execute("SELECT 1 FROM users WHERE code=?", (code,)).fetchone():

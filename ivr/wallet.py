@@ -1,6 +1,6 @@
-"""The demo wallet backend, in the embedded database.
+"""The demo wallet backend, in the store (either database).
 
-A production deployment replaces ``SQLiteWallet`` with a client of the real wallet;
+A production deployment replaces ``StoreWallet`` with a client of the real wallet;
 the call flow only sees the ``ivr.flow.Wallet`` protocol.
 """
 
@@ -27,7 +27,7 @@ DEMO_ACCOUNTS = (
 )
 
 
-class SQLiteWallet:
+class StoreWallet:
     """Accounts, transactions and complaint tickets in the embedded database."""
 
     def __init__(self, store: Store, pin_cost: int = pins.N) -> None:
@@ -73,7 +73,7 @@ class SQLiteWallet:
                        details: dict[str, Any], now: datetime) -> Ticket:
         """One ticket per call: a replayed request gets the call's ticket, not a new one."""
         reply_by = now + timedelta(hours=48)
-        with self.store.tx() as db:
+        with self.store.tx(f"ticket:{call_sid}", "tickets") as db:
             filed = db.execute("SELECT number, status, reply_by FROM tickets WHERE call_sid=?",
                                (call_sid,)).fetchone()
             if filed:
@@ -98,7 +98,7 @@ class SQLiteWallet:
         """
         if not recording_sid:
             recording_sid = recording_url.rstrip("/").rsplit("/", 1)[-1]
-        with self.store.tx() as db:
+        with self.store.tx(f"ticket:{call_sid}") as db:
             filed = db.execute("SELECT number, recording_url, details FROM tickets "
                                "WHERE call_sid=?", (call_sid,)).fetchone()
             kept = str(filed["recording_url"] or "") if filed else ""
@@ -120,7 +120,9 @@ class SQLiteWallet:
 
     def add_account(self, number: str, pin: str, phone: str, status: str = "active") -> None:
         with self.store.tx() as db:
-            db.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)",
+            db.execute("INSERT INTO accounts VALUES (?, ?, ?, ?) ON CONFLICT (number) DO "
+                       "UPDATE SET phone=excluded.phone, pin_hash=excluded.pin_hash, "
+                       "status=excluded.status",
                        (number, phone, pins.hash_pin(pin, self.pin_cost), status))
 
     def add_transaction(self, account: str, kind: str, amount: Decimal, status: str,
@@ -130,11 +132,11 @@ class SQLiteWallet:
                        "VALUES (?, ?, ?, ?, ?)", (account, kind, str(amount), status, iso(at)))
 
 
-def seed_demo(wallet: SQLiteWallet, now: datetime) -> None:
+def seed_demo(wallet: StoreWallet, now: datetime) -> None:
     """The demo accounts the README lists; idempotent, so restarts keep their state.
 
     Several processes may seed one new database at the same moment (two ``ivr serve
-    --demo``): an account is inserted only if it is not there (INSERT OR IGNORE), and its
+    --demo``): an account is inserted only if it is not there (ON CONFLICT DO NOTHING), and its
     demo transaction only by the process whose insert took, in the same transaction.
     """
     store = wallet.store
@@ -146,7 +148,8 @@ def seed_demo(wallet: SQLiteWallet, now: datetime) -> None:
         return
     with store.tx() as db:
         for row in missing:
-            added = db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?, ?, ?)", row).rowcount
+            added = db.execute("INSERT INTO accounts VALUES (?, ?, ?, ?) "
+                               "ON CONFLICT (number) DO NOTHING", row).rowcount
             if added and row[0] == "10000001":
                 db.execute("INSERT INTO transactions (account, kind, amount, status, created_at) "
                            "VALUES (?, 'topup', ?, 'processing', ?)",

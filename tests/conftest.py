@@ -9,9 +9,11 @@ from itertools import count
 from typing import Any
 from urllib.parse import urlsplit
 
+import pg
 import pytest
 from click.testing import CliRunner
 from freezegun import freeze_time
+from pg import PostgresServer
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
@@ -20,11 +22,56 @@ TOKEN = "test-auth-token"
 _sids = count(1)
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_backends`` run once on SQLite and once on PostgreSQL."""
+    if metafunc.definition.get_closest_marker("both_backends") and \
+            "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session", name="postgres_server")
+def _postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL for the session (tests/pg.py); skipped, with the reason
+    and how to install it, where the system has none."""
+    why = pg.missing()
+    if why:
+        pytest.skip(why)
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(name="backend")
+def _backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(name="database")
+def _database(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> str:
+    """The test's own database: a SQLite file, or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        return str(tmp_path / "ivr.db")
+    return str(request.getfixturevalue("postgres_server").fresh_database())
+
+
 @pytest.fixture(name="settings")
-def _settings(tmp_path: Any) -> dict[str, Any]:
+def _settings(tmp_path: Any, database: str) -> dict[str, Any]:
     # no rendered audio: every prompt is a <Say>, whatever the checkout's audio/ holds
     return {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "DEMO": True, "SECRET_KEY": "test-secret",
-            "DATABASE": str(tmp_path / "ivr.db"), "AUDIO_DIR": str(tmp_path / "audio")}
+            "DATABASE": database, "AUDIO_DIR": str(tmp_path / "audio")}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line when the PostgreSQL runs were skipped, saying how to have them."""
+    why = pg.missing()
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "postgresql" in r.nodeid]
+    if why and skipped:
+        terminalreporter.write_line(f"{why} ({len(skipped)} tests)")
 
 
 #: a quiet hour: Wednesday 25 November 2026, 09:30 in Shanghai, lines open, short waits

@@ -57,7 +57,7 @@ def queued(caller, number="+8613700000000"):
 
 def audit(app):
     return [dict(r) for r in app.extensions["ivr"].store.read_all(
-        "SELECT user, action, target, detail FROM audit_log ORDER BY id")]
+        "SELECT actor, action, target, detail FROM audit_log ORDER BY id")]
 
 
 # -- log-in -------------------------------------------------------------------------------

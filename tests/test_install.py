@@ -24,7 +24,7 @@ from ivr import create_app
 from ivr.audio import DEFAULT_AUDIO_DIR
 from ivr.server import access_log
 from ivr.store import Store
-from ivr.wallet import DEMO_ACCOUNTS, SQLiteWallet, seed_demo
+from ivr.wallet import DEMO_ACCOUNTS, StoreWallet, seed_demo
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "ivr"
@@ -123,8 +123,8 @@ def test_a_new_database_another_process_is_writing_is_waited_for(tmp_path):
 def test_seeding_the_demo_twice_at_once_adds_it_once(tmp_path, monkeypatch):
     """Two processes both find no demo accounts, then both seed: one seeding counts."""
     now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
-    first = SQLiteWallet(Store(tmp_path / "ivr.db"), pin_cost=16)
-    second = SQLiteWallet(Store(tmp_path / "ivr.db"), pin_cost=16)
+    first = StoreWallet(Store(tmp_path / "ivr.db"), pin_cost=16)
+    second = StoreWallet(Store(tmp_path / "ivr.db"), pin_cost=16)
     seed_demo(first, now)
     first.freeze("10000003")  # state a restart (or the other process) must keep
     hashes = first.store.read_all("SELECT number, pin_hash FROM accounts ORDER BY number")

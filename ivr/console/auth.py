@@ -48,7 +48,7 @@ def reserve(store: Store, keys: tuple[str, ...], now: datetime) -> datetime | li
     counted one after the other: none is checked past the limit (as the PIN lockout book
     reserves a check before hashing). The ids returned are taken back on a right password.
     """
-    with store.tx() as db:
+    with store.tx(*(f"login:{key}" for key in keys)) as db:
         db.execute("DELETE FROM login_failures WHERE at < ?", (iso(now - WINDOW),))
         latest = None
         for key in keys:
@@ -59,8 +59,8 @@ def reserve(store: Store, keys: tuple[str, ...], now: datetime) -> datetime | li
                 latest = max(latest, free) if latest else free
         if latest is not None:
             return latest
-        return [int(db.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)",
-                               (key, iso(now))).lastrowid or 0) for key in keys]
+        return [int(db.execute("INSERT INTO login_failures (key, at) VALUES (?, ?) "
+                               "RETURNING id", (key, iso(now))).fetchone()[0]) for key in keys]
 
 
 def _forgive(store: Store, ids: list[int]) -> None:

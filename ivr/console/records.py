@@ -20,7 +20,7 @@ OUTCOMES = ("done", "failed")
 
 
 def _audit(db: Any, now: datetime, user: str, action: str, target: str, detail: str) -> None:
-    db.execute("INSERT INTO audit_log (at, user, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+    db.execute("INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
                (iso(now), user, action, target, detail))
 
 
@@ -33,7 +33,7 @@ def audit(store: Store, now: datetime, user: str, action: str, target: str = "",
 
 def audit_rows(store: Store, limit: int = 200) -> list[dict[str, Any]]:
     return [dict(r) for r in store.read_all(
-        "SELECT at, user, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?",
+        "SELECT at, actor AS user, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?",
         (limit,))]
 
 
@@ -52,7 +52,7 @@ def settle_callback(store: Store, now: datetime, user: str, callback_id: int, ou
     in ``queues``)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
-    with store.tx() as db:
+    with store.tx(f"callback:{callback_id}") as db:
         row = db.execute("SELECT queue FROM callbacks WHERE id=? AND status='pending'",
                          (callback_id,)).fetchone()
         if row is None or (queues is not None and row["queue"] not in queues):
@@ -81,7 +81,7 @@ def close_ticket(store: Store, now: datetime, user: str, number: str, note: str,
                  queues: tuple[str, ...] | None) -> bool:
     """Close an open ticket with a note; False when it is closed already (or not in
     ``queues``)."""
-    with store.tx() as db:
+    with store.tx(f"ticket-number:{number}") as db:
         row = db.execute(_TICKETS + "WHERE t.number=? AND t.closed_at IS NULL",
                          (number,)).fetchone()
         if row is None or (queues is not None and row["queue"] not in queues):
