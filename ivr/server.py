@@ -140,6 +140,9 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int,
     """
     worker = type("IvrThreadWorker", (_DeadlineWorker,),
                   {"request_timeout_s": request_timeout_s})
+    # the app was built here, in the arbiter: its database connections (a PostgreSQL pool
+    # and its threads) are closed before the fork, and each worker opens its own
+    app.extensions["ivr"].store.close()
     _Gunicorn(app, {
         "bind": f"{host}:{port}", "workers": workers,
         "accesslog": access_log(app.config.get("ACCESS_LOG", False)),
