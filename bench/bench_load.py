@@ -15,6 +15,11 @@ the production PIN cost (scrypt N=2^14), get 0 errors and a p99 webhook latency 
     TWILIO_AUTH_TOKEN=secret IVR_SECRET_KEY=key ivr serve --demo --workers 2 --port 8000
     TWILIO_AUTH_TOKEN=secret python bench/bench_load.py --url http://127.0.0.1:8000
 
+    # two hosts on one PostgreSQL: a throwaway server (tests/pg.py: initdb and pg_ctl from
+    # the system's binaries), two `ivr serve --demo --workers 2` on it, and the bench as the
+    # load balancer without sticky sessions: each request of a call goes to the other host
+    python bench/bench_load.py --postgres --workers 2
+
     # a smoke run: 20 callers acting 10x faster than real time walk whole calls in 30 s
     python bench/bench_load.py --start-server --callers 20 --duration-s 30 --time-scale 10
     python bench/bench_load.py --start-server --json                          # for machines
@@ -49,12 +54,22 @@ ID ring from random numbers. Offers the script does not foresee (a long wait's c
 offer, a closed line) get a plausible key; everything else the script did not plan for
 times out, as a hesitant caller would.
 
+With ``--postgres`` the hosts (``--hosts``, 2) share the token, the secret key, the
+database and the balancer's address as ``IVR_PUBLIC_URL`` (``http://localhost``, which
+is only a name: the bench sends each request to a host's own port), as a deployment
+behind a load balancer does. A call's first request goes to the host after the one the
+previous call began on, and each next request to the next host, so every call's steps
+hop between the hosts. The report adds the webhooks each host answered and the CPU
+PostgreSQL used (its server process and its backends).
+
 Only loopback addresses are called: ``--url``, and every URL the TwiML leads to.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
+import itertools
 import json
 import logging
 import math
@@ -72,10 +87,11 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,6 +110,8 @@ log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL_P99_MS = 1000.0
+#: the load balancer's address with --postgres: the hosts' IVR_PUBLIC_URL, what is signed
+BALANCER = "http://localhost"
 REDIAL_S = 5.0  # a caller whose call failed rings again after this long
 LANGS = ("zh-CN", "en-US")
 #: prompts worth counting: how verification went, and what the queue offered
@@ -193,6 +211,7 @@ class Tally:
     cut: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     heard: Counter[str] = field(default_factory=Counter)
+    hosts: Counter[str] = field(default_factory=Counter)  # webhooks sent to each host
 
 
 class Pacer:
@@ -255,6 +274,24 @@ class OneSession:
         return self._session
 
 
+class BalancedSession:
+    """A load balancer without sticky sessions, for one call: each request to the
+    balancer's address goes to the next host (the first to ``hosts[first]``), at the
+    host's own port. The signature is left as it is: Twilio signs the address it calls,
+    the balancer's, and every host checks it against that (``IVR_PUBLIC_URL``)."""
+
+    def __init__(self, inner: Session, hosts: Sequence[str], first: int, tally: Tally) -> None:
+        self.inner, self.hosts, self.turn, self.tally = inner, hosts, first, tally
+
+    def send(self, request: Request) -> Reply:
+        if not request.url.startswith(BALANCER + "/"):
+            return self.inner.send(request)  # not the hotline's: PacedSession refused it
+        host = self.hosts[self.turn % len(self.hosts)]
+        self.turn += 1
+        self.tally.hosts[host] += 1
+        return self.inner.send(replace(request, url=host + request.url.removeprefix(BALANCER)))
+
+
 def _transport_kind(exc: BaseException) -> str:
     cause: BaseException | None = exc
     while cause is not None:
@@ -307,6 +344,8 @@ class Line:
     language_keys: Mapping[str, str]
     today: date
     stop: threading.Event
+    hosts: tuple[str, ...] = ()  # behind the balancer (--postgres); none: url itself
+    calls: Iterator[int] = field(default_factory=itertools.count)  # calls begun, all callers
 
 
 def caller_loop(index: int, line: Line, tally: Tally) -> None:
@@ -329,7 +368,10 @@ def caller_loop(index: int, line: Line, tally: Tally) -> None:
             status_callback=line.target.status_callback,
             play_duration_s=line.target.play_duration_s,
         )
-        session = PacedSession(HTTPTransport(s.timeout_s).session(), pacer, tally)
+        inner = HTTPTransport(s.timeout_s).session()
+        if line.hosts:
+            inner = BalancedSession(inner, line.hosts, next(line.calls), tally)
+        session = PacedSession(inner, pacer, tally)
         tally.started += 1
         try:
             trace = simulate(line.target.voice_url, transport=OneSession(session),
@@ -428,15 +470,17 @@ def _slow_client(host: str, port: int, stop: threading.Event, tally: SlowTally,
 
 
 @contextmanager
-def slow_clients(url: str, count: int) -> Iterator[SlowTally]:
+def slow_clients(urls: Sequence[str], count: int) -> Iterator[SlowTally]:
     """``count`` clients trickling a request body and ``count`` idle connections against
-    ``url`` (loopback, checked by the caller) while the block runs."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    each of ``urls`` (loopback, checked by the caller) while the block runs."""
     tally, lock, stop = SlowTally(), threading.Lock(), threading.Event()
-    threads = [threading.Thread(target=kind, args=(host, port, stop, tally, lock),
-                                name=f"{kind.__name__[1:]}-{i}", daemon=True)
-               for kind in (_trickle, _idle) for i in range(count)]
+    threads = []
+    for url in urls:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        threads += [threading.Thread(target=kind, args=(host, port, stop, tally, lock),
+                                     name=f"{kind.__name__[1:]}-{port}-{i}", daemon=True)
+                    for kind in (_trickle, _idle) for i in range(count)]
     for thread in threads:
         thread.start()
     try:
@@ -460,21 +504,23 @@ class Run:
     slow: SlowTally | None = None  # with --tricklers
 
 
-def run_load(url: str, token: str, settings: Settings) -> Run:
+def run_load(url: str, token: str, settings: Settings, hosts: Sequence[str] = ()) -> Run:
     """Run ``settings.callers`` callers against ``url`` for ``settings.duration_s``, with
-    ``settings.tricklers`` slow clients connected the whole time."""
+    ``settings.tricklers`` slow clients connected the whole time (to each host); with
+    ``hosts``, ``url`` is the balancer's address and each call's requests go round them."""
     if not settings.tricklers:
-        return _run_callers(url, token, settings)
-    with slow_clients(url, settings.tricklers) as slow:
+        return _run_callers(url, token, settings, hosts)
+    with slow_clients(hosts or [url], settings.tricklers) as slow:
         time.sleep(1.0)  # the tricklers have sent their headers and hold their threads
-        run = _run_callers(url, token, settings)
+        run = _run_callers(url, token, settings, hosts)
     return replace(run, slow=slow)
 
 
-def _run_callers(url: str, token: str, settings: Settings) -> Run:
+def _run_callers(url: str, token: str, settings: Settings, hosts: Sequence[str]) -> Run:
     target = over_http(url, token)
     line = Line(target, token, settings, target.language_keys(),
-                datetime.now(Centre.load().traffic.zone).date(), threading.Event())
+                datetime.now(Centre.load().traffic.zone).date(), threading.Event(),
+                tuple(hosts))
     tallies = [Tally() for _ in range(settings.callers)]
     threads = [
         threading.Thread(target=caller_loop, args=(i, line, tally), name=f"caller-{i}",
@@ -511,20 +557,25 @@ def _add(tallies: Sequence[Tally]) -> Tally:
         total.cut += t.cut
         total.outcomes += t.outcomes
         total.heard += t.heard
+        total.hosts += t.hosts
     return total
 
 
-# -- a server of its own -------------------------------------------------------------------
+# -- servers of its own ------------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class Server:
-    """``ivr serve`` started by the bench; ``cpu_s`` and ``log_errors`` once stopped."""
+    """The ``ivr serve`` hosts the bench started: one, or several on one PostgreSQL behind
+    the balancer's address; ``cpu_s``, ``database_cpu_s`` and ``log_errors`` once stopped."""
 
-    url: str
+    url: str  # what the callers ring: the one host, or the balancer's address
     token: str
-    command: list[str]
-    cpu_s: float | None = None  # its CPU time (workers included), start-up included
+    command: list[str]  # a host's (each host has its own --port)
+    database: str
+    hosts: list[str] = field(default_factory=list)  # behind the balancer; none: url alone
+    cpu_s: float | None = None  # the hosts' CPU time (workers included), start-up included
+    database_cpu_s: float | None = None  # PostgreSQL's: its server, backends, helpers
     log_errors: list[str] = field(default_factory=list)
 
 
@@ -534,44 +585,113 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _pg() -> ModuleType:
+    """tests/pg.py: the test suite's throwaway PostgreSQL, the one copy of that code."""
+    name = "ivr_tests_pg"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "pg.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before it runs: its dataclass looks its module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _start_postgres(stack: ExitStack) -> tuple[Any, str]:
+    """A throwaway PostgreSQL, stopped (and its folder removed) when ``stack`` closes;
+    it and its version."""
+    pg = _pg()
+    why = pg.missing()
+    if why:
+        raise click.ClickException(f"--postgres needs a PostgreSQL to start: {why}")
+    server = pg.PostgresServer.start()
+    stack.callback(server.stop)
+    done = subprocess.run([str(server.bin_dir / "postgres"), "--version"],
+                          capture_output=True, text=True, check=False)
+    version = re.search(r"\(PostgreSQL\) (\S+)", done.stdout)  # postgres (PostgreSQL) 15.8
+    return server, version.group(1) if version else "?"
+
+
 @contextmanager
-def started_server(workers: int, threads: int | None) -> Iterator[Server]:
+def started_server(workers: int, threads: int | None, postgres: bool = False,
+                   hosts: int = 1) -> Iterator[Server]:
     """``ivr serve --demo`` on a free loopback port, a temporary database, a random token,
     a random SECRET_KEY, and the default settings (no ``IVR_*`` from this environment:
-    production PIN cost)."""
-    with tempfile.TemporaryDirectory(prefix="ivr-load-") as tmp:
-        port = _free_port()
-        url, token = f"http://127.0.0.1:{port}", secrets.token_hex(16)
+    production PIN cost). With ``postgres``, ``hosts`` of them started at once on a
+    throwaway PostgreSQL, sharing the token, the key and the balancer's address."""
+    with tempfile.TemporaryDirectory(prefix="ivr-load-") as tmp, ExitStack() as stack:
+        token = secrets.token_hex(16)
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("IVR_") and k != "TWILIO_AUTH_TOKEN"}
-        env.update(TWILIO_AUTH_TOKEN=token, IVR_PUBLIC_URL=url,
-                   IVR_SECRET_KEY=secrets.token_hex(32), IVR_DATABASE=str(Path(tmp) / "ivr.db"))
-        command = ["ivr", "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", str(workers), *(["--threads", str(threads)] if threads else [])]
-        log_path = Path(tmp) / "server.log"
-        server = Server(url, token, command)
+        env.update(TWILIO_AUTH_TOKEN=token, IVR_SECRET_KEY=secrets.token_hex(32))
+        pg_server = None
+        if postgres:
+            pg_server, version = _start_postgres(stack)
+            env["IVR_DATABASE"] = pg_server.fresh_database()
+            database = f"PostgreSQL {version} (throwaway, tests/pg.py)"
+        else:
+            env["IVR_DATABASE"] = str(Path(tmp) / "ivr.db")
+            database, hosts = "SQLite (a temporary file)", 1
+        ports = [_free_port() for _ in range(hosts)]
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        env["IVR_PUBLIC_URL"] = BALANCER if postgres else urls[0]
+        options = ["--workers", str(workers), *(["--threads", str(threads)] if threads else [])]
+        server = Server(env["IVR_PUBLIC_URL"], token,
+                        ["ivr", "serve", "--demo", "--host", "127.0.0.1", "--port", str(ports[0]),
+                         *options], database, urls if postgres else [])
         cpu_before = _children_cpu_s()
-        with log_path.open("wb") as out:
-            # cwd=REPO: `python -c` imports this checkout's ivr, whatever is installed
-            proc = subprocess.Popen(
-                [sys.executable, "-c", "from ivr.cli import cli; cli(prog_name='ivr')",
-                 *command[1:]],
-                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
-                start_new_session=True)  # Ctrl-C stops the bench, which stops the server
+        started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         try:
-            _wait_healthy(url, proc, log_path)
+            for url, port in zip(urls, ports, strict=True):
+                log_path = Path(tmp) / f"server-{port}.log"
+                with log_path.open("wb") as out:
+                    # cwd=REPO: `python -c` imports this checkout's ivr, whatever is installed
+                    started.append((url, subprocess.Popen(
+                        [sys.executable, "-c", "from ivr.cli import cli; cli(prog_name='ivr')",
+                         "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
+                         *options],
+                        stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+                        start_new_session=True), log_path))  # Ctrl-C: the bench stops them
+            for url, proc, log_path in started:
+                _wait_healthy(url, proc, log_path)
             yield server
         finally:
-            if proc.poll() is None:
-                proc.terminate()  # gunicorn: graceful stop
+            for _, proc, _ in started:
+                if proc.poll() is None:
+                    proc.terminate()  # gunicorn: graceful stop
+            for _, proc, _ in started:
                 try:
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
             server.cpu_s = _children_cpu_s() - cpu_before
-            lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-            server.log_errors = [ln for ln in lines if _LOG_ERROR.search(ln)]
+            if pg_server is not None:
+                server.database_cpu_s = _postgres_cpu_s(pg_server.data)
+            for _, _, log_path in started:
+                lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+                server.log_errors += [ln for ln in lines if _LOG_ERROR.search(ln)]
+
+
+def _postgres_cpu_s(data: Path) -> float | None:
+    """The CPU time PostgreSQL has used: its server process, with the backends and helpers
+    it reaped and those still running (Linux's /proc; None elsewhere)."""
+    def used_s(pid: int | str) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # u, s, cu, cs
+
+    try:
+        pid = int((data / "postmaster.pid").read_text().split()[0])
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = used_s(pid)
+    except (OSError, ValueError, IndexError):
+        return None
+    for child in children:
+        try:
+            total += used_s(child)
+        except OSError:  # ended meanwhile: the server has its time now, or soon
+            pass
+    return total
 
 
 def _children_cpu_s() -> float:
@@ -637,7 +757,8 @@ def make_report(run: Run, settings: Settings, url: str, server: Server | None) -
         "settings": {
             **asdict(settings),
             "url": url,
-            "server": " ".join(server.command) if server else "given (--url)",
+            "server": _described(server),
+            "database": server.database if server else "the server's",
             "pin_cost": "scrypt N=2^14 (no IVR_PIN_HASH_N)" if server else "the server's",
             "cpus": os.cpu_count(),
         },
@@ -645,6 +766,7 @@ def make_report(run: Run, settings: Settings, url: str, server: Server | None) -
         "calls": {"started": t.started, "completed": t.completed, "failed": t.failed,
                   "cut_at_end": t.cut},
         "webhooks": t.webhooks,
+        "hosts": dict(sorted(t.hosts.items())) if t.hosts else {url: t.webhooks},
         "webhooks_per_s": round(t.webhooks / run.wall_s, 1) if run.wall_s else 0.0,
         "latency_ms": latency,
         "errors": dict(t.errors.most_common()),
@@ -656,12 +778,25 @@ def make_report(run: Run, settings: Settings, url: str, server: Server | None) -
         "heard": dict(t.heard.most_common()),
         "client_cpu_s": round(run.client_cpu_s, 1),
         "server_cpu_s": round(server.cpu_s, 1) if server and server.cpu_s is not None else None,
+        "database_cpu_s": (round(server.database_cpu_s, 1)
+                           if server and server.database_cpu_s is not None else None),
         "server_log_errors": server.log_errors[:20] if server else None,
         "slow_clients": asdict(run.slow) if run.slow else None,
         "stuck_callers": run.stuck,
         "interrupted": run.interrupted,
         "goal_met": errors == 0 and run.stuck == 0 and latency["p99"] < GOAL_P99_MS,
     }
+
+
+def _described(server: Server | None) -> str:
+    if server is None:
+        return "given (--url)"
+    if not server.hosts:
+        return " ".join(server.command)
+    at = server.command.index("--port")
+    command = " ".join([*server.command[:at], *server.command[at + 2:]])
+    return (f"{len(server.hosts)} hosts behind {server.url} (each request of a call to the "
+            f"next host), each: {command} --port <its own>")
 
 
 def _slow_line(tricklers: int, slow: Mapping[str, int] | None) -> list[str]:
@@ -678,11 +813,14 @@ def render_text(report: Mapping[str, Any]) -> str:
     out = [
         f"{s['callers']} callers for {s['duration_s']:g} s (ramp {s['ramp_s']:g} s, hold "
         f"~{s['hold_s']:g} s, {pace}, seed {s['seed']}) against {s['url']}",
-        f"server: {s['server']}; PINs: {s['pin_cost']}; {s['cpus']} CPUs",
+        f"server: {s['server']}; database: {s['database']}; PINs: {s['pin_cost']}; "
+        f"{s['cpus']} CPUs",
         *_slow_line(s["tricklers"], report["slow_clients"]),
         f"calls: {calls['started']} started, {calls['completed']} completed, "
         f"{calls['failed']} failed, {calls['cut_at_end']} cut at the end",
-        f"webhooks: {report['webhooks']} ({report['webhooks_per_s']}/s)",
+        f"webhooks: {report['webhooks']} ({report['webhooks_per_s']}/s)" + (
+            "; by host: " + ", ".join(f"{host} {n}" for host, n in report["hosts"].items())
+            if len(report["hosts"]) > 1 else ""),
         f"latency: p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms, "
         f"max {lat['max']} ms",
         "errors: " + (", ".join(f"{k}: {v}" for k, v in report["errors"].items()) or "none"),
@@ -696,6 +834,9 @@ def render_text(report: Mapping[str, Any]) -> str:
     if report["server_cpu_s"] is not None:
         cores = report["server_cpu_s"] / report["wall_s"] if report["wall_s"] else 0.0
         cpu += f", server {report['server_cpu_s']} s ({cores:.2f} cores on average)"
+    if report["database_cpu_s"] is not None:
+        cores = report["database_cpu_s"] / report["wall_s"] if report["wall_s"] else 0.0
+        cpu += f", PostgreSQL {report['database_cpu_s']} s ({cores:.2f} cores)"
     out.append(f"CPU: {cpu} over {report['wall_s']} s")
     if report["server_log_errors"] is not None:
         logged = report["server_log_errors"]
@@ -736,22 +877,31 @@ def render_text(report: Mapping[str, Any]) -> str:
 @click.option("--start-server", is_flag=True,
               help="Start `ivr serve --demo` on a free loopback port (temporary database, "
                    "random token) for the run, and stop it after.")
+@click.option("--postgres", is_flag=True,
+              help="Start a throwaway PostgreSQL (initdb and pg_ctl from the system's "
+                   "binaries) and --hosts `ivr serve --demo` on it, and spread each call's "
+                   "webhooks over them as a load balancer without sticky sessions.")
+@click.option("--hosts", default=2, show_default=True, type=click.IntRange(1, 8),
+              help="With --postgres: how many hosts.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="With --start-server: gunicorn workers (`ivr serve`'s default).")
+              help="With --start-server or --postgres: gunicorn workers per host "
+                   "(`ivr serve`'s default).")
 @click.option("--threads", type=click.IntRange(1, 256),
-              help="With --start-server: threads per worker (`ivr serve --threads`).")
+              help="With --start-server or --postgres: threads per worker "
+                   "(`ivr serve --threads`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def main(url: str, token: str | None, callers: int, duration_s: float, ramp_s: float,
          hold_s: float, timeout_s: float, time_scale: float, seed: int, tricklers: int,
-         start_server: bool, workers: int, threads: int | None, as_json: bool) -> None:
+         start_server: bool, postgres: bool, hosts: int, workers: int, threads: int | None,
+         as_json: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ["no_proxy"] = "*"  # urllib would send even loopback URLs to an HTTP(S)_PROXY
     logging.getLogger("ivr").setLevel(logging.ERROR)
     settings = Settings(callers, duration_s, ramp_s, hold_s, timeout_s, time_scale, seed,
                         tricklers)
-    if start_server:
-        with started_server(workers, threads) as server:
-            run = run_load(server.url, server.token, settings)
+    if start_server or postgres:
+        with started_server(workers, threads, postgres, hosts) as server:
+            run = run_load(server.url, server.token, settings, server.hosts)
         report = make_report(run, settings, server.url, server)
     else:
         if not is_loopback(url):

@@ -90,6 +90,23 @@ class Server:
         """What the server wrote to stdout and stderr so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group, arbiter and workers, as a host that dies: no
+        request finishes, nothing is cleaned up. Returns once the port refuses connections
+        (every process holding the socket gone). The arbiter is reaped when ``serve``'s
+        block ends, so until then its group id stays ours."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((self.host, self.port), timeout=1.0).close()
+            except ConnectionRefusedError:
+                return
+            except OSError:
+                pass
+            time.sleep(0.01)
+        raise TimeoutError(f"{self.url} still accepts connections after SIGKILL")
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
