@@ -111,6 +111,7 @@ class PostgresDatabase:
         self._pid = 0
         self._orphans: list[Any] = []  # pools made before a fork, never closed by a child
         self._guard = threading.Lock()
+        self._snapshot = threading.local()  # the connection of a thread's snapshot
         try:  # fail at start, not on the first call
             with psycopg.connect(url, **self._settings(), connect_timeout=10) as conn:
                 conn.execute("SELECT 1")
@@ -160,10 +161,33 @@ class PostgresDatabase:
 
     def read_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
+            pinned = getattr(self._snapshot, "conn", None)
+            if pinned is not None:  # in a snapshot: read in its transaction
+                return pinned.execute(_sql(sql), tuple(params)).fetchall()
             with self.pool.connection() as conn:
                 return conn.execute(_sql(sql), tuple(params)).fetchall()
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise self._failed(exc) from exc
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One REPEATABLE READ transaction that this thread's reads go through: its first
+        read fixes the moment every later one sees."""
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                self._snapshot.conn = conn
+                try:
+                    yield
+                finally:
+                    self._snapshot.conn = None
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise self._failed(exc) from exc
+
+    def reset_ids(self, table: str, column: str) -> str | None:
+        # the next id handed out is one past the largest (1 in an empty table)
+        return (f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                f"COALESCE(MAX({column}), 0) + 1, false) FROM {table}")
 
     def tables(self) -> set[str]:
         return {r[0] for r in self.read_all(

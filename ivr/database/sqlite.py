@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -147,6 +147,25 @@ class SQLiteDatabase:
 
     def columns(self, table: str) -> set[str]:
         return {r[1] for r in self.read_all(f"PRAGMA table_info({table})")}
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction on this thread's connection: in WAL mode its first read
+        fixes the moment every later one sees."""
+        try:
+            self.db.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
+        try:
+            yield
+        finally:
+            conn = getattr(self._local, "conn", None)  # None once a read failed
+            if conn is not None and conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")  # reads only: nothing to keep
+
+    def reset_ids(self, table: str, column: str) -> str | None:
+        return None  # an id inserted as it is moves AUTOINCREMENT's counter past it
 
     def ddl(self, sql: str) -> str:
         return sql
