@@ -310,3 +310,4 @@ def unlock(account: str, database: Path | None) -> None:
         found = lockouts.unlock(account, datetime.now(UTC))
     click.echo(f"phone verification unlocked for account {mask(account)}" if found
                else f"account {mask(account)} had no lock or failed PINs on record")
+from ivr.database.commands import db_group; cli.add_command(db_group)  # noqa: E402, E702, I001
