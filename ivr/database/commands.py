@@ -61,7 +61,8 @@ def _state(db: Database, found: migrations.Status) -> str:
 
 
 @db_group.command("status")
-@click.option("--db", "--database", "database", type=DatabaseOption(create=False), help=DB_HELP)
+@click.option("--db", "--database", "database", type=DatabaseOption(create=False),
+              metavar="LOCATION", help=DB_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def status(database: Path | str | None, as_json: bool) -> None:
     """Show the schema version, the migrations applied and those pending. Reads only:
@@ -105,7 +106,8 @@ def _status_lines(db: Database, found: migrations.Status, state: str) -> Iterato
 
 
 @db_group.command("upgrade")
-@click.option("--db", "--database", "database", type=DatabaseOption(create=True), help=DB_HELP)
+@click.option("--db", "--database", "database", type=DatabaseOption(create=True),
+              metavar="LOCATION", help=DB_HELP)
 def upgrade(database: Path | str | None) -> None:
     """Apply the migrations the database lacks, in order (as ivr serve does at start)."""
     with _opened(_location(database, create=True)) as db:
@@ -123,10 +125,10 @@ def upgrade(database: Path | str | None) -> None:
 
 
 @db_group.command("copy")
-@click.option("--from", "source", required=True, type=DatabaseOption(create=False),
+@click.option("--from", "source", required=True, type=DatabaseOption(create=False), metavar="LOCATION",
               help="The database copied from (only read): a SQLite file or a postgresql:// "
                    "URL, of this release or an earlier one.")
-@click.option("--to", "target", required=True, type=DatabaseOption(create=True),
+@click.option("--to", "target", required=True, type=DatabaseOption(create=True), metavar="LOCATION",
               help="The database copied to: brought to this release's schema; it must hold "
                    "no ivr rows, unless --replace.")
 @click.option("--replace", is_flag=True,
