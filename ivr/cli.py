@@ -6,7 +6,6 @@ with the types in ``ivr.cliargs``: a mistake is one line naming the problem and 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -26,9 +25,9 @@ from ivr.cliargs import (
     app_settings,
     boundary,
     configure_logging,
+    database_problem,
     listen_problem,
     settings_files,
-    sqlite_problem,
 )
 from ivr.console.commands import ops_group
 from ivr.errors import MenuError
@@ -151,7 +150,7 @@ def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: i
 
 
 @cli.command()
-@click.option("--db", "--database", "database", type=Database(create=True),
+@click.option("--db", "--database", "database", type=Database(create=True, postgres=False),
               help="Keep the calls in this SQLite file (default: a temporary one). The demo "
                    "accounts in it are put back as they were before each run.")
 @click.option("--at", "at", type=MOMENT, metavar="TIME",
@@ -171,12 +170,15 @@ def demo(database: Path | None, at: moments.Moment | None) -> None:
         demo_calls.run(click.echo, database, at)
 
 
+DB_HELP = ("The database: a SQLite file or a postgresql:// URL (default: the app's, from "
+           "IVR_DATABASE or the instance).")
+
+
 @cli.command()
-@click.option("--db", "--database", "database", type=Database(create=False),
-              help="The SQLite file (default: the app's, from IVR_DATABASE or the instance).")
+@click.option("--db", "--database", "database", type=Database(create=False), help=DB_HELP)
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON line per stored callback instead of the table.")
-def callbacks(database: Path | None, as_json: bool) -> None:
+def callbacks(database: Path | str | None, as_json: bool) -> None:
     """List the pending callbacks, earliest requested window first.
 
     Times are in the centre's timezone (the traffic file's), as the caller was told them;
@@ -185,14 +187,16 @@ def callbacks(database: Path | None, as_json: bool) -> None:
     import json
 
     from ivr.backend import mask
+    from ivr.database import shown
     from ivr.queue import traffic as traffic_file
 
     settings = app_settings(database)
-    path = Path(str(settings["DATABASE"]))
-    _check_database(path)
+    location = str(settings["DATABASE"])
+    _check_database(location)
     with boundary([settings.get("TRAFFIC") or traffic_file.DEFAULT_PATH]):
         zone = traffic_file.load(settings.get("TRAFFIC")).zone
-    pending = _pending_callbacks(path)
+    pending = _pending_callbacks(location)
+    where = shown(location)
     if as_json:  # like every other output, accounts masked to the last 4 digits
         for row in pending:
             row["account"] = mask(row["account"]) if row["account"] else None
@@ -201,10 +205,10 @@ def callbacks(database: Path | None, as_json: bool) -> None:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     if not pending:
-        click.echo(f"no pending callbacks in {path}")
+        click.echo(f"no pending callbacks in {where}")
         return
     rows = _merged(pending, zone, mask)
-    click.echo(f"Pending callbacks in {path}, earliest first; times in {zone.key} "
+    click.echo(f"Pending callbacks in {where}, earliest first; times in {zone.key} "
                "(the centre's timezone, as the callers were told)")
     table = [("#", "WHEN", "NUMBER", "LANG", "QUEUE", "CALLER", "ISSUE", "ASKED"), *rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
@@ -214,35 +218,33 @@ def callbacks(database: Path | None, as_json: bool) -> None:
                f"{counted(len(rows), 'number')}")
 
 
-def _check_database(path: Path) -> None:
-    problem = sqlite_problem(path, create=False)
+def _check_database(location: str) -> None:
+    problem = database_problem(location)
     if problem:
         raise click.ClickException(problem)
 
 
-def _pending_callbacks(path: Path) -> list[dict[str, Any]]:
-    """The pending callbacks with the language of the call that asked, read only: the
-    file is neither created, migrated nor written."""
-    try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-            db.row_factory = sqlite3.Row
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master "
-                                               "WHERE type='table'")}
-            if "callbacks" not in tables:
-                raise click.ClickException(f"{path} has no callbacks: not an ivr database")
-            columns = {r[1] for r in db.execute("PRAGMA table_info(callbacks)")}
-            optional = {"verified": "0", "requests": "1"}  # older databases lack them
-            picked = ", ".join(f"b.{c}" if c in columns else f"{default} AS {c}"
-                               for c, default in optional.items())
-            lang = "c.lang" if "calls" in tables else "NULL"
-            join = "LEFT JOIN calls c ON c.call_sid = b.call_sid" if "calls" in tables else ""
-            rows = db.execute(
-                "SELECT b.id, b.created_at, b.number, b.account, b.queue, b.issue, "
-                f"b.window_start, b.window_end, b.call_sid, {picked}, {lang} AS lang "
-                f"FROM callbacks b {join} WHERE b.status='pending' "
-                "ORDER BY COALESCE(b.window_start, b.created_at), b.id").fetchall()
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"cannot read the callbacks in {path}: {exc}") from exc
+def _pending_callbacks(location: str) -> list[dict[str, Any]]:
+    """The pending callbacks with the language of the call that asked, read only: a
+    SQLite file is neither created, migrated nor written, a PostgreSQL session refuses
+    writes."""
+    from ivr.database import open_database
+
+    with boundary(), closing(open_database(location, read_only=True)) as db:
+        tables = db.tables()
+        if "callbacks" not in tables:
+            raise click.ClickException(f"{db.where} has no callbacks: not an ivr database")
+        columns = db.columns("callbacks")
+        optional = {"verified": "0", "requests": "1"}  # older databases lack them
+        picked = ", ".join(f"b.{c}" if c in columns else f"{default} AS {c}"
+                           for c, default in optional.items())
+        lang = "c.lang" if "calls" in tables else "NULL"
+        join = "LEFT JOIN calls c ON c.call_sid = b.call_sid" if "calls" in tables else ""
+        rows = db.read_all(
+            "SELECT b.id, b.created_at, b.number, b.account, b.queue, b.issue, "
+            f"b.window_start, b.window_end, b.call_sid, {picked}, {lang} AS lang "
+            f"FROM callbacks b {join} WHERE b.status='pending' "
+            "ORDER BY COALESCE(b.window_start, b.created_at), b.id")
     return [{**dict(r), "verified": bool(r["verified"])} for r in rows]
 
 
@@ -291,9 +293,8 @@ def _merged(pending: list[dict[str, Any]], zone: ZoneInfo,
 
 @cli.command()
 @click.argument("account")
-@click.option("--db", "--database", "database", type=Database(create=False),
-              help="The SQLite file (default: the app's, from IVR_DATABASE or the instance).")
-def unlock(account: str, database: Path | None) -> None:
+@click.option("--db", "--database", "database", type=Database(create=False), help=DB_HELP)
+def unlock(account: str, database: Path | str | None) -> None:
     """Lift an account's phone-verification lock, once support has verified its owner."""
     from ivr.backend import mask
     from ivr.lockouts import StoreLockouts
@@ -303,11 +304,11 @@ def unlock(account: str, database: Path | None) -> None:
     digits = settings["ACCOUNT_DIGITS"]
     if not (account.isdigit() and len(account) == digits):
         raise click.BadParameter(f"an account number has {digits} digits", param_hint="ACCOUNT")
-    path = Path(str(settings["DATABASE"]))
-    _check_database(path)
-    with boundary():
-        lockouts = StoreLockouts(Store(path), str(settings["SECRET_KEY"]))
-        found = lockouts.unlock(account, datetime.now(UTC))
+    location = str(settings["DATABASE"])
+    _check_database(location)
+    with boundary(), closing(Store(location, pool_size=1)) as store:
+        found = StoreLockouts(store, str(settings["SECRET_KEY"])).unlock(account,
+                                                                        datetime.now(UTC))
     click.echo(f"phone verification unlocked for account {mask(account)}" if found
                else f"account {mask(account)} had no lock or failed PINs on record")
 from ivr.database.commands import db_group; cli.add_command(db_group)  # noqa: E402, E702, I001

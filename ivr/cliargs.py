@@ -87,7 +87,8 @@ def boundary(files: Files = ()) -> Iterator[None]:
                                    f"({exc}); save it as UTF-8") from exc
 
 
-def app_settings(database: Path | None = None, *, secret: bool = False) -> dict[str, Any]:
+def app_settings(database: Path | str | None = None, *,
+                 secret: bool = False) -> dict[str, Any]:
     """The app's settings, through the same layers as ``create_app`` (``config.read``), for
     a command that reads them without serving: dev mode (no Twilio token needed), a
     command's ``--db`` over the database setting, and unless ``secret`` no secret key made
@@ -102,6 +103,15 @@ def app_settings(database: Path | None = None, *, secret: bool = False) -> dict[
         return config.read(layered)
     except IVRError as exc:
         raise error(exc) from exc
+
+
+def database_problem(location: Path | str) -> str | None:
+    """Why the database a command reads is none it may use (None when it is, as far as
+    can be told without opening it): a SQLite file's header is read; a PostgreSQL
+    server answers for itself when the command connects."""
+    from ivr.database import is_postgres
+
+    return None if is_postgres(location) else sqlite_problem(Path(location), create=False)
 
 
 def settings_files(settings: Mapping[str, Any] | None = None) -> list[Path | str | None]:
@@ -249,28 +259,35 @@ class OutputFile(click.Path):
         return path
 
 
+#: why a simulator's ``--db`` is a file: its sandbox snapshots and restores the file whole
+SIMULATOR_SQLITE_ONLY = ("the simulators keep their calls in a SQLite file of their own (their "
+                         "sandbox snapshots it): give a file path, not a PostgreSQL URL")
+
+
 class Database(click.Path):
-    """An ivr database: a ``postgresql://`` URL (a ``str``), or a SQLite ``Path``. An
-    existing file must be one (its header is read, the file
-    is neither opened as a database nor changed); a new one is allowed only when
-    ``create`` (its folder must then be writable)."""
+    """An ivr database: a ``postgresql://`` URL (a ``str``; refused unless ``postgres``),
+    or a SQLite ``Path``. An existing file must be one (its header is read, the file is
+    neither opened as a database nor changed); a new one is allowed only when ``create``
+    (its folder must then be writable)."""
 
     name = "database"
 
-    def __init__(self, create: bool = True) -> None:
+    def __init__(self, create: bool = True, postgres: bool = True) -> None:
         super().__init__(exists=not create, dir_okay=False, path_type=Path)
-        self.create = create
+        self.create, self.postgres = create, postgres
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
         from ivr.config import database_location
-        from ivr.database import is_postgres
+        from ivr.database import is_postgres, shown
 
         try:  # read as IVR_DATABASE is: sqlite:///path unwrapped, postgresql:// kept
             value = database_location(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
         if is_postgres(value):
+            if not self.postgres:
+                self.fail(f"{SIMULATOR_SQLITE_ONLY}, not {shown(value)!r}", param, ctx)
             return value  # the server answers for it when the command connects
         path = Path(os.fsdecode(super().convert(value, param, ctx)))
         problem = sqlite_problem(path, self.create)

@@ -227,24 +227,25 @@ def database_location(value: Any) -> str:
         value = os.fspath(value)
     if not isinstance(value, str):
         raise ValueError(f"must be a SQLite file path or a postgresql:// URL, not {value!r}")
-    if is_postgres(value):
-        return value
-    url = _URL.match(value)
-    if url and value.startswith(SQLITE_URL):
-        value = value.removeprefix(SQLITE_URL).split("?", 1)[0] or value
-        url = _URL.match(value)
+    text: str = value
+    if is_postgres(text):
+        return text
+    url = _URL.match(text)
+    if url and text.startswith(SQLITE_URL):
+        text = text.removeprefix(SQLITE_URL).split("?", 1)[0] or text
+        url = _URL.match(text)
     if url:
-        said = shown(value)  # no password in a log
+        said = shown(text)  # no password in a log
         if url.group(1).lower() == "sqlite":
             raise ValueError(f"must be a file: {SQLITE_URL}relative/path.db or "
                              f"{SQLITE_URL}/absolute/path.db, not {said!r}")
         raise ValueError(f"must be a SQLite file (a path or {SQLITE_URL}path) or a "
                          f"postgresql:// URL: {url.group(1)} databases are not supported, "
                          f"not {said!r}")
-    if value in ("", ":memory:") or value.startswith("file:"):
+    if text in ("", ":memory:") or text.startswith("file:"):
         raise ValueError(f"must be a SQLite file path (a database every worker shares), "
-                         f"not {value!r}")
-    return value
+                         f"not {text!r}")
+    return text
 
 
 def _kept_secret(folder: Path) -> str:

@@ -211,31 +211,55 @@ def test_call_demo_and_replay_refuse_a_database_that_is_not_sqlite(run, tmp_path
     assert path.read_text() == "not a database"
 
 
+MYSQL = "mysql://ivr:s3cret@db.example.com/ivr"
 POSTGRES = "postgresql://ivr:s3cret@db.example.com/ivr"
+SIMULATORS = [["call", "--press", "2 0"], ["demo"], ["replay", ERRORS_YAML]]
 
 
 @pytest.mark.parametrize("command", [
-    ["call", "--press", "2 0"], ["demo"], ["replay", ERRORS_YAML], ["forecast"], ["callbacks"],
-    ["unlock", "10000001"]])
+    *SIMULATORS, ["forecast"], ["callbacks"], ["unlock", "10000001"], ["report"],
+    ["tune"], ["ops", "users"]])
 def test_db_reads_a_url_as_the_database_setting_does(run, tmp_path, command):
     """One reading for ``--db`` and ``IVR_DATABASE``: another database's URL is refused
     as not supported (the path not mangled, the password not echoed), nothing created."""
-    line = one_error(run(*command, "--db", POSTGRES), "--db",
-                     "must be a SQLite file (a path or sqlite:///path): postgresql databases "
-                     "are not supported")
+    line = one_error(run(*command, "--db", MYSQL), "--db",
+                     "must be a SQLite file (a path or sqlite:///path) or a postgresql:// URL: "
+                     "mysql databases are not supported")
     assert "s3cret" not in line and "ivr:***@db.example.com" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", [["call", "--press", "2 0"], ["demo"], ["replay", ERRORS_YAML]])
+@pytest.mark.parametrize("command", SIMULATORS)
+def test_the_simulators_refuse_a_postgresql_db(run, tmp_path, command):
+    """Their sandbox snapshots and restores its database file whole: a PostgreSQL URL is
+    refused before anything runs, in one line without the password."""
+    line = one_error(run(*command, "--db", POSTGRES), "--db",
+                     "the simulators keep their calls in a SQLite file of their own",
+                     "not a PostgreSQL URL", "ivr:***@db.example.com")
+    assert "s3cret" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", SIMULATORS)
 def test_the_simulators_refuse_a_database_setting_the_app_refuses(run, tmp_path, command):
-    """They keep their own throwaway database, but ``IVR_DATABASE=postgresql://`` is a
+    """They keep their own throwaway database, but ``IVR_DATABASE=mysql://`` is a
     mistake that ``ivr serve`` would stop at: it is not run past silently."""
-    result = run(*command, env={"IVR_DATABASE": POSTGRES})
+    result = run(*command, env={"IVR_DATABASE": MYSQL})
     line = one_error(result, "IVR_DATABASE must be a SQLite file",
-                     "postgresql databases are not supported")
+                     "mysql databases are not supported")
     assert result.output.splitlines() == [line]  # one mistake, one line
     assert line.startswith("Error: invalid setting: IVR_DATABASE")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", SIMULATORS)
+def test_the_simulators_run_beside_a_postgresql_database_setting(run, tmp_path, command):
+    """The deployment's IVR_DATABASE (and no secret key: the hosts' is not needed) does
+    not stop a simulation, which runs on a throwaway SQLite file of its own: the server
+    named is never connected to."""
+    result = run(*command, env={"IVR_DATABASE": POSTGRES, "IVR_SECRET_KEY": None})
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 

@@ -124,18 +124,32 @@ def test_serve_warns_about_an_unknown_variable_once_at_start(workdir):
                         "ignored (did you mean IVR_WAIT_THRESHOLD_S?)"]
 
 
-# -- the database is a SQLite file ----------------------------------------------------------
-@pytest.mark.parametrize("url", [
-    "postgresql://ivr:s3cret@db.example.com/ivr", "postgres://db/ivr", "mysql://db/ivr"])
-def test_a_database_url_is_refused_with_one_clear_error(workdir, monkeypatch, url):
+# -- the database is a SQLite file or a PostgreSQL URL ---------------------------------------
+@pytest.mark.parametrize("url", ["mysql://ivr:s3cret@db.example.com/ivr", "mongodb://db/ivr"])
+def test_another_databases_url_is_refused_with_one_clear_error(workdir, monkeypatch, url):
     monkeypatch.setenv("IVR_DATABASE", url)
     result = CliRunner().invoke(cli, ["serve"], catch_exceptions=False)  # no token: no server
     assert result.exit_code == 1
     scheme = url.split(":")[0]
-    assert (f"IVR_DATABASE must be a SQLite file (a path or sqlite:///path): {scheme} "
-            "databases are not supported") in result.output
+    assert (f"IVR_DATABASE must be a SQLite file (a path or sqlite:///path) or a "
+            f"postgresql:// URL: {scheme} databases are not supported") in result.output
     assert "s3cret" not in result.output  # a password is not echoed to a log
-    assert list(workdir.iterdir()) == []  # no folder named "postgresql:"
+    assert list(workdir.iterdir()) == []  # no folder named "mysql:"
+
+
+@pytest.mark.parametrize("url", ["postgresql://ivr:s3cret@db.example.com/ivr",
+                                 "postgres://db/ivr"])
+def test_a_postgresql_url_is_the_database_as_it_is(workdir, monkeypatch, url):
+    """Read, not connected to: the settings take it whole; nothing is kept on disk for it,
+    so the secret key every host shares must be given."""
+    assert config.read({"DEV": True, "SECRET_KEY": "k", "DATABASE": url})["DATABASE"] == url
+    monkeypatch.setenv("IVR_DATABASE", url)
+    monkeypatch.setenv("IVR_SECRET_KEY", "k")
+    assert config.read({"DEV": True})["DATABASE"] == url
+    monkeypatch.delenv("IVR_SECRET_KEY")
+    assert read_error() == ("SECRET_KEY must be set with a PostgreSQL database: every host "
+                            "sharing it needs the same key (IVR_SECRET_KEY)")
+    assert list(workdir.iterdir()) == []  # no instance folder, no secret_key beside a URL
 
 
 @pytest.mark.parametrize("value", ["sqlite://", "sqlite:///", "sqlite:///:memory:", ":memory:"])
@@ -152,9 +166,9 @@ def test_a_sqlite_url_is_taken_as_its_path(workdir):
     assert (absolute.parent / "secret_key").exists()  # kept beside the database
 
 
-def test_the_store_itself_refuses_a_url(workdir):
+def test_the_store_itself_refuses_another_databases_url(workdir):
     with pytest.raises(StoreError, match="is a URL"):
-        Store("postgresql://db/ivr")
+        Store("mysql://db/ivr")
     assert list(workdir.iterdir()) == []
 
 

@@ -91,7 +91,7 @@ def tree() -> str:
     from ivr.tuning.report import build
 
     picture, why = None, ""
-    report = build(h.store.path, since=_day_start(h.now()), version=h.tree.version,
+    report = build(h.store.database, since=_day_start(h.now()), version=h.tree.version,
                    menus=[h.tree.menu], centre=h.centre)
     try:
         picture = svg(h.tree.menu, lang="zh-CN" if lang() == "zh" else "en-US",
@@ -129,7 +129,7 @@ def report() -> str:
     version = request.args.get("version") or None
     versions = [h.tree, *([h.tree_b] if h.tree_b else [])]
     menus = [v.menu for v in versions]
-    found = build(h.store.path, since=since, until=until, version=version, menus=menus,
+    found = build(h.store.database, since=since, until=until, version=version, menus=menus,
                   centre=h.centre)
     order = [n for menu in menus for n in menu.nodes]
     tables = report_render.tables(found, order) if found["calls"] else []

@@ -189,7 +189,7 @@ def advise_command(at: Moment | None, queue: str, traffic_path: Path | None, win
 
 @click.command("forecast")
 @click.option("--db", "--database", "db_path", type=Database(create=False), required=True,
-              help="The IVR's SQLite database.")
+              help="The IVR's database: a SQLite file or a postgresql:// URL.")
 @click.option("--weeks", default=4, show_default=True, type=click.IntRange(1, MAX_WEEKS),
               help=f"Average over this many weeks up to --now (up to {MAX_WEEKS}).")
 @click.option("--traffic", "traffic_path", type=_FILE,
@@ -199,7 +199,7 @@ def advise_command(at: Moment | None, queue: str, traffic_path: Path | None, win
               help="Write the new traffic file here (default: stdout).")
 @click.option("--now", "now", type=MOMENT, metavar="TIME",
               help="End of the period, read as --at is (default: now).")
-def forecast_command(db_path: Path, weeks: int, traffic_path: Path | None,
+def forecast_command(db_path: Path | str, weeks: int, traffic_path: Path | None,
                      output: Path | None, now: Moment | None) -> None:
     """A traffic file whose calls per hour come from the calls actually recorded.
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from contextlib import closing
@@ -26,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ivr.database import is_postgres, open_database, shown
 from ivr.errors import StoreError
 from ivr.plural import counted, plural
 from ivr.queue import traffic as traffic_file
@@ -218,22 +218,25 @@ def small_samples(tree: Mapping[str, Any]) -> list[str]:
 
 
 def forecast_from_db(
-    db_path: str | Path,
+    location: str | Path,
     weeks: int,
     now: datetime,
     base: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``forecast`` from the ``calls`` table (``started_at`` ISO-8601 UTC, ``queue``), and
-    the times from its ``wait_s``/``talk_s`` (``_TIMED``)."""
-    try:
-        with closing(sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)) as db:
-            rows = db.execute(
-                "SELECT queue, started_at FROM calls WHERE queue IS NOT NULL"
-            ).fetchall()
-            have = {r[1] for r in db.execute("PRAGMA table_info(calls)")}
-            timed_rows = db.execute(_TIMED).fetchall() if {"wait_s", "talk_s"} <= have else []
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot read calls from {db_path}: {exc}") from exc
+    """``forecast`` from the ``calls`` table (``started_at`` ISO-8601 UTC, ``queue``) of
+    the database at ``location`` (a SQLite path or a ``postgresql://`` URL, read only),
+    and the times from its ``wait_s``/``talk_s`` (``_TIMED``)."""
+    where = shown(location)
+    if not is_postgres(location) and not Path(location).is_file():
+        raise StoreError(f"cannot read calls from {where}: no such database")
+    with closing(open_database(location, read_only=True)) as db:
+        tables = db.tables()
+        if "calls" not in tables:
+            raise StoreError(f"cannot read calls from {where}: no such table: calls")
+        rows = db.read_all("SELECT queue, started_at FROM calls WHERE queue IS NOT NULL")
+        timed = "call_events" in tables and \
+            {"wait_s", "talk_s", "bridged_at", "queue_result", "ended_at"} <= db.columns("calls")
+        timed_rows = db.read_all(_TIMED) if timed else []
     calls = []
     bad = 0
     for queue, started_at in rows:
@@ -243,7 +246,7 @@ def forecast_from_db(
             bad += 1
     if bad:
         log.warning("%s in %s %s an unreadable started_at and %s ignored",
-                    counted(bad, "call"), db_path, plural(bad, "has", "have"),
+                    counted(bad, "call"), where, plural(bad, "has", "have"),
                     plural(bad, "was", "were"))
     return forecast(calls, weeks, now, base, _timed(timed_rows))
 

@@ -31,14 +31,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ivr.database import open_database
+from ivr.errors import StoreError
 from ivr.sim.caller import TIMEOUT, Answer, Kind, Pace, Prompt
 from ivr.sim.errors import ScenarioError
 from ivr.sim.interpreter import Hold
@@ -217,15 +219,17 @@ def build(
 
 
 def _read_db(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The logged steps and the calls' facts, read only (the file is not migrated)."""
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        db.row_factory = sqlite3.Row
-        rows = [dict(r) for r in db.execute("SELECT * FROM call_events ORDER BY id")]
-        calls = [
-            dict(r) for r in db.execute("SELECT call_sid, from_number, verified, queue FROM calls")
-        ]
-        db.close()
-    except sqlite3.Error as exc:
+        with closing(open_database(path, read_only=True)) as db:
+            missing = {"calls", "call_events"} - db.tables()
+            if missing:
+                raise ScenarioError(f"{path}: not an ivr database (no such table: "
+                                    f"{', '.join(sorted(missing))})")
+            rows = [dict(r) for r in db.read_all("SELECT * FROM call_events ORDER BY id")]
+            calls = [dict(r) for r in db.read_all(
+                "SELECT call_sid, from_number, verified, queue FROM calls")]
+    except StoreError as exc:
         raise ScenarioError(f"{path}: not an ivr database ({exc})") from exc
     return calls, rows
 

@@ -85,7 +85,7 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 "--db",
                 "--database",
                 "db",
-                type=Database(create=True),
+                type=Database(create=True, postgres=False),
                 help="In-process: keep the calls in this database instead of a "
                 "throwaway one. With --url: the server's database, to read records.",
             ),

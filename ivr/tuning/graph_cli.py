@@ -12,6 +12,7 @@ import click
 
 from ivr import prompts
 from ivr.cliargs import Database, OutputFile, TextFile, app_settings, boundary
+from ivr.database import shown
 from ivr.menu import load_validated
 from ivr.plural import counted
 from ivr.tuning import graph
@@ -21,8 +22,9 @@ from ivr.tuning import graph
 @click.option("--menu", "menu_file", type=TextFile(),
               help="The tree to draw (default: the MENU setting, IVR_MENU, else the shipped one).")
 @click.option("--db", "--database", "database", type=Database(create=False),
-              help="Call records (an ivr SQLite file): edges by the share of calls that took "
-                   "them, nodes shaded by the share that hung up there.")
+              help="Call records (an ivr SQLite file or a postgresql:// URL): edges by the "
+                   "share of calls that took them, nodes shaded by the share that hung up "
+                   "there.")
 @click.option("--lang", help="Label options with their phrase in this catalog language "
                              "(e.g. en-US, zh-CN); default: their labels.")
 @click.option("--prompts", "prompts_dir", type=TextFile(folder=True),
@@ -31,7 +33,7 @@ from ivr.tuning import graph
 @click.option("-o", "--output", required=True, type=OutputFile(graph.SUFFIXES),
               help="The picture: .svg or .png (need Graphviz's dot), .dot (its source) or "
                    ".mmd (Mermaid text).")
-def graph_command(menu_file: Path | None, database: Path | None, lang: str | None,
+def graph_command(menu_file: Path | None, database: Path | str | None, lang: str | None,
                   prompts_dir: Path | None, output: Path) -> None:
     """Draw the menu tree: nodes by kind, edges by key and label (and by share of calls)."""
     settings = app_settings()  # the tree and the catalog the app would load
@@ -49,5 +51,5 @@ def graph_command(menu_file: Path | None, database: Path | None, lang: str | Non
 
             stats = build(database, menus=[menu])  # its service and queue nodes
         graph.write(menu, output, lang=lang, catalog=catalog, stats=stats)
-    calls = f", {counted(stats['calls'], 'call')} from {database}" if stats else ""
+    calls = f", {counted(stats['calls'], 'call')} from {shown(database or '')}" if stats else ""
     click.echo(f"wrote {output}: {counted(len(menu.nodes), 'node')} of {menu.source}{calls}")

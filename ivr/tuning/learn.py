@@ -16,19 +16,21 @@
 - barge-in: not in the records (they do not say when in a prompt a key came), so the
   base mix's share.
 
-Reads the database read-only with the standard library; no Flask, no Twilio.
+Reads the database (SQLite or PostgreSQL, ``ivr.database``) read-only; no Flask, no
+Twilio.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 from collections import Counter, defaultdict
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from ivr.database import shown
 from ivr.errors import MenuError, Problem, StoreError
 from ivr.menu.model import Kind
 from ivr.store import parse_iso
@@ -51,26 +53,27 @@ RECORDED_BEFORE = ("its calls were recorded by an earlier release of ivr, which 
                    "calls recorded since, or give the mix with --mix")
 
 
-def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
-    """The mix of the calls recorded in ``path``, for the tree of ``routes``."""
+def learn(location: Path | str, routes: Routes, base: Mix) -> Mix:
+    """The mix of the calls recorded at ``location`` (a SQLite path or a
+    ``postgresql://`` URL), for the tree of ``routes``."""
     menu = routes.menu
+    where = shown(location)  # no password in a message or the mix's source
     try:
-        with closing(open_records(path)) as db:
-            db.row_factory = sqlite3.Row
-            have = {r[1] for r in db.execute("PRAGMA table_info(call_events)")}
-            if not {"choice", "walked"} <= have:
-                raise MenuError([Problem(str(path), RECORDED_BEFORE)], str(path))
-            calls = db.execute("SELECT call_sid, from_number, started_at, ended_at, duration_s, "
-                               "lang, node FROM calls ORDER BY started_at, call_sid").fetchall()
-            events = db.execute("SELECT call_sid, at, node, choice, walked, outcome "
-                                "FROM call_events ORDER BY id").fetchall()
-    except StoreError as exc:  # its message names the file already
-        said = str(exc).removeprefix(f"{path}").lstrip(": ")
-        raise MenuError([Problem(str(path), said)], str(path)) from exc
-    except sqlite3.Error as exc:
-        raise MenuError([Problem(str(path), f"cannot read the call records: {exc}")],
-                        str(path)) from exc
-    by_call: dict[str, list[sqlite3.Row]] = defaultdict(list)
+        with closing(open_records(location)) as db:
+            if not {"choice", "walked"} <= db.columns("call_events"):
+                raise MenuError([Problem(where, RECORDED_BEFORE)], where)
+            calls = db.read_all("SELECT call_sid, from_number, started_at, ended_at, "
+                                "duration_s, lang, node FROM calls "
+                                "ORDER BY started_at, call_sid")
+            events = db.read_all("SELECT call_sid, at, node, choice, walked, outcome "
+                                 "FROM call_events ORDER BY id")
+    except StoreError as exc:
+        said = str(exc)
+        if not said.startswith(where):  # it names the database in its own words
+            raise
+        said = said.removeprefix(where).lstrip(": ")
+        raise MenuError([Problem(where, said)], where) from exc
+    by_call: dict[str, list[Any]] = defaultdict(list)
     for event in events:
         by_call[event["call_sid"]].append(event)
     langs: Counter[str] = Counter()
@@ -114,13 +117,13 @@ def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
         if number:
             seen.add(number)
     for name, count in sorted(skipped.items()):
-        log.warning("%s: %d calls reached %s, not a target of %s: left out", path, count, name,
+        log.warning("%s: %d calls reached %s, not a target of %s: left out", where, count, name,
                     menu.source)
     total = sum(langs.values())
     if not total:
-        raise MenuError([Problem(str(path), f"no recorded call reached a queue or self-service "
-                                            f"node of {menu.source}: nothing to learn a mix "
-                                            "from")], str(path))
+        raise MenuError([Problem(where, f"no recorded call reached a queue or self-service "
+                                        f"node of {menu.source}: nothing to learn a mix "
+                                        "from")], where)
     starts = [parse_iso(c["started_at"]) for c in calls]
     days = max(1, math.ceil((max(starts) - min(starts)).total_seconds() / 86400))
     patience = Patience("exponential", (in_ivr_s / hangups,)) \
@@ -134,4 +137,4 @@ def learn(path: Path | str, routes: Routes, base: Mix) -> Mix:
         wrong_key=invalid / menu_inputs if menu_inputs else base.wrong_key,
         registered=by_callerid / (by_callerid + by_account) if by_callerid + by_account
         else base.registered,
-        patience=patience, source=str(path))
+        patience=patience, source=where)

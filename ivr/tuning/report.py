@@ -1,8 +1,8 @@
 """What callers did, from the call records: the numbers behind ``ivr report``.
 
-``build`` reads the ``calls`` and ``call_events`` tables of an ivr SQLite file (read
-only, with ``sqlite3`` directly: a million events in a few seconds) and returns plain
-data, the JSON shape of issue 10. Rendering it (text, CSV, HTML) is ``report_render``'s
+``build`` reads the ``calls`` and ``call_events`` tables of an ivr database, SQLite or
+PostgreSQL (``ivr.database``, read only: a million events in a few seconds), and returns
+plain data, the JSON shape of issue 10. Rendering it (text, CSV, HTML) is ``report_render``'s
 job; this module neither prints nor draws.
 
 Definitions, each exact over the records:
@@ -44,16 +44,17 @@ Definitions, each exact over the records:
 from __future__ import annotations
 
 import math
-import sqlite3
+import os
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from contextlib import closing
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import closing, nullcontext
 from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ivr.database import Database, is_postgres, open_database
 from ivr.errors import StoreError
 from ivr.menu.model import Kind, Menu
 from ivr.store import iso
@@ -67,6 +68,8 @@ _RESULTS = {"bridged": "answered", "bridging-in-process": "answered",
             "hangup": "hung_up_waiting", "leave": "left", "queue-full": "refused",
             "error": "error", "system-error": "error", "redirected": "redirected"}
 TOP_PATHS = 5
+#: call events read at a time: a million need not be held at once
+EVENTS_PER_READ = 20_000
 
 
 class _Call(NamedTuple):
@@ -123,20 +126,24 @@ class _Tally:
                 mine.setdefault(key, []).extend(values)
 
 
-def build(db_path: Path | str, *, since: datetime | None = None,
+def build(records: Path | str | Database, *, since: datetime | None = None,
           until: datetime | None = None, version: str | None = None,
           menus: Iterable[Menu] | None = None, centre: Any | None = None) -> dict[str, Any]:
-    """The report of the calls in ``db_path`` that started in ``[since, until)`` and ran on
-    ``version`` (a tree hash or file name). ``menus`` say which nodes are self-service
-    and which are queues (default: the shipped tree); ``centre`` (``ivr.queue.advice``)
-    gives the Erlang A prediction (default: the shipped traffic file)."""
+    """The report of the calls in ``records`` (a SQLite path or a ``postgresql://`` URL,
+    opened read-only, or a database already open, as the console's) that started in
+    ``[since, until)`` and ran on ``version`` (a tree hash or file name). ``menus`` say
+    which nodes are self-service and which are queues (default: the shipped tree);
+    ``centre`` (``ivr.queue.advice``) gives the Erlang A prediction (default: the shipped
+    traffic file)."""
     if menus is None:
         from ivr.menu.loader import load
 
         menus = [load(None)[0]]
     service, queue_of = _kinds(menus)
     slices: dict[tuple[str, str], _Tally] = {}
-    with closing(open_records(db_path)) as db:
+    opened = closing(open_records(records)) if isinstance(records, str | os.PathLike) \
+        else nullcontext(records)
+    with opened as db:
         calls = _calls(db, since, until, version)
         booked = _booked(db)
         unrecorded = 0
@@ -182,35 +189,37 @@ def build(db_path: Path | str, *, since: datetime | None = None,
 
 # -- reading ------------------------------------------------------------------------------
 
-def open_records(db_path: Path | str) -> sqlite3.Connection:
-    """The call records in ``db_path``, read-only (the file is neither created nor
-    migrated); StoreError naming the file when it is not an ivr database."""
-    path = Path(db_path)
-    if not path.is_file():
-        raise StoreError(f"{path}: no such database")
+def open_records(location: Path | str) -> Database:
+    """The call records at ``location`` (a SQLite path or a ``postgresql://`` URL),
+    read-only: a file is neither created, migrated nor written, a PostgreSQL session
+    refuses writes. StoreError naming the database when it is none, or not an ivr one."""
+    if not is_postgres(location) and not Path(location).is_file():
+        raise StoreError(f"{Path(location)}: no such database")
+    db = open_database(location, read_only=True)
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot read {path}: {exc}") from exc
+        tables = db.tables()
+    except StoreError:
+        db.close()
+        raise
     if not {"calls", "call_events"} <= tables:
         db.close()
-        raise StoreError(f"{path} has no call records: not an ivr database")
+        raise StoreError(f"{db.where} has no call records: not an ivr database")
     return db
 
 
-def _columns(db: sqlite3.Connection, table: str, wanted: Mapping[str, str]) -> str:
-    """``wanted`` columns, each replaced by its default where an older database lacks it."""
-    have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+def _columns(db: Database, table: str, wanted: Mapping[str, str]) -> str:
+    """``wanted`` columns, each replaced by its default where an older database lacks it
+    (a reader never migrates)."""
+    have = db.columns(table)
     return ", ".join(c if c in have else f"{default} AS {c}" for c, default in wanted.items())
 
 
-def _calls(db: sqlite3.Connection, since: datetime | None, until: datetime | None,
+def _calls(db: Database, since: datetime | None, until: datetime | None,
            version: str | None) -> dict[str, _Call]:
     """The calls of the period and version, by sid."""
     columns = _columns(db, "calls", {"menu_version": "NULL", "menu_file": "NULL"})
     sql = (f"SELECT call_sid, started_at, ended_at IS NOT NULL, COALESCE(lang, 'unknown'), "
-           f"{columns}, queue_result, unixepoch(started_at) FROM calls WHERE 1=1")
+           f"{columns}, queue_result, {db.epoch('started_at')} FROM calls WHERE 1=1")
     params: list[Any] = []
     if since is not None:
         sql += " AND started_at >= ?"
@@ -221,35 +230,37 @@ def _calls(db: sqlite3.Connection, since: datetime | None, until: datetime | Non
     if version is not None:
         sql += " AND (menu_version = ? OR menu_file = ?)"
         params += [version, Path(version).name]
-    try:
-        return {sid: _Call(started_at, bool(ended), lang, version or "unknown", *rest)
-                for sid, started_at, ended, lang, version, *rest in db.execute(sql, params)}
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot read the calls: {exc}") from exc
+    return {sid: _Call(started_at, bool(ended), lang, version or "unknown", *rest)
+            for sid, started_at, ended, lang, version, *rest in db.read_all(sql, params)}
 
 
-def _booked(db: sqlite3.Connection) -> set[str]:
+def _booked(db: Database) -> set[str]:
     """The calls that booked a callback (the callbacks table names the last call that
     asked; the step that booked says ``callback_booked``, see ``_events``)."""
-    try:
-        return {r[0] for r in db.execute("SELECT call_sid FROM callbacks "
-                                         "WHERE call_sid IS NOT NULL")}
-    except sqlite3.Error:
+    if "callbacks" not in db.tables():
         return set()  # a database from before callbacks
+    return {r[0] for r in db.read_all("SELECT call_sid FROM callbacks "
+                                      "WHERE call_sid IS NOT NULL")}
 
 
-def _events(db: sqlite3.Connection) -> Iterable[tuple[Any, ...]]:
-    """(sid, at epoch s, node, outcome, choice, walked, fell_back, booked, queue full),
-    grouped by call, in order: the work done in SQLite, only small values cross."""
+def _events(db: Database) -> Iterator[tuple[Any, ...]]:
+    """(sid, at epoch s, node, outcome, choice, walked, fell_back, booked, queue full, id),
+    grouped by call, in order: the work done in the database, only small values cross,
+    ``EVENTS_PER_READ`` at a time (each read picks up after the last one's row, along
+    the index on call_sid and id)."""
     columns = _columns(db, "call_events", {"choice": "NULL", "walked": "NULL",
                                            "fell_back": "0"})
-    try:
-        yield from db.execute(
-            f"SELECT call_sid, unixepoch(at), node, outcome, {columns}, "
-            "instr(said, 'callback_booked') > 0, said LIKE 'queue_full%' "
-            "FROM call_events ORDER BY call_sid, id")
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot read the call events: {exc}") from exc
+    select = (f"SELECT call_sid, {db.epoch('at')}, node, outcome, {columns}, "
+              "said LIKE '%callback_booked%', said LIKE 'queue_full%', id FROM call_events")
+    order = " ORDER BY call_sid, id LIMIT ?"
+    after: tuple[Any, ...] = ()
+    while True:
+        rows = db.read_all(select + (" WHERE (call_sid, id) > (?, ?)" if after else "") + order,
+                           (*after, EVENTS_PER_READ))
+        yield from rows
+        if len(rows) < EVENTS_PER_READ:
+            return
+        after = (rows[-1][0], rows[-1][-1])
 
 
 def _kinds(menus: Iterable[Menu]) -> tuple[frozenset[str], dict[str, str]]:
@@ -282,7 +293,7 @@ def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
     self_served = False
     fell_at: int | None = None  # how many queue arrivals came before the first fallback
     outcome = ""
-    for _, at, node, outcome, choice, walked, fell, said_booked, full in rows:
+    for _, at, node, outcome, choice, walked, fell, said_booked, full, _ in rows:
         outcome = outcome or ""
         if choice and node and node[0] != "(":
             t.choices[(node, choice)] += 1

@@ -17,8 +17,8 @@ from ivr.cliargs import (
     OutputFile,
     app_settings,
     boundary,
+    database_problem,
     settings_files,
-    sqlite_problem,
 )
 
 if TYPE_CHECKING:
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 @click.command("report")
 @click.option("--db", "--database", "database", type=Database(create=False),
-              help="The SQLite file (default: the app's, from IVR_DATABASE or the instance).")
+              help="The call records: a SQLite file or a postgresql:// URL (default: the "
+                   "app's, from IVR_DATABASE or the instance).")
 @click.option("--since", type=MOMENT, help=f"Calls that started at or after: {moments.HELP}.")
 @click.option("--until", type=MOMENT,
               help="Calls that started before this moment (a date alone: up to the end of "
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
               help="Write one CSV file per table into this folder (made if missing).")
 @click.option("--html", "html_file", type=OutputFile((".html", ".htm")),
               help="Write one self-contained HTML page with the tables and the tree.")
-def report_command(database: Path | None, since: moments.Moment | None,
+def report_command(database: Path | str | None, since: moments.Moment | None,
                    until: moments.Moment | None, version: str | None, as_json: bool,
                    csv_dir: Path | None, html_file: Path | None) -> None:
     """Report what callers did: per node, per queue, containment, verification, top
@@ -55,8 +56,8 @@ def report_command(database: Path | None, since: moments.Moment | None,
     if sum(bool(x) for x in (as_json, csv_dir, html_file)) > 1:
         raise click.UsageError("give one of --json, --csv and --html")
     settings = app_settings(database)
-    path = Path(str(settings["DATABASE"]))
-    problem = sqlite_problem(path, create=False)
+    location = str(settings["DATABASE"])
+    problem = database_problem(location)
     if problem:
         raise click.ClickException(problem)
     if csv_dir is not None and not csv_dir.parent.is_dir():
@@ -68,7 +69,7 @@ def report_command(database: Path | None, since: moments.Moment | None,
         centre = Centre.load(settings.get("TRAFFIC"))
         start, end = _period(since, until, centre.traffic.zone)
         menus = _menus(settings)
-        report = build(path, since=start, until=end, version=version, menus=menus,
+        report = build(location, since=start, until=end, version=version, menus=menus,
                        centre=centre)
     order = [n for menu in menus for n in menu.nodes]  # the tables in the tree's order
     if as_json:

@@ -40,7 +40,8 @@ MAX_CALLS = 10_000_000
 @click.option("--mix", "mix_path", type=TextFile(),
               help="The traffic mix (default: the shipped example ivr/data/mix.yaml).")
 @click.option("--db", type=Database(create=False),
-              help="Learn the mix from the calls recorded in this database instead.")
+              help="Learn the mix from the calls recorded in this database instead (a SQLite "
+                   "file or a postgresql:// URL).")
 @click.option("--calls", type=click.IntRange(1, MAX_CALLS), default=20_000, show_default=True,
               help="Simulated calls per tree.")
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True)
@@ -57,7 +58,7 @@ MAX_CALLS = 10_000_000
               help="Prompt catalog folder (default: the PROMPTS_DIR setting).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Path | None,
-                 db: Path | None, calls: int, seed: int, workers: int, suggest_order: bool,
+                 db: Path | str | None, calls: int, seed: int, workers: int, suggest_order: bool,
                  output: Path | None, keys: str, prompts_dir: Path | None, as_json: bool) -> None:
     """Predict what a tree does to the time to route before it goes live."""
     if mix_path and db:
