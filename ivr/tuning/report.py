@@ -143,7 +143,8 @@ def build(records: Path | str | Database, *, since: datetime | None = None,
     slices: dict[tuple[str, str], _Tally] = {}
     opened = closing(open_records(records)) if isinstance(records, str | os.PathLike) \
         else nullcontext(records)
-    with opened as db:
+    # one moment of a live database: the calls, the callbacks and every page of events
+    with opened as db, db.snapshot():
         calls = _calls(db, since, until, version)
         booked = _booked(db)
         unrecorded = 0
