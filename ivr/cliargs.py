@@ -132,8 +132,9 @@ def settings_files(settings: Mapping[str, Any] | None = None) -> list[Path | str
 
 if TYPE_CHECKING:  # generic from click 8.2; plain before
     _MomentBase = click.ParamType[moments.Moment]
+    _TextBase = click.ParamType[str]
 else:
-    _MomentBase = click.ParamType
+    _MomentBase = _TextBase = click.ParamType
 
 
 class MomentType(_MomentBase):
@@ -154,7 +155,7 @@ class MomentType(_MomentBase):
 MOMENT = MomentType()
 
 
-class WebhookURL(click.ParamType):
+class WebhookURL(_TextBase):
     """``--url``: a running server's base or Voice URL, ``http(s)://host[:port][/path]``.
 
     Checked here, before a call is placed: urllib takes ``notaurl`` for a traceback and
@@ -181,7 +182,7 @@ class WebhookURL(click.ParamType):
         return text
 
 
-class PhoneNumber(click.ParamType):
+class PhoneNumber(_TextBase):
     """``--from``/``--to``: a number as Twilio sends it (``--from`` may be withheld)."""
 
     name = "number"
