@@ -187,7 +187,7 @@ class StoreLockouts:
         db.execute(
             "INSERT INTO pin_locks (key, counted_from, locks, locked_until) VALUES (?, ?, 1, ?) "
             "ON CONFLICT (key) DO UPDATE SET counted_from=excluded.counted_from, "
-            "locks=locks+1, locked_until=excluded.locked_until",
+            "locks=pin_locks.locks+1, locked_until=excluded.locked_until",
             (key, iso(until), stored))  # after the lock, the count starts over
         return Lock(None if stored == UNTIL_CLEARED else until, key[0] == "c")
 

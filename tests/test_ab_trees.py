@@ -18,6 +18,8 @@ from ivr.menu.loader import DEFAULT_MENU
 from ivr.menu.version import takes_b, tree_version
 from ivr.prompts import load as load_prompts
 
+pytestmark = pytest.mark.both_backends
+
 
 def swapped_tree(path: Any) -> Any:
     """The shipped tree with main-menu keys 1 and 2 leading to each other's sub-menu."""

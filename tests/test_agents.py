@@ -14,6 +14,8 @@ from conftest import Caller
 from ivr.sim.document import ATTRIBUTES, NOUN_ATTRIBUTES
 from ivr.tuning.report import build
 
+pytestmark = pytest.mark.both_backends
+
 AGENT_PHONE = "+8613900000001"
 CODE, PIN = "4321", "8642"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sqlite3
 import subprocess
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,9 @@ from twilio.request_validator import HMAC_SHA256, RequestValidator
 
 from ivr import create_app
 from ivr.cli import cli
+from ivr.database import open_database
+
+pytestmark = pytest.mark.both_backends
 
 ACCOUNT, PIN, PHONE = "10000003", "112233", "+14155550123"
 STRANGER = "+8613700000000"
@@ -61,8 +63,12 @@ def at_pin_prompt(client, from_number=STRANGER, account=ACCOUNT):
 
 
 def db_rows(settings, sql, *params):
-    with sqlite3.connect(settings["DATABASE"]) as db:
-        return db.execute(sql, params).fetchall()
+    """Rows as tuples, read apart from the app, as ``ivr report`` would (either backend)."""
+    database = open_database(settings["DATABASE"], read_only=True)
+    try:
+        return [tuple(row) for row in database.read_all(sql, params)]
+    finally:
+        database.close()
 
 
 def checked_pins(settings):
@@ -237,8 +243,10 @@ def _immutable(path: Path, on: bool) -> None:
 
 
 @pytest.fixture(name="breakable")
-def _breakable(settings):
+def _breakable(settings, backend):
     """The database file made read-only (immutable: root ignores permission bits)."""
+    if backend == "postgresql":
+        pytest.skip("about a SQLite file turned read-only; PostgreSQL has no such file")
     path = Path(settings["DATABASE"])
     if shutil.which("chattr") is None:
         pytest.skip("needs chattr (e2fsprogs) to make the database read-only")
@@ -274,16 +282,29 @@ def test_a_database_that_turns_read_only_fails_closed_and_recovers(breakable, se
 
 @contextmanager
 def refusing(settings, statement):
-    """The lockout book's ``INSERT`` or ``UPDATE`` of ``pin_attempts`` really fails (an
-    SQLite trigger), while every read and the calls table still work."""
-    with sqlite3.connect(settings["DATABASE"]) as db:
-        db.execute(f"CREATE TRIGGER refuse BEFORE {statement} ON pin_attempts "
-                   "BEGIN SELECT RAISE(ABORT, 'the disk refuses'); END")
+    """The lockout book's ``INSERT`` or ``UPDATE`` of ``pin_attempts`` really fails (a
+    trigger), while every read and the calls table still work."""
+    database = open_database(settings["DATABASE"])
+    if database.kind == "sqlite":
+        made = [f"CREATE TRIGGER refuse BEFORE {statement} ON pin_attempts "
+                "BEGIN SELECT RAISE(ABORT, 'the disk refuses'); END"]
+        dropped = ["DROP TRIGGER refuse"]
+    else:
+        made = ["CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'the disk refuses'; END $$",
+                f"CREATE TRIGGER refuse BEFORE {statement} ON pin_attempts "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"]
+        dropped = ["DROP TRIGGER refuse ON pin_attempts", "DROP FUNCTION refuse()"]
+    with database.tx() as db:
+        for sql in made:
+            db.execute(sql)
     try:
         yield
     finally:
-        with sqlite3.connect(settings["DATABASE"]) as db:
-            db.execute("DROP TRIGGER refuse")
+        with database.tx() as db:
+            for sql in dropped:
+                db.execute(sql)
+        database.close()
 
 
 @pytest.mark.parametrize("statement", ["INSERT", "UPDATE"])  # reserve / settle

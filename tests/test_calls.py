@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.both_backends
+
 DEMO_PHONE = "+8613800138000"      # 10000001, PIN 246810, a 200 CNY top-up processing
 STRANGER = "+8613700000000"        # no account
 

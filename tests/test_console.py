@@ -14,6 +14,8 @@ from ivr import create_app, live
 from ivr.cli import cli
 from ivr.console import text as words
 
+pytestmark = pytest.mark.both_backends
+
 PASSWORD = "correct horse battery"
 PAGES = ("/ops/", "/ops/tree", "/ops/report", "/ops/week", "/ops/callbacks", "/ops/tickets",
          "/ops/calls", "/ops/audit")
@@ -77,7 +79,7 @@ def test_log_in_wrong_password_and_log_out(app, client, people):
     assert post(client, "/ops/").status_code == 405  # Now takes no form
     out = client.post("/ops/logout", data={"csrf_token": token(client.get("/ops/").data)})
     assert out.status_code == 302 and client.get("/ops/").status_code == 302
-    assert [(r["user"], r["action"]) for r in audit(app)] == [("lead", "log in"),
+    assert [(r["actor"], r["action"]) for r in audit(app)] == [("lead", "log in"),
                                                               ("lead", "log out")]
 
 
@@ -238,7 +240,7 @@ def test_callbacks_listed_in_the_centres_time_and_marked_done_with_a_note(app, c
     assert b"Callback 1 marked done." in client.get("/ops/callbacks").data
     row = store.read_one("SELECT status, done_by, note FROM callbacks WHERE id=1")
     assert tuple(row) == ("done", "wang", "called, sorted")
-    assert audit(app)[-1] == {"user": "wang", "action": "callback done",
+    assert audit(app)[-1] == {"actor": "wang", "action": "callback done",
                               "target": "callback 1", "detail": "called, sorted"}
     again = post(client, "/ops/callbacks", id="1", outcome="failed", note="")
     assert again.status_code == 302 and len(audit(app)) == 2  # log-in, the one change
@@ -269,7 +271,7 @@ def test_tickets_with_recording_reply_by_and_closed_with_a_note(app, client, peo
     closed = client.get("/ops/tickets").data.decode()
     assert re.search(rf'<tr id="ticket-{number}" data-status="closed"', closed)
     assert "refunded (lead, " in closed
-    assert audit(app)[-1] == {"user": "lead", "action": "ticket closed",
+    assert audit(app)[-1] == {"actor": "lead", "action": "ticket closed",
                               "target": f"ticket {number}", "detail": "refunded"}
     assert "ticket closed" in client.get("/ops/audit").data.decode()
 

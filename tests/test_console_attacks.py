@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+import pytest
 from test_console import PASSWORD, log_in, token
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(app, clock):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -20,6 +19,8 @@ from conftest import Caller, sign
 from ivr import spoken
 from ivr.errors import StoreError
 from ivr.store import Store
+
+pytestmark = pytest.mark.both_backends
 
 STRANGER = "+8613700000000"
 VERIFY = ("10000001#", "246810")
@@ -267,8 +268,7 @@ def test_an_unverified_fraud_caller_has_a_way_out_at_the_account_prompt(app, cal
 
 @pytest.mark.parametrize(("lang", "key"), [("en-US", "2"), ("zh-CN", "1")])
 def test_a_caller_who_does_not_know_the_pin_has_a_way_out_at_the_pin_prompt(app, caller,
-                                                                           settings, lang,
-                                                                           key):
+                                                                           lang, key):
     call = caller("+8613800138000")  # 10000001 is registered to this phone
     call.start()
     root = call.keys(key, "2", "1", "1")  # account and security, locked: the caller-ID account
@@ -279,8 +279,7 @@ def test_a_caller_who_does_not_know_the_pin_has_a_way_out_at_the_pin_prompt(app,
     assert not call.said(text(app, "verify_wrong_pin", lang))  # not a wrong PIN
     record = hotline(app).store.call(call.sid)
     assert record["verified"] is False and record["details"]["unverified"] is True
-    with sqlite3.connect(settings["DATABASE"]) as db:
-        assert db.execute("SELECT COUNT(*) FROM pin_attempts").fetchone() == (0,)
+    assert hotline(app).store.read_one("SELECT COUNT(*) FROM pin_attempts")[0] == 0
 
 
 def test_an_unknown_ticket_number_can_be_typed_again(app, caller):

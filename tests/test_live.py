@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from ivr import live
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_waiting_in_the_ivr_and_taken_by_an_agent(app, caller, clock):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -15,6 +14,8 @@ from hypothesis import strategies as st
 from ivr import create_app, prompts
 from ivr.menu.loader import load as load_menu
 from ivr.menu.model import spoken_pieces
+
+pytestmark = pytest.mark.both_backends
 
 VERBS = {"Say", "Play", "Pause", "Gather", "Record", "Enqueue", "Hangup", "Redirect", "Leave"}
 NODES = ["language", "main", "payments_menu", "identify", "topup_status", "payment_date",
@@ -86,26 +87,24 @@ def test_no_sequence_of_requests_gets_a_5xx_or_invalid_twiml(hammered, calls):
                 assert not re.fullmatch(r"[A-Za-z0-9]{1,64}", call.get("CallSid", ""))
 
 
-def test_a_fault_inside_a_webhook_is_an_apology_and_the_general_queue(caller, settings):
+def test_a_fault_inside_a_webhook_is_an_apology_and_the_general_queue(app, caller):
     call = caller()
     call.start()
     call.press("2")
-    db = sqlite3.connect(settings["DATABASE"])
-    db.execute("DROP TABLE call_events")  # the database breaks mid-call
-    db.commit()
+    with app.extensions["ivr"].store.tx() as db:
+        db.execute("DROP TABLE call_events")  # the database breaks mid-call
     root = call.press("1")
     assert call.said("something went wrong on our side")
     assert root.find("Enqueue").text == "general"
 
 
-def test_a_fault_while_holding_keeps_the_caller_holding(caller, settings):
+def test_a_fault_while_holding_keeps_the_caller_holding(app, caller):
     call = caller()
     call.start()
     call.keys("2", "0")
     wait_url = call.root.find("Enqueue").get("waitUrl")
-    db = sqlite3.connect(settings["DATABASE"])
-    db.execute("DROP TABLE calls")
-    db.commit()
+    with app.extensions["ivr"].store.tx() as db:
+        db.execute("DROP TABLE calls")
     root = call.post(wait_url, QueuePosition="2")
     # waitUrl documents may not hold <Enqueue>: the caller hears hold and stays queued
     assert root.find("Enqueue") is None and root.find("Gather") is not None

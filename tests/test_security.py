@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import sqlite3
 
 import pytest
 from conftest import TOKEN, Caller
@@ -13,6 +12,8 @@ from twilio.request_validator import HMAC_SHA256, RequestValidator
 
 from ivr import create_app
 from ivr.errors import ConfigError
+
+pytestmark = pytest.mark.both_backends
 
 PARAMS = {"CallSid": "CA" + "1" * 32, "From": "+8613700000000", "To": "+8695188"}
 
@@ -112,24 +113,23 @@ def test_five_wrong_pins_over_several_calls_lock_and_the_lock_survives_restart(
     # nothing kept the PINs: not the logs, not any column of any table
     pins = ["581230", "581231", "581232", "581233", "581234", "112233"]
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    db = sqlite3.connect(settings["DATABASE"])
-    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    stored = "\n".join(str(row) for t in tables for row in db.execute(f"SELECT * FROM {t}"))
+    store = app.extensions["ivr"].store
+    stored = "\n".join(str(tuple(row)) for t in sorted(store.database.tables())
+                       for row in store.read_all(f"SELECT * FROM {t}"))
     for pin in pins:
         assert pin not in logged and pin not in stored
-    events = [r[0] for r in db.execute("SELECT input FROM call_events WHERE node='identify'")]
+    events = [r[0] for r in store.read_all("SELECT input FROM call_events WHERE node='identify'")]
     assert "******" in events and "****0003" in events
     assert "10000003" not in logged
 
 
-def test_the_lockout_book_keys_accounts_by_an_hmac_with_the_server_secret(settings, tmp_path):
+def test_the_lockout_book_keys_accounts_by_an_hmac_with_the_server_secret(settings):
     keys = []
-    for n, secret in enumerate(("one-secret", "another-secret")):
-        app = create_app({**settings, "SECRET_KEY": secret,
-                          "DATABASE": str(tmp_path / f"ivr{n}.db")})
+    for secret in ("one-secret", "another-secret"):  # one database, kept by two secrets
+        app = create_app({**settings, "SECRET_KEY": secret})
         wrong_pin_call(app.test_client())
-        with sqlite3.connect(app.config["DATABASE"]) as db:
-            (key,), = db.execute("SELECT account_key FROM pin_attempts").fetchall()
+        key = app.extensions["ivr"].store.read_one(
+            "SELECT account_key FROM pin_attempts ORDER BY id DESC")[0]
         expected = hmac.new(secret.encode(), b"a:10000003", hashlib.sha256).hexdigest()
         assert key == f"a:{expected[:32]}"
         keys.append(key)

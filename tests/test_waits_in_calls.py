@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import Caller
 from freezegun import freeze_time
 
 from ivr import create_app
 from ivr.cli import cli
+
+pytestmark = pytest.mark.both_backends
 
 SHIPPED_TRAFFIC = Path(__file__).parent.parent / "ivr" / "data" / "traffic.yaml"
 

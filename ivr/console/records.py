@@ -101,7 +101,9 @@ def find_calls(store: Store, query: str, limit: int = 50) -> list[dict[str, Any]
     if CALL_SID.fullmatch(query):
         rows = store.read_all(columns + "WHERE call_sid=?", (query,))
     elif LAST4.fullmatch(query):
-        rows = store.read_all(columns + "WHERE account_last4=? OR substr(from_number, -4)=? "
+        # substr from length-3, not from -4: PostgreSQL counts no positions from the end
+        rows = store.read_all(columns + "WHERE account_last4=? OR "
+                              "substr(from_number, length(from_number) - 3)=? "
                               "ORDER BY started_at DESC LIMIT ?", (query, query, limit))
     else:
         return None
