@@ -103,7 +103,9 @@ class Store:
 
     def check(self, now: datetime) -> None:
         """Raise StoreError unless the database answers and accepts a write (``/health``)."""
-        with self.tx() as db:  # a row written, not updated: an equal update may write nothing
+        # a row written, not updated: an equal update may write nothing. Under a lock: two
+        # hosts' checks at once would otherwise both delete nothing and insert id 1
+        with self.tx("health") as db:
             db.execute("DELETE FROM health")
             db.execute("INSERT INTO health (id, at) VALUES (1, ?)", (iso(now),))
 
@@ -129,8 +131,8 @@ class Store:
                    menu_file: str | None = None) -> bool:
         """Keep a new call at turn ``state.turn``, run on the tree ``version`` (read from
         ``menu_file``); False when the CallSid is already known."""
+        self._sweep(now)
         with self.tx() as db:
-            self._sweep(db, now)
             return bool(db.execute(
                 "INSERT INTO calls (call_sid, from_number, to_number, started_at, updated_at, "
                 "status, lang, state, turn, menu_version, menu_file) "
@@ -195,14 +197,17 @@ class Store:
                        f"duration_s=COALESCE(?, duration_s), state={self._scrubbed} "
                        f"WHERE call_sid=?", (iso(now), status, duration_s, call_sid))
 
-    def _sweep(self, db: Tx, now: datetime) -> None:
+    def _sweep(self, now: datetime) -> None:
         """Scrub the states that expired without Twilio reporting the call's end (no status
-        callback configured, or it failed): no step reads them again. Each row once."""
+        callback configured, or it failed): no step reads them again. Each row once; one
+        host at a time (two sweeps locking the same rows in another order would deadlock)."""
         if self._swept_at is not None and now - self._swept_at < SWEEP_EVERY:
             return
         self._swept_at = now
-        db.execute(f"UPDATE calls SET state={self._scrubbed} WHERE ended_at IS NULL "
-                   f"AND updated_at < ? AND {self._unscrubbed}", (iso(now - self.state_ttl),))
+        with self.tx("calls:sweep") as db:
+            db.execute(f"UPDATE calls SET state={self._scrubbed} WHERE ended_at IS NULL "
+                       f"AND updated_at < ? AND {self._unscrubbed}",
+                       (iso(now - self.state_ttl),))
 
     def set_queue_result(self, call_sid: str, result: str) -> None:
         with self.tx() as db:
@@ -238,12 +243,14 @@ class Store:
         with self.tx(f"callbacks:{number}") as db:
             pending = db.execute("SELECT id FROM callbacks WHERE number=? AND queue=? "
                                  "AND status='pending'", (number, queue)).fetchone()
-            if pending:
-                db.execute("UPDATE callbacks SET account=COALESCE(?, account), issue=?, "
-                           "window_start=?, window_end=?, call_sid=?, "
-                           "verified=CASE WHEN verified > ? THEN verified ELSE ? END, "
-                           "requests=requests+1 WHERE id=?",
-                           (*values, values[-1], pending["id"]))
+            # still pending as it is updated: an agent may mark it done meanwhile (the
+            # console locks the callback, not the number), and then a new one is booked
+            if pending and db.execute(
+                    "UPDATE callbacks SET account=COALESCE(?, account), issue=?, "
+                    "window_start=?, window_end=?, call_sid=?, "
+                    "verified=CASE WHEN verified > ? THEN verified ELSE ? END, "
+                    "requests=requests+1 WHERE id=? AND status='pending'",
+                    (*values, values[-1], pending["id"])).rowcount:
                 return int(pending["id"])
             booked = db.execute("SELECT COUNT(*) FROM callbacks WHERE number=? AND created_at>?",
                                 (number, iso(now - timedelta(days=1)))).fetchone()[0]
