@@ -341,8 +341,8 @@ def test_both_languages_have_every_string():
 
 
 # -- ivr ops -------------------------------------------------------------------------------
-def test_add_user_asks_twice_and_lists_users(runner, tmp_path):
-    db = str(tmp_path / "ivr.db")
+def test_add_user_asks_twice_and_lists_users(runner, database):
+    db = database
     added = runner.invoke(cli, ["ops", "add-user", "lead", "--db", db],
                           input=f"{PASSWORD}\n{PASSWORD}\n")
     assert added.exit_code == 0, added.output
@@ -394,13 +394,13 @@ def test_serve_refuses_to_start_without_a_secret_key(runner, tmp_path, monkeypat
     assert len(started) == 2
 
 
-def test_the_readme_adds_users_as_it_says(runner, tmp_path):
+def test_the_readme_adds_users_as_it_says(runner, database):
     readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
     section = readme.split("## The ops console")[1].split("\n## ")[0]
     examples = [line.split("#")[0].split() for line in section.splitlines()
                 if line.startswith("ivr ops ")]
     assert len(examples) == 4
-    db = ["--db", str(tmp_path / "ivr.db")]
+    db = ["--db", database]
     for example in examples:
         answers = f"{PASSWORD}\n{PASSWORD}\n" + ("135790\n135790\n" if "--code" in example else "")
         result = runner.invoke(cli, example[1:] + db, input=answers)
