@@ -168,8 +168,11 @@ def _from() -> str:
 
 
 def _refuse(sid: str, row: dict[str, Any], now: datetime) -> Response:
-    tries = int(row["tries"]) + 1
-    _update(sid, now, tries=tries, code=None)
+    # counted in the row, not from the row read: two hosts refusing at once count two tries
+    with hotline().store.tx() as db:
+        counted = db.execute("UPDATE agent_calls SET tries=tries+1, code=NULL, updated_at=? "
+                             "WHERE call_sid=? RETURNING tries", (iso(now), sid)).fetchone()
+    tries = int(counted[0]) if counted else int(row["tries"]) + 1
     log.warning("agent call %s: a code and PIN that match no agent (try %d of %d)", sid,
                 tries, agent_flow.MAX_TRIES)
     return _render(agent_flow.refused(hotline().catalog, row["lang"], tries))
