@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from ivr import twiml
 from ivr.call import CallEvent, LiveQueue, Step, Utterance
+from ivr.errors import StoreError
 from ivr.hotline import Hotline
 from ivr.security import verify_twilio_signature
 
@@ -210,10 +211,13 @@ def apologise(exc: Exception) -> Response | HTTPException:
         return Response(status=503)
     line = hotline()
     lang = line.catalog.default_lang
-    try:
-        lang = line.lang_of(request.values.get("CallSid", ""))
-    except Exception:  # noqa: BLE001 - the store itself may be what failed
-        log.exception("could not read the call's language")
+    # when the database is what failed, asking it again would wait as long once more (a
+    # PostgreSQL away: the pool's 10 s) and the apology would miss Twilio's 15 s
+    if not isinstance(exc, StoreError):
+        try:
+            lang = line.lang_of(request.values.get("CallSid", ""))
+        except Exception:  # noqa: BLE001 - the store may fail now, too
+            log.exception("could not read the call's language")
     voices = current_app.config["VOICES"]
     if request.endpoint in ("voice.wait", "voice.hold_key"):
         # inside the wait loop <Enqueue> is not allowed: just keep the caller holding

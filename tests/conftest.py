@@ -73,7 +73,8 @@ def _settings(tmp_path: Any, database: str) -> dict[str, Any]:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """One line when the PostgreSQL runs were skipped, saying how to have them."""
     why = pg.missing()
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "postgresql" in r.nodeid]
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if why and why in str(r.longrepr)]
     if why and skipped:
         terminalreporter.write_line(f"{why} ({len(skipped)} tests)")
 

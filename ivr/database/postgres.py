@@ -163,9 +163,11 @@ class PostgresDatabase:
         try:
             pinned = getattr(self._snapshot, "conn", None)
             if pinned is not None:  # in a snapshot: read in its transaction
-                return pinned.execute(_sql(sql), tuple(params)).fetchall()
+                rows: list[Any] = pinned.execute(_sql(sql), tuple(params)).fetchall()
+                return rows
             with self.pool.connection() as conn:
-                return conn.execute(_sql(sql), tuple(params)).fetchall()
+                rows = conn.execute(_sql(sql), tuple(params)).fetchall()
+                return rows
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise self._failed(exc) from exc
 
