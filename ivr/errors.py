@@ -45,5 +45,10 @@ class StoreError(IVRError):
     """The database could not be read or written."""
 
 
+class StoreUnreachable(StoreError):
+    """No connection to the database came within the wait: asking it again now would
+    wait as long once more."""
+
+
 class ConfigError(IVRError):
     """A setting is missing or malformed."""

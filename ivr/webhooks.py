@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from ivr import twiml
 from ivr.call import CallEvent, LiveQueue, Step, Utterance
-from ivr.errors import StoreError
+from ivr.errors import StoreUnreachable
 from ivr.hotline import Hotline
 from ivr.security import verify_twilio_signature
 
@@ -211,9 +211,10 @@ def apologise(exc: Exception) -> Response | HTTPException:
         return Response(status=503)
     line = hotline()
     lang = line.catalog.default_lang
-    # when the database is what failed, asking it again would wait as long once more (a
-    # PostgreSQL away: the pool's 10 s) and the apology would miss Twilio's 15 s
-    if not isinstance(exc, StoreError):
+    # a database that did not answer would wait as long again (a PostgreSQL away: the
+    # pool's 10 s), and the apology would miss Twilio's 15 s; one that failed a statement
+    # (a table broken, a write refused) may still say the caller's language
+    if not isinstance(exc, StoreUnreachable):
         try:
             lang = line.lang_of(request.values.get("CallSid", ""))
         except Exception:  # noqa: BLE001 - the store may fail now, too

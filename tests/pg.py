@@ -124,6 +124,13 @@ class PostgresServer:
         """Stop at once (cutting every connection) and start again on the same port."""
         self._ctl("restart", "-m", "fast")
 
+    def down(self) -> None:
+        """Stop the server (an outage), keeping its data for ``up``."""
+        self._ctl("stop", "-m", "fast")
+
+    def up(self) -> None:
+        self._ctl("start")
+
     def stop(self) -> None:
         try:
             self._ctl("stop", "-m", "immediate")

@@ -21,9 +21,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from conftest import TOKEN, Caller
 from pg import PostgresServer
 from servers import Server, serve
 
+from ivr import create_app
 from ivr.sim import CallOptions, Hold, Script, simulate
 from ivr.sim.errors import TransportError
 from ivr.sim.trace import EventType, Trace
@@ -179,6 +181,37 @@ def test_a_postgresql_restart_mid_call_costs_no_webhook(tmp_path):
             kept = record(database, trace.call_sid)
             assert (kept["verified"], kept["queue"], kept["status"]) == (True, QUEUE,
                                                                          "completed")
+    finally:
+        server.stop()
+
+
+@pytest.mark.usefixtures("postgres_server")
+def test_a_postgresql_outage_is_an_apology_and_the_line_comes_back(tmp_path):
+    """PostgreSQL down mid-call: the webhook waits for the pool, then apologises and
+    queues the caller, without asking the absent database for the call's language again
+    (so in the default one, though this caller chose English); /health says 503. Back up,
+    the next call goes as usual."""
+    server = PostgresServer.start()
+    try:
+        app = create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "DEMO": True,
+                          "SECRET_KEY": "test-secret", "DATABASE": server.fresh_database(),
+                          "AUDIO_DIR": str(tmp_path / "audio")})
+        client = app.test_client()
+        english = Caller(client)
+        english.start()
+        english.press("2")
+        server.down()
+        english.press("1")
+        assert english.heard[-1] == app.extensions["ivr"].catalog.text("zh-CN", "apology")
+        assert english.queue == "general"
+        assert client.get("/health").status_code == 503
+        server.up()
+        assert client.get("/health").status_code == 200
+        again = Caller(client)
+        again.start()
+        again.keys("2", "1")
+        assert again.at == "payments_menu"  # the pool connects again within the wait
+        app.extensions["ivr"].store.close()
     finally:
         server.stop()
 

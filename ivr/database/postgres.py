@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from ivr.database import shown
-from ivr.errors import StoreError
+from ivr.errors import StoreError, StoreUnreachable
 
 try:
     import psycopg
@@ -135,12 +135,18 @@ class PostgresDatabase:
                     self._pool = psycopg_pool.ConnectionPool(
                         self.url, min_size=1, max_size=self.pool_size,
                         kwargs=self._settings(), check=psycopg_pool.ConnectionPool.check_connection,
-                        timeout=CONNECT_TIMEOUT_S, name="ivr", open=True)
+                        timeout=CONNECT_TIMEOUT_S, name="ivr", open=True,
+                        # retried sooner: psycopg_pool's back-off doubles until this is up
+                        # (default 5 min: a long outage left gaps of minutes between tries)
+                        reconnect_timeout=CONNECT_TIMEOUT_S)
                     self._pid = os.getpid()
         return self._pool
 
     def _failed(self, exc: Exception) -> StoreError:
         log.error("database %s failed: %s", self.where, _said(exc))
+        if isinstance(exc, psycopg_pool.PoolTimeout):  # the server away, or every connection busy
+            return StoreUnreachable(f"the database {self.where} did not answer within "
+                                    f"{CONNECT_TIMEOUT_S:g} s: {_said(exc)}")
         return StoreError(f"the database {self.where} failed: {_said(exc)}")
 
     @contextmanager
