@@ -74,13 +74,6 @@ class Store:
         self._unscrubbed = self.database.json_has_any("state", PERSONAL)
 
     @property
-    def path(self) -> Path:
-        """The SQLite file (the simulator's sandbox copies it whole)."""
-        if self.database.kind != "sqlite":
-            raise StoreError(f"{self.database.where} is not a SQLite file")
-        return Path(self.location)
-
-    @property
     def db(self) -> sqlite3.Connection:
         """This thread's SQLite connection (the simulator's snapshots back it up)."""
         database = self.database

@@ -136,22 +136,13 @@ def _baseline(db: Database, tx: Tx) -> None:
     have: dict[str, set[str]] = {}
     for table, column, definition in BASELINE_COLUMNS:
         if table not in have:
-            have[table] = _columns(db, tx, table)
+            have[table] = db.columns(table, tx)
         if column not in have[table]:
             tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _actor(db: Database, tx: Tx) -> None:
     tx.execute('ALTER TABLE audit_log RENAME COLUMN "user" TO actor')
-
-
-def _columns(db: Database, tx: Tx, table: str) -> set[str]:
-    """``table``'s columns, read in the migration's own transaction."""
-    if db.kind == "sqlite":
-        return {r[1] for r in tx.execute(f"PRAGMA table_info({table})")}
-    return {r[0] for r in tx.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = ?", (table,))}
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from ivr.database import shown
+from ivr.database import Tx, shown
 from ivr.errors import StoreError, StoreUnreachable
 
 try:
@@ -162,18 +162,20 @@ class PostgresDatabase:
             raise self._failed(exc) from exc
 
     def read_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        rows = self.read_all(sql, params)
-        return rows[0] if rows else None
+        return self._read(sql, params, lambda cursor: cursor.fetchone())
 
     def read_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        rows: list[Any] = self._read(sql, params, lambda cursor: cursor.fetchall())
+        return rows
+
+    def _read(self, sql: str, params: Sequence[Any], fetch: Callable[[Any], Any]) -> Any:
+        """``fetch`` of the query's cursor, in the thread's snapshot if one is open."""
         try:
             pinned = getattr(self._snapshot, "conn", None)
-            if pinned is not None:  # in a snapshot: read in its transaction
-                rows: list[Any] = pinned.execute(_sql(sql), tuple(params)).fetchall()
-                return rows
+            if pinned is not None:
+                return fetch(pinned.execute(_sql(sql), tuple(params)))
             with self.pool.connection() as conn:
-                rows = conn.execute(_sql(sql), tuple(params)).fetchall()
-                return rows
+                return fetch(conn.execute(_sql(sql), tuple(params)))
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise self._failed(exc) from exc
 
@@ -202,10 +204,10 @@ class PostgresDatabase:
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = current_schema()")}
 
-    def columns(self, table: str) -> set[str]:
-        return {r[0] for r in self.read_all(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = ?", (table,))}
+    def columns(self, table: str, tx: Tx | None = None) -> set[str]:
+        sql = ("SELECT column_name FROM information_schema.columns "
+               "WHERE table_schema = current_schema() AND table_name = ?")
+        return {r[0] for r in (tx.execute(sql, (table,)) if tx else self.read_all(sql, (table,)))}
 
     def ddl(self, sql: str) -> str:
         return sql.replace("INTEGER PRIMARY KEY AUTOINCREMENT",

@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ivr.database import Tx
 from ivr.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -145,8 +146,9 @@ class SQLiteDatabase:
         return {r[0] for r in self.read_all(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
 
-    def columns(self, table: str) -> set[str]:
-        return {r[1] for r in self.read_all(f"PRAGMA table_info({table})")}
+    def columns(self, table: str, tx: Tx | None = None) -> set[str]:
+        sql = f"PRAGMA table_info({table})"
+        return {r[1] for r in (tx.execute(sql) if tx else self.read_all(sql))}
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

@@ -54,7 +54,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ivr.database import Database, is_postgres, open_database
+from ivr.database import Database, open_database
 from ivr.errors import StoreError
 from ivr.menu.model import Kind, Menu
 from ivr.store import iso
@@ -194,9 +194,7 @@ def open_records(location: Path | str) -> Database:
     """The call records at ``location`` (a SQLite path or a ``postgresql://`` URL),
     read-only: a file is neither created, migrated nor written, a PostgreSQL session
     refuses writes. StoreError naming the database when it is none, or not an ivr one."""
-    if not is_postgres(location) and not Path(location).is_file():
-        raise StoreError(f"{Path(location)}: no such database")
-    db = open_database(location, read_only=True)
+    db = open_database(location, read_only=True)  # a file that is not there: "no such database"
     try:
         tables = db.tables()
     except StoreError:
