@@ -100,6 +100,16 @@ def newer(location: str | Path) -> None:
 
 # -- status --------------------------------------------------------------------------------
 
+
+def first_call(location: str | Path) -> dict | None:
+    """The record of the 0.15 fixture's first call, as the store reads it at ``location``."""
+    store = Store(location)
+    try:
+        return store.call(FIRST_CALL)
+    finally:
+        store.close()
+
+
 def test_status_of_release_015_lists_both_migrations_pending_and_changes_nothing(runner, old_db):
     before = digest(old_db)
     result = ivr(runner, "db", "status", "--db", str(old_db))
@@ -203,11 +213,7 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
     assert again.output.splitlines()[-1] == "already at version 2, this release's latest"
     assert ivr(runner, "db", "status", "--db", str(old_db)).output.splitlines()[-1] == \
         "up to date"
-    store = Store(old_db)
-    try:
-        call = store.call(FIRST_CALL)
-    finally:
-        store.close()
+    call = first_call(old_db)
     assert call is not None and call["verified"] and call["queue"] == "payments"
     assert call["status"] == "completed" and call["account_last4"] == "0001"
     report = ivr(runner, "report", "--db", str(old_db), "--since", "2026-11-26",
@@ -297,11 +303,7 @@ def test_copy_of_release_015_reads_it_as_it_is(runner, old_db, old_rows, pg_url)
     assert result.stdout.splitlines()[-1] == ("12 tables, 59 rows; the target's row counts "
                                               "match the source's")
     assert "call_events 36".split() in [line.split() for line in result.stdout.splitlines()]
-    store = Store(pg_url)
-    try:
-        call = store.call(FIRST_CALL)
-    finally:
-        store.close()
+    call = first_call(pg_url)
     assert call is not None and call["verified"] and call["queue"] == "payments"
 
 
