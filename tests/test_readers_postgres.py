@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from conftest import QUIET, TOKEN
 from freezegun import freeze_time
 from servers import free_port, serve
-from test_report import DEMO_PHONE, Call
+from test_report import Call, six_calls
 
 from ivr import create_app
 from ivr.cli import cli
@@ -36,12 +36,7 @@ def made(location: str, audio: Path) -> None:
                           "SECRET_KEY": SECRET, "DATABASE": location,
                           "AUDIO_DIR": str(audio)})
         client = app.test_client()
-        Call(client, clock, DEMO_PHONE).keys("2", "1", "1", "1", "246810").hang_up()
-        Call(client, clock).keys("2", "*", "", "1", "9", "7", "4").hang_up()
-        Call(client, clock).keys("2", "0").enqueue_action("bridged").hang_up()
-        Call(client, clock).keys("2", "0").hold_key_1().hang_up()
-        Call(client, clock).keys("2", "0").enqueue_action("hangup").hang_up()
-        Call(client, clock).keys("2", "", "7", "8").enqueue_action("hangup").hang_up()
+        six_calls(client, clock)  # test_report's A to F
         Call(client, clock).keys("2", "1", "1", "10000003#", "000000").hang_up()
         Call(client, clock).hang_up()
     app.extensions["ivr"].store.close()  # in real time: the pool's threads wait on the clock

@@ -71,11 +71,8 @@ def enqueue_root(enqueue: Any) -> Any:
     return root
 
 
-@pytest.fixture(name="made")
-def _made(settings: dict[str, Any], clock: Any) -> dict[str, Any]:
-    """Nine calls through the app with known choices; the database they are in."""
-    app = create_app({**settings, "LOCKOUT_FAILURES": 2})
-    client = app.test_client()
+def six_calls(client: Any, clock: Any) -> None:
+    """Calls A to F, with known choices (``made`` adds G to I)."""
     # A: verified by caller ID, hears the top-up status and hangs up: contained
     Call(client, clock, DEMO_PHONE).keys("2", "1", "1", "1", "246810").hang_up()
     # B: * and a time-out at main, into payments, 9 back, 7 invalid, 4, hangs up there
@@ -88,6 +85,14 @@ def _made(settings: dict[str, Any], clock: Any) -> dict[str, Any]:
     Call(client, clock).keys("2", "0").enqueue_action("hangup").hang_up()
     # F: a time-out and two wrong keys: the fallback into general, then hangs up waiting
     Call(client, clock).keys("2", "", "7", "8").enqueue_action("hangup").hang_up()
+
+
+@pytest.fixture(name="made")
+def _made(settings: dict[str, Any], clock: Any) -> dict[str, Any]:
+    """Nine calls through the app with known choices; the database they are in."""
+    app = create_app({**settings, "LOCKOUT_FAILURES": 2})
+    client = app.test_client()
+    six_calls(client, clock)
     # G: a wrong PIN, then the right one; 0 for an agent at the top-up status, hangs up
     # at the prepare node
     Call(client, clock).keys("2", "1", "1", "10000001#", "111111", "10000001#", "246810",
