@@ -85,12 +85,17 @@ class Browser:
     def submit(self, button: Any, ready: str, check: str | None = None) -> Any:
         """Click ``button`` (of a form), wait for the page it leads to, then for ``ready``;
         ``check`` as for ``open``."""
-        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        old = self.driver.find_element("tag name", "html")
+        # the old document is marked, and the new one is the first without the mark. Not
+        # ``staleness_of(<html>)``: while the old document is torn down, Chromium may answer
+        # that element with "Node with given id does not belong to the document" (an
+        # unknown error, not a stale element), which failed a CI run
+        self.driver.execute_script("window.__ivrLeaving = true")
         button.click()
-        WebDriverWait(self.driver, WAIT_S).until(ec.staleness_of(old))
+        WebDriverWait(self.driver, WAIT_S, ignored_exceptions=(WebDriverException,)).until(
+            lambda driver: driver.execute_script("return window.__ivrLeaving !== true"))
         return self._arrived(ready, check)
 
     def _arrived(self, ready: str, check: str | None) -> Any:
