@@ -149,9 +149,40 @@ class _NodeReader:
         no_input = values.get("no_input")
         if isinstance(no_input, dict):
             no_input = self.option(no_input, "", "no_input", self.lines.get("no_input", self.line))
-        rest = {k: v for k, v in values.items() if k not in {"options", "no_input", "kind"}}
+        rest = {k: v for k, v in values.items()
+                if k not in {"options", "no_input", "kind", "phrases", "speech"}}
+        speech = values.get("speech")
+        if speech is not None and not isinstance(speech, bool):
+            self.problems.append(Problem(self.loc("speech", self.lines.get("speech")),
+                                         f"speech must be true or false, not {speech!r}"))
+            speech = None
         return Node(id=self.id, kind=kind, options=tuple(options), no_input=no_input,
+                    speech=speech, phrases=self.phrases(values.get("phrases")),
                     line=self.line, lines=self.lines, **rest)
+
+    def phrases(self, raw: Any) -> dict[str, tuple[str, ...]]:
+        """``phrases: {zh-CN: [充值, 没到账], en-US: [top up]}``: by language, each a list
+        of what callers say (one string is a list of one)."""
+        if raw is None:
+            return {}
+        line = self.lines.get("phrases")
+        if not isinstance(raw, dict):
+            self.problems.append(Problem(self.loc("phrases", line), "phrases must be a "
+                                         "mapping of language to a list of phrases"))
+            return {}
+        self.problems += _dupes(f"{self.where}.phrases", raw, self.source)
+        found: dict[str, tuple[str, ...]] = {}
+        for lang, said in raw.items():
+            where = f"phrases.{lang}"
+            self.lines[where] = line_of(raw, str(lang), line or self.line)
+            said = [said] if isinstance(said, str) else said
+            if not isinstance(said, list) or not said or not all(
+                    isinstance(p, str) and p.strip() for p in said):
+                self.problems.append(Problem(self.loc(where, self.lines[where]), "must be a "
+                                             "list of phrases, each some words callers say"))
+                continue
+            found[str(lang)] = tuple(p.strip() for p in said)
+        return found
 
 
 def _number(settings: Any, name: str, default: int, where: str,

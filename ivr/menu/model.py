@@ -13,6 +13,12 @@ A node is one step of the call. Its ``kind`` says what it does:
 
 Any node may say ``verified: true``: a caller not yet verified is sent through the tree's
 ``verify`` node first and comes back to it.
+
+A menu may accept speech (``speech: true``; the main menu does when its options have
+phrases). A node a caller may ask for by voice lists ``phrases`` per language (what callers
+say for it) and a ``topic``, the prompt that names it when a weak match is confirmed. A
+speech menu's targets are its options' nodes and what lies below them through sub-menus
+(``speech_targets``), so a caller may land deep in the tree in one sentence.
 """
 
 from __future__ import annotations
@@ -83,6 +89,13 @@ class Node:
     on_locked: str | None = None
     agent: bool = True
     verified: bool = False
+    #: a menu that accepts speech: None (not written) is true for the main menu when its
+    #: options have phrases (``takes_speech``)
+    speech: bool | None = None
+    #: what callers say for this node, by language ("充值", "没到账"; "top up" ...)
+    phrases: dict[str, tuple[str, ...]] = _field(default_factory=dict, compare=False)
+    #: the prompt naming this node in a confirmation ("您要办理的是" + topic + "，对吗？")
+    topic: str | None = None
     line: int = 0
     #: the line of each field as written, for problems that point at one field
     lines: dict[str, int] = _field(default_factory=dict, compare=False, repr=False)
@@ -145,6 +158,34 @@ class Menu:
         if node.verified:
             found.append(("verified", self.verify))
         return found
+
+
+def takes_speech(menu: Menu, node: Node) -> bool:
+    """Whether a menu listens for speech as well as keys: as written, else (the main menu)
+    when its options' nodes have phrases, so a tree written before speech keeps keys only."""
+    if node.kind is not Kind.MENU:
+        return False
+    if node.speech is not None:
+        return node.speech
+    return node.id == menu.main and any(
+        menu.nodes[o.goto].phrases for o in node.options if o.goto in menu.nodes)
+
+
+def speech_targets(menu: Menu, node: Node) -> list[str]:
+    """The nodes a caller may ask for by voice at a speech menu: its options' nodes first
+    (in the order written), then what lies below them through sub-menus' options, breadth
+    first. Not through ``back`` or a node's ``next``: a sentence names a topic, not a step."""
+    found: list[str] = []
+    todo = [o.goto for o in node.options]
+    while todo:
+        target = todo.pop(0)
+        if target in found or target == node.id or target not in menu.nodes:
+            continue
+        found.append(target)
+        below = menu.nodes[target]
+        if below.kind is Kind.MENU:
+            todo += [o.goto for o in below.options]
+    return found
 
 
 #: what a menu spoken from its options' phrases says after them (``flow.menu_words``):

@@ -1,0 +1,299 @@
+"""What a caller said at a speech menu, matched to a node of the tree: the only importer
+of jieba, pypinyin and rapidfuzz.
+
+Twilio sends the recogniser's text (``SpeechResult``) and its ``Confidence``. Each target
+of the menu (``speech_targets``) lists phrases per language; a phrase is one or more
+keywords separated by spaces, all of which should be heard, in any order ("充值 没到账",
+"top up"). The caller's words are split into tokens, Mandarin by jieba (with the tree's
+keywords added to its dictionary) and English by words, lightly stemmed. A keyword is
+compared with every token and with runs of two and three adjacent tokens (jieba may cut
+"没到账" as "没到" + "账", a recogniser may hear "re fund"), by rapidfuzz's ratio and, for
+Mandarin, by the ratio of the pinyin too: recognisers' errors in Mandarin are mostly
+homophones (冲值 for 充值, 体现 for 提现).
+
+A phrase scores the share of its keywords heard, weighted by their length; a target its
+best phrase, and it *explains* the caller's words its well-heard phrases rest on. Targets
+rank by being well heard (``CLEAR``), then by how much they explain. The best is routed
+to when it is well heard, no rival (a target neither above nor below it, resting on other
+words) explains nearly as much (``TIE``), and the recogniser was at least
+``LOW_CONFIDENCE`` sure. A weaker or tied best is confirmed with one keypad question;
+below ``WEAK`` nothing was understood.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ivr.menu.model import Kind, Menu, Node, speech_targets, takes_speech
+
+#: a target at least this sure, with no rival near, is routed to without asking
+CLEAR = 0.8
+#: a rival explaining this share of what the best explains makes a tie: confirmed, not
+#: guessed
+TIE = 0.7
+#: below this nothing was understood
+WEAK = 0.5
+#: a keyword heard less alike than this is not heard at all
+HEARD = 0.8
+#: a recogniser less sure than this of its words gets a confirmation, however clear
+LOW_CONFIDENCE = 0.4
+#: Twilio's hints: "each hint up to 100 characters"; at most this many are sent
+MAX_HINTS = 100
+
+#: words that say nothing about why someone calls
+_STOP = {
+    "zh": set("我 你 您 的 了 吗 呢 啊 吧 嗯 呀 哦 喂 是 有 在 就 都 也 还 和 跟 这 那 个 一 下 把 给 让 "
+              "那个 这个 就是 然后 一下 你好 您好 请问 麻烦 想 要 我想 我要 帮 帮我 怎么 怎么办 什么 为什么 "
+              "一直 已经 现在 今天 昨天 刚才 刚刚 一个 有点 好像 可以 能 能不能 不能 我的 你们".split()),
+    "en": set("i i'm im me my mine you your we our us a an the to of for and or but is are was were "
+              "be been it it's its this that there here hi hello hey yeah yes um uh er oh so just "
+              "can could would will please like want wanna need help with on in at about get got "
+              "have has had do does did don't didn't isn't it's not some any".split()),
+}
+_WORD = re.compile(r"[a-z0-9']+")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Understood:
+    """What the caller's words meant at a speech menu: ``decision`` is ``route`` (go to
+    ``target``), ``confirm`` (ask whether ``target`` is meant) or ``none``."""
+
+    decision: str
+    target: str | None = None
+    score: float = 0.0
+    #: the best rival's score (0 when none): how near the match came to a tie
+    rival: float = 0.0
+
+
+def family(lang: str) -> str:
+    """``zh`` for Mandarin catalogs (zh-CN), else ``en``: how words are split."""
+    return "zh" if lang.lower().startswith("zh") else "en"
+
+
+def _normal(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return re.sub(r"[-_/]", " ", text)
+
+
+def _stem(word: str) -> str:
+    """A light English stem, so "refunds", "refunded" and "refund" are one word."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+class _Words:
+    """Splits text into tokens the way keywords are compared; one per tree and language."""
+
+    def __init__(self, lang_family: str, keywords: set[str]) -> None:
+        self.family = lang_family
+        self.tokenizer = None
+        if lang_family == "zh":
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict..." on stderr
+            self.tokenizer = jieba.Tokenizer()
+            for word in sorted(keywords):
+                if _HAN.search(word):
+                    self.tokenizer.add_word(word, freq=50_000)
+
+    def tokens(self, text: str) -> list[str]:
+        text = _normal(text)
+        stop = _STOP[self.family]
+        if self.tokenizer is None:
+            return [_stem(w) for w in _WORD.findall(text) if w not in stop]
+        found = []
+        for token in self.tokenizer.lcut(text):
+            token = token.strip()
+            if token and token not in stop and (_HAN.search(token) or _WORD.fullmatch(token)):
+                found.append(_stem(token) if _WORD.fullmatch(token) else token)
+        return found
+
+    def keywords(self, phrase: str) -> list[str]:
+        """A phrase's keywords: its space-separated parts (Mandarin), or its words."""
+        if self.family == "zh":
+            parts = [p for p in _normal(phrase).split() if p not in _STOP["zh"]]
+            return [_stem(p) if _WORD.fullmatch(p) else p for p in parts]
+        return self.tokens(phrase)
+
+
+@lru_cache(maxsize=4096)
+def _pinyin(word: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return " ".join(lazy_pinyin(word))
+
+
+def _alike(keyword: str, heard: str, zh: bool) -> float:
+    """How alike a keyword and some heard words are, 0 to 1: by their letters, and for
+    Mandarin by their sound (the same pinyin, tones aside, is 0.95)."""
+    from rapidfuzz.fuzz import ratio
+
+    if keyword == heard:
+        return 1.0
+    # in Mandarin a word heard with a character more (没到账, 没有到账) may be it, one
+    # with a character less (付不了, 不了) is another word
+    score = ratio(keyword, heard) / 100 if not zh or len(heard) >= len(keyword) else 0.0
+    if zh and _HAN.search(keyword) and _pinyin(keyword) == _pinyin(heard):
+        score = max(score, 0.95)  # a homophone: likelier misheard than a different word
+    if len(keyword) >= 2 and keyword in heard and len(heard) <= len(keyword) + 1:
+        score = max(score, 0.9)  # 充值 in 充值卡, refund in refunded
+    return score
+
+
+def _runs(tokens: list[str]) -> list[tuple[str, frozenset[int]]]:
+    """Every token and every run of two or three adjacent ones, joined, with the positions
+    of the tokens each covers."""
+    runs = [(t, frozenset({i})) for i, t in enumerate(tokens)]
+    for width in (2, 3):
+        runs += [("".join(tokens[i:i + width]), frozenset(range(i, i + width)))
+                 for i in range(len(tokens) - width + 1)]
+    return runs
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    target: str
+    score: float  # the share of its best phrase heard, 0 to 1
+    heard: frozenset[int]  # the caller's tokens its well-heard phrases rest on
+    evidence: float  # its keywords heard, by length and how well: how much it explains
+    depth: int  # how deep in the tree
+    order: int  # the target's place in the tree
+
+
+class Listener:
+    """The speech menus of one tree, ready to match what callers say at them."""
+
+    def __init__(self, menu: Menu) -> None:
+        self.menu = menu
+        #: menu id -> its targets, in tree order
+        self.targets = {n.id: speech_targets(menu, n) for n in menu.nodes.values()
+                        if takes_speech(menu, n)}
+        langs = {lang for node in menu.nodes.values() for lang in node.phrases}
+        self.words: dict[str, _Words] = {}
+        #: (lang, target) -> its phrases, each as keywords
+        self.phrases: dict[tuple[str, str], list[list[str]]] = {}
+        for lang in sorted(langs):
+            written = [(n.id, p) for n in menu.nodes.values() for p in n.phrases.get(lang, ())]
+            words = self.words[lang] = _Words(family(lang), {
+                k for _, p in written for k in _normal(p).split()})
+            for node_id, phrase in written:
+                keywords = words.keywords(phrase)
+                if keywords:
+                    self.phrases.setdefault((lang, node_id), []).append(keywords)
+        #: node id -> the menus whose options lead to it
+        self.above: dict[str, set[str]] = {}
+        for node in menu.nodes.values():
+            if node.kind is Kind.MENU:
+                for option in node.options:
+                    self.above.setdefault(option.goto, set()).add(node.id)
+
+    def ancestors(self, node_id: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [node_id]
+        while todo:
+            for parent in self.above.get(todo.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return seen
+
+    def matches(self, node: Node, lang: str, text: str) -> list[_Match]:
+        """Every target that heard something in ``text``, best first: a well-heard one
+        (``CLEAR``) before the rest, then by how much of the sentence it explains, then by
+        score, the deeper node, and tree order."""
+        words = self.words.get(lang)
+        if words is None:
+            return []
+        zh = words.family == "zh"
+        tokens = words.tokens(text)
+        runs = _runs(tokens)
+        if not runs:
+            return []
+        found = []
+        for order, target in enumerate(self.targets.get(node.id, ())):
+            # per phrase: the share heard, and each keyword heard with how well and where
+            phrases = []
+            for keywords in self.phrases.get((lang, target), ()):
+                heard = {}
+                for keyword in keywords:
+                    alike, at = max(((_alike(keyword, run, zh), at) for run, at in runs),
+                                    key=lambda found: found[0])
+                    if alike >= HEARD:
+                        heard[keyword] = (len(keyword) * alike, at)
+                total = sum(len(k) for k in keywords)
+                phrases.append((sum(w for w, _ in heard.values()) / total, heard))
+            score = max((share for share, _ in phrases), default=0.0)
+            if score <= 0:
+                continue
+            kept = [h for share, h in phrases if share >= CLEAR] or \
+                [max(phrases, key=lambda p: p[0])[1]]
+            # the words each keyword rests on count once, however many keywords heard them
+            explains: dict[frozenset[int], float] = {}
+            for h in kept:
+                for weight, at in h.values():
+                    explains[at] = max(weight, explains.get(at, 0.0))
+            found.append(_Match(target, score, frozenset().union(*explains),
+                                sum(explains.values()), len(self.ancestors(target)), order))
+        # well heard: the deeper node first (more specific); else the shallower (a weak
+        # guess is better confirmed as the broader topic)
+        return sorted(found, key=lambda m: (m.score < CLEAR, -round(m.evidence, 2),
+                                            -round(m.score, 2),
+                                            m.depth if m.score < CLEAR else -m.depth, m.order))
+
+    def understand(self, node: Node, lang: str, text: str,
+                   confidence: float | None = None) -> Understood:
+        """What ``text`` said at the speech menu ``node``, in ``lang``.
+
+        The best match gives way to a well-heard node below it that heard more, or the same
+        words better (the more specific topic: "locked" beats "account"). A rival is a well-heard target neither above nor below
+        the best, resting on words the best did not hear, that explains nearly as much
+        (``TIE``): "payment" inside "raise my payment limit" is no rival to the limit, but
+        "冻结" beside "被盗" is.
+        """
+        ranked = self.matches(node, lang, text)
+        if not ranked or ranked[0].score < WEAK:
+            return Understood("none", score=round(ranked[0].score, 3) if ranked else 0.0)
+        best = ranked[0]
+        while True:
+            deeper = next((m for m in ranked if m.score >= CLEAR
+                           and best.target in self.ancestors(m.target)), None)
+            if deeper is None or (deeper.heard <= best.heard and deeper.score <= best.score):
+                break
+            best = deeper
+        related = self.ancestors(best.target) | {best.target}
+        rival = next((m for m in ranked if m.score >= CLEAR and m.target not in related
+                      and best.target not in self.ancestors(m.target)
+                      and not m.heard <= best.heard), None)
+        tied = rival is not None and rival.evidence >= TIE * best.evidence
+        sure = confidence is None or confidence >= LOW_CONFIDENCE
+        clear = best.score >= CLEAR and not tied and sure
+        return Understood("route" if clear else "confirm", best.target, round(best.score, 3),
+                          round(rival.score, 3) if rival else 0.0)
+
+    def hints(self, node: Node, lang: str) -> tuple[str, ...]:
+        """Twilio's ``hints`` for the menu: its targets' phrases as callers say them."""
+        zh = family(lang) == "zh"
+        found: dict[str, None] = {}
+        for target in self.targets.get(node.id, ()):
+            for phrase in self.menu.nodes[target].phrases.get(lang, ()):
+                hint = phrase.replace(" ", "") if zh else phrase
+                found[hint[:100]] = None
+        return tuple(found)[:MAX_HINTS]
+
+
+_LISTENERS: dict[int, tuple[Menu, Listener]] = {}
+
+
+def listener(menu: Menu) -> Listener:
+    """The tree's ``Listener``, made once per tree (jieba's dictionary takes a second)."""
+    kept = _LISTENERS.get(id(menu))
+    if kept is None or kept[0] is not menu:
+        kept = _LISTENERS[id(menu)] = (menu, Listener(menu))
+    return kept[1]
