@@ -38,6 +38,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         raise ConfigError(DEV_REFUSED)
     limits.init_app(app)
     app.extensions["ivr"] = Hotline.from_settings(app.config)
+    app.extensions["ivr.speech"] = {"languages": app.config["SPEECH_LANGUAGES"],
+                                    "model": app.config["SPEECH_MODEL"],
+                                    "timeout": app.config["SPEECH_TIMEOUT"]}
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(agents.bp)
     # the console's cookie only over https, but for the dev server and tests on http

@@ -29,6 +29,9 @@ class Ask:
     finish_on_key: str | None = None
     timeout_s: int = 5
     max_length_s: int = 120
+    #: listen for speech as well as keys (a speech menu), with these hints to the recogniser
+    listen: bool = False
+    hints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,10 @@ class CallEvent:
     kind: str  # "start" | "input"
     node: str = ""
     digits: str | None = None
+    #: what the recogniser heard (Gather's SpeechResult) and how sure it was (Confidence,
+    #: 0 to 1, not always sent); never kept: only what it matched is
+    speech: str | None = None
+    confidence: float | None = None
     recording_url: str | None = None
     recording_duration_s: int | None = None
     from_number: str = ""
@@ -101,6 +108,26 @@ class CallState:
 
 
 @dataclass(frozen=True, slots=True)
+class Heard:
+    """What the call keeps of a spoken answer: never the words, only what they matched.
+
+    ``outcome`` is ``matched`` (routed to ``target``), ``confirm`` (asked whether
+    ``target`` is meant), ``unmatched`` (asked again in other words), ``keypad`` (no match
+    again: the keypad menu), and at the confirmation ``confirmed`` or ``declined``.
+    """
+
+    outcome: str
+    target: str | None = None
+    score: float | None = None
+    confidence: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in (("outcome", self.outcome), ("target", self.target),
+                                  ("score", self.score), ("confidence", self.confidence))
+                if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """Our answer to one event: what to say, then ask, enqueue or hang up."""
 
@@ -121,3 +148,5 @@ class Step:
     walked: tuple[str, ...] = ()
     #: the step moved on through a fallback (failures, a fault), not a choice
     fell_back: bool = False
+    #: a spoken answer at a speech menu, or its confirmation: what it matched
+    heard: Heard | None = None

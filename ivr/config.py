@@ -61,6 +61,15 @@ DEFAULTS: dict[str, Any] = {
         "zh-CN": {"voice": "Polly.Zhiyu", "language": "cmn-CN"},
         "en-US": {"voice": "Polly.Joanna", "language": "en-US"},
     },
+    # speech menus: Gather's recognition language for each prompt language (its tags are
+    # not <Say>'s: Mandarin in China is cmn-Hans-CN there, cmn-CN here); a language left
+    # out takes keys only
+    "SPEECH_LANGUAGES": {"zh-CN": "cmn-Hans-CN", "en-US": "en-US"},
+    # Gather's speechModel; None lets Twilio choose (and fail over between providers)
+    "SPEECH_MODEL": None,
+    # seconds of silence that end speech, or "auto" (the first pause); a SPEECH_MODEL
+    # needs seconds (Twilio warning 13335)
+    "SPEECH_TIMEOUT": "auto",
     # keys the lockout book's hashes of accounts and caller IDs; one value for every host.
     # Unset: a random key kept in the file secret_key beside the database (one host only)
     "SECRET_KEY": None,
@@ -311,6 +320,7 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) ->
     elif share is not None:
         problems.append(f"{named('MENU_B_SHARE')} is set but {named('MENU_B')} (the second "
                         "tree) is not")
+    problems += _speech_problems(config, named)
     voices = config.get("VOICES")
     if not isinstance(voices, dict) or not all(
             isinstance(v, dict) and "voice" in v and "language" in v for v in voices.values()):
@@ -320,3 +330,39 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) ->
     if problems:
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
 
+
+
+#: Gather's documented speechModel values (https://www.twilio.com/docs/voice/twiml/gather#speechmodel);
+#: Deepgram's take a model after ``deepgram_`` (``deepgram_nova-2``, ``deepgram_nova-3``)
+SPEECH_MODELS = ("default", "numbers_and_commands", "phone_call", "experimental_conversations",
+                 "experimental_utterances", "googlev2_long", "googlev2_short",
+                 "googlev2_telephony", "googlev2_telephony_short")
+
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")  # BCP-47's shape
+
+
+def _speech_problems(config: Mapping[str, Any], named: Any) -> list[str]:
+    problems = []
+    languages = config.get("SPEECH_LANGUAGES")
+    if not isinstance(languages, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and _LANGUAGE_TAG.fullmatch(v)
+            for k, v in languages.items()):
+        problems.append(f"{named('SPEECH_LANGUAGES')} must map each prompt language to "
+                        f"Gather's language tag (zh-CN: cmn-Hans-CN), not {languages!r}")
+    model = config.get("SPEECH_MODEL")
+    if model is not None and not (isinstance(model, str) and (
+            model in SPEECH_MODELS or re.fullmatch(r"deepgram_[a-z0-9-]+", model))):
+        problems.append(f"{named('SPEECH_MODEL')} must be one of Twilio's speech models "
+                        f"({', '.join(SPEECH_MODELS)}, deepgram_nova-2 ...) or unset, "
+                        f"not {model!r}")
+    timeout = config.get("SPEECH_TIMEOUT")
+    if timeout != "auto" and (isinstance(timeout, bool) or not isinstance(timeout, int)
+                              or timeout <= 0):
+        problems.append(f"{named('SPEECH_TIMEOUT')} must be \"auto\" or a whole number of "
+                        f"seconds, not {timeout!r}")
+    elif timeout == "auto" and model:
+        problems.append(f"{named('SPEECH_TIMEOUT')} must be a number of seconds when "
+                        f"{named('SPEECH_MODEL')} is set: Twilio refuses \"auto\" with a "
+                        "speech model (warning 13335)")
+    return problems

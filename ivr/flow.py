@@ -20,9 +20,10 @@ from typing import Any
 
 from ivr import spoken
 from ivr.backend import Lock, QueueModel, Services, mask
-from ivr.call import Ask, CallEvent, CallState, LiveQueue, Step, Utterance
-from ivr.menu.model import Kind, Menu, Node, Option, spoken_pieces
+from ivr.call import Ask, CallEvent, CallState, Heard, LiveQueue, Step, Utterance
+from ivr.menu.model import Kind, Menu, Node, Option, spoken_pieces, takes_speech
 from ivr.phone import callable_number
+from ivr.speech import listener
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class _Turn:
         self.choice: str | None = None
         self.walked: list[str] = []
         self.fell_back = False
+        self.heard: Heard | None = None
 
     # -- speaking and answering -------------------------------------------------------
     def utter(self, key: str, **values: Any) -> Utterance:
@@ -142,7 +144,7 @@ class _Turn:
     def done(self, **answer: Any) -> Step:
         return Step(self.state, tuple(self.said), logged_input=self.logged,
                     choice=self.choice, walked=tuple(self.walked), fell_back=self.fell_back,
-                    **answer)
+                    heard=self.heard, **answer)
 
     def chose(self, choice: str) -> None:
         """Record what the input meant (the first meaning given stands: a wrong key that
@@ -230,6 +232,8 @@ class _Turn:
         if kind is Kind.MENU:
             words = self.menu_words(node) if node.spoken_options else \
                 self.utter_for(node, node.prompt or "")
+            if takes_speech(self.menu, node):
+                return self.ask_by_voice(node, words)
             return self.ask(node, *words, num_digits=1)
         if kind is Kind.PREPARE:
             return self.ask(node, self.utter(node.prompt or ""), self.utter("prepare_ready"),
@@ -261,6 +265,74 @@ class _Turn:
         return self.ask(node, self.utter("verify_account"), self.utter("verify_account_unknown"),
                         finish_on_key="#")
 
+    # -- speech menus ------------------------------------------------------------------
+    def ask_by_voice(self, node: Node, words: list[Utterance]) -> Step:
+        """A speech menu's question, by where the caller is in it (``substep``): first the
+        invitation to say it, then the menu, keys and speech in one Gather; after words
+        that matched nothing, once more in other words; a weak match, confirmed by a key;
+        then the keypad menu alone."""
+        substep = self.state.substep
+        if substep == "confirm":
+            target = self.menu.nodes[str(self.state.data.get("speech_target"))]
+            return self.ask(node, self.utter("speech_confirm"), self.utter(target.topic or ""),
+                            self.utter("speech_confirm_keys"), num_digits=1)
+        if substep == "keypad":
+            return self.ask(node, *words, num_digits=1)
+        hints = listener(self.menu).hints(node, self.state.lang)
+        if substep == "reask":
+            return self.ask(node, self.utter("speech_reask"), num_digits=1, listen=True,
+                            hints=hints)
+        return self.ask(node, self.utter("speech_intro"), *words, num_digits=1, listen=True,
+                        hints=hints)
+
+    def by_voice(self, node: Node, event: CallEvent) -> Step | None:
+        """A speech menu's answer that is not a key of the menu: spoken words, or the key
+        answering a confirmation; None for keys the menu handles as any other."""
+        digits = event.digits or ""
+        if self.state.substep == "confirm":
+            return self.confirmation(node, digits)
+        if event.speech and not digits and self.state.substep in ("", "reask"):
+            self.logged = "(speech)"  # never the words
+            return self.hear(node, event.speech, event.confidence)
+        return None
+
+    def hear(self, node: Node, said: str, confidence: float | None) -> Step:
+        """Route by what was said: a clear match goes there, however deep; a weak or tied
+        one is confirmed; no match is asked once more, then the keypad menu."""
+        understood = listener(self.menu).understand(node, self.state.lang, said, confidence)
+        target, score = understood.target, understood.score
+        self.chose("speech")
+        if understood.decision == "route" and target:
+            self.heard = Heard("matched", target, score, confidence)
+            return self.goto(target)
+        if understood.decision == "confirm" and target:
+            self.heard = Heard("confirm", target, score, confidence)
+            self.update(substep="confirm", data={**self.state.data, "speech_target": target})
+            return self.reask(node)
+        if self.state.substep == "":
+            self.heard = Heard("unmatched", None, score, confidence)
+            self.update(substep="reask")
+            return self.reask(node)
+        self.heard = Heard("keypad", None, score, confidence)
+        return self.to_keypad(node)
+
+    def confirmation(self, node: Node, digits: str) -> Step:
+        """1: the match was right, on to it; anything else: the keypad menu."""
+        target = str(self.state.data.get("speech_target", ""))
+        self.update(data={k: v for k, v in self.state.data.items() if k != "speech_target"})
+        if digits[:1] == "1" and target in self.menu.nodes:
+            self.chose("confirmed")
+            self.heard = Heard("confirmed", target)
+            return self.goto(target)
+        self.chose("declined" if digits[:1] == "2" else "no_input" if not digits else "invalid")
+        self.heard = Heard("declined", target)
+        return self.to_keypad(node)
+
+    def to_keypad(self, node: Node) -> Step:
+        self.update(substep="keypad")
+        self.say("speech_keypad")
+        return self.reask(node)
+
     def fail(self, node: Node, prompt: str) -> Step:
         """No input or a wrong key: apologise and ask again, or give up to the fallback."""
         failures = self.state.failures + 1
@@ -283,6 +355,10 @@ class _Turn:
         digits = event.digits or ""
         self.logged = digits
         kind = node.kind
+        if kind is Kind.MENU and takes_speech(self.menu, node):
+            spoken_answer = self.by_voice(node, event)
+            if spoken_answer is not None:
+                return spoken_answer
         if kind is Kind.VERIFY:
             return self.verify(node, digits)
         if kind is Kind.QUEUE:

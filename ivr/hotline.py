@@ -22,6 +22,7 @@ from ivr.menu import Menu, load_validated
 from ivr.menu.version import takes_b, tree_version
 from ivr.phone import callable_number
 from ivr.queue.advice import Centre
+from ivr.speech import listener
 from ivr.store import Store, StoredCall
 from ivr.users import Users
 from ivr.wallet import StoreWallet, seed_demo
@@ -243,4 +244,5 @@ def _tree(path: str | None, catalog: prompts.Catalog, centre: Centre) -> Tree:
                   for q in menu.queues if q not in centre.queues]
     if unmodelled:
         raise MenuError(unmodelled, menu.source)
+    listener(menu)  # jieba's dictionary loads now, not during the first caller's menu
     return Tree(menu, tree_version(path, catalog.texts), menu.source)

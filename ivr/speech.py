@@ -252,8 +252,9 @@ class Listener:
         """What ``text`` said at the speech menu ``node``, in ``lang``.
 
         The best match gives way to a well-heard node below it that heard more, or the same
-        words better (the more specific topic: "locked" beats "account"). A rival is a well-heard target neither above nor below
-        the best, resting on words the best did not hear, that explains nearly as much
+        words better (the more specific topic: "locked" beats "account"). A rival is a
+        well-heard target neither above nor below the best, resting on words the best did
+        not hear, that explains nearly as much
         (``TIE``): "payment" inside "raise my payment limit" is no rival to the limit, but
         "冻结" beside "被盗" is.
         """
@@ -297,3 +298,20 @@ def listener(menu: Menu) -> Listener:
     if kept is None or kept[0] is not menu:
         kept = _LISTENERS[id(menu)] = (menu, Listener(menu))
     return kept[1]
+
+
+def split(text: str, lang: str) -> list[str]:
+    """``text`` as the words a caller says, in order and as written (Mandarin cut by jieba):
+    what the simulator drops or swaps to imitate a recogniser's errors. Joined again with
+    ``joiner(lang)``."""
+    if family(lang) == "en":
+        return text.split()
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return [w for w in jieba.lcut(text) if w.strip()]
+
+
+def joiner(lang: str) -> str:
+    """What separates words as written: nothing in Mandarin, a space in English."""
+    return "" if family(lang) == "zh" else " "

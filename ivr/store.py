@@ -177,10 +177,11 @@ class Store:
                 return
             db.execute(
                 "INSERT INTO call_events (call_sid, at, node, input, said, outcome, choice, "
-                "walked, fell_back) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "walked, fell_back, heard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (state.call_sid, iso(now), node, step.logged_input,
                  " ".join(u.key for u in step.say), outcome, step.choice,
-                 " ".join(step.walked), int(step.fell_back)))
+                 " ".join(step.walked), int(step.fell_back),
+                 json.dumps(step.heard.to_json()) if step.heard else None))
 
     def end_call(self, call_sid: str, status: str, duration_s: int | None, now: datetime) -> None:
         """Twilio's status callback: the call is over, accepts no further steps, and its
@@ -264,8 +265,8 @@ class Store:
         return [{**dict(r), "verified": bool(r["verified"])} for r in rows]
 
     def events(self, call_sid: str | None = None) -> list[dict[str, Any]]:
-        sql = ("SELECT call_sid, at, node, input, said, outcome, choice, walked, fell_back "
-               "FROM call_events")
+        sql = ("SELECT call_sid, at, node, input, said, outcome, choice, walked, fell_back, "
+               "heard FROM call_events")
         rows = (self.read_all(sql + " WHERE call_sid=? ORDER BY id", (call_sid,))
                 if call_sid else self.read_all(sql + " ORDER BY id"))
         return [dict(r) for r in rows]

@@ -8,6 +8,7 @@ a missing file never breaks a call.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
@@ -30,10 +31,35 @@ def _speak(target: VoiceResponse | Gather, utterances: Iterable[Utterance],
             target.say(u.text, voice=voice["voice"], language=voice["language"])
 
 
+def listening(step: Step, speech: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The Gather attributes that make a speech menu listen as well as take keys.
+
+    The recogniser's language is Gather's own tag for the caller's language
+    (``SPEECH_LANGUAGES``: ``cmn-Hans-CN`` for Mandarin in China, where ``<Say>`` takes
+    ``cmn-CN``; https://www.twilio.com/docs/voice/twiml/gather#languagetags); a language
+    without one takes keys only. ``hints`` are "a comma-separated list of up to 500
+    entries", each up to 100 characters. ``speechTimeout="auto"`` stops "at the first
+    pause in speech"; with a ``speechModel`` Twilio wants a number of seconds instead
+    (warning 13335), which the settings check enforces.
+    """
+    ask = step.ask
+    language = (speech or {}).get("languages", {}).get(step.state.lang)
+    if ask is None or not ask.listen or not language or speech is None:
+        return {"input": "dtmf"}
+    found: dict[str, Any] = {"input": "dtmf speech", "language": language,
+                             "speech_timeout": speech.get("timeout", "auto")}
+    if ask.hints:
+        found["hints"] = ", ".join(ask.hints)
+    if speech.get("model"):
+        found["speech_model"] = speech["model"]
+    return found
+
+
 def render(step: Step, *, step_url: UrlFor, wait_url: UrlFor, queue_done_url: str,
            voices: Mapping[str, Mapping[str, str]], audio_for: AudioFor | None = None,
-           recording_status_url: str | None = None) -> str:
-    """The TwiML document answering one step.
+           recording_status_url: str | None = None,
+           speech: Mapping[str, Any] | None = None) -> str:
+    """The TwiML document answering one step (``speech``: see ``listening``).
 
     A ``<Record>`` asks for ``recording_status_url`` when the recording is processed: the
     RecordingUrl its action carries "may not yet be accessible", and its duration is
@@ -42,9 +68,10 @@ def render(step: Step, *, step_url: UrlFor, wait_url: UrlFor, queue_done_url: st
     vr = VoiceResponse()
     ask = step.ask
     if ask and ask.kind == "digits":
-        gather = vr.gather(input="dtmf", action=step_url(ask.node), method="POST",
+        gather = vr.gather(action=step_url(ask.node), method="POST",
                            timeout=ask.timeout_s, num_digits=ask.num_digits,
-                           finish_on_key=ask.finish_on_key or "", action_on_empty_result=True)
+                           finish_on_key=ask.finish_on_key or "", action_on_empty_result=True,
+                           **listening(step, speech))
         _speak(gather, step.say, voices, audio_for)
         return str(vr)
     _speak(vr, step.say, voices, audio_for)

@@ -69,6 +69,20 @@ def call_sid() -> str:
     return sid
 
 
+#: the longest SpeechResult read: a few sentences; what a caller says to a menu is shorter
+MAX_SPEECH = 500
+
+
+def confidence() -> float | None:
+    """Gather's ``Confidence``, 0 to 1, or None: Twilio "doesn't guarantee its accuracy or
+    presence" (https://www.twilio.com/docs/voice/twiml/gather#action)."""
+    value = request.values.get("Confidence", "")
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,12})?", value):
+        return None
+    number = float(value)
+    return number if 0.0 <= number <= 1.0 else None
+
+
 def _event(kind: str, node: str = "") -> CallEvent:
     form = request.values
     return CallEvent(
@@ -76,6 +90,8 @@ def _event(kind: str, node: str = "") -> CallEvent:
         kind=kind,
         node=node[:64],
         digits=clean_digits(form.get("Digits")),
+        speech=form.get("SpeechResult", "")[:MAX_SPEECH].strip() or None,
+        confidence=confidence(),
         recording_url=form.get("RecordingUrl") or None,
         recording_duration_s=count("RecordingDuration"),
         from_number=form.get("From", "")[:32],
@@ -97,6 +113,7 @@ def _render(step: Step) -> Response:
         voices=current_app.config["VOICES"],
         audio_for=audio_url,
         recording_status_url=absolute("voice.recording"),
+        speech=current_app.extensions["ivr.speech"],
     ))
 
 

@@ -159,6 +159,11 @@ class Caller:
         """Keys for the current Gather; '' is a time-out (actionOnEmptyResult)."""
         return self.post(self.action, Digits=digits)
 
+    def say(self, words: str, confidence: str = "0.92") -> ET.Element:
+        """Speak to the current Gather (a speech menu's): Twilio's SpeechResult and its
+        Confidence, with no Digits."""
+        return self.post(self.action, SpeechResult=words, Confidence=confidence)
+
     def keys(self, *answers: str) -> ET.Element:
         for answer in answers:
             self.press(answer)

@@ -145,6 +145,10 @@ def _actor(db: Database, tx: Tx) -> None:
     tx.execute('ALTER TABLE audit_log RENAME COLUMN "user" TO actor')
 
 
+def _heard(db: Database, tx: Tx) -> None:
+    tx.execute("ALTER TABLE call_events ADD COLUMN heard TEXT")
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -156,6 +160,8 @@ MIGRATIONS = (
     Migration(1, "the tables of the releases before schema versions", _baseline),
     Migration(2, "audit_log.user is now actor (user is a reserved word in PostgreSQL)",
               _actor),
+    Migration(3, "call_events.heard: what a spoken answer matched (target, score, "
+                 "confidence; never the words)", _heard),
 )
 LATEST = MIGRATIONS[-1].number
 

@@ -18,10 +18,16 @@ from ivr.menu.model import (
     Kind,
     Menu,
     Node,
+    speech_targets,
     spoken_pieces,
+    takes_speech,
 )
 from ivr.plural import counted, plural
 
+#: what a speech menu says besides its menu (``flow._Turn.ask_by_voice``): required of
+#: every catalog only when the tree has a speech menu
+SPEECH_PROMPTS = ("speech_intro", "speech_reask", "speech_keypad", "speech_confirm",
+                  "speech_confirm_keys")
 #: keys every menu reserves: ``*`` repeats, ``9`` goes back in sub-menus
 RESERVED_KEYS = frozenset({"*"})
 DTMF_KEYS = frozenset("0123456789*#")
@@ -223,9 +229,82 @@ def validate(menu: Menu, catalog: PromptCatalog) -> list[Problem]:
         if node.kind in GATHERING and node.kind is not Kind.MENU and node.fallback is None \
                 and not menu.fallback:
             problems.append(Problem(loc(), "no fallback for repeated failures"))
+    speech, spoken_prompts = _speech(menu, catalog)
     problems += _unreachable(menu, undefined, gate)
-    problems += _missing_prompts(prompts, catalog)
+    problems += speech
+    problems += _missing_prompts(prompts + spoken_prompts, catalog)
     return problems
+
+
+def _speech(menu: Menu, catalog: PromptCatalog) -> tuple[list[Problem], list[tuple[str, str]]]:
+    """The speech menus' problems, and the prompts they need (with where each is named).
+
+    Every option of a speech menu needs phrases in every language, each phrase must name
+    one target of the menu (one phrase, two targets: the caller could only be guessed at),
+    and every target with phrases needs a ``topic`` to be confirmed by.
+    """
+    problems: list[Problem] = []
+    prompts: list[tuple[str, str]] = []
+    src, languages = menu.source, catalog.languages
+
+    def loc(node: Node, field: str = "") -> str:
+        line = node.lines.get(field, node.line) if field else node.line
+        return f"{src}:{line} nodes.{node.id}" + (f".{field}" if field else "")
+
+    speaking = [n for n in menu.nodes.values() if takes_speech(menu, n)]
+    targets: dict[str, Node] = {}  # every node a speech menu may route to
+    for node in menu.nodes.values():
+        if node.speech is not None and node.kind is not Kind.MENU:
+            problems.append(Problem(loc(node, "speech"), f"only a menu takes speech, not a "
+                                                         f"{node.kind.value} node"))
+        for lang in node.phrases:
+            if lang not in languages:
+                problems.append(Problem(loc(node, f"phrases.{lang}"), (
+                    f"phrases in '{lang}', which has no prompt file ({', '.join(languages)})")))
+    for node in speaking:
+        prompts += [(loc(node, "speech" if node.speech else ""), key) for key in SPEECH_PROMPTS]
+        for option in node.options:
+            target = menu.nodes.get(option.goto)
+            if target is None:
+                continue  # an undefined target is its own problem
+            missing = [lang for lang in languages if not target.phrases.get(lang)]
+            if missing:
+                problems.append(Problem(loc(node, f"options['{option.key}']"), (
+                    f"'{option.goto}' needs phrases in {', '.join(missing)}: "
+                    f"'{node.id}' takes speech, so callers may say any of its options")))
+        seen: dict[tuple[str, str], str] = {}  # (lang, phrase as heard) -> the target
+        for target_id in speech_targets(menu, node):
+            target = menu.nodes[target_id]
+            if not target.phrases:
+                continue
+            targets[target_id] = target
+            for lang, phrases in target.phrases.items():
+                for phrase in phrases:
+                    heard = " ".join(phrase.lower().split())
+                    other = seen.setdefault((lang, heard), target_id)
+                    if other != target_id:
+                        problems.append(Problem(loc(target, f"phrases.{lang}"), (
+                            f"phrase '{phrase}' also names '{other}' (line "
+                            f"{menu.nodes[other].lines.get(f'phrases.{lang}', 0)}): one phrase, "
+                            f"one target, or '{node.id}' could only guess")))
+    for target in targets.values():
+        missing = [lang for lang in languages if not target.phrases.get(lang)]
+        if missing and len(missing) < len(languages):
+            problems.append(Problem(loc(target, "phrases"), (
+                f"has no phrases in {', '.join(missing)}: those callers cannot say it"),
+                "warning"))
+        if target.topic:
+            prompts.append((loc(target, "topic"), target.topic))
+        else:
+            problems.append(Problem(loc(target, "phrases"), (
+                "has phrases but no 'topic': the prompt that names it when a caller is asked "
+                "to confirm what they said")))
+    for node in menu.nodes.values():
+        if node.phrases and node.id not in targets:
+            problems.append(Problem(loc(node, "phrases"), (
+                "has phrases, but no speech menu leads to it: no caller can say them"),
+                "warning"))
+    return problems, prompts
 
 
 def _unspoken(node: Node, loc: Callable[[str], str]) -> list[Problem]:
