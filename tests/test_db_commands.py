@@ -87,13 +87,15 @@ def _pg_url(postgres_server: Any) -> str:
 
 
 def newer(location: str | Path) -> None:
-    """Bring ``location`` to this release's schema, then record a version 3 of a future one."""
+    """Bring ``location`` to this release's schema, then record the next version, of a
+    future release."""
     db = open_database(location)
     try:
         migrations.upgrade(db)
         with db.tx() as tx:
             tx.execute("INSERT INTO schema_version (version, name, applied_at) VALUES "
-                       "(3, 'from a future release', '2027-01-01T00:00:00+00:00')")
+                       f"({migrations.LATEST + 1}, 'from a future release', "
+                       "'2027-01-01T00:00:00+00:00')")
     finally:
         db.close()
 
@@ -117,11 +119,11 @@ def test_status_of_release_015_lists_both_migrations_pending_and_changes_nothing
     lines = result.output.splitlines()
     assert lines[0] == f"database: sqlite {old_db}"
     assert lines[1] == ("schema version: 0 (none recorded: made by a release before schema "
-                        "versions); this release's latest: 2")
+                        f"versions); this release's latest: {migrations.LATEST}")
     assert "applied: none" in lines
     assert any(line.split()[:1] == ["1"] and "the tables of the releases" in line
                for line in lines)
-    assert lines[-1] == "2 migrations pending: run ivr db upgrade"
+    assert lines[-1] == f"{migrations.LATEST} migrations pending: run ivr db upgrade"
     assert digest(old_db) == before
 
 
@@ -132,8 +134,9 @@ def test_status_json_of_an_up_to_date_database(runner, tmp_path):
     assert result.exit_code == 0, result.output
     found = json.loads(result.output)
     assert found["backend"] == "sqlite" and found["where"] == str(path)
-    assert (found["version"], found["latest"], found["state"]) == (2, 2, "up to date")
-    assert [a["number"] for a in found["applied"]] == [1, 2]
+    assert (found["version"], found["latest"], found["state"]) == (
+        migrations.LATEST, migrations.LATEST, "up to date")
+    assert [a["number"] for a in found["applied"]] == [m.number for m in migrations.MIGRATIONS]
     assert all(a["applied_at"] for a in found["applied"]) and found["pending"] == []
     text = ivr(runner, "db", "status", "--db", str(path)).output.splitlines()
     assert text[-2:] == ["pending: none", "up to date"]
@@ -176,17 +179,17 @@ def test_a_database_of_a_newer_release_is_refused(runner, tmp_path, request, kin
     newer(location)
     result = ivr(runner, "db", "status", "--db", location)
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == ("made by a newer ivr (version 3 > 2): upgrade "
+    assert result.output.splitlines()[-1] == ("made by a newer ivr (version 4 > 3): upgrade "
                                               "ivr to use it")
-    assert "3  2027-01-01T00:00:00+00:00  from a future release" in result.output
+    assert "4  2027-01-01T00:00:00+00:00  from a future release" in result.output
     assert json.loads(ivr(runner, "db", "status", "--db", location, "--json").output)[
         "state"] == "newer"
     upgraded = ivr(runner, "db", "upgrade", "--db", location)
     assert upgraded.exit_code == 1
-    assert "was made by a newer ivr (version 3 > 2): upgrade ivr" in upgraded.output
+    assert "was made by a newer ivr (version 4 > 3): upgrade ivr" in upgraded.output
     copied = ivr(runner, "db", "copy", "--from", location, "--to", str(tmp_path / "copy.db"))
     assert copied.exit_code == 1
-    assert "was made by a newer ivr (version 3 > 2)" in copied.output
+    assert "was made by a newer ivr (version 4 > 3)" in copied.output
     assert not (tmp_path / "copy.db").exists()
     assert "s3cret" not in result.output + upgraded.output + copied.output
 
@@ -203,14 +206,15 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
         f"database: sqlite {old_db}",
         "applying 1: the tables of the releases before schema versions",
         "applying 2: audit_log.user is now actor (user is a reserved word in PostgreSQL)",
-        "now at version 2",
+        "applying 3: call_events.heard: what a spoken answer matched (target, score, confidence; never the words)",
+        "now at version 3",
     ]
     with closing(sqlite3.connect(old_db)) as db:
         assert db.execute("SELECT * FROM calls ORDER BY call_sid").fetchall() == calls_before
         assert db.execute("SELECT id, at, actor, action FROM audit_log").fetchall() == \
             audit_before
     again = ivr(runner, "db", "upgrade", "--db", str(old_db))
-    assert again.output.splitlines()[-1] == "already at version 2, this release's latest"
+    assert again.output.splitlines()[-1] == "already at version 3, this release's latest"
     assert ivr(runner, "db", "status", "--db", str(old_db)).output.splitlines()[-1] == \
         "up to date"
     call = first_call(old_db)
@@ -225,12 +229,12 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
 def test_upgrade_makes_the_tables_of_a_new_postgresql_database(runner, pg_url):
     result = ivr(runner, "db", "upgrade", "--db", with_password(pg_url))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "now at version 2"
+    assert result.output.splitlines()[-1] == "now at version 3"
     assert "s3cret" not in result.output
     db = open_database(pg_url, read_only=True)
     try:
         assert {t.name for t in schema()} < db.tables()
-        assert migrations.status(db).version == 2
+        assert migrations.status(db).version == migrations.LATEST
     finally:
         db.close()
 
@@ -313,12 +317,13 @@ def test_copy_prints_its_progress_per_table_on_stderr(runner, old_db, old_rows, 
                  "--batch", "10")
     assert result.exit_code == 0, result.output
     progress = result.stderr.splitlines()
-    assert progress[:2] == [
+    assert progress[:3] == [
         f"{target}: applying 1: the tables of the releases before schema versions",
         f"{target}: applying 2: audit_log.user is now actor (user is a reserved word in "
         "PostgreSQL)",
+        f"{target}: applying 3: call_events.heard: what a spoken answer matched (target, score, confidence; never the words)",
     ]
-    assert [line for line in progress if "call_events" in line] == [
+    assert [line for line in progress if line.startswith("copying call_events")] == [
         f"copying call_events: {n}/36 rows" for n in (10, 20, 30, 36)]
     assert "copying agent_calls: 0/0 rows" in progress
     assert "copying" not in result.stdout
