@@ -103,6 +103,9 @@ class Services:
     account_digits: int = 8  # input of another length is not an account: never looked up
     callbacks_per_day: int = 3  # new callbacks one number may book in 24 hours
     lookups_per_call: int = 3  # complaint-status lookups before the caller goes to a person
+    #: the languages a speech menu can hear (a recogniser language is set for them:
+    #: SPEECH_LANGUAGES); None: every one. In the others a speech menu takes keys only
+    listens: frozenset[str] | None = None
 
 
 def mask(digits: str) -> str:

@@ -331,18 +331,35 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) ->
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
 
 
-
 #: Gather's documented speechModel values (https://www.twilio.com/docs/voice/twiml/gather#speechmodel);
 #: Deepgram's take a model after ``deepgram_`` (``deepgram_nova-2``, ``deepgram_nova-3``)
 SPEECH_MODELS = ("default", "numbers_and_commands", "phone_call", "experimental_conversations",
                  "experimental_utterances", "googlev2_long", "googlev2_short",
                  "googlev2_telephony", "googlev2_telephony_short")
-
-
+#: the languages Twilio's table gives the generic models that do not take every language
+#: (the same page); a recogniser language outside them fails the Gather (warning 13331)
+_EXPERIMENTAL = ("ar-*", "da-DK", "de-DE", "en-AU", "en-GB", "en-IN", "en-US", "es-ES", "es-US",
+                 "fi-FI", "fr-CA", "fr-FR", "hi-IN", "ja-JP", "ko-KR", "mk-MK", "nl-NL",
+                 "no-NO", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "th-TH", "tr-TR",
+                 "uk-UA", "vi-VN")
+MODEL_LANGUAGES = {
+    "phone_call": ("en-US", "en-GB", "en-AU", "fr-FR", "fr-CA", "ja-JP", "ru-RU", "es-US",
+                   "es-ES", "pt-BR"),
+    "experimental_conversations": _EXPERIMENTAL,
+    "experimental_utterances": _EXPERIMENTAL,
+}
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")  # BCP-47's shape
 
 
+def _hears(model: str, tag: str) -> bool:
+    known = MODEL_LANGUAGES.get(model)
+    return known is None or any(tag == k or (k.endswith("*") and tag.startswith(k[:-1]))
+                                for k in known)
+
+
 def _speech_problems(config: Mapping[str, Any], named: Any) -> list[str]:
+    """SPEECH_LANGUAGES, SPEECH_MODEL (one model, or one per prompt language) and
+    SPEECH_TIMEOUT, as Twilio would take them."""
     problems = []
     languages = config.get("SPEECH_LANGUAGES")
     if not isinstance(languages, dict) or not all(
@@ -350,18 +367,35 @@ def _speech_problems(config: Mapping[str, Any], named: Any) -> list[str]:
             for k, v in languages.items()):
         problems.append(f"{named('SPEECH_LANGUAGES')} must map each prompt language to "
                         f"Gather's language tag (zh-CN: cmn-Hans-CN), not {languages!r}")
-    model = config.get("SPEECH_MODEL")
-    if model is not None and not (isinstance(model, str) and (
-            model in SPEECH_MODELS or re.fullmatch(r"deepgram_[a-z0-9-]+", model))):
-        problems.append(f"{named('SPEECH_MODEL')} must be one of Twilio's speech models "
-                        f"({', '.join(SPEECH_MODELS)}, deepgram_nova-2 ...) or unset, "
-                        f"not {model!r}")
+        languages = {}
+    raw = config.get("SPEECH_MODEL")
+    models: dict[str, Any] = dict(raw) if isinstance(raw, dict) else \
+        {lang: raw for lang in languages} if raw is None or isinstance(raw, str) else {}
+    for lang, model in models.items():
+        if model is None:
+            continue
+        where = named("SPEECH_MODEL") + (f"[{lang!r}]" if isinstance(raw, dict) else "")
+        if not (isinstance(model, str) and (
+                model in SPEECH_MODELS or re.fullmatch(r"deepgram_[a-z0-9-]+", model))):
+            problems.append(f"{where} must be one of Twilio's speech models "
+                            f"({', '.join(SPEECH_MODELS)}, deepgram_nova-2 ...) or unset, "
+                            f"not {model!r}")
+        elif lang in languages and not _hears(model, languages[lang]):
+            problems.append(f"{where}: Twilio's {model} does not hear {languages[lang]} "
+                            f"({lang} callers; warning 13331): leave it unset, or give one "
+                            f"model per language, e.g. {{\"en-US\": \"{model}\"}}")
+        if not isinstance(raw, dict):
+            break  # one model: its mistake once
+    if raw is not None and not isinstance(raw, (str, dict)):
+        problems.append(f"{named('SPEECH_MODEL')} must be a model name or a mapping of prompt "
+                        f"language to model, not {raw!r}")
     timeout = config.get("SPEECH_TIMEOUT")
+    chosen = any(models.values()) if isinstance(raw, dict) else bool(raw)
     if timeout != "auto" and (isinstance(timeout, bool) or not isinstance(timeout, int)
                               or timeout <= 0):
         problems.append(f"{named('SPEECH_TIMEOUT')} must be \"auto\" or a whole number of "
                         f"seconds, not {timeout!r}")
-    elif timeout == "auto" and model:
+    elif timeout == "auto" and chosen:
         problems.append(f"{named('SPEECH_TIMEOUT')} must be a number of seconds when "
                         f"{named('SPEECH_MODEL')} is set: Twilio refuses \"auto\" with a "
                         "speech model (warning 13335)")

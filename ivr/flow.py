@@ -232,7 +232,7 @@ class _Turn:
         if kind is Kind.MENU:
             words = self.menu_words(node) if node.spoken_options else \
                 self.utter_for(node, node.prompt or "")
-            if takes_speech(self.menu, node):
+            if self.listens(node):
                 return self.ask_by_voice(node, words)
             return self.ask(node, *words, num_digits=1)
         if kind is Kind.PREPARE:
@@ -266,6 +266,12 @@ class _Turn:
                         finish_on_key="#")
 
     # -- speech menus ------------------------------------------------------------------
+    def listens(self, node: Node) -> bool:
+        """Whether the menu takes speech for this caller: a speech menu, in a language a
+        recogniser is set for (else keys only, and no invitation to speak)."""
+        listens = self.svc.listens
+        return takes_speech(self.menu, node) and (listens is None or self.state.lang in listens)
+
     def ask_by_voice(self, node: Node, words: list[Utterance]) -> Step:
         """A speech menu's question, by where the caller is in it (``substep``): first the
         invitation to say it, then the menu, keys and speech in one Gather; after words
@@ -355,7 +361,7 @@ class _Turn:
         digits = event.digits or ""
         self.logged = digits
         kind = node.kind
-        if kind is Kind.MENU and takes_speech(self.menu, node):
+        if kind is Kind.MENU and self.listens(node):
             spoken_answer = self.by_voice(node, event)
             if spoken_answer is not None:
                 return spoken_answer

@@ -15,7 +15,7 @@ from typing import Any
 from ivr import prompts
 from ivr.backend import Services
 from ivr.call import CallEvent, CallState, LiveQueue, Step, Utterance
-from ivr.errors import MenuError, Problem
+from ivr.errors import ConfigError, MenuError, Problem
 from ivr.flow import after_queue, again, hold, step, takes_step
 from ivr.lockouts import LockoutPolicy, StoreLockouts
 from ivr.menu import Menu, load_validated
@@ -68,6 +68,12 @@ class Hotline:
         problems = catalog.problems()
         if problems:
             raise MenuError(problems, "prompts")
+        unknown = sorted(set(settings.get("SPEECH_LANGUAGES") or ()) - set(catalog.languages))
+        if unknown:
+            raise ConfigError(
+                f"invalid setting: SPEECH_LANGUAGES names {', '.join(map(repr, unknown))}, "
+                f"which {'has' if len(unknown) == 1 else 'have'} no prompt file (the prompt "
+                f"languages: {', '.join(catalog.languages)}); those callers could not speak")
         centre = Centre.load(settings.get("TRAFFIC"))
         tree = _tree(settings.get("MENU"), catalog, centre)
         tree_b = _tree(settings["MENU_B"], catalog, centre) if settings.get("MENU_B") else None
@@ -100,6 +106,10 @@ class Hotline:
     def menu_of(self, stored: StoredCall | None, call_sid: str) -> Menu:
         return self.tree_for(call_sid, stored.version if stored else None).menu
 
+    @property
+    def listens(self) -> frozenset[str]:
+        return frozenset(self.settings.get("SPEECH_LANGUAGES") or ())
+
     def services(self, now: datetime) -> Services:
         return Services(self.wallet, self.lockouts, self.catalog, now,
                         pin_tries_per_call=self.settings["PIN_TRIES_PER_CALL"],
@@ -108,7 +118,8 @@ class Hotline:
                         wait_threshold_s=self.settings["WAIT_THRESHOLD_S"],
                         account_digits=self.settings["ACCOUNT_DIGITS"],
                         callbacks_per_day=self.settings["CALLBACKS_PER_DAY"],
-                        lookups_per_call=self.settings["LOOKUPS_PER_CALL"])
+                        lookups_per_call=self.settings["LOOKUPS_PER_CALL"],
+                        listens=self.listens)
 
     def now(self) -> datetime:
         """The hotline's clock: the real one, or ``CLOCK`` (a callable) for replays."""

@@ -27,6 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from ivr.menu.model import Kind, Menu, Node, speech_targets, takes_speech
 
@@ -34,11 +35,12 @@ from ivr.menu.model import Kind, Menu, Node, speech_targets, takes_speech
 CLEAR = 0.8
 #: a rival explaining this share of what the best explains makes a tie: confirmed, not
 #: guessed
-TIE = 0.7
+TIE = 0.5
 #: below this nothing was understood
 WEAK = 0.5
-#: a keyword heard less alike than this is not heard at all
-HEARD = 0.8
+#: a keyword heard less alike than this is not heard at all: in English one letter in six
+#: is another word ("change", "charge"); a Mandarin word a character longer may be it
+HEARD = {"zh": 0.8, "en": 0.85}
 #: a recogniser less sure than this of its words gets a confirmation, however clear
 LOW_CONFIDENCE = 0.4
 #: Twilio's hints: "each hint up to 100 characters"; at most this many are sent
@@ -47,12 +49,12 @@ MAX_HINTS = 100
 #: words that say nothing about why someone calls
 _STOP = {
     "zh": set("我 你 您 的 了 吗 呢 啊 吧 嗯 呀 哦 喂 是 有 在 就 都 也 还 和 跟 这 那 个 一 下 把 给 让 "
-              "那个 这个 就是 然后 一下 你好 您好 请问 麻烦 想 要 我想 我要 帮 帮我 怎么 怎么办 什么 为什么 "
+              "那个 这个 就是 然后 一下 你好 您好 请问 麻烦 想 要 我想 帮 帮我 怎么 怎么办 什么 为什么 "
               "一直 已经 现在 今天 昨天 刚才 刚刚 一个 有点 好像 可以 能 能不能 不能 我的 你们".split()),
     "en": set("i i'm im me my mine you your we our us a an the to of for and or but is are was were "
               "be been it it's its this that there here hi hello hey yeah yes um uh er oh so just "
-              "can could would will please like want wanna need help with on in at about get got "
-              "have has had do does did don't didn't isn't it's not some any".split()),
+              "can could would will please like want wanna need with on in at about get got "
+              "have has had do does did some any".split()),
 }
 _WORD = re.compile(r"[a-z0-9']+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -88,39 +90,52 @@ def _stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=8)
+def _tokenizer(words: frozenset[str]) -> Any:
+    """A jieba tokenizer that knows the tree's Mandarin keywords as words: one per set of
+    keywords and process, since loading jieba's dictionary takes most of a second."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict..." on stderr
+    tokenizer = jieba.Tokenizer()
+    for word in sorted(words):
+        tokenizer.add_word(word, freq=50_000)
+    return tokenizer
+
+
 class _Words:
     """Splits text into tokens the way keywords are compared; one per tree and language."""
 
     def __init__(self, lang_family: str, keywords: set[str]) -> None:
         self.family = lang_family
-        self.tokenizer = None
-        if lang_family == "zh":
-            import jieba
+        self.tokenizer = _tokenizer(frozenset(k for k in keywords if _HAN.search(k))) \
+            if lang_family == "zh" else None
 
-            jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict..." on stderr
-            self.tokenizer = jieba.Tokenizer()
-            for word in sorted(keywords):
-                if _HAN.search(word):
-                    self.tokenizer.add_word(word, freq=50_000)
-
-    def tokens(self, text: str) -> list[str]:
+    def tokens(self, text: str) -> list[tuple[str, bool]]:
+        """The words of ``text`` (stemmed), each with whether it says something (not a
+        stop word): those are matched alone, and all of them in runs ("with drawl")."""
         text = _normal(text)
         stop = _STOP[self.family]
         if self.tokenizer is None:
-            return [_stem(w) for w in _WORD.findall(text) if w not in stop]
+            return [(_stem(w), w not in stop) for w in _WORD.findall(text)]
         found = []
         for token in self.tokenizer.lcut(text):
             token = token.strip()
-            if token and token not in stop and (_HAN.search(token) or _WORD.fullmatch(token)):
-                found.append(_stem(token) if _WORD.fullmatch(token) else token)
+            if token and (_HAN.search(token) or _WORD.fullmatch(token)):
+                found.append((_stem(token) if _WORD.fullmatch(token) else token,
+                              token not in stop))
         return found
 
-    def keywords(self, phrase: str) -> list[str]:
-        """A phrase's keywords: its space-separated parts (Mandarin), or its words."""
-        if self.family == "zh":
-            parts = [p for p in _normal(phrase).split() if p not in _STOP["zh"]]
-            return [_stem(p) if _WORD.fullmatch(p) else p for p in parts]
-        return self.tokens(phrase)
+
+
+def keywords(phrase: str, lang: str) -> list[str]:
+    """A phrase's keywords, as they are compared: its space-separated parts (Mandarin) or
+    its words (English, stemmed), without the words that say nothing ("我要", "my"). Lint
+    compares phrases by these, so "我要 投诉" and "投诉" are one phrase."""
+    lang_family = family(lang)
+    stop = _STOP[lang_family]
+    parts = _normal(phrase).split() if lang_family == "zh" else _WORD.findall(_normal(phrase))
+    return [_stem(p) if _WORD.fullmatch(p) else p for p in parts if p not in stop]
 
 
 @lru_cache(maxsize=4096)
@@ -142,18 +157,20 @@ def _alike(keyword: str, heard: str, zh: bool) -> float:
     score = ratio(keyword, heard) / 100 if not zh or len(heard) >= len(keyword) else 0.0
     if zh and _HAN.search(keyword) and _pinyin(keyword) == _pinyin(heard):
         score = max(score, 0.95)  # a homophone: likelier misheard than a different word
-    if len(keyword) >= 2 and keyword in heard and len(heard) <= len(keyword) + 1:
-        score = max(score, 0.9)  # 充值 in 充值卡, refund in refunded
+    if (zh or len(keyword) >= 2) and keyword in heard and len(heard) <= len(keyword) + 1:
+        # 充值 in 充值卡; and jieba glues a one-character word to its neighbour: 充 in 充了
+        score = max(score, 0.9 if len(keyword) >= 2 else 0.85)
     return score
 
 
-def _runs(tokens: list[str]) -> list[tuple[str, frozenset[int]]]:
-    """Every token and every run of two or three adjacent ones, joined, with the positions
-    of the tokens each covers."""
-    runs = [(t, frozenset({i})) for i, t in enumerate(tokens)]
+def _runs(tokens: list[tuple[str, bool]]) -> list[tuple[str, frozenset[int]]]:
+    """Every word that says something, and every run of two or three adjacent words with
+    one that does, joined, with the positions of the words each covers."""
+    runs = [(t, frozenset({i})) for i, (t, says) in enumerate(tokens) if says]
     for width in (2, 3):
-        runs += [("".join(tokens[i:i + width]), frozenset(range(i, i + width)))
-                 for i in range(len(tokens) - width + 1)]
+        runs += [("".join(t for t, _ in tokens[i:i + width]), frozenset(range(i, i + width)))
+                 for i in range(len(tokens) - width + 1)
+                 if any(says for _, says in tokens[i:i + width])]
     return runs
 
 
@@ -162,7 +179,7 @@ class _Match:
     target: str
     score: float  # the share of its best phrase heard, 0 to 1
     heard: frozenset[int]  # the caller's tokens its well-heard phrases rest on
-    evidence: float  # its keywords heard, by length and how well: how much it explains
+    evidence: float  # its keywords heard, each by how well: how much it explains
     depth: int  # how deep in the tree
     order: int  # the target's place in the tree
 
@@ -179,14 +196,19 @@ class Listener:
         self.words: dict[str, _Words] = {}
         #: (lang, target) -> its phrases, each as keywords
         self.phrases: dict[tuple[str, str], list[list[str]]] = {}
+        english = sorted(lang for lang in langs if family(lang) == "en")
         for lang in sorted(langs):
-            written = [(n.id, p) for n in menu.nodes.values() for p in n.phrases.get(lang, ())]
-            words = self.words[lang] = _Words(family(lang), {
-                k for _, p in written for k in _normal(p).split()})
-            for node_id, phrase in written:
-                keywords = words.keywords(phrase)
-                if keywords:
-                    self.phrases.setdefault((lang, node_id), []).append(keywords)
+            written = [(n.id, p, lang) for n in menu.nodes.values()
+                       for p in n.phrases.get(lang, ())]
+            self.words[lang] = _Words(family(lang), {
+                k for _, p, _ in written for k in _normal(p).split()})
+            if family(lang) == "zh":  # "我的 refund 还没到": English words in Mandarin
+                written += [(n.id, p, en) for en in english for n in menu.nodes.values()
+                            for p in n.phrases.get(en, ())]
+            for node_id, phrase, written_in in written:
+                said = keywords(phrase, written_in)
+                if said:
+                    self.phrases.setdefault((lang, node_id), []).append(said)
         #: node id -> the menus whose options lead to it
         self.above: dict[str, set[str]] = {}
         for node in menu.nodes.values():
@@ -211,7 +233,7 @@ class Listener:
         words = self.words.get(lang)
         if words is None:
             return []
-        zh = words.family == "zh"
+        zh, least = words.family == "zh", HEARD[words.family]
         tokens = words.tokens(text)
         runs = _runs(tokens)
         if not runs:
@@ -220,27 +242,30 @@ class Listener:
         for order, target in enumerate(self.targets.get(node.id, ())):
             # per phrase: the share heard, and each keyword heard with how well and where
             phrases = []
-            for keywords in self.phrases.get((lang, target), ()):
+            for said in self.phrases.get((lang, target), ()):
                 heard = {}
-                for keyword in keywords:
+                for keyword in said:
                     alike, at = max(((_alike(keyword, run, zh), at) for run, at in runs),
                                     key=lambda found: found[0])
-                    if alike >= HEARD:
-                        heard[keyword] = (len(keyword) * alike, at)
-                total = sum(len(k) for k in keywords)
-                phrases.append((sum(w for w, _ in heard.values()) / total, heard))
+                    if alike >= least:  # how well: 1 exact, 0.5 barely
+                        quality = 0.5 + 0.5 * (alike - least) / (1 - least)
+                        heard[keyword] = (len(keyword) * alike, quality, at)
+                total = sum(len(k) for k in said)
+                phrases.append((sum(w for w, _, _ in heard.values()) / total, heard))
             score = max((share for share, _ in phrases), default=0.0)
             if score <= 0:
                 continue
             kept = [h for share, h in phrases if share >= CLEAR] or \
                 [max(phrases, key=lambda p: p[0])[1]]
-            # the words each keyword rests on count once, however many keywords heard them
-            explains: dict[frozenset[int], float] = {}
+            # what it explains: a keyword heard is worth its quality, shared among the
+            # words it rests on, and each word counts once, at its best
+            explains: dict[int, float] = {}
             for h in kept:
-                for weight, at in h.values():
-                    explains[at] = max(weight, explains.get(at, 0.0))
-            found.append(_Match(target, score, frozenset().union(*explains),
-                                sum(explains.values()), len(self.ancestors(target)), order))
+                for _, quality, at in h.values():
+                    for i in at:
+                        explains[i] = max(quality / len(at), explains.get(i, 0.0))
+            found.append(_Match(target, score, frozenset(explains), sum(explains.values()),
+                                len(self.ancestors(target)), order))
         # well heard: the deeper node first (more specific); else the shallower (a weak
         # guess is better confirmed as the broader topic)
         return sorted(found, key=lambda m: (m.score < CLEAR, -round(m.evidence, 2),

@@ -39,8 +39,8 @@ def listening(step: Step, speech: Mapping[str, Any] | None) -> dict[str, Any]:
     ``cmn-CN``; https://www.twilio.com/docs/voice/twiml/gather#languagetags); a language
     without one takes keys only. ``hints`` are "a comma-separated list of up to 500
     entries", each up to 100 characters. ``speechTimeout="auto"`` stops "at the first
-    pause in speech"; with a ``speechModel`` Twilio wants a number of seconds instead
-    (warning 13335), which the settings check enforces.
+    pause in speech"; with a ``speechModel`` (one, or one per language) Twilio wants a
+    number of seconds instead (warning 13335), which the settings check enforces.
     """
     ask = step.ask
     language = (speech or {}).get("languages", {}).get(step.state.lang)
@@ -50,8 +50,10 @@ def listening(step: Step, speech: Mapping[str, Any] | None) -> dict[str, Any]:
                              "speech_timeout": speech.get("timeout", "auto")}
     if ask.hints:
         found["hints"] = ", ".join(ask.hints)
-    if speech.get("model"):
-        found["speech_model"] = speech["model"]
+    model = speech.get("model")
+    model = model.get(step.state.lang) if isinstance(model, Mapping) else model
+    if model:
+        found["speech_model"] = model
     return found
 
 

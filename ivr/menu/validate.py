@@ -23,6 +23,7 @@ from ivr.menu.model import (
     takes_speech,
 )
 from ivr.plural import counted, plural
+from ivr.speech import keywords
 
 #: what a speech menu says besides its menu (``flow._Turn.ask_by_voice``): required of
 #: every catalog only when the tree has a speech menu
@@ -280,16 +281,24 @@ def _speech(menu: Menu, catalog: PromptCatalog) -> tuple[list[Problem], list[tup
             targets[target_id] = target
             for lang, phrases in target.phrases.items():
                 for phrase in phrases:
-                    heard = " ".join(phrase.lower().split())
+                    said = keywords(phrase, lang)  # as compared: "我要 投诉" is "投诉"
+                    if not said:
+                        problems.append(Problem(loc(target, f"phrases.{lang}"), (
+                            f"phrase '{phrase}' is only words that say nothing of a topic: "
+                            "it would never be heard")))
+                        continue
+                    heard = " ".join(sorted(said))
                     other = seen.setdefault((lang, heard), target_id)
                     if other != target_id:
                         problems.append(Problem(loc(target, f"phrases.{lang}"), (
                             f"phrase '{phrase}' also names '{other}' (line "
                             f"{menu.nodes[other].lines.get(f'phrases.{lang}', 0)}): one phrase, "
                             f"one target, or '{node.id}' could only guess")))
+    options = {o.goto for n in speaking for o in n.options}  # their gaps are errors above
     for target in targets.values():
-        missing = [lang for lang in languages if not target.phrases.get(lang)]
-        if missing and len(missing) < len(languages):
+        missing = [lang for lang in languages if not target.phrases.get(lang)
+                   and f"phrases.{lang}" not in target.lines]  # else the loader said why
+        if missing and len(missing) < len(languages) and target.id not in options:
             problems.append(Problem(loc(target, "phrases"), (
                 f"has no phrases in {', '.join(missing)}: those callers cannot say it"),
                 "warning"))
@@ -299,11 +308,12 @@ def _speech(menu: Menu, catalog: PromptCatalog) -> tuple[list[Problem], list[tup
             problems.append(Problem(loc(target, "phrases"), (
                 "has phrases but no 'topic': the prompt that names it when a caller is asked "
                 "to confirm what they said")))
-    for node in menu.nodes.values():
-        if node.phrases and node.id not in targets:
-            problems.append(Problem(loc(node, "phrases"), (
-                "has phrases, but no speech menu leads to it: no caller can say them"),
-                "warning"))
+    unheard = [n for n in menu.nodes.values() if n.phrases and n.id not in targets]
+    if unheard:
+        also = f" (so do {', '.join(n.id for n in unheard[1:])})" if unheard[1:] else ""
+        problems.append(Problem(loc(unheard[0], "phrases"), (
+            f"has phrases, but no speech menu leads to it{also}: no caller can say them"),
+            "warning"))
     return problems, prompts
 
 

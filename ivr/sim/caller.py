@@ -11,7 +11,9 @@ order, one answer each:
   later than a caller who listened to the end would;
 - ``_``: nothing (a time-out, or silence on a ``<Record>``);
 - ``h``: hang up;
-- ``say:some words``: speech (``say`` alone takes the next text from a separate list).
+- ``say:some words``: speech (``say`` alone takes the next text from a separate list);
+  in a list of answers (a scenario's ``press``) also ``{say: some words, confidence: 0.3}``,
+  the Confidence the recogniser reports for them (else ``Recognition.confidence``).
 
 When the script runs out, the caller times out at every further prompt. The
 ``InteractiveCaller`` asks a person at a terminal instead, without echoing what they type
@@ -52,10 +54,15 @@ class Answer:
     #: seconds the caller thinks after the prompt, before the usual reaction time (a
     #: replayed caller who was slower than ``Pace``)
     think_s: float = 0.0
+    #: speech only: the Confidence the recogniser reports (None: the call's default)
+    confidence: float | None = None
 
     @classmethod
-    def parse(cls, token: str) -> Answer:
-        """One script token: keys (``1``, ``1!``, ``1!4.5``), ``_``, ``h`` or ``say:text``."""
+    def parse(cls, token: str | Mapping[str, Any]) -> Answer:
+        """One script token: keys (``1``, ``1!``, ``1!4.5``), ``_``, ``h`` or ``say:text``;
+        or a mapping ``{say: text, confidence: 0.3}``."""
+        if isinstance(token, Mapping):
+            return cls._spoken(token)
         token = token.strip()
         if token in ("_", ""):
             return cls(Kind.TIMEOUT)
@@ -80,7 +87,27 @@ class Answer:
             raise ScenarioError(f"answer {token!r}: {''.join(bad)!r} is not a phone key (0-9 * #)")
         return cls(Kind.KEYS, keys, barge_in_s)
 
+    @classmethod
+    def _spoken(cls, step: Mapping[str, Any]) -> Answer:
+        unknown = sorted(set(step) - {"say", "confidence"})
+        if unknown or "say" not in step:
+            raise ScenarioError(f"answer {dict(step)!r}: a spoken answer is {{say: words}}, "
+                                "optionally with confidence: a number from 0 to 1"
+                                + (f" (unknown: {', '.join(map(str, unknown))})" if unknown else ""))
+        words, confidence = step["say"], step.get("confidence")
+        if not isinstance(words, str) or not words.strip():
+            raise ScenarioError(f"answer {dict(step)!r}: say: the words, as text")
+        if confidence is not None and (
+                isinstance(confidence, bool) or not isinstance(confidence, int | float)
+                or not (math.isfinite(confidence) and 0 <= confidence <= 1)):
+            raise ScenarioError(f"answer {dict(step)!r}: confidence {confidence!r} is not a "
+                                "number from 0 to 1")
+        return cls(Kind.SPEECH, words.strip(),
+                   confidence=None if confidence is None else float(confidence))
+
     def __str__(self) -> str:
+        if self.kind is Kind.SPEECH and self.confidence is not None:
+            return f"say:{self.value} (confidence {self.confidence:g})"
         if self.kind is Kind.KEYS and self.barge_in_s is not None:
             return f"{self.value}!{self.barge_in_s:g}" if self.barge_in_s else f"{self.value}!"
         return {Kind.TIMEOUT: "_", Kind.HANGUP: "h", Kind.SPEECH: f"say:{self.value}"}.get(
@@ -114,6 +141,7 @@ class Prompt:
     secret: Secret | None = None  # the prompt asks for a PIN or an account number
     duration_s: float = 0.0  # how long the Gather's nested prompt lasts, heard to the end
     timeout_s: float = 5.0  # the Gather's timeout
+    language: str = "en-US"  # the Gather's speech recognition language
 
 
 class Caller(Protocol):
@@ -144,13 +172,15 @@ class Script:
         A ``say`` token takes the next text from ``says``; ``say:words`` carries its own.
         With no press tokens at all, the says are the whole script.
         """
-        tokens = press.split() if isinstance(press, str) else [str(t) for t in press]
+        tokens: list[str | Mapping[str, Any]] = (
+            list(press.split()) if isinstance(press, str)
+            else [t if isinstance(t, Mapping) else str(t) for t in press])
         if not tokens:
             return cls(tuple(Answer(Kind.SPEECH, s) for s in says))
         pending = list(says)
         answers: list[Answer] = []
         for token in tokens:
-            if token.strip().lower() == "say":
+            if isinstance(token, str) and token.strip().lower() == "say":
                 if not pending:
                     raise ScenarioError("more 'say' answers than --say texts")
                 answers.append(Answer(Kind.SPEECH, pending.pop(0)))

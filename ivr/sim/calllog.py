@@ -15,7 +15,11 @@ replayed in order, one per prompt, on the sandbox's demo data:
   timing out into the general queue;
 - each key is pressed when the original pressed it: the log's times say how long after
   its prompt was served the answer came, so a caller who barged in (or thought longer
-  than ``Pace``) does so again, to the log's one-second resolution.
+  than ``Pace``) does so again, to the log's one-second resolution;
+- a spoken answer is logged as ``(speech)`` with what it matched, never the words: it is
+  replayed as the target's first phrase in the tree (matched, at the logged Confidence),
+  the same phrase with a Confidence too low to route on (``confirm``: the app asks
+  again), or a word that matches nothing (``unmatched``, ``keypad``).
 
 Both sides are measured alike: the replay's outcome comes from the app's own log and
 record of the replayed call, as the original's does (the sandbox app's clock runs on the
@@ -36,9 +40,10 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from ivr import speech
 from ivr.database import open_database
 from ivr.errors import StoreError
 from ivr.sim.caller import TIMEOUT, Answer, Kind, Pace, Prompt
@@ -47,9 +52,16 @@ from ivr.sim.interpreter import Hold
 from ivr.sim.target import Target
 from ivr.sim.trace import Trace
 
+if TYPE_CHECKING:
+    from ivr.menu import Menu
+
 log = logging.getLogger(__name__)
 
 STRANGER = "+15005550006"
+#: said for a spoken answer that matched nothing (a filler that names no target)
+NOTHING = {"zh": "嗯", "en": "um"}
+#: the Confidence of a replayed answer the original had confirmed: too low to route on
+UNSURE = round(speech.LOW_CONFIDENCE / 2, 2)
 PIN_OK = ("verify_ok", "verify_frozen")
 #: the app logs each step's time to the second
 LOG_RESOLUTION_S = 1.0
@@ -76,6 +88,8 @@ class Step:
     said: tuple[str, ...]
     outcome: str
     at: str
+    #: what a spoken answer matched (``ivr.call.Heard.to_json``), never its words
+    heard: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +214,7 @@ def build(
             said,
             str(row.get("outcome") or ""),
             str(row.get("at") or ""),
+            _heard(row.get("heard")),
         )
         steps.setdefault(str(row["call_sid"]), []).append(step)
     recorded = []
@@ -216,6 +231,19 @@ def build(
             )
         )
     return recorded
+
+
+def _heard(value: Any) -> Mapping[str, Any] | None:
+    """A log row's ``heard``: JSON text in the database, maybe an object in an export."""
+    if isinstance(value, Mapping):
+        return value
+    if not value:
+        return None
+    try:
+        found = json.loads(str(value))
+    except ValueError:
+        return None
+    return found if isinstance(found, Mapping) else None
 
 
 def _read_db(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -265,6 +293,7 @@ class ReplayCaller:
         identity: Identity,
         nodes: Iterable[str] = (),
         pace: Pace | None = None,
+        menu: Menu | None = None,
     ) -> None:
         self.steps = list(call.steps[1:])  # the first step is the call arriving
         self.times = [_when_or_none(s.at) for s in call.steps]
@@ -272,6 +301,7 @@ class ReplayCaller:
         self.identity = identity
         self.nodes = frozenset(nodes)
         self.pace = pace or Pace()
+        self.menu = menu
         self.position = 0
         self.diverged: str | None = None
 
@@ -320,6 +350,8 @@ class ReplayCaller:
             if raw == "hangup":
                 return Answer(Kind.HANGUP)
             return TIMEOUT if "record_missing" in step.said else Answer(Kind.KEYS, "#")
+        if raw == "(speech)":
+            return self.spoken(step, prompt)
         if not raw:
             return TIMEOUT
         if re.fullmatch(r"\*{6}", raw):  # a masked PIN
@@ -338,6 +370,26 @@ class ReplayCaller:
         return Answer(Kind.KEYS, keys) if keys else TIMEOUT
 
 
+    def spoken(self, step: Step, prompt: Prompt) -> Answer:
+        """Words that the app will take as the original's were (see the module docstring)."""
+        heard = step.heard or {}
+        family = "zh" if prompt.language.lower().startswith(("cmn", "zh", "yue")) else "en"
+        target = self.menu.nodes.get(str(heard.get("target"))) if self.menu else None
+        outcome = heard.get("outcome")
+        if target is None or outcome not in ("matched", "confirm"):
+            return Answer(Kind.SPEECH, NOTHING[family])
+        phrases = [p for lang, ps in sorted(target.phrases.items())
+                   if speech.family(lang) == family for p in ps]
+        if not phrases:
+            return Answer(Kind.SPEECH, NOTHING[family])
+        words = phrases[0].replace(" ", speech.joiner("zh-CN" if family == "zh" else "en-US"))
+        confidence = heard.get("confidence")
+        if outcome == "confirm":
+            confidence = UNSURE
+        return Answer(Kind.SPEECH, words,
+                      confidence=float(confidence) if confidence is not None else None)
+
+
 def node_of(action: str) -> str:
     """The node an action URL posts to: ``/voice/step/identify?t=3`` -> ``identify``."""
     return unquote(urlsplit(action).path).rstrip("/").rsplit("/", 1)[-1]
@@ -354,7 +406,8 @@ def replay(
         target.set_clock(_when(call.steps[0].at))  # the hours and waits of that moment
     from_ = identity.phone if call.said("verify_callerid") else STRANGER
     _recreate_lockout(call, identity, target, from_)
-    caller = ReplayCaller(call, identity, target.menu.nodes if target.menu else ())
+    caller = ReplayCaller(call, identity, target.menu.nodes if target.menu else (),
+                          menu=target.menu)
     trace = target.call(caller, from_=from_, hold=hold, call_sid=None)
     return trace, caller
 

@@ -10,7 +10,9 @@ Other modules add options to ``ivr call`` that receive the finished trace with
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,9 +36,10 @@ from ivr.cliargs import (
 from ivr.moments import Moment
 from ivr.phone import WITHHELD
 from ivr.sim import bulk, calllog, scenario
-from ivr.sim.caller import Answer, Caller, InteractiveCaller, Prompt, Script
+from ivr.sim.caller import Answer, Caller, InteractiveCaller, Kind, Prompt, Script
 from ivr.sim.errors import SimError
 from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, MAX_CALL_S, Hold
+from ivr.sim.recognition import DEFAULT_CONFIDENCE, Recognition
 from ivr.sim.target import Target, over_http, sandbox
 from ivr.sim.trace import EndedBy, Trace
 from ivr.sim.transcript import describe, lines, summary
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 MAX_HOLD_LOOPS = 100
 #: scenario runs of one ``replay`` (each a fresh database) and processes running them
 MAX_REPEAT, MAX_WORKERS = 10_000, 64
+_HAN = re.compile(r"[\u3400-\u9fff]")
 
 TraceHandler = Callable[[Trace, Any], None]
 _TRACE_OPTIONS: list[tuple[str, TraceHandler]] = []
@@ -101,7 +105,16 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help='Scripted answers, one per prompt: "2 1 1 246810# 1"; '
     "_ is a time-out, h hangs up, say takes the next --say. Default: interactive.",
 )
-@click.option("--say", "says", multiple=True, help="Speech answers, in order.")
+@click.option("--say", "says", multiple=True,
+              help="Speech answers, in order (alone: after the language key, picked by "
+              "their words unless --lang).")
+@click.option("--confidence", type=Finite(0, 1), default=DEFAULT_CONFIDENCE, show_default=True,
+              help="The Confidence the recogniser sends with the speech (0 to 1).")
+@click.option("--noise", type=Finite(0, 1), metavar="RATE",
+              help="Recognition errors: each word spoken is dropped or swapped with its "
+              "neighbour with this chance (0 to 1), the Confidence lowered to match.")
+@click.option("--seed", type=click.IntRange(0), metavar="N",
+              help="With --noise: repeat the same errors (default: a fresh seed, shown).")
 @click.option("--from", "from_", default=DEFAULT_FROM, show_default=True,
               type=PhoneNumber(withheld_ok=True),
               help=f"Caller ID: E.164 ('+' and digits), or {WITHHELD!r} (withheld).")
@@ -134,6 +147,9 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def call(
     press: str | None,
     says: tuple[str, ...],
+    confidence: float,
+    noise: float | None,
+    seed: int | None,
     from_: str,
     to: str,
     lang: str | None,
@@ -147,7 +163,7 @@ def call(
     db: Path | None,
     **extra: Any,
 ) -> None:
-    """Phone the hotline: hear what a caller hears and answer with keys.
+    """Phone the hotline: hear what a caller hears and answer with keys or words.
 
     Interactive unless --press or --say: Enter alone is a time-out, h hangs up,
     'say words' speaks. Exits 0 when the call ends normally, 1 on an error.
@@ -156,11 +172,17 @@ def call(
         raise click.BadParameter(
             "a running server keeps its own clock; --at works in-process only", param_hint="--at"
         )
+    if seed is not None and noise is None:
+        raise click.BadParameter("the seed repeats the noise: give --noise RATE too",
+                                 param_hint="--seed")
+    recognition = Recognition(confidence, noise or 0.0, seed)
     with _app_logs_quiet(), _target(url, token, menu, db) as target:
         if at:
             moment = at.resolve(target.zone, datetime.now(UTC))
             target.set_clock(moment)
             log.debug("the call happens at %s", moment.isoformat())
+        tokens = (press or "").split() if press is not None else ["say"] * len(says)
+        lang = lang or _spoken_language(tokens, says, target)
         first = [_language_key(lang, target)] if lang else []
         caller: Caller
         if press is None and not says:
@@ -172,16 +194,20 @@ def call(
             caller = _Prefixed(live, [Answer.parse(k) for k in first])
         else:
             try:
-                caller = Script.parse([*first, *(press or "").split()], says).caller()
+                script = Script.parse([*first, *tokens], says)
             except SimError as exc:
                 raise click.BadParameter(str(exc), param_hint="--press/--say") from exc
+            _speaks(script, confidence, noise)
+            caller = script.caller()
         trace = target.call(
             caller,
             from_=from_,
             to=to,
             hold=Hold(wait_loops=hold_loops, bridge_after_s=bridge_after),
+            recognition=recognition,
         )
         record = target.record(trace.call_sid)
+        understood = _understood(target.logged(trace.call_sid) or [])
     _refused(trace, url, token)
     if as_json:
         click.echo(trace.to_json())
@@ -189,6 +215,8 @@ def call(
         live_already = isinstance(caller, _Prefixed)
         shown = [summary(trace)] if live_already else lines(trace, target.heard)
         for line in shown:
+            click.echo(line)
+        for line in understood:
             click.echo(line)
         if record:
             click.echo(
@@ -405,6 +433,46 @@ def _language_key(lang: str, target: Target) -> str:
             f"the menu offers {sorted(keys) or 'no language choice'}", param_hint="--lang"
         )
     return keys[lang]
+
+
+def _spoken_language(tokens: list[str], says: tuple[str, ...], target: Target) -> str | None:
+    """A script that starts by speaking picks the language of its words at the language
+    menu (Chinese characters: zh-CN, else en-US), when the menu offers it."""
+    if not tokens or not says:
+        return None
+    first = tokens[0]
+    words = says[0] if first.lower() == "say" else \
+        first[4:] if first.lower().startswith("say:") else None
+    if words is None:
+        return None
+    wanted = "zh-CN" if _HAN.search(words) else "en-US"
+    return wanted if wanted in target.language_keys() else None
+
+
+def _speaks(script: Script, confidence: float, noise: float | None) -> None:
+    """--confidence and --noise are about speech: refuse them for a script of keys."""
+    if any(a.kind is Kind.SPEECH for a in script.answers):
+        return
+    for given, name in ((noise is not None, "--noise"),
+                        (confidence != DEFAULT_CONFIDENCE, "--confidence")):
+        if given:
+            raise click.BadParameter("the script says nothing: give --say (or 'say:words' in "
+                                     "--press)", param_hint=name)
+
+
+def _understood(rows: list[dict[str, Any]]) -> list[str]:
+    """What the app made of each spoken answer, from its log of the call (never the
+    words: it keeps what they matched, how well, and the recogniser's Confidence)."""
+    found = []
+    for row in rows:
+        if not row.get("heard"):
+            continue
+        heard = json.loads(row["heard"])
+        target = f" {heard['target']}" if heard.get("target") else ""
+        how = ", ".join(f"{k} {heard[k]:g}" for k in ("score", "confidence") if k in heard)
+        found.append(f"speech at {row['node']}: {heard['outcome']}{target}"
+                     + (f" ({how})" if how else ""))
+    return found
 
 
 def _read_line(prompt: str, hide_input: bool = False) -> str:

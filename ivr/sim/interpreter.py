@@ -76,10 +76,11 @@ from urllib.parse import urljoin
 
 from twilio.request_validator import HMAC_SHA1
 
-from ivr.sim import masking, timing
-from ivr.sim.caller import TIMEOUT, Caller, Kind, Pace, Prompt, Script
+from ivr.sim import masking, recognition, timing
+from ivr.sim.caller import TIMEOUT, Answer, Caller, Kind, Pace, Prompt, Script
 from ivr.sim.document import SCHEMA_VALIDATION, Verb, read
 from ivr.sim.errors import TransportError, TwiMLError
+from ivr.sim.recognition import Recognition
 from ivr.sim.switchboard import Switchboard
 from ivr.sim.trace import HEARD, EndedBy, EventType, Outcome, Trace, event
 from ivr.sim.transport import Reply, Session, Transport, signed
@@ -123,7 +124,7 @@ BAD_CONTENT_TYPE = 12300
 ENQUEUE_WAIT_METHOD = 14206
 #: warnings for bad attribute values (https://www.twilio.com/docs/api/errors/<code>)
 GATHER_FINISH_ON_KEY, GATHER_TIMEOUT, GATHER_SAY_LOOP = 13310, 13313, 13322
-GATHER_SPEECH_TIMEOUT, SAY_LOOP = 13327, 13510
+SAY_LOOP = 13510
 DTMF = "0123456789*#"
 #: QueueResult values of a queue session Twilio ends on its own side (``Hold.ends``)
 TWILIO_ENDS = frozenset({"error", "system-error"})
@@ -201,6 +202,8 @@ class CallOptions:
     tick: Callable[[float], None] | None = None
     #: the queues this call shares with the target's other calls (None: its own only)
     switchboard: Switchboard | None = None
+    #: how the recogniser hears the caller's speech: its Confidence and noise
+    recognition: Recognition = field(default_factory=Recognition)
 
 
 def simulate(
@@ -280,6 +283,7 @@ class _Call:
         #: parked on the switchboard: when, and the Enqueue's action and method
         self.parked: tuple[int, str | None, str] | None = None
         self.audio_s: dict[str, float | None] = {}  # audio answered as a document
+        self.recogniser = options.recognition.recogniser()
 
     # -- the call ---------------------------------------------------------------------
 
@@ -392,10 +396,13 @@ class _Call:
     # -- input ----------------------------------------------------------------------------
 
     def _gather(self, verb: Verb, doc_url: str, waiting: bool) -> _Next | None:
-        modes = frozenset((verb.get("input") or "dtmf").split())
         num_digits = self._int(verb, "numDigits", 0) or None
         finish = self._keys_attr(verb, "finishOnKey", "#", GATHER_FINISH_ON_KEY)
         timeout_ms = timing.ms(self._int(verb, "timeout", 5, GATHER_TIMEOUT))
+        listen, warnings = recognition.listening(verb.attrs, timeout_ms)
+        for warning in warnings:
+            self._warn(warning.code, warning.message)
+        modes = listen.modes
         action = urljoin(doc_url, verb.get("action") or "")
         method = self._method(verb, "method")
         on_empty = (verb.get("actionOnEmptyResult") or "false").lower() == "true"
@@ -408,6 +415,7 @@ class _Call:
             finish_on_key=finish,
             timeout_s=timeout_ms / 1000,
             action_on_empty_result=on_empty,
+            **({"language": listen.language} if listen.speech else {}),
         )
         sounds = [self._sound(nested, doc_url, in_gather=True) for nested in verb.children]
         for type_, _, fields in sounds:
@@ -426,6 +434,7 @@ class _Call:
             secret,
             prompt_ms / 1000,
             timeout_ms / 1000,
+            listen.language,
         )
         # a script knows its answer as the prompt starts, so it may barge in; a person at
         # a terminal hears the prompt first
@@ -455,13 +464,8 @@ class _Call:
             self._wait(max(start + first_key_ms - self.clock, 0))
             digits = self._keys(answer.value, num_digits, finish, timeout_ms, secret, barged)
             params = {"Digits": digits} if digits else {}
-        elif answer.kind is Kind.SPEECH and "speech" in modes:
-            self._wait(timing.ms(self.o.pace.answer_delay_s))
-            end_ms = self._speech_timeout_ms(verb, timeout_ms)
-            talk = timing.speech_ms(answer.value, verb.get("language", "en-US") or "en-US")
-            said = masking.input_event(secret, {"speech": answer.value, "digits": ""})
-            self._emit(EventType.INPUT, talk + end_ms, **said)
-            params = {"SpeechResult": answer.value, "Confidence": "0.9"}
+        elif answer.kind is Kind.SPEECH:
+            params = self._speech(answer, listen, timeout_ms, secret)
         else:
             ignored = {} if answer == TIMEOUT else {"ignored": str(answer)}
             fields = masking.input_event(secret, {"digits": "", "timeout": True, **ignored})
@@ -469,6 +473,36 @@ class _Call:
         if params or on_empty:
             return _Next(action, method, params, waiting)
         return None
+
+    def _speech(self, answer: Answer, listen: recognition.Listening, timeout_ms: int,
+                secret: masking.Secret | None) -> dict[str, str]:
+        """The caller speaks: what the recogniser sends (SpeechResult and Confidence), or
+        nothing when this Gather does not recognise it. The input event keeps what was
+        said (``said``) beside what was sent (``speech``) when they differ, and why
+        nothing was sent (``unheard``)."""
+        got = self.recogniser.hear(answer.value, listen, answer.confidence)
+        fields: dict[str, Any] = {"speech": got.text, "digits": ""} if got.text else {
+            "said": answer.value, "digits": "", "timeout": True, "unheard": got.unheard}
+        if got.text and got.text != answer.value:
+            fields["said"] = answer.value
+        if got.text and got.confidence != recognition.DEFAULT_CONFIDENCE:
+            fields["confidence"] = got.confidence
+        noise = self.o.recognition.noise
+        if noise and listen.speech and not listen.fails and got.unheard != "nothing was said":
+            fields["noise"] = {"rate": noise, "seed": self.recogniser.seed,
+                               "dropped": got.dropped, "swapped": got.swapped}
+        if not listen.speech:
+            # Twilio does not listen for speech here: the caller talks into a Gather that
+            # waits for keys, and its timeout runs out as for silence
+            self._emit(EventType.INPUT, timeout_ms, **masking.input_event(secret, fields))
+            return {}
+        self._wait(timing.ms(self.o.pace.answer_delay_s))
+        talk = timing.speech_ms(answer.value, listen.language)
+        self._emit(EventType.INPUT, talk + listen.speech_end_ms,
+                   **masking.input_event(secret, fields))
+        if not got.text:
+            return {}
+        return {"SpeechResult": got.text, "Confidence": f"{got.confidence:g}"}
 
     def _play_prompt(self, sounds: list[_Sound], first_key_ms: int | None) -> bool:
         """Play a Gather's nested sounds; a key pressed ``first_key_ms`` after they start
@@ -963,15 +997,6 @@ class _Call:
             self._warn(code, f"<{verb.name} {name}={raw!r}> is not phone keys: {default!r} used")
             return default
         return raw
-
-    def _speech_timeout_ms(self, verb: Verb, timeout_ms: int) -> int:
-        """The silence that ends speech: ``auto`` is about a second, else a number."""
-        raw = verb.get("speechTimeout")
-        if raw == "auto":
-            return 1000
-        if not raw:
-            return timeout_ms
-        return timing.ms(self._int(verb, "speechTimeout", timeout_ms // 1000, GATHER_SPEECH_TIMEOUT))
 
     def _method(self, verb: Verb, name: str) -> str:
         raw = verb.get(name)

@@ -89,10 +89,11 @@ def input_event(secret: Secret | None, fields: Mapping[str, Any]) -> dict[str, A
     for name in ("dropped", "ignored"):
         if fields.get(name):
             out[name] = "*" * len(str(fields[name]))
-    speech = str(fields.get("speech") or "")
-    if speech:
-        said = re.sub(r"\D", "", speech)
-        out["speech"] = account(said) if secret is Secret.ACCOUNT and said else PIN_MASK
+    for name in ("speech", "said"):  # what the recogniser sent, what the caller said
+        speech = str(fields.get(name) or "")
+        if speech:
+            said = re.sub(r"\D", "", speech)
+            out[name] = account(said) if secret is Secret.ACCOUNT and said else PIN_MASK
     if out != fields:
         out["masked"] = str(secret)
     return out

@@ -12,7 +12,11 @@ database is put back as it started before each scenario, so scenarios never leak
     expect: {queue: payments, verified: true, heard: {en-US: ["48 hours"]}}
 
 Answers are ``ivr call --press`` tokens (``1!`` presses 1 as the prompt starts, see
-``caller``); ``{today}``/``{yesterday}`` become YYYYMMDD. ``hold`` sets the queue's
+``caller``); ``{today}``/``{yesterday}`` become YYYYMMDD. A caller speaks with
+``say:words`` (in a list, as words have spaces: ``press: ["say:my payment failed", 1]``)
+or ``{say: words, confidence: 0.3}``, the Confidence the recogniser sends with them
+(default 0.9); ``recognition: {confidence: 0.9, noise: 0.2, seed: 3}`` sets the call's
+recogniser (``ivr call --confidence/--noise/--seed``). ``hold`` sets the queue's
 ``Hold``: e.g. ``{patience_s: 30}`` hangs up after 30 s holding, ``{ends: hangup}``
 after the wait loops, ``{bridge_after_s: 20, talk_s: 60}`` has an agent answer and hang
 up, ``{queue_size: 11, max_queue_size: 10}`` finds the queue full, ``{wait_for_agent:
@@ -25,11 +29,15 @@ Expectations: ``queue``, ``ended_by``, ``heard``/``not_heard`` (text fragments o
 so wording changes in prompts/ do not break scenarios), ``verified`` and ``issue``
 (from the app's call record),
 ``record`` (a subset of that record), ``max_duration_s`` (until the caller is queued, or
-the call ends). Every answer must be asked for: leftovers mean the call went elsewhere.
+the call ends), ``speech`` (what the app made of each spoken answer, in order, from its
+log: ``matched:topup_status``, ``confirm:topup_status``, ``unmatched``, ``keypad``,
+``confirmed:...``, ``declined:...``; a target may be left out). Every answer must be
+asked for: leftovers mean the call went elsewhere.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,16 +53,21 @@ from ivr.plural import plural
 from ivr.sim.caller import Script, ScriptedCaller
 from ivr.sim.errors import ScenarioError
 from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, Hold
+from ivr.sim.recognition import Recognition
 from ivr.sim.target import Target
 from ivr.sim.trace import Trace
 from ivr.sim.transcript import summary
 
 log = logging.getLogger(__name__)
 
-CALL_KEYS = frozenset({"from", "to", "url", "lang", "press", "say", "hold", "expect"})
+CALL_KEYS = frozenset(
+    {"from", "to", "url", "lang", "press", "say", "hold", "expect", "recognition"})
 SCENARIO_KEYS = CALL_KEYS | {"name", "langs", "calls", "at"}
+#: what the app logs of a spoken answer (``ivr.call.Heard``)
+HEARD_OUTCOMES = ("matched", "confirm", "unmatched", "keypad", "confirmed", "declined")
 EXPECT_KEYS = frozenset(
-    {"queue", "ended_by", "heard", "not_heard", "verified", "issue", "record", "max_duration_s"}
+    {"queue", "ended_by", "heard", "not_heard", "verified", "issue", "record", "max_duration_s",
+     "speech"}
 )
 
 
@@ -65,16 +78,19 @@ class CallSpec:
     from_: str = DEFAULT_FROM
     to: str = DEFAULT_TO
     lang: str | None = None
-    press: tuple[str, ...] = ()
+    #: answer tokens, or ``{say: words, confidence: x}`` mappings
+    press: tuple[str | Mapping[str, Any], ...] = ()
     say: tuple[str, ...] = ()
     hold: Hold = field(default_factory=Hold)
     expect: Mapping[str, Any] = field(default_factory=dict)
     #: the path the call starts at (None: the target's Voice URL, the hotline's number)
     url: str | None = None
+    recognition: Recognition = field(default_factory=Recognition)
 
     def script(self, language_keys: Mapping[str, str], today: date) -> Script:
         """The answers, with the language key first and dates filled in."""
-        tokens = [_dates(t, today) for t in self.press]
+        tokens: list[str | Mapping[str, Any]] = [
+            _dates(t, today) if isinstance(t, str) else t for t in self.press]
         if self.lang:
             if self.lang not in language_keys:
                 raise ScenarioError(f"lang {self.lang!r}: the menu offers {sorted(language_keys)}")
@@ -199,13 +215,26 @@ def _call(raw: Mapping[str, Any], where: str) -> CallSpec:
             f"{where}: unknown {plural(len(bad), 'expectation')} {bad}; known: {sorted(EXPECT_KEYS)}"
         )
     press = raw.get("press") or ()
-    tokens = tuple(press.split()) if isinstance(press, str) else tuple(str(p) for p in press)
+    tokens = tuple(press.split()) if isinstance(press, str) else tuple(
+        p if isinstance(p, Mapping) else str(p) for p in press)
     says = raw.get("say") or ()
     says = (says,) if isinstance(says, str) else tuple(str(s) for s in says)
     try:
         hold = Hold(**(raw.get("hold") or {}))
     except (TypeError, ValueError) as exc:
         raise ScenarioError(f"{where}: hold: {exc}") from None
+    heard_by = raw.get("recognition") or {}
+    try:
+        if not isinstance(heard_by, Mapping):
+            raise TypeError("a mapping: {confidence: 0.9, noise: 0.2, seed: 3}")
+        recognition = Recognition(**heard_by)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"{where}: recognition: {exc}") from None
+    spoken = expect.get("speech")
+    if spoken is not None and not (isinstance(spoken, list) and all(
+            isinstance(h, str) and h.split(":", 1)[0] in HEARD_OUTCOMES for h in spoken)):
+        raise ScenarioError(f"{where}: expect: speech: {spoken!r} is not a list of "
+                            f"{'/'.join(HEARD_OUTCOMES)}, each with an optional ':target'")
     numbers = {"from": str(raw.get("from") or DEFAULT_FROM), "to": str(raw.get("to") or DEFAULT_TO)}
     for key, number in numbers.items():  # as ivr call --from/--to take them
         problem = number_problem(number, withheld_ok=key == "from")
@@ -223,6 +252,7 @@ def _call(raw: Mapping[str, Any], where: str) -> CallSpec:
         say=says,
         hold=hold,
         expect=expect,
+        recognition=recognition,
     )
     try:
         spec.script({spec.lang: "1"} if spec.lang else {}, date.today())
@@ -251,7 +281,8 @@ def run(scenario: Scenario, target: Target, *, today: date | None = None) -> Res
             failures.append(prefix + str(exc))
             break
         caller = script.caller()
-        trace = target.call(caller, from_=spec.from_, to=spec.to, hold=spec.hold, url=spec.url)
+        trace = target.call(caller, from_=spec.from_, to=spec.to, hold=spec.hold, url=spec.url,
+                            recognition=spec.recognition)
         traces.append(trace)
         if board.holds(trace.call_sid):
             later.append((prefix, spec, caller, len(traces) - 1))
@@ -312,7 +343,22 @@ def check(spec: CallSpec, trace: Trace, target: Target) -> list[str]:
             failures.append(f"cannot check {sorted(wanted)}: no call record (in-process, or --db)")
         else:
             failures += [f"expected the call record's {m}" for m in _mismatches(wanted, record, "")]
+    if "speech" in expect:
+        failures += _speech_failures(list(expect["speech"]), target.logged(trace.call_sid))
     return failures
+
+
+def _speech_failures(wanted: list[str], rows: list[dict[str, Any]] | None) -> list[str]:
+    """What the app made of the spoken answers (its log's ``heard``), against ``wanted``."""
+    if rows is None:
+        return ["cannot check speech: no call log (in-process, or --db)"]
+    heard = [json.loads(r["heard"]) for r in rows if r.get("heard")]
+    got = [f"{h['outcome']}:{h['target']}" if h.get("target") else h["outcome"] for h in heard]
+    # a wanted outcome without its target matches that outcome whatever the target
+    shown = [g if ":" in w else g.split(":", 1)[0] for w, g in zip(wanted, got, strict=False)]
+    if len(got) == len(wanted) and shown == wanted:
+        return []
+    return [f"expected the app to hear {wanted}, it logged {got}"]
 
 
 def _sounds_like(fragment: str, event: Mapping[str, Any], target: Target) -> bool:

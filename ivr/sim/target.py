@@ -26,6 +26,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from ivr.prompts import Catalog, placeholders
 from ivr.sim.caller import Caller, Pace
 from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, CallOptions, Hold, simulate
+from ivr.sim.recognition import Recognition
 from ivr.sim.switchboard import Switchboard
 from ivr.sim.timing import AudioDurations, PlayDuration
 from ivr.sim.trace import Trace
@@ -76,6 +77,7 @@ class Target:
         pace: Pace | None = None,
         call_sid: str | None = None,
         url: str | None = None,
+        recognition: Recognition | None = None,
     ) -> Trace:
         """One simulated call to the hotline's Voice URL (or ``url``, a path on it, such
         as the agents' ``/agent/voice``).
@@ -99,6 +101,7 @@ class Target:
             prompt_keys=self.prompt_keys if self.prompts else None,
             tick=tick,
             switchboard=self.switchboard,
+            recognition=recognition or Recognition(),
         )
         if clock is not None:
             clock.begin()

@@ -10,6 +10,12 @@ Each event is ``{"t": seconds since the call started, "type": EventType, ...}``.
 that take time carry ``duration_s``; the stretches between events are silence (the
 caller thinking, a gap the renderer fills with nothing). ``outcome.duration_s`` is the
 end of the last event, so a WAV rendered from the events is exactly that long.
+
+The caller's words (an input event's ``speech``, what the recogniser sent, and ``said``,
+what the caller said when that differs) stay in memory, for the live display and the
+transcript of the call just made; ``to_dict``, and so every trace written out (``--json``,
+``--audio``, bulk output), keeps only their length (``speech_chars``, ``said_chars``), as
+the app keeps only what they matched.
 """
 
 from __future__ import annotations
@@ -84,7 +90,7 @@ class Trace:
             "call_sid": self.call_sid,
             "from": self.from_,
             "to": self.to,
-            "events": [_plain(e) for e in self.events],
+            "events": [_plain(_unspoken(e)) for e in self.events],
             "outcome": self.outcome.to_dict(),
         }
 
@@ -139,6 +145,21 @@ class Trace:
 def event(t_ms: int, type_: EventType, **fields: Any) -> dict[str, Any]:
     """A new event dict with ``t`` and ``type`` first, as every consumer expects."""
     return {"t": t_ms / 1000, "type": type_, **fields}
+
+
+#: an input event's fields holding the caller's words
+SPOKEN = ("speech", "said")
+
+
+def _unspoken(e: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event without the caller's words: their length instead."""
+    if not any(name in e for name in SPOKEN):
+        return e
+    out = {k: v for k, v in e.items() if k not in SPOKEN}
+    for name in SPOKEN:
+        if name in e:
+            out[f"{name}_chars"] = len(str(e[name] or ""))
+    return out
 
 
 def _plain(e: Mapping[str, Any]) -> dict[str, Any]:

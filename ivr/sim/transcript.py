@@ -56,6 +56,8 @@ def _gather(e: Mapping[str, Any]) -> str:
     )
     if "speech" in str(e.get("input")):
         what = "speech" if "dtmf" not in str(e.get("input")) else what + " or speech"
+        if e.get("language"):
+            what += f" ({e['language']})"
     return f"listening for {what}, {e.get('timeout_s')} s time-out"
 
 
@@ -63,21 +65,52 @@ def _input(e: Mapping[str, Any]) -> str:
     if e.get("hangup") and not e.get("recording_s"):
         return "caller hung up"
     if e.get("recording_s"):
-        said = f" saying {e['speech']!r}" if e.get("speech") else ""
+        said = f" saying {_words(e, 'speech')}" if _spoke(e, "speech") else ""
         end = (
             "hung up"
             if e.get("hangup")
             else (f"pressed {e['digits']}" if e.get("digits") else "went silent")
         )
         return f"recorded {e['recording_s']:.0f} s{said}, then {end}"
-    if e.get("speech"):
-        return f"said {e['speech']!r}" + _masked(e)
+    if e.get("unheard"):
+        return (f"(nothing recognised, {e.get('duration_s', 0):g} s): said {_words(e, 'said')}; "
+                f"{e['unheard']}" + _noise(e) + _masked(e))
+    if _spoke(e, "speech"):
+        if _spoke(e, "said"):
+            return f"said {_words(e, 'said')}, sent {_words(e, 'speech')}" + _noise(e) + \
+                _confidence(e) + _masked(e)
+        return f"said {_words(e, 'speech')}" + _noise(e) + _confidence(e) + _masked(e)
     if e.get("timeout") and not e.get("keys"):
         ignored = f" ({e['ignored']} ignored)" if e.get("ignored") else ""
         return f"(no input, {e.get('duration_s', 0):g} s){ignored}"
     dropped = f" ({e['dropped']} dropped)" if e.get("dropped") else ""
     early = " during the prompt" if e.get("barged_in") else ""
     return f"pressed {e.get('keys')}{early}{dropped}" + _masked(e)
+
+
+def _spoke(e: Mapping[str, Any], name: str) -> bool:
+    return bool(e.get(name)) or bool(e.get(f"{name}_chars"))
+
+
+def _words(e: Mapping[str, Any], name: str) -> str:
+    """The caller's words, or, in a trace read back from JSON, how many there were."""
+    if e.get(name):
+        return repr(e[name])
+    return f"{counted(int(e.get(f'{name}_chars') or 0), 'character')} (words not kept)"
+
+
+def _noise(e: Mapping[str, Any]) -> str:
+    noise = e.get("noise")
+    if not isinstance(noise, Mapping):
+        return ""
+    errors = [f"{counted(int(noise[k]), noun)} {k}"
+              for k, noun in (("dropped", "word"), ("swapped", "pair")) if noise.get(k)]
+    return (f" (noise {noise['rate']:g}, seed {noise['seed']}: "
+            f"{', '.join(errors) or 'no word garbled'})")
+
+
+def _confidence(e: Mapping[str, Any]) -> str:
+    return f", confidence {e['confidence']:g}" if e.get("confidence") is not None else ""
 
 
 def _masked(e: Mapping[str, Any]) -> str:

@@ -4,7 +4,10 @@ An utterance lasts as long as its rendered audio where ``ivr audio build`` made 
 this exact text (``audio/manifest.json``), else the simulator's speech estimate
 (``ivr.sim.timing.speech_ms``) in the language Twilio's ``<Say>`` uses for it (the
 ``VOICES`` setting). Each distinct text is measured once and cached: a tuning run hears
-the same few hundred texts millions of times. No Flask, no Twilio.
+the same few hundred texts millions of times. A caller's own sentence at a speech menu
+takes what it takes to say at the same rates, then the silence that ends it (the
+``SPEECH_TIMEOUT`` setting: ``auto``, Twilio's "first pause", is taken as a second, as
+``ivr call`` does). No Flask, no Twilio.
 """
 
 from __future__ import annotations
@@ -25,13 +28,25 @@ log = logging.getLogger(__name__)
 KEY_S = 0.5
 #: a recorded complaint message
 RECORD_S = 30.0
+#: the pause that ends a spoken answer under speechTimeout="auto" ("Twilio stops
+#: recognizing speech at the first pause", https://www.twilio.com/docs/voice/twiml/gather)
+AUTO_SPEECH_END_S = 1.0
+
+
+def speech_end_s(timeout: str | int | float | None) -> float:
+    """The silence after a spoken answer before Twilio takes it: the ``SPEECH_TIMEOUT``
+    setting's seconds, or about a second for ``auto``."""
+    if timeout is None or str(timeout).strip().lower() == "auto":
+        return AUTO_SPEECH_END_S
+    return float(timeout)
 
 
 class Durations:
     """Seconds per utterance: rendered audio where it is fresh, else the speech estimate."""
 
     def __init__(self, audio_dir: Path | str | None = None,
-                 voices: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 voices: Mapping[str, Mapping[str, Any]] | None = None,
+                 speech_end: float = AUTO_SPEECH_END_S) -> None:
         self.manifest: Manifest | None = None
         if audio_dir is not None:
             try:
@@ -40,6 +55,7 @@ class Durations:
                 log.warning("%s; estimating every prompt's duration", exc)
         self.languages = {lang: str(v.get("language", lang)) for lang, v in (voices or {}).items()}
         self._cache: dict[tuple[str, str, str], float] = {}
+        self.speech_end_s = speech_end
 
     def __call__(self, utterance: Utterance) -> float:
         key = (utterance.lang, utterance.key, utterance.text)
@@ -50,6 +66,15 @@ class Durations:
 
     def of(self, lang: str, key: str, text: str) -> float:
         return self(Utterance(key, text, lang))
+
+    def speaking(self, lang: str, sentence: str) -> float:
+        """Seconds from a caller's first word to Twilio taking the sentence."""
+        key = (lang, "(caller)", sentence)
+        found = self._cache.get(key)
+        if found is None:
+            talk = speech_ms(sentence, self.languages.get(lang, lang)) / 1000
+            found = self._cache[key] = talk + self.speech_end_s
+        return found
 
     def _measure(self, lang: str, key: str, text: str) -> float:
         if self.manifest is not None and self.manifest.fresh_file(lang, key, text):

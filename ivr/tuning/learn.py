@@ -13,6 +13,10 @@
 - registered caller IDs: the share of verifications by caller ID (``callerid``) among
   those that named an account;
 - returning callers: the share of calls from a number that called before;
+- speakers: per language, the share of the calls reaching a menu that takes speech (in
+  the tree given, or where the records heard speech) that spoke there (``heard``, an
+  outcome of a spoken answer); a language with no call at such a menu, or records from
+  before speech was kept: the base mix's share;
 - barge-in: not in the records (they do not say when in a prompt a key came), so the
   base mix's share.
 
@@ -32,10 +36,11 @@ from typing import Any
 
 from ivr.database import shown
 from ivr.errors import MenuError, Problem, StoreError
-from ivr.menu.model import Kind
+from ivr.menu.model import Kind, takes_speech
 from ivr.store import parse_iso
 from ivr.tuning.mix import Mix, Patience
 from ivr.tuning.report import open_records
+from ivr.tuning.report_speech import SPOKEN, heard
 from ivr.tuning.routes import Routes, is_target
 
 log = logging.getLogger(__name__)
@@ -65,7 +70,8 @@ def learn(location: Path | str, routes: Routes, base: Mix) -> Mix:
             calls = db.read_all("SELECT call_sid, from_number, started_at, ended_at, "
                                 "duration_s, lang, node FROM calls "
                                 "ORDER BY started_at, call_sid")
-            events = db.read_all("SELECT call_sid, at, node, choice, walked, outcome "
+            said = "heard" if "heard" in db.columns("call_events") else "NULL AS heard"
+            events = db.read_all(f"SELECT call_sid, at, node, choice, walked, outcome, {said} "
                                  "FROM call_events ORDER BY id")
     except StoreError as exc:
         said = str(exc)
@@ -82,9 +88,16 @@ def learn(location: Path | str, routes: Routes, base: Mix) -> Mix:
     in_ivr_s, hangups = 0.0, 0
     menu_inputs = invalid = by_callerid = by_account = returning = 0
     seen: set[str] = set()
+    speech_menus = {n.id for n in menu.nodes.values() if takes_speech(menu, n)}
+    at_speech: Counter[str] = Counter()  # per language: calls at a speech menu
+    spoke: Counter[str] = Counter()  # and of them, calls that spoke there
     for call in calls:
         mine = by_call.get(call["call_sid"], [])
         walked = [n for e in mine for n in (e["walked"] or "").split()]
+        answers = [a for a in (heard(e["heard"]) for e in mine) if a is not None]
+        if answers or speech_menus.intersection(walked):
+            at_speech[call["lang"] or ""] += 1
+            spoke[call["lang"] or ""] += any(a.get("outcome") in SPOKEN for a in answers)
         queued = [n for n in walked if n in menu.nodes and menu.nodes[n].kind is Kind.QUEUE]
         reason = queued[-1] if queued else None
         if reason is None and call["node"] in walked and call["node"] in menu.nodes and \
@@ -137,4 +150,6 @@ def learn(location: Path | str, routes: Routes, base: Mix) -> Mix:
         wrong_key=invalid / menu_inputs if menu_inputs else base.wrong_key,
         registered=by_callerid / (by_callerid + by_account) if by_callerid + by_account
         else base.registered,
-        patience=patience, source=where)
+        patience=patience, source=where,
+        speakers=tuple((lang, spoke[lang] / at_speech[lang] if at_speech[lang]
+                        else base.speaks(lang)) for lang in sorted(langs)))

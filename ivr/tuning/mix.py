@@ -12,12 +12,16 @@ learnt from call records (``ivr.tuning.learn``)::
       wrong_key: 0.02    # chance of a wrong key at each menu
       registered: 0.7    # caller ID registered to their account (else they type it)
       patience_s: {distribution: lognormal, median: 120, p90: 300}
+      speakers: {zh-CN: 0.4, en-US: 0.3}   # say what they need at a menu taking speech
 
 A reason is a node of the tree: a queue node, a self-service node, or a node whose
 ``next`` chain ends at a queue (a ``prepare`` naming the problem), reachable from the main
 menu by its options. Patience (seconds in the IVR before hanging up) is ``lognormal``
-(median, p90), ``exponential`` (mean) or ``fixed`` (value). ``parse`` checks everything
-against the tree and reports every problem with its file and line at once.
+(median, p90), ``exponential`` (mean) or ``fixed`` (value). ``speakers`` is the share of
+each language's callers who speak at a menu taking speech (``ivr.tuning.simulate``), one
+share for every language or one per language (a language left out: none speak; the
+default: none at all). ``parse`` checks everything against the tree and reports every
+problem with its file and line at once.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from ivr.tuning.routes import Routes, is_target
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "mix.yaml"
 _TOP = ("calls_per_day", "languages", "reasons", "behaviour")
-_BEHAVIOUR = ("barge_in", "returning", "wrong_key", "registered", "patience_s")
+_BEHAVIOUR = ("barge_in", "returning", "wrong_key", "registered", "patience_s", "speakers")
 _DISTRIBUTIONS = {"lognormal": ("median", "p90"), "exponential": ("mean",), "fixed": ("value",)}
 _PATIENCE_KEYS = ("distribution", *(p for names in _DISTRIBUTIONS.values() for p in names))
 #: shares may be rounded as written: 0.33 + 0.33 + 0.33 is 1
@@ -83,11 +87,22 @@ class Mix:
     registered: float = 0.7
     patience: Patience = field(default_factory=lambda: DEFAULT_PATIENCE)
     source: str = "mix"
+    #: per language, the share of its callers who speak at speech menus (absent: none)
+    speakers: tuple[tuple[str, float], ...] = ()
 
     @property
     def listening(self) -> float:
         """The share of callers who listen to a menu before pressing."""
         return max(0.0, 1.0 - self.barge_in - self.returning)
+
+    def speaks(self, lang: str) -> float:
+        """The share of ``lang``'s callers who speak at speech menus."""
+        return next((share for name, share in self.speakers if name == lang), 0.0)
+
+    @property
+    def speaking(self) -> bool:
+        """Whether any caller of the mix speaks."""
+        return any(share > 0 for _, share in self.speakers)
 
     def classes(self) -> list[tuple[str, str, float]]:
         """(language, target, share of all calls) for every kind of caller."""
@@ -99,7 +114,8 @@ class Mix:
                 "reasons": {lang: dict(r) for lang, r in self.reasons.items()},
                 "behaviour": {"barge_in": self.barge_in, "returning": self.returning,
                               "wrong_key": self.wrong_key, "registered": self.registered,
-                              "patience_s": self.patience.to_json()}}
+                              "patience_s": self.patience.to_json(),
+                              "speakers": dict(self.speakers)}}
 
 
 #: no callers, only ``Mix``'s default behaviour (what a mix file may leave out)
@@ -211,11 +227,13 @@ def parse(data: Any, source: str, routes: Routes, languages: tuple[str, ...]) ->
                     "barge_in and returning are shares of the same callers: together at most 1")
     patience = _patience(check, behaviour.get("patience_s", DEFAULT_PATIENCE.to_json()),
                          line_of(behaviour, "patience_s", 1))
+    speakers = _speakers(check, behaviour.get("speakers"), line_of(behaviour, "speakers", 1),
+                         [lang for lang, _, _ in langs])
     if check.problems:
         raise MenuError(check.problems, source)
     assert calls is not None and patience is not None
     return Mix(calls, tuple((k, s) for k, s, _ in langs), reasons, patience=patience,
-               source=source, **values)
+               source=source, speakers=speakers, **values)
 
 
 def _check_target(check: _Check, routes: Routes, target: str, line: int, where: str) -> None:
@@ -255,6 +273,35 @@ def _patience(check: _Check, value: Any, line: int) -> Patience | None:
                     "must be at least the median")
         return None
     return Patience(str(kind), params)
+
+
+def _speakers(check: _Check, value: Any, line: int, langs: list[str]
+              ) -> tuple[tuple[str, float], ...]:
+    """``behaviour.speakers``: one share for every language of the mix, or a share per
+    language (each one of the mix's ``languages``)."""
+    where = "behaviour.speakers"
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            check.error(line, where, "must be a share between 0 and 1 for every language, or "
+                                     f"a mapping of languages to shares, not {value!r}")
+            return ()
+        share = check.number(value, line, where, high=1.0)
+        return tuple((lang, share) for lang in langs) if share is not None else ()
+    table = check.mapping(value, line, where)
+    found = []
+    for lang, share in table.items():
+        at = line_of(table, str(lang), line)
+        if lang not in langs:
+            meant = close_match(str(lang), langs, 0.6)
+            hint = f"; did you mean '{meant}'?" if meant else \
+                f" ({', '.join(langs)})" if langs else ""
+            check.error(at, f"{where}.{lang}", f"a language not in languages{hint}")
+        number = check.number(share, at, f"{where}.{lang}", high=1.0)
+        if number is not None:
+            found.append((str(lang), number))
+    return tuple(found)
 
 
 def load(path: Path | str | None, routes: Routes, languages: tuple[str, ...]) -> Mix:

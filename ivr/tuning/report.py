@@ -38,7 +38,10 @@ Definitions, each exact over the records:
   pressed star, ``wrong`` counts wrong entries;
 - **misroutes**: ``fallback`` calls reached their first queue in or after a step that
   moved on through a fallback (failures or a fault), ``back`` calls pressed 9 at a
-  sub-menu (which leaves it before any option there is chosen).
+  sub-menu (which leaves it before any option there is chosen);
+- **speech**: per speech menu, the calls that reached it, spoke, were matched, confirmed,
+  declined, re-asked, sent to the keypad and routed by speech, and the targets speech
+  routed them to (``ivr.tuning.report_speech``; the records keep no words).
 """
 
 from __future__ import annotations
@@ -56,8 +59,9 @@ from typing import Any, NamedTuple
 
 from ivr.database import Database, open_database
 from ivr.errors import StoreError
-from ivr.menu.model import Kind, Menu
+from ivr.menu.model import Kind, Menu, takes_speech
 from ivr.store import iso
+from ivr.tuning.report_speech import SpeechTally, heard
 
 SPECIAL = {"invalid": "invalid", "no_input": "no_input", "repeat": "repeat", "back": "back"}
 ATTEMPTS = frozenset({"account", "callerid", "other_account", "verified", "wrong", "failed",
@@ -93,7 +97,7 @@ class _Tally:
 
     __slots__ = ("calls", "node_calls", "entered", "choices", "hangups", "stays", "q_calls",
                  "to_queue", "outcomes", "contained", "verification", "paths", "fallback",
-                 "back", "backed", "arrivals")
+                 "back", "backed", "arrivals", "speech")
 
     def __init__(self) -> None:
         self.calls = 0
@@ -112,11 +116,13 @@ class _Tally:
         self.back: Counter[str] = Counter()  # sub-menu -> calls that went back from it
         self.backed = 0  # calls that went back from any
         self.arrivals: Counter[tuple[str, int]] = Counter()  # (queue, UTC hour) for Erlang A
+        self.speech = SpeechTally()
 
     def add(self, other: _Tally) -> None:
         self.calls += other.calls
         self.contained += other.contained
         self.backed += other.backed
+        self.speech.add(other.speech)
         for name in ("node_calls", "entered", "choices", "hangups", "q_calls", "outcomes",
                      "verification", "paths", "fallback", "back", "arrivals"):
             getattr(self, name).update(getattr(other, name))
@@ -139,7 +145,7 @@ def build(records: Path | str | Database, *, since: datetime | None = None,
         from ivr.menu.loader import load
 
         menus = [load(None)[0]]
-    service, queue_of = _kinds(menus)
+    service, queue_of, speech_menus = _kinds(menus)
     slices: dict[tuple[str, str], _Tally] = {}
     opened = closing(open_records(records)) if isinstance(records, str | os.PathLike) \
         else nullcontext(records)
@@ -170,7 +176,7 @@ def build(records: Path | str | Database, *, since: datetime | None = None,
         versions.setdefault(ver, _Tally()).add(tally)
         languages.setdefault(lang, _Tally()).add(tally)
     files = {c.version: c.file for c in calls.values()}
-    report = _summary(total)
+    report = _summary(total, speech_menus)
     #: calls recorded by a release before steps kept their choices and walks: counted in
     #: the calls, queues and times, but in no node's figures
     report["unrecorded"] = unrecorded
@@ -182,9 +188,10 @@ def build(records: Path | str | Database, *, since: datetime | None = None,
     }
     _predict(report["queues"], total, centre)
     report["paths"] = _paths(total)
-    report["versions"] = {v: {"menu_file": files.get(v), **_summary(t)}
+    report["versions"] = {v: {"menu_file": files.get(v), **_summary(t, speech_menus)}
                           for v, t in sorted(versions.items())}
-    report["languages"] = {lang: _summary(t) for lang, t in sorted(languages.items())}
+    report["languages"] = {lang: _summary(t, speech_menus)
+                           for lang, t in sorted(languages.items())}
     return report
 
 
@@ -243,12 +250,13 @@ def _booked(db: Database) -> set[str]:
 
 
 def _events(db: Database) -> Iterator[tuple[Any, ...]]:
-    """(sid, at epoch s, node, outcome, choice, walked, fell_back, booked, queue full, id),
+    """(sid, at epoch s, node, outcome, choice, walked, fell_back, heard, booked, queue full,
+    id),
     grouped by call, in order: the work done in the database, only small values cross,
     ``EVENTS_PER_READ`` at a time (each read picks up after the last one's row, along
     the index on call_sid and id)."""
     columns = _columns(db, "call_events", {"choice": "NULL", "walked": "NULL",
-                                           "fell_back": "0"})
+                                           "fell_back": "0", "heard": "NULL"})
     select = (f"SELECT call_sid, {db.epoch('at')}, node, outcome, {columns}, "
               "said LIKE '%callback_booked%', said LIKE 'queue_full%', id FROM call_events")
     order = " ORDER BY call_sid, id LIMIT ?"
@@ -262,17 +270,21 @@ def _events(db: Database) -> Iterator[tuple[Any, ...]]:
         after = (rows[-1][0], rows[-1][-1])
 
 
-def _kinds(menus: Iterable[Menu]) -> tuple[frozenset[str], dict[str, str]]:
-    """Self-service node ids, and each queue node's queue, over every tree given."""
+def _kinds(menus: Iterable[Menu]) -> tuple[frozenset[str], dict[str, str], frozenset[str]]:
+    """Self-service node ids, each queue node's queue, and the menus taking speech, over
+    every tree given."""
     service: set[str] = set()
     queue_of: dict[str, str] = {}
+    speech: set[str] = set()
     for menu in menus:
         for node in menu.nodes.values():
             if node.kind is Kind.SERVICE:
                 service.add(node.id)
             elif node.kind is Kind.QUEUE:
                 queue_of[node.id] = node.queue or "general"
-    return frozenset(service), queue_of
+            elif takes_speech(menu, node):
+                speech.add(node.id)
+    return frozenset(service), queue_of, frozenset(speech)
 
 
 # -- one call -----------------------------------------------------------------------------
@@ -292,8 +304,12 @@ def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
     self_served = False
     fell_at: int | None = None  # how many queue arrivals came before the first fallback
     outcome = ""
-    for _, at, node, outcome, choice, walked, fell, said_booked, full, _ in rows:
+    spoken: list[tuple[str, dict[str, Any]]] = []  # (menu, what a spoken answer matched)
+    for _, at, node, outcome, choice, walked, fell, said, said_booked, full, _ in rows:
         outcome = outcome or ""
+        answer = heard(said)
+        if answer is not None and node:
+            spoken.append((node, answer))
         if choice and node and node[0] != "(":
             t.choices[(node, choice)] += 1
             choices.add(choice)
@@ -332,6 +348,7 @@ def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
         t.fallback[episodes[fell_at]] += 1
     t.back.update(backs)
     t.backed += bool(backs)
+    t.speech.count(spoken)
     _queue_outcomes(t, call, episodes, refused, booked, ended, enqueued)
     if (ended and self_served and not episodes and not booked and
             (outcome == "hangup" or outcome[4:] in service)):
@@ -437,7 +454,7 @@ def _queues(t: _Tally) -> dict[str, dict[str, Any]]:
     return queues
 
 
-def _summary(t: _Tally) -> dict[str, Any]:
+def _summary(t: _Tally, speech_menus: frozenset[str]) -> dict[str, Any]:
     """Everything but the paths and the splits, for one slice of calls."""
     return {
         "calls": t.calls,
@@ -451,6 +468,7 @@ def _summary(t: _Tally) -> dict[str, Any]:
             "fallback": {"calls": sum(t.fallback.values()), "queues": dict(sorted(t.fallback.items()))},
             "back": {"calls": t.backed, "nodes": dict(sorted(t.back.items()))},
         },
+        "speech": t.speech.summary(t.node_calls, speech_menus),
     }
 
 

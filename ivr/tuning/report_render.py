@@ -19,6 +19,8 @@ from ivr.plural import counted, plural
 Cell = str | int | float | None
 #: the queue outcomes with a column of their own; the rest add up in "other"
 SHOWN_OUTCOMES = ("answered", "hung_up_waiting", "callback", "refused")
+#: the targets reached by speech shown per speech menu, most first
+TOP_TARGETS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,35 @@ def _split_rows(splits: dict[str, dict[str, Any]]) -> tuple[tuple[str, ...],
     nodes = sorted({n for s in splits.values() for n, e in s["nodes"].items() if e["hangups"]})
     for node in nodes:
         rows.append(row(f"{node} hang-ups", lambda s, n=node: s["nodes"].get(n, {}).get("hangups", 0)))
+    for menu in sorted({m for s in splits.values() for m in s.get("speech", {})}):
+        rows.append(row(f"{menu} spoke", lambda s, m=menu: _spoken(s, m, "spoke", "spoke_share")))
+        rows.append(row(f"{menu} routed by speech",
+                        lambda s, m=menu: _spoken(s, m, "routed", "routed_share")))
     return headers, rows
+
+
+def _spoken(split: dict[str, Any], menu: str, figure: str, share: str) -> str:
+    """``12 (40.0%)``: a speech figure of one split and its share."""
+    entry = split.get("speech", {}).get(menu)
+    return f"{entry[figure]} ({_pct(entry[share])})" if entry else "-"
+
+
+def _speech_tables(speech: dict[str, Any], order: Sequence[str]) -> list[Table]:
+    """Per speech menu what the callers who spoke got, and where speech routed them."""
+    ordered = _ordered(speech, order)
+    menus = [(menu, e["reached"], e["spoke"], _pct(e["spoke_share"]), e["matched"],
+              e["asked_to_confirm"], e["confirmed"], e["declined"], e["reasked"], e["keypad"],
+              e["routed"], _pct(e["routed_share"])) for menu, e in ordered]
+    targets = [(menu, target, n) for menu, e in ordered
+               for target, n in list(e["targets"].items())[:TOP_TARGETS]]
+    return [
+        Table("speech", "Speech menus (calls; routed by speech: matched, or confirmed by 1)",
+              ("menu", "reached", "spoke", "spoke %", "matched", "asked to confirm",
+               "confirmed", "declined", "re-asked", "to keypad", "routed by speech",
+               "routed % of spoke"), menus),
+        Table("speech_targets", f"Targets reached by speech (top {TOP_TARGETS} a menu)",
+              ("menu", "target", "calls"), targets),
+    ]
 
 
 def _ordered(nodes: dict[str, Any], order: Sequence[str]) -> list[tuple[str, Any]]:
@@ -124,6 +154,8 @@ def tables(report: dict[str, Any], order: Sequence[str] = ()) -> list[Table]:
               _queue_rows(report["queues"])),
         Table("paths", "Top paths into each queue", ("queue", "calls", "path"), paths),
     ]
+    if report.get("speech"):  # a tree without speech menus: no empty tables
+        found += _speech_tables(report["speech"], order)
     for name, title in (("versions", "By tree version"), ("languages", "By language")):
         headers, rows = _split_rows(report[name])
         found.append(Table(name, title, headers, rows))

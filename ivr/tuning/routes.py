@@ -6,7 +6,8 @@ self-service node, or a node whose ``next`` chain ends at a queue (a ``prepare``
 the problem, say). At a menu they take the option from which the target is the fewest
 steps away (ties: the option whose ``goto`` sorts first), so the choice depends on the
 tree's shape, never on the order or keys of the options: the same callers want the same
-options in a reordered or renumbered tree. No I/O.
+options in a reordered or renumbered tree. At a menu taking speech a caller may instead
+say what they need (``spoken_target``). No I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from ivr.menu.model import Kind, Menu, Node, Option
+from ivr.menu.model import Kind, Menu, Node, Option, speech_targets, takes_speech
 
 MAX_HOPS = 50
 
@@ -59,6 +60,43 @@ class Routes:
                 node_id = option.goto
             else:
                 node_id = node.next
+        return found
+
+    def way(self, start: str, target: str) -> list[str]:
+        """The nodes from ``start`` to ``target``, both included, by the options leading
+        there and the ``next`` of other nodes (empty when ``start`` does not lead there)."""
+        found, node_id = [start], start
+        for _ in range(MAX_HOPS):
+            if node_id == target:
+                return found
+            node = self.menu.nodes.get(node_id)
+            if node is None:
+                break
+            if node.kind is Kind.MENU:
+                option = self.option(node_id, target)
+                node_id = option.goto if option else ""
+            else:
+                node_id = node.next or ""
+            if not node_id:
+                break
+            found.append(node_id)
+        return []
+
+    def spoken_target(self, menu_id: str, target: str, lang: str) -> str | None:
+        """What a caller of ``lang`` needing ``target`` asks for at a speech menu: the
+        deepest node a caller may ask for there (``speech_targets``) with phrases in
+        ``lang``, on the way to ``target`` (the target itself, or the node above it: a
+        caller needing ``fraud_queue`` asks for ``fraud_identify``); None at a menu not
+        taking speech, or where nothing they could say leads on to the target."""
+        menu = self.menu
+        node = menu.nodes.get(menu_id)
+        if node is None or not takes_speech(menu, node):
+            return None
+        askable = set(speech_targets(menu, node))
+        found = None
+        for node_id in self.way(menu_id, target)[1:]:
+            if node_id in askable and menu.nodes[node_id].phrases.get(lang):
+                found = node_id
         return found
 
 

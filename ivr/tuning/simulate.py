@@ -18,7 +18,21 @@ differences, ``ivr.tuning.stats``). A caller knows their target and, at each ste
   the answer and are done (contained), elsewhere they press 0 for an agent;
 - hangs up when their patience runs out.
 
-Time is the sum of what they hear (``ivr.tuning.clock``) and their key presses, plus the
+A *speaker* (the mix's ``speakers`` share of their language, drawn from a stream of its
+own so that the rest of the caller stays the same with or without speakers) says what
+they need at a menu taking speech, as soon as its invitation (``speech_intro``, or
+``speech_reask`` when asked again) has been said (barge-in and returning callers: at
+once, the first time, as they would press), over the menu that follows: Twilio's
+Gather stops its prompt when speech starts (``bargeIn``, "Stop playing media upon
+speech", on by default in twilio-python's ``Gather``). The sentence is the first phrase,
+in their language, of the node they would ask for (``Routes.spoken_target``: their
+target, or the deepest node on the way to it that the menu lets them ask for), keywords
+joined as spoken; it goes through the real flow (``CallEvent.speech``, confidence 0.9),
+so a sentence the tree does not understand is asked again and then keyed. A
+confirmation they answer with 1; the keypad menu, and every other menu, they key.
+
+Time is the sum of what they hear (``ivr.tuning.clock``) and their key presses (or their
+sentence, said at the caller's speaking rate, and the pause that ends it), plus the
 Gather's time-out where they wait for it. A call ends *routed* (enqueued in the target's
 queue, or its self-service heard), *misrouted* (enqueued in another queue) or *dropped*.
 
@@ -42,8 +56,9 @@ from ivr.call import Ask, CallEvent, CallState, Step
 from ivr.flow import step as flow_step
 from ivr.menu.model import Kind, Menu, Node, Option
 from ivr.prompts import Catalog
+from ivr.speech import joiner
 from ivr.tuning import simbackend as sim
-from ivr.tuning.clock import KEY_S, RECORD_S, Durations
+from ivr.tuning.clock import AUTO_SPEECH_END_S, KEY_S, RECORD_S, Durations
 from ivr.tuning.mix import Mix, draw
 from ivr.tuning.routes import Routes, build, language_option
 
@@ -54,10 +69,17 @@ LISTEN, BARGE, MEMORY = "listen", "barge_in", "returning"
 MAX_STEPS = 60  # a caller going round in circles this long is counted as dropped
 SID = "CAsimulated"
 _DIGITS = "0123456789"
+#: what the simulated recogniser is sure of a speaker's sentence (Twilio's Confidence)
+CONFIDENCE = 0.9
+#: the utterances inviting speech: a speaker starts when one has been said
+INVITATIONS = ("speech_intro", "speech_reask")
+#: set apart from every caller's own stream, ``(seed << 40) | index`` (seed < 2 ** 31)
+_SPEAKERS_STREAM = 1 << 72
 
 #: (outcome, seconds to route (None: not routed), seconds in the IVR, contained in
-#: self-service); None rather than nan, so that results compare equal across processes
-Result = tuple[int, float | None, float, bool]
+#: self-service, spoke at a speech menu); None rather than nan, so that results compare
+#: equal across processes
+Result = tuple[int, float | None, float, bool, bool]
 #: the key a returning caller remembers, per (menu, language, target), from the live tree
 Memory = Mapping[tuple[str, str, str], str]
 
@@ -72,17 +94,23 @@ class Caller:
     kind: str
     patience_s: float
     phone: str
+    #: says what they need at menus taking speech
+    speaks: bool = False
 
 
-def caller(mix: Mix, rng: random.Random, index: int) -> Caller:
-    """Caller ``index`` of the mix, drawn from ``rng`` (its own stream)."""
+def caller(mix: Mix, rng: random.Random, index: int, seed: int = 0) -> Caller:
+    """Caller ``index`` of the mix, drawn from ``rng`` (its own stream); whether they
+    speak from a stream of its own (``seed``), which the rest never draws from."""
     lang = draw(mix.languages, rng.random())
     target = draw(mix.reasons[lang], rng.random())
     u = rng.random()
     kind = BARGE if u < mix.barge_in else MEMORY if u < mix.barge_in + mix.returning else LISTEN
     patience = mix.patience.draw(rng.random() or 1e-12)
     phone = sim.REGISTERED if rng.random() < mix.registered else sim.UNREGISTERED
-    return Caller(index, lang, target, kind, patience, phone)
+    share = mix.speaks(lang)
+    speaks = share > 0 and \
+        random.Random(_SPEAKERS_STREAM | (seed << 40) | index).random() < share
+    return Caller(index, lang, target, kind, patience, phone, speaks)
 
 
 def stream(seed: int, index: int) -> random.Random:
@@ -102,12 +130,14 @@ def remembered(routes: Routes, mix: Mix) -> dict[tuple[str, str, str], str]:
 class _Turn:
     """A step as the trie keeps it: the flow's answer and when each thing is heard."""
 
-    __slots__ = ("step", "say_s", "press_at", "until_result", "walked", "children")
+    __slots__ = ("step", "say_s", "press_at", "speak_at", "until_result", "walked", "children")
 
     def __init__(self, step: Step, durations: Durations) -> None:
         self.step = step
-        self.children: dict[tuple[str, str], _Turn] = {}
+        #: by (node, keys, sentence): the turns that follow
+        self.children: dict[tuple[str, str, str], _Turn] = {}
         self.press_at: dict[str, float] = {}
+        speak_at: float | None = None
         elapsed = 0.0
         last = 0.0
         for u in step.say:
@@ -115,7 +145,11 @@ class _Turn:
             elapsed += last
             if u.key.startswith("press_"):
                 self.press_at[u.key[6:]] = elapsed
+            elif speak_at is None and u.key in INVITATIONS:
+                speak_at = elapsed
         self.say_s = elapsed
+        #: when a speaker starts: once invited, else when all is said
+        self.speak_at = elapsed if speak_at is None else speak_at
         # a self-service answer is heard before the offer of an agent that follows it
         self.until_result = elapsed - last if step.say and \
             step.say[-1].key == "service_options" else elapsed
@@ -139,6 +173,8 @@ class Tree:
     #: looked up once per tree rather than at every menu of every call
     language_menus: set[str] = field(init=False, default_factory=set)
     fallback_option: dict[str, Option | None] = field(init=False, default_factory=dict)
+    #: per (speech menu, target, language): what a speaker says there (None: nothing)
+    sentences: dict[tuple[str, str, str], str | None] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.routes = build(self.menu)
@@ -160,19 +196,30 @@ class Tree:
                 self.roots[phone] = root
         return root
 
-    def _next(self, turn: _Turn, ask: Ask, digits: str) -> _Turn:
-        child = turn.children.get((ask.node, digits)) if self.memo else None
+    def _next(self, turn: _Turn, ask: Ask, digits: str, sentence: str = "") -> _Turn:
+        child = turn.children.get((ask.node, digits, sentence)) if self.memo else None
         if child is None:
             recorded = ask.kind == "record"
-            event = CallEvent(SID, "input", node=ask.node, digits=digits,
+            event = CallEvent(SID, "input", node=ask.node, digits=None if sentence else digits,
+                              speech=sentence or None,
+                              confidence=CONFIDENCE if sentence else None,
                               recording_url="https://sim.invalid/rec" if recorded else None,
                               recording_duration_s=int(RECORD_S) if recorded else None,
                               from_number=turn.step.state.from_number, to_number=sim.TO_NUMBER)
             child = _Turn(flow_step(self.menu, turn.step.state, event, self.services),
                           self.durations)
             if self.memo:
-                turn.children[(ask.node, digits)] = child
+                turn.children[(ask.node, digits, sentence)] = child
         return child
+
+    def sentence(self, menu_id: str, target: str, lang: str) -> str | None:
+        """What a speaker needing ``target`` says at the speech menu ``menu_id``."""
+        key = (menu_id, target, lang)
+        if key not in self.sentences:
+            asked = self.routes.spoken_target(menu_id, target, lang)
+            phrase = self.menu.nodes[asked].phrases[lang][0] if asked else None
+            self.sentences[key] = joiner(lang).join(phrase.split()) if phrase else None
+        return self.sentences[key]
 
     def call(self, who: Caller, rng: random.Random, wrong_key: float) -> Result:
         """One whole call of ``who`` (``rng``: the rest of their stream)."""
@@ -182,32 +229,57 @@ class Tree:
         self_service = target in self.service_targets
         elapsed = 0.0
         pressed_at_once: set[str] = set()
+        spoke = False
         for _ in range(MAX_STEPS):
             step = turn.step
             if self_service and target in turn.walked:
                 done = elapsed + turn.until_result
-                return (ROUTED, done, done, True) if done <= patience else \
-                    (DROPPED, None, patience, False)
+                return (ROUTED, done, done, True, spoke) if done <= patience else \
+                    (DROPPED, None, patience, False, spoke)
             if step.enqueue or step.hangup or step.ask is None:
                 done = elapsed + turn.say_s
                 if done > patience:
-                    return DROPPED, None, patience, False
+                    return DROPPED, None, patience, False, spoke
                 if step.enqueue and step.enqueue == want_queue:
-                    return ROUTED, done, done, False
-                return (MISROUTED if step.enqueue else DROPPED), None, done, False
+                    return ROUTED, done, done, False, spoke
+                return (MISROUTED if step.enqueue else DROPPED), None, done, False, spoke
             ask = step.ask
-            digits, wait = self._answer(who, turn, ask, rng, wrong_key, pressed_at_once)
-            elapsed += wait + KEY_S * len(digits)
+            sentence, at = self._spoken(who, turn, ask, rng, pressed_at_once)
+            if sentence:
+                spoke = True
+                elapsed += at + self.durations.speaking(who.lang, sentence)
+                digits = ""
+            else:
+                digits, wait = self._answer(who, turn, ask, rng, wrong_key, pressed_at_once)
+                elapsed += wait + KEY_S * len(digits)
             if elapsed > patience:
-                return DROPPED, None, patience, False
-            turn = self._next(turn, ask, digits)
-        return DROPPED, None, elapsed, False
+                return DROPPED, None, patience, False, spoke
+            turn = self._next(turn, ask, digits, sentence or "")
+        return DROPPED, None, elapsed, False, spoke
+
+    def _spoken(self, who: Caller, turn: _Turn, ask: Ask, rng: random.Random,
+                pressed_at_once: set[str]) -> tuple[str | None, float]:
+        """A speaker's sentence at a Gather listening for speech (None: keys) and when
+        they start: once invited, or at once the first time for a caller who knows the
+        line (barge-in, returning), as they would press."""
+        if not (who.speaks and ask.listen):
+            return None, 0.0
+        sentence = self.sentence(ask.node, who.target, who.lang)
+        if not sentence:
+            return None, 0.0
+        rng.random(), rng.random()  # as ``_choose`` draws at every menu: streams paired
+        if who.kind != LISTEN and ask.node not in pressed_at_once:
+            pressed_at_once.add(ask.node)
+            return sentence, 0.0
+        return sentence, turn.speak_at
 
     def _answer(self, who: Caller, turn: _Turn, ask: Ask, rng: random.Random,
                 wrong_key: float, pressed_at_once: set[str]) -> tuple[str, float]:
         """The keys the caller presses at ``ask`` and how long after the step began."""
         node = self.menu.nodes[ask.node]
         kind, heard = node.kind, turn.say_s
+        if kind is Kind.MENU and turn.step.state.substep == "confirm":
+            return "1", heard  # the match of what they said, confirmed
         if kind is Kind.MENU:
             return self._choose(who, turn, node, rng, wrong_key, pressed_at_once)
         if kind is Kind.VERIFY:
@@ -268,10 +340,12 @@ class Spec:
     voices: Mapping[str, Mapping[str, Any]]
     memory: Memory
     memo: bool = True
+    speech_end_s: float = AUTO_SPEECH_END_S
 
     def tree(self) -> Tree:
-        return Tree(self.menu, self.catalog, Durations(self.audio_dir, self.voices),
-                    self.memory, self.memo)
+        return Tree(self.menu, self.catalog,
+                    Durations(self.audio_dir, self.voices, self.speech_end_s), self.memory,
+                    self.memo)
 
 
 def run_chunk(specs: tuple[Spec, ...], mix: Mix, seed: int, start: int, stop: int
@@ -283,7 +357,7 @@ def run_chunk(specs: tuple[Spec, ...], mix: Mix, seed: int, start: int, stop: in
     for index in range(start, stop):
         for tree, results in zip(trees, out, strict=True):
             rng = stream(seed, index)
-            who = caller(mix, rng, index)
+            who = caller(mix, rng, index, seed)
             results.append(tree.call(who, rng, wrong))
     return out
 

@@ -34,6 +34,8 @@ class Summary:
     contained: float
     ivr_s_per_call: float
     ivr_minutes_per_day: float
+    #: the share of callers who spoke at a menu taking speech
+    spoke: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {k: _plain(v) for k, v in asdict(self).items()}
@@ -57,15 +59,17 @@ def _plain(value: float | int) -> float | int | None:
     return round(value, 6) if isinstance(value, float) else value
 
 
-def _arrays(results: list[Result]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    rows = [(o, math.nan if r is None else r, s, c) for o, r, s, c in results]
-    table = np.array(rows, dtype=float).reshape(-1, 4)
-    return table[:, 0].astype(int), table[:, 1], table[:, 2], table[:, 3] > 0
+def _arrays(results: list[Result]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rows = [(o, math.nan if r is None else r, s, c, spoke) for o, r, s, c, spoke in results]
+    table = np.array(rows, dtype=float).reshape(-1, 5)
+    return (table[:, 0].astype(int), table[:, 1], table[:, 2], table[:, 3] > 0,
+            table[:, 4] > 0)
 
 
 def summarise(results: list[Result], calls_per_day: float) -> Summary:
     """A tree's time to route, shares and IVR minutes per day at the mix's volume."""
-    outcome, route, ivr, contained = _arrays(results)
+    outcome, route, ivr, contained, spoke = _arrays(results)
     routed = route[outcome == ROUTED]
 
     def mean(values: np.ndarray) -> float:  # nan, not numpy's warning, for no calls
@@ -77,7 +81,7 @@ def summarise(results: list[Result], calls_per_day: float) -> Summary:
     per_call = mean(ivr)
     return Summary(len(results), mean(routed), quantile(0.5), quantile(0.9),
                    mean(outcome == ROUTED), mean(outcome == MISROUTED), mean(outcome == DROPPED),
-                   mean(contained), per_call, per_call * calls_per_day / 60)
+                   mean(contained), per_call, per_call * calls_per_day / 60, mean(spoke))
 
 
 def _paired(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> Difference:
@@ -91,13 +95,14 @@ def _paired(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> Difference:
 
 def compare(a: list[Result], b: list[Result], calls_per_day: float) -> dict[str, Difference]:
     """B − A over the same callers: time to route (callers routed in both), the shares
-    misrouted and dropped, and IVR minutes per day."""
-    oa, ra, ia, _ = _arrays(a)
-    ob, rb, ib, _ = _arrays(b)
+    misrouted and dropped, seconds in the IVR per call and IVR minutes per day."""
+    oa, ra, ia, _, _ = _arrays(a)
+    ob, rb, ib, _, _ = _arrays(b)
     both = (oa == ROUTED) & (ob == ROUTED)
     return {
         "route_mean_s": _paired(ra[both], rb[both]),
         "misrouted": _paired((oa == MISROUTED).astype(float), (ob == MISROUTED).astype(float)),
         "dropped": _paired((oa == DROPPED).astype(float), (ob == DROPPED).astype(float)),
+        "ivr_s_per_call": _paired(ia, ib),
         "ivr_minutes_per_day": _paired(ia, ib, calls_per_day / 60),
     }

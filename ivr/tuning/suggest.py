@@ -4,7 +4,9 @@ route under the mix, written as a candidate tree.
 The analytic model: a listener at a spoken-options menu presses when their option's
 phrase and key have been heard, so the order of a menu costs its listeners
 ``sum over options of (share wanting it) x (seconds until its key is heard)``; barge-in
-and returning callers press at once, whatever the order. For one language that is
+and returning callers press at once, whatever the order, and speakers (the mix's
+``speakers``) who say what they need at a menu taking speech hear neither it nor the menus
+their sentence takes them past (``Routes.spoken_target``). For one language that is
 minimised by Smith's rule: options by share per second of phrase and key, descending.
 The languages' phrases differ in length, so the rule runs on share-weighted seconds and
 adjacent exchanges then lower the exact cost while they can. Options without a phrase and
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 
 from ivr.errors import MenuError, Problem
 from ivr.menu.loader import parse
-from ivr.menu.model import Menu, Node, Option, spoken_pieces
+from ivr.menu.model import Kind, Menu, Node, Option, spoken_pieces
 from ivr.menu.validate import validate
 from ivr.prompts import Catalog
 from ivr.tuning.clock import KEY_S, Durations
@@ -77,13 +79,17 @@ class _Model:
         self.menu, self.mix, self.catalog, self.durations = menu, mix, catalog, durations
         #: per menu: (option goto, language) -> share of all calls taking it there
         self.wants: dict[str, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
-        #: per menu: (language, option goto, share) of the calls taking it, with the path
-        self.paths: list[tuple[str, float, list[tuple[Node, Option]]]] = []
+        #: per kind of caller: their language, share of all calls and path, with the share
+        #: of them who hear each menu of it (speakers skip what they say their way past)
+        self.paths: list[tuple[str, float, list[tuple[Node, Option, float]]]] = []
         for lang, target, share in mix.classes():
-            path = routes.path(target, lang)
+            skipped = _spoken_past(routes, target, lang)
+            heard = 1.0 - mix.speaks(lang)
+            path = [(node, option, heard if node.id in skipped else 1.0)
+                    for node, option in routes.path(target, lang)]
             self.paths.append((lang, share, path))
-            for node, option in path:
-                self.wants[node.id][(option.goto, lang)] += share
+            for node, option, part in path:
+                self.wants[node.id][(option.goto, lang)] += share * part
 
     def seconds(self, lang: str, key: str) -> float:
         return self.durations.of(lang, key, self.catalog.text(lang, key))
@@ -112,6 +118,18 @@ class _Model:
     def words(self, node: Node, lang: str) -> float:
         """Seconds of all a menu says (the intro, every option, repeat and back)."""
         return sum(self.seconds(lang, key) for _, key in spoken_pieces(node))
+
+
+def _spoken_past(routes: Routes, target: str, lang: str) -> set[str]:
+    """The menus a speaker needing ``target`` does not listen to: the first menu on their
+    way that takes speech and the menus between it and what they ask for there."""
+    for node, _ in routes.path(target, lang):
+        asked = routes.spoken_target(node.id, target, lang)
+        if asked is not None:
+            way = routes.way(node.id, target)
+            return {node.id, *(n for n in way[1:way.index(asked)]
+                               if routes.menu.nodes[n].kind is Kind.MENU)}
+    return set()
 
 
 def _order(model: _Model, node: Node) -> list[Option]:
@@ -166,11 +184,12 @@ def _memory_penalty(model: _Model, renumbered: dict[str, dict[str, str]],
     seconds = misrouted = 0.0
     returning = model.mix.returning
     menu = model.menu
-    for lang, share, path in model.paths:
-        for node, option in path:
+    for lang, path_share, path in model.paths:
+        for node, option, part in path:
             moved = renumbered.get(node.id, {})
             if option.key not in moved:
                 continue
+            share = path_share * part
             order = [(o, moved.get(o.key, o.key)) for o in orders.get(node.id, node.options)]
             new_keys = {key: o for o, key in order}
             listen = model.until(order, option.goto, lang) + KEY_S

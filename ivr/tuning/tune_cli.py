@@ -23,7 +23,7 @@ from ivr.menu.loader import DEFAULT_MENU
 from ivr.plural import counted, plural
 from ivr.tuning import mix as mix_file
 from ivr.tuning import stats
-from ivr.tuning.clock import Durations
+from ivr.tuning.clock import Durations, speech_end_s
 from ivr.tuning.learn import learn
 from ivr.tuning.routes import Routes, build
 from ivr.tuning.suggest import Suggestion, suggest
@@ -80,12 +80,13 @@ def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Pa
         mix = learn(db, routes, _default_behaviour(routes, catalog)) if db else \
             mix_file.load(mix_path, routes, catalog.languages)
         setting = Setting(catalog, settings["AUDIO_DIR"], settings["VOICES"], calls, seed,
-                          workers)
+                          workers, speech_end_s(settings.get("SPEECH_TIMEOUT")))
         if suggest_order:
             assert output is not None
             text = (menu_path or DEFAULT_MENU).read_text(encoding="utf-8")
             found = suggest(text, menu, routes, mix, catalog,
-                            Durations(setting.audio_dir, setting.voices), keys)
+                            Durations(setting.audio_dir, setting.voices, setting.speech_end_s),
+                            keys)
             output.write_text(found.text, encoding="utf-8")
             check = check_suggestion(setting, routes, mix, found.menu, found.predicted_saving_s)
             if as_json:
@@ -118,6 +119,9 @@ def _json(result: Comparison, names: tuple[str, str | None], mix: mix_file.Mix, 
     if result.b is not None and result.difference is not None:
         out["trees"]["B"] = {"file": names[1], **result.b.to_json()}
         out["difference"] = {k: d.to_json() for k, d in result.difference.items()}
+    if result.silent is not None and result.speech is not None:
+        out["speech"] = {"without_speakers": result.silent.to_json(),
+                         "difference": {k: d.to_json() for k, d in result.speech.items()}}
     return out
 
 
@@ -141,9 +145,14 @@ ROWS = (("time to route, mean", "route_mean_s", _s), ("time to route, p50", "rou
         ("time to route, p90", "route_p90_s", _s), ("routed", "routed", _pct),
         ("misrouted", "misrouted", _pct), ("dropped", "dropped", _pct),
         ("contained (self-service)", "contained", _pct),
+        ("spoke (speech menus)", "spoke", _pct),
+        ("time in the IVR, mean", "ivr_s_per_call", _s),
         ("IVR minutes per day", "ivr_minutes_per_day", lambda v: f"{v:,.0f}"))
 DIFFS = {"route_mean_s": (" s", 1.0, 2), "misrouted": (" pp", 100.0, 2),
-         "dropped": (" pp", 100.0, 2), "ivr_minutes_per_day": ("", 1.0, 0)}
+         "dropped": (" pp", 100.0, 2), "ivr_s_per_call": (" s", 1.0, 2),
+         "ivr_minutes_per_day": ("", 1.0, 0)}
+#: rows of a mix with speakers only
+SPEECH_ROWS = ("spoke",)
 
 
 def _per_day(calls: float) -> str:
@@ -160,7 +169,8 @@ def _text(result: Comparison, names: tuple[str, str | None], mix: mix_file.Mix, 
     width = 26
     title = f"{'':{width}}{'A':>10}" + (f"{'B':>10}   B − A (95 % interval)" if result.b else "")
     lines.append(title)
-    for label, field, fmt in ROWS:
+    rows = [r for r in ROWS if mix.speaking or r[1] not in SPEECH_ROWS]
+    for label, field, fmt in rows:
         row = f"{label:{width}}{fmt(getattr(result.a, field)):>10}"
         if result.b is not None and result.difference is not None:
             row += f"{fmt(getattr(result.b, field)):>10}"
@@ -168,7 +178,27 @@ def _text(result: Comparison, names: tuple[str, str | None], mix: mix_file.Mix, 
                 unit, scale, digits = DIFFS[field]
                 row += f"   {_signed(result.difference[field], unit, scale, digits)}"
         lines.append(row.rstrip())
+    if result.silent is not None and result.speech is not None:
+        lines += ["", *_speech_text(result, mix, width)]
     return "\n".join(lines)
+
+
+def _speech_text(result: Comparison, mix: mix_file.Mix, width: int) -> list[str]:
+    """A against itself with nobody speaking: what the mix's speakers save."""
+    assert result.silent is not None and result.speech is not None
+    shares = ", ".join(f"{lang} {100 * share:.0f} %" for lang, share in mix.speakers)
+    lines = [f"A with the mix's speakers ({shares}) and with nobody speaking, same callers:",
+             f"{'':{width}}{'speakers':>10}{'none':>10}   speakers − none (95 % interval)"]
+    for label, field, fmt in ROWS:
+        if field in SPEECH_ROWS:
+            continue
+        row = f"{label:{width}}{fmt(getattr(result.a, field)):>10}" \
+              f"{fmt(getattr(result.silent, field)):>10}"
+        if field in DIFFS:
+            unit, scale, digits = DIFFS[field]
+            row += f"   {_signed(result.speech[field], unit, scale, digits)}"
+        lines.append(row.rstrip())
+    return lines
 
 
 def _suggestion_json(found: Suggestion, check: Check, output: Path, mix: mix_file.Mix

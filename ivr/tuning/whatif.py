@@ -1,12 +1,13 @@
 """The library behind ``ivr tune``: trees and a mix in, numbers out (plain data).
 
 ``compare_trees`` runs the same simulated callers through the live tree and, when given,
-a second one; ``check_suggestion`` re-measures a candidate from ``ivr.tuning.suggest``
-against the live tree. The analytic model ignores patience (it prices what listeners hear,
-not who hangs up), and dropped callers are not counted in a time to route, so the
-re-measurement that checks it runs the same callers with unlimited patience; the saving
-with the mix's patience is given beside it. No Flask, no Twilio; files only through the
-loaders the command calls.
+a second one; when the mix has speakers, it runs the live tree's callers once more with
+nobody speaking, to show what speech saves. ``check_suggestion`` re-measures a candidate
+from ``ivr.tuning.suggest`` against the live tree. The analytic model ignores patience
+(it prices what listeners hear, not who hangs up), and dropped callers are not counted in
+a time to route, so the re-measurement that checks it runs the same callers with
+unlimited patience; the saving with the mix's patience is given beside it. No Flask, no
+Twilio; files only through the loaders the command calls.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from ivr.menu.model import Menu
 from ivr.prompts import Catalog
 from ivr.tuning import simulate, stats
+from ivr.tuning.clock import AUTO_SPEECH_END_S
 from ivr.tuning.mix import Mix, Patience
 from ivr.tuning.routes import Routes
 
@@ -37,6 +39,8 @@ class Setting:
     calls: int
     seed: int = 0
     workers: int = 1
+    #: the pause ending a spoken answer (``ivr.tuning.clock.speech_end_s``)
+    speech_end_s: float = AUTO_SPEECH_END_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,25 +50,38 @@ class Comparison:
     a: stats.Summary
     b: stats.Summary | None
     difference: dict[str, stats.Difference] | None
+    #: with a mix that has speakers: the live tree with nobody speaking, and the
+    #: difference speech makes over the same callers (with − without)
+    silent: stats.Summary | None = None
+    speech: dict[str, stats.Difference] | None = None
 
 
 def _specs(setting: Setting, routes: Routes, mix: Mix, *menus: Menu) -> tuple[simulate.Spec, ...]:
     memory = simulate.remembered(routes, mix)  # the keys of the live tree
-    return tuple(simulate.Spec(m, setting.catalog, setting.audio_dir, setting.voices, memory)
+    return tuple(simulate.Spec(m, setting.catalog, setting.audio_dir, setting.voices, memory,
+                               speech_end_s=setting.speech_end_s)
                  for m in menus)
 
 
-def compare_trees(setting: Setting, routes: Routes, mix: Mix, against: Menu | None = None
-                  ) -> Comparison:
-    """Simulate the live tree (``routes.menu``) and ``against`` with the same callers."""
+def compare_trees(setting: Setting, routes: Routes, mix: Mix, against: Menu | None = None,
+                  speech: bool = True) -> Comparison:
+    """Simulate the live tree (``routes.menu``) and ``against`` with the same callers;
+    with ``speech`` and a mix that has speakers, the live tree without them too."""
     menus = (routes.menu,) if against is None else (routes.menu, against)
     results = simulate.run(_specs(setting, routes, mix, *menus), mix, setting.calls,
                            setting.seed, setting.workers)
     a = stats.summarise(results[0], mix.calls_per_day)
+    silent = effect = None
+    if speech and mix.speaking:
+        nobody = replace(mix, speakers=())
+        without = simulate.run(_specs(setting, routes, nobody, routes.menu), nobody,
+                               setting.calls, setting.seed, setting.workers)[0]
+        silent = stats.summarise(without, mix.calls_per_day)
+        effect = stats.compare(without, results[0], mix.calls_per_day)
     if against is None:
-        return Comparison(a, None, None)
+        return Comparison(a, None, None, silent, effect)
     return Comparison(a, stats.summarise(results[1], mix.calls_per_day),
-                      stats.compare(results[0], results[1], mix.calls_per_day))
+                      stats.compare(results[0], results[1], mix.calls_per_day), silent, effect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +109,8 @@ def check_suggestion(setting: Setting, routes: Routes, mix: Mix, candidate: Menu
                      predicted_s: float) -> Check:
     """Simulate the candidate against the live tree and set the saving beside the model's."""
     patient = replace(mix, patience=Patience("fixed", (math.inf,)))
-    unlimited = compare_trees(setting, routes, patient, candidate)
-    real = compare_trees(setting, routes, mix, candidate)
+    unlimited = compare_trees(setting, routes, patient, candidate, speech=False)
+    real = compare_trees(setting, routes, mix, candidate, speech=False)
     assert unlimited.difference is not None and real.difference is not None
     return Check(predicted_s, _saving(unlimited.difference["route_mean_s"]),
                  _saving(real.difference["route_mean_s"]), real)
