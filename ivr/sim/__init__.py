@@ -6,6 +6,7 @@ call with Twilio's TwiML semantics in simulated time; the rest builds on it:
 - ``interpreter`` (the TwiML rules), ``document`` (parsing: Twilio's 12100/12102 errors
   and 12200 warnings),
   ``transport`` (in-process or HTTP, signed), ``caller`` (scripts, a person at a terminal),
+  ``recognition`` (speech Gathers' attributes, the recogniser's Confidence and noise),
   ``timing`` (speaking rates, audio lengths), ``trace`` (the JSON), ``transcript`` (text),
   ``masking`` (PINs and account numbers kept out of traces and transcripts);
 - ``target`` (the hotline as a sandbox app or a server), ``scenario`` (YAML scenarios and
@@ -26,6 +27,7 @@ from ivr.sim.caller import (
 )
 from ivr.sim.errors import ScenarioError, SimError, TransportError, TwiMLError
 from ivr.sim.interpreter import CallOptions, Hold, simulate
+from ivr.sim.recognition import Recognition
 from ivr.sim.target import Target, for_app, over_http, sandbox
 from ivr.sim.trace import EndedBy, EventType, Outcome, Trace
 from ivr.sim.transport import FlaskTransport, HTTPTransport, Transport
@@ -43,6 +45,7 @@ __all__ = [
     "Outcome",
     "Pace",
     "Prompt",
+    "Recognition",
     "ScenarioError",
     "Script",
     "ScriptedCaller",

@@ -15,6 +15,12 @@ Twilio's rules it follows (and the simulator's own choices, marked *):
   the current document's URL; a time-out, or only the finishOnKey, falls through to the
   next verb unless ``actionOnEmptyResult="true"`` (then the action gets no Digits);
   numDigits ends input at once, otherwise it ends ``timeout`` seconds after the last key;
+- speech is heard only by a Gather whose ``input`` has ``speech``: elsewhere Twilio does
+  not listen and the caller's words are no input (the time-out runs out); the speech
+  attributes and what the recogniser sends are ``recognition``'s (its warnings 13327,
+  13330, 13331, 13334, 13335, 13512...). * The caller speaks ``Pace.answer_delay_s`` after
+  the prompt, for as long as the words take (``timing``), then the speechTimeout's
+  silence ends the speech;
 - barge-in: the first key stops the Gather's nested ``<Say>``/``<Play>``/``<Pause>``, and
   the time-out runs from the end of the prompt or from that key (Twilio's <Gather> page:
   the timeout starts once the nested verbs have finished). A scripted caller presses
