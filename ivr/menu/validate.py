@@ -23,7 +23,6 @@ from ivr.menu.model import (
     takes_speech,
 )
 from ivr.plural import counted, plural
-from ivr.speech import keywords
 
 #: what a speech menu says besides its menu (``flow._Turn.ask_by_voice``): required of
 #: every catalog only when the tree has a speech menu
@@ -244,6 +243,8 @@ def _speech(menu: Menu, catalog: PromptCatalog) -> tuple[list[Problem], list[tup
     one target of the menu (one phrase, two targets: the caller could only be guessed at),
     and every target with phrases needs a ``topic`` to be confirmed by.
     """
+    from ivr.speech import keywords  # the speech module reads the tree's types
+
     problems: list[Problem] = []
     prompts: list[tuple[str, str]] = []
     src, languages = menu.source, catalog.languages
