@@ -369,28 +369,35 @@ def _speech_problems(config: Mapping[str, Any], named: Any) -> list[str]:
                         f"Gather's language tag (zh-CN: cmn-Hans-CN), not {languages!r}")
         languages = {}
     raw = config.get("SPEECH_MODEL")
-    models: dict[str, Any] = dict(raw) if isinstance(raw, dict) else \
-        {lang: raw for lang in languages} if raw is None or isinstance(raw, str) else {}
+    if raw is not None and not isinstance(raw, (str, dict)):
+        problems.append(f"{named('SPEECH_MODEL')} must be a model name or a mapping of prompt "
+                        f"language to model, not {raw!r}")
+    # one model for every language (checked once), or one per language
+    models: dict[str | None, Any] = dict(raw) if isinstance(raw, dict) else \
+        {None: raw} if isinstance(raw, str) else {}
     for lang, model in models.items():
+        where = named("SPEECH_MODEL") + (f"[{lang!r}]" if lang is not None else "")
+        if lang is not None and lang not in languages and languages:
+            problems.append(f"{where} names no language of {named('SPEECH_LANGUAGES')} "
+                            f"({', '.join(languages)}): it would never be used")
+            continue
         if model is None:
             continue
-        where = named("SPEECH_MODEL") + (f"[{lang!r}]" if isinstance(raw, dict) else "")
         if not (isinstance(model, str) and (
                 model in SPEECH_MODELS or re.fullmatch(r"deepgram_[a-z0-9-]+", model))):
             problems.append(f"{where} must be one of Twilio's speech models "
                             f"({', '.join(SPEECH_MODELS)}, deepgram_nova-2 ...) or unset, "
                             f"not {model!r}")
-        elif lang in languages and not _hears(model, languages[lang]):
-            problems.append(f"{where}: Twilio's {model} does not hear {languages[lang]} "
-                            f"({lang} callers; warning 13331): leave it unset, or give one "
+            continue
+        deaf = [k for k in ([lang] if lang is not None else languages)
+                if k in languages and not _hears(model, languages[k])]
+        for k in deaf:
+            problems.append(f"{where}: Twilio's {model} does not hear {languages[k]} "
+                            f"({k} callers; warning 13331): leave it unset, or give one "
                             f"model per language, e.g. {{\"en-US\": \"{model}\"}}")
-        if not isinstance(raw, dict):
-            break  # one model: its mistake once
-    if raw is not None and not isinstance(raw, (str, dict)):
-        problems.append(f"{named('SPEECH_MODEL')} must be a model name or a mapping of prompt "
-                        f"language to model, not {raw!r}")
+            break
     timeout = config.get("SPEECH_TIMEOUT")
-    chosen = any(models.values()) if isinstance(raw, dict) else bool(raw)
+    chosen = any(models.values())
     if timeout != "auto" and (isinstance(timeout, bool) or not isinstance(timeout, int)
                               or timeout <= 0):
         problems.append(f"{named('SPEECH_TIMEOUT')} must be \"auto\" or a whole number of "

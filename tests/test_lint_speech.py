@@ -193,10 +193,6 @@ def test_lint_finds_a_speech_mistake(tmp_path, name, edits, where, located, mess
     assert output.rstrip().endswith("1 error"), output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ivr/menu/validate.py _speech: on a direct option of a speech menu, a language whose "
-    "list the loader could not read is also 'needs phrases in zh-CN' on main.options['3']: "
-    "two errors for one mistake (the warning path skips it: f'phrases.{lang}' in lines)"))
 def test_an_unreadable_list_on_a_speech_menus_option_is_the_loaders_error_only(tmp_path):
     text = planted(("fraud_identify", "zh-CN", "      zh-CN: {被盗: 1}\n"))
     code, output = lint(tmp_path, text)

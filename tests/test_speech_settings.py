@@ -163,11 +163,6 @@ def test_speech_languages_of_a_bad_shape_are_refused(monkeypatch, value):
         in message
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ivr/config.py _speech_problems checks SPEECH_MODEL once per SPEECH_LANGUAGES entry: "
-    "with SPEECH_LANGUAGES malformed (taken as {}) an unknown model is not checked, so "
-    "its mistake is listed only after the languages are fixed (and with SPEECH_LANGUAGES = "
-    "{} an unknown model starts)"))
 def test_several_speech_mistakes_are_listed_together(monkeypatch):
     monkeypatch.setenv("IVR_SPEECH_LANGUAGES", "[]")
     monkeypatch.setenv("IVR_SPEECH_MODEL", "nova")
@@ -249,10 +244,6 @@ def test_a_model_per_language_is_rendered_for_that_language_only(workdir, monkey
     assert "speechModel" not in mandarin.attrib and mandarin.get("speechTimeout") == "3"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ivr/config.py _speech_problems checks a SPEECH_MODEL mapping's models but not its "
-    "keys: a key that is no SPEECH_LANGUAGES language (en-us) starts, and its model is "
-    "never used"))
 def test_a_model_mapping_naming_no_speech_language_is_refused():
     message = read_error({"SPEECH_MODEL": {"en-us": "phone_call"}, "SPEECH_TIMEOUT": 3})
     assert "en-us" in message

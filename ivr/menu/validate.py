@@ -269,7 +269,8 @@ def _speech(menu: Menu, catalog: PromptCatalog) -> tuple[list[Problem], list[tup
             target = menu.nodes.get(option.goto)
             if target is None:
                 continue  # an undefined target is its own problem
-            missing = [lang for lang in languages if not target.phrases.get(lang)]
+            missing = [lang for lang in languages if not target.phrases.get(lang)
+                       and f"phrases.{lang}" not in target.lines]  # else the loader said why
             if missing:
                 problems.append(Problem(loc(node, f"options['{option.key}']"), (
                     f"'{option.goto}' needs phrases in {', '.join(missing)}: "
