@@ -54,7 +54,10 @@ def test_the_language_menu_says_each_language_in_its_own_voice(app, caller):
                                                 voices["en-US"]["voice"]] * 2
     call.press("2")
     menu = says(call.root.find("Gather"))
-    assert menu[0][0] == "For top-up, payment, withdrawal or refund,"
+    # the main menu takes speech: its invitation first, then the menu's first option
+    assert [words for words, _, _ in menu[:2]] == [
+        "Say what you are calling about, or press a key.",
+        "For top-up, payment, withdrawal or refund,"]
     assert {voice for _, voice, _ in menu} == {voices["en-US"]["voice"]}
 
 

@@ -120,7 +120,9 @@ def test_an_expired_call_restarts_at_the_main_menu(caller, clock):
     # the call state is gone: back to the main menu in the default language, whole
     catalog, main = prompts.load(), load_menu()[0]["main"]
     menu = [catalog.text("zh-CN", key) for _, key in spoken_pieces(main)]
-    assert call.heard[-len(menu) - 1:] == ["我们将带您回到主菜单。", *menu]
+    # the main menu listens: its invitation to speak comes before the menu
+    assert call.heard[-len(menu) - 2:] == ["我们将带您回到主菜单。",
+                                           catalog.text("zh-CN", "speech_intro"), *menu]
     assert call.at == "main"
 
 

@@ -310,7 +310,10 @@ def _speech(menu: Menu, catalog: PromptCatalog) -> tuple[list[Problem], list[tup
             problems.append(Problem(loc(target, "phrases"), (
                 "has phrases but no 'topic': the prompt that names it when a caller is asked "
                 "to confirm what they said")))
-    unheard = [n for n in menu.nodes.values() if n.phrases and n.id not in targets]
+    # a node nothing reaches (or a misspelt goto meant) is that problem, not also this one
+    reached = _reachable(menu)
+    unheard = [n for n in menu.nodes.values()
+               if n.phrases and n.id not in targets and n.id in reached]
     if unheard:
         also = f" (so do {', '.join(n.id for n in unheard[1:])})" if unheard[1:] else ""
         problems.append(Problem(loc(unheard[0], "phrases"), (
