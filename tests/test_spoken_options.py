@@ -44,6 +44,8 @@ ROUTES = {
     "fraud_freeze_offer": {"1": "fraud_freeze", "2": "fraud_queue"},
 }
 LANG_KEY = {"zh-CN": "1", "en-US": "2"}
+#: the main menu takes speech: its Gather says the invitation to speak, then the menu
+MAIN_SAID = ["speech_intro", *(key for _, key in spoken_pieces(MENU["main"]))]
 
 
 def gather_says(call: Caller) -> list[tuple[str, str | None]]:
@@ -64,9 +66,9 @@ def test_the_main_menu_says_its_phrases_in_order(app, caller, lang):
     call.press(LANG_KEY[lang])
     assert call.at == "main"
     said = gather_says(call)
-    expected = [CATALOG.text(lang, key) for _, key in spoken_pieces(MENU["main"])]
+    expected = [CATALOG.text(lang, key) for key in MAIN_SAID]
     assert [text for text, _ in said] == expected  # each piece its own <Say>, in order
-    assert joiner(lang).join(expected) == MAIN_HEARD[lang]
+    assert joiner(lang).join(expected[1:]) == MAIN_HEARD[lang]
     assert {voice for _, voice in said} == {app.config["VOICES"][lang]["voice"]}
 
 
@@ -92,8 +94,8 @@ def test_an_intro_prompt_is_said_before_the_phrases(tmp_path, settings, clock):
     call.start()
     call.press("2")
     said = [text for text, _ in gather_says(call)]
-    assert said[0] == CATALOG.text("en-US", "restart")
-    assert " ".join(said[1:]) == MAIN_HEARD["en-US"]
+    assert said[:2] == [CATALOG.text("en-US", "speech_intro"), CATALOG.text("en-US", "restart")]
+    assert " ".join(said[2:]) == MAIN_HEARD["en-US"]
 
 
 # -- where the keys lead ---------------------------------------------------------------------
@@ -204,7 +206,7 @@ def test_the_shipped_tree_lints_clean_with_its_no_input_option_unspoken(tmp_path
 def _menu_audio(tmp_path_factory):
     """The main menu's pieces rendered (only they: the rest of the catalog stays <Say>)."""
     root = tmp_path_factory.mktemp("menu_audio")
-    keys = [key for _, key in spoken_pieces(MENU["main"])]
+    keys = MAIN_SAID
     (root / "prompts").mkdir()
     for lang in CATALOG.languages:
         (root / "prompts" / f"{lang}.yaml").write_text(
@@ -219,7 +221,7 @@ def _menu_audio(tmp_path_factory):
 def test_each_phrase_is_rendered_and_played_as_its_own_file(menu_audio, settings, clock):
     root, _ = menu_audio
     manifest = json.loads((root / "audio" / "manifest.json").read_text("utf-8"))
-    keys = [key for _, key in spoken_pieces(MENU["main"])]
+    keys = MAIN_SAID
     for lang in CATALOG.languages:
         assert set(keys) <= set(manifest["prompts"][lang])
     call = Caller(create_app({**settings, "AUDIO_DIR": str(root / "audio")}).test_client(),
@@ -246,6 +248,7 @@ def test_the_audio_report_measures_a_spoken_menu_as_the_sum_of_its_pieces(menu_a
                    if f" {lang} " in line and "main (spoken)" in line)
         assert row.lstrip().startswith(f"{total_s:.1f} s"), row
         assert f"MENU > 3 s ({len(keys)} pieces)" in row
-    # the pieces are counted once in the total, not again in their menu's row
-    assert f"{2 * len(set(keys))} prompts" in result.output.splitlines()[-1]
+    # the pieces (and the invitation to speak, rendered too) are counted once in the total,
+    # not again in their menu's row
+    assert f"{2 * len(set(MAIN_SAID))} prompts" in result.output.splitlines()[-1]
     assert not any("press_1" in line and "MENU" in line for line in result.output.splitlines())
