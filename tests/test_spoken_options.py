@@ -24,12 +24,16 @@ CATALOG = prompts.load()
 MENU, _ = load_menu()
 STRANGER = "+8613700000000"  # no account on file
 
+#: what the main menu says, pinned: the main menu takes speech, so its invitation to speak
+#: comes first, then its pieces
 MAIN_HEARD = {
-    "en-US": "For top-up, payment, withdrawal or refund, press 1. For account and security, "
+    "en-US": "Say what you are calling about, or press a key. "
+             "For top-up, payment, withdrawal or refund, press 1. For account and security, "
              "press 2. For a stolen account or fraud, press 3. For complaints, press 4. For "
              "overseas use and other questions, press 5. For an agent, press 0. To hear this "
              "again, press star.",
-    "zh-CN": "充值、支付、提现、退款，请按1；账户安全，请按2；被盗或诈骗，请按3；投诉，请按4；"
+    "zh-CN": "请说出您要办理的业务，或按键选择。"
+             "充值、支付、提现、退款，请按1；账户安全，请按2；被盗或诈骗，请按3；投诉，请按4；"
              "境外及其他问题，请按5；人工服务，请按0；重听请按星号键。",
 }
 #: where each menu key led before the menus were spoken from phrases
@@ -68,7 +72,7 @@ def test_the_main_menu_says_its_phrases_in_order(app, caller, lang):
     said = gather_says(call)
     expected = [CATALOG.text(lang, key) for key in MAIN_SAID]
     assert [text for text, _ in said] == expected  # each piece its own <Say>, in order
-    assert joiner(lang).join(expected[1:]) == MAIN_HEARD[lang]
+    assert joiner(lang).join(expected) == MAIN_HEARD[lang]
     assert {voice for _, voice in said} == {app.config["VOICES"][lang]["voice"]}
 
 
@@ -95,7 +99,7 @@ def test_an_intro_prompt_is_said_before_the_phrases(tmp_path, settings, clock):
     call.press("2")
     said = [text for text, _ in gather_says(call)]
     assert said[:2] == [CATALOG.text("en-US", "speech_intro"), CATALOG.text("en-US", "restart")]
-    assert " ".join(said[2:]) == MAIN_HEARD["en-US"]
+    assert " ".join([said[0], *said[2:]]) == MAIN_HEARD["en-US"]
 
 
 # -- where the keys lead ---------------------------------------------------------------------
