@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ivr.audio import DEFAULT_AUDIO_DIR
 from ivr.database import SQLITE_URL, is_postgres, shown
 from ivr.errors import ConfigError
+from ivr.gather import SPEECH_MODELS, hears, known_model
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -331,30 +332,7 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) ->
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
 
 
-#: Gather's documented speechModel values (https://www.twilio.com/docs/voice/twiml/gather#speechmodel);
-#: Deepgram's take a model after ``deepgram_`` (``deepgram_nova-2``, ``deepgram_nova-3``)
-SPEECH_MODELS = ("default", "numbers_and_commands", "phone_call", "experimental_conversations",
-                 "experimental_utterances", "googlev2_long", "googlev2_short",
-                 "googlev2_telephony", "googlev2_telephony_short")
-#: the languages Twilio's table gives the generic models that do not take every language
-#: (the same page); a recogniser language outside them fails the Gather (warning 13331)
-_EXPERIMENTAL = ("ar-*", "da-DK", "de-DE", "en-AU", "en-GB", "en-IN", "en-US", "es-ES", "es-US",
-                 "fi-FI", "fr-CA", "fr-FR", "hi-IN", "ja-JP", "ko-KR", "mk-MK", "nl-NL",
-                 "no-NO", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "th-TH", "tr-TR",
-                 "uk-UA", "vi-VN")
-MODEL_LANGUAGES = {
-    "phone_call": ("en-US", "en-GB", "en-AU", "fr-FR", "fr-CA", "ja-JP", "ru-RU", "es-US",
-                   "es-ES", "pt-BR"),
-    "experimental_conversations": _EXPERIMENTAL,
-    "experimental_utterances": _EXPERIMENTAL,
-}
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")  # BCP-47's shape
-
-
-def _hears(model: str, tag: str) -> bool:
-    known = MODEL_LANGUAGES.get(model)
-    return known is None or any(tag == k or (k.endswith("*") and tag.startswith(k[:-1]))
-                                for k in known)
 
 
 def _speech_problems(config: Mapping[str, Any], named: Any) -> list[str]:
@@ -383,14 +361,12 @@ def _speech_problems(config: Mapping[str, Any], named: Any) -> list[str]:
             continue
         if model is None:
             continue
-        if not (isinstance(model, str) and (
-                model in SPEECH_MODELS or re.fullmatch(r"deepgram_[a-z0-9-]+", model))):
+        if not (isinstance(model, str) and known_model(model)):
             problems.append(f"{where} must be one of Twilio's speech models "
-                            f"({', '.join(SPEECH_MODELS)}, deepgram_nova-2 ...) or unset, "
-                            f"not {model!r}")
+                            f"({', '.join(SPEECH_MODELS)} ...) or unset, not {model!r}")
             continue
         deaf = [k for k in ([lang] if lang is not None else languages)
-                if k in languages and not _hears(model, languages[k])]
+                if k in languages and not hears(model, languages[k])]
         for k in deaf:
             problems.append(f"{where}: Twilio's {model} does not hear {languages[k]} "
                             f"({k} callers; warning 13331): leave it unset, or give one "

@@ -42,6 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ivr import speech
+from ivr.gather import hears, known_model
 from ivr.sim.document import SCHEMA_VALIDATION, SchemaWarning
 
 #: the Confidence sent when neither the caller nor the options say another
@@ -61,25 +62,6 @@ GATHER_AUTO_WITH_MODEL = 13335
 GATHER_DEBUG = 13336
 GATHER_ENHANCED = 13339
 GATHER_LANGUAGE = 13512
-#: the documented speechModel values (the page's speechModel table)
-SPEECH_MODELS = frozenset({
-    "default", "numbers_and_commands", "phone_call", "experimental_conversations",
-    "experimental_utterances", "googlev2_long", "googlev2_short", "googlev2_telephony",
-    "googlev2_telephony_short", "deepgram_nova-2", "deepgram_nova-3"})
-#: "Deepgram: Any", written ``deepgram_nova-2{-model}``
-_DEEPGRAM = re.compile(r"deepgram_nova-[23](-[a-z0-9]+)+")
-_EXPERIMENTAL = frozenset(
-    "da-DK de-DE en-AU en-GB en-IN en-US es-ES es-US fi-FI fr-CA fr-FR hi-IN ja-JP ko-KR "
-    "mk-MK nl-NL no-NO pl-PL pt-BR pt-PT ro-RO ru-RU th-TH tr-TR uk-UA vi-VN".split())
-#: the languages of the generic models whose table lists them (no Chinese in any)
-MODEL_LANGUAGES: Mapping[str, frozenset[str]] = {
-    "phone_call": frozenset(
-        "en-US en-GB en-AU fr-FR fr-CA ja-JP ru-RU es-US es-ES pt-BR".split()),
-    "experimental_conversations": _EXPERIMENTAL,
-    "experimental_utterances": _EXPERIMENTAL,
-}
-#: the experimental models also take every Arabic region
-_ANY_REGION = {"experimental_conversations": "ar-", "experimental_utterances": "ar-"}
 #: ``<Say>``'s Mandarin tags -> recognition's (the TTS page, and the Gather page's tags)
 SAY_TAGS = {"cmn-cn": "cmn-Hans-CN", "cmn-tw": "cmn-Hant-TW"}
 #: language (2-3 letters), an optional script, a region (2 letters or 3 digits)
@@ -136,12 +118,9 @@ def listening(attrs: Mapping[str, str], timeout_ms: int) -> tuple[Listening, lis
     _hints(attrs.get("hints"), warn)
     end_ms = _speech_timeout_ms(attrs.get("speechTimeout"), model, timeout_ms, warn)
     fails = None
-    supported = MODEL_LANGUAGES.get(model or "")
-    prefix = _ANY_REGION.get(model or "")
     if language == "multi" and model != "deepgram_nova-3":
         fails = "language 'multi' needs speechModel deepgram_nova-3"
-    elif supported is not None and language not in supported and not (
-            prefix and language.startswith(prefix)):
+    elif not hears(model, language):
         fails = f"speechModel {model} does not take {language}"
     if fails:
         warn(GATHER_LANGUAGE_FOR_MODEL, f"<Gather>: {fails}: the gather fails for speech")
@@ -151,7 +130,7 @@ def listening(attrs: Mapping[str, str], timeout_ms: int) -> tuple[Listening, lis
 def _model(raw: str | None, warn: _Warn) -> str | None:
     if raw is None or raw == "":
         return None
-    if raw in SPEECH_MODELS or _DEEPGRAM.fullmatch(raw):
+    if known_model(raw):
         return raw
     warn(GATHER_MODEL, f"<Gather speechModel={raw!r}> is not a documented model: default used")
     return None
