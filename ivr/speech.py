@@ -209,22 +209,19 @@ class Listener:
                 said = keywords(phrase, written_in)
                 if said:
                     self.phrases.setdefault((lang, node_id), []).append(said)
-        #: node id -> the menus whose options lead to it
-        self.above: dict[str, set[str]] = {}
+        above: dict[str, set[str]] = {}  # node id -> the menus whose options lead to it
         for node in menu.nodes.values():
             if node.kind is Kind.MENU:
                 for option in node.options:
-                    self.above.setdefault(option.goto, set()).add(node.id)
+                    above.setdefault(option.goto, set()).add(node.id)
+        #: node id -> every menu above it: read per target on each spoken answer
+        self.above: dict[str, frozenset[str]] = {n: _above(n, above) for n in menu.nodes}
+        #: (menu id, lang) -> Twilio's hints, sent on every webhook of a speech menu
+        self._hints = {(n, lang): self._hints_of(n, lang)
+                       for n in self.targets for lang in langs}
 
-    def ancestors(self, node_id: str) -> set[str]:
-        seen: set[str] = set()
-        todo = [node_id]
-        while todo:
-            for parent in self.above.get(todo.pop(), ()):
-                if parent not in seen:
-                    seen.add(parent)
-                    todo.append(parent)
-        return seen
+    def ancestors(self, node_id: str) -> frozenset[str]:
+        return self.above.get(node_id, frozenset())
 
     def matches(self, node: Node, lang: str, text: str) -> list[_Match]:
         """Every target that heard something in ``text``, best first: a well-heard one
@@ -305,13 +302,27 @@ class Listener:
 
     def hints(self, node: Node, lang: str) -> tuple[str, ...]:
         """Twilio's ``hints`` for the menu: its targets' phrases as callers say them."""
+        return self._hints.get((node.id, lang), ())
+
+    def _hints_of(self, node_id: str, lang: str) -> tuple[str, ...]:
         zh = family(lang) == "zh"
         found: dict[str, None] = {}
-        for target in self.targets.get(node.id, ()):
+        for target in self.targets.get(node_id, ()):
             for phrase in self.menu.nodes[target].phrases.get(lang, ()):
                 hint = phrase.replace(" ", "") if zh else phrase
                 found[hint[:100]] = None
         return tuple(found)[:MAX_HINTS]
+
+
+def _above(node_id: str, parents: dict[str, set[str]]) -> frozenset[str]:
+    seen: set[str] = set()
+    todo = [node_id]
+    while todo:
+        for parent in parents.get(todo.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return frozenset(seen)
 
 
 _LISTENERS: dict[int, tuple[Menu, Listener]] = {}
