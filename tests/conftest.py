@@ -189,6 +189,18 @@ def _caller(client: Any) -> Callable[..., Caller]:
     return lambda from_number="+8613700000000": Caller(client, from_number)
 
 
+@pytest.fixture(name="target", scope="module")
+def _target() -> Iterator[Any]:
+    """The hotline as the simulator's sandbox app, one per module; the app's expected
+    warnings (lockouts, faults the scenarios provoke) kept out of the output."""
+    from ivr.sim import sandbox
+
+    logging.getLogger("ivr").setLevel(logging.ERROR)
+    with sandbox() as target:
+        yield target
+    logging.getLogger("ivr").setLevel(logging.NOTSET)
+
+
 @pytest.fixture(name="runner")
 def _runner() -> CliRunner:
     return CliRunner()

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from ivr.sim import CallOptions, FlaskTransport, Hold, InteractiveCaller, Script
 from ivr.sim.caller import Answer, Kind
 from ivr.sim.errors import ScenarioError
 from ivr.sim.scenario import load, run
-from ivr.sim.target import Target, sandbox
+from ivr.sim.target import Target
 from ivr.sim.trace import Trace
 
 TOKEN = "fidelity-token"
@@ -202,14 +201,6 @@ def test_a_bad_hold_is_refused() -> None:
         Hold(ends="redirected")
     with pytest.raises(ValueError, match="patience_s"):
         Hold(patience_s=-1)
-
-
-@pytest.fixture(name="target", scope="module")
-def _target() -> Iterator[Target]:
-    logging.getLogger("ivr").setLevel(logging.ERROR)
-    with sandbox() as target:
-        yield target
-    logging.getLogger("ivr").setLevel(logging.NOTSET)
 
 
 def test_the_apps_queue_done_hears_the_caller_hang_up(target: Target) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,18 +11,10 @@ import pytest
 from ivr.sim.bulk import pick, run_batch
 from ivr.sim.errors import ScenarioError
 from ivr.sim.scenario import Scenario, load, run
-from ivr.sim.target import Target, sandbox
+from ivr.sim.target import Target
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 SHIPPED = load(SCENARIOS)
-
-
-@pytest.fixture(name="target", scope="module")
-def _target() -> Iterator[Target]:
-    logging.getLogger("ivr").setLevel(logging.ERROR)  # lockouts are expected here
-    with sandbox() as target:
-        yield target
-    logging.getLogger("ivr").setLevel(logging.NOTSET)
 
 
 @pytest.mark.parametrize("scenario", SHIPPED, ids=[f"{s.source}: {s.name}" for s in SHIPPED])
