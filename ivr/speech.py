@@ -57,7 +57,8 @@ _STOP = {
               "have has had do does did some any".split()),
 }
 _WORD = re.compile(r"[a-z0-9']+")
-_HAN = re.compile(r"[\u3400-\u9fff]")
+#: a Chinese character: Mandarin written, as a recogniser of Mandarin writes it
+HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ class _Words:
 
     def __init__(self, lang_family: str, keywords: set[str]) -> None:
         self.family = lang_family
-        self.tokenizer = _tokenizer(frozenset(k for k in keywords if _HAN.search(k))) \
+        self.tokenizer = _tokenizer(frozenset(k for k in keywords if HAN.search(k))) \
             if lang_family == "zh" else None
 
     def tokens(self, text: str) -> list[tuple[str, bool]]:
@@ -121,7 +122,7 @@ class _Words:
         found = []
         for token in self.tokenizer.lcut(text):
             token = token.strip()
-            if token and (_HAN.search(token) or _WORD.fullmatch(token)):
+            if token and (HAN.search(token) or _WORD.fullmatch(token)):
                 found.append((_stem(token) if _WORD.fullmatch(token) else token,
                               token not in stop))
         return found
@@ -155,7 +156,7 @@ def _alike(keyword: str, heard: str, zh: bool) -> float:
     # in Mandarin a word heard with a character more (没到账, 没有到账) may be it, one
     # with a character less (付不了, 不了) is another word
     score = ratio(keyword, heard) / 100 if not zh or len(heard) >= len(keyword) else 0.0
-    if zh and _HAN.search(keyword) and _pinyin(keyword) == _pinyin(heard):
+    if zh and HAN.search(keyword) and _pinyin(keyword) == _pinyin(heard):
         score = max(score, 0.95)  # a homophone: likelier misheard than a different word
     if (zh or len(keyword) >= 2) and keyword in heard and len(heard) <= len(keyword) + 1:
         # 充值 in 充值卡; and jieba glues a one-character word to its neighbour: 充 in 充了

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ from ivr.sim.target import Target, over_http, sandbox
 from ivr.sim.trace import EndedBy, Trace
 from ivr.sim.transcript import describe, lines, summary
 from ivr.sim.transport import Reply, Request, Session, Transport, shown
+from ivr.speech import HAN
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 MAX_HOLD_LOOPS = 100
 #: scenario runs of one ``replay`` (each a fresh database) and processes running them
 MAX_REPEAT, MAX_WORKERS = 10_000, 64
-_HAN = re.compile(r"[\u3400-\u9fff]")
 
 TraceHandler = Callable[[Trace, Any], None]
 _TRACE_OPTIONS: list[tuple[str, TraceHandler]] = []
@@ -445,7 +444,7 @@ def _spoken_language(tokens: list[str], says: tuple[str, ...], target: Target) -
         first[4:] if first.lower().startswith("say:") else None
     if words is None:
         return None
-    wanted = "zh-CN" if _HAN.search(words) else "en-US"
+    wanted = "zh-CN" if HAN.search(words) else "en-US"
     return wanted if wanted in target.language_keys() else None
 
 

@@ -71,7 +71,6 @@ _BOOLEANS = {"profanityFilter": SCHEMA_VALIDATION, "enhanced": GATHER_ENHANCED,
 _CJK_LANGS = ("cmn", "zh", "yue")
 #: reports one warning: its Twilio code and message
 _Warn = Callable[[int, str], None]
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 
@@ -246,7 +245,7 @@ class Recogniser:
         if not said.strip():
             return Recognised("", sure, unheard="nothing was said")
         cjk = at.language.lower().startswith(_CJK_LANGS)
-        han = bool(_HAN.search(said))
+        han = bool(speech.HAN.search(said))
         latin_only = not han and bool(_LATIN.search(said))
         if at.language != "multi" and (han and not cjk or cjk and latin_only):
             return Recognised("", sure, unheard=f"the recogniser listens for {at.language}")
