@@ -7,6 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+#: ``hints``: "a comma-separated list of up to 500 entries", "each entry can up to 100
+#: characters in length"
+MAX_HINTS, MAX_HINT_CHARS = 500, 100
 #: the documented speechModel values, in the page's order
 SPEECH_MODELS = ("default", "numbers_and_commands", "phone_call", "experimental_conversations",
                  "experimental_utterances", "googlev2_long", "googlev2_short",

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ivr.gather import MAX_HINT_CHARS
 from ivr.menu.model import Kind, Menu, Node, speech_targets, takes_speech
 
 #: a target at least this sure, with no rival near, is routed to without asking
@@ -43,7 +44,8 @@ WEAK = 0.5
 HEARD = {"zh": 0.8, "en": 0.85}
 #: a recogniser less sure than this of its words gets a confirmation, however clear
 LOW_CONFIDENCE = 0.4
-#: Twilio's hints: "each hint up to 100 characters"; at most this many are sent
+#: the hints sent at most (Twilio takes 500, each cut to its 100 characters): the
+#: phrases of the first targets, in tree order
 MAX_HINTS = 100
 
 #: words that say nothing about why someone calls
@@ -311,7 +313,7 @@ class Listener:
         for target in self.targets.get(node_id, ()):
             for phrase in self.menu.nodes[target].phrases.get(lang, ()):
                 hint = phrase.replace(" ", "") if zh else phrase
-                found[hint[:100]] = None
+                found[hint[:MAX_HINT_CHARS]] = None
         return tuple(found)[:MAX_HINTS]
 
 

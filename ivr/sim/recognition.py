@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ivr import speech
-from ivr.gather import hears, known_model
+from ivr.gather import MAX_HINT_CHARS, MAX_HINTS, hears, known_model
 from ivr.sim.document import SCHEMA_VALIDATION, SchemaWarning
 
 #: the Confidence sent when neither the caller nor the options say another
@@ -51,8 +51,6 @@ INPUTS = ("dtmf", "speech")
 DEFAULT_LANGUAGE = "en-US"
 #: the silence after speech that ends it, for speechTimeout="auto" (*)
 AUTO_END_S = 1.0
-MAX_HINTS = 500
-MAX_HINT_CHARS = 100
 GATHER_SPEECH_TIMEOUT = 13327
 GATHER_HINTS = 13330
 GATHER_LANGUAGE_FOR_MODEL = 13331
