@@ -198,6 +198,21 @@ def test_a_database_of_a_newer_release_is_refused(runner, tmp_path, request, kin
     assert "s3cret" not in result.output + upgraded.output + copied.output
 
 
+def test_the_readmes_db_example_is_what_the_commands_print(runner, old_db):
+    """The README's ``ivr db status`` then ``ivr db upgrade`` on a file of the release
+    before schema versions, word for word (its path aside)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("    $ ivr db status\n")
+    block = readme[start:readme.index("`ivr db status` only reads", start)]
+    shown = "/srv/hotline/instance/ivr.db"
+    for command in ("status", "upgrade"):
+        example = block.split(f"    $ ivr db {command}\n")[1].split("\n\n")[0]
+        result = ivr(runner, "db", command, "--db", str(old_db))
+        assert result.exit_code == 0, result.output
+        assert [line[4:] for line in example.splitlines()] == \
+            result.output.replace(str(old_db), shown).splitlines()
+
+
 # -- upgrade -------------------------------------------------------------------------------
 
 def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
