@@ -297,6 +297,25 @@ class Database(click.Path):
         return path
 
 
+class CallRecords(Database):
+    """``ivr replay --calls``: the calls an ivr database recorded (a SQLite file or a
+    ``postgresql://`` URL, only read), or an export of them (JSON, JSON lines)."""
+
+    name = "records"
+
+    def __init__(self) -> None:
+        super().__init__(create=False)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        from ivr.sim.calllog import EXPORT_SUFFIXES
+
+        if Path(os.fsdecode(value)).suffix.lower() in EXPORT_SUFFIXES:
+            export = click.Path(exists=True, dir_okay=False, path_type=Path)
+            return Path(os.fsdecode(export.convert(value, param, ctx)))
+        return super().convert(value, param, ctx)
+
+
 def sqlite_problem(path: Path, create: bool = False) -> str | None:
     """Why ``path`` is not a SQLite database a command may use (None when it is)."""
     if not path.exists():

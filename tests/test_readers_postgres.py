@@ -134,6 +134,18 @@ def test_ops_users_lists_the_users_of_a_postgresql_database(both: dict[str, str]
     assert output("ops", "users", "--db", both["sqlite"]).splitlines() != ["lead  ops"]
 
 
+def test_replay_reads_the_recorded_calls_of_a_postgresql_database(both: dict[str, str]) -> None:
+    def outcomes(location: str) -> list[str]:  # the calls' sids differ between the two
+        *calls, summary = output("replay", "--calls", location).splitlines()
+        return [" ".join(line.split()[:1] + line.split()[2:]) for line in calls] + [summary]
+
+    from_server = outcomes(both["postgresql"])
+    assert from_server == outcomes(both["sqlite"])
+    assert from_server[0] == "same not queued, verified"
+    assert from_server[-1].startswith("8 calls replayed (against the recorded outcomes)")
+    assert output("db", "status", "--db", both["postgresql"]).splitlines()[-1] == "up to date"
+
+
 # -- what cannot be read ----------------------------------------------------------------------
 
 READERS = [["report"], ["callbacks"], ["unlock", "10000001"], ["forecast"], ["tune"],
@@ -155,19 +167,29 @@ def test_a_server_that_does_not_answer_is_one_line_without_the_password(workdir:
     assert list(workdir.iterdir()) == []  # no instance folder, no secret_key
 
 
+def test_replay_from_a_server_that_does_not_answer_is_one_line_without_the_password(
+        workdir: Path) -> None:
+    url = f"postgresql://ivr:s3cret@127.0.0.1:{free_port()}/ivr"
+    result = ivr("replay", "--calls", url)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: cannot open the database postgresql://ivr:***@")
+    assert "s3cret" not in result.output and len(result.output.splitlines()) == 1
+
+
 @pytest.mark.parametrize(("command", "said"), [
-    (["report"], "has no call records: not an ivr database"),
-    (["tune"], "has no call records: not an ivr database"),
-    (["graph", "-o", "tree.mmd"], "has no call records: not an ivr database"),
-    (["callbacks"], "has no callbacks: not an ivr database"),
-    (["forecast"], "cannot read calls from"),
+    (["report", "--db"], "has no call records: not an ivr database"),
+    (["tune", "--db"], "has no call records: not an ivr database"),
+    (["graph", "-o", "tree.mmd", "--db"], "has no call records: not an ivr database"),
+    (["callbacks", "--db"], "has no callbacks: not an ivr database"),
+    (["forecast", "--db"], "cannot read calls from"),
+    (["replay", "--calls"], "not an ivr database (no such table: call_events, calls)"),
 ], ids=lambda c: c[0] if isinstance(c, list) else "")
 def test_a_database_without_ivr_tables_is_said_so_and_left_empty(workdir: Path,
                                                                 postgres_server: Any,
                                                                 command: list[str],
                                                                 said: str) -> None:
     url = postgres_server.fresh_database()
-    result = ivr(*command, "--db", url)
+    result = ivr(*command, url)  # the command's option for the database, then the URL
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: ") and said in result.output
     assert url.rsplit("/", 1)[-1] in result.output

@@ -26,8 +26,9 @@ record of the replayed call, as the original's does (the sandbox app's clock run
 simulated call's time, ``target.SimClock``), so an unchanged tree replays every call to
 the same queue, verification and time to queue.
 
-Sources: the app's SQLite database, or an export: JSON (``{"calls": [...],
-"call_events": [...]}`` or a list of ``call_events`` rows) or JSON lines of rows.
+Sources: the app's database (a SQLite file or a PostgreSQL URL, only read), or an export:
+JSON (``{"calls": [...], "call_events": [...]}`` or a list of ``call_events`` rows) or JSON
+lines of rows (``EXPORT_SUFFIXES``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ivr import speech
-from ivr.database import open_database
+from ivr.database import is_postgres, open_database, shown
 from ivr.errors import StoreError
 from ivr.sim.caller import TIMEOUT, Answer, Kind, Pace, Prompt
 from ivr.sim.errors import ScenarioError
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: an export's suffixes: JSON, and JSON lines
+EXPORT_SUFFIXES = (".json", ".jsonl", ".ndjson")
 STRANGER = "+15005550006"
 #: said for a spoken answer that matched nothing (a filler that names no target)
 NOTHING = {"zh": "嗯", "en": "um"}
@@ -187,12 +190,15 @@ class Replayed:
         return f"DIFF  {self.call.call_sid}  {'; '.join(found)}{where}"
 
 
-def read(path: Path | str) -> list[RecordedCall]:
-    """The calls logged in an app database or an export file."""
-    path = Path(path)
+def read(location: Path | str) -> list[RecordedCall]:
+    """The calls logged in an app database (a SQLite file or a ``postgresql://`` URL, only
+    read) or an export file."""
+    if is_postgres(location):
+        return build(*_read_db(str(location)))
+    path = Path(location)
     if not path.exists():
         raise ScenarioError(f"{path}: no such file")
-    if path.suffix in (".json", ".jsonl", ".ndjson"):
+    if path.suffix.lower() in EXPORT_SUFFIXES:
         calls, rows = _read_export(path)
     else:
         calls, rows = _read_db(path)
@@ -246,19 +252,20 @@ def _heard(value: Any) -> Mapping[str, Any] | None:
     return found if isinstance(found, Mapping) else None
 
 
-def _read_db(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The logged steps and the calls' facts, read only (the file is not migrated)."""
+def _read_db(location: Path | str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The logged steps and the calls' facts, read only (the database is not migrated)."""
+    where = shown(location)  # a URL's password never shows
     try:
-        with closing(open_database(path, read_only=True)) as db:
+        with closing(open_database(location, read_only=True)) as db:
             missing = {"calls", "call_events"} - db.tables()
             if missing:
-                raise ScenarioError(f"{path}: not an ivr database (no such table: "
+                raise ScenarioError(f"{where}: not an ivr database (no such table: "
                                     f"{', '.join(sorted(missing))})")
             rows = [dict(r) for r in db.read_all("SELECT * FROM call_events ORDER BY id")]
             calls = [dict(r) for r in db.read_all(
                 "SELECT call_sid, from_number, verified, queue FROM calls")]
     except StoreError as exc:
-        raise ScenarioError(f"{path}: not an ivr database ({exc})") from exc
+        raise ScenarioError(str(exc)) from exc  # it names the database
     return calls, rows
 
 

@@ -22,6 +22,7 @@ import click
 
 from ivr.cliargs import (
     MOMENT,
+    CallRecords,
     Database,
     Finite,
     PhoneNumber,
@@ -235,8 +236,9 @@ def call(
 @click.option(
     "--calls",
     "calls_from",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Re-run the recorded inputs of real calls: the app's database or an export. "
+    type=CallRecords(),
+    help="Re-run the recorded inputs of real calls: the app's database (a file or a "
+    "postgresql:// URL, only read) or an export (.json, .jsonl). "
     "With --menu, compare the current tree with that one.",
 )
 @click.option(
@@ -265,7 +267,7 @@ def call(
 @_target_options
 def replay(
     paths: tuple[Path, ...],
-    calls_from: Path | None,
+    calls_from: Path | str | None,
     repeat: int,
     workers: int,
     time_tolerance: float,
@@ -309,7 +311,7 @@ def replay(
 
 
 def _replay_calls(
-    path: Path,
+    path: Path | str,
     menu: Path | None,
     url: str | None,
     token: str | None,
