@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -242,11 +243,39 @@ def _immutable(path: Path, on: bool) -> None:
     subprocess.run(["chattr", "+i" if on else "-i", *map(str, files)], check=True)
 
 
+def _read_only_server(url: str, on: bool) -> None:
+    """Every transaction of the PostgreSQL server read-only, in the sessions already open
+    too: ``ALTER SYSTEM`` and a reload, as an operator stops writes on a full disk (a
+    session's default follows the configuration unless it set its own)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET default_transaction_read_only = on" if on
+                     else "ALTER SYSTEM RESET default_transaction_read_only")
+        conn.execute("SELECT pg_reload_conf()")
+    # a reload is a signal: each backend takes it at its next command, and the test's next
+    # request must meet the new setting
+    for _ in range(100):
+        with psycopg.connect(url, autocommit=True) as conn:
+            shown = conn.execute("SHOW default_transaction_read_only").fetchone()
+        if shown == ("on" if on else "off",):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the server's default_transaction_read_only is still {shown}")
+
+
 @pytest.fixture(name="breakable")
 def _breakable(settings, backend):
-    """The database file made read-only (immutable: root ignores permission bits)."""
+    """The database made read-only: a SQLite file immutable (root ignores permission
+    bits), a PostgreSQL server's transactions read-only."""
     if backend == "postgresql":
-        pytest.skip("about a SQLite file turned read-only; PostgreSQL has no such file")
+        url = settings["DATABASE"]
+        create_app(settings)
+        try:
+            yield lambda on: _read_only_server(url, on)
+        finally:
+            _read_only_server(url, False)  # the server is the session's: never left so
+        return
     path = Path(settings["DATABASE"])
     if shutil.which("chattr") is None:
         pytest.skip("needs chattr (e2fsprogs) to make the database read-only")
@@ -266,7 +295,8 @@ def test_a_database_that_turns_read_only_fails_closed_and_recovers(breakable, se
     assert client.get("/health").status_code == 200
     call = at_pin_prompt(client)
     breakable(True)
-    assert client.get("/health").status_code == 503
+    health = client.get("/health")  # public: says nothing of the database's whereabouts
+    assert (health.status_code, health.get_json()) == (503, {"status": "unavailable"})
     call.press(PIN)  # the right PIN, but its check cannot be recorded: not checked
     # the call's language cannot be read either: the apology is in the default language
     assert call.said("系统暂时出现问题") or call.said("something went wrong on our side")
