@@ -174,13 +174,17 @@ class Hotline:
         state = self.state_of(call_sid, now)
         return Step(state, tuple(hold(state, queue, live, self.services(now))))
 
-    def fallback_words(self) -> tuple[Utterance, ...]:
-        """The apology for the number's Fallback URL, in every language (the default first),
-        each in its own voice: the call's language is in the database, which may be what
-        failed. Reads nothing but the catalog loaded at start."""
+    def in_every_language(self, key: str) -> tuple[Utterance, ...]:
+        """The prompt ``key`` in every language (the default first), each in its own voice:
+        for a caller whose language is in the database, which may be what failed. Reads
+        nothing but the catalog loaded at start."""
         catalog = self.catalog
         langs = dict.fromkeys((catalog.default_lang, *catalog.languages))
-        return tuple(Utterance("apology", catalog.text(lang, "apology"), lang) for lang in langs)
+        return tuple(Utterance(key, catalog.text(lang, key), lang) for lang in langs)
+
+    def fallback_words(self) -> tuple[Utterance, ...]:
+        """The apology for the number's Fallback URL (``in_every_language``)."""
+        return self.in_every_language("apology")
 
     def fallback_queue(self) -> str:
         """The queue where errors end (the tree's fallback node's), from the loaded tree."""

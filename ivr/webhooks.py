@@ -227,7 +227,7 @@ def apologise(exc: Exception) -> Response | HTTPException:
         # Twilio reads no TwiML here; it logs the 503
         return Response(status=503)
     line = hotline()
-    lang = line.catalog.default_lang
+    lang: str | None = None  # the caller's, when the database still tells it
     # a database that did not answer would wait as long again (a PostgreSQL away: the
     # pool's 10 s), and the apology would miss Twilio's 15 s; one that failed a statement
     # (a table broken, a write refused) may still say the caller's language
@@ -236,13 +236,19 @@ def apologise(exc: Exception) -> Response | HTTPException:
             lang = line.lang_of(request.values.get("CallSid", ""))
         except Exception:  # noqa: BLE001 - the store may fail now, too
             log.exception("could not read the call's language")
+
+    def said(key: str) -> tuple[Utterance, ...]:
+        """In the caller's language, or else in every one: an English caller is told in
+        English too, not only in the default language."""
+        if lang is None:
+            return line.in_every_language(key)
+        return (Utterance(key, line.catalog.text(lang, key), lang),)
+
     voices = current_app.config["VOICES"]
     if request.endpoint in ("voice.wait", "voice.hold_key"):
         # inside the wait loop <Enqueue> is not allowed: just keep the caller holding
-        holding = Utterance("hold_message", line.catalog.text(lang, "hold_message"), lang)
-        return xml(twiml.hold([holding], key_url=absolute("voice.hold_key", queue="general"),
-                              voices=voices))
-    sorry = Utterance("apology", line.catalog.text(lang, "apology"), lang)
-    fallback = line.menu.nodes[line.menu.fallback].queue or "general"
-    return xml(twiml.apology([sorry], fallback, wait_url=lambda q: absolute("voice.wait", queue=q),
+        return xml(twiml.hold(said("hold_message"),
+                              key_url=absolute("voice.hold_key", queue="general"), voices=voices))
+    return xml(twiml.apology(said("apology"), line.fallback_queue(),
+                             wait_url=lambda q: absolute("voice.wait", queue=q),
                              queue_done_url=absolute("voice.queue_done"), voices=voices))

@@ -189,8 +189,8 @@ def test_a_postgresql_restart_mid_call_costs_no_webhook(tmp_path):
 def test_a_postgresql_outage_is_an_apology_and_the_line_comes_back(tmp_path):
     """PostgreSQL down mid-call: the webhook waits for the pool, then apologises and
     queues the caller, without asking the absent database for the call's language again
-    (so in the default one, though this caller chose English); /health says 503. Back up,
-    the next call goes as usual."""
+    (so in every language, the default first: this caller chose English); /health says
+    503. Back up, the next call goes as usual."""
     server = PostgresServer.start()
     try:
         app = create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "DEMO": True,
@@ -202,8 +202,15 @@ def test_a_postgresql_outage_is_an_apology_and_the_line_comes_back(tmp_path):
         english.press("2")
         server.down()
         english.press("1")
-        assert english.heard[-1] == app.extensions["ivr"].catalog.text("zh-CN", "apology")
+        catalog = app.extensions["ivr"].catalog
+        assert english.heard[-2:] == [catalog.text("zh-CN", "apology"),
+                                      catalog.text("en-US", "apology")]
         assert english.queue == "general"
+        heard = len(english.heard)  # holding, the outage goes on: told in both, kept queued
+        held = english.post(english.root.find("Enqueue").get("waitUrl"), QueuePosition="1")
+        assert held.find("Enqueue") is None and held.find("Gather") is not None
+        assert {catalog.text("zh-CN", "hold_message"), catalog.text("en-US", "hold_message")} \
+            <= set(english.heard[heard:])
         assert client.get("/health").status_code == 503
         server.up()
         assert client.get("/health").status_code == 200
