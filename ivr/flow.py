@@ -250,6 +250,10 @@ class _Turn:
         if kind is Kind.QUEUE:
             offer = {"closed": "closed_offer", "team_closed": "team_closed_offer"}.get(
                 state.substep, "wait_offer")
+            # a withheld number cannot be called back: offered the rest (at a closed line,
+            # where a callback is all there is to offer, it was told goodbye on arrival)
+            if not callable_number(state.from_number) and state.substep != "closed":
+                offer += "_withheld"
             return self.ask(node, self.utter(offer), num_digits=1)
         # verify
         if state.substep == "":
@@ -580,6 +584,9 @@ class _Turn:
             self.update(substep="closed")
             self.say("queue_closed", opens=opens, hours=spoken_hours)
             self.say_best_times(queue)
+            if not callable_number(self.state.from_number):  # a callback was all to offer
+                self.say("goodbye")
+                return self.done(hangup=True)
             return self.reask(node)
         wait_s = estimate_wait(model, queue, now).seconds
         # what the caller is told is where the wait loop's estimate starts

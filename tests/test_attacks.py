@@ -593,7 +593,10 @@ def test_a_withheld_number_is_told_no_callback_and_keeps_its_place(app, client, 
     clock.move_to("2026-11-25 04:30:00")  # Wednesday lunch in Shanghai: the callback offer
     call = Caller(client, withheld)
     call.start()
-    call.keys("2", "0", "1")  # an agent; the wait is long: a callback, please
+    call.keys("2", "0")  # an agent; the wait is long: no callback is offered
+    assert call.heard[-1] == "To hear the best times to call, press 2. To keep waiting, press 3."
+    assert not call.said("callback")
+    call.press("1")  # asked for anyway
     assert call.said("Sorry, we cannot call back a withheld number.")
     assert call.said("Please stay on the line for the next agent.")
     assert call.queue == "general"
@@ -622,11 +625,11 @@ def test_at_a_closed_line_a_withheld_number_hears_goodbye_not_a_queue(app, clien
     call = Caller(client, "anonymous")
     call.start()
     call.keys("2", "0")
-    assert call.said("This line is closed now")
-    call.press("1")  # for a callback
-    assert call.said("Sorry, we cannot call back a withheld number.")
-    assert not call.said("stay on the line") and call.queue is None
-    assert call.said("Goodbye") and call.root.find("Hangup") is not None
+    assert call.said("This line is closed now") and call.said("The best times to call are")
+    # a callback would be all there is to offer: none is, and the call ends
+    assert not call.said("callback") and not call.said("hang up")
+    assert call.heard[-1] == "Thank you for calling. Goodbye."
+    assert call.root.find("Hangup") is not None and call.queue is None
     assert app.extensions["ivr"].store.pending_callbacks() == []
 
 

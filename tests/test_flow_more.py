@@ -220,6 +220,21 @@ def test_at_the_weekend_an_agent_is_open_though_the_complaints_team_is_not(app, 
     assert hotline(app).store.call(complaint.sid)["issue"] == "complaint_status"
 
 
+def test_a_withheld_number_at_a_closed_team_is_offered_an_agent_not_a_callback(caller, clock):
+    clock.move_to(SATURDAY_MORNING)
+    complaint = caller("anonymous")
+    complaint.start()
+    complaint.keys("2", "4", "2", "12345678#", "0")  # complaint status, then an agent
+    assert complaint.said("The team for this question is not available now.")
+    assert complaint.heard[-1] == "To speak to an agent now, press 2."
+    complaint.press("2")
+    # the weekend peak's long wait: the best times or keep waiting, no callback
+    assert complaint.heard[-1] == \
+        "To hear the best times to call, press 2. To keep waiting, press 3."
+    complaint.press("3")
+    assert complaint.queue == "general" and not complaint.said("callback")
+
+
 # -- 13. hand-offs said once; ways out ------------------------------------------------------------
 def test_a_hand_off_is_announced_once(app, caller, clock):
     for moment in ("2026-11-25 01:30:00", SATURDAY_MORNING):  # quiet, and with the offer
