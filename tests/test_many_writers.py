@@ -130,3 +130,23 @@ def test_log_ins_on_two_hosts_are_counted_one_after_the_other(hosts):
 def test_health_checks_on_two_hosts_at_once_all_answer(hosts):
     at_once(hosts, lambda store, _n: store.check(NOW))  # none raises StoreError
     assert [tuple(r) for r in hosts[0].read_all("SELECT id FROM health")] == [(1,)]
+
+
+def test_hosts_starting_at_once_on_a_new_database_apply_each_migration_once(database: str) -> None:
+    from ivr.database import migrations
+
+    start = threading.Barrier(8)
+
+    def host(_: int) -> Store:
+        start.wait()
+        return Store(database, pool_size=1)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        stores = list(pool.map(host, range(8)))  # none failed: each migrated, or found done
+    try:
+        applied = [tuple(r) for r in stores[0].read_all(
+            "SELECT version FROM schema_version ORDER BY version")]
+        assert applied == [(n,) for n in range(1, migrations.LATEST + 1)]
+    finally:
+        for store in stores:
+            store.close()
