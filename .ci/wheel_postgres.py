@@ -2,8 +2,8 @@
 
 A throwaway server from the system's binaries (tests/pg.py, the tests' own), then what a
 deployment moving to PostgreSQL does: ``ivr db upgrade`` and ``status``, ``ivr db copy``
-of the demo's SQLite file, ``ivr report`` on the copy, and ``ivr serve`` on it answering
-/health. Exits non-zero, with the output, on the first thing that fails.
+of the demo's SQLite file, ``ivr report`` on the copy, ``ivr serve`` on it answering
+/health and a signed call over HTTP, and ``ivr replay --calls`` of the calls it holds. Exits non-zero, with the output, on the first thing that fails.
 """
 
 from __future__ import annotations
@@ -58,11 +58,18 @@ def main() -> None:
                 serve.terminate()
                 sys.exit("ivr serve on PostgreSQL did not answer /health:\n"
                          + serve.communicate()[0].decode())
+            # a whole call over HTTP, signed, then replayed from the records it left there
+            call = json.loads(run("ivr", "call", "--url", f"http://127.0.0.1:{port}",
+                                  "--token", "ci", "--lang", "en-US", "--press",
+                                  "1 1 10000001# 246810 0 1 20261120 200#", "--json"))
+            assert call["outcome"]["queue"] == "payments", call["outcome"]
+            replayed = run("ivr", "replay", "--calls", copy).splitlines()
+            assert replayed[-1].startswith("6 calls replayed"), replayed[-1]
         finally:
             serve.terminate()
             serve.wait(30)
-        print(f"PostgreSQL: upgrade, status, copy ({report['calls']} calls), report and "
-              f"serve /health all worked")
+        print(f"PostgreSQL: upgrade, status, copy ({report['calls']} calls), report, serve "
+              f"(/health and a call) and replay all worked")
     finally:
         server.stop()
 
