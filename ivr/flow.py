@@ -23,7 +23,7 @@ from ivr.backend import Lock, QueueModel, Services, mask
 from ivr.call import Ask, CallEvent, CallState, Heard, LiveQueue, Step, Utterance
 from ivr.menu.model import Kind, Menu, Node, Option, spoken_pieces, takes_speech
 from ivr.phone import callable_number
-from ivr.speech import listener
+from ivr.speech import YES_NO_HINTS, agrees, family, listener
 
 log = logging.getLogger(__name__)
 
@@ -279,13 +279,14 @@ class _Turn:
     def ask_by_voice(self, node: Node, words: list[Utterance]) -> Step:
         """A speech menu's question, by where the caller is in it (``substep``): first the
         invitation to say it, then the menu, keys and speech in one Gather; after words
-        that matched nothing, once more in other words; a weak match, confirmed by a key;
-        then the keypad menu alone."""
+        that matched nothing, once more in other words; a weak match, confirmed by a key or
+        a spoken yes or no; then the keypad menu alone."""
         substep = self.state.substep
-        if substep == "confirm":
+        if substep == "confirm":  # a key, or a spoken yes or no (callers answer "对")
             target = self.menu.nodes[str(self.state.data.get("speech_target"))]
             return self.ask(node, self.utter("speech_confirm"), self.utter(target.topic or ""),
-                            self.utter("speech_confirm_keys"), num_digits=1)
+                            self.utter("speech_confirm_keys"), num_digits=1, listen=True,
+                            hints=YES_NO_HINTS[family(self.state.lang)])
         if substep == "keypad":
             return self.ask(node, *words, num_digits=1)
         hints = listener(self.menu).hints(node, self.state.lang)
@@ -300,6 +301,10 @@ class _Turn:
         answering a confirmation; None for keys the menu handles as any other."""
         digits = event.digits or ""
         if self.state.substep == "confirm":
+            if event.speech and not digits:
+                self.logged = "(speech)"  # never the words
+                said = agrees(event.speech, self.state.lang, event.confidence)
+                return self.confirmation(node, {True: "1", False: "2", None: "?"}[said])
             return self.confirmation(node, digits)
         if event.speech and not digits and self.state.substep in ("", "reask"):
             self.logged = "(speech)"  # never the words
@@ -327,7 +332,8 @@ class _Turn:
         return self.to_keypad(node)
 
     def confirmation(self, node: Node, digits: str) -> Step:
-        """1: the match was right, on to it; anything else: the keypad menu."""
+        """1 (or a spoken yes): the match was right, on to it; anything else: the keypad
+        menu."""
         target = str(self.state.data.get("speech_target", ""))
         self.update(data={k: v for k, v in self.state.data.items() if k != "speech_target"})
         if digits[:1] == "1" and target in self.menu.nodes:

@@ -16,8 +16,8 @@ best phrase, and it *explains* the caller's words its well-heard phrases rest on
 rank by being well heard (``CLEAR``), then by how much they explain. The best is routed
 to when it is well heard, no rival (a target neither above nor below it, resting on other
 words) explains nearly as much (``TIE``), and the recogniser was at least
-``LOW_CONFIDENCE`` sure. A weaker or tied best is confirmed with one keypad question;
-below ``WEAK`` nothing was understood.
+``LOW_CONFIDENCE`` sure. A weaker or tied best is confirmed with one question, answered
+by a key or a spoken yes or no (``agrees``); below ``WEAK`` nothing was understood.
 """
 
 from __future__ import annotations
@@ -354,3 +354,41 @@ def split(text: str, lang: str) -> list[str]:
 def joiner(lang: str) -> str:
     """What separates words as written: nothing in Mandarin, a space in English."""
     return "" if family(lang) == "zh" else " "
+
+
+# -- a spoken yes or no --------------------------------------------------------------------
+
+#: what callers say to "…对吗？" / "…, is that right?", by what it means. The answer comes
+#: first ("对，我充值没到账", "不是，我要退款"), so the earliest word decides, and at one place
+#: the longer: "不是" holds "是" a character later, "不错" ("not bad") and "没错" ("no
+#: mistake") are yeses that start as noes. "嗯" is left out: it is as often a hesitation as
+#: an mm-hm, and a wrong yes sends the caller on to the wrong team.
+_ANSWERS: dict[str, dict[bool, tuple[str, ...]]] = {
+    "zh": {True: ("是", "对", "好", "可以", "正确", "确认", "行", "没错", "没问题", "不错"),
+           False: ("不", "不是", "不对", "不要", "不用", "不行", "错了", "否", "没有", "别")},
+    "en": {True: tuple("yes yeah yep yup yea right correct sure ok okay exactly absolutely "
+                       "definitely".split()) + ("no problem",),
+           False: tuple("no nope nah not wrong incorrect isn't isnt don't dont".split())},
+}
+#: the hints for a yes-or-no question, per language family
+YES_NO_HINTS = {"zh": ("是", "不是", "对", "不对"), "en": ("yes", "no")}
+#: each answer's pattern, its length and meaning: English by whole words ("know" holds no
+#: "no"), Mandarin anywhere (it has no spaces)
+_ANSWER_PATTERNS = {
+    fam: [(re.compile(re.escape(word) if fam == "zh" else
+                      rf"(?<![a-z']){re.escape(word)}(?![a-z'])"), len(word), meaning)
+          for meaning, words in answers.items() for word in words]
+    for fam, answers in _ANSWERS.items()
+}
+
+
+def agrees(text: str, lang: str, confidence: float | None = None) -> bool | None:
+    """Whether the caller's words say yes (True) or no (False) to a confirmation; None
+    when they say neither, or the recogniser was less than ``LOW_CONFIDENCE`` sure."""
+    if confidence is not None and confidence < LOW_CONFIDENCE:
+        return None
+    said = _normal(text)
+    found = [(m.start(), -length, meaning)  # the earliest, and there the longest
+             for pattern, length, meaning in _ANSWER_PATTERNS[family(lang)]
+             for m in pattern.finditer(said)]
+    return min(found)[2] if found else None

@@ -193,8 +193,12 @@ def test_a_spoken_answer_shortens_the_call_against_pressing_through_the_sub_menu
 def test_no_word_reaches_the_written_trace_the_app_log_or_a_replay(target):
     scripts = [("1", f"say:{TOPUP}", "10000001#", "246810", "0", "1", "20261120", "200#"),
                ("2", "say:my money hasn't arrived", "2", "0"),
-               ("1", "say:今天天气不错", "say:嗯嗯", "0")]
-    words = (TOPUP, "money", "天气", "嗯嗯")
+               ("1", "say:今天天气不错", "say:嗯嗯", "0"),
+               # confirmations answered by voice
+               ("1", "say:我的钱没到账", "say:对对对", "10000001#", "246810", "0", "1",
+                "20261120", "200#"),
+               ("2", "say:my money hasn't arrived", "say:nope, wrong one", "0")]
+    words = (TOPUP, "money", "天气", "嗯嗯", "我的钱", "对对对", "nope")
     recorded = []
     for script in scripts:
         trace = call(target, *script)
@@ -206,10 +210,13 @@ def test_no_word_reaches_the_written_trace_the_app_log_or_a_replay(target):
         recorded += build([target.record(trace.call_sid)], rows)
     # the logged calls replay: each spoken answer as what it matched
     assert [[s.heard["outcome"] for s in c.steps if s.heard] for c in recorded] == [
-        ["matched"], ["confirm", "declined"], ["unmatched", "keypad"]]
+        ["matched"], ["confirm", "declined"], ["unmatched", "keypad"],
+        ["confirm", "confirmed"], ["confirm", "declined"]]
+    assert [s.input for s in recorded[3].steps[2:4]] == ["(speech)", "(speech)"]
     replayed = compare(recorded, target)
-    assert [r.differences(10.0) for r in replayed] == [[], [], []]
-    assert [r.after.queue for r in replayed] == ["payments", "general", "general"]
+    assert [r.differences(10.0) for r in replayed] == [[], [], [], [], []]
+    assert [r.after.queue for r in replayed] == ["payments", "general", "general", "payments",
+                                                 "general"]
     for item in replayed:
         said = [e for e in item.traces[0].of_type("input") if e.get("speech")]
         assert said and not any(w in str(said) for w in words)

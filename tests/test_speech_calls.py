@@ -249,7 +249,7 @@ def test_a_spoken_answer_at_the_keypad_menu_is_no_input(app, client, lang):
     assert events(app, call)[-1]["choice"] == "no_input"
 
 
-# -- a weak or tied match is confirmed with one key -------------------------------------------
+# -- a weak or tied match is confirmed with one key, or a spoken yes or no ----------------------
 def confirming(app, client, lang: str, sentence: str | None = None,
                confidence: str = "0.92") -> Caller:
     call = at_main(client, lang)
@@ -257,7 +257,10 @@ def confirming(app, client, lang: str, sentence: str | None = None,
     assert words(call) == [text(app, lang, "speech_confirm"), text(app, lang, "topic_topup"),
                            text(app, lang, "speech_confirm_keys")]
     ask = gather(call)
-    keys_only(ask)
+    # callers answer "对" as often as they press 1: the question listens too, for a yes or no
+    assert ask.get("input") == "dtmf speech" and ask.get("language") == RECOGNISER[lang]
+    assert [h.strip() for h in ask.get("hints", "").split(",")] == \
+        (["是", "不是", "对", "不对"] if lang == "zh-CN" else ["yes", "no"])
     assert ask.get("numDigits") == "1" and call.at == "main"
     row = events(app, call)[-1]
     assert heard(row)["outcome"] == "confirm" and heard(row)["target"] == "topup_status"
@@ -409,12 +412,35 @@ def test_speech_posted_to_a_keys_only_node_is_no_input(app, client, keys):
     assert row["choice"] == "no_input" and row["heard"] is None
 
 
-def test_speech_at_the_confirmation_is_no_input(app, client):
-    call = confirming(app, client, "en-US")
-    call.say("yes it is, agent")
-    assert call.said(text(app, "en-US", "speech_keypad"))
-    keys_only(gather(call))
-    assert events(app, call)[-1]["choice"] == "no_input"
+YES = {"zh-CN": ["是", "是的", "对，我充值没到账", "没错", "对对对"],
+       "en-US": ["yes", "yeah that's right", "correct", "Yes, my top up."]}
+NO = {"zh-CN": ["不是", "不对，我要退款", "我不是问这个"],
+      "en-US": ["no", "that's not right", "nope, a refund"]}
+
+
+@BOTH
+def test_a_weak_match_confirmed_by_a_spoken_yes_goes_there(app, client, lang):
+    for yes in YES[lang]:
+        call = confirming(app, client, lang)
+        call.say(yes)
+        assert call.at == "identify", yes
+        row = events(app, call)[-1]
+        assert (row["input"], row["choice"]) == ("(speech)", "confirmed")
+        assert heard(row) == {"outcome": "confirmed", "target": "topup_status"}
+
+
+@BOTH
+def test_a_spoken_no_or_neither_gives_the_keypad_menu(app, client, lang):
+    menu = menu_words(app, at_main(client, lang), lang)
+    unclear = [("嗯" if lang == "zh-CN" else "um", "0.9"), (YES[lang][0], "0.2")]
+    for said, confidence in [*((no, "0.9") for no in NO[lang]), *unclear]:
+        call = confirming(app, client, lang)
+        call.say(said, confidence)
+        assert words(call) == [text(app, lang, "speech_keypad"), *menu], said
+        keys_only(gather(call))  # the keypad menu takes keys only
+        row = events(app, call)[-1]
+        assert row["input"] == "(speech)" and heard(row)["outcome"] == "declined"
+        assert row["choice"] == ("declined" if (said, confidence) not in unclear else "invalid")
 
 
 @BOTH

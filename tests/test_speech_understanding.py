@@ -186,3 +186,31 @@ def test_a_request_in_the_other_language_is_not_routed_elsewhere(menu):
                                ("en-US", "ＲＥＦＵＮＤ", "refund_prepare")]:
         got = understood(menu, lang, said)
         assert got.decision == "none" or got.target == target, (lang, said, got)
+
+
+# -- a spoken yes or no to a confirmation --------------------------------------------------
+@pytest.mark.parametrize(("lang", "said", "meaning"), [
+    ("zh-CN", "是", True), ("zh-CN", "是的。", True), ("zh-CN", "对", True),
+    ("zh-CN", "对对对", True), ("zh-CN", "没错", True), ("zh-CN", "没问题", True),
+    ("zh-CN", "好的", True), ("zh-CN", "可以", True), ("zh-CN", "对，我充值的钱没到账", True),
+    ("zh-CN", "是，没有到账", True),
+    ("zh-CN", "不是", False), ("zh-CN", "不对", False), ("zh-CN", "不", False),
+    ("zh-CN", "错了", False), ("zh-CN", "不是，我要退款", False), ("zh-CN", "我不是问这个", False),
+    ("zh-CN", "没有", False),
+    ("zh-CN", "嗯", None), ("zh-CN", "我要退款", None), ("zh-CN", "", None),
+    ("en-US", "yes", True), ("en-US", "Yes, that's right.", True), ("en-US", "yeah", True),
+    ("en-US", "correct", True), ("en-US", "sure", True), ("en-US", "OK", True),
+    ("en-US", "no problem", True), ("en-US", "yes, my top up", True),
+    ("en-US", "no", False), ("en-US", "nope", False), ("en-US", "that's not right", False),
+    ("en-US", "wrong", False), ("en-US", "no, a refund", False), ("en-US", "I don't know", False),
+    ("en-US", "um", None), ("en-US", "I know", None), ("en-US", "a refund", None),
+])
+def test_a_spoken_answer_to_a_confirmation(lang, said, meaning):
+    assert speech.agrees(said, lang) is meaning
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en-US"])
+def test_an_unsure_recogniser_says_neither_yes_nor_no(lang):
+    yes = "是" if lang == "zh-CN" else "yes"
+    assert speech.agrees(yes, lang, speech.LOW_CONFIDENCE) is True
+    assert speech.agrees(yes, lang, speech.LOW_CONFIDENCE - 0.01) is None

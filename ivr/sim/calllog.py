@@ -19,7 +19,8 @@ replayed in order, one per prompt, on the sandbox's demo data:
 - a spoken answer is logged as ``(speech)`` with what it matched, never the words: it is
   replayed as the target's first phrase in the tree (matched, at the logged Confidence),
   the same phrase with a Confidence too low to route on (``confirm``: the app asks
-  again), or a word that matches nothing (``unmatched``, ``keypad``).
+  again), or a word that matches nothing (``unmatched``, ``keypad``); a confirmation
+  answered by voice as a plain yes or no (``confirmed``, ``declined``).
 
 Both sides are measured alike: the replay's outcome comes from the app's own log and
 record of the replayed call, as the original's does (the sandbox app's clock runs on the
@@ -63,6 +64,8 @@ EXPORT_SUFFIXES = (".json", ".jsonl", ".ndjson")
 STRANGER = "+15005550006"
 #: said for a spoken answer that matched nothing (a filler that names no target)
 NOTHING = {"zh": "嗯", "en": "um"}
+#: said for a confirmation the original answered by voice, by how it was taken
+ANSWERED = {"confirmed": {"zh": "是", "en": "yes"}, "declined": {"zh": "不是", "en": "no"}}
 #: the Confidence of a replayed answer the original had confirmed: too low to route on
 UNSURE = round(speech.LOW_CONFIDENCE / 2, 2)
 PIN_OK = ("verify_ok", "verify_frozen")
@@ -383,6 +386,8 @@ class ReplayCaller:
         family = "zh" if prompt.language.lower().startswith(("cmn", "zh", "yue")) else "en"
         target = self.menu.nodes.get(str(heard.get("target"))) if self.menu else None
         outcome = heard.get("outcome")
+        if outcome in ANSWERED:  # a confirmation answered by voice
+            return Answer(Kind.SPEECH, ANSWERED[str(outcome)][family])
         if target is None or outcome not in ("matched", "confirm"):
             return Answer(Kind.SPEECH, NOTHING[family])
         phrases = [p for lang, ps in sorted(target.phrases.items())
