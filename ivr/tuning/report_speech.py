@@ -1,6 +1,6 @@
 """The speech figures of ``ivr report``: per speech menu, what the callers who spoke got.
 
-The call records keep no words (issue 13): a step that heard a spoken answer, or the key
+The call records keep no words (issue 13): a step that heard a spoken answer, or the answer
 confirming one, keeps ``call_events.heard``, a JSON object with the ``outcome`` (see
 ``ivr.call.Heard``) and the ``target`` matched. Per speech menu (a menu of the trees given
 that takes speech, or a node where spoken answers were recorded), each figure counts
@@ -8,8 +8,8 @@ that takes speech, or a node where spoken answers were recorded), each figure co
 
 - ``reached``: calls that entered the menu; ``spoke``: calls that said something there
   (``matched``, ``confirm``, ``unmatched`` or ``keypad``), ``spoke_share`` of ``reached``;
-- ``matched``: routed at once; ``asked_to_confirm``: a weak or tied match, asked by a key,
-  then ``confirmed`` (1) or ``declined`` (any other key or silence);
+- ``matched``: routed at once; ``asked_to_confirm``: a weak or tied match, asked about,
+  then ``confirmed`` (1 or a spoken yes) or ``declined`` (anything else, or silence);
 - ``reasked``: no match, asked again in other words; ``keypad``: sent to the keypad menu
   (no match twice, or declined);
 - ``routed``: calls routed by speech (matched or confirmed), ``routed_share`` of ``spoke``;
@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-#: the outcomes of a spoken answer (a confirmation's key is no answer spoken)
+#: the outcomes of a spoken answer to the menu (a confirmation's answer is not one)
 SPOKEN = frozenset({"matched", "confirm", "unmatched", "keypad"})
 FIGURES = ("spoke", "matched", "asked_to_confirm", "confirmed", "declined", "reasked", "keypad",
            "routed")
