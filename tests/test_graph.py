@@ -15,6 +15,7 @@ from ivr import prompts
 from ivr.cli import cli
 from ivr.menu import Menu, load, load_validated
 from ivr.menu.loader import DEFAULT_MENU, parse
+from ivr.menu.model import speech_targets, takes_speech
 from ivr.tuning import graph
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -31,6 +32,13 @@ def tree_edges(menu: Menu) -> set[tuple[str, str, str]]:
     return {(n.id, field, head) for n in menu.nodes.values() for field, head in menu.targets(n)}
 
 
+def speech_jumps(menu: Menu) -> set[tuple[str, str]]:
+    """(speech menu, node a caller may ask for there that is none of its options')."""
+    return {(n.id, target) for n in menu.nodes.values() if takes_speech(menu, n)
+            for target in speech_targets(menu, n)
+            if target not in {o.goto for o in n.options} and menu.nodes[target].phrases}
+
+
 # -- a structural reading of the Mermaid text --------------------------------------------
 
 _ID = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -38,7 +46,7 @@ _SHAPES = [(r"\(\(", r"\)\)"), (r"\(\[", r"\]\)"), (r"\[\(", r"\)\]"), (r"\[\[",
            (r"\[/", r"/\]"), (r"\[\\", r"\\\]"), (r"\{\{", r"\}\}"), (r"\[", r"\]"),
            (r"\(", r"\)")]
 _NODE = re.compile(rf"({_ID})(?:" + "|".join(f'{o}"([^"]*)"{c}' for o, c in _SHAPES) + ")")
-_EDGE = re.compile(rf'({_ID}) (-->|-\.->)\|"([^"]*)"\| ({_ID})')
+_EDGE = re.compile(rf'({_ID}) (-->|-\.->|==>)\|"([^"]*)"\| ({_ID})')
 _OTHER = re.compile(rf"%%.*|classDef {_ID} \S+|class {_ID} {_ID}|style {_ID} \S+"
                     r"|linkStyle \d+ \S+")
 _RESERVED = {"end", "graph", "flowchart", "subgraph", "style", "class", "classdef",
@@ -123,8 +131,11 @@ def test_the_mermaid_text_holds_every_node_and_edge(shipped: Menu, tmp_path: Pat
     nodes, edges, _ = read_mermaid(text)
     assert set(nodes) == set(shipped.nodes)  # the shipped ids are valid Mermaid ids as they are
     drawn = {(tail, head) for tail, _, head in edges}
-    assert {(tail, head) for tail, _, head in tree_edges(shipped)} == drawn
-    assert len(edges) == len(tree_edges(shipped))  # one per edge, parallel ones included
+    jumps = speech_jumps(shipped)
+    assert {(tail, head) for tail, _, head in tree_edges(shipped)} | jumps == drawn
+    # one per edge, parallel ones included, and a speech menu's jumps past its sub-menus
+    assert len(edges) == len(tree_edges(shipped)) + len(jumps)
+    assert len(jumps) == 12 and {tail for tail, _ in jumps} == {"main"}
     labels = {unescaped(label) for _, label, _ in edges}
     for node in shipped.nodes.values():
         for option in node.options:
@@ -241,8 +252,9 @@ def test_stats_in_mermaid_are_labels_link_widths_and_fills(shipped: Menu) -> Non
     assert f"style complaints_menu fill:{graph._shade(0.8)},stroke:#9ecae1,stroke-width:3px" \
         in styles
     widths = [line for line in styles if line.startswith("linkStyle")]
-    # only where calls entered: a share of nothing is no share
-    assert len(widths) == len(shipped["main"].options) + len(shipped["complaints_menu"].options)
+    # only where calls entered: a share of nothing is no share (main's speech jumps: 0 %)
+    assert len(widths) == len(shipped["main"].options) + len(shipped["complaints_menu"].options) \
+        + len(speech_jumps(shipped))
     assert labels[("payments_menu", "topup_status")] == "1: top-up failed or money not arrived"
     assert "5 in · 80% hung up" in unescaped(nodes["complaints_menu"])
 
@@ -273,6 +285,48 @@ def test_stats_from_calls_through_the_app(app: Any, caller: Any, shipped: Menu,
     assert result.output == f"wrote {out}: 37 nodes of wallet.yaml, 4 calls from " \
                             f"{settings['DATABASE']}\n"
     assert "75% (3)" in svg_texts(ET.parse(out).getroot())
+
+
+def test_a_speech_menu_jumps_to_the_deeper_nodes_callers_may_ask_for(shipped: Menu,
+                                                                     tmp_path: Path) -> None:
+    _, edges, _ = read_mermaid(graph.mermaid(shipped, lang="en-US"))
+    said = {(tail, head): unescaped(label) for tail, label, head in edges
+            if label.startswith("say: ")}
+    assert said[("main", "topup_status")] == "say: top up"  # its first phrase, as spoken
+    assert said[("main", "complaint_ticket")] == "say: complaint status"
+    assert ("main", "payments_menu") not in said  # an option's own node: its option's arrow
+    assert set(said) == speech_jumps(shipped)
+    _, edges, _ = read_mermaid(graph.mermaid(shipped, lang="zh-CN"))
+    assert ("main", "say: 投诉进度", "complaint_ticket") in edges  # keywords joined as said
+    mermaid = graph.mermaid(shipped)
+    assert 'main ==>|"say: ' in mermaid and "payments_menu ==>" not in mermaid  # keys only
+    source = graph.write(shipped, tmp_path / "tree.dot").read_text("utf-8")
+    jump = next(line for line in source.splitlines() if "main -> topup_status" in line)
+    assert graph.SPEECH_COLOUR in jump and "constraint=false" in jump  # the ranks stay
+    assert "blue: said at a speech menu" in source
+
+
+def test_stats_put_speech_routes_on_the_jumps(app: Any, caller: Any, shipped: Menu,
+                                              settings: dict[str, Any]) -> None:
+    from ivr.tuning.report import build
+
+    for spoken in ("my top up has not arrived", "my top up has not arrived",
+                   "I want to check my complaint status", None):
+        call = caller()
+        call.start()
+        call.press("2")  # English
+        if spoken:
+            call.say(spoken)
+        else:
+            call.press("1")  # by key, to the payments menu
+        call.send("/voice/status", CallStatus="completed", CallDuration="30")
+    stats = build(settings["DATABASE"], menus=[shipped])
+    _, edges, _ = read_mermaid(graph.mermaid(shipped, lang="en-US", stats=stats))
+    labels = {(tail, head): unescaped(label) for tail, label, head in edges}
+    assert labels[("main", "topup_status")] == "say: top up\n50% (2)"
+    assert labels[("main", "complaint_ticket")] == "say: complaint status\n25% (1)"
+    assert labels[("main", "refund_prepare")] == "say: refund\n0% (0)"
+    assert labels[("main", "payments_menu")].endswith("\n25% (1)")  # the key's own share
 
 
 # -- without dot, and the command's errors -------------------------------------------------

@@ -196,6 +196,8 @@ def test_the_tuning_walkthrough(runner, workdir):
     report = run(runner, "ivr report --db calls.db --json", written="ivr report --db calls.db")
     figures = json.loads(report.output)
     assert figures["calls"] == int(replayed.output.rsplit(" calls (", 1)[0].rsplit("\n", 1)[-1])
+    # the README says how many
+    assert f"--repeat 3 --db calls.db -q   # {figures['calls']} calls," in README
     run(runner, "ivr report --db calls.db --html report.html")
     assert "<svg" in (workdir / "report.html").read_text("utf-8")
     run(runner, "ivr graph --db calls.db -o tree.svg")

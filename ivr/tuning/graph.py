@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr.errors import IVRError
-from ivr.menu.model import Kind, Menu, Option
+from ivr.menu.model import Kind, Menu, Node, Option, speech_targets, takes_speech
 from ivr.plural import counted
+from ivr.speech import joiner
 
 if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]  # no stubs, no py.typed
@@ -48,6 +49,8 @@ FAILURES = frozenset({"fallback", "on_fail", "on_locked", "no_input"})
 _EDGE_LABELS = {"next": "next", "back": "9: back", "fallback": "fallback",
                 "on_fail": "verification failed", "on_locked": "locked",
                 "no_input": "no input", "verified": "not verified yet"}
+#: the colour of a speech menu's jumps to deeper nodes
+SPEECH_COLOUR = "#2171b5"
 #: the drop-off rate at which a node is shaded full red (most nodes lose far fewer)
 FULL_SHADE_AT = 0.5
 _WRAP = 28  # characters per label line: long phrases make very wide boxes
@@ -124,7 +127,33 @@ def drawing(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
                 share = count / entered
                 label = f"{label}\n{share:.0%} ({count})"
             arrows.append(Arrow(node.id, head, field, label, share))
+        if takes_speech(menu, node):
+            spoken = ((stats or {}).get("speech") or {}).get(node.id) or {}
+            arrows += _speech_jumps(menu, node, lang, spoken.get("targets") or {},
+                                    entered if stats is not None else None)
     return boxes, arrows
+
+
+def _speech_jumps(menu: Menu, node: Node, lang: str | None, routed: Mapping[str, int],
+                  entered: int | None) -> list[Arrow]:
+    """A speech menu's jumps past its sub-menus: to each deeper node a caller may ask for
+    (its options' own nodes have their option's arrow), labelled with a phrase that
+    names it; with stats, the share of the menu's calls that speech routed there."""
+    children = {o.goto for o in node.options}
+    arrows = []
+    for target in speech_targets(menu, node):
+        phrases = menu.nodes[target].phrases
+        said_in = lang if phrases.get(lang or "") else next(iter(phrases), None)
+        if target in children or said_in is None or not phrases[said_in]:
+            continue  # a node without phrases cannot be asked for
+        label = f"say: {phrases[said_in][0].replace(' ', joiner(said_in))}"  # as spoken
+        share = None
+        if entered is not None:
+            count = int(routed.get(target, 0))
+            share = count / entered if entered else 0.0
+            label = f"{label}\n{share:.0%} ({count})"
+        arrows.append(Arrow(node.id, target, "speech", label, share))
+    return arrows
 
 
 def _wrapped(text: str) -> str:
@@ -192,8 +221,10 @@ def digraph(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
         attrs = {"style": "dashed" if arrow.failure else
                  "dotted" if arrow.field in ("back", "verified") else "solid"}
         label = arrow.label
-        if arrow.field == "back":  # upward: it must not stretch the ranks
+        if arrow.field in ("back", "speech"):  # across the ranks: must not stretch them
             attrs["constraint"] = "false"
+        if arrow.field == "speech":
+            attrs.update(color=SPEECH_COLOUR, fontcolor=SPEECH_COLOUR)
         if arrow.field == "verified":  # a dozen of them: the legend says what they are
             attrs["color"], label = "#aaaaaa", ""
         if arrow.share is not None:
@@ -228,9 +259,11 @@ def _legend(dot: graphviz.Digraph, with_stats: bool, taken: set[str]) -> None:
                 previous = name
         lines = ["── option (key: label), next", "╌╌ failure: no input, fallback, "
                  "verification failed, locked", "┈┈ back (9); grey: to the verification "
-                 "gate first (the caller then comes back)"]
+                 "gate first (the caller then comes back)",
+                 "blue: said at a speech menu, straight to a deeper node (say: a phrase)"]
         if with_stats:
-            lines += ["line width, %: share of calls entering the node that took it",
+            lines += ["line width, %: share of calls entering the node that took it "
+                      "(blue: that speech routed there)",
                       f"red: share that hung up there (full at {FULL_SHADE_AT:.0%} or more)"]
         legend.node(_unused("legend_lines", taken), "\\l".join(lines) + "\\l", shape="plaintext",
                     style="", fontsize="9")
@@ -300,7 +333,7 @@ def mermaid(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
         out.append(f'    {names[box.id]}{opening}"{mermaid_text(chr(10).join(box.lines))}"'
                    f"{closing}")
     for arrow in arrows:
-        link = "-.->" if arrow.failure else "-->"
+        link = "-.->" if arrow.failure else "==>" if arrow.field == "speech" else "-->"
         out.append(f'    {names[arrow.tail]} {link}|"{mermaid_text(arrow.label)}"| '
                    f"{names[arrow.head]}")
     for box in boxes:
