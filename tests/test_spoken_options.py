@@ -245,7 +245,7 @@ def test_the_audio_report_measures_a_spoken_menu_as_the_sum_of_its_pieces(menu_a
     result = CliRunner().invoke(cli, ["audio", "report", *args, "--limit-s", "3", "--strict"],
                                 catch_exceptions=False)
     assert result.exit_code == 1, result.output
-    keys = [key for _, key in spoken_pieces(MENU["main"])]
+    keys = MAIN_SAID  # the main menu takes speech: its invitation is heard first, and counts
     for lang in CATALOG.languages:
         total_s = sum(manifest["prompts"][lang][k]["duration_ms"] for k in keys) / 1000
         row = next(line for line in result.output.splitlines()

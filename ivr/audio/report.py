@@ -5,7 +5,8 @@ Callers pay for every second of menu and forget the first option of a long one, 
 ``kind: menu`` node of the tree, or any key ending in ``_menu`` (so the rule still holds
 for a prompt the tree does not use yet). A menu spoken from its options' phrases is
 measured as the caller hears it: the sum of its pieces (``spoken_pieces``), one row
-``<node> (spoken)`` per language.
+``<node> (spoken)`` per language; a menu that takes speech counts its invitation to speak
+(``speech_intro``) too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from ivr.audio.manifest import Manifest, static_prompts, text_sha256
 from ivr.menu.loader import load as load_menu
-from ivr.menu.model import Kind, spoken_pieces
+from ivr.menu.model import Kind, spoken_pieces, takes_speech
 from ivr.prompts import Catalog
 
 MENU_LIMIT_S = 20.0
@@ -29,11 +30,22 @@ def menu_prompt_keys(menu_path: Path | str | None = None) -> frozenset[str]:
 
 
 def spoken_menus(menu_path: Path | str | None = None) -> dict[str, tuple[str, ...]]:
-    """The tree's menus spoken from their options' phrases: node id -> the prompt keys
-    heard, in order (empty if the tree cannot be read)."""
+    """The tree's menus heard as more than one prompt: node id -> the prompt keys heard,
+    in order. A menu spoken from its options' phrases is its pieces; a menu that takes
+    speech starts with the invitation to speak (``speech_intro``), as a caller whose
+    language has a recogniser hears it. Empty if the tree cannot be read."""
     menu, _ = load_menu(menu_path)
-    return {n.id: tuple(key for _, key in spoken_pieces(n)) for n in menu.nodes.values()
-            if n.kind is Kind.MENU and n.spoken_options}
+    heard: dict[str, tuple[str, ...]] = {}
+    for node in menu.nodes.values():
+        if node.kind is not Kind.MENU:
+            continue
+        keys = tuple(key for _, key in spoken_pieces(node)) if node.spoken_options else \
+            ((node.prompt,) if node.prompt else ())
+        if takes_speech(menu, node):
+            keys = ("speech_intro", *keys)
+        if node.spoken_options or takes_speech(menu, node):
+            heard[node.id] = keys
+    return heard
 
 
 def is_menu_prompt(key: str, menu_keys: frozenset[str]) -> bool:
