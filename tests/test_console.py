@@ -3,6 +3,7 @@ figures on calls made through the app, ``ivr ops`` and the SECRET_KEY rule of iv
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -298,6 +299,45 @@ def test_week_marks_today_and_now(client, people):
     assert 'id="week-general-now"' in page
     now_mark = re.search(r'<rect id="week-general-now"[^>]*>', page).group(0)
     assert 'data-day="wed"' in now_mark and 'data-hour="9"' in now_mark  # Wednesday 09:30
+
+
+def week_rows(page: str, queue: str) -> list[str]:
+    """The row labels of a queue's week map, top to bottom."""
+    svg = page.split(f'<svg id="week-{queue}"', 1)[1].split("</svg>", 1)[0]
+    return re.findall(r'<text x="2" y="\d+"[^>]*>([^<]+)</text>', svg)
+
+
+def test_week_on_a_public_holiday_shows_today_as_it_runs(app, client, people, clock):
+    clock.move_to("2026-10-01 02:30:00")  # National Day, 10:30 in Shanghai
+    log_in(client)
+    page = html.unescape(client.get("/ops/week").data.decode())
+    assert "Today is National Day, a public holiday: it runs on the holiday hours and " \
+        "sun's traffic" in page
+    assert week_rows(page, "general") == ["mon", "tue", "wed", "thu", "fri", "sat", "sun",
+                                          "today"]
+    now_mark = re.search(r'<rect id="week-general-now"[^>]*>', page).group(0)
+    assert 'data-day="today"' in now_mark and 'data-hour="10"' in now_mark
+    # the holiday's own hours (09:00-18:00): open at 09, closed at 08 and 18, as the model
+    centre, moment = app.extensions["ivr"].centre, datetime(2026, 10, 1, 2, 30, tzinfo=UTC)
+    waits = centre.day_waits("general", moment)
+    assert waits[8] is None and waits[9] is not None and waits[17] is not None
+    assert waits[18] is None
+    assert waits[10] == pytest.approx(centre.expected_wait_s("general", moment))
+    assert centre.typical_week("general")[3][8] is not None  # a Thursday opens at 08:00
+
+
+def test_week_on_a_make_up_working_day_says_so(client, people, clock):
+    clock.move_to("2026-10-10 02:30:00")  # a Saturday worked as a Monday
+    log_in(client)
+    page = client.get("/ops/week").data.decode()
+    assert "Today is a make-up working day: it runs as mon" in page
+    assert week_rows(page, "payments")[-1] == "today"
+    clock.move_to("2026-10-17 02:30:00")  # the next Saturday: an ordinary one
+    log_in(client)  # a week on: the session has expired
+    page = client.get("/ops/week").data.decode()
+    assert 'id="week-today-note"' not in page and len(week_rows(page, "payments")) == 7
+    now_mark = re.search(r'<rect id="week-payments-now"[^>]*>', page).group(0)
+    assert 'data-day="sat"' in now_mark
 
 
 def test_tree_shows_the_version_and_todays_traffic(app, client, people, caller):

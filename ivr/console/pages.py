@@ -20,7 +20,7 @@ from ivr import live, moments
 from ivr.console import records
 from ivr.console.site import bp, hotline, lang, ops_only, scope, t, user
 from ivr.errors import ConfigError, IVRError
-from ivr.queue.calendar import WEEKDAYS
+from ivr.queue.calendar import WEEKDAYS, DayKind
 from ivr.queue.plot import BOUNDS_MIN, CLOSED_COLOUR, OVER_COLOUR, cell_label
 
 log = logging.getLogger(__name__)
@@ -154,15 +154,31 @@ def _label(wait_s: float | None) -> str:
 @bp.get("/week")
 @ops_only
 def week() -> str:
+    """The ordinary week per queue; on a public holiday or a make-up working day, today as
+    it really runs (its own hours and staffing) in a row of its own, outlined instead."""
     h = hotline()
-    here = h.centre.local(h.now())
+    now = h.now()
+    here, day = h.centre.local(now), h.centre.day(now)
+    special = day.kind is not DayKind.NORMAL
+
+    def cells(row: tuple[float | None, ...]) -> list[dict[str, Any]]:
+        return [{"wait_s": w, "colour": _colour(w), "label": _label(w)} for w in row]
+
     maps = []
     for queue in h.centre.queues:
-        cells = [[{"wait_s": w, "colour": _colour(w), "label": _label(w)} for w in row]
-                 for row in h.centre.typical_week(queue)]
-        maps.append({"queue": queue, "cells": cells})
-    return render_template("console/week.html", maps=maps, days=WEEKDAYS,
-                           today=here.weekday(), hour=here.hour, bands=BANDS)
+        rows = [cells(row) for row in h.centre.typical_week(queue)]
+        if special:
+            rows.append(cells(h.centre.day_waits(queue, now)))
+        maps.append({"queue": queue, "cells": rows})
+    labels = [*WEEKDAYS, t("today")] if special else list(WEEKDAYS)
+    why = ""
+    if day.kind is DayKind.HOLIDAY:
+        why = t("week_holiday", name=day.name or t("holiday"), runs_as=WEEKDAYS[day.runs_as])
+    elif day.kind is DayKind.WORKDAY:
+        why = t("week_workday", runs_as=WEEKDAYS[day.runs_as])
+    return render_template("console/week.html", maps=maps, days=labels, why=why,
+                           today=7 if special else here.weekday(), hour=here.hour,
+                           bands=BANDS)
 
 
 def _note() -> str:

@@ -40,6 +40,11 @@ TEXT: dict[str, dict[str, str]] = {
         "period": "{calls}, the first at {first}, the last at {last}.",
         "week_title": "Expected wait of a caller who holds on, in minutes (ordinary week)",
         "week_note": "Grey: closed. Today's row and the current hour are outlined.",
+        "today": "today", "holiday": "a public holiday",
+        "week_holiday": "Today is {name}, a public holiday: it runs on the holiday hours "
+                        "and {runs_as}'s traffic, in the row of its own at the bottom.",
+        "week_workday": "Today is a make-up working day: it runs as {runs_as}, in the row of "
+                        "its own at the bottom.",
         "requested": "Requested", "window": "Window", "number": "Number",
         "requests": "Requests", "outcome": "Outcome", "note": "Note", "done": "done",
         "failed": "failed", "marked": "Callback {id} marked {outcome}.",
@@ -79,6 +84,10 @@ TEXT: dict[str, dict[str, str]] = {
         "period": "共 {n} 个通话，第一个在 {first}，最后一个在 {last}。",
         "week_title": "持续等待的来电者的预计等待时间（分钟，普通一周）",
         "week_note": "灰色：不营业。今天一行和当前小时已加框。",
+        "today": "今天", "holiday": "法定节假日",
+        "week_holiday": "今天是{name}（法定节假日）：按节假日服务时间和{runs_as}的话务量运行，"
+                        "见最下方单独一行。",
+        "week_workday": "今天是调休上班日：按{runs_as}运行，见最下方单独一行。",
         "requested": "申请时间", "window": "时段", "number": "号码",
         "requests": "次数", "outcome": "结果", "note": "备注", "done": "已完成",
         "failed": "失败", "marked": "回拨 {id} 已标记为{outcome}。",

@@ -263,6 +263,24 @@ class Centre:
                 if q.open_at(day, h) else None for h in range(24)))
         return tuple(rows)
 
+    def day(self, at: datetime) -> Day:
+        """The centre's day at ``at``: an ordinary weekday, a public holiday or a make-up
+        working day, and the weekday it runs as."""
+        return self.traffic.calendar.day(self.local(at).date())
+
+    def day_waits(self, queue: str, at: datetime) -> tuple[float | None, ...]:
+        """Expected waits per local hour of the day containing ``at``, as that day runs
+        (a holiday's hours and staffing); None when closed. A daylight-saving day keeps
+        its hours by the clock: the repeated autumn hour once, the skipped one closed."""
+        q = self.queue(queue)
+        midnight = self.local(at).replace(hour=0, minute=0, second=0, microsecond=0)
+        waits: dict[int, float | None] = {}
+        for slot in self.slots(queue, midnight, midnight + timedelta(hours=25)):
+            if slot.start.date() == midnight.date():
+                waits.setdefault(slot.start.hour, _held_wait_s(
+                    q, slot.calls_per_hour, slot.agents) if slot.open else None)
+        return tuple(waits.get(h) for h in range(24))
+
     def advise(self, queue: str, at: datetime, n: int = 3, *,
                redirect_calls: float | None = None) -> Advice:
         """The wait at ``at`` and the ``n`` best windows to call in the coming 7 days, in
