@@ -269,8 +269,8 @@ class Tree:
         """A speaker's sentence at a Gather listening for speech (None: keys) and when
         they start: once invited, or at once the first time for a caller who knows the
         line (barge-in, returning), as they would press."""
-        if not (who.speaks and ask.listen):
-            return None, 0.0
+        if not (who.speaks and ask.listen) or turn.step.state.substep == "confirm":
+            return None, 0.0  # a confirmation (which listens too) they answer with 1
         sentence = self.sentence(ask.node, who.target, who.lang)
         if not sentence:
             return None, 0.0
