@@ -58,11 +58,13 @@ def main() -> None:
                 serve.terminate()
                 sys.exit("ivr serve on PostgreSQL did not answer /health:\n"
                          + serve.communicate()[0].decode())
-            # a whole call over HTTP, signed, then replayed from the records it left there
+            # a whole call over HTTP, signed, then replayed from the records it left there:
+            # to the fraud line, open 24 hours (the server's clock is the real one, and the
+            # other lines close at night)
             call = json.loads(run("ivr", "call", "--url", f"http://127.0.0.1:{port}",
                                   "--token", "ci", "--lang", "en-US", "--press",
-                                  "1 1 10000001# 246810 0 1 20261120 200#", "--json"))
-            assert call["outcome"]["queue"] == "payments", call["outcome"]
+                                  "3 10000001# 246810 2", "--json"))
+            assert call["outcome"]["queue"] == "fraud", call["outcome"]
             replayed = run("ivr", "replay", "--calls", copy).splitlines()
             assert replayed[-1].startswith("6 calls replayed"), replayed[-1]
         finally:

@@ -131,7 +131,7 @@ def test_a_caller_id_is_a_phone_number(run, args, option):
 
 
 def test_a_withheld_caller_id_calls_as_anonymous(run):
-    result = run("call", "--press", "2 0", "--from", "anonymous", "--json")
+    result = run("call", "--press", "2 0", "--from", "anonymous", "--at", "wed 10:00", "--json")
     assert result.exit_code == 0, result.output
     trace = json.loads(result.stdout)
     assert trace["from"] == "anonymous" and trace["outcome"]["queue"] == "general"

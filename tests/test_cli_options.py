@@ -155,9 +155,10 @@ def test_call_url_needs_no_token_against_a_dev_server(run, tmp_path):
         thread.start()
     try:
         url = f"http://127.0.0.1:{servers[0].server_port}"
-        result = run("call", "--url", url, "--press", "2 0", "--json")
+        # to the fraud line, open 24 hours: the servers run on the real clock
+        result = run("call", "--url", url, "--press", "2 3 10000001# 246810 2", "--json")
         assert result.exit_code == 0, result.output
-        assert json.loads(result.stdout)["outcome"]["queue"] == "general"
+        assert json.loads(result.stdout)["outcome"]["queue"] == "fraud"
         url = f"http://127.0.0.1:{servers[1].server_port}"
         refused = run("call", "--url", url, "--press", "2 0")
         assert refused.exit_code == 1

@@ -35,9 +35,11 @@ from ivr.store import Store
 PUBLIC = "http://hotline.test"  # the balancer's address: never resolved, every request is ours
 REPO = Path(__file__).resolve().parents[1]
 #: English, account and security, raise the payment limit: account, PIN, ready, queued
-VERIFIED_TO_QUEUE = "2 2 4 10000001# 246810 1"
-QUEUE = "account-security"
-PIN_REQUEST = 5  # the requests of that call: 0 /voice, 1 language, 2 menu, 3 option, 4 account
+#: English, 3 (stolen account or fraud), the account and its PIN, 2 for a fraud specialist:
+#: the fraud line is open 24 hours, so the call goes alike at any hour the tests run
+VERIFIED_TO_QUEUE = "2 3 10000001# 246810 2"
+QUEUE = "fraud"
+PIN_REQUEST = 4  # the requests of that call: 0 /voice, 1 language, 2 menu, 3 account
 
 
 class Balancer:
@@ -125,7 +127,7 @@ def test_a_call_alternating_between_two_hosts_goes_as_on_one(hosts, database):
     both = Balancer([a, b])
     shared = call(both, VERIFIED_TO_QUEUE)
     assert both.served == [i % 2 for i in range(len(both.served))]  # no request stayed
-    assert len(both.served) == len(one.served) >= 10
+    assert len(both.served) == len(one.served) >= 8  # the steps, a wait loop, the status
     assert "Thank you, you are verified." in shared.heard()
     assert [e["queue"] for e in shared.of_type(EventType.ENQUEUE)] == [QUEUE]
     assert as_heard(shared) == as_heard(alone)
@@ -158,7 +160,7 @@ def test_a_host_killed_mid_call_the_call_finishes_on_the_other(hosts, database):
     both = Balancer([a, b])
     both.before[PIN_REQUEST] = a.kill  # host A took the account number, then died
     trace = call(both, VERIFIED_TO_QUEUE)
-    assert both.served[:PIN_REQUEST] == [0, 1, 0, 1, 0]
+    assert both.served[:PIN_REQUEST] == [0, 1, 0, 1]
     assert set(both.served[PIN_REQUEST:]) == {1}
     assert as_heard(trace) == as_heard(reference)
     kept = record(database, trace.call_sid)
