@@ -81,6 +81,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 #: a quiet hour: Wednesday 25 November 2026, 09:30 in Shanghai, lines open, short waits
 QUIET = "2026-11-25 01:30:00"
+#: when the README's example calls were made: Wednesday 2 December 2026, 09:30 in Shanghai
+#: (the line open; the demo's top-up, made the day before, is said as 12月1日)
+README_MOMENT = "2026-12-02 01:30:00"
 
 
 @pytest.fixture(name="clock")

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import README_MOMENT
 from freezegun import freeze_time
 from servers import free_port
 
@@ -52,7 +53,7 @@ def test_the_demo_at_a_saturday(runner):
 
 
 def test_a_scripted_call_prints_its_trace(runner):
-    with freeze_time("2026-12-02 01:30:00", tick=True):  # 09:30 in Shanghai: the line is open
+    with freeze_time(README_MOMENT, tick=True):  # a weekday morning: the line is open
         result = run(runner, 'ivr call --lang en-US --press "1 1 10000001# 246810 0 1 '
                              '20261120 200#" --json')
     trace = json.loads(result.output)

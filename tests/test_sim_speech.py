@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import README_MOMENT
 from flask import Flask, Response, request
 from freezegun import freeze_time
 from servers import serve
@@ -358,10 +359,6 @@ def test_the_app_s_own_speech_gathers_raise_no_warning(target):
 # -- the README ------------------------------------------------------------------------
 
 README = (ROOT.parent / "README.md").read_text("utf-8")
-
-
-#: when the README's spoken calls were made: Wednesday 2 December 2026, 09:30 in Shanghai
-README_MOMENT = "2026-12-02 01:30:00"
 
 
 def readme_example(command: str) -> list[str]:

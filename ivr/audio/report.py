@@ -39,12 +39,12 @@ def spoken_menus(menu_path: Path | str | None = None) -> dict[str, tuple[str, ..
     for node in menu.nodes.values():
         if node.kind is not Kind.MENU:
             continue
+        listens = takes_speech(menu, node)
+        if not (node.spoken_options or listens):
+            continue  # one prompt of its own: measured as it is
         keys = tuple(key for _, key in spoken_pieces(node)) if node.spoken_options else \
             ((node.prompt,) if node.prompt else ())
-        if takes_speech(menu, node):
-            keys = ("speech_intro", *keys)
-        if node.spoken_options or takes_speech(menu, node):
-            heard[node.id] = keys
+        heard[node.id] = ("speech_intro", *keys) if listens else keys
     return heard
 
 

@@ -177,7 +177,7 @@ def week() -> str:
     elif day.kind is DayKind.WORKDAY:
         why = t("week_workday", runs_as=WEEKDAYS[day.runs_as])
     return render_template("console/week.html", maps=maps, days=labels, why=why,
-                           today=7 if special else here.weekday(), hour=here.hour,
+                           today=len(WEEKDAYS) if special else here.weekday(), hour=here.hour,
                            bands=BANDS)
 
 
