@@ -1,4 +1,7 @@
-"""The prompt catalog: every word a caller hears, per language, read from ``ivr/data/prompts/``.
+"""The prompt catalog: every word a caller hears, per language, read from ``prompts/``.
+
+Ops edit it at the checkout's top (``prompts/``); ``ivr/data/prompts`` is a link to it, so that
+the wheel carries the catalog inside the package and an installed ``ivr`` finds it anywhere.
 
 One YAML file per language (``zh-CN.yaml``, ``en-US.yaml``), each a flat
 mapping of prompt key to text. Text may hold ``{placeholders}`` for the dynamic parts

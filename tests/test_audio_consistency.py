@@ -15,6 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import Caller
+from programs import needs_espeak
 
 from ivr import create_app, prompts
 from ivr.audio import manifest as manifest_module
@@ -26,7 +27,7 @@ from ivr.audio.settings import AudioSettings
 from ivr.call import Utterance
 
 SETTINGS = AudioSettings(hold_seconds=2)
-SHIPPED_PROMPTS = Path(__file__).parent.parent / "ivr" / "data" / "prompts"
+SHIPPED_PROMPTS = Path(__file__).parent.parent / "prompts"
 TEXTS = {
     "zh-CN": {"welcome": "您好，欢迎致电钱包客服热线。", "main_menu": "充值请按1。", "goodbye": "再见。"},
     "en-US": {"welcome": "Welcome to the wallet hotline.", "main_menu": "For top-up, press 1.",
@@ -111,6 +112,7 @@ def test_a_manifest_not_at_8_khz_is_rendered_again(built):
     assert check(catalog, audio_dir, SETTINGS) == []
 
 
+@needs_espeak
 def test_the_cli_build_mends_what_the_cli_check_reports(tmp_path):
     folder = tmp_path / "prompts"
     folder.mkdir()

@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from ivr.cli import cli
 
 ROOT = Path(__file__).parent.parent
-PROMPTS = ROOT / "ivr" / "data" / "prompts"
+PROMPTS = ROOT / "prompts"
 MENU = ROOT / "ivr" / "menus" / "wallet.yaml"
 TRAFFIC = ROOT / "ivr" / "data" / "traffic.yaml"
 ERRORS_YAML = str(ROOT / "tests" / "scenarios" / "errors.yaml")

@@ -71,7 +71,7 @@ def test_missing_translation_is_reported_with_its_file(tmp_path):
     prompts = tmp_path / "prompts"
     prompts.mkdir()
     for lang in ("zh-CN", "en-US"):
-        text = (Path(__file__).parent.parent / "ivr" / "data" / "prompts" / f"{lang}.yaml").read_text("utf-8")
+        text = (Path(__file__).parent.parent / "prompts" / f"{lang}.yaml").read_text("utf-8")
         if lang == "en-US":
             text = "\n".join(line for line in text.splitlines()
                              if not line.startswith("queue_fraud:"))

@@ -23,7 +23,7 @@ from ivr.menu.source import not_utf8
 from ivr.menu.validate import FLOW_PROMPTS
 from ivr.queue import traffic
 
-SHIPPED_PROMPTS = Path(__file__).parent.parent / "ivr" / "data" / "prompts"
+SHIPPED_PROMPTS = Path(__file__).parent.parent / "prompts"
 
 #: a small tree with every kind of reference: start, main, fallback, the verify gate,
 #: next, back, options, a no-input option

@@ -22,7 +22,7 @@ from ivr.menu.model import takes_speech
 from ivr.menu.validate import SPEECH_PROMPTS
 
 SHIPPED = DEFAULT_MENU.read_text(encoding="utf-8")
-SHIPPED_PROMPTS = Path(__file__).parent.parent / "ivr" / "data" / "prompts"
+SHIPPED_PROMPTS = Path(__file__).parent.parent / "prompts"
 LANGS = ("zh-CN", "en-US")
 
 #: a plant: (node, key of one of its lines, the line's replacement or a function of it)
