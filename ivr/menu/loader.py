@@ -17,11 +17,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ivr.errors import MenuError, Problem
 from ivr.menu.model import Kind, Menu, Node, Option
-from ivr.menu.source import LineLoader, LineMapping, line_of, read_text, yaml_problem
+from ivr.menu.source import LineMapping, line_of, parse_yaml, read_text
 
 DEFAULT_MENU = Path(__file__).resolve().parent.parent / "menus" / "wallet.yaml"
 _NODE_FIELDS = {f.name for f in fields(Node)} - {"id", "line", "lines"}
@@ -219,10 +217,9 @@ def _node_id(name: str, value: Any, where: str, ids: set[str],
 def parse(text: str, source: str = "menu") -> tuple[Menu, list[Problem]]:
     """Build a Menu from YAML text, with every shape problem found on the way."""
     problems: list[Problem] = []
-    try:
-        raw = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        return _empty(source), [yaml_problem(exc, source, text)]
+    raw, problem = parse_yaml(text, source)
+    if problem:
+        return _empty(source), [problem]
     if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), dict):
         line = line_of(raw, "nodes", 1)
         return _empty(source), [Problem(f"{source}:{line}", "needs a 'nodes' mapping")]

@@ -31,8 +31,8 @@ class LineMapping(dict[Any, Any]):
         return self.key_lines.get(key, self.line)
 
 
-class LineLoader(yaml.SafeLoader):
-    """A SafeLoader whose mappings are ``LineMapping``s."""
+class _Lines:
+    """Mappings as ``LineMapping``s: for a loader (``yaml.SafeLoader`` or libyaml's)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
         result = LineMapping()
@@ -40,16 +40,27 @@ class LineLoader(yaml.SafeLoader):
         result.key_lines = {}
         result.duplicates = []
         for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
+            key = self.construct_object(key_node, deep=True)  # type: ignore[attr-defined]
             if key in result:
                 result.duplicates.append((str(key), key_node.start_mark.line + 1))
             result.key_lines.setdefault(str(key), key_node.start_mark.line + 1)
-            result[key] = self.construct_object(value_node, deep=True)
+            result[key] = self.construct_object(value_node, deep=True)  # type: ignore[attr-defined]
         return result
 
 
-LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                           LineLoader.construct_mapping)
+class LineLoader(_Lines, yaml.SafeLoader):
+    """The pure-Python safe loader: its syntax errors say what it found and expected."""
+
+
+#: libyaml's parser where PyYAML was built with it (its wheels are): the same safe loading,
+#: nodes and marks, ten times faster (the tree and the catalog are read at every start and
+#: by every command); a file it refuses is read again by ``LineLoader`` for the message
+_FastLoader: Any = type("FastLineLoader",
+                        (_Lines, getattr(yaml, "CSafeLoader", yaml.SafeLoader)), {})
+
+for _loader in (LineLoader, _FastLoader):
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                            _loader.construct_mapping)
 
 
 def line_of(mapping: Any, key: str, default: int = 0) -> int:
@@ -128,7 +139,26 @@ def load_yaml(path: Path, source: str | None = None) -> tuple[Any, Problem | Non
     text, problem = read_text(path, source)
     if text is None:
         return None, problem
+    return parse_yaml(text, source)
+
+
+def parse_yaml(text: str, source: str, loaders: tuple[Any, Any] = (_FastLoader, LineLoader),
+               ) -> tuple[Any, Problem | None]:
+    """Parse YAML text with the fast loader, mappings as ``LineMapping``s by default;
+    (data, None) or (None, the problem as the pure-Python loader words it)."""
+    fast, clear = loaders
     try:
-        return yaml.load(text, Loader=LineLoader), None  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=fast), None  # noqa: S506 - safe loaders only
+    except yaml.YAMLError:
+        pass
+    try:  # the same text again, for the pure-Python parser's clearer message
+        return yaml.load(text, Loader=clear), None  # noqa: S506
     except yaml.YAMLError as exc:
         return None, yaml_problem(exc, source, text)
+
+
+def safe_loaders(**attributes: Any) -> tuple[Any, Any]:
+    """libyaml's safe loader and the pure-Python one, both given ``attributes`` (a
+    loader's resolvers, say), for ``parse_yaml``."""
+    return (type("FastLoader", (getattr(yaml, "CSafeLoader", yaml.SafeLoader),), attributes),
+            type("ClearLoader", (yaml.SafeLoader,), attributes))

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from ivr.errors import MenuError, Problem
-from ivr.menu.source import read_text, yaml_problem
+from ivr.menu.source import parse_yaml, read_text, safe_loaders
 from ivr.plural import plural
 from ivr.queue.calendar import WEEKDAYS, Calendar, Day, DayKind, supported_country
 
@@ -96,15 +96,12 @@ class Traffic:
         return ZoneInfo(self.timezone)
 
 
-class _Loader(yaml.SafeLoader):
-    """Dates stay text, so that a bad one (2026-13-01) is reported with its location
-    instead of failing the whole file."""
-
-
-_Loader.yaml_implicit_resolvers = {
+#: dates stay text, so that a bad one (2026-13-01) is reported with its location instead of
+#: failing the whole file
+_LOADERS = safe_loaders(yaml_implicit_resolvers={
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+})
 
 
 def read_raw(path: str | Path | None = None) -> dict[str, Any]:
@@ -115,10 +112,9 @@ def read_raw(path: str | Path | None = None) -> dict[str, Any]:
     text, problem = read_text(where)
     if text is None:
         raise MenuError([problem] if problem else [], str(where))
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506
-    except yaml.YAMLError as exc:
-        raise MenuError([yaml_problem(exc, str(where), text)], str(where)) from exc
+    data, problem = parse_yaml(text, str(where), _LOADERS)
+    if problem:
+        raise MenuError([problem], str(where))
     if not isinstance(data, dict):
         raise MenuError([Problem("(top)", "must be a mapping")], str(where))
     return data
