@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
 
-from ivr import moments, prompts
-from ivr.audio.commands import audio
+from ivr import moments
 from ivr.cliargs import (
     MOMENT,
     Database,
@@ -29,21 +29,71 @@ from ivr.cliargs import (
     listen_problem,
     settings_files,
 )
-from ivr.console.commands import ops_group
-from ivr.errors import MenuError
-from ivr.menu import summary
-from ivr.menu.commands import menu_group
-from ivr.menu.loader import check
 from ivr.plural import counted
-from ivr.queue.commands import advise_command, erlang_command, forecast_command
-from ivr.sim.commands import call, register_trace_option, replay
-from ivr.sim.trace import Trace
-from ivr.tuning.graph_cli import graph_command
-from ivr.tuning.report_cli import report_command
-from ivr.tuning.tune_cli import tune_command
+
+if TYPE_CHECKING:
+    from ivr.sim.trace import Trace
+
+#: the commands of other modules: name -> (module, attribute, the first paragraph of its
+#: help, which ``ivr --help`` lists). Each module is imported only when its command runs
+#: or shows its own help, so that ``ivr --help`` and light commands load no NumPy,
+#: holidays, simulator or tuning code (tests/test_cli.py keeps the summaries true)
+LAZY: dict[str, tuple[str, str, str]] = {
+    "advise": ("ivr.queue.commands", "advise_command",
+               "The expected wait now and the best times to call in the coming week."),
+    "audio": ("ivr.audio.commands", "audio", "Render, check and measure the prompt audio."),
+    "call": ("ivr.sim.commands", "call",
+             "Phone the hotline: hear what a caller hears and answer with keys or words."),
+    "db": ("ivr.database.commands", "db_group",
+           "The hotline's database: its schema version, upgrades, copies between SQLite "
+           "and PostgreSQL."),
+    "erlang": ("ivr.queue.commands", "erlang_command",
+               "Waits, service level and occupancy for one queue, or the agents it needs."),
+    "forecast": ("ivr.queue.commands", "forecast_command",
+                 "A traffic file whose calls per hour come from the calls actually recorded."),
+    "graph": ("ivr.tuning.graph_cli", "graph_command",
+              "Draw the menu tree: nodes by kind, edges by key and label (and by share of "
+              "callers with --db)."),
+    "menu": ("ivr.menu.commands", "menu_group", "Compare menu trees."),
+    "ops": ("ivr.console.commands", "ops_group", "The ops console's users."),
+    "replay": ("ivr.sim.commands", "replay",
+               "Run scenario files (a folder runs every *.yaml in it), or replay real calls."),
+    "report": ("ivr.tuning.report_cli", "report_command",
+               "Report what callers did: per node, per queue, containment, verification, "
+               "top exits."),
+    "tune": ("ivr.tuning.tune_cli", "tune_command",
+             "Predict what a tree does to the time to route before it goes live."),
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands in ``LAZY`` are imported when first asked for (click's
+    documented pattern for lazily loaded subcommands); their help line comes from ``LAZY``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY and cmd_name not in self.commands:
+            module, attribute, _ = LAZY[cmd_name]
+            command = getattr(import_module(module), attribute)
+            if cmd_name == "call":
+                _add_audio_option(command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, with a stand-in (name and help only) for each command not loaded."""
+        real = self.commands
+        self.commands = {name: real.get(name) or click.Command(name, help=LAZY[name][2])
+                         for name in self.list_commands(ctx)}
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self.commands = real
+
+
+@click.group(cls=LazyGroup)
 @click.option("-v", "--verbose", is_flag=True,
               help="Show ivr's debug logs on stderr (each webhook of a simulated call, the "
                    "files and moments used) and the app's warnings.")
@@ -53,11 +103,6 @@ def cli(verbose: bool) -> None:
     from ivr.config import warn_unknown_env
 
     warn_unknown_env()  # a mistyped IVR_* variable is otherwise silently ignored
-
-
-for command in (audio, call, replay, erlang_command, advise_command, forecast_command,
-                report_command, graph_command, tune_command, menu_group, ops_group):
-    cli.add_command(command)
 
 
 def _write_call_audio(trace: Trace, path: Path) -> None:
@@ -70,11 +115,15 @@ def _write_call_audio(trace: Trace, path: Path) -> None:
                f"{counted(len(result.tones), 'key tone')}", err=True)
 
 
-register_trace_option(
-    click.Option(["--audio"], type=OutputFile((".wav",)),
-                 help="Render what the caller heard to this WAV (prompts, key tones, hold); "
-                      "its folder must exist."),
-    _write_call_audio)
+def _add_audio_option(call: click.Command) -> None:
+    """``ivr call --audio``: the simulator knows nothing of audio, the CLI joins the two."""
+    from ivr.sim.commands import register_trace_option
+
+    register_trace_option(
+        click.Option(["--audio"], type=OutputFile((".wav",)),
+                     help="Render what the caller heard to this WAV (prompts, key tones, "
+                          "hold); its folder must exist."),
+        _write_call_audio)
 
 
 @cli.command()
@@ -85,6 +134,11 @@ register_trace_option(
 def lint(menu_file: Path | None, prompts_dir: Path | None) -> None:
     """Check a menu tree (default: the MENU setting, IVR_MENU, else the shipped one) and
     list every problem."""
+    from ivr import prompts
+    from ivr.errors import MenuError
+    from ivr.menu import summary
+    from ivr.menu.loader import check
+
     settings = app_settings()  # the tree and the catalog the app would load
     problems = []
     menu_path = menu_file or settings["MENU"]
@@ -311,4 +365,3 @@ def unlock(account: str, database: Path | str | None) -> None:
                                                                         datetime.now(UTC))
     click.echo(f"phone verification unlocked for account {mask(account)}" if found
                else f"account {mask(account)} had no lock or failed PINs on record")
-from ivr.database.commands import db_group; cli.add_command(db_group)  # noqa: E402, E702, I001
