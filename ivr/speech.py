@@ -174,7 +174,12 @@ def _runs(tokens: list[tuple[str, bool]]) -> list[tuple[str, frozenset[int]]]:
         runs += [("".join(t for t, _ in tokens[i:i + width]), frozenset(range(i, i + width)))
                  for i in range(len(tokens) - width + 1)
                  if any(says for _, says in tokens[i:i + width])]
-    return runs
+    # a run said again matches as it did the first time, where the first is kept: "啊" five
+    # thousand times is one run to compare, not fifteen thousand
+    first: dict[str, frozenset[int]] = {}
+    for text, at in runs:
+        first.setdefault(text, at)
+    return list(first.items())
 
 
 @dataclass(frozen=True, slots=True)
