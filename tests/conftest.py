@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import freezegun
 import pg
+import programs
 import pytest
 from click.testing import CliRunner
 from freezegun import freeze_time
@@ -22,7 +23,7 @@ from ivr import create_app
 TOKEN = "test-auth-token"
 # the PostgreSQL driver and pool keep real time under freeze_time: the pool's own
 # scheduler and timeouts would otherwise wait on a clock that never moves
-freezegun.configure(extend_ignore_list=["psycopg"])
+freezegun.configure(extend_ignore_list=["psycopg", "_pytest.timing"])
 _sids = count(1)
 
 
@@ -65,18 +66,21 @@ def _database(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> st
 
 @pytest.fixture(name="settings")
 def _settings(tmp_path: Any, database: str) -> dict[str, Any]:
-    # no rendered audio: every prompt is a <Say>, whatever the checkout's audio/ holds
+    # no rendered audio: every prompt is a <Say>, whatever the checkout's audio/ holds; PINs
+    # hashed at a token scrypt cost (the production cost is the default, tests/test_settings
+    # checks it): the calls check the same hashes, 20 times sooner
     return {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "DEMO": True, "SECRET_KEY": "test-secret",
-            "DATABASE": database, "AUDIO_DIR": str(tmp_path / "audio")}
+            "DATABASE": database, "AUDIO_DIR": str(tmp_path / "audio"), "PIN_HASH_N": 16}
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """One line when the PostgreSQL runs were skipped, saying how to have them."""
-    why = pg.missing()
-    skipped = [r for r in terminalreporter.stats.get("skipped", [])
-               if why and why in str(r.longrepr)]
-    if why and skipped:
-        terminalreporter.write_line(f"{why} ({len(skipped)} tests)")
+    """One line for each thing missing here (PostgreSQL, a program of tests/programs.py)
+    whose tests were skipped, saying how to have them."""
+    skipped = [str(r.longrepr) for r in terminalreporter.stats.get("skipped", [])]
+    for why in filter(None, [pg.missing(), *map(programs.missing, programs.PROGRAMS)]):
+        count = sum(why in reason for reason in skipped)
+        if count:
+            terminalreporter.write_line(f"{why} ({count} tests)")
 
 
 #: a quiet hour: Wednesday 25 November 2026, 09:30 in Shanghai, lines open, short waits

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from programs import needs_espeak
 
 from ivr import prompts
 from ivr.audio import AudioError
@@ -70,6 +71,7 @@ def _copy(built: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "prompts", tmp_path / "audio"
 
 
+@needs_espeak
 def test_manifest_has_the_agreed_shape(built: tuple[Path, Path]) -> None:
     _, audio_dir = built
     raw = json.loads((audio_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -85,6 +87,7 @@ def test_manifest_has_the_agreed_shape(built: tuple[Path, Path]) -> None:
     assert raw["hold"]["file"] == "hold.wav" and raw["hold"]["duration_ms"] == 3000
 
 
+@needs_espeak
 def test_files_are_telephony_wav_matching_the_manifest(built: tuple[Path, Path]) -> None:
     prompts_dir, audio_dir = built
     manifest = Manifest.load(audio_dir)
@@ -102,12 +105,14 @@ def test_files_are_telephony_wav_matching_the_manifest(built: tuple[Path, Path])
     assert check(prompts.load(prompts_dir), audio_dir, SETTINGS) == []
 
 
+@needs_espeak
 def test_rebuild_without_changes_renders_nothing(copy: tuple[Path, Path]) -> None:
     prompts_dir, audio_dir = copy
     the_plan = plan(prompts.load(prompts_dir), audio_dir, engine=ENGINE, settings=SETTINGS)
     assert the_plan.jobs == () and the_plan.removed == () and not the_plan.hold
 
 
+@needs_espeak
 def test_changed_text_fails_check_and_rebuilds_only_that_prompt(copy: tuple[Path, Path]) -> None:
     prompts_dir, audio_dir = copy
     texts = {lang: dict(keys) for lang, keys in TEXTS.items()}
@@ -126,6 +131,7 @@ def test_changed_text_fails_check_and_rebuilds_only_that_prompt(copy: tuple[Path
     assert check(catalog, audio_dir, SETTINGS) == []
 
 
+@needs_espeak
 def test_removed_prompt_loses_its_file_and_entry(copy: tuple[Path, Path]) -> None:
     prompts_dir, audio_dir = copy
     texts = {lang: {k: v for k, v in keys.items() if k != "goodbye"}
@@ -141,6 +147,7 @@ def test_removed_prompt_loses_its_file_and_entry(copy: tuple[Path, Path]) -> Non
     assert check(catalog, audio_dir, SETTINGS) == []
 
 
+@needs_espeak
 def test_studio_recording_replaces_tts_and_back(copy: tuple[Path, Path]) -> None:
     prompts_dir, audio_dir = copy
     catalog = prompts.load(prompts_dir)
@@ -168,6 +175,7 @@ def test_studio_recording_replaces_tts_and_back(copy: tuple[Path, Path]) -> None
     assert Manifest.load(audio_dir).prompts["en-US"]["goodbye"].engine == "espeak-ng"
 
 
+@needs_espeak
 def test_check_names_files_that_are_not_telephony_audio(copy: tuple[Path, Path]) -> None:
     prompts_dir, audio_dir = copy
     with wave.open(str(audio_dir / "zh-CN" / "welcome.wav"), "wb") as wav:
@@ -186,6 +194,7 @@ def test_check_names_files_that_are_not_telephony_audio(copy: tuple[Path, Path])
     assert len(found) == 4
 
 
+@needs_espeak
 def test_a_failing_engine_keeps_the_rest(tmp_path: Path) -> None:
     class Flaky:
         name = "espeak-ng"
@@ -210,6 +219,7 @@ def test_keys_that_would_escape_the_audio_dir_are_refused(tmp_path: Path) -> Non
         plan(catalog, tmp_path, engine=ENGINE, settings=SETTINGS)
 
 
+@needs_espeak
 def test_cli_build_check_report(tmp_path: Path) -> None:
     prompts_dir = write_prompts(tmp_path / "prompts", {
         "zh-CN": {"main_menu": "充值请按1。", "goodbye": "再见。"},
@@ -242,6 +252,7 @@ def test_cli_build_check_report(tmp_path: Path) -> None:
     assert "rendered 1, unchanged 3, removed 0, hold unchanged" in result.output
 
 
+@needs_espeak
 def test_the_pieces_of_a_spoken_menu_are_rendered_to_be_heard_joined(tmp_path: Path) -> None:
     """A phrase and its key are one sentence: their files carry no lead-in and a short
     lead-out, a prompt on its own keeps both; a piece that stops being one is rendered

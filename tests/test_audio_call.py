@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from programs import needs_espeak
 
 from ivr import prompts
 from ivr.audio.build import build, plan
@@ -16,6 +17,7 @@ from ivr.audio.engine import EspeakEngine
 from ivr.audio.manifest import Manifest
 from ivr.audio.settings import AudioSettings
 
+pytestmark = needs_espeak  # every call here is rendered from real prompt audio
 SETTINGS = AudioSettings(hold_seconds=4)
 RATE = 8000
 ROWS, COLS = (697, 770, 852, 941), (1209, 1336, 1477, 1633)

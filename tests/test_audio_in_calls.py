@@ -9,11 +9,13 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import CliRunner
 from conftest import Caller
+from programs import needs_espeak
 
 from ivr import create_app
 from ivr.cli import cli
 
-PROMPTS = Path(__file__).parent.parent / "ivr" / "data" / "prompts"
+pytestmark = needs_espeak  # every test here plays audio built by espeak-ng
+PROMPTS = Path(__file__).parent.parent / "prompts"
 
 
 @pytest.fixture(scope="module", name="rendered")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from programs import needs_espeak
 from werkzeug.serving import make_server
 
 from ivr import create_app, demo, moments, prompts
@@ -289,7 +290,7 @@ def _some_audio(tmp_path_factory):
     keys = ("welcome", "language_menu",
             *(key for _, key in spoken_pieces(load_menu()[0]["main"])))
     for lang in ("zh-CN", "en-US"):
-        texts = yaml.safe_load((ROOT / "ivr" / "data" / "prompts" / f"{lang}.yaml")
+        texts = yaml.safe_load((ROOT / "prompts" / f"{lang}.yaml")
                                .read_text("utf-8"))
         (root / "prompts").mkdir(exist_ok=True)
         (root / "prompts" / f"{lang}.yaml").write_text(
@@ -301,6 +302,7 @@ def _some_audio(tmp_path_factory):
     return root / "audio"
 
 
+@needs_espeak
 def test_the_demo_shows_the_words_of_played_audio(run, some_audio):
     result = run("demo", env={"IVR_AUDIO_DIR": str(some_audio)})
     assert result.exit_code == 0, result.output

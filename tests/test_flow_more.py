@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import Caller, sign
+from programs import needs_espeak
 
 from ivr import spoken
 from ivr.errors import StoreError
@@ -61,6 +62,7 @@ def test_the_language_menu_says_each_language_in_its_own_voice(app, caller):
     assert {voice for _, voice, _ in menu} == {voices["en-US"]["voice"]}
 
 
+@needs_espeak
 def test_the_built_audio_plays_each_language_s_line_from_its_own_file(settings, clock,
                                                                        tmp_path):
     from click.testing import CliRunner

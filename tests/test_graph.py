@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from programs import needs_dot
 
 from ivr import prompts
 from ivr.cli import cli
@@ -92,6 +93,7 @@ def svg_texts(root: ET.Element) -> list[str]:
     return [t.text or "" for t in root.iter(f"{SVG}text")]
 
 
+@needs_dot
 def test_the_svg_parses_and_names_every_node(shipped: Menu, tmp_path: Path) -> None:
     path = graph.write(shipped, tmp_path / "tree.svg")
     root = ET.parse(path).getroot()
@@ -105,12 +107,14 @@ def test_the_svg_parses_and_names_every_node(shipped: Menu, tmp_path: Path) -> N
     assert set(shipped.nodes) <= titles  # the node ids name the SVG's nodes too
 
 
+@needs_dot
 def test_svg_for_the_html_report_is_an_inline_element(shipped: Menu) -> None:
     text = graph.svg(shipped)
     assert text.startswith("<svg") and "<?xml" not in text and "DOCTYPE" not in text
     assert set(shipped.nodes) <= set(svg_texts(ET.fromstring(text)))
 
 
+@needs_dot
 def test_the_png_is_a_png(shipped: Menu, tmp_path: Path) -> None:
     data = graph.write(shipped, tmp_path / "tree.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
@@ -201,6 +205,7 @@ def test_mermaid_escapes_quotes_brackets_pipes_and_keeps_chinese(awkward: Menu) 
     assert "退款（原路返回）" in text  # written as it is, not as entity codes
 
 
+@needs_dot
 def test_graphviz_draws_ids_with_colons_and_chinese(awkward: Menu) -> None:
     root = ET.fromstring(graph.svg(awkward, lang=None))
     texts = svg_texts(root)
@@ -229,6 +234,7 @@ def fill(group: ET.Element) -> str:
     return shape.get("fill", "")
 
 
+@needs_dot
 def test_stats_put_shares_on_edges_and_shade_where_callers_hang_up(shipped: Menu) -> None:
     root = ET.fromstring(graph.svg(shipped, lang=None, stats=hand_made(shipped)))
     texts = svg_texts(root)
@@ -259,6 +265,7 @@ def test_stats_in_mermaid_are_labels_link_widths_and_fills(shipped: Menu) -> Non
     assert "5 in · 80% hung up" in unescaped(nodes["complaints_menu"])
 
 
+@needs_dot
 def test_stats_from_calls_through_the_app(app: Any, caller: Any, shipped: Menu,
                                           settings: dict[str, Any], tmp_path: Path) -> None:
     from ivr.tuning.report import build
@@ -346,7 +353,8 @@ def test_without_dot_svg_and_png_say_what_to_install(shipped: Menu, tmp_path: Pa
         "apt-get install graphviz (.dot and .mmd need no program)"]
 
 
-@pytest.mark.parametrize("suffix", graph.SUFFIXES)
+@pytest.mark.parametrize("suffix", [pytest.param(s, marks=needs_dot if s in (".svg", ".png") else ())
+                                    for s in graph.SUFFIXES])
 def test_the_command_writes_each_kind_and_says_so(suffix: str, tmp_path: Path,
                                                   workdir: Path) -> None:
     out = tmp_path / f"tree{suffix}"

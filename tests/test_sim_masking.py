@@ -5,7 +5,6 @@ them in clear, so the call is verified."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask import Flask, Response, request
+from programs import needs_espeak
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import prompts
@@ -149,11 +149,10 @@ def test_replaying_the_logged_calls_still_works(runner: CliRunner, tmp_path: Pat
     assert result.output.count(", verified") == 2
 
 
+@needs_espeak
 def test_a_masked_trace_still_renders_a_tone_per_key(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
     from ivr.audio.call import render_call
 
     args = ["call", "--lang", "en-US", "--press", VERIFY, "--at", QUIET, "--json"]

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import Caller
+from programs import needs_espeak
 
 from ivr import create_app, prompts
 from ivr.cli import cli
@@ -222,6 +223,7 @@ def _menu_audio(tmp_path_factory):
     return root, args
 
 
+@needs_espeak
 def test_each_phrase_is_rendered_and_played_as_its_own_file(menu_audio, settings, clock):
     root, _ = menu_audio
     manifest = json.loads((root / "audio" / "manifest.json").read_text("utf-8"))
@@ -239,6 +241,7 @@ def test_each_phrase_is_rendered_and_played_as_its_own_file(menu_audio, settings
     assert list(gather.iter("Say")) == []
 
 
+@needs_espeak
 def test_the_audio_report_measures_a_spoken_menu_as_the_sum_of_its_pieces(menu_audio):
     root, args = menu_audio
     manifest = json.loads((root / "audio" / "manifest.json").read_text("utf-8"))
