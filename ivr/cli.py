@@ -55,7 +55,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
               "Draw the menu tree: nodes by kind, edges by key and label (and by share of "
               "callers with --db)."),
     "menu": ("ivr.menu.commands", "menu_group", "Compare menu trees."),
-    "ops": ("ivr.console.commands", "ops_group", "The ops console's users."),
+    "ops": ("ivr.console.commands", "ops_group",
+            "The ops console's users: add, list, disable, enable, remove, reset-password, unlock."),
     "replay": ("ivr.sim.commands", "replay",
                "Run scenario files (a folder runs every *.yaml in it), or replay real calls."),
     "report": ("ivr.tuning.report_cli", "report_command",
@@ -132,18 +133,20 @@ def _add_audio_option(call: click.Command) -> None:
               help="Prompt catalog folder (default: the PROMPTS_DIR setting, "
                    "IVR_PROMPTS_DIR, else the shipped one).")
 def lint(menu_file: Path | None, prompts_dir: Path | None) -> None:
-    """Check a menu tree (default: the MENU setting, IVR_MENU, else the shipped one) and
-    list every problem."""
+    """Check a menu tree (default: the MENU setting, IVR_MENU, else the shipped one, and
+    in an A/B trial MENU_B too) and list every problem."""
     from ivr import prompts
     from ivr.errors import MenuError
     from ivr.menu import summary
     from ivr.menu.loader import check
 
-    settings = app_settings()  # the tree and the catalog the app would load
+    settings = app_settings()  # the trees and the catalog the app would load
     problems = []
-    menu_path = menu_file or settings["MENU"]
+    # the app validates both trees of a trial at start: so does lint, unless given one
+    trees = [menu_file] if menu_file else \
+        [settings["MENU"], *([settings["MENU_B"]] if settings.get("MENU_B") else [])]
     prompts_dir = prompts_dir or Path(settings["PROMPTS_DIR"])
-    with boundary([menu_path, prompts_dir]):
+    with boundary([*trees, prompts_dir]):
         try:
             catalog = prompts.load(prompts_dir)
             problems += catalog.problems()
@@ -151,12 +154,15 @@ def lint(menu_file: Path | None, prompts_dir: Path | None) -> None:
             for problem in exc.problems:
                 click.echo(str(problem))
             raise SystemExit(1) from exc
-        menu, found = check(menu_path, catalog)
-        problems += found
-    for problem in problems:
-        click.echo(str(problem))
-    click.echo(summary(menu, problems))
-    if any(p.severity == "error" for p in problems):
+        checked = [check(tree, catalog) for tree in trees]
+    failed = False
+    for index, (menu, found) in enumerate(checked):
+        shown = [*(problems if index == 0 else []), *found]  # the catalog's with the first
+        for problem in shown:
+            click.echo(str(problem))
+        click.echo(summary(menu, shown))
+        failed = failed or any(p.severity == "error" for p in shown)
+    if failed:
         raise SystemExit(1)
 
 
@@ -166,6 +172,32 @@ NO_SECRET_KEY = ("SECRET_KEY is not set: ivr serve signs the console's sessions 
                  "or SECRET_KEY in instance/config.py, or try it out with ivr serve --dev")
 
 
+
+
+def _serve_problems(overrides: dict[str, bool], dev: bool, host: str, port: int) -> None:
+    """Refuse what would stop ``ivr serve`` once started, before the app makes its database
+    or a key on disk: a failing command leaves no file behind."""
+    from ivr import config
+    from ivr.app import DEV_REFUSED
+    from ivr.cliargs import sqlite_problem, writable_problem
+    from ivr.database import is_postgres
+
+    with boundary(settings_files):
+        settings = config.read(overrides, make_key=False)
+    if settings["DEV"] and not dev:  # as create_app refuses it
+        raise click.ClickException(DEV_REFUSED)
+    location = str(settings["DATABASE"])
+    if not settings["SECRET_KEY_GIVEN"] and (is_postgres(location) or not dev):
+        raise click.ClickException(config.NO_POSTGRES_KEY if is_postgres(location)
+                                   else NO_SECRET_KEY)
+    existing = not is_postgres(location) and Path(location).exists()  # else made, folder too
+    log_file = settings["ACCESS_LOG"]
+    problem = listen_problem(host, port) or (
+        sqlite_problem(Path(location)) if existing else None) or (
+        writable_problem(Path(log_file), "the access log (ACCESS_LOG)")
+        if isinstance(log_file, str) and not dev else None)
+    if problem:
+        raise click.ClickException(problem)
 
 
 @cli.command()
@@ -185,15 +217,11 @@ def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: i
     overrides = {"DEV": True} if dev else {}
     if demo:
         overrides["DEMO"] = True
+    _serve_problems(overrides, dev, host, port)  # before anything is made on disk
     with boundary(settings_files):
         from ivr.app import create_app
 
         app = create_app(overrides)
-    if not dev and not app.config["SECRET_KEY_GIVEN"]:
-        raise click.ClickException(NO_SECRET_KEY)
-    problem = listen_problem(host, port)
-    if problem:
-        raise click.ClickException(problem)
     if dev:
         app.run(host=host, port=port, debug=False)
         return
@@ -282,12 +310,13 @@ def _pending_callbacks(location: str) -> list[dict[str, Any]]:
     """The pending callbacks with the language of the call that asked, read only: a
     SQLite file is neither created, migrated nor written, a PostgreSQL session refuses
     writes."""
-    from ivr.database import open_database
+    from ivr.database import not_ivr, open_database
 
     with boundary(), closing(open_database(location, read_only=True)) as db:
         tables = db.tables()
-        if "callbacks" not in tables:
-            raise click.ClickException(f"{db.where} has no callbacks: not an ivr database")
+        problem = not_ivr(db.where, tables, ("callbacks",))
+        if problem:
+            raise click.ClickException(problem)
         columns = db.columns("callbacks")
         optional = {"verified": "0", "requests": "1"}  # older databases lack them
         picked = ", ".join(f"b.{c}" if c in columns else f"{default} AS {c}"
@@ -351,17 +380,19 @@ def _merged(pending: list[dict[str, Any]], zone: ZoneInfo,
 def unlock(account: str, database: Path | str | None) -> None:
     """Lift an account's phone-verification lock, once support has verified its owner."""
     from ivr.backend import mask
+    from ivr.cliargs import server_key
     from ivr.lockouts import StoreLockouts
     from ivr.store import Store
 
-    settings = app_settings(database, secret=True)
+    settings = app_settings(database)
     digits = settings["ACCOUNT_DIGITS"]
     if not (account.isdigit() and len(account) == digits):
         raise click.BadParameter(f"an account number has {digits} digits", param_hint="ACCOUNT")
+    secret = server_key(settings)  # another key would find no lock on a locked account
     location = str(settings["DATABASE"])
-    _check_database(location)
     with boundary(), closing(Store(location, pool_size=1)) as store:
-        found = StoreLockouts(store, str(settings["SECRET_KEY"])).unlock(account,
-                                                                        datetime.now(UTC))
-    click.echo(f"phone verification unlocked for account {mask(account)}" if found
+        locked, failures = StoreLockouts(store, secret).unlock(account, datetime.now(UTC))
+    forgotten = f"{counted(failures, 'failed PIN')} forgotten"
+    click.echo(f"phone verification unlocked for account {mask(account)}" if locked
+               else f"account {mask(account)} was not locked; {forgotten}" if failures
                else f"account {mask(account)} had no lock or failed PINs on record")

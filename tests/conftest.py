@@ -57,11 +57,16 @@ def _backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(name="database")
-def _database(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> str:
-    """The test's own database: a SQLite file, or a fresh PostgreSQL database."""
+def _database(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test's own database: a SQLite file, or a fresh PostgreSQL database (dropped
+    after the test)."""
     if backend == "sqlite":
-        return str(tmp_path / "ivr.db")
-    return str(request.getfixturevalue("postgres_server").fresh_database())
+        yield str(tmp_path / "ivr.db")
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = str(server.fresh_database())
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture(name="settings")

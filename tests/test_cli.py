@@ -9,6 +9,7 @@ import time
 import urllib.request
 
 from click.testing import CliRunner
+from programs import needs_espeak
 
 from ivr import create_app
 from ivr.cli import cli
@@ -93,6 +94,7 @@ def test_gunicorn_serves_signed_calls_over_http(tmp_path):
         server.wait(timeout=10)
 
 
+@needs_espeak
 def test_call_with_audio_writes_the_call_as_long_as_its_trace(tmp_path):
     import json
     import wave
@@ -107,3 +109,27 @@ def test_call_with_audio_writes_the_call_as_long_as_its_trace(tmp_path):
         assert audio.getframerate() == 8000 and audio.getnchannels() == 1
         seconds = audio.getnframes() / audio.getframerate()
     assert abs(seconds - trace["outcome"]["duration_s"]) <= 0.01 * seconds
+
+
+def test_ivr_help_lists_every_command_with_its_own_help_and_loads_none_of_them():
+    """``ivr --help`` shows each command's real help line without importing its module:
+    no NumPy, holidays, simulator, tuning or web stack for a look at the commands."""
+    import click
+
+    launch = ("import sys; from ivr.cli import cli\n"
+              "try: cli(['--help'], prog_name='ivr')\n"
+              "except SystemExit: pass\n"
+              "heavy = ('numpy', 'holidays', 'flask', 'twilio', 'yaml', 'jieba', 'ivr.sim', "
+              "'ivr.tuning', 'ivr.queue', 'ivr.store')\n"
+              "print('loaded:', sorted(m for m in sys.modules if m.startswith(heavy)))")
+    lazy = subprocess.run([sys.executable, "-c", launch], capture_output=True, text=True,
+                          check=True, env={"COLUMNS": "80", "PATH": ""}).stdout
+    assert lazy.rstrip().endswith("loaded: []")
+    # the same help from a plain group of the loaded commands, line for line
+    context = click.Context(cli)
+    loaded = click.Group("ivr", help=cli.help, params=cli.params, commands={
+        name: cli.get_command(context, name) for name in cli.list_commands(context)})
+    formatter = click.HelpFormatter(width=78)  # as click makes it for 80 columns
+    loaded.format_help(click.Context(loaded, info_name="ivr"), formatter)
+    assert lazy.split("Commands:")[1].split("loaded:")[0].rstrip() == \
+        formatter.getvalue().split("Commands:")[1].rstrip()

@@ -391,22 +391,26 @@ def test_add_user_asks_twice_and_lists_users(runner, database):
                                 "general,payments", "--code", "4321", "--db", db],
                           input=f"{PASSWORD}\n{PASSWORD}\n135790\n135790\n")
     assert agent.exit_code == 0, agent.output
-    listed = runner.invoke(cli, ["ops", "users", "--db", db])
-    assert listed.output.splitlines() == ["wang  agent  general,payments  code 4321",
-                                          "lead  ops"]
+    listed = runner.invoke(cli, ["ops", "users", "--db", db], env={"IVR_SECRET_KEY": "k"})
+    assert listed.output.splitlines() == ["NAME  ROLE   QUEUES            KNOWN BY   STATE",
+                                          "wang  agent  general,payments  code 4321  active",
+                                          "lead  ops    -                 -          active"]
     assert "scrypt" not in listed.output
 
 
 def test_add_user_lists_every_mistake(runner, tmp_path):
     result = runner.invoke(cli, ["ops", "add-user", "bad name", "--role", "agent", "--queues",
                                  "nowhere", "--phone", "12345", "--db",
-                                 str(tmp_path / "ivr.db")], input="short\nshort\n")
+                                 str(tmp_path / "ivr.db")])
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert "Error: cannot add the user:" in lines
-    for says in ("the name 'bad name' must be", "at least 10 characters", "no such queue: nowhere",
+    assert "Error: cannot add the user:" in lines  # before any password is asked for
+    for says in ("the name 'bad name' must be", "no such queue: nowhere",
                  "the phone must be an E.164 number"):
         assert any(says in line for line in lines), (says, result.output)
+    short = runner.invoke(cli, ["ops", "add-user", "y", "--db", str(tmp_path / "ivr.db")],
+                          input=f"short\nshort\n{PASSWORD}\n{PASSWORD}\n")
+    assert short.exit_code == 0 and "at least 10 characters" in short.output
     mismatch = runner.invoke(cli, ["ops", "add-user", "x", "--db", str(tmp_path / "ivr.db")],
                              input=f"{PASSWORD}\nother one!!\n")
     assert mismatch.exit_code == 1 and "do not match" in mismatch.output
@@ -439,10 +443,12 @@ def test_the_readme_adds_users_as_it_says(runner, database):
     section = readme.split("## The ops console")[1].split("\n## ")[0]
     examples = [line.split("#")[0].split() for line in section.splitlines()
                 if line.startswith("ivr ops ")]
-    assert len(examples) == 4
+    assert len(examples) == 8
     db = ["--db", database]
+    key = {"IVR_SECRET_KEY": "k"}  # the server's, as the README says ivr ops needs
     for example in examples:
         answers = f"{PASSWORD}\n{PASSWORD}\n" + ("135790\n135790\n" if "--code" in example else "")
-        result = runner.invoke(cli, example[1:] + db, input=answers)
+        result = runner.invoke(cli, example[1:] + db, input=answers, env=key)
         assert result.exit_code == 0, (example, result.output)
-    assert [line.split()[0] for line in result.output.splitlines()] == ["li", "wang", "lead"]
+    listed = runner.invoke(cli, ["ops", "users", *db], env=key)
+    assert [line.split()[0] for line in listed.output.splitlines()] == ["NAME", "wang", "lead"]

@@ -4,7 +4,8 @@ The keys: Flask signs the session with a key derived from ``SECRET_KEY`` by HMAC
 throttle keys its hashes with another, so neither is the lockout book's key itself. The
 throttle keeps keyed hashes of the name and of the address in ``login_failures``, never
 the name or the address: ``MAX_FAILURES`` within ``WINDOW`` on either refuses the next
-log-in until the oldest of them is out of the window.
+log-in until the oldest of them is out of the window. ``ivr ops users`` shows a name so
+refused as locked, and ``ivr ops unlock`` lifts it (``failures``, ``unlock``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from flask import current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from ivr import plural
 from ivr.console import records
 from ivr.console import text as words
 from ivr.console.site import bp, hotline, t, users
@@ -33,13 +35,20 @@ def derived_key(secret: str, purpose: str) -> bytes:
     return hmac.new(secret.encode(), f"ivr console: {purpose}".encode(), hashlib.sha256).digest()
 
 
+def _keyed(throttle_key: bytes, kind: str, value: str) -> str:
+    return hmac.new(throttle_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def name_key(throttle_key: bytes, name: str) -> str:
+    """The throttle's key of a log-in name, case folded: ``ivr ops`` makes it from the
+    ``derived_key(SECRET_KEY, "throttle_key")`` the server uses."""
+    return _keyed(throttle_key, "name", name.lower())
+
+
 def _keys(name: str, address: str) -> tuple[str, str]:
+    """The name's key, then the address's: ``reserve`` writes their rows in this order."""
     key = current_app.extensions["ivr_console"]["throttle_key"]
-
-    def keyed(kind: str, value: str) -> str:
-        return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-
-    return keyed("name", name.lower()), keyed("addr", address)
+    return name_key(key, name), _keyed(key, "addr", address)
 
 
 def reserve(store: Store, keys: tuple[str, ...], now: datetime) -> datetime | list[int]:
@@ -61,6 +70,35 @@ def reserve(store: Store, keys: tuple[str, ...], now: datetime) -> datetime | li
             return latest
         return [int(db.execute("INSERT INTO login_failures (key, at) VALUES (?, ?) "
                                "RETURNING id", (key, iso(now))).fetchone()[0]) for key in keys]
+
+
+def failures(store: Store, now: datetime) -> dict[str, int]:
+    """The failed log-ins within the window, by key: a name's key at ``MAX_FAILURES`` is
+    refused (``ivr ops users`` says locked)."""
+    return {r["key"]: int(r["n"]) for r in store.read_all(
+        "SELECT key, COUNT(*) AS n FROM login_failures WHERE at>? GROUP BY key",
+        (iso(now - WINDOW),))}
+
+
+def unlock(store: Store, key: str, now: datetime, actor: str, target: str,
+           also: str = "") -> int:
+    """``ivr ops unlock``: forget the failed log-ins of a name (its ``key``) and the same
+    log-ins' count against their address, else the user stays refused from where they
+    failed; the address keeps other names' failures, so a guesser there stays refused.
+    An address's row is the one ``reserve`` wrote just after the name's (same second,
+    next id). Audited with ``also`` (what else the command lifted) unless nothing was;
+    returns how many failures within the window were forgotten."""
+    with store.tx(f"login:{key}") as db:
+        rows = db.execute("SELECT id, at FROM login_failures WHERE key=?", (key,)).fetchall()
+        db.executemany("DELETE FROM login_failures WHERE id=? AND at=? AND key<>?",
+                       [(int(r["id"]) + 1, r["at"], key) for r in rows])
+        db.execute("DELETE FROM login_failures WHERE key=?", (key,))
+        counted = sum(parse_iso(r["at"]) > now - WINDOW for r in rows)
+        lifted = [f"{plural.counted(counted, 'failed log-in')} forgotten"] if counted else []
+        if lifted or also:
+            records._audit(db, now, actor, "user unlocked", target,
+                           "; ".join([*lifted, *filter(None, [also])]))
+    return counted
 
 
 def _forgive(store: Store, ids: list[int]) -> None:
