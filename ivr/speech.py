@@ -244,14 +244,17 @@ class Listener:
         if not runs:
             return []
         found = []
+        best: dict[str, tuple[float, frozenset[int]]] = {}  # a keyword's best run, once
         for order, target in enumerate(self.targets.get(node.id, ())):
             # per phrase: the share heard, and each keyword heard with how well and where
             phrases = []
             for said in self.phrases.get((lang, target), ()):
                 heard = {}
                 for keyword in said:
-                    alike, at = max(((_alike(keyword, run, zh), at) for run, at in runs),
-                                    key=lambda found: found[0])
+                    if keyword not in best:
+                        best[keyword] = max(((_alike(keyword, run, zh), at) for run, at in runs),
+                                            key=lambda found: found[0])
+                    alike, at = best[keyword]
                     if alike >= least:  # how well: 1 exact, 0.5 barely
                         quality = 0.5 + 0.5 * (alike - least) / (1 - least)
                         heard[keyword] = (len(keyword) * alike, quality, at)
