@@ -89,20 +89,51 @@ def boundary(files: Files = ()) -> Iterator[None]:
 
 def app_settings(database: Path | str | None = None, *,
                  secret: bool = False) -> dict[str, Any]:
-    """The app's settings, through the same layers as ``create_app`` (``config.read``), for
-    a command that reads them without serving: dev mode (no Twilio token needed), a
-    command's ``--db`` over the database setting, and unless ``secret`` no secret key made
-    on disk. A problem is one click error.
+    """The app's settings, through the same layers and checks as ``create_app``
+    (``config.read``), for a command that reads them without serving: no Twilio token
+    needed, a command's ``--db`` over the database setting, no secret key made on disk.
+    With ``secret``, SECRET_KEY is the server's (``server_key``). A problem is one click
+    error.
     """
     from ivr import config
 
-    layered: dict[str, Any] = {"DEV": True, **({} if secret else {"SECRET_KEY": "unused"})}
-    if database:
-        layered["DATABASE"] = str(database)
+    layered: dict[str, Any] = {"DATABASE": str(database)} if database else {}
     try:
-        return config.read(layered)
+        settings = config.read(layered, token_required=False, make_key=False)
+        if secret:
+            settings["SECRET_KEY"] = server_key(settings)
+        return settings
     except IVRError as exc:
         raise error(exc) from exc
+
+
+def server_key(settings: Mapping[str, Any]) -> str:
+    """The key the server keys its hashes with (the lockout book's, the console
+    throttle's), for a command that looks them up: the SECRET_KEY setting, else the one
+    a server keeps beside a SQLite database. A click error when there is none, or when
+    the database says the server keys with another: a lookup with the wrong key finds no
+    lock on a locked account. The database is only read (nothing is made on disk)."""
+    from ivr import config
+    from ivr.database import is_postgres, open_database
+    from ivr.lockouts import key_problem
+
+    location = str(settings["DATABASE"])
+    secret: str | None = settings.get("SECRET_KEY")
+    if not secret and is_postgres(location):
+        raise click.ClickException(config.NO_POSTGRES_KEY)
+    problem = database_problem(location)
+    if problem:
+        raise click.ClickException(problem)
+    with boundary():
+        secret = secret or config.kept_key(location)
+        db = open_database(location, read_only=True, pool_size=1)
+        try:
+            problem = key_problem(db, secret)
+        finally:
+            db.close()
+    if problem or not secret:
+        raise click.ClickException(problem or "SECRET_KEY is not set")
+    return secret
 
 
 def database_problem(location: Path | str) -> str | None:
@@ -229,6 +260,17 @@ class TextFile(click.Path):
         return path
 
 
+def writable_problem(path: Path, what: str) -> str | None:
+    """Why ``what``, the file at ``path``, cannot be written (None when it can), found
+    without creating it: a command that then fails leaves no file behind."""
+    if path.exists():
+        if path.is_dir():
+            return f"{what}: {path} is a folder"
+        return None if os.access(path, os.W_OK) else f"{what}: cannot write {path}"
+    problem = _writable_folder(path)
+    return f"{what}: {problem}" if problem else None
+
+
 def _writable_folder(path: Path) -> str | None:
     """Why a file cannot be created at ``path`` (None when it can)."""
     folder = path.parent
@@ -332,7 +374,26 @@ def sqlite_problem(path: Path, create: bool = False) -> str | None:
         return None if create else f"{path} is empty, not an ivr database"
     if head != SQLITE_MAGIC:
         return f"{path} is not a SQLite database"
-    return None
+    return _foreign(path)
+
+
+def _foreign(path: Path) -> str | None:
+    """Why the SQLite file at ``path`` is another application's (None when it may be
+    ivr's), read without changing it: opened for writing, SQLite would switch it to WAL."""
+    import sqlite3
+
+    from ivr.database import not_ivr
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # the command opens it and says what is wrong in its own words
+    return not_ivr(str(path), tables) if tables else None
 
 
 def listen_problem(host: str, port: int) -> str | None:

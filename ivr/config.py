@@ -23,7 +23,7 @@ import re
 import secrets
 import traceback
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,17 +124,24 @@ def load(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
     app.config.update(read(test_config))
 
 
-def read(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def read(test_config: Mapping[str, Any] | None = None, *, token_required: bool = True,
+         make_key: bool = True) -> dict[str, Any]:
     """The settings from every layer, checked; raise ConfigError listing every problem.
 
     A problem names the setting as the user wrote it: ``IVR_LOCKOUT_S`` for the
     environment, ``LOCKOUT_S in instance/config.py`` for the file.
+
+    A command that reads the settings without answering calls requires no Twilio token
+    (``token_required=False``) and makes no key on disk (``make_key=False``: a SECRET_KEY
+    not given stays None; ``kept_key`` reads the one a server keeps). The other checks are
+    the same, so ``ivr lint`` refuses what ``ivr serve`` refuses.
     """
     settings = dict(DEFAULTS)
     origin: dict[str, str] = {}  # setting -> where its value came from, as written there
     path = INSTANCE_DIR / "config.py"
     for name, value in _from_file(path).items():
         settings[name], origin[name] = value, f"{name} in {path}"
+    warn_unknown_file(origin, path)
     warn_unknown_env()
     for key, text in os.environ.items():
         name = key.removeprefix(PREFIX)
@@ -145,23 +152,52 @@ def read(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         settings["TWILIO_AUTH_TOKEN"] = os.environ["TWILIO_AUTH_TOKEN"]
         origin["TWILIO_AUTH_TOKEN"] = "TWILIO_AUTH_TOKEN"
     for name, value in (test_config or {}).items():
+        if name in _FLAGS and name in origin and not isinstance(_flag(settings[name]), bool):
+            continue  # a wrong IVR_DEV stays for check to name, even under ivr serve --dev
         settings[name] = value
         origin.pop(name, None)
-    for name in (*_FLAGS, "ACCESS_LOG"):  # IVR_DEV=1 reads as the integer 1
-        if settings.get(name) in (0, 1):
-            settings[name] = bool(settings[name])
+    for name in (*_FLAGS, "ACCESS_LOG"):
+        settings[name] = _flag(settings.get(name))
     settings["DATABASE"] = _database(settings["DATABASE"])
     if not settings["AUDIO_DIR"]:
         settings["AUDIO_DIR"] = str(DEFAULT_AUDIO_DIR.resolve())
-    check(settings, origin)
+    check(settings, origin, token_required=token_required)
     # whether a layer gave the key (``ivr serve`` requires one), before one is kept on disk
     settings["SECRET_KEY_GIVEN"] = bool(settings["SECRET_KEY"])
     if not settings["SECRET_KEY"]:
-        if is_postgres(settings["DATABASE"]):  # no folder every host shares to keep one in
-            raise ConfigError("SECRET_KEY must be set with a PostgreSQL database: every host "
-                              "sharing it needs the same key (IVR_SECRET_KEY)")
-        settings["SECRET_KEY"] = _kept_secret(Path(settings["DATABASE"]).parent)
+        if not make_key:
+            settings["SECRET_KEY"] = None
+        elif is_postgres(settings["DATABASE"]):  # no folder every host shares to keep one in
+            raise ConfigError(NO_POSTGRES_KEY)
+        else:
+            settings["SECRET_KEY"] = _kept_secret(Path(settings["DATABASE"]).parent)
     return settings
+
+
+NO_POSTGRES_KEY = ("SECRET_KEY must be set with a PostgreSQL database: every host sharing it "
+                   "needs the same key (IVR_SECRET_KEY)")
+
+
+def _flag(value: Any) -> Any:
+    """A flag as a bool where it is one: ``IVR_DEV=1`` reads as the integer 1."""
+    return bool(value) if value in (0, 1) else value
+
+
+def warn_unknown_file(names: Iterable[str], path: Path) -> list[str]:
+    """Warn once about each name ``path`` defines that is no setting but close to one (a
+    typo is otherwise silently ignored, as a mistyped ``IVR_*`` variable is warned
+    about); return them. A name close to none may be Flask's own (``SESSION_COOKIE_NAME``)."""
+    mistyped = []
+    for name in sorted(set(names) - set(SETTINGS)):
+        close = difflib.get_close_matches(name, SETTINGS, n=1)
+        if close:
+            mistyped.append(name)
+            said = f"{name} in {path}"
+            if said not in _warned:
+                _warned.add(said)
+                log.warning("%s is not a setting and is ignored (did you mean %s?)", said,
+                            close[0])
+    return mistyped
 
 
 def warn_unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -258,6 +294,16 @@ def database_location(value: Any) -> str:
     return text
 
 
+def kept_key(database: str) -> str | None:
+    """The random SECRET_KEY a server without one keeps beside this SQLite database, if
+    one did (never made here: a command that only reads keeps no file behind)."""
+    path = Path(database).parent / "secret_key"
+    try:
+        return path.read_text().strip() if path.is_file() else None
+    except OSError as exc:
+        raise ConfigError(f"SECRET_KEY is not set and {path} cannot be read: {exc}") from exc
+
+
 def _kept_secret(folder: Path) -> str:
     """A random secret made once and kept beside the database (mode 0600), for one host."""
     path = folder / "secret_key"
@@ -274,10 +320,12 @@ def _kept_secret(folder: Path) -> str:
         raise ConfigError(f"SECRET_KEY is not set and {path} cannot be kept: {exc}") from exc
 
 
-def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) -> None:
+def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None, *,
+          token_required: bool = True) -> None:
     """Refuse to start on settings that would only fail on the first call.
 
     ``origin`` names each setting as the user wrote it (``IVR_LOCKOUT_S``), for the message.
+    ``token_required=False``: a command that answers no call needs no Twilio token.
     """
     def named(name: str) -> str:
         return (origin or {}).get(name, name)
@@ -306,7 +354,7 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None) ->
     cost = config.get("PIN_HASH_N")
     if not isinstance(cost, int) or cost < 2 or cost & (cost - 1):
         problems.append(f"{named('PIN_HASH_N')} must be a power of 2, not {cost!r}")
-    if not config.get("TWILIO_AUTH_TOKEN") and not config.get("DEV"):
+    if token_required and not config.get("TWILIO_AUTH_TOKEN") and not config.get("DEV"):
         problems.append("TWILIO_AUTH_TOKEN is required (or start in dev mode: ivr serve --dev)")
     url = config.get("PUBLIC_URL")
     if url and not str(url).startswith(("http://", "https://")):

@@ -90,6 +90,7 @@ class Hotline:
             alert_failures=settings["LOCKOUT_ALERT_FAILURES"],
             alert_window_s=settings["LOCKOUT_ALERT_WINDOW_S"])
         lockouts = StoreLockouts(store, settings["SECRET_KEY"], policy)
+        lockouts.record_key(datetime.now(UTC))  # which key support's commands must have
         return cls(catalog, store, wallet, lockouts, centre, settings,
                    Users(store, settings["PIN_HASH_N"]), tree, tree_b,
                    float(settings.get("MENU_B_SHARE") or 0) if tree_b else 0.0)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ivr.backend import Lock, mask
-from ivr.database import Tx
+from ivr.database import Database, Tx
 from ivr.store import Store, iso, parse_iso
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,34 @@ class LockoutPolicy:
     caller_failures: int = 10  # wrong PINs from one caller ID, over all accounts
     alert_failures: int = 50  # wrong PINs over all accounts within alert_window_s: a warning
     alert_window_s: int = 600
+
+
+#: what the key's fingerprint is an HMAC of: it says which key, and nothing of the key
+FINGERPRINT_LABEL = b"ivr: which SECRET_KEY keys the lockout book"
+
+
+def fingerprint(secret: str | bytes) -> str:
+    """A fingerprint of a SECRET_KEY, kept in the database (``keyed_with``)."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:32]
+
+
+def key_problem(db: Database, secret: str | None) -> str | None:
+    """Why ``secret`` may not be the key the server keys its hashes with (None when it
+    is, or when no server of this release has recorded one). With another key a locked
+    account reads as not locked: a support command refuses rather than say so."""
+    recorded = db.read_one("SELECT fingerprint FROM keyed_with WHERE id=1") \
+        if "keyed_with" in db.tables() else None
+    if recorded is None:
+        return None if secret else (f"SECRET_KEY is not set and none is kept beside "
+                                    f"{db.where}: set IVR_SECRET_KEY to the server's")
+    if secret and hmac.compare_digest(fingerprint(secret), str(recorded[0])):
+        return None
+    if not secret:
+        return (f"SECRET_KEY is not set: the lockouts in {db.where} were keyed with the "
+                "server's; set IVR_SECRET_KEY to it")
+    return (f"the lockouts in {db.where} were keyed with another SECRET_KEY: set "
+            "IVR_SECRET_KEY to the server's")
 
 
 class StoreLockouts:
@@ -143,15 +171,48 @@ class StoreLockouts:
         attempt = self.reserve(account, caller, now)
         return attempt if isinstance(attempt, Lock) else self.settle(attempt, False, now)
 
-    def unlock(self, account: str, now: datetime) -> bool:
-        """Support cleared the account after verifying the owner: the count starts over."""
+    def unlock(self, account: str, now: datetime) -> tuple[bool, int]:
+        """Support cleared the account after verifying the owner: the count starts over.
+
+        Returns whether it was locked and the failed PINs that counted towards a lock,
+        so that support is told, and the log says, only what was lifted (an earlier
+        lock's escalation is reset all the same).
+        """
         key = self.key("a", account)
         with self.store.tx(key) as db:
-            changed = db.execute(
-                "UPDATE pin_locks SET locked_until=NULL, locks=0, counted_from=?, "
-                "last_success=? WHERE key=?", (iso(now), iso(now), key)).rowcount
-        log.warning("phone verification unlocked by support for account %s", mask(account))
-        return bool(changed)
+            row = db.execute("SELECT * FROM pin_locks WHERE key=?", (key,)).fetchone()
+            locked, failures = self._lock_of(row, now, key) is not None, \
+                self._failures(db, key, row, now)
+            if locked or failures or (row and row["locks"]):
+                db.execute(
+                    "INSERT INTO pin_locks (key, counted_from, locks, last_success) "
+                    "VALUES (?, ?, 0, ?) ON CONFLICT (key) DO UPDATE SET "
+                    "counted_from=excluded.counted_from, locks=0, "
+                    "last_success=excluded.last_success, locked_until=NULL",
+                    (key, iso(now), iso(now)))
+        if locked:
+            log.warning("phone verification unlocked by support for account %s", mask(account))
+        elif failures:
+            log.warning("%d failed PINs of account %s forgotten by support", failures,
+                        mask(account))
+        return locked, failures
+
+    def record_key(self, now: datetime) -> None:
+        """Record which key the book is keyed with from now (a fingerprint), at the server's
+        start: a support command with another key would find no lock on a locked account,
+        so it compares its own first (``key_problem``) and refuses."""
+        mine = fingerprint(self._secret)
+        row = self.store.read_one("SELECT fingerprint FROM keyed_with WHERE id=1")
+        if row is not None and hmac.compare_digest(row[0], mine):
+            return
+        with self.store.tx("ivr:keyed_with") as db:
+            db.execute("INSERT INTO keyed_with (id, fingerprint, since) VALUES (1, ?, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET fingerprint=excluded.fingerprint, "
+                       "since=excluded.since", (mine, iso(now)))
+        if row is not None:
+            log.warning("SECRET_KEY is not the key the lockout book was keyed with until now: "
+                        "its locks and failed PINs no longer count (set the same "
+                        "IVR_SECRET_KEY on every host and across restarts)")
 
     # -- the counting ---------------------------------------------------------------------
     def _lock_of(self, row: Any, now: datetime, key: str) -> Lock | None:

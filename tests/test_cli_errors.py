@@ -323,7 +323,8 @@ def test_a_gbk_traffic_file(run, gbk, tmp_path):
     for command in (["demo"], ["callbacks"], ["call", "--press", "2 0"], ["advise"],
                     ["forecast", "--db", "x.db"]):
         if command == ["callbacks"]:
-            sqlite3.connect("app.db").execute("CREATE TABLE callbacks (x)").connection.close()
+            with closing(sqlite3.connect("app.db")) as db:  # ivr's tables, for the traffic file
+                db.executescript("CREATE TABLE calls (x); CREATE TABLE callbacks (x)")
         one_error(run(*command, env={"IVR_TRAFFIC": traffic}), "traffic.yaml", "not UTF-8", GBK)
 
 

@@ -105,6 +105,7 @@ def newer(location: str | Path) -> None:
 
 #: migration 3's name, as the commands print it
 HEARD = migrations.MIGRATIONS[2].name
+KEYED_WITH = migrations.MIGRATIONS[3].name
 
 
 def first_call(location: str | Path) -> dict | None:
@@ -171,9 +172,13 @@ def test_status_of_a_sqlite_file_of_another_program(runner, tmp_path):
     path = tmp_path / "other.db"
     with closing(sqlite3.connect(path)) as db:
         db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
-    result = ivr(runner, "db", "status", "--db", str(path), "--json")
-    assert result.exit_code == 0
-    assert json.loads(result.output)["state"] == "empty"
+    before = path.read_bytes()
+    for command in ("status", "upgrade"):  # neither read as an empty ivr one nor upgraded
+        result = ivr(runner, "db", command, "--db", str(path))
+        assert result.exit_code == 2
+        assert result.output.splitlines()[-1].endswith(
+            f"{path} is not an ivr database (it has tables notes but not calls)")
+    assert path.read_bytes() == before
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -183,17 +188,17 @@ def test_a_database_of_a_newer_release_is_refused(runner, tmp_path, request, kin
     newer(location)
     result = ivr(runner, "db", "status", "--db", location)
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == ("made by a newer ivr (version 4 > 3): upgrade "
+    assert result.output.splitlines()[-1] == ("made by a newer ivr (version 5 > 4): upgrade "
                                               "ivr to use it")
-    assert "4  2027-01-01T00:00:00+00:00  from a future release" in result.output
+    assert "5  2027-01-01T00:00:00+00:00  from a future release" in result.output
     assert json.loads(ivr(runner, "db", "status", "--db", location, "--json").output)[
         "state"] == "newer"
     upgraded = ivr(runner, "db", "upgrade", "--db", location)
     assert upgraded.exit_code == 1
-    assert "was made by a newer ivr (version 4 > 3): upgrade ivr" in upgraded.output
+    assert "was made by a newer ivr (version 5 > 4): upgrade ivr" in upgraded.output
     copied = ivr(runner, "db", "copy", "--from", location, "--to", str(tmp_path / "copy.db"))
     assert copied.exit_code == 1
-    assert "was made by a newer ivr (version 4 > 3)" in copied.output
+    assert "was made by a newer ivr (version 5 > 4)" in copied.output
     assert not (tmp_path / "copy.db").exists()
     assert "s3cret" not in result.output + upgraded.output + copied.output
 
@@ -226,14 +231,15 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
         "applying 1: the tables of the releases before schema versions",
         "applying 2: audit_log.user is now actor (user is a reserved word in PostgreSQL)",
         f"applying 3: {HEARD}",
-        "now at version 3",
+        f"applying 4: {KEYED_WITH}",
+        "now at version 4",
     ]
     with closing(sqlite3.connect(old_db)) as db:
         assert db.execute("SELECT * FROM calls ORDER BY call_sid").fetchall() == calls_before
         assert db.execute("SELECT id, at, actor, action FROM audit_log").fetchall() == \
             audit_before
     again = ivr(runner, "db", "upgrade", "--db", str(old_db))
-    assert again.output.splitlines()[-1] == "already at version 3, this release's latest"
+    assert again.output.splitlines()[-1] == "already at version 4, this release's latest"
     assert ivr(runner, "db", "status", "--db", str(old_db)).output.splitlines()[-1] == \
         "up to date"
     call = first_call(old_db)
@@ -248,7 +254,7 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
 def test_upgrade_makes_the_tables_of_a_new_postgresql_database(runner, pg_url):
     result = ivr(runner, "db", "upgrade", "--db", with_password(pg_url))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "now at version 3"
+    assert result.output.splitlines()[-1] == "now at version 4"
     assert "s3cret" not in result.output
     db = open_database(pg_url, read_only=True)
     try:
@@ -323,7 +329,7 @@ def test_copy_of_release_015_reads_it_as_it_is(runner, old_db, old_rows, pg_url)
     assert copied == old_rows
     assert [r[2] for r in copied["audit_log"]] == ["alice"] * 3  # read from "user"
     assert len(copied["calls"]) == 5 and len(copied["call_events"]) == 36
-    assert result.stdout.splitlines()[-1] == ("12 tables, 59 rows; the target's row counts "
+    assert result.stdout.splitlines()[-1] == ("13 tables, 59 rows; the target's row counts "
                                               "match the source's")
     assert "call_events 36".split() in [line.split() for line in result.stdout.splitlines()]
     call = first_call(pg_url)
@@ -336,11 +342,12 @@ def test_copy_prints_its_progress_per_table_on_stderr(runner, old_db, old_rows, 
                  "--batch", "10")
     assert result.exit_code == 0, result.output
     progress = result.stderr.splitlines()
-    assert progress[:3] == [
+    assert progress[:4] == [
         f"{target}: applying 1: the tables of the releases before schema versions",
         f"{target}: applying 2: audit_log.user is now actor (user is a reserved word in "
         "PostgreSQL)",
         f"{target}: applying 3: {HEARD}",
+        f"{target}: applying 4: {KEYED_WITH}",
     ]
     assert [line for line in progress if line.startswith("copying call_events")] == [
         f"copying call_events: {n}/36 rows" for n in (10, 20, 30, 36)]
@@ -396,14 +403,16 @@ def test_copy_errors_are_one_line_without_the_password(runner, old_db, tmp_path,
     empty = ivr(runner, "db", "copy", "--from", with_password(pg_url),
                 "--to", str(tmp_path / "new.db"))
     assert empty.exit_code == 1
-    assert empty.output == (f"Error: {pg_url.replace('://ivr@', '://ivr:***@')} has no ivr "
-                            "tables: not an ivr database\n")
+    assert empty.output == (f"Error: {pg_url.replace('://ivr@', '://ivr:***@')} is not an "
+                            "ivr database (it has no tables)\n")
     assert not (tmp_path / "new.db").exists()
     other = tmp_path / "other.db"
     with closing(sqlite3.connect(other)) as db:
         db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
     result = ivr(runner, "db", "copy", "--from", str(other), "--to", pg_url)
-    assert result.output == f"Error: {other} has no ivr tables: not an ivr database\n"
+    assert result.output.splitlines()[-1] == (f"Error: Invalid value for '--from': {other} is "
+                                              "not an ivr database (it has tables notes but "
+                                              "not calls)")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

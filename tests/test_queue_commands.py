@@ -234,6 +234,7 @@ def test_forecast_errors(runner, tmp_path):
         db.execute("CREATE TABLE other (x)")
     db.close()
     result = runner.invoke(forecast_command, ["--db", str(empty)])
-    assert result.exit_code == 1 and "cannot read calls" in result.output
+    assert result.exit_code == 2
+    assert "empty.db is not an ivr database (it has tables other but not calls)" in result.output
     result = runner.invoke(forecast_command, ["--db", str(empty), "--weeks", "0"])
     assert result.exit_code == 2

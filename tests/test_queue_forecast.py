@@ -147,7 +147,7 @@ def test_unreadable_database(tmp_path):
         forecast_from_db(tmp_path / "missing.db", weeks=1, now=NOW)
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
-    with pytest.raises(StoreError, match="no such table"):
+    with pytest.raises(StoreError, match=r"is not an ivr database \(it has no tables\)"):
         forecast_from_db(empty, weeks=1, now=NOW)
 
 

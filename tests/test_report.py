@@ -302,8 +302,8 @@ def test_a_file_that_is_not_an_ivr_database(runner: CliRunner, tmp_path: Path) -
     with sqlite3.connect(other) as conn:
         conn.execute("CREATE TABLE t (x)")
     result = runner.invoke(cli, ["report", "--db", str(other)])
-    assert result.exit_code == 1
-    assert "has no call records: not an ivr database" in result.output
+    assert result.exit_code == 2  # refused as --db, before anything is opened
+    assert f"{other} is not an ivr database (it has tables t but not calls)" in result.output
     text = tmp_path / "notes.db"
     text.write_text("hello")
     result = runner.invoke(cli, ["report", "--db", str(text)])
@@ -342,7 +342,10 @@ def test_the_command_reads_the_period_in_the_centres_time(made: dict[str, Any],
     assert calls("--since", "2026-11-25T09:30") == 9
     assert calls("--since", "2026-11-25T09:30:01+08:00") < 9
     assert calls("--version", "wallet.yaml") == 9
-    assert calls("--version", "0000000000") == 0
+    unknown = runner.invoke(cli, ["report", "--db", made["db"], "--version", "0000000000"])
+    assert unknown.exit_code == 2
+    assert "unknown tree version '0000000000': the calls recorded ran on " in unknown.output
+    assert "(wallet.yaml)" in unknown.output
 
 
 def test_calls_recorded_by_an_earlier_release_are_said_to_be_so(made: dict[str, Any],

@@ -203,3 +203,13 @@ def test_the_access_log_is_a_setting(monkeypatch, value, expected):
 def test_a_bad_access_log_value_is_refused(monkeypatch):
     monkeypatch.setenv("IVR_ACCESS_LOG", "3")
     assert "IVR_ACCESS_LOG must be true, false or a file, not 3" in read_error()
+
+
+def test_pins_are_hashed_at_the_production_cost_unless_a_setting_lowers_it(workdir):
+    """The tests' apps hash at a token cost (tests/conftest.py); the default is scrypt's
+    production cost, with the cost stored in each hash."""
+    app = create_app({"TWILIO_AUTH_TOKEN": "t", "DEMO": True})
+    store = Store(app.config["DATABASE"])
+    hashes = [r["pin_hash"] for r in store.read_all("SELECT pin_hash FROM accounts")]
+    store.close()
+    assert hashes and all(h.startswith("scrypt$16384$8$1$") for h in hashes)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ivr.cliargs import Database, app_logs_quiet, app_settings, boundary
+from ivr.cliargs import Database, app_logs_quiet, app_settings, boundary, database_problem
 from ivr.plural import counted
 
 if TYPE_CHECKING:
@@ -31,12 +31,18 @@ FORCE_HELP = "Even the last ops user who can log in (nobody would see the ops pa
 
 
 @contextmanager
-def _users(settings: dict[str, Any]) -> Iterator[Users]:
+def _users(settings: dict[str, Any], create: bool = False) -> Iterator[Users]:
     """The ``Users`` of the database of the app's ``settings``; the database closed after
-    (a PostgreSQL pool too)."""
+    (a PostgreSQL pool too). Unless ``create``, a database that is not there is an error,
+    not a new file: a command about a user it cannot find leaves nothing behind."""
     from ivr.store import Store
     from ivr.users import Users as Table
 
+    location = str(settings["DATABASE"])
+    # an existing file is checked either way: another application's is named, not changed
+    problem = None if create and not Path(location).exists() else database_problem(location)
+    if problem:
+        raise click.ClickException(problem)
     with boundary():
         store = Store(str(settings["DATABASE"]), state_ttl_s=settings["STATE_TTL_S"],
                       pool_size=1)
@@ -119,7 +125,7 @@ def add_user(name: str, role: str, queues: str | None, phone: str | None, code: 
     from ivr.users import UserError, password_problem, pin_problem
 
     settings = app_settings(database)
-    with _users(settings) as users:
+    with _users(settings, create=True) as users:
         skills, known = _names(queues), _queues(settings)
         try:
             problems = users.problems(name, role, queues=skills, known_queues=known,
@@ -147,7 +153,7 @@ def list_users(database: Path | str | None) -> None:
         settings, secret = app_settings(database, secret=True), True
     except click.ClickException:  # PostgreSQL and no SECRET_KEY here: list, locks unknown
         settings, secret = app_settings(database), False
-    with _users(settings) as users:
+    with _users(settings, create=True) as users:
         found = users.all()
         states = _states(users, found, str(settings["SECRET_KEY"]) if secret else None,
                          datetime.now(UTC))

@@ -10,7 +10,7 @@ differently (JSON edits, epoch seconds) are the backend's methods.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -91,6 +91,27 @@ def is_postgres(location: str | Path) -> bool:
 def shown(location: str | Path) -> str:
     """``location`` fit for a log or an error: a URL's password replaced by ***."""
     return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", str(location))
+
+
+#: the table every ivr database has had since its first release
+IVR_TABLE = "calls"
+
+
+def not_ivr(where: str, tables: Collection[str],
+            needed: Sequence[str] = (IVR_TABLE,)) -> str | None:
+    """Why the database at ``where``, holding ``tables``, is not the ivr database a command
+    needs (None when it holds ``calls`` and every ``needed`` table): one wording for every
+    command, naming what it has, so another application's file is recognised as such."""
+    missing = [t for t in dict.fromkeys((IVR_TABLE, *needed)) if t not in tables]
+    if not missing:
+        return None
+    if IVR_TABLE in missing:  # no ivr database at all: the one table that says so
+        missing = [IVR_TABLE]
+    if not tables:
+        return f"{where} is not an ivr database (it has no tables)"
+    have = sorted(tables)
+    listed = ", ".join(have[:6]) + (" …" if len(have) > 6 else "")
+    return f"{where} is not an ivr database (it has tables {listed} but not {', '.join(missing)})"
 
 
 def open_database(location: str | Path, *, read_only: bool = False,

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ivr.database import Database, Tx, is_postgres, migrations
+from ivr.database import Database, Tx, is_postgres, migrations, not_ivr
 from ivr.errors import StoreError
 from ivr.plural import counted
 
@@ -113,7 +113,8 @@ def check_source(source: Database) -> migrations.Status:
         raise StoreError(f"{source.where} was made by a newer ivr (version {found.version} > "
                          f"{migrations.LATEST}): copy it with that release")
     if not ivr_tables(source):
-        raise StoreError(f"{source.where} has no ivr tables: not an ivr database")
+        raise StoreError(not_ivr(source.where, source.tables()) or
+                         f"{source.where} has no ivr tables: not an ivr database")
     return found
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ivr.database import Database, Tx
+from ivr.database import Database, Tx, not_ivr
 from ivr.errors import StoreError
 
 #: the tables as release 0.15 made them (the baseline: version 1)
@@ -149,6 +149,13 @@ def _heard(db: Database, tx: Tx) -> None:
     tx.execute("ALTER TABLE call_events ADD COLUMN heard TEXT")
 
 
+def _keyed_with(db: Database, tx: Tx) -> None:
+    # one row: a fingerprint of the SECRET_KEY the server keys its hashes with (the
+    # lockout book's, the console throttle's), so ``ivr unlock`` can tell its key is not it
+    tx.execute("CREATE TABLE keyed_with (id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, "
+               "since TEXT NOT NULL)")
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -162,6 +169,8 @@ MIGRATIONS = (
               _actor),
     Migration(3, "call_events.heard: what a spoken answer matched (target, score, "
                  "confidence; never the words)", _heard),
+    Migration(4, "keyed_with: which SECRET_KEY the lockout hashes are keyed with (a "
+                 "fingerprint, never the key)", _keyed_with),
 )
 LATEST = MIGRATIONS[-1].number
 
@@ -182,7 +191,14 @@ class Status:
 
 
 def status(db: Database) -> Status:
-    if "schema_version" not in db.tables():
+    """Where ``db`` stands; StoreError when it holds tables but no ivr one: another
+    application's database is neither read as an old ivr one nor migrated."""
+    tables = db.tables()
+    if tables:
+        problem = not_ivr(db.where, tables)
+        if problem:
+            raise StoreError(problem)
+    if "schema_version" not in tables:
         return Status(0, [], list(MIGRATIONS))
     applied = [(int(r[0]), str(r[1]), str(r[2])) for r in
                db.read_all("SELECT version, name, applied_at FROM schema_version ORDER BY version")]

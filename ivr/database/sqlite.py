@@ -68,6 +68,7 @@ class SQLiteDatabase:
                 if self.path.exists() and not os.access(self.path, os.W_OK):
                     # SQLite would quietly open it read-only, and stay so once it is writable
                     raise sqlite3.OperationalError("the database file is not writable")
+                _created_private(self.path)
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
             if not self.read_only:
@@ -190,6 +191,19 @@ class SQLiteDatabase:
             except sqlite3.Error:  # pragma: no cover - closing a broken connection
                 pass
             self._local.conn = None
+
+
+def _created_private(path: Path) -> None:
+    """Make a new database file readable by its owner only (0600): it holds PIN hashes and
+    account numbers. SQLite gives its -wal and -shm files the main file's mode."""
+    if str(path) == ":memory:" or path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another process made it first, as privately
+    except OSError:
+        pass  # SQLite's connect fails on it too, and says so as a database error
 
 
 def _path(keys: tuple[str, ...]) -> str:

@@ -172,8 +172,12 @@ def advise_command(at: Moment | None, queue: str, traffic_path: Path | None, win
     """The expected wait now and the best times to call in the coming week."""
     centre = _centre(_traffic(traffic_path))
     if queue not in centre.queues:
-        raise click.BadParameter(f"no queue {queue!r}; choose from {', '.join(centre.queues)}",
-                                 param_hint="--queue")
+        import difflib
+
+        close = difflib.get_close_matches(queue, list(centre.queues), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise click.BadParameter(f"no queue {queue!r}{hint}; choose from "
+                                 f"{', '.join(centre.queues)}", param_hint="--queue")
     advice = centre.advise(queue, _when(at, centre), windows)
     click.echo(json.dumps(advice.as_dict(), ensure_ascii=False) if as_json
                else _describe(advice, centre))

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ivr.database import is_postgres, open_database, shown
+from ivr.database import is_postgres, not_ivr, open_database, shown
 from ivr.errors import StoreError
 from ivr.plural import counted, plural
 from ivr.queue import traffic as traffic_file
@@ -231,8 +231,9 @@ def forecast_from_db(
         raise StoreError(f"cannot read calls from {where}: no such database")
     with closing(open_database(location, read_only=True)) as db:
         tables = db.tables()
-        if "calls" not in tables:
-            raise StoreError(f"cannot read calls from {where}: no such table: calls")
+        problem = not_ivr(db.where, tables)
+        if problem:
+            raise StoreError(problem)
         rows = db.read_all("SELECT queue, started_at FROM calls WHERE queue IS NOT NULL")
         timed = "call_events" in tables and \
             {"wait_s", "talk_s", "bridged_at", "queue_result", "ended_at"} <= db.columns("calls")

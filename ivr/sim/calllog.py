@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ivr import speech
-from ivr.database import is_postgres, open_database, shown
+from ivr.database import is_postgres, not_ivr, open_database
 from ivr.errors import StoreError
 from ivr.sim.caller import TIMEOUT, Answer, Kind, Pace, Prompt
 from ivr.sim.errors import ScenarioError
@@ -256,14 +256,13 @@ def _heard(value: Any) -> Mapping[str, Any] | None:
 
 
 def _read_db(location: Path | str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The logged steps and the calls' facts, read only (the database is not migrated)."""
-    where = shown(location)  # a URL's password never shows
+    """The logged steps and the calls' facts, read only (the database is not migrated);
+    ``db.where`` names it without a URL's password."""
     try:
         with closing(open_database(location, read_only=True)) as db:
-            missing = {"calls", "call_events"} - db.tables()
-            if missing:
-                raise ScenarioError(f"{where}: not an ivr database (no such table: "
-                                    f"{', '.join(sorted(missing))})")
+            problem = not_ivr(db.where, db.tables(), ("calls", "call_events"))
+            if problem:
+                raise ScenarioError(problem)
             rows = [dict(r) for r in db.read_all("SELECT * FROM call_events ORDER BY id")]
             calls = [dict(r) for r in db.read_all(
                 "SELECT call_sid, from_number, verified, queue FROM calls")]

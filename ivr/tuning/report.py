@@ -57,7 +57,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ivr.database import Database, open_database
+from ivr.database import Database, not_ivr, open_database
 from ivr.errors import StoreError
 from ivr.menu.model import Kind, Menu, takes_speech
 from ivr.store import iso
@@ -207,10 +207,23 @@ def open_records(location: Path | str) -> Database:
     except StoreError:
         db.close()
         raise
-    if not {"calls", "call_events"} <= tables:
+    problem = not_ivr(db.where, tables, ("calls", "call_events"))
+    if problem:
         db.close()
-        raise StoreError(f"{db.where} has no call records: not an ivr database")
+        raise StoreError(problem)
     return db
+
+
+def recorded_versions(records: Path | str) -> list[tuple[str, str | None]]:
+    """The tree versions the calls at ``records`` ran on, each with its file name (a
+    database older than versions has none), so that an unknown ``--version`` is told
+    from a period without calls."""
+    with closing(open_records(records)) as db:
+        if "menu_version" not in db.columns("calls"):
+            return []
+        return [(str(r[0]), r[1]) for r in db.read_all(
+            "SELECT DISTINCT menu_version, menu_file FROM calls WHERE menu_version IS NOT NULL "
+            "ORDER BY menu_version")]
 
 
 def _columns(db: Database, table: str, wanted: Mapping[str, str]) -> str:

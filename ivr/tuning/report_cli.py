@@ -69,8 +69,11 @@ def report_command(database: Path | str | None, since: moments.Moment | None,
         centre = Centre.load(settings.get("TRAFFIC"))
         start, end = _period(since, until, centre.traffic.zone)
         menus = _menus(settings)
+        if version is not None:
+            _check_version(location, version)
         report = build(location, since=start, until=end, version=version, menus=menus,
                        centre=centre)
+    zone = centre.traffic.zone  # the period as every other command says times
     order = [n for menu in menus for n in menu.nodes]  # the tables in the tree's order
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
@@ -81,10 +84,11 @@ def report_command(database: Path | str | None, since: moments.Moment | None,
                    + ", ".join(p.name for p in written))
     elif html_file is not None:
         picture, note = _picture(menus, version, report)
-        html_file.write_text(render.page(report, picture, note, order), encoding="utf-8")
+        html_file.write_text(render.page(report, picture, note, order, zone),
+                             encoding="utf-8")
         click.echo(f"wrote {html_file}" + (f" ({note})" if note else ""))
     else:
-        click.echo(render.text(report, order), nl=False)
+        click.echo(render.text(report, order, zone), nl=False)
 
 
 def _period(since: moments.Moment | None, until: moments.Moment | None,
@@ -97,6 +101,21 @@ def _period(since: moments.Moment | None, until: moments.Moment | None,
         raise click.BadParameter(f"{until.text if until else ''!r} is not after "
                                  f"{since.text if since else ''!r}", param_hint="--until")
     return start, end
+
+
+def _check_version(location: str, version: str) -> None:
+    """Refuse a ``--version`` no recorded call ran on, listing those they did: an unknown
+    one would otherwise read as a period without calls."""
+    from ivr.tuning.report import recorded_versions
+
+    known = recorded_versions(location)
+    if any(version in (v, file) or Path(version).name == file for v, file in known):
+        return
+    listed = ", ".join(f"{v} ({file})" if file else v for v, file in known)
+    raise click.BadParameter(f"unknown tree version {version!r}: "
+                             + (f"the calls recorded ran on {listed}" if known else
+                                "the calls recorded name no tree version"),
+                             param_hint="--version")
 
 
 def _menus(settings: dict[str, Any]) -> list[Menu]:

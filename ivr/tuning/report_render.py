@@ -11,6 +11,7 @@ import csv
 import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -162,14 +163,26 @@ def tables(report: dict[str, Any], order: Sequence[str] = ()) -> list[Table]:
     return found
 
 
-def _period(report: dict[str, Any]) -> str:
+def _local(moment: str | None, zone: tzinfo) -> str | None:
+    """A stored ISO time (UTC when it has no offset) in ``zone``, to the second."""
+    if not moment:
+        return None
+    at = datetime.fromisoformat(moment)
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone) \
+        .strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _period(report: dict[str, Any], zone: tzinfo = UTC) -> str:
+    """The period in ``zone``, named: the centre's, as every other command says times."""
     period = report["period"]
-    asked = (f" (asked: {period['since'] or 'the first'} to {period['until'] or 'now'})"
-             if period["since"] or period["until"] else "")
+    since, until = _local(period["since"], zone), _local(period["until"], zone)
+    asked = (f" (asked: {since or 'the first'} to {until or 'now'})"
+             if since or until else "")
+    name = getattr(zone, "key", None) or str(zone)
     if not report["calls"]:
-        return f"No calls in the period{asked}."
-    said = (f"{counted(report['calls'], 'call')} from {period['first_call']} to "
-            f"{period['last_call']}{asked}.")
+        return f"No calls in the period{asked}; times in {name}."
+    said = (f"{counted(report['calls'], 'call')} from {_local(period['first_call'], zone)} "
+            f"to {_local(period['last_call'], zone)}{asked}; times in {name}.")
     if report.get("unrecorded"):
         n = report["unrecorded"]
         said += (f"\nOf these, {counted(n, 'call')} {plural(n, 'was', 'were')} recorded by an "
@@ -178,9 +191,9 @@ def _period(report: dict[str, Any]) -> str:
     return said
 
 
-def text(report: dict[str, Any], order: Sequence[str] = ()) -> str:
-    """The report as aligned plain-text tables."""
-    lines = [_period(report)]
+def text(report: dict[str, Any], order: Sequence[str] = (), zone: tzinfo = UTC) -> str:
+    """The report as aligned plain-text tables; its period in ``zone`` (the centre's)."""
+    lines = [_period(report, zone)]
     if not report["calls"]:
         return lines[0] + "\n"
     for table in tables(report, order):
@@ -229,7 +242,7 @@ def _html_table(table: Table) -> str:
 
 
 def page(report: dict[str, Any], picture: str | None, note: str = "",
-         order: Sequence[str] = ()) -> str:
+         order: Sequence[str] = (), zone: tzinfo = UTC) -> str:
     """One self-contained HTML page: inline CSS, the tree as inline SVG, no links out."""
     parts: Iterable[str] = ([_html_table(t) for t in tables(report, order)]
                             if report["calls"] else [])
@@ -237,5 +250,5 @@ def page(report: dict[str, Any], picture: str | None, note: str = "",
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
             "<title>ivr report</title>"
             f"<style>{STYLE}</style></head><body>\n<h1>What callers did</h1>\n"
-            f"<p>{html.escape(_period(report))}</p>\n"
+            f"<p>{html.escape(_period(report, zone))}</p>\n"
             + "\n".join(parts) + f"\n<h2>The tree</h2>\n{tree}\n</body></html>\n")

@@ -39,7 +39,7 @@ MAX_CALLS = 10_000_000
               help="A second tree: the difference B − A over the same callers.")
 @click.option("--mix", "mix_path", type=TextFile(),
               help="The traffic mix (default: the shipped example ivr/data/mix.yaml).")
-@click.option("--db", type=Database(create=False),
+@click.option("--db", "--database", "db", type=Database(create=False),
               help="Learn the mix from the calls recorded in this database instead (a SQLite "
                    "file or a postgresql:// URL).")
 @click.option("--calls", type=click.IntRange(1, MAX_CALLS), default=20_000, show_default=True,
@@ -69,6 +69,10 @@ def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Pa
         raise click.UsageError("-o is where --suggest writes; give --suggest too")
     if suggest_order and against_path:
         raise click.UsageError("--suggest compares its own candidate; leave out --against")
+    if not suggest_order and click.get_current_context().get_parameter_source("keys") \
+            is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--keys says how --suggest numbers its options; give "
+                               "--suggest too")
     settings = app_settings()
     menu_path = menu_path or (Path(settings["MENU"]) if settings.get("MENU") else None)
     prompts_dir = prompts_dir or Path(settings["PROMPTS_DIR"])
