@@ -98,12 +98,11 @@ def test_create_app_is_still_importable_from_the_package():
 HOLD_WRITE_LOCK = """
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("CREATE TABLE early (x)")  # a new file, not yet in WAL mode
-db.execute("BEGIN IMMEDIATE")
-db.execute("INSERT INTO early VALUES (1)")
+db.execute("BEGIN IMMEDIATE")  # a new file, not yet in WAL mode, being written
+db.execute("CREATE TABLE early (x)")
 print("held", flush=True)
 time.sleep(float(sys.argv[2]))
-db.execute("COMMIT")
+db.execute("ROLLBACK")  # and left empty, as another process's failed start would
 """
 
 
