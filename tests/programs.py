@@ -36,3 +36,9 @@ def _needs(program: str) -> pytest.MarkDecorator:
 needs_espeak = _needs("espeak-ng")
 #: graphviz (the Python package) runs Graphviz's dot for .svg and .png
 needs_dot = _needs("dot")
+
+
+def tree_picture() -> str:
+    """What a page with the tree's picture holds: the SVG Graphviz drew, or without dot the
+    line saying which package draws it."""
+    return "<svg" if missing("dot") is None else "apt-get install graphviz"
