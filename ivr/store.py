@@ -38,6 +38,14 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def audit_row(db: Tx, now: datetime, actor: str, action: str, target: str = "",
+              detail: str = "") -> None:
+    """Write one audit row in the transaction ``db`` of the change it records, so a change
+    is never kept without its who, what and when (the console's Audit page lists them)."""
+    db.execute("INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+               (iso(now), actor, action, target, detail))
+
+
 def parse_iso(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

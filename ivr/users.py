@@ -24,10 +24,9 @@ from typing import Any
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ivr import pins
-from ivr.console import records
 from ivr.database import Tx
 from ivr.phone import E164
-from ivr.store import Store, iso
+from ivr.store import Store, audit_row, iso
 
 ROLES = ("ops", "agent")
 #: a name as typed at the log-in: letters, digits, dot, dash, underscore
@@ -184,7 +183,7 @@ class Users:
                  " ".join(queues), phone, code,
                  pins.hash_pin(pin, self.pin_hash_n) if pin else None, iso(now)))
             if actor:
-                records._audit(db, now, actor, "user added", f"user {name}",
+                audit_row(db, now, actor, "user added", f"user {name}",
                                " ".join(filter(None, (role, ",".join(queues)))))
         return User(name, role, tuple(queues), phone, code)
 
@@ -201,7 +200,7 @@ class Users:
             if disabled and not force:
                 self._keep_an_ops_user(db, found, "disable")
             db.execute("UPDATE users SET disabled=? WHERE name=?", (int(disabled), name))
-            records._audit(db, now, actor, "user disabled" if disabled else "user enabled",
+            audit_row(db, now, actor, "user disabled" if disabled else "user enabled",
                            f"user {name}", "")
         return replace(found, disabled=disabled)
 
@@ -213,7 +212,7 @@ class Users:
             if not force:
                 self._keep_an_ops_user(db, found, "remove")
             db.execute("DELETE FROM users WHERE name=?", (name,))
-            records._audit(db, now, actor, "user removed", f"user {name}", found.role)
+            audit_row(db, now, actor, "user removed", f"user {name}", found.role)
         return found
 
     def set_password(self, name: str, password: str, now: datetime, actor: str) -> None:
@@ -225,7 +224,7 @@ class Users:
         with self.store.tx("users") as db:
             self._row(db, name)
             db.execute("UPDATE users SET password_hash=? WHERE name=?", (hashed, name))
-            records._audit(db, now, actor, "password reset", f"user {name}", "")
+            audit_row(db, now, actor, "password reset", f"user {name}", "")
 
     def set_pin(self, name: str, pin: str, now: datetime, actor: str) -> None:
         """A new PIN for an agent that types its code; UserError for anyone else."""
@@ -237,7 +236,7 @@ class Users:
             if not self._row(db, name).code:
                 raise UserError(f"{name} has no agent code, so no PIN: a PIN goes with a code")
             db.execute("UPDATE users SET pin_hash=? WHERE name=?", (hashed, name))
-            records._audit(db, now, actor, "PIN reset", f"user {name}", "")
+            audit_row(db, now, actor, "PIN reset", f"user {name}", "")
 
     def named(self, name: str) -> User:
         """User ``name``; UserError, naming the closest name, when there is none."""

@@ -22,7 +22,7 @@ from ivr import plural
 from ivr.console import records
 from ivr.console import text as words
 from ivr.console.site import bp, hotline, t, users
-from ivr.store import Store, iso, parse_iso
+from ivr.store import Store, audit_row, iso, parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def unlock(store: Store, key: str, now: datetime, actor: str, target: str,
         counted = sum(parse_iso(r["at"]) > now - WINDOW for r in rows)
         lifted = [f"{plural.counted(counted, 'failed log-in')} forgotten"] if counted else []
         if lifted or also:
-            records._audit(db, now, actor, "user unlocked", target,
+            audit_row(db, now, actor, "user unlocked", target,
                            "; ".join([*lifted, *filter(None, [also])]))
     return counted
 

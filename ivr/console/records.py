@@ -12,23 +12,18 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ivr.store import Store, iso
+from ivr.store import Store, audit_row, iso
 
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 LAST4 = re.compile(r"\d{4}")
 OUTCOMES = ("done", "failed")
 
 
-def _audit(db: Any, now: datetime, user: str, action: str, target: str, detail: str) -> None:
-    db.execute("INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-               (iso(now), user, action, target, detail))
-
-
 def audit(store: Store, now: datetime, user: str, action: str, target: str = "",
           detail: str = "") -> None:
     """Write one audit row on its own (a log-in, a log-out)."""
     with store.tx() as db:
-        _audit(db, now, user, action, target, detail)
+        audit_row(db, now, user, action, target, detail)
 
 
 def audit_rows(store: Store, limit: int = 200) -> list[dict[str, Any]]:
@@ -59,7 +54,7 @@ def settle_callback(store: Store, now: datetime, user: str, callback_id: int, ou
             return False
         db.execute("UPDATE callbacks SET status=?, done_at=?, done_by=?, note=? WHERE id=?",
                    (outcome, iso(now), user, note, callback_id))
-        _audit(db, now, user, f"callback {outcome}", f"callback {callback_id}", note)
+        audit_row(db, now, user, f"callback {outcome}", f"callback {callback_id}", note)
     return True
 
 
@@ -88,7 +83,7 @@ def close_ticket(store: Store, now: datetime, user: str, number: str, note: str,
             return False
         db.execute("UPDATE tickets SET status='closed', closed_at=?, closed_by=?, note=? "
                    "WHERE number=?", (iso(now), user, note, number))
-        _audit(db, now, user, "ticket closed", f"ticket {number}", note)
+        audit_row(db, now, user, "ticket closed", f"ticket {number}", note)
     return True
 
 
