@@ -10,6 +10,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ivr import prompts
@@ -64,19 +66,16 @@ class Hotline:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Hotline:
         """Load and validate everything; raise MenuError listing every problem."""
-        catalog = prompts.load(settings["PROMPTS_DIR"])
-        problems = catalog.problems()
-        if problems:
-            raise MenuError(problems, "prompts")
+        catalog, centre, tree, tree_b = _loaded(
+            settings["PROMPTS_DIR"], settings.get("TRAFFIC"), settings.get("MENU"),
+            settings.get("MENU_B"), _signature(settings["PROMPTS_DIR"], settings.get("TRAFFIC"),
+                                               settings.get("MENU"), settings.get("MENU_B")))
         unknown = sorted(set(settings.get("SPEECH_LANGUAGES") or ()) - set(catalog.languages))
         if unknown:
             raise ConfigError(
                 f"invalid setting: SPEECH_LANGUAGES names {', '.join(map(repr, unknown))}, "
                 f"which {'has' if len(unknown) == 1 else 'have'} no prompt file (the prompt "
                 f"languages: {', '.join(catalog.languages)}); those callers could not speak")
-        centre = Centre.load(settings.get("TRAFFIC"))
-        tree = _tree(settings.get("MENU"), catalog, centre)
-        tree_b = _tree(settings["MENU_B"], catalog, centre) if settings.get("MENU_B") else None
         store = Store(settings["DATABASE"], state_ttl_s=settings["STATE_TTL_S"],
                       pool_size=settings["DATABASE_POOL"])
         wallet = StoreWallet(store, settings["PIN_HASH_N"])
@@ -250,6 +249,44 @@ class Hotline:
         state = state or self.state_of(call_sid, now)
         bye = self.catalog.text(state.lang, "goodbye")
         return Step(state, (Utterance("goodbye", bye, state.lang),), hangup=True)
+
+
+@lru_cache(maxsize=4)
+def _loaded(prompts_dir: str, traffic: str | None, menu: str | None, menu_b: str | None,
+            signature: tuple[Any, ...]) -> tuple[prompts.Catalog, Centre, Tree, Tree | None]:
+    """The catalog, the centre's week and the trees, read and validated; raise MenuError.
+
+    Kept for as long as the files are unchanged (``signature``): a process that makes many
+    apps of the same files (the simulator's workers, a test run) reads them once. What it
+    returns is frozen, so apps sharing it cannot change each other's.
+    """
+    catalog = prompts.load(prompts_dir)
+    problems = catalog.problems()
+    if problems:
+        raise MenuError(problems, "prompts")
+    centre = Centre.load(traffic)
+    tree = _tree(menu, catalog, centre)
+    return catalog, centre, tree, _tree(menu_b, catalog, centre) if menu_b else None
+
+
+def _signature(*places: str | None) -> tuple[Any, ...]:
+    """Each file's path, time of change and size (a folder's ``*.yaml`` files; the
+    shipped file for None): what says the files read before are still the same."""
+    seen: list[Any] = []
+    for place in places:
+        if place is None:
+            seen.append(None)
+            continue
+        path = Path(place)
+        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        for file in files:
+            try:
+                stat = file.stat()
+            except OSError:  # the loader says what is wrong with it
+                seen.append((str(file), None))
+                continue
+            seen.append((str(file.resolve()), stat.st_mtime_ns, stat.st_size))
+    return tuple(seen)
 
 
 def _tree(path: str | None, catalog: prompts.Catalog, centre: Centre) -> Tree:
