@@ -29,7 +29,7 @@ from ivr.cliargs import (
     listen_problem,
     settings_files,
 )
-from ivr.plural import counted
+from ivr.plural import aligned, counted
 
 if TYPE_CHECKING:
     from ivr.sim.trace import Trace
@@ -293,9 +293,8 @@ def callbacks(database: Path | str | None, as_json: bool) -> None:
     click.echo(f"Pending callbacks in {where}, earliest first; times in {zone.key} "
                "(the centre's timezone, as the callers were told)")
     table = [("#", "WHEN", "NUMBER", "LANG", "QUEUE", "CALLER", "ISSUE", "ASKED"), *rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    for cells in table:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)).rstrip())
+    for line in aligned(table):
+        click.echo(line)
     click.echo(f"{counted(len(pending), 'pending callback')} to "
                f"{counted(len(rows), 'number')}")
 

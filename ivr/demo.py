@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from ivr.app import create_app
 from ivr.moments import Moment
+from ivr.plural import aligned
 from ivr.sim import Script, Trace
 from ivr.sim.target import SimClock, for_app
 from ivr.sim.transcript import lines
@@ -199,10 +200,8 @@ def summary(played: list[Played]) -> list[str]:
         rows.append((f"{n}.", f"{p.at:%a %H:%M}", ended,
                      "yes" if (p.record or {}).get("verified") else "no",
                      f"{outcome.duration_s:.0f} s", " > ".join(p.route) or "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     out = ["", "=== Summary: where each call went"]
-    out += ["    " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows]
+    out += ["    " + line for line in aligned(rows)]
     return out
 
 

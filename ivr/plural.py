@@ -1,10 +1,13 @@
-"""Counts in English as the commands print them: "1 call", "2 calls", never "call(s)".
+"""Counts in English as the commands print them: "1 call", "2 calls", never "call(s)"; and
+the commands' tables, their columns aligned.
 
 For the operator's terminal and logs only; what a caller hears is worded per language in
 the prompt catalog. Pure.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
@@ -15,3 +18,10 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
 def counted(count: int, noun: str, many: str | None = None) -> str:
     """``3 calls``, ``1 call``: the count and its noun."""
     return f"{count} {plural(count, noun, many)}"
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """The rows as lines, each column as wide as its widest cell, two spaces between."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]

@@ -184,7 +184,7 @@ class Users:
                  pins.hash_pin(pin, self.pin_hash_n) if pin else None, iso(now)))
             if actor:
                 audit_row(db, now, actor, "user added", f"user {name}",
-                               " ".join(filter(None, (role, ",".join(queues)))))
+                          " ".join(filter(None, (role, ",".join(queues)))))
         return User(name, role, tuple(queues), phone, code)
 
     # -- changes made by ``ivr ops``, each audited ------------------------------------------
@@ -201,7 +201,7 @@ class Users:
                 self._keep_an_ops_user(db, found, "disable")
             db.execute("UPDATE users SET disabled=? WHERE name=?", (int(disabled), name))
             audit_row(db, now, actor, "user disabled" if disabled else "user enabled",
-                           f"user {name}", "")
+                      f"user {name}", "")
         return replace(found, disabled=disabled)
 
     def remove(self, name: str, now: datetime, actor: str, *, force: bool = False) -> User:

@@ -97,7 +97,7 @@ def unlock(store: Store, key: str, now: datetime, actor: str, target: str,
         lifted = [f"{plural.counted(counted, 'failed log-in')} forgotten"] if counted else []
         if lifted or also:
             audit_row(db, now, actor, "user unlocked", target,
-                           "; ".join([*lifted, *filter(None, [also])]))
+                      "; ".join([*lifted, *filter(None, [also])]))
     return counted
 
 

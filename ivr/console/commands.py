@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ivr.cliargs import Database, app_logs_quiet, app_settings, boundary, database_problem
-from ivr.plural import counted
+from ivr.plural import aligned, counted
 
 if TYPE_CHECKING:
     from ivr.lockouts import StoreLockouts
@@ -166,9 +166,8 @@ def list_users(database: Path | str | None) -> None:
                                        f"code {user.code}" if user.code else "")))
         table.append((user.name, user.role, ",".join(user.queues) or "-", known or "-",
                       ", ".join(states[user.name]) or "active"))
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    for cells in table:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)).rstrip())
+    for line in aligned(table):
+        click.echo(line)
     if not secret:
         click.echo("(locks not shown: give this command the server's IVR_SECRET_KEY)", err=True)
 

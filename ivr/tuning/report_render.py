@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from ivr.plural import counted, plural
+from ivr.plural import aligned, counted, plural
 
 Cell = str | int | float | None
 #: the queue outcomes with a column of their own; the rest add up in "other"
@@ -202,9 +202,7 @@ def text(report: dict[str, Any], order: Sequence[str] = (), zone: tzinfo = UTC) 
         lines += ["", table.title]
         cells = [table.headers, *(tuple("-" if c is None else str(c) for c in r)
                                   for r in table.rows)]
-        widths = [max(len(r[i]) for r in cells) for i in range(len(table.headers))]
-        for row in cells:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        lines += aligned(cells)
     return "\n".join(lines) + "\n"
 
 
