@@ -119,7 +119,7 @@ COUNTED = frozenset({
     "verify_ok", "verify_wrong_pin", "verify_failed", "verify_locked", "verify_frozen",
     "wait_offer", "callback_booked", "queue_closed", "complaint_filed", "freeze_done",
 })
-#: the app's answer when a webhook raised (see ivr/webhooks.py ``apologise``)
+#: the app's answer when a webhook raised (see ivr/web/webhooks.py ``apologise``)
 APOLOGY = "apology"
 _LOG_ERROR = re.compile(r"\[(ERROR|CRITICAL)\]|^(ERROR|CRITICAL) ")
 

@@ -3,7 +3,7 @@
 Not a test: it writes ~100,000 calls of ~10 events each (the paths the shipped tree
 records: top-up status and hang-up, payments with verification, complaints, fraud,
 wrong keys and time-outs, hang-ups at menus, callbacks) straight into a SQLite file with
-the real schema (``ivr.store.Store``), then times ``build`` on it.
+the real schema (``ivr.records.store.Store``), then times ``build`` on it.
 
     python bench/bench_report.py                 # 100,000 calls, ~1,000,000 events
     python bench/bench_report.py --calls 1000    # a quick run
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ivr.store import Store, iso  # noqa: E402
+from ivr.records.store import Store, iso  # noqa: E402
 from ivr.tuning.report import build  # noqa: E402
 
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Shanghai

@@ -17,8 +17,8 @@ import cProfile
 import pstats
 import time
 
-from ivr import prompts
 from ivr.config import DEFAULTS
+from ivr.flow import prompts
 from ivr.menu import load_validated
 from ivr.plural import counted
 from ivr.tuning import mix as mix_file

@@ -12,10 +12,11 @@ from typing import Any
 
 from flask import Flask
 
-from ivr import agents, config, console, limits, webhooks
+from ivr import config, console
 from ivr.audio import serve as audio_serve
 from ivr.errors import ConfigError, StoreError
 from ivr.hotline import Hotline
+from ivr.web import agents, limits, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # the console's cookie only over https, but for the dev server and tests on http
     app.config["SESSION_COOKIE_SECURE"] = bool((test_config or {}).get(
         "SESSION_COOKIE_SECURE", not (app.config["DEV"] or app.config.get("TESTING"))))
-    console.init_app(app)
+    console.init_app(app, exempt=(webhooks.bp, agents.bp))  # Twilio signs these
     audio_serve.init_app(app)
 
     @app.get("/health")

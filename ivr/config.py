@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr.audio import DEFAULT_AUDIO_DIR
-from ivr.database import SQLITE_URL, is_postgres, shown
 from ivr.errors import ConfigError
-from ivr.gather import SPEECH_MODELS, hears, known_model
+from ivr.flow.gather import SPEECH_MODELS, hears, known_model
+from ivr.records.database import SQLITE_URL, is_postgres, shown
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -90,7 +90,7 @@ DEFAULTS: dict[str, Any] = {
     "LOOKUPS_PER_CALL": 3,  # complaint-status lookups in one call
     "STATE_TTL_S": 4 * 3600,
     "MAX_DIGITS": 32,
-    "MAX_CONTENT_LENGTH": 64 * 1024,  # Flask's; a larger request body gets 413 (ivr.limits)
+    "MAX_CONTENT_LENGTH": 64 * 1024,  # Flask's; a larger request body gets 413 (ivr.web.limits)
     "COMPLAINT_REPLY_HOURS": 48,
     "TRAFFIC": None,  # the centre's week (default: the shipped ivr/data/traffic.yaml)
     # above this expected wait the caller is offered a callback (the articles: ~20 minutes)

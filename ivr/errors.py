@@ -11,6 +11,8 @@ apology and the ``general`` queue.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ivr.plural import counted
@@ -52,3 +54,10 @@ class StoreUnreachable(StoreError):
 
 class ConfigError(IVRError):
     """A setting is missing or malformed."""
+
+
+def close_match(word: str, candidates: Iterable[str], cutoff: float = 0.7) -> str | None:
+    """The candidate ``word`` was most likely meant to be, if one is close enough: the
+    "did you mean" of a Problem (a misspelt field, node, queue, prompt or language)."""
+    found = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=cutoff)
+    return found[0] if found else None

@@ -14,20 +14,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ivr import prompts
-from ivr.backend import Services
-from ivr.call import CallEvent, CallState, LiveQueue, Step, Utterance
 from ivr.errors import ConfigError, MenuError, Problem
-from ivr.flow import after_queue, again, hold, step, takes_step
-from ivr.lockouts import LockoutPolicy, StoreLockouts
+from ivr.flow import prompts
+from ivr.flow.call import CallEvent, CallState, LiveQueue, Step, Utterance
+from ivr.flow.caller import after_queue, again, hold, step, takes_step
+from ivr.flow.services import Services
+from ivr.flow.speech import listener
 from ivr.menu import Menu, load_validated
 from ivr.menu.version import takes_b, tree_version
 from ivr.phone import callable_number
 from ivr.queue.advice import Centre
-from ivr.speech import listener
-from ivr.store import Store, StoredCall
-from ivr.users import Users
-from ivr.wallet import StoreWallet, seed_demo
+from ivr.records.lockouts import LockoutPolicy, StoreLockouts
+from ivr.records.store import Store, StoredCall
+from ivr.records.users import Users
+from ivr.records.wallet import StoreWallet, seed_demo
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from conftest import Caller
 
 from ivr import create_app
 from ivr.errors import ConfigError, MenuError
+from ivr.flow.prompts import load as load_prompts
 from ivr.menu.loader import DEFAULT_MENU
 from ivr.menu.version import takes_b, tree_version
-from ivr.prompts import load as load_prompts
 
 pytestmark = pytest.mark.both_backends
 

@@ -224,7 +224,7 @@ def test_a_dial_that_bridged_nobody_offers_again(client, agents):
 
 
 def test_a_failure_is_never_a_5xx(client, caller, agents, monkeypatch, caplog):
-    from ivr import live
+    from ivr.records import live
 
     waiting = queued(caller)
     agent = Agent(client, AGENT_PHONE)

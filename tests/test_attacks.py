@@ -21,7 +21,7 @@ from twilio.request_validator import HMAC_SHA256, RequestValidator
 
 from ivr import create_app
 from ivr.cli import cli
-from ivr.database import open_database
+from ivr.records.database import open_database
 
 pytestmark = pytest.mark.both_backends
 

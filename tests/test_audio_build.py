@@ -14,14 +14,14 @@ import yaml
 from click.testing import CliRunner
 from programs import needs_espeak
 
-from ivr import prompts
 from ivr.audio import AudioError
 from ivr.audio.build import build, plan
 from ivr.audio.check import check
-from ivr.audio.commands import audio
 from ivr.audio.engine import EspeakEngine
 from ivr.audio.manifest import Manifest, text_sha256
 from ivr.audio.settings import AudioSettings
+from ivr.cli.audio import audio
+from ivr.flow import prompts
 
 SETTINGS = AudioSettings(hold_seconds=3)
 ENGINE = EspeakEngine(SETTINGS)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from programs import needs_espeak
 
-from ivr import prompts
 from ivr.audio.build import build, plan
 from ivr.audio.call import render_call
 from ivr.audio.engine import EspeakEngine
 from ivr.audio.manifest import Manifest
 from ivr.audio.settings import AudioSettings
+from ivr.flow import prompts
 
 pytestmark = needs_espeak  # every call here is rendered from real prompt audio
 SETTINGS = AudioSettings(hold_seconds=4)
@@ -157,8 +157,8 @@ def test_a_real_simulated_call(audio_dir: Path, app: Any, tmp_path: Path) -> Non
     """The app plays our audio, the simulator times it from the manifest, and the trace
     renders with the caller's keys audible where they were pressed."""
     from ivr.audio import serve
+    from ivr.audio.timing import AudioDurations
     from ivr.sim import CallOptions, FlaskTransport, Script, simulate
-    from ivr.sim.timing import AudioDurations
 
     app.config["AUDIO_DIR"] = str(audio_dir)
     serve.init_app(app)

@@ -17,14 +17,15 @@ from click.testing import CliRunner
 from conftest import Caller
 from programs import needs_espeak
 
-from ivr import create_app, prompts
+from ivr import create_app
 from ivr.audio import manifest as manifest_module
 from ivr.audio.build import build, plan
 from ivr.audio.check import check
-from ivr.audio.commands import audio
 from ivr.audio.manifest import LiveManifest, Manifest
 from ivr.audio.settings import AudioSettings
-from ivr.call import Utterance
+from ivr.cli.audio import audio
+from ivr.flow import prompts
+from ivr.flow.call import Utterance
 
 SETTINGS = AudioSettings(hold_seconds=2)
 SHIPPED_PROMPTS = Path(__file__).parent.parent / "prompts"

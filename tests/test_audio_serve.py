@@ -19,7 +19,7 @@ from ivr.audio.manifest import (
     PromptAudio,
     text_sha256,
 )
-from ivr.call import Utterance
+from ivr.flow.call import Utterance
 
 WELCOME = "您好，欢迎致电钱包客服热线。"
 

@@ -19,12 +19,14 @@ from click.testing import CliRunner, Result
 from programs import needs_espeak
 from werkzeug.serving import make_server
 
-from ivr import create_app, demo, moments, prompts
+from ivr import create_app, moments
 from ivr.cli import cli
+from ivr.flow import prompts
 from ivr.menu.loader import load as load_menu
 from ivr.menu.model import spoken_pieces
+from ivr.records.store import Store
+from ivr.sim import demo
 from ivr.sim.target import Prompts
-from ivr.store import Store
 
 ROOT = Path(__file__).parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -177,7 +179,7 @@ def test_verbose_shows_debug_logs_without_secrets(run):
     result = run("-v", "call", "--press", press, "--at", "wed 09:30")
     assert result.exit_code == 0, result.output
     debug = [line for line in result.stderr.splitlines() if line.startswith("DEBUG ivr.")]
-    assert any(re.match(r"DEBUG ivr\.sim\.commands: POST http://localhost/voice -> 200", line)
+    assert any(re.match(r"DEBUG ivr\.cli\.calls: POST http://localhost/voice -> 200", line)
                for line in debug), result.stderr
     assert any("the call happens at 2026-" in line for line in debug)
     assert "246810" not in result.stderr and "10000001" not in result.stderr
@@ -192,7 +194,7 @@ def test_verbose_in_a_process_of_its_own():
                           "call", "--press", "2 0", "--at", "wed 09:30"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
-    assert "DEBUG ivr.sim.commands: POST http://localhost/voice" in out.stderr
+    assert "DEBUG ivr.cli.calls: POST http://localhost/voice" in out.stderr
 
 
 # ---- 21: the demo ---------------------------------------------------------------------

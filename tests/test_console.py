@@ -12,9 +12,10 @@ import programs
 import pytest
 from flask.sessions import SecureCookieSessionInterface
 
-from ivr import create_app, live
+from ivr import create_app
 from ivr.cli import cli
 from ivr.console import text as words
+from ivr.records import live
 
 pytestmark = pytest.mark.both_backends
 
@@ -432,7 +433,7 @@ def test_serve_refuses_to_start_without_a_secret_key(runner, tmp_path, monkeypat
     monkeypatch.setattr("flask.Flask.run", lambda app, **kw: started.append(kw))
     assert runner.invoke(cli, ["serve", "--dev", "--port", "8999"], env=env).exit_code == 0
     assert started and (tmp_path / "secret_key").exists()  # kept beside the database
-    monkeypatch.setattr("ivr.server.run_gunicorn", lambda app, **kw: started.append(kw))
+    monkeypatch.setattr("ivr.web.server.run_gunicorn", lambda app, **kw: started.append(kw))
     (tmp_path / "instance").mkdir()
     (tmp_path / "instance" / "config.py").write_text("SECRET_KEY = 'from the file'\n")
     assert runner.invoke(cli, ["serve", "--port", "8999"], env=env).exit_code == 0

@@ -29,9 +29,9 @@ from conftest import Caller
 
 from ivr import create_app
 from ivr.cli import cli
-from ivr.database import migrations, open_database
-from ivr.database.copy import schema
-from ivr.store import Store
+from ivr.records.database import migrations, open_database
+from ivr.records.database.copy import schema
+from ivr.records.store import Store
 
 RELEASE_015 = Path(__file__).parent / "data" / "release-0.15.db"
 FIRST_CALL = "CA0e629096ac004523b8e3bbe3e09af899"  # verified, queued for payments

@@ -17,9 +17,9 @@ import pytest
 from conftest import Caller, sign
 from programs import needs_espeak
 
-from ivr import spoken
 from ivr.errors import StoreError
-from ivr.store import Store
+from ivr.flow import spoken
+from ivr.records.store import Store
 
 pytestmark = pytest.mark.both_backends
 
@@ -99,8 +99,8 @@ NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
 
 def test_the_estimate_starts_from_what_was_told_and_follows_the_live_queue():
-    from ivr.call import LiveQueue
-    from ivr.flow import estimate_wait
+    from ivr.flow.call import LiveQueue
+    from ivr.flow.caller import estimate_wait
 
     model = Model(1620.0)
     told = estimate_wait(model, "general", NOW)
@@ -445,8 +445,8 @@ def test_the_fallback_url_answers_a_live_call_the_same(app, caller):
 
 
 def test_without_a_told_wait_the_loop_starts_from_the_forecast_when_the_caller_joined():
-    from ivr.call import LiveQueue
-    from ivr.flow import estimate_wait
+    from ivr.flow.call import LiveQueue
+    from ivr.flow.caller import estimate_wait
 
     class Hours(Model):
         def expected_wait_s(self, queue, at, callers_ahead=None):

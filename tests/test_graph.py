@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from programs import needs_dot
 
-from ivr import prompts
 from ivr.cli import cli
+from ivr.flow import prompts
 from ivr.menu import Menu, load, load_validated
 from ivr.menu.loader import DEFAULT_MENU, parse
 from ivr.menu.model import speech_targets, takes_speech

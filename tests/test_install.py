@@ -22,9 +22,9 @@ from servers import _LAUNCH, Server, _stop, free_port, server_env
 import ivr
 from ivr import create_app
 from ivr.audio import DEFAULT_AUDIO_DIR
-from ivr.server import access_log
-from ivr.store import Store
-from ivr.wallet import DEMO_ACCOUNTS, StoreWallet, seed_demo
+from ivr.records.store import Store
+from ivr.records.wallet import DEMO_ACCOUNTS, StoreWallet, seed_demo
+from ivr.web.server import access_log
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "ivr"
@@ -64,7 +64,7 @@ def test_rendered_audio_defaults_to_the_working_folder(workdir):
 
 
 # -- 26: commands that do not serve do not load the web stack ---------------------------
-WEB = ("flask", "werkzeug", "gunicorn", "jinja2", "ivr.app", "ivr.webhooks")
+WEB = ("flask", "werkzeug", "gunicorn", "jinja2", "ivr.app", "ivr.web.webhooks")
 PROBE = f"""
 import sys
 from ivr.cli import cli

@@ -13,9 +13,10 @@ import yaml
 from click.testing import CliRunner
 from conftest import Caller
 
-from ivr import create_app, prompt_values, prompts
+from ivr import create_app
 from ivr.cli import cli
 from ivr.errors import MenuError, Problem
+from ivr.flow import prompt_values, prompts
 from ivr.menu import summary, validate
 from ivr.menu.loader import DEFAULT_MENU
 from ivr.menu.loader import load as load_menu
@@ -321,7 +322,7 @@ def test_placeholders_in_a_prompt_the_code_gives_nothing(tmp_path):
     line = len({*FLOW_PROMPTS, "welcome", "main_menu", "sub_menu", "goodbye"}) + 1
     assert sorted(found) == [
         f"error: {folder}/{lang}.yaml:{line} sub_menu_x: {{name}}: the code gives this prompt "
-        "no values, so the caller would hear it without them (ivr/prompt_values.py)"
+        "no values, so the caller would hear it without them (ivr/flow/prompt_values.py)"
         for lang in ("en-US", "zh-CN")]
 
 
@@ -341,7 +342,7 @@ def test_the_shipped_catalog_gives_every_placeholder():
 def test_every_table_row_is_a_prompt_or_a_format():
     catalog = prompts.load()
     assert set(prompt_values.GIVEN) <= set(catalog.texts["zh-CN"]), \
-        "ivr/prompt_values.py names a prompt the catalog does not have"
+        "ivr/flow/prompt_values.py names a prompt the catalog does not have"
 
 
 # ---- 5: the call never fails on a value nobody gives ------------------------------------
@@ -349,7 +350,7 @@ def test_every_table_row_is_a_prompt_or_a_format():
 def test_text_leaves_out_a_missing_value_and_logs(caplog):
     catalog = prompts.Catalog({"en-US": {"t": "Your top-up of {amout} on {date} is processing."},
                                "zh-CN": {"t": "您{amout}于{date}的充值正在处理。"}})
-    with caplog.at_level(logging.ERROR, logger="ivr.prompts"):
+    with caplog.at_level(logging.ERROR, logger="ivr.flow.prompts"):
         said = catalog.text("en-US", "t", amount="200 yuan", date="24 November")
         assert catalog.text("zh-CN", "t", amount="200元", date="11月24日") == "您于11月24日的充值正在处理。"
     assert said == "Your top-up of on 24 November is processing."
@@ -394,9 +395,9 @@ def test_every_prompt_the_code_names_is_required_of_a_catalog():
     import re
     from pathlib import Path
 
+    from ivr.flow.prompts import load
     from ivr.menu.model import SPOKEN_MENU_PROMPTS
     from ivr.menu.validate import FLOW_PROMPTS, SPEECH_PROMPTS
-    from ivr.prompts import load
 
     shipped = set(load().texts["en-US"])
     named = set()

@@ -4,7 +4,7 @@ tree without phrases keeps its menus keys-only and needs no speech prompts.
 
 A plant finds the line it changes by its node and key (``field``), not by the line's
 text, so editing the shipped phrases does not break it. Phrases are compared as heard
-(``ivr.speech.keywords``: stop words dropped, English stemmed, order ignored)."""
+(``ivr.menu.phrases.keywords``: stop words dropped, English stemmed, order ignored)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ivr import prompts, speech
 from ivr.cli import cli
+from ivr.flow import prompts, speech
 from ivr.menu.loader import DEFAULT_MENU, check
 from ivr.menu.model import takes_speech
 from ivr.menu.validate import SPEECH_PROMPTS

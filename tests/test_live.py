@@ -1,4 +1,4 @@
-"""ivr.live: the callers waiting and in the IVR now, and the caller an agent took."""
+"""ivr.records.live: the callers waiting and in the IVR now, and the caller an agent took."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ivr import live
+from ivr.records import live
 
 pytestmark = pytest.mark.both_backends
 

@@ -3,7 +3,7 @@ the same database, and threads of both hammer the same account's lockout, the sa
 turn, the same number's callback and the same call's ticket. What must hold is what holds
 with one host: at most ``max_failures`` PIN checks, one step per turn, one pending callback,
 one ticket. On SQLite the file's one writer serialises them; on PostgreSQL the row and
-advisory locks do (``ivr.database.postgres``)."""
+advisory locks do (``ivr.records.database.postgres``)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from ivr.backend import Lock
-from ivr.call import CallState
 from ivr.console.auth import MAX_FAILURES
 from ivr.console.auth import reserve as reserve_log_in
-from ivr.lockouts import LockoutPolicy, StoreLockouts
-from ivr.store import Store
-from ivr.wallet import StoreWallet
+from ivr.flow.call import CallState
+from ivr.flow.services import Lock
+from ivr.records.lockouts import LockoutPolicy, StoreLockouts
+from ivr.records.store import Store
+from ivr.records.wallet import StoreWallet
 
 pytestmark = pytest.mark.both_backends
 
@@ -133,7 +133,7 @@ def test_health_checks_on_two_hosts_at_once_all_answer(hosts):
 
 
 def test_hosts_starting_at_once_on_a_new_database_apply_each_migration_once(database: str) -> None:
-    from ivr.database import migrations
+    from ivr.records.database import migrations
 
     start = threading.Barrier(8)
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ivr import prompts
 from ivr.cli import cli
+from ivr.flow import prompts
 from ivr.menu.diff import Change, What, diff
 from ivr.menu.loader import DEFAULT_MENU, parse
 

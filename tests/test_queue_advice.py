@@ -12,8 +12,9 @@ from freezegun import freeze_time
 
 from ivr.errors import ConfigError
 from ivr.queue import traffic
-from ivr.queue.advice import Centre, Window, describe_wait, plot_week
+from ivr.queue.advice import Centre, Window, describe_wait
 from ivr.queue.erlang import erlang_a_metrics, live_wait_s
+from ivr.queue.plot import plot_week
 
 DATA = Path(__file__).parent / "data"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 from freezegun import freeze_time
 
+from ivr.cli.queue import advise_command, erlang_command, forecast_command
 from ivr.queue import erlang, traffic
-from ivr.queue.commands import advise_command, erlang_command, forecast_command
 
 DATA = Path(__file__).parent / "data"
 BASE = ["--calls-per-hour", "200", "--aht-s", "180"]

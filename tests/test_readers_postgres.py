@@ -196,7 +196,7 @@ def test_a_database_without_ivr_tables_is_said_so_and_left_empty(workdir: Path,
     assert result.output.startswith("Error: ") and said in result.output
     assert url.rsplit("/", 1)[-1] in result.output
     assert len(result.output.splitlines()) == 1, result.output
-    from ivr.database import open_database
+    from ivr.records.database import open_database
 
     db = open_database(url, read_only=True)
     try:

@@ -17,10 +17,10 @@ from conftest import Caller
 
 from ivr import create_app
 from ivr.cli import cli
-from ivr.database import open_database
 from ivr.menu.loader import DEFAULT_MENU
 from ivr.menu.version import takes_b
-from ivr.store import Store
+from ivr.records.database import open_database
+from ivr.records.store import Store
 from ivr.tuning.report import build
 
 pytestmark = pytest.mark.both_backends

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from ivr import create_app, prompts
+from ivr import create_app
+from ivr.flow import prompts
 from ivr.menu.loader import load as load_menu
 from ivr.menu.model import spoken_pieces
 

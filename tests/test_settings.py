@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from ivr import config, create_app
 from ivr.cli import cli
 from ivr.errors import ConfigError, StoreError
-from ivr.store import Store
+from ivr.records.store import Store
 
 LAUNCH = "import sys; from ivr.cli import cli; sys.exit(cli(prog_name='ivr'))"
 REPO = Path(__file__).resolve().parent.parent

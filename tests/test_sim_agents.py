@@ -10,7 +10,7 @@ from conftest import signed_app
 from flask import Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.agents import DEMO_AGENT, DEMO_AGENT_PHONE
+from ivr.records.users import DEMO_AGENT, DEMO_AGENT_PHONE
 from ivr.sim import CallOptions, FlaskTransport, Hold, Script, sandbox, simulate
 from ivr.sim.scenario import load, run
 from ivr.sim.switchboard import Switchboard

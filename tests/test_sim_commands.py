@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.serving import make_server
 
+from ivr.cli.calls import call, register_trace_option, replay
 from ivr.sim import Script
-from ivr.sim.commands import call, register_trace_option, replay
 from ivr.sim.target import SIM_TOKEN, for_app, over_http, sandbox
 
 SCENARIOS = Path(__file__).parent / "scenarios"

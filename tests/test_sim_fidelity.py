@@ -510,7 +510,7 @@ def test_the_fidelity_scenarios(target: Target) -> None:
 def test_the_readme_barge_in_example_runs() -> None:
     from click.testing import CliRunner
 
-    from ivr.sim.commands import call as call_command
+    from ivr.cli.calls import call as call_command
 
     result = CliRunner().invoke(
         call_command, ["--press", "2! 0!", "--at", "wed 09:30"], catch_exceptions=False

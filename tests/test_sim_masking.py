@@ -15,8 +15,8 @@ from flask import Flask, Response, request
 from programs import needs_espeak
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import prompts
 from ivr.cli import cli
+from ivr.flow import prompts
 from ivr.sim import CallOptions, FlaskTransport, Script, simulate
 from ivr.sim.caller import Prompt
 from ivr.sim.calllog import ACTIVE, RecordedCall, ReplayCaller, Step, node_of

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ivr.audio.timing import AudioDurations, break_ms, dtmf_ms, speech_ms
 from ivr.sim.caller import Answer, Kind, Script
 from ivr.sim.errors import ScenarioError
-from ivr.sim.timing import AudioDurations, break_ms, dtmf_ms, speech_ms
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ from conftest import QUIET, TOKEN, Caller
 from freezegun import freeze_time
 
 from ivr import create_app
-from ivr.database import open_database
-from ivr.speech import CLEAR
+from ivr.flow.speech import CLEAR
+from ivr.records.database import open_database
 
 pytestmark = pytest.mark.both_backends
 
@@ -351,7 +351,7 @@ def test_a_100_kb_speech_result_is_refused_and_the_call_goes_on(app, client):
     call = at_main(client, "en-US")
     url = call.action
     huge = call.send(url, SpeechResult="agent " * 17_000, Confidence="0.9")
-    assert huge.status_code == 413  # over MAX_CONTENT_LENGTH (ivr.limits), unread
+    assert huge.status_code == 413  # over MAX_CONTENT_LENGTH (ivr.web.limits), unread
     assert events(app, call)[-1]["node"] == "language"  # no step taken
     call.say("agent please")
     assert call.queue == "general"

@@ -17,9 +17,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import TOKEN, Caller
 
-from ivr import config, create_app, prompts
+from ivr import config, create_app
 from ivr.cli import cli
 from ivr.errors import ConfigError
+from ivr.flow import prompts
 
 pytestmark = pytest.mark.usefixtures("workdir")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ivr import prompts, speech
+from ivr.flow import prompts, speech
 from ivr.menu.loader import load_validated
 from ivr.menu.model import Menu
 

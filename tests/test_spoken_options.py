@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from conftest import Caller
 from programs import needs_espeak
 
-from ivr import create_app, prompts
+from ivr import create_app
 from ivr.cli import cli
+from ivr.flow import prompts
 from ivr.menu.loader import DEFAULT_MENU
 from ivr.menu.loader import load as load_menu
 from ivr.menu.model import spoken_pieces

@@ -29,9 +29,9 @@ from servers import free_port
 
 from ivr import config, create_app
 from ivr.cli import cli
-from ivr.database import migrations, open_database
 from ivr.errors import StoreError
-from ivr.store import Store
+from ivr.records.database import migrations, open_database
+from ivr.records.store import Store
 
 ACCOUNT, SERVERS = "10000003", "test-secret"  # conftest's settings key the server's book
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ivr import prompts
 from ivr.cli import cli
 from ivr.config import DEFAULTS
 from ivr.errors import MenuError
+from ivr.flow import prompts
 from ivr.menu import load_validated
 from ivr.menu.loader import DEFAULT_MENU
 from ivr.tuning import mix as mix_file

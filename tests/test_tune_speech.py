@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 from test_tune import MIX, moved_to_end
 
-from ivr import prompts
 from ivr.cli import cli
 from ivr.config import DEFAULTS
+from ivr.flow import prompts
 from ivr.menu import load_validated
 from ivr.tuning import mix as mix_file
 from ivr.tuning import simulate

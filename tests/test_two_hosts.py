@@ -26,11 +26,11 @@ from pg import PostgresServer
 from servers import Server, serve
 
 from ivr import create_app
+from ivr.records.store import Store
 from ivr.sim import CallOptions, Hold, Script, simulate
 from ivr.sim.errors import TransportError
 from ivr.sim.trace import EventType, Trace
 from ivr.sim.transport import Reply, Request
-from ivr.store import Store
 
 PUBLIC = "http://hotline.test"  # the balancer's address: never resolved, every request is ours
 REPO = Path(__file__).resolve().parents[1]

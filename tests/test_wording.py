@@ -13,12 +13,14 @@ import pytest
 from conftest import Caller
 from freezegun import freeze_time
 
-from ivr import create_app, prompts, spoken, twiml
-from ivr.call import Utterance
+from ivr import create_app
+from ivr.flow import prompts, spoken
+from ivr.flow.call import Utterance
 from ivr.menu.loader import load as load_menu
 from ivr.menu.model import spoken_pieces
 from ivr.queue import traffic
 from ivr.queue.advice import Centre, Window, describe_wait
+from ivr.web import twiml
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CAT = prompts.load()
@@ -208,7 +210,7 @@ def test_a_caller_on_hold_with_no_audio_built_is_never_left_in_silence(settings)
 
 
 def test_prompt_values_cover_every_new_format():
-    from ivr.prompt_values import given
+    from ivr.flow.prompt_values import given
 
     for lang in CAT.languages:
         for key, text in CAT.texts[lang].items():

@@ -30,7 +30,7 @@ from ivr.audio.manifest import (
     text_sha256,
 )
 from ivr.audio.settings import DEFAULT_SETTINGS, SAMPLE_RATE, AudioSettings
-from ivr.prompts import Catalog
+from ivr.flow.prompts import Catalog
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from ivr.audio.manifest import (
 )
 from ivr.audio.settings import DEFAULT_SETTINGS, SAMPLE_RATE, AudioSettings
 from ivr.errors import Problem
-from ivr.prompts import Catalog
+from ivr.flow.prompts import Catalog
 
 __all__ = ["TOLERANCE_MS", "check", "hold_problem", "prompt_problem", "wav_problem"]
 

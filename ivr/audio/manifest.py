@@ -29,8 +29,8 @@ from urllib.parse import quote
 
 from ivr.audio import AudioError
 from ivr.audio.settings import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
+from ivr.flow.prompts import Catalog, placeholders
 from ivr.plural import counted
-from ivr.prompts import Catalog, placeholders
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.audio.manifest import Manifest, static_prompts, text_sha256
+from ivr.flow.prompts import Catalog
 from ivr.menu.loader import load as load_menu
 from ivr.menu.model import Kind, spoken_pieces, takes_speech
-from ivr.prompts import Catalog
 
 MENU_LIMIT_S = 20.0
 

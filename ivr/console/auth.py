@@ -22,7 +22,7 @@ from ivr import plural
 from ivr.console import records
 from ivr.console import text as words
 from ivr.console.site import bp, hotline, t, users
-from ivr.store import Store, audit_row, iso, parse_iso
+from ivr.records.store import Store, audit_row, iso, parse_iso
 
 log = logging.getLogger(__name__)
 

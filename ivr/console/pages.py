@@ -1,6 +1,6 @@
 """The console's pages: Now, Tree, Report, Week, Callbacks, Tickets, Calls, Audit.
 
-Each view gathers plain numbers from the library (``ivr.live``, ``ivr.queue.advice``,
+Each view gathers plain numbers from the library (``ivr.records.live``, ``ivr.queue.advice``,
 ``ivr.tuning``) and ``records``, and a template shows them; no figure is computed in a
 template. Ops see every page and queue; an agent sees Now, Callbacks and Tickets of its
 own queues (``site.scope``).
@@ -16,12 +16,13 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ivr import live, moments
+from ivr import moments
 from ivr.console import records
 from ivr.console.site import bp, hotline, lang, ops_only, scope, t, user
 from ivr.errors import ConfigError, IVRError
 from ivr.queue.calendar import WEEKDAYS, DayKind
 from ivr.queue.plot import BOUNDS_MIN, CLOSED_COLOUR, OVER_COLOUR, cell_label
+from ivr.records import live
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""What the console reads from and writes to the database beyond ``ivr.live``: callbacks,
+"""What the console reads from and writes to the database beyond ``ivr.records.live``: callbacks,
 tickets, call search, the agents talking now, and the audit log.
 
 Every change made through the console goes through a function here that writes its
@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ivr.store import Store, audit_row, iso
+from ivr.records.store import Store, audit_row, iso
 
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 LAST4 = re.compile(r"\d{4}")

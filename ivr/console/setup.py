@@ -7,15 +7,15 @@ and exempt from CSRF; neither path accepts the other's credentials.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Blueprint, Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
-from ivr import agents, webhooks
 from ivr.console import auth, pages  # noqa: F401  (the views register on the blueprint)
 from ivr.console.site import bp
 
@@ -32,8 +32,9 @@ class _DerivedKeySessions(SecureCookieSessionInterface):
                                                      "digest_method": self.digest_method})
 
 
-def init_app(app: Flask) -> None:
-    """Register the console; call after the webhook blueprints, which it exempts from CSRF."""
+def init_app(app: Flask, exempt: Iterable[Blueprint] = ()) -> None:
+    """Register the console; ``exempt``: the blueprints signed by Twilio, which sends no
+    CSRF token (the webhooks), exempted from the console's CSRF protection."""
     secret = str(app.config["SECRET_KEY"])
     keys: dict[str, Any] = {purpose: auth.derived_key(secret, purpose)
                             for purpose in ("session_key", "throttle_key", "csrf_key")}
@@ -43,6 +44,6 @@ def init_app(app: Flask) -> None:
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
     csrf.init_app(app)
-    csrf.exempt(webhooks.bp)  # signed by Twilio, which sends no CSRF token
-    csrf.exempt(agents.bp)
+    for blueprint in exempt:
+        csrf.exempt(blueprint)
     app.register_blueprint(bp)

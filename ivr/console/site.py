@@ -18,8 +18,8 @@ from werkzeug.wrappers import Response
 from ivr.console import text as words
 from ivr.hotline import Hotline
 from ivr.plural import counted
-from ivr.store import parse_iso
-from ivr.users import User, Users
+from ivr.records.store import parse_iso
+from ivr.records.users import User, Users
 
 bp = Blueprint("console", __name__, url_prefix="/ops", template_folder="templates",
                static_folder="static")

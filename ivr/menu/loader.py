@@ -12,12 +12,11 @@ semantic ones from ``validate``.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ivr.errors import MenuError, Problem
+from ivr.errors import MenuError, Problem, close_match
 from ivr.menu.model import Kind, Menu, Node, Option
 from ivr.menu.source import LineMapping, line_of, parse_yaml, read_text
 
@@ -25,18 +24,10 @@ DEFAULT_MENU = Path(__file__).resolve().parent.parent / "menus" / "wallet.yaml"
 _NODE_FIELDS = {f.name for f in fields(Node)} - {"id", "line", "lines"}
 _TOP_FIELDS = {"start", "main", "fallback", "verify", "queues", "settings", "nodes"}
 _REQUIRED_TOP = ("start", "main", "fallback")
-#: how alike a misspelt field name must be to a known one to be taken for it
-_FIELD_CUTOFF = 0.7
 
 
 def _empty(source: str) -> Menu:
     return Menu({}, "", "", "", (), source)
-
-
-def close_match(word: str, candidates: Any, cutoff: float = _FIELD_CUTOFF) -> str | None:
-    """The candidate ``word`` was most likely meant to be, if one is close enough."""
-    found = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=cutoff)
-    return found[0] if found else None
 
 
 def _strings(value: Any) -> list[str]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from ivr.errors import Problem
-from ivr.menu.loader import close_match
+from ivr.errors import Problem, close_match
 from ivr.menu.model import (
     COLLECT_FORMATS,
     GATHERING,
@@ -22,6 +21,7 @@ from ivr.menu.model import (
     spoken_pieces,
     takes_speech,
 )
+from ivr.menu.phrases import keywords
 from ivr.plural import counted, plural
 
 #: what a speech menu says besides its menu (``flow._Turn.ask_by_voice``): required of
@@ -51,7 +51,7 @@ FLOW_PROMPTS = (
     "verify_locked_support", "fmt_and", "fmt_clock", "fmt_day_range", "fmt_day_windows",
     "fmt_minute", "fmt_span_hour", "fmt_span_hours", "fmt_span_minute", "fmt_span_minutes",
     "fmt_time_range", "fmt_weekday_date",
-    # the agents' end (ivr/agent_flow.py), and the caller an agent takes
+    # the agents' end (ivr/flow/agent.py), and the caller an agent takes
     "connecting", "agent_code", "agent_pin", "agent_wrong", "agent_denied", "agent_lang_switch",
     "agent_waiting", "agent_none_waiting", "agent_next",
 )
@@ -244,8 +244,6 @@ def _speech(menu: Menu, catalog: PromptCatalog) -> tuple[list[Problem], list[tup
     one target of the menu (one phrase, two targets: the caller could only be guessed at),
     and every target with phrases needs a ``topic`` to be confirmed by.
     """
-    from ivr.speech import keywords  # the speech module reads the tree's types
-
     problems: list[Problem] = []
     prompts: list[tuple[str, str]] = []
     src, languages = menu.source, catalog.languages

@@ -4,7 +4,8 @@ when should a caller try again.
 ``Centre`` wraps a checked traffic file. Every time it returns is in the centre's
 timezone; it accepts aware datetimes in any zone and treats naive ones as UTC. Waits are
 Erlang A waits of a caller who holds on until answered. No I/O except ``Centre.load``;
-``forecast`` and ``plot_week`` live in their own modules and are re-exported here.
+``forecast`` (traffic learnt from the calls) is re-exported here; the heat map of the week
+is ``ivr.queue.plot``, which draws a ``Centre``.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from ivr.queue import traffic as traffic_file
 from ivr.queue.calendar import WEEKDAYS, Day, DayKind
 from ivr.queue.erlang import Metrics, erlang_a_metrics, live_wait_s
 from ivr.queue.forecast import forecast, forecast_from_db
-from ivr.queue.plot import plot_week
 from ivr.queue.traffic import Queue, Ranges, Traffic
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Advice", "Centre", "OpeningHours", "Slot", "Window", "describe_wait", "forecast",
-           "forecast_from_db", "plot_week"]
+           "forecast_from_db"]
 
 HOUR = timedelta(hours=1)
 HORIZON = timedelta(days=7)

@@ -8,7 +8,7 @@ and make-up working days are left out of the averages: they are not the ordinary
 the file describes. ``small_samples`` says when too few calls stand behind the averages.
 
 Each queue's handle time and patience are learnt too, from the calls agents answered
-(``ivr.agents`` records the wait and the talk on the caller's record) and the callers who
+(``ivr.web.agents`` records the wait and the talk on the caller's record) and the callers who
 hung up waiting, once ``MIN_TIMED_CALLS`` of them are in the period; otherwise the traffic
 file's figure is kept and a warning says so. Only ``forecast_from_db`` does I/O.
 """
@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ivr.database import is_postgres, not_ivr, open_database, shown
 from ivr.errors import StoreError
 from ivr.plural import counted, plural
 from ivr.queue import traffic as traffic_file
 from ivr.queue.calendar import WEEKDAYS, DayKind
+from ivr.records.database import is_postgres, not_ivr, open_database, shown
 
 log = logging.getLogger(__name__)
 

@@ -45,9 +45,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from ivr import speech
-from ivr.database import is_postgres, not_ivr, open_database
 from ivr.errors import StoreError
+from ivr.flow import speech
+from ivr.menu.phrases import family as family_of
+from ivr.records.database import is_postgres, not_ivr, open_database
 from ivr.sim.caller import TIMEOUT, Answer, Kind, Pace, Prompt
 from ivr.sim.errors import ScenarioError
 from ivr.sim.interpreter import Hold
@@ -94,7 +95,7 @@ class Step:
     said: tuple[str, ...]
     outcome: str
     at: str
-    #: what a spoken answer matched (``ivr.call.Heard.to_json``), never its words
+    #: what a spoken answer matched (``ivr.flow.call.Heard.to_json``), never its words
     heard: Mapping[str, Any] | None = None
 
 
@@ -390,7 +391,7 @@ class ReplayCaller:
         if target is None or outcome not in ("matched", "confirm"):
             return Answer(Kind.SPEECH, NOTHING[family])
         phrases = [p for lang, ps in sorted(target.phrases.items())
-                   if speech.family(lang) == family for p in ps]
+                   if family_of(lang) == family for p in ps]
         if not phrases:
             return Answer(Kind.SPEECH, NOTHING[family])
         words = phrases[0].replace(" ", speech.joiner("zh-CN" if family == "zh" else "en-US"))

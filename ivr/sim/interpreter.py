@@ -82,7 +82,8 @@ from urllib.parse import urljoin
 
 from twilio.request_validator import HMAC_SHA1
 
-from ivr.sim import masking, recognition, timing
+from ivr.audio import timing
+from ivr.sim import masking, recognition
 from ivr.sim.caller import TIMEOUT, Answer, Caller, Kind, Pace, Prompt, Script
 from ivr.sim.document import SCHEMA_VALIDATION, Verb, read
 from ivr.sim.errors import TransportError, TwiMLError

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from ivr.backend import mask
+from ivr.flow.services import mask
 
 #: a prompt's catalog names, ``lang/key`` (what ``target.Prompts.keys`` returns)
 PromptKeys = Callable[[Mapping[str, Any]], Iterable[str]]
@@ -31,7 +31,7 @@ class Secret(StrEnum):
 
 #: catalog prompt key -> what the keys pressed in answer to it are
 PROMPTS: Mapping[str, Secret] = {"verify_pin": Secret.PIN, "verify_account": Secret.ACCOUNT,
-                                 "agent_pin": Secret.PIN}  # the agents' line (ivr.agents)
+                                 "agent_pin": Secret.PIN}  # the agents' line (ivr.web.agents)
 PIN_MASK = "******"
 #: an account number shows its last 4 digits, as in the call events, only when at least as
 #: many stay hidden: a PIN typed at the account prompt must not show 4 of its 6 digits
@@ -61,7 +61,7 @@ def pin(digits: str) -> str:
 
 
 def account(digits: str) -> str:
-    """An account number as the call events log it (``ivr.backend.mask``), ``****0003``;
+    """An account number as the call events log it (``ivr.flow.services.mask``), ``****0003``;
     all hidden when it is too short to hide as many digits as it would show."""
     return mask(digits) if len(digits) >= 2 * SHOWN else "*" * len(digits)
 

@@ -29,7 +29,7 @@ recognised, so a Gather in the wrong language is found in a simulated call.
 
 A ``Recogniser`` (one per call, from ``Recognition``) turns what the caller said into what
 Twilio sends: the words, possibly garbled by noise (each word dropped or swapped with its
-neighbour with probability ``noise``, words as ``ivr.speech.split`` cuts them), and the
+neighbour with probability ``noise``, words as ``ivr.flow.speech.split`` cuts them), and the
 Confidence, lowered by the share of words garbled. Pure apart from its random numbers.
 """
 
@@ -41,8 +41,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ivr import speech
-from ivr.gather import MAX_HINT_CHARS, MAX_HINTS, hears, known_model
+from ivr.flow import speech
+from ivr.flow.gather import MAX_HINT_CHARS, MAX_HINTS, hears, known_model
+from ivr.menu import phrases
 from ivr.sim.document import SCHEMA_VALIDATION, SchemaWarning
 
 #: the Confidence sent when neither the caller nor the options say another
@@ -243,7 +244,7 @@ class Recogniser:
         if not said.strip():
             return Recognised("", sure, unheard="nothing was said")
         cjk = at.language.lower().startswith(_CJK_LANGS)
-        han = bool(speech.HAN.search(said))
+        han = bool(phrases.HAN.search(said))
         latin_only = not han and bool(_LATIN.search(said))
         if at.language != "multi" and (han and not cjk or cjk and latin_only):
             return Recognised("", sure, unheard=f"the recogniser listens for {at.language}")

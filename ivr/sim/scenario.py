@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 CALL_KEYS = frozenset(
     {"from", "to", "url", "lang", "press", "say", "hold", "expect", "recognition"})
 SCENARIO_KEYS = CALL_KEYS | {"name", "langs", "calls", "at"}
-#: what the app logs of a spoken answer (``ivr.call.Heard``)
+#: what the app logs of a spoken answer (``ivr.flow.call.Heard``)
 HEARD_OUTCOMES = ("matched", "confirm", "unmatched", "keypad", "confirmed", "declined")
 EXPECT_KEYS = frozenset(
     {"queue", "ended_by", "heard", "not_heard", "verified", "issue", "record", "max_duration_s",

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from ivr.prompts import Catalog, placeholders
+from ivr.audio.timing import AudioDurations, PlayDuration
+from ivr.flow.prompts import Catalog, placeholders
 from ivr.sim.caller import Caller, Pace
 from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, CallOptions, Hold, simulate
 from ivr.sim.recognition import Recognition
 from ivr.sim.switchboard import Switchboard
-from ivr.sim.timing import AudioDurations, PlayDuration
 from ivr.sim.trace import Trace
 from ivr.sim.transport import FlaskTransport, HTTPTransport, Transport
 
@@ -247,9 +247,9 @@ def over_http(
     url: str, token: str, *, menu_path: str | None = None, database: str | None = None
 ) -> Target:
     """A running server: ``url`` is its Voice URL, or its base URL (``/voice`` is added)."""
-    from ivr import prompts
+    from ivr.flow import prompts
     from ivr.menu import load_validated
-    from ivr.store import Store
+    from ivr.records.store import Store
 
     parts = urlsplit(url)
     voice_url = url if parts.path.strip("/") else url.rstrip("/") + "/voice"
@@ -282,8 +282,8 @@ def sandbox(
         lockouts and the comparison are unchanged (the cost is read from each stored
         hash), but a bulk run is no longer 60 ms of key stretching per PIN typed.
     """
-    from ivr.agents import seed_demo_agent
     from ivr.app import create_app
+    from ivr.records.users import seed_demo_agent
 
     with tempfile.TemporaryDirectory(prefix="ivr-sim-") as tmp:
         config: dict[str, Any] = {

@@ -2,7 +2,7 @@
 
 An utterance lasts as long as its rendered audio where ``ivr audio build`` made it for
 this exact text (``audio/manifest.json``), else the simulator's speech estimate
-(``ivr.sim.timing.speech_ms``) in the language Twilio's ``<Say>`` uses for it (the
+(``ivr.audio.timing.speech_ms``) in the language Twilio's ``<Say>`` uses for it (the
 ``VOICES`` setting). Each distinct text is measured once and cached: a tuning run hears
 the same few hundred texts millions of times. A caller's own sentence at a speech menu
 takes what it takes to say at the same rates, then the silence that ends it (the
@@ -19,8 +19,8 @@ from typing import Any
 
 from ivr.audio import AudioError
 from ivr.audio.manifest import Manifest
-from ivr.call import Utterance
-from ivr.sim.timing import speech_ms
+from ivr.audio.timing import speech_ms
+from ivr.flow.call import Utterance
 
 log = logging.getLogger(__name__)
 

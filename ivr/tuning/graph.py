@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr.errors import IVRError
+from ivr.flow.speech import joiner
 from ivr.menu.model import Kind, Menu, Node, Option, speech_targets, takes_speech
 from ivr.plural import counted
-from ivr.speech import joiner
 
 if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]  # no stubs, no py.typed
 
-    from ivr.prompts import Catalog
+    from ivr.flow.prompts import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ def svg(menu: Menu, *, lang: str | None = "en-US", catalog: Catalog | None = Non
     """The picture as an ``<svg>`` element to put inline in an HTML page (no XML
     declaration, no doctype); labels in ``lang`` from the shipped catalog unless given."""
     if catalog is None and lang:
-        from ivr import prompts
+        from ivr.flow import prompts
 
         catalog = prompts.load()
     text = _pipe(digraph(menu, lang=lang, catalog=catalog, stats=stats), "svg").decode()

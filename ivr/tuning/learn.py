@@ -20,7 +20,7 @@
 - barge-in: not in the records (they do not say when in a prompt a key came), so the
   base mix's share.
 
-Reads the database (SQLite or PostgreSQL, ``ivr.database``) read-only; no Flask, no
+Reads the database (SQLite or PostgreSQL, ``ivr.records.database``) read-only; no Flask, no
 Twilio.
 """
 
@@ -34,10 +34,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ivr.database import shown
 from ivr.errors import MenuError, Problem, StoreError
 from ivr.menu.model import Kind, takes_speech
-from ivr.store import parse_iso
+from ivr.records.database import shown
+from ivr.records.store import parse_iso
 from ivr.tuning.mix import Mix, Patience
 from ivr.tuning.report import open_records
 from ivr.tuning.report_speech import SPOKEN, heard

@@ -32,8 +32,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from ivr.errors import MenuError, Problem
-from ivr.menu.loader import close_match
+from ivr.errors import MenuError, Problem, close_match
 from ivr.menu.source import line_of, load_yaml
 from ivr.tuning.routes import Routes, is_target
 

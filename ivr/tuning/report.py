@@ -1,7 +1,7 @@
 """What callers did, from the call records: the numbers behind ``ivr report``.
 
 ``build`` reads the ``calls`` and ``call_events`` tables of an ivr database, SQLite or
-PostgreSQL (``ivr.database``, read only: a million events in a few seconds), and returns
+PostgreSQL (``ivr.records.database``, read only: a million events in a few seconds), and returns
 plain data, the JSON shape of issue 10. Rendering it (text, CSV, HTML) is ``report_render``'s
 job; this module neither prints nor draws.
 
@@ -57,10 +57,10 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ivr.database import Database, not_ivr, open_database
 from ivr.errors import StoreError
 from ivr.menu.model import Kind, Menu, takes_speech
-from ivr.store import iso
+from ivr.records.database import Database, not_ivr, open_database
+from ivr.records.store import iso
 from ivr.tuning.report_speech import SpeechTally, heard
 
 SPECIAL = {"invalid": "invalid", "no_input": "no_input", "repeat": "repeat", "back": "back"}

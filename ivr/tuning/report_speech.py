@@ -2,7 +2,7 @@
 
 The call records keep no words (issue 13): a step that heard a spoken answer, or the answer
 confirming one, keeps ``call_events.heard``, a JSON object with the ``outcome`` (see
-``ivr.call.Heard``) and the ``target`` matched. Per speech menu (a menu of the trees given
+``ivr.flow.call.Heard``) and the ``target`` matched. Per speech menu (a menu of the trees given
 that takes speech, or a node where spoken answers were recorded), each figure counts
 *calls*, a call once per figure however often it spoke there:
 
@@ -36,7 +36,7 @@ _COUNTS = {"matched": ("spoke", "matched", "routed"), "confirm": ("spoke", "aske
 
 
 def heard(text: str | None) -> dict[str, Any] | None:
-    """A step's ``heard`` column as written by ``ivr.store`` (None: no speech there)."""
+    """A step's ``heard`` column as written by ``ivr.records.store`` (None: no speech there)."""
     if not text:
         return None
     try:

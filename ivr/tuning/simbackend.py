@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ivr.backend import Lock, Services, Ticket, Topup
-from ivr.prompts import Catalog
+from ivr.flow.prompts import Catalog
+from ivr.flow.services import Lock, Services, Ticket, Topup
 
 ACCOUNT = "10000001"
 PIN = "123456"

@@ -1,4 +1,4 @@
-"""What-if runs of whole calls through the real call flow (``ivr.flow.step``, no HTTP).
+"""What-if runs of whole calls through the real call flow (``ivr.flow.caller.step``, no HTTP).
 
 Each simulated caller is drawn from the mix (``ivr.tuning.mix``) from their own random
 stream, seeded by (seed, caller number): so a run gives the same calls whatever the
@@ -51,12 +51,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ivr.backend import Services
-from ivr.call import Ask, CallEvent, CallState, Step
-from ivr.flow import step as flow_step
+from ivr.flow.call import Ask, CallEvent, CallState, Step
+from ivr.flow.caller import step as flow_step
+from ivr.flow.prompts import Catalog
+from ivr.flow.services import Services
+from ivr.flow.speech import joiner
 from ivr.menu.model import Kind, Menu, Node, Option
-from ivr.prompts import Catalog
-from ivr.speech import joiner
 from ivr.tuning import simbackend as sim
 from ivr.tuning.clock import AUTO_SPEECH_END_S, KEY_S, RECORD_S, Durations
 from ivr.tuning.mix import Mix, draw

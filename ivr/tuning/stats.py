@@ -1,6 +1,6 @@
 """Numbers from simulated calls: one tree's summary, and two trees' paired differences.
 
-Plain data in, plain data out (rendered by ``ivr.tuning.tune_cli``). The time to route
+Plain data in, plain data out (rendered by ``ivr.cli.tune``). The time to route
 is counted over the calls that reached their target; the shares over all calls. Two trees
 run the same callers (``ivr.tuning.simulate``), so a difference is the mean of per-caller
 differences, with a 95 % interval from their spread (normal approximation over thousands

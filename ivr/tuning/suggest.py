@@ -32,10 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ivr.errors import MenuError, Problem
+from ivr.flow.prompts import Catalog
 from ivr.menu.loader import parse
 from ivr.menu.model import Kind, Menu, Node, Option, spoken_pieces
 from ivr.menu.validate import validate
-from ivr.prompts import Catalog
 from ivr.tuning.clock import KEY_S, Durations
 from ivr.tuning.mix import Mix
 from ivr.tuning.routes import Routes

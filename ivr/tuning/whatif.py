@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ivr.flow.prompts import Catalog
 from ivr.menu.model import Menu
-from ivr.prompts import Catalog
 from ivr.tuning import simulate, stats
 from ivr.tuning.clock import AUTO_SPEECH_END_S
 from ivr.tuning.mix import Mix, Patience

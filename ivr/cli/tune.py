@@ -1,0 +1,239 @@
+"""``ivr tune``: what-if runs of whole calls through the real call flow, and the option
+order that saves the most time (``--suggest``).
+
+Thin: read the tree(s), the catalog and the mix (``--mix`` file, the shipped example, or
+learnt from ``--db``), call ``ivr.tuning.whatif`` / ``ivr.tuning.suggest``, print text
+or ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ivr.cli.args import Database, OutputFile, TextFile, app_settings, boundary
+from ivr.errors import MenuError
+from ivr.flow import prompts
+from ivr.menu import load_validated
+from ivr.menu.loader import DEFAULT_MENU
+from ivr.plural import counted, plural
+from ivr.tuning import mix as mix_file
+from ivr.tuning import stats
+from ivr.tuning.clock import Durations, speech_end_s
+from ivr.tuning.learn import learn
+from ivr.tuning.routes import Routes, build
+from ivr.tuning.suggest import Suggestion, suggest
+from ivr.tuning.whatif import Check, Comparison, Setting, check_suggestion, compare_trees
+
+MAX_CALLS = 10_000_000
+
+
+@click.command("tune")
+@click.option("--menu", "menu_path", type=TextFile(),
+              help="The live tree (default: the MENU setting, else the shipped one).")
+@click.option("--against", "against_path", type=TextFile(),
+              help="A second tree: the difference B − A over the same callers.")
+@click.option("--mix", "mix_path", type=TextFile(),
+              help="The traffic mix (default: the shipped example ivr/data/mix.yaml).")
+@click.option("--db", "--database", "db", type=Database(create=False),
+              help="Learn the mix from the calls recorded in this database instead (a SQLite "
+                   "file or a postgresql:// URL).")
+@click.option("--calls", type=click.IntRange(1, MAX_CALLS), default=20_000, show_default=True,
+              help="Simulated calls per tree.")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes; the results are the same for any number.")
+@click.option("--suggest", "suggest_order", is_flag=True,
+              help="Propose the option order that minimises the time to route (needs -o).")
+@click.option("-o", "--output", type=OutputFile((".yaml", ".yml")),
+              help="Where --suggest writes the candidate tree.")
+@click.option("--keys", type=click.Choice(["best", "keep", "renumber"]), default="best",
+              show_default=True, help="--suggest: keep each option's key, renumber 1..n in "
+                                      "the new order, or whichever the model prefers.")
+@click.option("--prompts", "prompts_dir", type=TextFile(folder=True),
+              help="Prompt catalog folder (default: the PROMPTS_DIR setting).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Path | None,
+                 db: Path | str | None, calls: int, seed: int, workers: int, suggest_order: bool,
+                 output: Path | None, keys: str, prompts_dir: Path | None, as_json: bool) -> None:
+    """Predict what a tree does to the time to route before it goes live."""
+    if mix_path and db:
+        raise click.UsageError("give --mix or --db, not both")
+    if suggest_order and not output:
+        raise click.UsageError("--suggest needs -o FILE for the candidate tree")
+    if output and not suggest_order:
+        raise click.UsageError("-o is where --suggest writes; give --suggest too")
+    if suggest_order and against_path:
+        raise click.UsageError("--suggest compares its own candidate; leave out --against")
+    if not suggest_order and click.get_current_context().get_parameter_source("keys") \
+            is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--keys says how --suggest numbers its options; give "
+                               "--suggest too")
+    settings = app_settings()
+    menu_path = menu_path or (Path(settings["MENU"]) if settings.get("MENU") else None)
+    prompts_dir = prompts_dir or Path(settings["PROMPTS_DIR"])
+    with boundary([menu_path, against_path, mix_path, prompts_dir]):
+        catalog = prompts.load(prompts_dir)
+        menu = load_validated(menu_path, catalog)
+        against = load_validated(against_path, catalog) if against_path else None
+        routes = build(menu)
+        mix = learn(db, routes, _default_behaviour(routes, catalog)) if db else \
+            mix_file.load(mix_path, routes, catalog.languages)
+        setting = Setting(catalog, settings["AUDIO_DIR"], settings["VOICES"], calls, seed,
+                          workers, speech_end_s(settings.get("SPEECH_TIMEOUT")))
+        if suggest_order:
+            assert output is not None
+            text = (menu_path or DEFAULT_MENU).read_text(encoding="utf-8")
+            found = suggest(text, menu, routes, mix, catalog,
+                            Durations(setting.audio_dir, setting.voices, setting.speech_end_s),
+                            keys)
+            output.write_text(found.text, encoding="utf-8")
+            check = check_suggestion(setting, routes, mix, found.menu, found.predicted_saving_s)
+            if as_json:
+                click.echo(json.dumps(_suggestion_json(found, check, output, mix), indent=2))
+            else:
+                click.echo(_suggestion_text(found, check, output, menu.source))
+            return
+        result = compare_trees(setting, routes, mix, against)
+    names = (menu.source, against.source if against else None)
+    if as_json:
+        click.echo(json.dumps(_json(result, names, mix, calls, seed), indent=2))
+    else:
+        click.echo(_text(result, names, mix, calls, seed))
+
+
+def _default_behaviour(routes: Routes, catalog: prompts.Catalog) -> mix_file.Mix:
+    """The shipped example's behaviour (barge-in, patience ...) as the base of a learnt mix;
+    the example's reasons need not fit the tree."""
+    try:
+        return mix_file.load(None, routes, catalog.languages)
+    except MenuError:  # the example fits the shipped tree only
+        return mix_file.DEFAULT_BEHAVIOUR
+
+
+def _json(result: Comparison, names: tuple[str, str | None], mix: mix_file.Mix, calls: int,
+          seed: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"calls": calls, "seed": seed, "mix": {"source": mix.source,
+                                                                  **mix.to_json()},
+                           "trees": {"A": {"file": names[0], **result.a.to_json()}}}
+    if result.b is not None and result.difference is not None:
+        out["trees"]["B"] = {"file": names[1], **result.b.to_json()}
+        out["difference"] = {k: d.to_json() for k, d in result.difference.items()}
+    if result.silent is not None and result.speech is not None:
+        out["speech"] = {"without_speakers": result.silent.to_json(),
+                         "difference": {k: d.to_json() for k, d in result.speech.items()}}
+    return out
+
+
+def _s(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{value:.1f} s"
+
+
+def _pct(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{100 * value:.1f} %"
+
+
+def _signed(d: stats.Difference, unit: str, scale: float = 1.0, digits: int = 2) -> str:
+    if not math.isfinite(d.value):
+        return "-"
+    low, high = (f"{scale * d.low:+.{digits}f}", f"{scale * d.high:+.{digits}f}") \
+        if math.isfinite(d.low) else ("?", "?")
+    return f"{scale * d.value:+.{digits}f}{unit} ({low} to {high})"
+
+
+ROWS = (("time to route, mean", "route_mean_s", _s), ("time to route, p50", "route_p50_s", _s),
+        ("time to route, p90", "route_p90_s", _s), ("routed", "routed", _pct),
+        ("misrouted", "misrouted", _pct), ("dropped", "dropped", _pct),
+        ("contained (self-service)", "contained", _pct),
+        ("spoke (speech menus)", "spoke", _pct),
+        ("time in the IVR, mean", "ivr_s_per_call", _s),
+        ("IVR minutes per day", "ivr_minutes_per_day", lambda v: f"{v:,.0f}"))
+DIFFS = {"route_mean_s": (" s", 1.0, 2), "misrouted": (" pp", 100.0, 2),
+         "dropped": (" pp", 100.0, 2), "ivr_s_per_call": (" s", 1.0, 2),
+         "ivr_minutes_per_day": ("", 1.0, 0)}
+#: rows of a mix with speakers only
+SPEECH_ROWS = ("spoke",)
+
+
+def _per_day(calls: float) -> str:
+    """``20,000 calls a day``, ``1 call a day``, ``0.3 calls a day``."""
+    shown = f"{calls:,.0f}" if calls >= 1 else f"{calls:.1g}"
+    return f"{shown} {plural(1 if shown == '1' else 2, 'call')} a day"
+
+
+def _text(result: Comparison, names: tuple[str, str | None], mix: mix_file.Mix, calls: int,
+          seed: int) -> str:
+    head = f"{counted(calls, 'simulated call')} per tree (seed {seed}), mix {mix.source} " \
+           f"({_per_day(mix.calls_per_day)})"
+    lines = [head, f"A: {names[0]}"] + ([f"B: {names[1]}"] if names[1] else [])
+    width = 26
+    title = f"{'':{width}}{'A':>10}" + (f"{'B':>10}   B − A (95 % interval)" if result.b else "")
+    lines.append(title)
+    rows = [r for r in ROWS if mix.speaking or r[1] not in SPEECH_ROWS]
+    for label, field, fmt in rows:
+        row = f"{label:{width}}{fmt(getattr(result.a, field)):>10}"
+        if result.b is not None and result.difference is not None:
+            row += f"{fmt(getattr(result.b, field)):>10}"
+            if field in DIFFS:
+                unit, scale, digits = DIFFS[field]
+                row += f"   {_signed(result.difference[field], unit, scale, digits)}"
+        lines.append(row.rstrip())
+    if result.silent is not None and result.speech is not None:
+        lines += ["", *_speech_text(result, mix, width)]
+    return "\n".join(lines)
+
+
+def _speech_text(result: Comparison, mix: mix_file.Mix, width: int) -> list[str]:
+    """A against itself with nobody speaking: what the mix's speakers save."""
+    assert result.silent is not None and result.speech is not None
+    shares = ", ".join(f"{lang} {100 * share:.0f} %" for lang, share in mix.speakers)
+    lines = [f"A with the mix's speakers ({shares}) and with nobody speaking, same callers:",
+             f"{'':{width}}{'speakers':>10}{'none':>10}   speakers − none (95 % interval)"]
+    for label, field, fmt in ROWS:
+        if field in SPEECH_ROWS:
+            continue
+        row = f"{label:{width}}{fmt(getattr(result.a, field)):>10}" \
+              f"{fmt(getattr(result.silent, field)):>10}"
+        if field in DIFFS:
+            unit, scale, digits = DIFFS[field]
+            row += f"   {_signed(result.speech[field], unit, scale, digits)}"
+        lines.append(row.rstrip())
+    return lines
+
+
+def _suggestion_json(found: Suggestion, check: Check, output: Path, mix: mix_file.Mix
+                     ) -> dict[str, Any]:
+    return {"candidate": str(output), "keys": found.keys, "mix": mix.source,
+            "menus": [{"node": c.node, "before": list(c.before), "after": list(c.after),
+                       "renumbered": c.renumbered, "predicted_saving_s": round(c.saving_s, 6)}
+                      for c in found.changes],
+            "predicted_saving_s": round(found.predicted_saving_s, 6),
+            "predicted_misrouted": round(found.predicted_misrouted, 6),
+            "measured_saving_s": check.measured.to_json(),
+            "measured_saving_with_patience_s": check.with_patience.to_json(),
+            "agrees": check.agrees,
+            "difference": {k: d.to_json() for k, d in (check.comparison.difference or {}).items()}}
+
+
+def _suggestion_text(found: Suggestion, check: Check, output: Path, source: str) -> str:
+    lines = [f"wrote {output}: the options of {counted(len(found.changes), 'menu')} of {source} "
+             f"reordered, keys {found.keys}"]
+    for c in found.changes:
+        moved = f" (renumbered {', '.join(f'{a}→{b}' for a, b in c.renumbered.items())})" \
+            if c.renumbered else ""
+        lines.append(f"  {c.node}: {' '.join(c.before)} → {' '.join(c.after)}{moved}, "
+                     f"{c.saving_s:+.2f} s a call")
+    if not found.changes:
+        lines.append("  every menu is already in the best order")
+    m, p = check.measured, check.with_patience
+    lines.append(f"predicted saving: {found.predicted_saving_s:.2f} s a call")
+    lines.append(f"simulated saving: {m.value:.2f} s a call (95 % interval {m.low:.2f} to "
+                 f"{m.high:.2f}), same callers, unlimited patience: "
+                 f"{'agrees' if check.agrees else 'DOES NOT agree'}")
+    lines.append(f"with the mix's patience: {p.value:.2f} s a routed call ({p.low:.2f} to "
+                 f"{p.high:.2f}); the callers who hang up are not counted")
+    return "\n".join(lines)

@@ -1,0 +1,10 @@
+"""The records: what the hotline keeps between webhooks and after the call.
+
+``database`` (SQLite and PostgreSQL behind one interface, and the numbered migrations),
+``store`` (calls, their turns and events, callbacks, the audit log), ``lockouts`` (the
+PIN lockout book), ``wallet`` (the demo wallet backend), ``users`` (console users and
+agents) with ``pins`` (salted slow hashes), and ``live`` (who waits and who is in the
+IVR now). They implement the flow's protocols (``ivr.flow.services``) and keep its
+state, so they import the flow's types; never the web edge, the console, the simulator
+or the CLI.
+"""

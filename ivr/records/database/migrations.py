@@ -1,0 +1,237 @@
+"""The schema's numbered versions, applied in order on either backend.
+
+A database records the migrations applied to it in ``schema_version``. One from a
+release before versions has none recorded: its tables are brought to version 1 in
+place (the baseline only creates what is missing and adds the columns it lacks), and
+then the rest are applied. Each migration runs in its own transaction with the version
+it brings, under the schema lock, so two hosts starting at once apply it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ivr.errors import StoreError
+from ivr.records.database import Database, Tx, not_ivr
+
+#: the tables as release 0.15 made them (the baseline: version 1)
+BASELINE = """
+CREATE TABLE IF NOT EXISTS calls (
+    call_sid TEXT PRIMARY KEY, from_number TEXT, to_number TEXT,
+    started_at TEXT NOT NULL, updated_at TEXT NOT NULL, ended_at TEXT, status TEXT,
+    duration_s INTEGER, lang TEXT, node TEXT, verified INTEGER NOT NULL DEFAULT 0,
+    account_last4 TEXT, issue TEXT, queue TEXT, queue_result TEXT, details TEXT,
+    state TEXT NOT NULL, turn INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS call_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, call_sid TEXT NOT NULL, at TEXT NOT NULL,
+    node TEXT, input TEXT, said TEXT, outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS call_events_sid ON call_events (call_sid, id);
+-- calls whose end Twilio has not reported: the ones an expired state is scrubbed from
+CREATE INDEX IF NOT EXISTS calls_open ON calls (updated_at) WHERE ended_at IS NULL;
+-- the lockout book (ivr.records.lockouts): keyed hashes of accounts and caller IDs, never the
+-- numbers; a check is 'pending' from before its PIN is hashed until it is settled
+CREATE TABLE IF NOT EXISTS pin_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, account_key TEXT NOT NULL,
+    caller_key TEXT NOT NULL, at TEXT NOT NULL, outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pin_attempts_account ON pin_attempts (account_key, at);
+CREATE INDEX IF NOT EXISTS pin_attempts_caller ON pin_attempts (caller_key, at);
+CREATE INDEX IF NOT EXISTS pin_attempts_at ON pin_attempts (at);
+CREATE TABLE IF NOT EXISTS pin_locks (
+    key TEXT PRIMARY KEY, counted_from TEXT NOT NULL, locks INTEGER NOT NULL DEFAULT 0,
+    last_success TEXT, locked_until TEXT
+);
+-- earlier releases kept full account numbers (and mistyped PINs) here
+DROP TABLE IF EXISTS pin_failures;
+DROP TABLE IF EXISTS lockouts;
+CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+    number TEXT PRIMARY KEY, phone TEXT, pin_hash TEXT NOT NULL, status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accounts_phone ON accounts (phone);
+CREATE TABLE IF NOT EXISTS transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, kind TEXT NOT NULL,
+    amount TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    number TEXT PRIMARY KEY, account TEXT, call_sid TEXT, recording_url TEXT,
+    details TEXT, status TEXT NOT NULL, created_at TEXT NOT NULL, reply_by TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tickets_call ON tickets (call_sid);
+CREATE TABLE IF NOT EXISTS callbacks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, number TEXT NOT NULL,
+    account TEXT, queue TEXT NOT NULL, issue TEXT, window_start TEXT,
+    window_end TEXT, call_sid TEXT, status TEXT NOT NULL DEFAULT 'pending',
+    verified INTEGER NOT NULL DEFAULT 0, requests INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS callbacks_number ON callbacks (number, created_at);
+-- the console's users and the agents' roster (ivr.records.users): scrypt hashes, never a password
+-- or a PIN; an agent calls from ``phone`` or types ``code`` and a PIN, and takes ``queues``
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+    queues TEXT NOT NULL DEFAULT '', phone TEXT, code TEXT UNIQUE, pin_hash TEXT,
+    created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
+-- the agents' calls to /agent/voice (ivr.web.agents): which agent, their language, failed
+-- tries, the code typed until its PIN is checked, the caller they took
+CREATE TABLE IF NOT EXISTS agent_calls (
+    call_sid TEXT PRIMARY KEY, agent TEXT, lang TEXT NOT NULL, code TEXT,
+    tries INTEGER NOT NULL DEFAULT 0, caller_sid TEXT,
+    started_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS agent_calls_agent ON agent_calls (agent, updated_at);
+-- every change made in the console: who, what, when
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, "user" TEXT NOT NULL,
+    action TEXT NOT NULL, target TEXT, detail TEXT
+);
+-- failed console log-ins, by a keyed hash of the name and of the address, for throttling
+CREATE TABLE IF NOT EXISTS login_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at)
+"""
+
+#: columns releases before versions added one by one: (table, column, definition)
+BASELINE_COLUMNS = (
+    ("calls", "turn", "INTEGER NOT NULL DEFAULT 0"),
+    ("callbacks", "verified", "INTEGER NOT NULL DEFAULT 0"),
+    ("callbacks", "requests", "INTEGER NOT NULL DEFAULT 1"),
+    ("calls", "menu_version", "TEXT"),
+    ("calls", "menu_file", "TEXT"),
+    ("call_events", "choice", "TEXT"),
+    ("call_events", "walked", "TEXT"),
+    ("call_events", "fell_back", "INTEGER NOT NULL DEFAULT 0"),
+    ("calls", "agent", "TEXT"),
+    ("calls", "bridged_at", "TEXT"),
+    ("calls", "wait_s", "INTEGER"),
+    ("calls", "talk_s", "INTEGER"),
+    ("callbacks", "done_at", "TEXT"),
+    ("callbacks", "done_by", "TEXT"),
+    ("callbacks", "note", "TEXT"),
+    ("tickets", "closed_at", "TEXT"),
+    ("tickets", "closed_by", "TEXT"),
+    ("tickets", "note", "TEXT"),
+)
+
+VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL
+)"""
+
+
+def statements(script: str) -> list[str]:
+    """The statements of ``script`` (one per ``;``; comments dropped)."""
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _baseline(db: Database, tx: Tx) -> None:
+    for statement in statements(BASELINE):
+        tx.execute(db.ddl(statement))
+    have: dict[str, set[str]] = {}
+    for table, column, definition in BASELINE_COLUMNS:
+        if table not in have:
+            have[table] = db.columns(table, tx)
+        if column not in have[table]:
+            tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
+def _actor(db: Database, tx: Tx) -> None:
+    tx.execute('ALTER TABLE audit_log RENAME COLUMN "user" TO actor')
+
+
+def _heard(db: Database, tx: Tx) -> None:
+    tx.execute("ALTER TABLE call_events ADD COLUMN heard TEXT")
+
+
+def _keyed_with(db: Database, tx: Tx) -> None:
+    # one row: a fingerprint of the SECRET_KEY the server keys its hashes with (the
+    # lockout book's, the console throttle's), so ``ivr unlock`` can tell its key is not it
+    tx.execute("CREATE TABLE keyed_with (id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, "
+               "since TEXT NOT NULL)")
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    name: str
+    apply: Callable[[Database, Tx], None]
+
+
+MIGRATIONS = (
+    Migration(1, "the tables of the releases before schema versions", _baseline),
+    Migration(2, "audit_log.user is now actor (user is a reserved word in PostgreSQL)",
+              _actor),
+    Migration(3, "call_events.heard: what a spoken answer matched (target, score, "
+                 "confidence; never the words)", _heard),
+    Migration(4, "keyed_with: which SECRET_KEY the lockout hashes are keyed with (a "
+                 "fingerprint, never the key)", _keyed_with),
+)
+LATEST = MIGRATIONS[-1].number
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a database stands: its version (0: none recorded), what it has applied
+    (number, name, when) and what this release would apply."""
+
+    version: int
+    applied: list[tuple[int, str, str]]
+    pending: list[Migration]
+
+    @property
+    def ahead(self) -> bool:
+        """Made by a newer release of ivr than this one."""
+        return self.version > LATEST
+
+
+def status(db: Database) -> Status:
+    """Where ``db`` stands; StoreError when it holds tables but no ivr one: another
+    application's database is neither read as an old ivr one nor migrated."""
+    tables = db.tables()
+    if tables:
+        problem = not_ivr(db.where, tables)
+        if problem:
+            raise StoreError(problem)
+    if "schema_version" not in tables:
+        return Status(0, [], list(MIGRATIONS))
+    applied = [(int(r[0]), str(r[1]), str(r[2])) for r in
+               db.read_all("SELECT version, name, applied_at FROM schema_version ORDER BY version")]
+    version = max((a[0] for a in applied), default=0)
+    return Status(version, applied, [m for m in MIGRATIONS if m.number > version])
+
+
+def upgrade(db: Database, progress: Callable[[Migration], None] | None = None) -> list[Migration]:
+    """Apply the migrations ``db`` lacks, in order; the ones applied. StoreError when
+    the database is newer than this release (a downgrade is never guessed)."""
+    found = status(db)
+    if found.ahead:
+        raise _ahead(db, found.version)
+    done: list[Migration] = []
+    for migration in found.pending:
+        with db.tx("ivr:schema") as tx:
+            tx.execute(VERSION_TABLE)
+            version = tx.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+            if version > LATEST:
+                raise _ahead(db, version)
+            if migration.number <= version:  # another host applied it meanwhile
+                continue
+            if progress:
+                progress(migration)
+            migration.apply(db, tx)
+            tx.execute("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                       (migration.number, migration.name,
+                        datetime.now(UTC).isoformat(timespec="seconds")))
+        done.append(migration)
+    return done
+
+
+def _ahead(db: Database, version: int) -> StoreError:
+    return StoreError(f"the database {db.where} is at schema version {version}, newer than "
+                      f"this release of ivr knows ({LATEST}): upgrade ivr, or use a "
+                      f"database of its own")

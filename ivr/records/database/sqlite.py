@@ -1,0 +1,210 @@
+"""SQLite in one file, in WAL mode: the embedded default, for one host.
+
+One connection per thread (and per process: gunicorn forks its workers after the app is
+built, and SQLite connections must not cross a fork). Every write is a ``BEGIN
+IMMEDIATE`` transaction, which serialises writers: the locks PostgreSQL needs are not.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ivr.errors import StoreError
+from ivr.records.database import Tx
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: how long a start waits for another process creating the same new file
+PATIENCE_S = 30.0
+
+
+class SQLiteDatabase:
+    """The SQLite file at ``path``; safe to share between threads.
+
+    A connection that errs is dropped and a new one opened on the next use: a connection
+    opened while the file was read-only stays read-only after the file is restored.
+    """
+
+    kind = "sqlite"
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        self.where = str(path)
+        self.read_only = read_only
+        self._local = threading.local()
+        if read_only:
+            if not path.is_file():
+                raise StoreError(f"{path}: no such database")
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot open the database {path}: {exc}") from exc
+        try:
+            self._patiently(lambda: self.db)
+        except sqlite3.Error as exc:
+            self.close()
+            verb = "read" if read_only else "open the database"
+            raise StoreError(f"cannot {verb} {path}: {exc}") from exc
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection; a new one after a fork or a failure."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            if self.read_only:
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                       timeout=30, isolation_level=None)
+            else:
+                if self.path.exists() and not os.access(self.path, os.W_OK):
+                    # SQLite would quietly open it read-only, and stay so once it is writable
+                    raise sqlite3.OperationalError("the database file is not writable")
+                _created_private(self.path)
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            if not self.read_only:
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                except sqlite3.Error:
+                    conn.close()
+                    raise
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _patiently(self, action: Callable[[], T]) -> T:
+        """``action``, tried again while SQLite answers "locked" at once where waiting
+        could deadlock (switching a new file to WAL while another process opens it, as two
+        ``ivr serve`` seeding one new demo file do), until ``PATIENCE_S`` has passed."""
+        deadline = time.monotonic() + PATIENCE_S
+        pause_s = 0.01
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() + pause_s > deadline:
+                    raise
+                self.close()  # a fresh connection for the next try
+                time.sleep(pause_s)
+                pause_s = min(pause_s * 2, 0.5)
+
+    def _failed(self, exc: sqlite3.Error) -> StoreError:
+        """Drop this thread's connection, so the next use opens a fresh one."""
+        log.error("database %s failed: %s", self.path, exc)
+        self.close()
+        return StoreError(f"the database {self.path} failed: {exc}")
+
+    @contextmanager
+    def tx(self, *locks: str) -> Iterator[sqlite3.Connection]:
+        """A short write transaction; ``BEGIN IMMEDIATE`` takes the file's one write lock
+        at once (no upgrade deadlocks), so ``locks`` are already held."""
+        def begin() -> sqlite3.Connection:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            return db
+
+        try:
+            db = self._patiently(begin)
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the failure that got us here is the one to report
+            if isinstance(exc, sqlite3.Error):
+                raise self._failed(exc) from exc
+            raise
+
+    def read_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        try:
+            row: sqlite3.Row | None = self.db.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
+        return row
+
+    def read_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
+
+    def tables(self) -> set[str]:
+        return {r[0] for r in self.read_all(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+
+    def columns(self, table: str, tx: Tx | None = None) -> set[str]:
+        sql = f"PRAGMA table_info({table})"
+        return {r[1] for r in (tx.execute(sql) if tx else self.read_all(sql))}
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction on this thread's connection: in WAL mode its first read
+        fixes the moment every later one sees."""
+        try:
+            self.db.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
+        try:
+            yield
+        finally:
+            conn = getattr(self._local, "conn", None)  # None once a read failed
+            if conn is not None and conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")  # reads only: nothing to keep
+
+    def reset_ids(self, table: str, column: str) -> str | None:
+        return None  # an id inserted as it is moves AUTOINCREMENT's counter past it
+
+    def ddl(self, sql: str) -> str:
+        return sql
+
+    def epoch(self, column: str) -> str:
+        return f"unixepoch({column})"
+
+    def json_without(self, column: str, paths: Sequence[tuple[str, ...]]) -> str:
+        return f"json_remove({column}, " + ", ".join(f"'{_path(p)}'" for p in paths) + ")"
+
+    def json_has_any(self, column: str, paths: Sequence[tuple[str, ...]]) -> str:
+        return "(" + " OR ".join(f"json_type({column}, '{_path(p)}') IS NOT NULL"
+                                 for p in paths) + ")"
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing a broken connection
+                pass
+            self._local.conn = None
+
+
+def _created_private(path: Path) -> None:
+    """Make a new database file readable by its owner only (0600): it holds PIN hashes and
+    account numbers. SQLite gives its -wal and -shm files the main file's mode."""
+    if str(path) == ":memory:" or path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another process made it first, as privately
+    except OSError:
+        pass  # SQLite's connect fails on it too, and says so as a database error
+
+
+def _path(keys: tuple[str, ...]) -> str:
+    return "$." + ".".join(keys)

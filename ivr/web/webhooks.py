@@ -1,0 +1,254 @@
+"""The Twilio webhooks: the only module that reads ``flask.request``.
+
+Each view turns the form into a ``CallEvent``, lets the ``Hotline`` answer it, and renders
+TwiML. Any exception becomes an apology and the fallback queue as valid TwiML: Twilio would
+otherwise play "an application error has occurred" and drop the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from ivr.errors import StoreUnreachable
+from ivr.flow.call import CallEvent, LiveQueue, Step, Utterance
+from ivr.hotline import Hotline
+from ivr.web import twiml
+from ivr.web.signature import verify_twilio_signature
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+bp.before_request(verify_twilio_signature)
+
+
+def hotline() -> Hotline:
+    return current_app.extensions["ivr"]  # type: ignore[no-any-return]
+
+
+def absolute(endpoint: str, **values: Any) -> str:
+    """An absolute URL for TwiML, on the public host when one is configured."""
+    path = url_for(endpoint, **values)
+    base = current_app.config.get("PUBLIC_URL")
+    return base.rstrip("/") + path if base else url_for(endpoint, _external=True, **values)
+
+
+def audio_url(utterance: Utterance) -> str | None:
+    finder = current_app.extensions.get("ivr.audio")
+    rel = finder(utterance) if finder else None
+    return absolute("audio.serve", path=rel) if rel else None
+
+
+def xml(document: str) -> Response:
+    return Response(document, mimetype="text/xml")
+
+
+def clean_digits(raw: str | None) -> str | None:
+    """Only keypad characters, bounded: whatever else arrives is not the caller's keys."""
+    if raw is None:
+        return None
+    return re.sub(r"[^0-9*#]", "", raw)[: current_app.config["MAX_DIGITS"]]
+
+
+def count(name: str) -> int | None:
+    """A non-negative integer parameter, or None: ASCII digits only (``'²'.isdigit()``
+    is true, ``int('²')`` fails) and at most 9 of them (Python refuses huge ones)."""
+    value = request.values.get(name, "")
+    return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else None
+
+
+def call_sid() -> str:
+    """The request's CallSid; 400 without a plausible one (it keys the call's state)."""
+    sid = request.values.get("CallSid", "")
+    if not re.fullmatch(r"[A-Za-z0-9]{1,64}", sid):
+        abort(400, "a CallSid is required")
+    return sid
+
+
+#: the longest SpeechResult read: a few sentences; what a caller says to a menu is shorter
+MAX_SPEECH = 500
+
+
+def confidence() -> float | None:
+    """Gather's ``Confidence``, 0 to 1, or None: Twilio "doesn't guarantee its accuracy or
+    presence" (https://www.twilio.com/docs/voice/twiml/gather#action)."""
+    value = request.values.get("Confidence", "")
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,12})?", value):
+        return None
+    number = float(value)
+    return number if 0.0 <= number <= 1.0 else None
+
+
+def _event(kind: str, node: str = "") -> CallEvent:
+    form = request.values
+    return CallEvent(
+        call_sid=call_sid(),
+        kind=kind,
+        node=node[:64],
+        digits=clean_digits(form.get("Digits")),
+        speech=form.get("SpeechResult", "")[:MAX_SPEECH].strip() or None,
+        confidence=confidence(),
+        recording_url=form.get("RecordingUrl") or None,
+        recording_duration_s=count("RecordingDuration"),
+        from_number=form.get("From", "")[:32],
+        to_number=form.get("To", "")[:32],
+        turn=count("t"),
+    )
+
+
+def _answer(event: CallEvent) -> Response:
+    return _render(hotline().answer(event, hotline().now()))
+
+
+def _render(step: Step) -> Response:
+    return xml(twiml.render(
+        step,
+        step_url=lambda node: absolute("voice.step", node=node, t=step.state.turn),
+        wait_url=lambda queue: absolute("voice.wait", queue=queue, t=step.state.turn),
+        queue_done_url=absolute("voice.queue_done", t=step.state.turn),
+        voices=current_app.config["VOICES"],
+        audio_for=audio_url,
+        recording_status_url=absolute("voice.recording"),
+        speech=current_app.extensions["ivr.speech"],
+    ))
+
+
+# Twilio's CallStatus values after which a call takes no more steps
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+@bp.route("", methods=["GET", "POST"])
+def incoming() -> Response:
+    """The number's Voice URL: a new call starts at the top of the tree."""
+    return _answer(_event("start"))
+
+
+@bp.route("/step/<node>", methods=["GET", "POST"])
+def step(node: str) -> Response:
+    """A Gather or Record action: the caller's input at ``node``."""
+    return _answer(_event("input", node))
+
+
+@bp.route("/wait/<queue>", methods=["GET", "POST"])
+def wait(queue: str) -> Response:
+    """The Enqueue waitUrl, fetched again whenever the last document ends."""
+    live = LiveQueue(position=count("QueuePosition") or 0, waited_s=count("QueueTime") or 0,
+                     avg_wait_s=count("AvgQueueTime") or 0, size=count("CurrentQueueSize") or 0)
+    step = hotline().hold(call_sid(), queue, live, hotline().now())
+    key_url = absolute("voice.hold_key", queue=queue, t=count("t"))
+    return xml(twiml.hold(step.say, key_url=key_url,
+                          voices=current_app.config["VOICES"], audio_for=audio_url,
+                          music_url=_hold_music_url()))
+
+
+@bp.route("/hold-key/<queue>", methods=["GET", "POST"])
+def hold_key(queue: str) -> Response:
+    """A key pressed while holding: 1 leaves the queue for a callback."""
+    line = hotline()
+    sid = call_sid()
+    if clean_digits(request.values.get("Digits")) == "1" and \
+            line.request_callback(sid, count("t"), hotline().now()):
+        return xml(twiml.leave())
+    lang = line.lang_of(sid)
+    keep = Utterance("hold_continue", line.catalog.text(lang, "hold_continue"), lang)
+    return xml(twiml.words([keep], voices=current_app.config["VOICES"], audio_for=audio_url))
+
+
+def _hold_music_url() -> str | None:
+    finder = current_app.extensions.get("ivr.hold")
+    rel = finder() if finder else None
+    return absolute("audio.serve", path=rel) if rel else None
+
+
+@bp.route("/queue-done", methods=["GET", "POST"])
+def queue_done() -> Response:
+    """The Enqueue action: the caller left the queue (hung up, bridged, or ``<Leave>``)."""
+    step = hotline().queue_done(call_sid(), request.values.get("QueueResult", "")[:32],
+                                count("t"), hotline().now())
+    return _render(step)
+
+
+@bp.route("/recording", methods=["GET", "POST"])
+def recording() -> Response:
+    """The Record verb's recordingStatusCallback: the complaint's recording, processed.
+
+    Twilio reads no answer. Bound to no turn: it comes when the recording is ready, which
+    may be after the call ended; the ticket takes only the recording it was filed with.
+    """
+    form = request.values
+    hotline().recording_done(call_sid(), form.get("RecordingSid", "")[:64],
+                             form.get("RecordingUrl", "")[:512], count("RecordingDuration"),
+                             form.get("RecordingStatus", "")[:32])
+    return Response(status=204)
+
+
+@bp.route("/fallback", methods=["GET", "POST"])
+def fallback() -> Response:
+    """The number's Fallback URL ("Primary handler fails"): Twilio asks it when the Voice
+    URL or a later document failed, with ErrorCode and ErrorUrl
+    (https://www.twilio.com/docs/usage/security/availability-reliability).
+
+    Touches no database, which may be what failed: an apology in every language, then the
+    fallback queue on Twilio's own hold music, with no URL of ours left to fail.
+    """
+    code = re.sub(r"[^0-9]", "", request.values.get("ErrorCode", ""))[:8]
+    log.error("Twilio used the fallback URL for call %r: error %s at %r",
+              request.values.get("CallSid", "")[:64], code or "?",
+              request.values.get("ErrorUrl", "")[:256] or "?")
+    line = hotline()
+    return xml(twiml.apology(line.fallback_words(), line.fallback_queue(), wait_url=None,
+                             queue_done_url=None, voices=current_app.config["VOICES"]))
+
+
+@bp.route("/status", methods=["GET", "POST"])
+def status() -> Response:
+    """The status callback at the end of a call: from now on the call takes no steps.
+
+    Only a final ``CallStatus`` ends it: a number whose callback also subscribes to
+    ``initiated``/``ringing``/``answered`` events gets ``in-progress`` or ``ringing`` mid-call
+    (Twilio, "StatusCallbackEvent"), and those must not freeze a live call."""
+    sid, state = call_sid(), request.values.get("CallStatus", "")[:32]
+    if state in FINAL_STATUSES:
+        hotline().store.end_call(sid, state, count("CallDuration"), hotline().now())
+    return Response(status=204)
+
+
+@bp.errorhandler(Exception)
+def apologise(exc: Exception) -> Response | HTTPException:
+    """Never a 5xx: log, then apologise and queue the caller for a person."""
+    if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
+        return exc
+    log.exception("webhook %s failed", request.path)
+    if request.endpoint in ("voice.status", "voice.recording"):
+        # Twilio reads no TwiML here; it logs the 503
+        return Response(status=503)
+    line = hotline()
+    lang: str | None = None  # the caller's, when the database still tells it
+    # a database that did not answer would wait as long again (a PostgreSQL away: the
+    # pool's 10 s), and the apology would miss Twilio's 15 s; one that failed a statement
+    # (a table broken, a write refused) may still say the caller's language
+    if not isinstance(exc, StoreUnreachable):
+        try:
+            lang = line.lang_of(request.values.get("CallSid", ""))
+        except Exception:  # noqa: BLE001 - the store may fail now, too
+            log.exception("could not read the call's language")
+
+    def said(key: str) -> tuple[Utterance, ...]:
+        """In the caller's language, or else in every one: an English caller is told in
+        English too, not only in the default language."""
+        if lang is None:
+            return line.in_every_language(key)
+        return (Utterance(key, line.catalog.text(lang, key), lang),)
+
+    voices = current_app.config["VOICES"]
+    if request.endpoint in ("voice.wait", "voice.hold_key"):
+        # inside the wait loop <Enqueue> is not allowed: just keep the caller holding
+        return xml(twiml.hold(said("hold_message"),
+                              key_url=absolute("voice.hold_key", queue="general"), voices=voices))
+    return xml(twiml.apology(said("apology"), line.fallback_queue(),
+                             wait_url=lambda q: absolute("voice.wait", queue=q),
+                             queue_done_url=absolute("voice.queue_done"), voices=voices))
