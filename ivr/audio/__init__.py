@@ -17,7 +17,11 @@ Modules: ``settings`` (the knobs), ``manifest`` (what was rendered; read by the 
 the simulator, no pydub), ``engine`` (pluggable TTS: espeak-ng, studio files), ``sound``
 (the only importer of pydub), ``build``/``check``/``report`` (library functions behind
 ``ivr audio ...``), ``serve`` (the ``/audio`` blueprint), ``call`` (a simulated call to a
-WAV). Nothing here that imports pydub runs in a request.
+WAV), ``timing`` (how long a prompt lasts: its audio, or the speaking rate). Nothing here
+that imports pydub runs in a request.
+
+It reads the flow's prompt catalog and the menu tree; it never imports the records, the
+web edge, the console, the simulator or the CLI.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the ``ivr`` commands check before they start: files, databases, times, errors.
 
-Click parameter types and helpers shared by ``ivr/cli.py`` and the ``commands`` modules,
+Click parameter types and helpers shared by every command of ``ivr.cli``,
 so that a mistake on the command line ends in one line naming the problem and the file
 (exit 2 for a bad argument, 1 for a problem found later), never a traceback, and so that
 ``--at``, ``--db`` and output paths mean the same in every command. No Flask here.

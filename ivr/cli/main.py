@@ -1,4 +1,5 @@
-"""The ``ivr`` command: thin click commands over library functions.
+"""The ``ivr`` group, and the commands of the line itself: ``serve``, ``lint``, ``demo``,
+``callbacks``, ``unlock``. The other groups live beside it and load when asked for.
 
 Logging is configured here and in ``create_app`` only. Every command checks its inputs
 with the types in ``ivr.cli.args``: a mistake is one line naming the problem and the file.

@@ -1,7 +1,7 @@
 """The queue model's click commands: ``erlang``, ``advise`` and ``forecast``.
 
-Thin: parse arguments, call ``ivr.queue``, print. They are plain commands, registered on
-the ``ivr`` group in ``ivr/cli.py`` with ``cli.add_command``. Times given without an
+Thin: parse arguments, call ``ivr.queue``, print. They are plain commands, loaded by the
+``ivr`` group (``ivr.cli.main``) when asked for. Times given without an
 offset on the command line are the centre's local time, the clock ops read (``--at`` is
 read by ``ivr.moments``, as in every command).
 """

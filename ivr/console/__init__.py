@@ -1,7 +1,10 @@
 """The ops console in the browser (``/ops/``): server-rendered pages for ops and agents.
 
-Imported by ``ivr.cli.ops`` for ``ivr ops``: the web stack is loaded only by ``init_app``, so
-the commands that do not serve do not load it.
+Registered on the app by ``create_app``; ``ivr ops`` (``ivr.cli.ops``) uses its log-in
+rules without the web stack, which only ``init_app`` loads. It shows what the hotline
+(``ivr.hotline``), the records, the queue model and the tuning reports know; it never
+imports the Twilio edge (the app exempts the webhooks from its CSRF protection), the
+simulator or the CLI.
 """
 
 from __future__ import annotations

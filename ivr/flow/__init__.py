@@ -7,6 +7,6 @@ protocols (wallet, lockout book, queue model), ``speech`` matches what a caller 
 the tree, ``spoken`` says numbers, dates and waits, ``prompts`` is the prompt catalog and
 ``gather`` what Twilio documents of ``<Gather>``.
 
-Pure: no Flask, no Twilio library, no database, no audio. It imports only the menu's
-model, the shared helpers at the top of ``ivr`` and itself; everything else imports it.
+Pure: it never imports Flask, the Twilio library, a database driver, pydub, click or any
+room but the menu and the shared helpers at the top of ``ivr``; the rooms above import it.
 """

@@ -5,6 +5,6 @@
 PIN lockout book), ``wallet`` (the demo wallet backend), ``users`` (console users and
 agents) with ``pins`` (salted slow hashes), and ``live`` (who waits and who is in the
 IVR now). They implement the flow's protocols (``ivr.flow.services``) and keep its
-state, so they import the flow's types; never the web edge, the console, the simulator
-or the CLI.
+state, so they import the flow's types; they never import the web edge, the console, the
+simulator or the CLI.
 """

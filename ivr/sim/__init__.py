@@ -7,11 +7,16 @@ call with Twilio's TwiML semantics in simulated time; the rest builds on it:
   and 12200 warnings),
   ``transport`` (in-process or HTTP, signed), ``caller`` (scripts, a person at a terminal),
   ``recognition`` (speech Gathers' attributes, the recogniser's Confidence and noise),
-  ``timing`` (speaking rates, audio lengths), ``trace`` (the JSON), ``transcript`` (text),
-  ``masking`` (PINs and account numbers kept out of traces and transcripts);
+  ``trace`` (the JSON), ``transcript`` (text), ``masking`` (PINs and account numbers kept
+  out of traces and transcripts); how long things take is ``ivr.audio.timing``;
 - ``target`` (the hotline as a sandbox app or a server), ``scenario`` (YAML scenarios and
   expectations), ``calllog`` (replaying logged calls), ``bulk`` (thousands of calls),
-  ``commands`` (``ivr call``, ``ivr replay``).
+  ``demo`` (``ivr demo``'s scripted calls).
+
+It is Twilio's side of the line: it builds the app (``create_app``) or calls a URL, and
+then knows the app only by the requests it sends and the TwiML it gets back. It never
+imports the Twilio edge, the console or the CLI (``ivr call`` and ``ivr replay`` are
+``ivr.cli.calls``).
 """
 
 from __future__ import annotations

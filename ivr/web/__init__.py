@@ -5,6 +5,6 @@ for agents), their signature check (``signature``), the request-size limit (``li
 TwiML rendered from the flow's ``Step`` (``twiml``, the only importer of ``twilio.twiml``)
 and the production server (``server``, gunicorn). The only room that reads
 ``flask.request`` for a call; the flow it drives knows nothing of HTTP. It imports the
-composition root (``ivr.hotline``), the flow and the records below it; never the console,
-the simulator or the CLI.
+composition root (``ivr.hotline``), the flow and the records below it, and never imports
+the console, the simulator or the CLI.
 """

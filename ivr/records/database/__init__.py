@@ -4,7 +4,8 @@ PostgreSQL that several ``ivr serve`` hosts write at once.
 Both backends offer one interface (``Database``), so nothing above the store knows which
 one it talks to. SQL is written once, in the subset both speak: ``?`` placeholders,
 ``ON CONFLICT`` upserts, ``RETURNING`` for new ids; the few expressions they spell
-differently (JSON edits, epoch seconds) are the backend's methods.
+differently (JSON edits, epoch seconds) are the backend's methods. The only importer of
+psycopg (in ``postgres``, loaded for a PostgreSQL URL alone).
 """
 
 from __future__ import annotations
