@@ -1,5 +1,6 @@
-"""Floods against a real ``ivr serve`` (issue 8, finding 2): oversized bodies are refused
-before they are read, and clients trickling their requests do not starve the webhooks.
+"""Floods against a real ``ivr serve`` (issue 8, finding 2; issue 21, finding 1): oversized
+bodies are refused before they are read, and clients trickling their requests, or holding
+connections open without sending one, do not starve the webhooks.
 
 No timing is asserted (timings belong in benchmarks): every client socket has a timeout,
 so a server that reads a refused body or is starved fails the test instead of hanging it;
@@ -153,7 +154,7 @@ def test_signed_webhook_answers_while_8_clients_trickle_a_body(tmp_path: Any) ->
 
 
 def test_a_trickling_client_is_cut_off_at_the_request_timeout(tmp_path: Any) -> None:
-    """gthread reads a started request with no timeout; the server's deadline cuts it."""
+    """A body not sent within the request timeout is cut off (408, then closed)."""
     with serve(tmp_path, extra_args=["--request-timeout", "2"]) as server, \
             _tricklers(server, 1, every_s=0.2) as errors, _connect(server) as silent:
         silent.sendall(_post_head(server, 1000) + b"C")  # half a request, then nothing
@@ -162,3 +163,29 @@ def test_a_trickling_client_is_cut_off_at_the_request_timeout(tmp_path: Any) -> 
         while not errors and time.monotonic() < deadline:
             time.sleep(0.1)
         assert errors and isinstance(errors[0], (BrokenPipeError, ConnectionResetError))
+
+
+def test_idle_and_one_byte_sockets_do_not_stall_webhooks_or_health(tmp_path: Any) -> None:
+    """Issue 21: 100 connections that send nothing and 40 that send one byte, held open.
+    gthread gave each new connection a thread while it waited for the request, so signed
+    webhooks waited 5 to 20 s and /health timed out; now the sockets cost no thread."""
+    with serve(tmp_path, workers=2) as server, ExitStack() as stack:
+        for index in range(140):
+            sock = stack.enter_context(_connect(server))
+            if index >= 100:
+                sock.sendall(b"P")
+        time.sleep(1.0)  # the server has taken every socket up
+        for index in range(10):
+            started = time.perf_counter()
+            try:
+                reply = server.post("/voice", {**CALL, "CallSid": f"CA{index:032d}"},
+                                    timeout_s=5.0)
+            except TimeoutError as exc:
+                raise AssertionError(f"signed webhook {index} got no answer within 5 s "
+                                     "while 140 idle sockets were open") from exc
+            print(f"signed /voice with 140 idle sockets: "
+                  f"{(time.perf_counter() - started) * 1000:.0f} ms")
+            assert reply.status == 200, reply.body
+            assert ET.fromstring(reply.body).tag == "Response"
+        for _ in range(3):
+            assert server.request("GET", "/health", timeout_s=5.0).status == 200

@@ -206,15 +206,15 @@ def _serve_problems(overrides: dict[str, bool], dev: bool, host: str, port: int)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
-              help="Request threads per worker (gthread).")
+              help="Threads per worker that run the app on complete requests.")
 @click.option("--request-timeout", "request_timeout_s", default=15, show_default=True,
-              type=click.IntRange(1, 300), help="Seconds a connection may hold a thread to "
-              "send its request and read the answer; slower clients are cut off.")
+              type=click.IntRange(1, 300), help="Seconds a client may take to send a request's "
+              "body; slower clients get 408 and are cut off.")
 @click.option("--dev", is_flag=True, help="Flask dev server; no Twilio token required.")
 @click.option("--demo", is_flag=True, help="Seed the demo accounts.")
 def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: int, dev: bool,
           demo: bool) -> None:
-    """Answer the Twilio number: gunicorn, or the Flask dev server with --dev."""
+    """Answer the Twilio number: gunicorn (asgi workers), or the Flask dev server with --dev."""
     overrides = {"DEV": True} if dev else {}
     if demo:
         overrides["DEMO"] = True
