@@ -265,17 +265,20 @@ def run_attack(target: Target, idle: int, one_byte: int, trickling: int, seconds
                                                     lock))
                for n, first, drip in ((idle, b"", False), (one_byte, b"P", False),
                                       (trickling, trickle, True))]
-    for thread in holders:
-        thread.start()
-    time.sleep(2.0)  # the sockets are open and the server has taken them up
     probes = [threading.Thread(target=webhooks) for _ in range(4)]
     probes.append(threading.Thread(target=health))
-    for thread in probes:
-        thread.start()
-    time.sleep(seconds)
-    stop.set()
-    for thread in [*probes, *holders]:
-        thread.join()
+    try:  # stopped also on Ctrl-C, or the threads would keep the bench alive
+        for thread in holders:
+            thread.start()
+        time.sleep(2.0)  # the sockets are open and the server has taken them up
+        for thread in probes:
+            thread.start()
+        time.sleep(seconds)
+    finally:
+        stop.set()
+        for thread in [*probes, *holders]:
+            if thread.ident is not None:
+                thread.join()
     return attack
 
 

@@ -175,6 +175,16 @@ def test_the_load_benchmark_runs_with_tricklers():
     assert report["server_log_errors"] == []
 
 
+def test_the_server_benchmark_runs():
+    """``ivr serve`` alone, one short run: the attack and the load, one line of the table."""
+    done = python("python bench/bench_servers.py", "--server", "ivr-serve", "--runs", "1",
+                  "--attack-s", "2", "--load-s", "1", "--idle", "10", "--one-byte", "4",
+                  "--connections", "2")
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.splitlines()[-1].split()
+    assert line[0] == "ivr-serve" and int(line[1]) > 0 and line[2] == "0", done.stdout
+
+
 def test_the_simulator_benchmark_runs():
     done = python("python bench/bench_sim.py", "--calls", "10")
     assert done.returncode == 0, done.stderr
