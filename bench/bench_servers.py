@@ -25,8 +25,10 @@ the machine share its CPUs: throughput is noisy, the attack's time-outs are not.
 Servers: ``ivr-serve`` (whatever ``ivr serve`` runs now), ``gunicorn-gthread`` (plain
 gunicorn, gthread workers: ``ivr serve`` before issue 21 added a deadline to these),
 ``granian`` (its WSGI interface), ``uvicorn-a2wsgi`` (uvicorn, the app behind a2wsgi's
-WSGI-to-ASGI adapter) and ``waitress`` (one process: its ``--threads`` are workers x threads).
-Only loopback is used.
+WSGI-to-ASGI adapter), ``waitress`` (one process: its ``--threads`` are workers x threads),
+and behind ``ivr.web.asgi.Buffered``, which reads bodies on the event loop:
+``gunicorn-asgi`` (gunicorn's asgi worker), ``granian-asgi`` and ``uvicorn-buffered``.
+``--trickling N`` adds N POSTs sending their body a byte at a time. Only loopback is used.
 """
 
 from __future__ import annotations
