@@ -222,7 +222,10 @@ def apologise(exc: Exception) -> Response | HTTPException:
     """Never a 5xx: log, then apologise and queue the caller for a person."""
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
         return exc
-    log.exception("webhook %s failed", request.path)
+    if isinstance(exc, StoreUnreachable):  # one line each: an outage is many of them
+        log.error("webhook %s failed: %s", request.path, exc)
+    else:
+        log.exception("webhook %s failed", request.path)
     if request.endpoint in ("voice.status", "voice.recording"):
         # Twilio reads no TwiML here; it logs the 503
         return Response(status=503)
