@@ -28,7 +28,16 @@ from ivr.records.store import iso
 from ivr.records.users import CODE, User
 from ivr.web import twiml
 from ivr.web.signature import verify_twilio_signature
-from ivr.web.webhooks import absolute, audio_url, call_sid, clean_digits, count, hotline, xml
+from ivr.web.webhooks import (
+    absolute,
+    audio_url,
+    call_sid,
+    clean_digits,
+    count,
+    hotline,
+    plausible_sid,
+    xml,
+)
 
 log = logging.getLogger(__name__)
 
@@ -210,12 +219,12 @@ def connect() -> Response:
     (https://www.twilio.com/docs/voice/twiml/queue). The bridge is written once.
     """
     line, now, sid = hotline(), hotline().now(), call_sid()
-    agent_sid = request.values.get("DequeingCallSid", "")[:64]
+    agent_sid = plausible_sid(request.values.get("DequeingCallSid", ""))
     row = _row(agent_sid) if agent_sid else None
     name = row["agent"] if row and row["agent"] else "unknown"
     if row is None:
         log.warning("caller %s dequeued by %r, which is no agent call of ours", sid,
-                    agent_sid or "?")
+                    agent_sid or request.values.get("DequeingCallSid", "?")[:64])
     if live.record_bridge(line.store, sid, name, count("QueueTime"), now) and row:
         _update(agent_sid, now, caller_sid=sid)
     lang = line.lang_of(sid)

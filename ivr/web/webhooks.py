@@ -61,10 +61,16 @@ def count(name: str) -> int | None:
     return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else None
 
 
+def plausible_sid(value: str) -> str:
+    """``value`` if it may be a Twilio SID (letters and digits), else "": a SID keys rows,
+    and PostgreSQL refuses a NUL in a query's text."""
+    return value if re.fullmatch(r"[A-Za-z0-9]{1,64}", value) else ""
+
+
 def call_sid() -> str:
     """The request's CallSid; 400 without a plausible one (it keys the call's state)."""
-    sid = request.values.get("CallSid", "")
-    if not re.fullmatch(r"[A-Za-z0-9]{1,64}", sid):
+    sid = plausible_sid(request.values.get("CallSid", ""))
+    if not sid:
         abort(400, "a CallSid is required")
     return sid
 
