@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from ivr import config, console
+from ivr import config, console, logs
 from ivr.audio import serve as audio_serve
 from ivr.errors import ConfigError, StoreError
 from ivr.hotline import Hotline
@@ -28,6 +28,9 @@ DEV_REFUSED = (
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the IVR app; ``test_config`` overrides every other settings layer."""
+    # under gunicorn 'ivr:create_app()' nothing else configures logging: lines with their
+    # time, one a record (before Flask gives its logger a handler of its own)
+    logs.configure_if_unset()
     # the working folder's instance/, as the settings read it: for an installed package
     # Flask's default is <sys.prefix>/var/ivr-instance
     app = Flask(__name__, instance_path=str(config.INSTANCE_DIR.resolve()),

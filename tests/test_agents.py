@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import Caller
 
+from ivr.flow import agent as agent_flow
 from ivr.sim.document import ATTRIBUTES, NOUN_ATTRIBUTES
 from ivr.tuning.report import build
 
@@ -258,3 +259,28 @@ def test_wrong_pins_over_several_calls_lock_the_code(client, agents, caplog):
     root = agent.press(PIN)
     assert root.find("Dial") is None and root.find("Hangup") is not None
     assert "that agent code is locked" in caplog.text and PIN not in caplog.text
+
+
+def test_twenty_parallel_pins_in_one_agent_call_check_at_most_three(app, agents, settings):
+    """20 PINs at once into one agent call (one CallSid, 20 threads, as 20 workers would
+    take them): the per-call limit holds whatever the parallelism, in checks made (the
+    lockout book's rows) and in tries counted on the call."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    agent = Agent(app.test_client(), "+15005550006")
+    agent.voice()
+    agent.press(CODE)
+    pin_url = agent.action
+
+    def guess(n: int) -> int:
+        other = Agent(app.test_client(), "+15005550006")
+        other.sid = agent.sid
+        return other.send(pin_url, Digits=f"{97000 + n}").status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        assert set(pool.map(guess, range(20))) == {200}
+    store = app.extensions["ivr"].store
+    checked = store.read_one("SELECT COUNT(*) FROM pin_attempts")[0]
+    tries = store.read_one("SELECT tries FROM agent_calls WHERE call_sid=?", (agent.sid,))[0]
+    assert checked <= agent_flow.MAX_TRIES
+    assert tries <= agent_flow.MAX_TRIES

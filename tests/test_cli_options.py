@@ -178,7 +178,9 @@ def test_verbose_shows_debug_logs_without_secrets(run):
     press = "2 1 2 10000001# 246810 1 20261120 5#"
     result = run("-v", "call", "--press", press, "--at", "wed 09:30")
     assert result.exit_code == 0, result.output
-    debug = [line for line in result.stderr.splitlines() if line.startswith("DEBUG ivr.")]
+    # each line: its time, then the level and the logger
+    debug = [line.split(" ", 1)[1] for line in result.stderr.splitlines()
+             if re.match(r"\d{4}-\d\d-\d\dT[\d:.]+[+-]\d{4} DEBUG ivr\.", line)]
     assert any(re.match(r"DEBUG ivr\.cli\.calls: POST http://localhost/voice -> 200", line)
                for line in debug), result.stderr
     assert any("the call happens at 2026-" in line for line in debug)

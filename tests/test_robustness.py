@@ -88,6 +88,36 @@ def test_no_sequence_of_requests_gets_a_5xx_or_invalid_twiml(hammered, calls):
                 assert not re.fullmatch(r"[A-Za-z0-9]{1,64}", call.get("CallSid", ""))
 
 
+#: CR/LF, NUL, an escape and a Unicode line separator: what would split a header or a log line
+JUNK = "x\r\nLocation: https://evil.example/\r\n\x00\x1b[31m\u2028"
+WEBHOOKS = ["/voice", "/voice/step/main", "/voice/wait/general", "/voice/hold-key/general",
+            "/voice/queue-done", "/voice/recording", "/voice/fallback", "/voice/status",
+            "/agent/voice", "/agent/code", "/agent/pin", "/agent/next", "/agent/connect",
+            "/agent/dial-done", "/voice/step/a%0D%0Ab", "/voice/wait/a%0D%0Ab",
+            "/voice/hold-key/a%0D%0Ab", "/voice/step/main?t=1%0D%0A"]
+FIELDS = ["From", "To", "Digits", "SpeechResult", "Confidence", "RecordingUrl", "RecordingSid",
+          "RecordingStatus", "RecordingDuration", "QueueResult", "QueueTime", "QueuePosition",
+          "DequeingCallSid", "DialCallStatus", "DialCallDuration", "CallStatus", "ErrorCode",
+          "ErrorUrl", "t", "back"]
+
+
+@pytest.mark.parametrize("path", WEBHOOKS)
+def test_cr_lf_in_any_webhook_field_or_path_is_never_a_5xx_nor_a_fault(client, path, caplog):
+    """A field or a path part that a webhook echoes into a URL, a header or a log: junk in
+    it is answered (or refused with a 4xx) and never breaks the webhook. (The callers'
+    language switch is a key in the flow: no webhook takes a ``back`` address.)"""
+    for field in [*FIELDS, "CallSid"]:
+        data = {"CallSid": "CA" + "1" * 32, "From": "+8613700000000", "To": "+8695188",
+                field: JUNK}
+        response = client.post(path, data=data,
+                               headers={"X-Twilio-Signature": sign("http://localhost" + path, data)})
+        assert response.status_code < 500 and "Location" not in response.headers, (field,
+                                                                                    response)
+        if field == "CallSid" and path != "/voice/fallback":  # the fallback reads no row
+            assert response.status_code == 400
+    assert not [r for r in caplog.records if r.exc_info], "a webhook failed on junk"
+
+
 def test_a_fault_inside_a_webhook_is_an_apology_and_the_general_queue(app, caller):
     call = caller()
     call.start()

@@ -119,9 +119,12 @@ def test_serve_warns_about_an_unknown_variable_once_at_start(workdir):
     done = subprocess.run([sys.executable, "-c", LAUNCH, "serve"], env=env, cwd=workdir,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "TWILIO_AUTH_TOKEN is required" in done.stderr
-    warnings = [line for line in done.stderr.splitlines() if "IVR_WAIT_TRESHOLD_S" in line]
-    assert warnings == ["WARNING ivr.config: IVR_WAIT_TRESHOLD_S is not a setting and is "
-                        "ignored (did you mean IVR_WAIT_THRESHOLD_S?)"]
+    warnings = [line.split(" ", 1) for line in done.stderr.splitlines()
+                if "IVR_WAIT_TRESHOLD_S" in line]
+    assert [when[:4].isdigit() for when, _ in warnings] == [True]  # the line's time first
+    assert [line for _, line in warnings] == [
+        "WARNING ivr.config: IVR_WAIT_TRESHOLD_S is not a setting and is ignored (did you "
+        "mean IVR_WAIT_THRESHOLD_S?)"]
 
 
 # -- the database is a SQLite file or a PostgreSQL URL ---------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -189,10 +190,11 @@ def test_a_postgresql_restart_mid_call_costs_no_webhook(tmp_path):
 
 @pytest.mark.usefixtures("postgres_server")
 def test_a_postgresql_outage_is_an_apology_and_the_line_comes_back(tmp_path):
-    """PostgreSQL down mid-call: the webhook waits for the pool, then apologises and
-    queues the caller, without asking the absent database for the call's language again
-    (so in every language, the default first: this caller chose English); /health says
-    503. Back up, the next call goes as usual."""
+    """PostgreSQL down mid-call: the webhook apologises and queues the caller, without
+    asking the absent database for the call's language again (so in every language, the
+    default first: this caller chose English); /health says 503 while the circuit is open.
+    Back up, the breaker's probe closes it within a second or so, and the next call goes
+    as usual."""
     server = PostgresServer.start()
     try:
         app = create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "DEMO": True,
@@ -215,7 +217,10 @@ def test_a_postgresql_outage_is_an_apology_and_the_line_comes_back(tmp_path):
             <= set(english.heard[heard:])
         assert client.get("/health").status_code == 503
         server.up()
-        assert client.get("/health").status_code == 200
+        deadline = time.monotonic() + 30  # the probe asks every second
+        while client.get("/health").status_code != 200:
+            assert time.monotonic() < deadline, "the circuit stayed open"
+            time.sleep(0.2)
         again = Caller(client)
         again.start()
         again.keys("2", "1")

@@ -24,11 +24,11 @@ import click
 
 from ivr import moments
 from ivr.errors import IVRError, MenuError
+from ivr.logs import LineFormatter, stderr_handler
 
 log = logging.getLogger(__name__)
 
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database
-LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 # -- errors at the boundary --------------------------------------------------------------
@@ -446,11 +446,12 @@ def configure_logging(verbose: bool) -> None:
     if ours and ivr_log.level == logging.DEBUG:
         ivr_log.setLevel(logging.NOTSET)
     if not verbose:
-        logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT, stream=sys.stderr)
+        # each line with its time, and one line whatever a request put in it (ivr.logs)
+        logging.basicConfig(level=logging.WARNING, handlers=[stderr_handler()])
         return
     # an explicit handler: basicConfig does nothing once something else configured logging
     handler = _Stderr()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(LineFormatter())
     handler.setLevel(logging.DEBUG)
     root.addHandler(handler)
     ivr_log.setLevel(logging.DEBUG)

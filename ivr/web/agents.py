@@ -28,7 +28,16 @@ from ivr.records.store import iso
 from ivr.records.users import CODE, User
 from ivr.web import twiml
 from ivr.web.signature import verify_twilio_signature
-from ivr.web.webhooks import absolute, audio_url, call_sid, clean_digits, count, hotline, xml
+from ivr.web.webhooks import (
+    absolute,
+    audio_url,
+    call_sid,
+    clean_digits,
+    count,
+    hotline,
+    plausible_sid,
+    xml,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,23 +141,40 @@ def pin() -> Response:
     """The PIN typed after the code: the agent, or a try spent."""
     line, now, sid = hotline(), hotline().now(), call_sid()
     row = _row(sid)
-    if row is None or row["tries"] >= agent_flow.MAX_TRIES:
+    if row is None:
         return _render(agent_flow.refused(line.catalog, line.catalog.default_lang,
                                           agent_flow.MAX_TRIES))
     digits = clean_digits(request.values.get("Digits")) or ""
-    if not row["code"]:
+    code = row["code"]
+    tries = _reserve_check(sid, code, now) if code else None
+    if tries is None:  # no code typed (or another request took it), or no tries left
         return _refuse(sid, row, now)
     # the callers' lockout book, keyed apart from any account: a code takes 5 wrong PINs
     # a day over all calls, and the calling line's wrong PINs count with the callers'
-    attempt = line.lockouts.reserve(f"agent:{row['code']}", _from(), now)
+    attempt = line.lockouts.reserve(f"agent:{code}", _from(), now)
     if isinstance(attempt, Lock):
         log.warning("agent call %s: that agent code is locked after wrong PINs", sid)
-        _update(sid, now, tries=agent_flow.MAX_TRIES, code=None)
+        _update(sid, now, tries=agent_flow.MAX_TRIES)
         return _render(agent_flow.refused(line.catalog, row["lang"], agent_flow.MAX_TRIES))
-    agent = line.users.agent_by_code(row["code"], digits)
+    agent = line.users.agent_by_code(code, digits)
     if line.lockouts.settle(attempt, agent is not None, now) is not None or agent is None:
-        return _refuse(sid, row, now)
+        log.warning("agent call %s: a code and PIN that match no agent (try %d of %d)", sid,
+                    tries, agent_flow.MAX_TRIES)
+        return _render(agent_flow.refused(line.catalog, row["lang"], tries))
     return _offer(agent, _identified(sid, agent, row["lang"], now), now)
+
+
+def _reserve_check(sid: str, code: str, now: datetime) -> int | None:
+    """Take the ``code`` typed for one PIN check and count the try, in one compare-and-set:
+    of parallel PINs on one call (a retry, or an attack sending 20 at once) one takes the
+    code, so a code is checked once and a call at most ``MAX_TRIES`` times. A check
+    counts as a try before the PIN is hashed, as the lockout book's reservations do.
+    The try's number, or None when another request took the code or no try is left."""
+    with hotline().store.tx() as db:
+        taken = db.execute("UPDATE agent_calls SET tries=tries+1, code=NULL, updated_at=? "
+                           "WHERE call_sid=? AND code=? AND tries<? RETURNING tries",
+                           (iso(now), sid, code, agent_flow.MAX_TRIES)).fetchone()
+    return int(taken[0]) if taken else None
 
 
 def _from() -> str:
@@ -156,11 +182,14 @@ def _from() -> str:
 
 
 def _refuse(sid: str, row: dict[str, Any], now: datetime) -> Response:
-    # counted in the row, not from the row read: two hosts refusing at once count two tries
+    # counted in the row, not from the row read: two hosts refusing at once count two
+    # tries; never past the limit, which ends the call
     with hotline().store.tx() as db:
-        counted = db.execute("UPDATE agent_calls SET tries=tries+1, code=NULL, updated_at=? "
-                             "WHERE call_sid=? RETURNING tries", (iso(now), sid)).fetchone()
-    tries = int(counted[0]) if counted else int(row["tries"]) + 1
+        counted = db.execute("UPDATE agent_calls SET tries=CASE WHEN tries<? THEN tries+1 "
+                             "ELSE tries END, code=NULL, updated_at=? "
+                             "WHERE call_sid=? RETURNING tries",
+                             (agent_flow.MAX_TRIES, iso(now), sid)).fetchone()
+    tries = int(counted[0]) if counted else agent_flow.MAX_TRIES
     log.warning("agent call %s: a code and PIN that match no agent (try %d of %d)", sid,
                 tries, agent_flow.MAX_TRIES)
     return _render(agent_flow.refused(hotline().catalog, row["lang"], tries))
@@ -190,12 +219,12 @@ def connect() -> Response:
     (https://www.twilio.com/docs/voice/twiml/queue). The bridge is written once.
     """
     line, now, sid = hotline(), hotline().now(), call_sid()
-    agent_sid = request.values.get("DequeingCallSid", "")[:64]
+    agent_sid = plausible_sid(request.values.get("DequeingCallSid", ""))
     row = _row(agent_sid) if agent_sid else None
     name = row["agent"] if row and row["agent"] else "unknown"
     if row is None:
         log.warning("caller %s dequeued by %r, which is no agent call of ours", sid,
-                    agent_sid or "?")
+                    agent_sid or request.values.get("DequeingCallSid", "?")[:64])
     if live.record_bridge(line.store, sid, name, count("QueueTime"), now) and row:
         _update(agent_sid, now, caller_sid=sid)
     lang = line.lang_of(sid)

@@ -61,10 +61,16 @@ def count(name: str) -> int | None:
     return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else None
 
 
+def plausible_sid(value: str) -> str:
+    """``value`` if it may be a Twilio SID (letters and digits), else "": a SID keys rows,
+    and PostgreSQL refuses a NUL in a query's text."""
+    return value if re.fullmatch(r"[A-Za-z0-9]{1,64}", value) else ""
+
+
 def call_sid() -> str:
     """The request's CallSid; 400 without a plausible one (it keys the call's state)."""
-    sid = request.values.get("CallSid", "")
-    if not re.fullmatch(r"[A-Za-z0-9]{1,64}", sid):
+    sid = plausible_sid(request.values.get("CallSid", ""))
+    if not sid:
         abort(400, "a CallSid is required")
     return sid
 
@@ -222,7 +228,10 @@ def apologise(exc: Exception) -> Response | HTTPException:
     """Never a 5xx: log, then apologise and queue the caller for a person."""
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
         return exc
-    log.exception("webhook %s failed", request.path)
+    if isinstance(exc, StoreUnreachable):  # one line each: an outage is many of them
+        log.error("webhook %s failed: %s", request.path, exc)
+    else:
+        log.exception("webhook %s failed", request.path)
     if request.endpoint in ("voice.status", "voice.recording"):
         # Twilio reads no TwiML here; it logs the 503
         return Response(status=503)

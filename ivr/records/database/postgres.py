@@ -11,6 +11,11 @@ statement sees what others committed before it began. Single statements (the cal
 compare-and-set, ``ON CONFLICT`` upserts) are atomic on their rows. A transaction that
 reads to decide what to write (the lockout count-and-check, ticket numbers, callback
 de-duplication) names advisory locks, taken in a fixed order and held to its end.
+
+In an outage a request fails at once rather than wait: a wait for a connection is taken in
+slices (``WAIT_SLICE_S``), and a slice without one, or a connection lost, has the circuit
+breaker (``circuit``) ask the server afresh; while it is known to be down every request
+raises ``StoreUnreachable`` at once, until the breaker's probe finds it back.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -26,6 +32,7 @@ from typing import Any
 
 from ivr.errors import StoreError, StoreUnreachable
 from ivr.records.database import Tx, shown
+from ivr.records.database.circuit import PROBE_EVERY_S, Breaker
 
 try:
     import psycopg
@@ -37,6 +44,11 @@ log = logging.getLogger(__name__)
 
 #: how long a request waits for a connection (the pool full, or the server away)
 CONNECT_TIMEOUT_S = 10.0
+#: the wait for a connection is taken in slices this long: after each, a request asks
+#: whether the server is known to be down (and if not, has it asked)
+WAIT_SLICE_S = PROBE_EVERY_S
+#: the probe's own connection: libpq counts whole seconds, and 2 is its least
+PROBE_CONNECT_TIMEOUT_S = 2
 
 
 class Row:
@@ -112,6 +124,7 @@ class PostgresDatabase:
         self._orphans: list[Any] = []  # pools made before a fork, never closed by a child
         self._guard = threading.Lock()
         self._snapshot = threading.local()  # the connection of a thread's snapshot
+        self.breaker = Breaker(self.where, self._answers, on_close=self._renew_pool)
         try:  # fail at start, not on the first call
             with psycopg.connect(url, **self._settings(), connect_timeout=10) as conn:
                 conn.execute("SELECT 1")
@@ -142,8 +155,54 @@ class PostgresDatabase:
                     self._pid = os.getpid()
         return self._pool
 
+    def _answers(self) -> bool:
+        """The breaker's probe: whether the server takes a new connection and a query."""
+        try:
+            with psycopg.connect(self.url, **self._settings(),
+                                 connect_timeout=PROBE_CONNECT_TIMEOUT_S) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    def _renew_pool(self) -> None:
+        """A fresh pool once the server is back: the old one may be backing off between
+        its tries to reconnect (seconds), and the first calls would wait for it."""
+        with self._guard:
+            old, self._pool = (self._pool, None) if self._pid == os.getpid() else (None, None)
+        if old is not None:
+            old.close(timeout=1.0)  # connections in use are closed when given back
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A connection of the pool, waited for at most ``CONNECT_TIMEOUT_S``; at once
+        ``StoreUnreachable`` while the server is known to be down."""
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while True:
+            self.breaker.check()
+            pool = self.pool
+            try:
+                conn = pool.getconn(timeout=max(0.01, min(WAIT_SLICE_S,
+                                                          deadline - time.monotonic())))
+                break
+            except psycopg_pool.PoolTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+                # no connection yet: is the server away? (its answer within the next slice)
+                self.breaker.suspect(wait_s=min(WAIT_SLICE_S, deadline - time.monotonic()))
+            except psycopg_pool.PoolClosed:
+                if pool is self._pool:  # closed by its owner, not renewed by the breaker
+                    raise
+        try:
+            with conn:
+                yield conn
+        finally:
+            pool.putconn(conn)
+
     def _failed(self, exc: Exception) -> StoreError:
         log.error("database %s failed: %s", self.where, _said(exc))
+        if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+            self.breaker.suspect()  # a connection lost, or none came: the server away?
         if isinstance(exc, psycopg_pool.PoolTimeout):  # the server away, or every connection busy
             return StoreUnreachable(f"the database {self.where} did not answer within "
                                     f"{CONNECT_TIMEOUT_S:g} s: {_said(exc)}")
@@ -154,7 +213,7 @@ class PostgresDatabase:
         """A transaction holding the advisory ``locks`` (in one order on every host, so
         two transactions never wait for each other's)."""
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with self._connection() as conn, conn.transaction():
                 for name in sorted(set(locks)):
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(name),))
                 yield _Tx(conn)
@@ -174,7 +233,7 @@ class PostgresDatabase:
             pinned = getattr(self._snapshot, "conn", None)
             if pinned is not None:
                 return fetch(pinned.execute(_sql(sql), tuple(params)))
-            with self.pool.connection() as conn:
+            with self._connection() as conn:
                 return fetch(conn.execute(_sql(sql), tuple(params)))
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise self._failed(exc) from exc
@@ -184,7 +243,7 @@ class PostgresDatabase:
         """One REPEATABLE READ transaction that this thread's reads go through: its first
         read fixes the moment every later one sees."""
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with self._connection() as conn, conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 self._snapshot.conn = conn
                 try:
@@ -225,6 +284,7 @@ class PostgresDatabase:
                                  for p in paths) + ")"
 
     def close(self) -> None:
+        self.breaker.stop()
         if self._pool is not None and self._pid == os.getpid():
             self._pool.close()
         self._pool = None
