@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from datetime import datetime, timedelta
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from ivr import plural
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
+#: where the language switch may go back to: a page of the console, in printable ASCII
+#: without the backslash (browsers read it as a slash): no other site, no CR/LF in a header
+BACK = re.compile(r"/ops/[\x21-\x5b\x5d-\x7e]*")
 
 
 def derived_key(secret: str, purpose: str) -> bytes:
@@ -158,5 +162,8 @@ def language() -> Response:
     if chosen in words.LANGS:
         session["lang"] = chosen
     back = request.form.get("back", "")
-    # only a page of the console: never an address given from outside
-    return redirect(back if back.startswith("/ops/") else url_for("console.now"))
+    if not back:
+        return redirect(url_for("console.now"))
+    if not BACK.fullmatch(back):  # the form sends a console path: this one was made up
+        abort(400, "back: not a page of the console")
+    return redirect(back)
