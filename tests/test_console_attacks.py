@@ -1,4 +1,5 @@
-"""The console attacked as an outsider would: log-ins in parallel, a session replayed."""
+"""The console attacked as an outsider would: log-ins in parallel or through the reverse
+proxy, a session replayed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,25 @@ from datetime import UTC, datetime
 import pytest
 from test_console import PASSWORD, log_in, token
 
+from ivr import create_app
+
 pytestmark = pytest.mark.both_backends
+
+#: the reverse proxy in front, as the app sees it
+PROXY = "127.0.0.1"
+
+
+def attempt(app, name, password, client, *, proxied=True, forged=""):
+    """A log-in sent by a browser at address ``client``, through the reverse proxy (which
+    appends the address it saw to X-Forwarded-For) when ``proxied``, else straight to the
+    app; ``forged``: an X-Forwarded-For the browser wrote itself. The response."""
+    environ = {"REMOTE_ADDR": PROXY if proxied else client}
+    forwarded = ", ".join(filter(None, [forged, client if proxied else ""]))
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    browser = app.test_client()
+    page = browser.get("/ops/login", environ_base=environ, headers=headers).data
+    return browser.post("/ops/login", environ_base=environ, headers=headers, data={
+        "name": name, "password": password, "csrf_token": token(page)})
 
 
 def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(app, clock):
@@ -45,3 +64,30 @@ def test_a_right_password_leaves_no_failure_counted(app, clock):
     assert log_in(client).status_code == 302
     failures = app.extensions["ivr"].store.read_one("SELECT COUNT(*) FROM login_failures")[0]
     assert failures == 8  # the four wrong ones, by name and by address; none for the right
+
+
+# -- behind the reverse proxy --------------------------------------------------------------
+def test_behind_the_proxy_made_up_names_do_not_lock_the_other_users_out(settings, clock):
+    """IVR_TRUSTED_PROXIES=1: the throttle counts the client the proxy saw, not the proxy."""
+    app = create_app({**settings, "TRUSTED_PROXIES": 1})
+    app.extensions["ivr"].users.add("lead", PASSWORD, "ops", datetime.now(UTC))
+    for n in range(5):
+        assert b"Wrong name" in attempt(app, f"made-up-{n}", "wrong password!", "203.0.113.9").data
+    assert attempt(app, "lead", PASSWORD, "198.51.100.7").status_code == 302
+
+
+def test_behind_the_proxy_what_the_client_wrote_in_forwarded_for_is_not_read(settings, clock):
+    app = create_app({**settings, "TRUSTED_PROXIES": 1})
+    app.extensions["ivr"].users.add("lead", PASSWORD, "ops", datetime.now(UTC))
+    for n in range(5):
+        attempt(app, "lead", "wrong password!", "203.0.113.9", forged=f"10.9.9.{n}")
+    refused = attempt(app, "lead", PASSWORD, "203.0.113.9", forged="10.9.9.99")
+    assert b"Too many failed log-ins" in refused.data
+
+
+def test_without_trusted_proxies_forwarded_for_is_never_read(app, clock):
+    app.extensions["ivr"].users.add("lead", PASSWORD, "ops", datetime.now(UTC))
+    for n in range(5):
+        attempt(app, "lead", "wrong password!", "203.0.113.9", proxied=False, forged=f"10.9.9.{n}")
+    refused = attempt(app, "lead", PASSWORD, "203.0.113.9", proxied=False, forged="10.9.9.99")
+    assert b"Too many failed log-ins" in refused.data
