@@ -3,8 +3,9 @@ proxy, a session replayed."""
 
 from __future__ import annotations
 
+import re
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from test_console import PASSWORD, log_in, token
@@ -63,7 +64,7 @@ def test_a_right_password_leaves_no_failure_counted(app, clock):
         log_in(client, password="wrong password!")
     assert log_in(client).status_code == 302
     failures = app.extensions["ivr"].store.read_one("SELECT COUNT(*) FROM login_failures")[0]
-    assert failures == 8  # the four wrong ones, by name and by address; none for the right
+    assert failures == 12  # the four wrong ones, by name, address and both; none for the right
 
 
 # -- behind the reverse proxy --------------------------------------------------------------
@@ -91,3 +92,60 @@ def test_without_trusted_proxies_forwarded_for_is_never_read(app, clock):
         attempt(app, "lead", "wrong password!", "203.0.113.9", proxied=False, forged=f"10.9.9.{n}")
     refused = attempt(app, "lead", PASSWORD, "203.0.113.9", proxied=False, forged="10.9.9.99")
     assert b"Too many failed log-ins" in refused.data
+
+
+# -- nobody keeps a user out ---------------------------------------------------------------
+def test_a_stranger_cannot_keep_a_name_out(app, clock):
+    """5 wrong passwords for lead from other addresses every 15 minutes: each time lead,
+    at its own address, is in after a second."""
+    app.extensions["ivr"].users.add("lead", PASSWORD, "ops", datetime.now(UTC))
+    for round in range(3):
+        for n in range(5):
+            guess = attempt(app, "lead", "wrong password!", f"203.0.113.{10 * round + n}",
+                            proxied=False)
+            assert b"Wrong name" in guess.data
+        refused = attempt(app, "lead", PASSWORD, "198.51.100.7", proxied=False)
+        assert b"try again in 1 s." in refused.data
+        clock.tick(timedelta(seconds=1))
+        assert attempt(app, "lead", PASSWORD, "198.51.100.7", proxied=False).status_code == 302
+        clock.tick(timedelta(minutes=15))
+
+
+def test_a_names_delay_doubles_with_each_failure_up_to_30_seconds(app, clock):
+    app.extensions["ivr"].users.add("lead", PASSWORD, "ops", datetime.now(UTC))
+    waits = []
+    for n in range(11):  # each guess from an address of its own, once the delay is over
+        assert b"Wrong name" in attempt(app, "lead", "wrong password!", f"203.0.113.{n}",
+                                        proxied=False).data
+        right = attempt(app, "lead", PASSWORD, "198.51.100.7", proxied=False)
+        if right.status_code == 302:
+            waits.append(0)
+            continue
+        waits.append(int(re.search(rb"try again in (\d+) s\.", right.data).group(1)))
+        clock.tick(timedelta(seconds=waits[-1]))
+    assert waits == [0, 0, 0, 0, 1, 2, 4, 8, 16, 30, 30]
+
+
+def test_five_wrong_passwords_refuse_the_name_at_that_address_only(app, clock):
+    """A user who mistyped five times is refused there for 15 minutes; a colleague behind
+    the same address is not, nor the user elsewhere after a second."""
+    users = app.extensions["ivr"].users
+    for name in ("lead", "zhou"):
+        users.add(name, PASSWORD, "ops", datetime.now(UTC))
+    for _ in range(5):
+        attempt(app, "lead", "wrong password!", "10.0.0.1", proxied=False)
+    refused = attempt(app, "lead", PASSWORD, "10.0.0.1", proxied=False)
+    assert b"Too many failed log-ins: try again in 15 minutes." in refused.data
+    assert attempt(app, "zhou", PASSWORD, "10.0.0.1", proxied=False).status_code == 302
+    clock.tick(timedelta(seconds=1))
+    assert attempt(app, "lead", PASSWORD, "10.0.0.2", proxied=False).status_code == 302
+
+
+def test_one_address_trying_many_names_is_refused(app, clock):
+    app.extensions["ivr"].users.add("lead", PASSWORD, "ops", datetime.now(UTC))
+    for n in range(20):  # the names one address may try in 15 minutes
+        assert b"Wrong name" in attempt(app, f"made-up-{n}", "wrong password!", "203.0.113.9",
+                                        proxied=False).data
+    refused = attempt(app, "lead", PASSWORD, "203.0.113.9", proxied=False)
+    assert b"Too many failed log-ins: try again in 15 minutes." in refused.data
+    assert attempt(app, "lead", PASSWORD, "198.51.100.7", proxied=False).status_code == 302

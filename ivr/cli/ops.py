@@ -176,16 +176,16 @@ def _states(users: Users, found: list[User], secret: str | None,
             now: datetime) -> dict[str, list[str]]:
     """Per user: disabled; locked (the console refuses its name after failed log-ins);
     PIN locked (its agent code, after wrong PINs). The locks only with the ``secret``."""
-    from ivr.console import auth
+    from ivr.console import throttle
     from ivr.records.lockouts import StoreLockouts
 
     if secret is None:
         return {u.name: ["disabled"] if u.disabled else [] for u in found}
-    throttle, book = auth.derived_key(secret, "throttle_key"), StoreLockouts(users.store, secret)
-    failed = auth.failures(users.store, now)
+    key, book = throttle.derived_key(secret, "throttle_key"), StoreLockouts(users.store, secret)
+    failed = throttle.failures(users.store, now)
     return {u.name: [state for state, on in (
         ("disabled", u.disabled),
-        ("locked", failed.get(auth.name_key(throttle, u.name), 0) >= auth.MAX_FAILURES),
+        ("locked", failed.get(throttle.name_key(key, u.name), 0) >= throttle.NAME_FREE),
         ("PIN locked", bool(u.code) and _pin_locked(book, str(u.code), now))) if on]
         for u in found}
 
@@ -258,11 +258,12 @@ def reset_password(name: str, pin: bool, database: Path | str | None) -> None:
 @click.argument("name")
 @_db_option(create=False)
 def unlock(name: str, database: Path | str | None) -> None:
-    """Lift what refuses a user after failed tries: the console's log-in lock (the name's
-    failed log-ins, and the same log-ins counted against their address) and, for an agent
+    """Lift what refuses a user after failed tries: the console's log-in throttle (the name's
+    failed log-ins from any address, and the same log-ins counted against their address and
+    the name at that address) and, for an agent
     with a code, the code's lock after wrong PINs. The locks are kept by keyed hashes:
     give this command the server's SECRET_KEY (IVR_SECRET_KEY, or the instance's)."""
-    from ivr.console import auth
+    from ivr.console import throttle
     from ivr.records.lockouts import StoreLockouts
 
     settings = app_settings(database, secret=True)
@@ -273,10 +274,10 @@ def unlock(name: str, database: Path | str | None) -> None:
             with app_logs_quiet():  # its warning speaks of an account; the audit row says it
                 book.unlock(f"agent:{user.code}", now)
             also = "the agent code's PIN lock lifted"
-        key = auth.name_key(auth.derived_key(secret, "throttle_key"), name)
-        forgotten = auth.unlock(users.store, key, now, _actor(), f"user {name}", also)
+        key = throttle.name_key(throttle.derived_key(secret, "throttle_key"), name)
+        forgotten = throttle.unlock(users.store, key, now, _actor(), f"user {name}", also)
     if not (forgotten or also):
-        minutes = int(auth.WINDOW.total_seconds()) // 60
+        minutes = int(throttle.WINDOW.total_seconds()) // 60
         raise click.ClickException(
             f"nothing to unlock: no failed log-ins of {name} in the last {minutes} minutes"
             + (" and no PIN lock" if user.code else "")

@@ -18,6 +18,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from ivr.console import auth, pages  # noqa: F401  (the views register on the blueprint)
 from ivr.console.site import bp
+from ivr.console.throttle import derived_key
 
 csrf = CSRFProtect()
 
@@ -36,7 +37,7 @@ def init_app(app: Flask, exempt: Iterable[Blueprint] = ()) -> None:
     """Register the console; ``exempt``: the blueprints signed by Twilio, which sends no
     CSRF token (the webhooks), exempted from the console's CSRF protection."""
     secret = str(app.config["SECRET_KEY"])
-    keys: dict[str, Any] = {purpose: auth.derived_key(secret, purpose)
+    keys: dict[str, Any] = {purpose: derived_key(secret, purpose)
                             for purpose in ("session_key", "throttle_key", "csrf_key")}
     app.extensions["ivr_console"] = keys
     app.session_interface = _DerivedKeySessions()

@@ -156,6 +156,12 @@ def _keyed_with(db: Database, tx: Tx) -> None:
                "since TEXT NOT NULL)")
 
 
+def _login_name_key(db: Database, tx: Tx) -> None:
+    # each failed log-in's rows (its name's, its address's, the pair's) name the name's
+    # key, so ``ivr ops unlock`` forgets all of them; the rows before it expire in 15 min
+    tx.execute("ALTER TABLE login_failures ADD COLUMN name_key TEXT")
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -171,6 +177,8 @@ MIGRATIONS = (
                  "confidence; never the words)", _heard),
     Migration(4, "keyed_with: which SECRET_KEY the lockout hashes are keyed with (a "
                  "fingerprint, never the key)", _keyed_with),
+    Migration(5, "login_failures.name_key: the keyed name of the log-in each row counts",
+              _login_name_key),
 )
 LATEST = MIGRATIONS[-1].number
 
