@@ -149,3 +149,51 @@ def test_one_address_trying_many_names_is_refused(app, clock):
     refused = attempt(app, "lead", PASSWORD, "203.0.113.9", proxied=False)
     assert b"Too many failed log-ins: try again in 15 minutes." in refused.data
     assert attempt(app, "lead", PASSWORD, "198.51.100.7", proxied=False).status_code == 302
+
+
+# -- a session replayed --------------------------------------------------------------------
+def saved_session(app, name):
+    """A browser logged in as ``name``, and its session cookie as saved then."""
+    browser = app.test_client()
+    assert log_in(browser, name).status_code == 302
+    return browser, browser.get_cookie("session").value
+
+
+def replayed(app, cookie):
+    """The Audit page asked for with a saved session cookie: where it is answered."""
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+    answer = replay.get("/ops/audit")
+    return answer.location if answer.status_code == 302 else answer.status_code
+
+
+def test_a_cookie_saved_before_log_out_opens_nothing_after_it(app, clock):
+    users = app.extensions["ivr"].users
+    users.add("lead", PASSWORD, "ops", datetime.now(UTC))
+    browser, cookie = saved_session(app, "lead")
+    other, _ = saved_session(app, "lead")  # a second browser: a log-in ends no session
+    assert replayed(app, cookie) == 200 and other.get("/ops/audit").status_code == 200
+    browser.post("/ops/logout", data={"csrf_token": token(browser.get("/ops/").data)})
+    assert replayed(app, cookie) == "/ops/login"
+    assert other.get("/ops/audit").location == "/ops/login"  # log-out ends every session
+    assert saved_session(app, "lead")[0].get("/ops/audit").status_code == 200
+
+
+@pytest.mark.parametrize("change", ["disabled and enabled", "new password",
+                                    "removed and added again"])
+def test_disabling_removing_or_a_new_password_end_the_sessions_before(app, clock, change):
+    users, now = app.extensions["ivr"].users, datetime.now(UTC)
+    users.add("lead", PASSWORD, "ops", now)
+    users.add("zhou", PASSWORD, "ops", now)
+    _, cookie = saved_session(app, "zhou")
+    if change == "disabled and enabled":
+        users.set_disabled("zhou", True, now, "support")
+        users.set_disabled("zhou", False, now, "support")
+    elif change == "new password":
+        users.set_password("zhou", PASSWORD + "!", now, "support")
+    else:
+        users.remove("zhou", now, "support")
+        users.add("zhou", PASSWORD, "ops", now)
+    assert replayed(app, cookie) == "/ops/login"
+    password = PASSWORD + "!" if change == "new password" else PASSWORD
+    assert log_in(app.test_client(), "zhou", password).status_code == 302

@@ -107,6 +107,7 @@ def newer(location: str | Path) -> None:
 HEARD = migrations.MIGRATIONS[2].name
 KEYED_WITH = migrations.MIGRATIONS[3].name
 LOGIN_NAME_KEY = migrations.MIGRATIONS[4].name
+SESSION_GEN = migrations.MIGRATIONS[5].name
 
 
 def first_call(location: str | Path) -> dict | None:
@@ -189,17 +190,17 @@ def test_a_database_of_a_newer_release_is_refused(runner, tmp_path, request, kin
     newer(location)
     result = ivr(runner, "db", "status", "--db", location)
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == ("made by a newer ivr (version 6 > 5): upgrade "
+    assert result.output.splitlines()[-1] == ("made by a newer ivr (version 7 > 6): upgrade "
                                               "ivr to use it")
-    assert "6  2027-01-01T00:00:00+00:00  from a future release" in result.output
+    assert "7  2027-01-01T00:00:00+00:00  from a future release" in result.output
     assert json.loads(ivr(runner, "db", "status", "--db", location, "--json").output)[
         "state"] == "newer"
     upgraded = ivr(runner, "db", "upgrade", "--db", location)
     assert upgraded.exit_code == 1
-    assert "was made by a newer ivr (version 6 > 5): upgrade ivr" in upgraded.output
+    assert "was made by a newer ivr (version 7 > 6): upgrade ivr" in upgraded.output
     copied = ivr(runner, "db", "copy", "--from", location, "--to", str(tmp_path / "copy.db"))
     assert copied.exit_code == 1
-    assert "was made by a newer ivr (version 6 > 5)" in copied.output
+    assert "was made by a newer ivr (version 7 > 6)" in copied.output
     assert not (tmp_path / "copy.db").exists()
     assert "s3cret" not in result.output + upgraded.output + copied.output
 
@@ -234,14 +235,15 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
         f"applying 3: {HEARD}",
         f"applying 4: {KEYED_WITH}",
         f"applying 5: {LOGIN_NAME_KEY}",
-        "now at version 5",
+        f"applying 6: {SESSION_GEN}",
+        "now at version 6",
     ]
     with closing(sqlite3.connect(old_db)) as db:
         assert db.execute("SELECT * FROM calls ORDER BY call_sid").fetchall() == calls_before
         assert db.execute("SELECT id, at, actor, action FROM audit_log").fetchall() == \
             audit_before
     again = ivr(runner, "db", "upgrade", "--db", str(old_db))
-    assert again.output.splitlines()[-1] == "already at version 5, this release's latest"
+    assert again.output.splitlines()[-1] == "already at version 6, this release's latest"
     assert ivr(runner, "db", "status", "--db", str(old_db)).output.splitlines()[-1] == \
         "up to date"
     call = first_call(old_db)
@@ -256,7 +258,7 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
 def test_upgrade_makes_the_tables_of_a_new_postgresql_database(runner, pg_url):
     result = ivr(runner, "db", "upgrade", "--db", with_password(pg_url))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "now at version 5"
+    assert result.output.splitlines()[-1] == "now at version 6"
     assert "s3cret" not in result.output
     db = open_database(pg_url, read_only=True)
     try:

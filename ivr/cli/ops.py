@@ -202,7 +202,7 @@ def _pin_locked(book: StoreLockouts, code: str, now: datetime) -> bool:
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @_db_option(create=False)
 def disable(name: str, force: bool, database: Path | str | None) -> None:
-    """Disable a user: it cannot log in, its sessions end at their next page, and an agent
+    """Disable a user: it cannot log in, its open sessions end for good, and an agent
     takes no calls. Kept, with its audit rows: ivr ops enable brings it back."""
     with _users(app_settings(database)) as users, _refused():
         users.set_disabled(name, True, datetime.now(UTC), _actor(), force=force)
@@ -237,7 +237,8 @@ def remove(name: str, force: bool, database: Path | str | None) -> None:
 @_db_option(create=False)
 def reset_password(name: str, pin: bool, database: Path | str | None) -> None:
     """Give a user a new password (10 characters or more), asked twice, hidden; the old
-    one stops working. With --pin, an agent's new PIN (4 to 8 digits) instead."""
+    one, and the sessions it opened, stop working. With --pin, an agent's new PIN (4 to 8
+    digits) instead."""
     from ivr.records.users import password_problem, pin_problem
 
     with _users(app_settings(database)) as users, _refused():

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from ivr.console import records, throttle
 from ivr.console import text as words
-from ivr.console.site import bp, hotline, t, users
+from ivr.console.site import bp, hotline, t, user, users
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ def _refused_for(wait_s: float) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response:
-    """The log-in form; on success the session holds the user's name, and only that."""
+    """The log-in form; on success the session holds the user's name and its session
+    generation, and only that."""
     if request.method == "GET":
         return _form()
     name = request.form.get("name", "").strip()
@@ -67,14 +68,15 @@ def login() -> str | Response:
     throttle.forgive(store, counted)
     _fresh_session()  # nothing of an earlier session carries over
     session.permanent = True
-    session["user"] = found.name
+    session["user"], session["gen"] = found.name, found.session_gen
     records.audit(store, now, found.name, "log in")
     return redirect(url_for("console.now"))
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    records.audit(hotline().store, hotline().now(), session["user"], "log out")
+    """End the user's sessions, this one and any other: a cookie saved before opens nothing."""
+    users().log_out(user().name, hotline().now())
     _fresh_session()
     return redirect(url_for("console.login"))
 

@@ -74,10 +74,11 @@ def ops_only(view: F) -> F:
 
 @bp.before_request
 def require_login() -> Response | None:
-    """Every page but the log-in needs a user still known and not disabled."""
+    """Every page but the log-in needs a user still known, not disabled, and a session of
+    its current generation (log-out, disabling, a new password end the ones before)."""
     name = session.get("user")
     found = users().get(name) if isinstance(name, str) else None
-    if found is None or found.disabled:
+    if found is None or found.disabled or session.get("gen") != found.session_gen:
         if request.endpoint in OPEN:
             return None
         session.pop("user", None)

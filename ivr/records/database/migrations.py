@@ -162,6 +162,11 @@ def _login_name_key(db: Database, tx: Tx) -> None:
     tx.execute("ALTER TABLE login_failures ADD COLUMN name_key TEXT")
 
 
+def _session_gen(db: Database, tx: Tx) -> None:
+    # the console's session cookies carry it; a change that must end them bumps it
+    tx.execute("ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0")
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -179,6 +184,8 @@ MIGRATIONS = (
                  "fingerprint, never the key)", _keyed_with),
     Migration(5, "login_failures.name_key: the keyed name of the log-in each row counts",
               _login_name_key),
+    Migration(6, "users.session_gen: log-out, disabling and a new password end a user's "
+                 "console sessions", _session_gen),
 )
 LATEST = MIGRATIONS[-1].number
 
