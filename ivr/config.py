@@ -95,6 +95,9 @@ DEFAULTS: dict[str, Any] = {
     "TRAFFIC": None,  # the centre's week (default: the shipped ivr/data/traffic.yaml)
     # above this expected wait the caller is offered a callback (the articles: ~20 minutes)
     "WAIT_THRESHOLD_S": 20 * 60,
+    # console log-ins one worker process checks at once (each an scrypt hash); more get
+    # 429, unhashed, so a flood of log-ins never takes the CPU the webhooks need
+    "LOGINS_AT_ONCE": 2,
     # the reverse proxies in front that append the client's address to X-Forwarded-For:
     # the console's log-in throttle counts the address they saw (0: the connecting one, and
     # the header, which a client can write, is never read)
@@ -114,7 +117,8 @@ _INTS = ("PIN_TRIES_PER_CALL", "LOCKOUT_FAILURES", "LOCKOUT_WINDOW_S", "LOCKOUT_
          "LOCKOUT_MAX_S", "LOCKOUT_HARD_LIMIT", "LOCKOUT_CALLER_FAILURES",
          "LOCKOUT_ALERT_FAILURES", "LOCKOUT_ALERT_WINDOW_S", "CALLBACKS_PER_DAY",
          "LOOKUPS_PER_CALL", "ACCOUNT_DIGITS", "STATE_TTL_S", "MAX_DIGITS",
-         "COMPLAINT_REPLY_HOURS", "WAIT_THRESHOLD_S", "MAX_CONTENT_LENGTH", "DATABASE_POOL")
+         "COMPLAINT_REPLY_HOURS", "WAIT_THRESHOLD_S", "MAX_CONTENT_LENGTH", "DATABASE_POOL",
+         "LOGINS_AT_ONCE")
 #: secrets are strings whatever they look like: IVR_..._KEY=123456 must not become an int
 _SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY", "SECRET_KEY")
 _FLAGS = ("DEV", "DEMO")

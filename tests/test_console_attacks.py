@@ -31,9 +31,11 @@ def attempt(app, name, password, client, *, proxied=True, forged=""):
         "name": name, "password": password, "csrf_token": token(page)})
 
 
-def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(app, clock):
+def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(settings, clock):
     """20 wrong passwords at once for one name: at most 5 are checked, the rest refused,
-    and the right password after them is refused too."""
+    and the right password after them is refused too; with all 20 hashed at once if they
+    get that far (LOGINS_AT_ONCE=20), so the throttle alone is what holds them."""
+    app = create_app({**settings, "LOGINS_AT_ONCE": 20})
     app.extensions["ivr"].users.add("lead", PASSWORD, "ops", datetime.now(UTC))
     answers: list[bytes] = []
     start = threading.Barrier(20)
@@ -197,3 +199,23 @@ def test_disabling_removing_or_a_new_password_end_the_sessions_before(app, clock
     assert replayed(app, cookie) == "/ops/login"
     password = PASSWORD + "!" if change == "new password" else PASSWORD
     assert log_in(app.test_client(), "zhou", password).status_code == 302
+
+
+# -- log-ins as CPU load -------------------------------------------------------------------
+def test_log_ins_past_the_hashing_bound_get_429_unhashed(app, clock):
+    """While LOGINS_AT_ONCE (2) passwords are being hashed in this process, another log-in
+    is answered 429 with Retry-After, neither counted nor hashed; once one is done, in."""
+    app.extensions["ivr"].users.add("lead", PASSWORD, "ops", datetime.now(UTC))
+    hashing = app.extensions["ivr_console"]["hashing"]
+    held = [hashing.acquire(blocking=False) for _ in range(3)]
+    assert held == [True, True, False]  # two at once, as the setting's default says
+    try:
+        busy = attempt(app, "lead", PASSWORD, "198.51.100.7", proxied=False)
+    finally:
+        hashing.release()
+    assert busy.status_code == 429 and busy.headers["Retry-After"] == "1"
+    assert b"Too many log-ins at once: try again in a moment." in busy.data
+    store = app.extensions["ivr"].store
+    assert store.read_one("SELECT COUNT(*) FROM login_failures")[0] == 0  # reserved before a hash
+    assert attempt(app, "lead", PASSWORD, "198.51.100.7", proxied=False).status_code == 302
+    hashing.release()

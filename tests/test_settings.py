@@ -205,6 +205,12 @@ def test_a_bad_access_log_value_is_refused(monkeypatch):
     assert "IVR_ACCESS_LOG must be true, false or a file, not 3" in read_error()
 
 
+def test_logins_at_once_is_a_positive_count(monkeypatch):
+    assert config.read({"DEV": True})["LOGINS_AT_ONCE"] == 2
+    monkeypatch.setenv("IVR_LOGINS_AT_ONCE", "0")
+    assert "IVR_LOGINS_AT_ONCE must be a positive integer, not 0" in read_error()
+
+
 # -- the reverse proxies in front ------------------------------------------------------------
 def test_trusted_proxies_is_a_count_of_proxies(monkeypatch):
     assert config.read({"DEV": True})["TRUSTED_PROXIES"] == 0

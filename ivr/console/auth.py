@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from datetime import datetime
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import abort, current_app, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from ivr.console import records, throttle
@@ -21,6 +22,8 @@ from ivr.console.site import bp, hotline, t, user, users
 
 log = logging.getLogger(__name__)
 
+#: the Retry-After of a log-in refused while LOGINS_AT_ONCE passwords are being hashed
+BUSY_RETRY_S = 1
 #: where the language switch may go back to: a page of the console, in printable ASCII
 #: without the backslash (browsers read it as a slash): no other site, no CR/LF in a header
 BACK = re.compile(r"/ops/[\x21-\x5b\x5d-\x7e]*")
@@ -55,13 +58,23 @@ def login() -> str | Response:
         return _form()
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
-    store, now = hotline().store, hotline().now()
-    keys = throttle.keys(current_app.extensions["ivr_console"]["throttle_key"], name,
-                         request.remote_addr or "-")
-    counted = throttle.reserve(store, *keys, now)
-    if isinstance(counted, datetime):
-        return _form(_refused_for((counted - now).total_seconds()))
-    found = users().check_password(name, password)
+    console = current_app.extensions["ivr_console"]
+    hashing: threading.BoundedSemaphore = console["hashing"]
+    if not hashing.acquire(blocking=False):
+        # as many passwords as LOGINS_AT_ONCE are being hashed here: a flood of log-ins
+        # must not take the CPU the webhooks need, so this one is neither counted nor hashed
+        busy = make_response(_form(t("busy")), 429)
+        busy.headers["Retry-After"] = str(BUSY_RETRY_S)
+        return busy
+    try:
+        store, now = hotline().store, hotline().now()
+        keys = throttle.keys(console["throttle_key"], name, request.remote_addr or "-")
+        counted = throttle.reserve(store, *keys, now)
+        if isinstance(counted, datetime):
+            return _form(_refused_for((counted - now).total_seconds()))
+        found = users().check_password(name, password)
+    finally:
+        hashing.release()
     if found is None:
         log.info("console: a failed log-in")
         return _form(t("bad_login"))

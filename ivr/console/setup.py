@@ -7,6 +7,7 @@ and exempt from CSRF; neither path accepts the other's credentials.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -39,6 +40,8 @@ def init_app(app: Flask, exempt: Iterable[Blueprint] = ()) -> None:
     secret = str(app.config["SECRET_KEY"])
     keys: dict[str, Any] = {purpose: derived_key(secret, purpose)
                             for purpose in ("session_key", "throttle_key", "csrf_key")}
+    # the password checks this process runs at once (``auth.login``; one app per process)
+    keys["hashing"] = threading.BoundedSemaphore(app.config["LOGINS_AT_ONCE"])
     app.extensions["ivr_console"] = keys
     app.session_interface = _DerivedKeySessions()
     app.config.update(WTF_CSRF_SECRET_KEY=keys["csrf_key"], WTF_CSRF_TIME_LIMIT=None,
