@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import config, console, logs
 from ivr.audio import serve as audio_serve
@@ -40,6 +41,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # only a caller that asks for it may have it (``ivr serve --dev``, tests): not a
         # variable left set under gunicorn 'ivr:create_app()' or ``flask --app ivr run``
         raise ConfigError(DEV_REFUSED)
+    if app.config["TRUSTED_PROXIES"]:
+        # the client's address as the proxies in front saw it (the console's log-in throttle
+        # counts it), from as many X-Forwarded-For hops as there are proxies; without
+        # proxies the header is never read: a client could write anything there
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
     limits.init_app(app)
     app.extensions["ivr"] = Hotline.from_settings(app.config)
     app.extensions["ivr.speech"] = {"languages": app.config["SPEECH_LANGUAGES"],

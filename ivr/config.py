@@ -95,6 +95,13 @@ DEFAULTS: dict[str, Any] = {
     "TRAFFIC": None,  # the centre's week (default: the shipped ivr/data/traffic.yaml)
     # above this expected wait the caller is offered a callback (the articles: ~20 minutes)
     "WAIT_THRESHOLD_S": 20 * 60,
+    # console log-ins one worker process checks at once (each an scrypt hash); more get
+    # 429, unhashed, so a flood of log-ins never takes the CPU the webhooks need
+    "LOGINS_AT_ONCE": 2,
+    # the reverse proxies in front that append the client's address to X-Forwarded-For:
+    # the console's log-in throttle counts the address they saw (0: the connecting one, and
+    # the header, which a client can write, is never read)
+    "TRUSTED_PROXIES": 0,
     # gunicorn's access log: false (off; the proxy in front keeps one), true (stdout) or a
     # file. Off by default: formatting it cost 7.5 % of a webhook's CPU
     "ACCESS_LOG": False,
@@ -110,7 +117,8 @@ _INTS = ("PIN_TRIES_PER_CALL", "LOCKOUT_FAILURES", "LOCKOUT_WINDOW_S", "LOCKOUT_
          "LOCKOUT_MAX_S", "LOCKOUT_HARD_LIMIT", "LOCKOUT_CALLER_FAILURES",
          "LOCKOUT_ALERT_FAILURES", "LOCKOUT_ALERT_WINDOW_S", "CALLBACKS_PER_DAY",
          "LOOKUPS_PER_CALL", "ACCOUNT_DIGITS", "STATE_TTL_S", "MAX_DIGITS",
-         "COMPLAINT_REPLY_HOURS", "WAIT_THRESHOLD_S", "MAX_CONTENT_LENGTH", "DATABASE_POOL")
+         "COMPLAINT_REPLY_HOURS", "WAIT_THRESHOLD_S", "MAX_CONTENT_LENGTH", "DATABASE_POOL",
+         "LOGINS_AT_ONCE")
 #: secrets are strings whatever they look like: IVR_..._KEY=123456 must not become an int
 _SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY", "SECRET_KEY")
 _FLAGS = ("DEV", "DEMO")
@@ -343,6 +351,10 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None, *,
     for name in _FLAGS:
         if not isinstance(config.get(name), bool):
             problems.append(f"{named(name)} must be true or false, not {config.get(name)!r}")
+    proxies = config.get("TRUSTED_PROXIES")
+    if not isinstance(proxies, int) or isinstance(proxies, bool) or proxies < 0:
+        problems.append(f"{named('TRUSTED_PROXIES')} must be the number of reverse proxies in "
+                        f"front (0 or more), not {proxies!r}")
     access_log = config.get("ACCESS_LOG")
     if not isinstance(access_log, bool) and not (isinstance(access_log, str) and access_log):
         problems.append(f"{named('ACCESS_LOG')} must be true, false or a file, "

@@ -103,9 +103,11 @@ def newer(location: str | Path) -> None:
 # -- status --------------------------------------------------------------------------------
 
 
-#: migration 3's name, as the commands print it
+#: the migrations' names, as the commands print them
 HEARD = migrations.MIGRATIONS[2].name
 KEYED_WITH = migrations.MIGRATIONS[3].name
+LOGIN_NAME_KEY = migrations.MIGRATIONS[4].name
+SESSION_GEN = migrations.MIGRATIONS[5].name
 
 
 def first_call(location: str | Path) -> dict | None:
@@ -188,17 +190,17 @@ def test_a_database_of_a_newer_release_is_refused(runner, tmp_path, request, kin
     newer(location)
     result = ivr(runner, "db", "status", "--db", location)
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == ("made by a newer ivr (version 5 > 4): upgrade "
+    assert result.output.splitlines()[-1] == ("made by a newer ivr (version 7 > 6): upgrade "
                                               "ivr to use it")
-    assert "5  2027-01-01T00:00:00+00:00  from a future release" in result.output
+    assert "7  2027-01-01T00:00:00+00:00  from a future release" in result.output
     assert json.loads(ivr(runner, "db", "status", "--db", location, "--json").output)[
         "state"] == "newer"
     upgraded = ivr(runner, "db", "upgrade", "--db", location)
     assert upgraded.exit_code == 1
-    assert "was made by a newer ivr (version 5 > 4): upgrade ivr" in upgraded.output
+    assert "was made by a newer ivr (version 7 > 6): upgrade ivr" in upgraded.output
     copied = ivr(runner, "db", "copy", "--from", location, "--to", str(tmp_path / "copy.db"))
     assert copied.exit_code == 1
-    assert "was made by a newer ivr (version 5 > 4)" in copied.output
+    assert "was made by a newer ivr (version 7 > 6)" in copied.output
     assert not (tmp_path / "copy.db").exists()
     assert "s3cret" not in result.output + upgraded.output + copied.output
 
@@ -232,14 +234,16 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
         "applying 2: audit_log.user is now actor (user is a reserved word in PostgreSQL)",
         f"applying 3: {HEARD}",
         f"applying 4: {KEYED_WITH}",
-        "now at version 4",
+        f"applying 5: {LOGIN_NAME_KEY}",
+        f"applying 6: {SESSION_GEN}",
+        "now at version 6",
     ]
     with closing(sqlite3.connect(old_db)) as db:
         assert db.execute("SELECT * FROM calls ORDER BY call_sid").fetchall() == calls_before
         assert db.execute("SELECT id, at, actor, action FROM audit_log").fetchall() == \
             audit_before
     again = ivr(runner, "db", "upgrade", "--db", str(old_db))
-    assert again.output.splitlines()[-1] == "already at version 4, this release's latest"
+    assert again.output.splitlines()[-1] == "already at version 6, this release's latest"
     assert ivr(runner, "db", "status", "--db", str(old_db)).output.splitlines()[-1] == \
         "up to date"
     call = first_call(old_db)
@@ -254,7 +258,7 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
 def test_upgrade_makes_the_tables_of_a_new_postgresql_database(runner, pg_url):
     result = ivr(runner, "db", "upgrade", "--db", with_password(pg_url))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "now at version 4"
+    assert result.output.splitlines()[-1] == "now at version 6"
     assert "s3cret" not in result.output
     db = open_database(pg_url, read_only=True)
     try:
@@ -370,7 +374,7 @@ def test_copy_refuses_a_target_holding_rows_unless_replace(runner, old_db, old_r
     assert refused.output.splitlines()[-1] == (
         f"Error: {target} already holds ivr data: login_failures (1 row); copy into an "
         "empty database, or give --replace to delete them first")
-    assert rows(target)["login_failures"] == [(1, "k", "2026-01-01")]
+    assert rows(target)["login_failures"] == [(1, "k", "2026-01-01", None)]
     replaced = ivr(runner, "db", "copy", "--from", str(old_db), "--to", str(target),
                    "--replace")
     assert replaced.exit_code == 0, replaced.output

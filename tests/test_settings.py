@@ -208,6 +208,23 @@ def test_a_bad_access_log_value_is_refused(monkeypatch):
     assert "IVR_ACCESS_LOG must be true, false or a file, not 3" in read_error()
 
 
+def test_logins_at_once_is_a_positive_count(monkeypatch):
+    assert config.read({"DEV": True})["LOGINS_AT_ONCE"] == 2
+    monkeypatch.setenv("IVR_LOGINS_AT_ONCE", "0")
+    assert "IVR_LOGINS_AT_ONCE must be a positive integer, not 0" in read_error()
+
+
+# -- the reverse proxies in front ------------------------------------------------------------
+def test_trusted_proxies_is_a_count_of_proxies(monkeypatch):
+    assert config.read({"DEV": True})["TRUSTED_PROXIES"] == 0
+    monkeypatch.setenv("IVR_TRUSTED_PROXIES", "2")
+    assert config.read({"DEV": True})["TRUSTED_PROXIES"] == 2
+    for value, read in (("-1", "-1"), ("true", "True"), ("one", "'one'"), ("1.5", "1.5")):
+        monkeypatch.setenv("IVR_TRUSTED_PROXIES", value)
+        assert ("IVR_TRUSTED_PROXIES must be the number of reverse proxies in front (0 or "
+                f"more), not {read}") in read_error()
+
+
 def test_pins_are_hashed_at_the_production_cost_unless_a_setting_lowers_it(workdir):
     """The tests' apps hash at a token cost (tests/conftest.py); the default is scrypt's
     production cost, with the cost stored in each hash."""

@@ -176,16 +176,16 @@ def _states(users: Users, found: list[User], secret: str | None,
             now: datetime) -> dict[str, list[str]]:
     """Per user: disabled; locked (the console refuses its name after failed log-ins);
     PIN locked (its agent code, after wrong PINs). The locks only with the ``secret``."""
-    from ivr.console import auth
+    from ivr.console import throttle
     from ivr.records.lockouts import StoreLockouts
 
     if secret is None:
         return {u.name: ["disabled"] if u.disabled else [] for u in found}
-    throttle, book = auth.derived_key(secret, "throttle_key"), StoreLockouts(users.store, secret)
-    failed = auth.failures(users.store, now)
+    key, book = throttle.derived_key(secret, "throttle_key"), StoreLockouts(users.store, secret)
+    failed = throttle.failures(users.store, now)
     return {u.name: [state for state, on in (
         ("disabled", u.disabled),
-        ("locked", failed.get(auth.name_key(throttle, u.name), 0) >= auth.MAX_FAILURES),
+        ("locked", failed.get(throttle.name_key(key, u.name), 0) >= throttle.NAME_FREE),
         ("PIN locked", bool(u.code) and _pin_locked(book, str(u.code), now))) if on]
         for u in found}
 
@@ -202,7 +202,7 @@ def _pin_locked(book: StoreLockouts, code: str, now: datetime) -> bool:
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @_db_option(create=False)
 def disable(name: str, force: bool, database: Path | str | None) -> None:
-    """Disable a user: it cannot log in, its sessions end at their next page, and an agent
+    """Disable a user: it cannot log in, its open sessions end for good, and an agent
     takes no calls. Kept, with its audit rows: ivr ops enable brings it back."""
     with _users(app_settings(database)) as users, _refused():
         users.set_disabled(name, True, datetime.now(UTC), _actor(), force=force)
@@ -237,7 +237,8 @@ def remove(name: str, force: bool, database: Path | str | None) -> None:
 @_db_option(create=False)
 def reset_password(name: str, pin: bool, database: Path | str | None) -> None:
     """Give a user a new password (10 characters or more), asked twice, hidden; the old
-    one stops working. With --pin, an agent's new PIN (4 to 8 digits) instead."""
+    one, and the sessions it opened, stop working. With --pin, an agent's new PIN (4 to 8
+    digits) instead."""
     from ivr.records.users import password_problem, pin_problem
 
     with _users(app_settings(database)) as users, _refused():
@@ -258,11 +259,12 @@ def reset_password(name: str, pin: bool, database: Path | str | None) -> None:
 @click.argument("name")
 @_db_option(create=False)
 def unlock(name: str, database: Path | str | None) -> None:
-    """Lift what refuses a user after failed tries: the console's log-in lock (the name's
-    failed log-ins, and the same log-ins counted against their address) and, for an agent
+    """Lift what refuses a user after failed tries: the console's log-in throttle (the name's
+    failed log-ins from any address, and the same log-ins counted against their address and
+    the name at that address) and, for an agent
     with a code, the code's lock after wrong PINs. The locks are kept by keyed hashes:
     give this command the server's SECRET_KEY (IVR_SECRET_KEY, or the instance's)."""
-    from ivr.console import auth
+    from ivr.console import throttle
     from ivr.records.lockouts import StoreLockouts
 
     settings = app_settings(database, secret=True)
@@ -273,10 +275,10 @@ def unlock(name: str, database: Path | str | None) -> None:
             with app_logs_quiet():  # its warning speaks of an account; the audit row says it
                 book.unlock(f"agent:{user.code}", now)
             also = "the agent code's PIN lock lifted"
-        key = auth.name_key(auth.derived_key(secret, "throttle_key"), name)
-        forgotten = auth.unlock(users.store, key, now, _actor(), f"user {name}", also)
+        key = throttle.name_key(throttle.derived_key(secret, "throttle_key"), name)
+        forgotten = throttle.unlock(users.store, key, now, _actor(), f"user {name}", also)
     if not (forgotten or also):
-        minutes = int(auth.WINDOW.total_seconds()) // 60
+        minutes = int(throttle.WINDOW.total_seconds()) // 60
         raise click.ClickException(
             f"nothing to unlock: no failed log-ins of {name} in the last {minutes} minutes"
             + (" and no PIN lock" if user.code else "")

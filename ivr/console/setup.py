@@ -7,6 +7,7 @@ and exempt from CSRF; neither path accepts the other's credentials.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from ivr.console import auth, pages  # noqa: F401  (the views register on the blueprint)
 from ivr.console.site import bp
+from ivr.console.throttle import derived_key
 
 csrf = CSRFProtect()
 
@@ -36,8 +38,10 @@ def init_app(app: Flask, exempt: Iterable[Blueprint] = ()) -> None:
     """Register the console; ``exempt``: the blueprints signed by Twilio, which sends no
     CSRF token (the webhooks), exempted from the console's CSRF protection."""
     secret = str(app.config["SECRET_KEY"])
-    keys: dict[str, Any] = {purpose: auth.derived_key(secret, purpose)
+    keys: dict[str, Any] = {purpose: derived_key(secret, purpose)
                             for purpose in ("session_key", "throttle_key", "csrf_key")}
+    # the password checks this process runs at once (``auth.login``; one app per process)
+    keys["hashing"] = threading.BoundedSemaphore(app.config["LOGINS_AT_ONCE"])
     app.extensions["ivr_console"] = keys
     app.session_interface = _DerivedKeySessions()
     app.config.update(WTF_CSRF_SECRET_KEY=keys["csrf_key"], WTF_CSRF_TIME_LIMIT=None,

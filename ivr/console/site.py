@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
@@ -26,6 +27,8 @@ bp = Blueprint("console", __name__, url_prefix="/ops", template_folder="template
 
 #: the pages open without a session
 OPEN = ("console.login", "console.language", "console.static")
+#: where Twilio keeps recordings: the only host a ticket's recording is linked to
+RECORDINGS_HOST = "api.twilio.com"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,10 +74,11 @@ def ops_only(view: F) -> F:
 
 @bp.before_request
 def require_login() -> Response | None:
-    """Every page but the log-in needs a user still known and not disabled."""
+    """Every page but the log-in needs a user still known, not disabled, and a session of
+    its current generation (log-out, disabling, a new password end the ones before)."""
     name = session.get("user")
     found = users().get(name) if isinstance(name, str) else None
-    if found is None or found.disabled:
+    if found is None or found.disabled or session.get("gen") != found.session_gen:
         if request.endpoint in OPEN:
             return None
         session.pop("user", None)
@@ -105,11 +109,40 @@ def last4(number: str | None) -> str:
     return "…" + number[-4:] if number else "-"
 
 
+def recording_link(url: str | None) -> str | None:
+    """The URL to link a ticket's recording to, when it is Twilio's over https; else None,
+    and the page shows it as text: it came in a webhook's form, signed but saying whatever
+    the form said (``javascript:``, another site)."""
+    try:
+        parts = urlsplit(url or "")  # drops tabs and newlines, as a browser would
+        port = parts.port
+    except ValueError:  # a port out of range, a bracket not closed
+        return None
+    if parts.scheme != "https" or parts.hostname != RECORDINGS_HOST or port not in (None, 443) \
+            or parts.username is not None:
+        return None
+    return parts.geturl()
+
+
 @bp.context_processor
 def shared() -> dict[str, Any]:
     return {"t": t, "counted": counted, "local": local, "minutes": minutes, "last4": last4,
-            "me": g.get("console_user"), "lang": lang(),
+            "recording_link": recording_link, "me": g.get("console_user"), "lang": lang(),
             "zone": hotline().centre.timezone}
+
+
+@bp.after_request
+def guarded(response: Response) -> Response:
+    """Every console answer is never framed by another site (clickjacking: both the old
+    header and CSP's ``frame-ancestors``, added to a policy already set) and never kept
+    by a cache (a shared computer's back button, a proxy); the stylesheet may be."""
+    response.headers["X-Frame-Options"] = "DENY"
+    kept = [d.strip() for d in response.headers.get("Content-Security-Policy", "").split(";")
+            if d.strip() and d.split()[0].lower() != "frame-ancestors"]
+    response.headers["Content-Security-Policy"] = "; ".join([*kept, "frame-ancestors 'none'"])
+    if request.endpoint != "console.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.errorhandler(400)

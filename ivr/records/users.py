@@ -14,6 +14,7 @@ so the console's Audit page never misses one.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -76,6 +77,8 @@ class User:
     phone: str | None = None
     code: str | None = None
     disabled: bool = False
+    #: carried by its console session cookies, which are refused once it changes
+    session_gen: int = 0
 
     @property
     def is_agent(self) -> bool:
@@ -86,12 +89,15 @@ class User:
         return not self.is_agent or queue in self.queues
 
 
-_COLUMNS = "name, role, queues, phone, code, disabled"
+_COLUMNS = "name, role, queues, phone, code, disabled, session_gen"
+#: bumps to a user's session generation (``session_gen``): log-out, disabling, a new password
+_END_SESSIONS = "session_gen = session_gen + 1"
 
 
 def _user(row: Sequence[Any]) -> User:
-    name, role, queues, phone, code, disabled = tuple(row)[:6]
-    return User(str(name), str(role), tuple(str(queues).split()), phone, code, bool(disabled))
+    name, role, queues, phone, code, disabled, session_gen = tuple(row)[:7]
+    return User(str(name), str(role), tuple(str(queues).split()), phone, code, bool(disabled),
+                int(session_gen))
 
 
 def _no_user(name: str, names: list[str]) -> UserError:
@@ -175,23 +181,26 @@ class Users:
                 raise UserError(f"there is already a user {name!r}")
             if code and db.execute("SELECT 1 FROM users WHERE code=?", (code,)).fetchone():
                 raise UserError("another agent has that code")
+            # a random first generation: a user removed and added again under its name
+            # does not get the cookies of the one before (2**30: room for bumps in 32 bits)
+            session_gen = secrets.randbelow(2**30)
             db.execute(
                 "INSERT INTO users (name, password_hash, role, queues, phone, code, pin_hash, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, session_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (name, NO_LOGIN if password is None else
                  generate_password_hash(password, method="scrypt"), role,
                  " ".join(queues), phone, code,
-                 pins.hash_pin(pin, self.pin_hash_n) if pin else None, iso(now)))
+                 pins.hash_pin(pin, self.pin_hash_n) if pin else None, iso(now), session_gen))
             if actor:
                 audit_row(db, now, actor, "user added", f"user {name}",
                           " ".join(filter(None, (role, ",".join(queues)))))
-        return User(name, role, tuple(queues), phone, code)
+        return User(name, role, tuple(queues), phone, code, session_gen=session_gen)
 
     # -- changes made by ``ivr ops``, each audited ------------------------------------------
     def set_disabled(self, name: str, disabled: bool, now: datetime, actor: str, *,
                      force: bool = False) -> User:
-        """Disable a user (it cannot log in, its sessions end, as an agent it takes no
-        calls) or enable it again. Disabling the last ops user who can log in raises
+        """Disable a user (it cannot log in, its sessions end for good, as an agent it takes
+        no calls) or enable it again. Disabling the last ops user who can log in raises
         LastOpsError unless ``force``; a user already so raises UserError."""
         with self.store.tx("users") as db:
             found = self._row(db, name)
@@ -199,7 +208,8 @@ class Users:
                 raise UserError(f"{name} is already {'disabled' if disabled else 'enabled'}")
             if disabled and not force:
                 self._keep_an_ops_user(db, found, "disable")
-            db.execute("UPDATE users SET disabled=? WHERE name=?", (int(disabled), name))
+            db.execute(f"UPDATE users SET disabled=?{', ' + _END_SESSIONS if disabled else ''} "
+                       "WHERE name=?", (int(disabled), name))
             audit_row(db, now, actor, "user disabled" if disabled else "user enabled",
                       f"user {name}", "")
         return replace(found, disabled=disabled)
@@ -216,15 +226,24 @@ class Users:
         return found
 
     def set_password(self, name: str, password: str, now: datetime, actor: str) -> None:
-        """A new console password for ``name`` (the old one stops working at once)."""
+        """A new console password for ``name``: the old one, and the sessions it opened, stop
+        working at once."""
         problem = password_problem(password)
         if problem:
             raise UserError(problem)
         hashed = generate_password_hash(password, method="scrypt")
         with self.store.tx("users") as db:
             self._row(db, name)
-            db.execute("UPDATE users SET password_hash=? WHERE name=?", (hashed, name))
+            db.execute(f"UPDATE users SET password_hash=?, {_END_SESSIONS} WHERE name=?",
+                       (hashed, name))
             audit_row(db, now, actor, "password reset", f"user {name}", "")
+
+    def log_out(self, name: str, now: datetime) -> None:
+        """End every console session of ``name`` (its log-out, in whichever browser), and
+        audit it: a cookie saved before opens nothing after."""
+        with self.store.tx("users") as db:
+            db.execute(f"UPDATE users SET {_END_SESSIONS} WHERE name=?", (name,))
+            audit_row(db, now, name, "log out", "", "")
 
     def set_pin(self, name: str, pin: str, now: datetime, actor: str) -> None:
         """A new PIN for an agent that types its code; UserError for anyone else."""

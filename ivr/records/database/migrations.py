@@ -156,6 +156,17 @@ def _keyed_with(db: Database, tx: Tx) -> None:
                "since TEXT NOT NULL)")
 
 
+def _login_name_key(db: Database, tx: Tx) -> None:
+    # each failed log-in's rows (its name's, its address's, the pair's) name the name's
+    # key, so ``ivr ops unlock`` forgets all of them; the rows before it expire in 15 min
+    tx.execute("ALTER TABLE login_failures ADD COLUMN name_key TEXT")
+
+
+def _session_gen(db: Database, tx: Tx) -> None:
+    # the console's session cookies carry it; a change that must end them bumps it
+    tx.execute("ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0")
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -171,6 +182,10 @@ MIGRATIONS = (
                  "confidence; never the words)", _heard),
     Migration(4, "keyed_with: which SECRET_KEY the lockout hashes are keyed with (a "
                  "fingerprint, never the key)", _keyed_with),
+    Migration(5, "login_failures.name_key: the keyed name of the log-in each row counts",
+              _login_name_key),
+    Migration(6, "users.session_gen: log-out, disabling and a new password end a user's "
+                 "console sessions", _session_gen),
 )
 LATEST = MIGRATIONS[-1].number
 
