@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from ivr.console.auth import MAX_FAILURES
-from ivr.console.auth import reserve as reserve_log_in
+from ivr.console.throttle import MAX_FAILURES
+from ivr.console.throttle import reserve as reserve_log_in
 from ivr.flow.call import CallState
 from ivr.flow.services import Lock
 from ivr.records.lockouts import LockoutPolicy, StoreLockouts
@@ -121,8 +121,8 @@ def test_one_ticket_per_call_and_a_number_each_across_hosts(hosts):
 
 
 def test_log_ins_on_two_hosts_are_counted_one_after_the_other(hosts):
-    keys = ("name-key", "address-key")
-    counted = at_once(hosts, lambda store, _n: reserve_log_in(store, keys, NOW))
+    keys = ("name-key", "address-key", "pair-key")  # one name from one address
+    counted = at_once(hosts, lambda store, _n: reserve_log_in(store, *keys, NOW))
     assert sum(isinstance(c, list) for c in counted) == MAX_FAILURES
     assert all(isinstance(c, datetime) for c in counted if not isinstance(c, list))
 
