@@ -53,11 +53,14 @@ def test_gunicorn_serves_signed_calls_over_http(tmp_path):
          "--port", str(port), "--workers", "2"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 60  # a loaded machine starts the workers slowly
+        while True:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
                 break
             except OSError:
+                assert time.monotonic() < deadline, "ivr serve did not answer /health in 60 s"
                 time.sleep(0.1)
         script = "2 1 1 1 246810 h"  # hangs up after the self-service status: any hour
         trace = simulate(f"http://127.0.0.1:{port}/voice", transport=HTTPTransport(),
