@@ -15,7 +15,6 @@ unlock``) call ``read`` without loading the web stack.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr.audio import DEFAULT_AUDIO_DIR
-from ivr.errors import ConfigError
+from ivr.errors import ConfigError, close_match
 from ivr.flow.gather import SPEECH_MODELS, hears, known_model
 from ivr.records.database import SQLITE_URL, is_postgres, shown
 
@@ -197,14 +196,14 @@ def warn_unknown_file(names: Iterable[str], path: Path) -> list[str]:
     about); return them. A name close to none may be Flask's own (``SESSION_COOKIE_NAME``)."""
     mistyped = []
     for name in sorted(set(names) - set(SETTINGS)):
-        close = difflib.get_close_matches(name, SETTINGS, n=1)
+        close = close_match(name, SETTINGS, 0.6)
         if close:
             mistyped.append(name)
             said = f"{name} in {path}"
             if said not in _warned:
                 _warned.add(said)
                 log.warning("%s is not a setting and is ignored (did you mean %s?)", said,
-                            close[0])
+                            close)
     return mistyped
 
 
@@ -217,9 +216,9 @@ def warn_unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
     for key in unknown:
         if key not in _warned:
             _warned.add(key)
-            close = difflib.get_close_matches(key, known, n=1)
+            close = close_match(key, known, 0.6)
             log.warning("%s is not a setting and is ignored%s", key,
-                        f" (did you mean {close[0]}?)" if close else "")
+                        f" (did you mean {close}?)" if close else "")
     return unknown
 
 

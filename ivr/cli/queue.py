@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from ivr.cli.args import MOMENT, Database, OutputFile, TextFile, app_settings, boundary
+from ivr.errors import close_match
 from ivr.moments import Moment
 from ivr.queue import erlang
 from ivr.queue import traffic as traffic_file
@@ -172,10 +173,8 @@ def advise_command(at: Moment | None, queue: str, traffic_path: Path | None, win
     """The expected wait now and the best times to call in the coming week."""
     centre = _centre(_traffic(traffic_path))
     if queue not in centre.queues:
-        import difflib
-
-        close = difflib.get_close_matches(queue, list(centre.queues), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = close_match(queue, centre.queues, 0.6)
+        hint = f" (did you mean {close!r}?)" if close else ""
         raise click.BadParameter(f"no queue {queue!r}{hint}; choose from "
                                  f"{', '.join(centre.queues)}", param_hint="--queue")
     advice = centre.advise(queue, _when(at, centre), windows)

@@ -18,12 +18,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from difflib import get_close_matches
 from functools import cache, cached_property
 from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ivr.errors import close_match
 from ivr.phone import E164
 from ivr.records import pins
 from ivr.records.database import Tx
@@ -101,9 +101,9 @@ def _user(row: Sequence[Any]) -> User:
 
 
 def _no_user(name: str, names: list[str]) -> UserError:
-    close = get_close_matches(name, names, n=1)
+    close = close_match(name, names, 0.6)
     return UserError(f"there is no user {name!r}" +
-                     (f"; did you mean {close[0]!r}?" if close else ""))
+                     (f"; did you mean {close!r}?" if close else ""))
 
 
 class Users:
