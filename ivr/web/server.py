@@ -88,6 +88,10 @@ class Worker(gasgi.ASGIWorker):  # type: ignore[misc]
         # module-level name (ASGIWorker._serve) and offers no setting for it; the worker
         # process serves only this app, so the name is rebound in it alone
         gasgi.ASGIProtocol = _Connection
+        import os
+        import sys
+        if os.environ.get("SWITCH"):
+            sys.setswitchinterval(float(os.environ["SWITCH"]))
         super().init_process()
 
 
@@ -114,8 +118,10 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int,
     """
     # the app was built here, in the arbiter: its database connections (a PostgreSQL pool
     # and its threads) are closed before the fork, and each worker opens its own; the
-    # adapter's thread pool starts its threads in each worker, on its first request
-    app.extensions["ivr"].store.close()
+    # adapter's thread pool starts its threads in each worker, on its first request. (The
+    # benchmarks serve a static app the same way: it has no hotline.)
+    if "ivr" in app.extensions:
+        app.extensions["ivr"].store.close()
     served = Buffered(app, threads=threads, max_body=int(app.config["MAX_CONTENT_LENGTH"]),
                       deadline_s=request_timeout_s)
     _Gunicorn(served, {
