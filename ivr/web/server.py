@@ -26,6 +26,7 @@ so that slow or idle clients cannot starve the webhooks:
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 from flask import Flask
@@ -122,6 +123,11 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int,
     # benchmarks serve a static app the same way: it has no hotline.)
     if "ivr" in app.extensions:
         app.extensions["ivr"].store.close()
+    # what the app loaded (the tree, the prompts, jieba's dictionary of 350,000 words) is
+    # shared by the workers' pages until written; out of the collector's reach, its objects
+    # are not written by every collection in every worker, and their pages stay shared
+    # (https://docs.python.org/3/library/gc.html#gc.freeze)
+    gc.freeze()
     served = Buffered(app, threads=threads, max_body=int(app.config["MAX_CONTENT_LENGTH"]),
                       deadline_s=request_timeout_s)
     _Gunicorn(served, {
