@@ -17,6 +17,7 @@ the same number of processes and request threads, and is measured twice:
   at the main menu, which is no option there), for ``--load-s``. Printed: requests per
   second, p50/p99, errors, and the server's memory (the RSS of all its processes) after.
 
+    pip install granian uvicorn a2wsgi waitress         # the candidates but gunicorn
     python bench/bench_servers.py                       # every candidate, 3 runs each
     python bench/bench_servers.py --server granian --runs 1 --attack-s 10 --load-s 5
 

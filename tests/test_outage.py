@@ -1,9 +1,9 @@
 """A PostgreSQL outage with many calls in flight, against a real ``ivr serve`` (2 workers
-of 16 threads) on a real PostgreSQL that is stopped and started again: every webhook
+of its default threads) on a real PostgreSQL that is stopped and started again: every webhook
 answers its apology well inside Twilio's 15 s, and the line comes back by itself.
 
 Before the circuit breaker each request waited the pool's 10 s for a connection, so past
-the server's 32 threads they queued behind each other: 80 at once, 48 took 15 s or more,
+the server's threads (32 then) they queued behind each other: 80 at once, 48 took 15 s or more,
 and Twilio played its application error instead of the apology.
 """
 

@@ -205,11 +205,12 @@ def _serve_problems(overrides: dict[str, bool], dev: bool, host: str, port: int)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
               help="Threads per worker that run the app on complete requests.")
 @click.option("--request-timeout", "request_timeout_s", default=15, show_default=True,
-              type=click.IntRange(1, 300), help="Seconds a client may take to send a request's "
-              "body; slower clients get 408 and are cut off.")
+              type=click.IntRange(1, 300), help="Seconds a client may take to send a "
+              "request's headers (from connecting, or from the last answer) and its body; "
+              "a connection without headers is closed, a body not sent gets 408.")
 @click.option("--dev", is_flag=True, help="Flask dev server; no Twilio token required.")
 @click.option("--demo", is_flag=True, help="Seed the demo accounts.")
 def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: int, dev: bool,

@@ -36,8 +36,11 @@ from gunicorn.workers import gasgi
 
 from ivr.web.asgi import Buffered
 
-#: request threads per worker process: the app's turns, not the connections
-DEFAULT_THREADS = 16
+#: request threads per worker process: the app's turns, not the connections (ivr serve's
+#: --threads). Four, not 16: a worker's threads take turns at Python's lock in 5 ms slices,
+#: and 16 runnable ones stretched a webhook's p99 from 83 to 126 ms under load
+#: (bench/bench_webhook.py); a PIN check (scrypt) releases the lock while it hashes
+DEFAULT_THREADS = 4
 #: longest a client may take to send a request's body: Twilio gives up after 15 s
 DEFAULT_REQUEST_TIMEOUT_S = 15
 
