@@ -78,8 +78,13 @@ class _Words:
 
     def __init__(self, lang_family: str, keywords: set[str]) -> None:
         self.family = lang_family
-        self.tokenizer = _tokenizer(frozenset(k for k in keywords if HAN.search(k))) \
-            if lang_family == "zh" else None
+        han = sorted(k for k in keywords if HAN.search(k))
+        self.tokenizer = _tokenizer(frozenset(han)) if lang_family == "zh" else None
+        # the keywords' pinyin now, with pypinyin's dictionaries (55 MiB, 0.4 s): loaded
+        # at the first Mandarin words heard, they cost each server worker its own copy
+        # and that caller the wait; loaded with the tree, before the workers fork, one
+        for keyword in han if lang_family == "zh" else ():
+            _pinyin(keyword)
 
     def tokens(self, text: str) -> list[tuple[str, bool]]:
         """The words of ``text`` (stemmed), each with whether it says something (not a
