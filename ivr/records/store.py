@@ -185,11 +185,12 @@ class Store:
                 return
             db.execute(
                 "INSERT INTO call_events (call_sid, at, node, input, said, outcome, choice, "
-                "walked, fell_back, heard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "walked, fell_back, heard, notices) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (state.call_sid, iso(now), node, step.logged_input,
                  " ".join(u.key for u in step.say), outcome, step.choice,
                  " ".join(step.walked), int(step.fell_back),
-                 json.dumps(step.heard.to_json()) if step.heard else None))
+                 json.dumps(step.heard.to_json()) if step.heard else None,
+                 " ".join(map(str, step.notices)) or None))
 
     def end_call(self, call_sid: str, status: str, duration_s: int | None, now: datetime) -> None:
         """Twilio's status callback: the call is over, accepts no further steps, and its
@@ -274,7 +275,7 @@ class Store:
 
     def events(self, call_sid: str | None = None) -> list[dict[str, Any]]:
         sql = ("SELECT call_sid, at, node, input, said, outcome, choice, walked, fell_back, "
-               "heard FROM call_events")
+               "heard, notices FROM call_events")
         rows = (self.read_all(sql + " WHERE call_sid=? ORDER BY id", (call_sid,))
                 if call_sid else self.read_all(sql + " ORDER BY id"))
         return [dict(r) for r in rows]
