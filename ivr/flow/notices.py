@@ -50,21 +50,32 @@ class Scope:
     name: str = ""
 
     def __str__(self) -> str:
-        return self.kind if self.kind == "line" else f"{self.kind}:{self.name}"
+        return f"{self.kind}:{self.name}" if self.name else self.kind
+
+
+def read_scope(text: str) -> Scope:
+    """A scope as written (``line``, ``node:<id>``, ``queue:<name>``), right or wrong:
+    ``problems`` says what is wrong with it, among the notice's other problems."""
+    kind, colon, name = text.strip().partition(":")
+    return Scope(kind.strip().lower() if colon or kind.strip().lower() in SCOPE_KINDS
+                 else kind.strip(), name.strip())
 
 
 def parse_scope(text: str) -> Scope:
-    """``line``, ``node:<id>`` or ``queue:<name>``; ValueError saying what is accepted."""
-    kind, _, name = text.strip().partition(":")
-    kind, name = kind.strip().lower(), name.strip()
-    if kind == "line" and not name:
-        return Scope("line")
-    if kind in ("node", "queue") and name:
-        return Scope(kind, name)
-    if not _:  # a bare name: most likely a node id
-        raise ValueError(f"{text!r} is not a scope: give {SCOPE_HELP} (did you mean "
-                         f"node:{text.strip()}?)")
-    raise ValueError(f"{text!r} is not a scope: give {SCOPE_HELP}")
+    """A scope kept by the records; ValueError when it is none."""
+    scope = read_scope(text)
+    if _form(scope) is not None:
+        raise ValueError(f"{text!r} is not a scope: give {SCOPE_HELP}")
+    return scope
+
+
+def _form(scope: Scope) -> str | None:
+    """What is wrong with the scope's form (not whether its node or queue exists)."""
+    if scope.kind == "line":
+        return None if not scope.name else "line takes no name: the whole line is the scope"
+    if scope.kind in ("node", "queue"):
+        return None if scope.name else f"give the {scope.kind}'s name: {scope.kind}:<name>"
+    return f"{str(scope)!r} is not a scope: give {SCOPE_HELP}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,17 +117,21 @@ def problems(notice: Notice, menus: Sequence[Menu], languages: Iterable[str],
     found: list[Problem] = []
     langs = tuple(languages)
     scope = notice.scope
-    if scope.kind == "node" and not any(scope.name in m.nodes for m in menus):
-        nodes = {n for m in menus for n in m.nodes}
+    nodes = {n for m in menus for n in m.nodes}
+    queues = {q for m in menus for q in m.queues}
+    wrong = _form(scope)
+    if wrong is not None:
+        bare = scope.kind if not scope.name and scope.kind not in SCOPE_KINDS else ""
+        hint = (f" (did you mean node:{bare}?)" if bare in nodes else
+                f" (did you mean queue:{bare}?)" if bare in queues else "")
+        found.append(Problem("scope", wrong + hint))
+    elif scope.kind == "node" and scope.name not in nodes:
         found.append(Problem("scope", f"node {scope.name!r} is in no tree the line runs"
                                       f"{_meant(scope.name, nodes, 'node:')}"))
-    elif scope.kind == "queue" and not any(scope.name in m.queues for m in menus):
-        queues = {q for m in menus for q in m.queues}
+    elif scope.kind == "queue" and scope.name not in queues:
         found.append(Problem("scope", f"queue {scope.name!r} is not a queue of the line "
                                       f"(its queues: {', '.join(sorted(queues))})"
                                       f"{_meant(scope.name, queues, 'queue:')}"))
-    elif scope.kind not in SCOPE_KINDS:
-        found.append(Problem("scope", f"{scope} is not a scope: give {SCOPE_HELP}"))
     for lang in langs:
         text = (notice.texts.get(lang) or "").strip()
         if not text:

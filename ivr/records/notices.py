@@ -67,14 +67,21 @@ def _described(notice: Notice) -> str:
             + json.dumps(dict(notice.texts), ensure_ascii=False))
 
 
-def publish(store: Store, notice: Notice, *, menus: Sequence[Menu], languages: Iterable[str],
-            now: datetime, actor: str) -> Notice:
-    """Keep ``notice`` (its words stripped) and its audit row; the notice with its id.
-    MenuError listing every problem when it cannot be said as written."""
+def checked(notice: Notice, *, menus: Sequence[Menu], languages: Iterable[str],
+            now: datetime) -> Notice:
+    """``notice`` with its words stripped, ready to keep; MenuError listing every problem
+    when it cannot be said as written (before a command opens, or makes, a database)."""
     notice = replace(notice, texts={k: v.strip() for k, v in notice.texts.items()})
     found = problems(notice, menus, languages, now)
     if found:
         raise MenuError(found, "the notice")
+    return notice
+
+
+def publish(store: Store, notice: Notice, *, menus: Sequence[Menu], languages: Iterable[str],
+            now: datetime, actor: str) -> Notice:
+    """Keep ``notice`` (``checked``) and its audit row; the notice with its id."""
+    notice = checked(notice, menus=menus, languages=languages, now=now)
     with store.tx() as db:
         number = int(db.execute(
             "INSERT INTO notices (scope, texts, starts_at, ends_at, emergency, created_at, "
@@ -96,8 +103,8 @@ def end(store: Store, number: int, now: datetime, actor: str) -> Published:
             raise NoticeError(f"there is no notice {number}")
         found = _published(row)
         if found.state(now) == "ended":
-            raise NoticeError(f"notice {number} is over already (it ended "
-                              f"{iso(found.ended())})")
+            raise NoticeError(f"notice {number} is over already: " + (
+                f"{found.ended_by} ended it" if found.ended_by else "its end has passed"))
         db.execute("UPDATE notices SET ended_at=?, ended_by=? WHERE id=?",
                    (iso(now), actor, number))
         audit_row(db, now, actor, "notice ended", f"notice {number}", str(found.notice.scope))
