@@ -374,3 +374,70 @@ def test_the_notices_page_is_for_ops_and_needs_the_csrf_token(app, client, lead)
     bare = client.post("/ops/notices", data={"action": "publish", "scope": "line"})
     assert bare.status_code == 400
     assert app.extensions["ivr"].store.read_all("SELECT id FROM notices") == []
+
+
+# -- ivr tune ------------------------------------------------------------------------------------
+
+def tuned(runner, path, *args: str) -> dict:
+    result = runner.invoke(cli, ["tune", "--calls", "2000", "--json", *args],
+                           env={"IVR_DATABASE": str(path)})
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_tune_predicts_the_ivr_minutes_and_queue_load_a_notice_saves(runner, tmp_path, clock):
+    path = tmp_path / "ivr.db"
+    for scope, extra in (("node:payments_menu", ()), ("queue:payments", ("--emergency",))):
+        words = [a for lang, text in PAYMENTS.items() for a in ("--text", lang, text)]
+        added = runner.invoke(cli, ["notice", "add", "--scope", scope, *words, "--end", END,
+                                    *extra, "--db", str(path)])
+        assert added.exit_code == 0, added.output
+    found = tuned(runner, path, "--notice", "1", "--answers", "0.3")
+    without, with_notice = found["without"], found["with"]
+    assert found["notice"] == {"id": 1, "scope": "node:payments_menu", "emergency": False,
+                               "answers": 0.3}
+    assert without["heard_notice"] == 0 and 0.3 < with_notice["heard_notice"] < 0.6
+    # a third of the callers who hear it hang up once it is said
+    assert with_notice["deflected"] == pytest.approx(0.3 * with_notice["heard_notice"], abs=0.03)
+    saved = found["difference"]["ivr_minutes_per_day"]
+    assert saved["value"] < 0 and saved["ci95"][1] < 0
+    payments = found["queues"]["payments"]
+    assert payments["calls_per_day"]["with"] < 0.8 * payments["calls_per_day"]["without"]
+    assert payments["agent_hours_per_day"]["without"] == pytest.approx(
+        payments["calls_per_day"]["without"] * 300 / 3600, abs=0.01)
+    assert found["queues"]["fraud"]["calls_per_day"]["with"] == \
+        found["queues"]["fraud"]["calls_per_day"]["without"]
+    # answering nobody, it only costs the time it takes to say (and a few impatient callers)
+    idle = tuned(runner, path, "--notice", "1", "--answers", "0")
+    assert idle["difference"]["ivr_minutes_per_day"]["value"] > 0
+    assert idle["with"]["deflected"] == 0
+    unanswered = idle["queues"]["payments"]["calls_per_day"]
+    assert 0.95 * unanswered["without"] < unanswered["with"] <= unanswered["without"]
+    # a switch takes the whole queue's load: its callers take a callback instead
+    switch = tuned(runner, path, "--notice", "2", "--answers", "0")
+    assert switch["queues"]["payments"]["calls_per_day"]["with"] == 0
+    assert switch["with"]["callback"] > 0.2
+    text = runner.invoke(cli, ["tune", "--calls", "500", "--notice", "1", "--answers", "0.3"],
+                         env={"IVR_DATABASE": str(path)}).output
+    assert "notice 1 (node:payments_menu), said all day, answering 30 % of the callers who " \
+           "hear it" in text
+    assert re.search(r"  payments\s+[\d,]+\s+[\d,]+\s+-[\d,]+ \(-[\d.,]+ agent-hours at 300 s\)",
+                     text), text
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--notice", "1"], "--notice ID and --answers SHARE go together"),
+    (["--notice", "9", "--answers", "0.5"], "there is no notice 9 in"),
+    (["--notice", "1", "--answers", "1.5"], "1.5 is not in the range 0.0<=x<=1.0"),
+    (["--notice", "1", "--answers", "0.5", "--against", "{menu}"], "leave out --against"),
+])
+def test_tune_refuses_a_notice_it_cannot_predict(runner, tmp_path, clock, args, message):
+    from ivr.menu.loader import DEFAULT_MENU
+
+    path = tmp_path / "ivr.db"
+    words = [a for lang, text in PAYMENTS.items() for a in ("--text", lang, text)]
+    assert runner.invoke(cli, ["notice", "add", "--scope", "line", *words, "--end", END,
+                               "--db", str(path)]).exit_code == 0
+    result = runner.invoke(cli, ["tune", *[a.format(menu=DEFAULT_MENU) for a in args]],
+                           env={"IVR_DATABASE": str(path)})
+    assert result.exit_code == 2 and message in result.output, result.output

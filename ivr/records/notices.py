@@ -20,6 +20,7 @@ from typing import Any
 from ivr.errors import IVRError, MenuError
 from ivr.flow.notices import Notice, parse_scope, problems
 from ivr.menu.model import Menu
+from ivr.records.database import Database
 from ivr.records.store import Store, audit_row, iso, parse_iso
 
 _COLUMNS = ("SELECT id, scope, texts, starts_at, ends_at, emergency, created_at, created_by, "
@@ -125,6 +126,7 @@ def listed(store: Store, now: datetime, every: bool = False) -> list[Published]:
     return [_published(r) for r in rows]
 
 
-def named(store: Store, number: int) -> Published | None:
-    row = store.read_one(_COLUMNS + "WHERE id=?", (number,))
+def named(records: Store | Database, number: int) -> Published | None:
+    """Notice ``number`` as kept, from the store or a database opened to read it."""
+    row = records.read_one(_COLUMNS + "WHERE id=?", (number,))
     return _published(row) if row else None
