@@ -175,6 +175,12 @@ class Settings:
     time_scale: float
     seed: int
     tricklers: int = 0
+    idle: int = 0  # more idle connections (--idle), beside the tricklers' own
+    one_byte: int = 0  # connections that sent one byte of a request line (--one-byte)
+
+    @property
+    def attacked(self) -> bool:
+        return bool(self.tricklers or self.idle or self.one_byte)
 
 
 # -- loopback only ---------------------------------------------------------------------
@@ -410,6 +416,8 @@ class SlowTally:
     connections: int = 0  # opened, by tricklers and idle clients together
     cut: int = 0  # ended by the server before the client was done
     refused: int = 0  # could not connect
+    health_asked: int = 0  # GET /health, every 0.5 s while they are connected
+    health_answered: int = 0  # ... answered 200 within the time-out
 
 
 def _trickle(host: str, port: int, stop: threading.Event, tally: SlowTally,
@@ -432,9 +440,11 @@ def _trickle(host: str, port: int, stop: threading.Event, tally: SlowTally,
 
 
 def _idle(host: str, port: int, stop: threading.Event, tally: SlowTally,
-          lock: threading.Lock) -> None:
-    """A connection that sends nothing, held until the server closes it, then again."""
+          lock: threading.Lock, first: bytes = b"") -> None:
+    """A connection that sends ``first`` (nothing, or a byte of a request line), held
+    until the server closes it, then again."""
     def one(sock: socket.socket) -> None:
+        sock.sendall(first)
         sock.settimeout(TRICKLE_EVERY_S)
         while not stop.is_set():
             try:
@@ -469,10 +479,31 @@ def _slow_client(host: str, port: int, stop: threading.Event, tally: SlowTally,
         stop.wait(RECONNECT_S)
 
 
+def _one_byte(host: str, port: int, stop: threading.Event, tally: SlowTally,
+              lock: threading.Lock) -> None:
+    _idle(host, port, stop, tally, lock, first=b"P")
+
+
+def _health(url: str, stop: threading.Event, tally: SlowTally, lock: threading.Lock,
+            timeout_s: float) -> None:
+    """Ask ``url``/health every 0.5 s, as a load balancer would, until the run stops."""
+    while not stop.wait(0.5):
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout_s) as r:
+                answered = r.status == 200
+        except OSError:
+            answered = False
+        with lock:
+            tally.health_asked += 1
+            tally.health_answered += answered
+
+
 @contextmanager
-def slow_clients(urls: Sequence[str], count: int) -> Iterator[SlowTally]:
-    """``count`` clients trickling a request body and ``count`` idle connections against
-    each of ``urls`` (loopback, checked by the caller) while the block runs."""
+def slow_clients(urls: Sequence[str], count: int, idle: int = 0, one_byte: int = 0,
+                 timeout_s: float = 15.0) -> Iterator[SlowTally]:
+    """``count`` clients trickling a request body, ``count + idle`` idle connections and
+    ``one_byte`` connections that sent a byte against each of ``urls`` (loopback, checked
+    by the caller) while the block runs, and each host's /health asked every 0.5 s."""
     tally, lock, stop = SlowTally(), threading.Lock(), threading.Event()
     threads = []
     for url in urls:
@@ -480,7 +511,10 @@ def slow_clients(urls: Sequence[str], count: int) -> Iterator[SlowTally]:
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
         threads += [threading.Thread(target=kind, args=(host, port, stop, tally, lock),
                                      name=f"{kind.__name__[1:]}-{port}-{i}", daemon=True)
-                    for kind in (_trickle, _idle) for i in range(count)]
+                    for kind, n in ((_trickle, count), (_idle, count + idle),
+                                    (_one_byte, one_byte)) for i in range(n)]
+        threads.append(threading.Thread(target=_health, args=(url, stop, tally, lock,
+                                                              timeout_s), daemon=True))
     for thread in threads:
         thread.start()
     try:
@@ -508,9 +542,10 @@ def run_load(url: str, token: str, settings: Settings, hosts: Sequence[str] = ()
     """Run ``settings.callers`` callers against ``url`` for ``settings.duration_s``, with
     ``settings.tricklers`` slow clients connected the whole time (to each host); with
     ``hosts``, ``url`` is the balancer's address and each call's requests go round them."""
-    if not settings.tricklers:
+    if not settings.attacked:
         return _run_callers(url, token, settings, hosts)
-    with slow_clients(hosts or [url], settings.tricklers) as slow:
+    with slow_clients(hosts or [url], settings.tricklers, settings.idle, settings.one_byte,
+                      settings.timeout_s) as slow:
         time.sleep(1.0)  # the tricklers have sent their headers and hold their threads
         run = _run_callers(url, token, settings, hosts)
     return replace(run, slow=slow)
@@ -784,7 +819,9 @@ def make_report(run: Run, settings: Settings, url: str, server: Server | None) -
         "slow_clients": asdict(run.slow) if run.slow else None,
         "stuck_callers": run.stuck,
         "interrupted": run.interrupted,
-        "goal_met": errors == 0 and run.stuck == 0 and latency["p99"] < GOAL_P99_MS,
+        "goal_met": (errors == 0 and run.stuck == 0 and latency["p99"] < GOAL_P99_MS
+                     and (run.slow is None
+                          or run.slow.health_answered == run.slow.health_asked)),
     }
 
 
@@ -799,11 +836,14 @@ def _described(server: Server | None) -> str:
             f"next host), each: {command} --port <its own>")
 
 
-def _slow_line(tricklers: int, slow: Mapping[str, int] | None) -> list[str]:
-    if not tricklers or slow is None:
+def _slow_line(s: Mapping[str, Any], slow: Mapping[str, int] | None) -> list[str]:
+    if slow is None:
         return []
+    tricklers, idle, one_byte = s["tricklers"], s["tricklers"] + s["idle"], s["one_byte"]
     return [f"slow clients all along: {tricklers} trickling a body (a byte every "
-            f"{TRICKLE_EVERY_S:g} s), {tricklers} idle; {slow['connections']} connections, "
+            f"{TRICKLE_EVERY_S:g} s), {idle} idle, {one_byte} sent one byte; "
+            f"/health answered {slow['health_answered']} of {slow['health_asked']}; "
+            f"{slow['connections']} connections, "
             f"{slow['cut']} cut off by the server, {slow['refused']} refused"]
 
 
@@ -815,7 +855,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         f"~{s['hold_s']:g} s, {pace}, seed {s['seed']}) against {s['url']}",
         f"server: {s['server']}; database: {s['database']}; PINs: {s['pin_cost']}; "
         f"{s['cpus']} CPUs",
-        *_slow_line(s["tricklers"], report["slow_clients"]),
+        *_slow_line(s, report["slow_clients"]),
         f"calls: {calls['started']} started, {calls['completed']} completed, "
         f"{calls['failed']} failed, {calls['cut_at_end']} cut at the end",
         f"webhooks: {report['webhooks']} ({report['webhooks_per_s']}/s)" + (
@@ -874,6 +914,11 @@ def render_text(report: Mapping[str, Any]) -> str:
               help="Also keep this many clients trickling a request body (a byte every "
                    "0.5 s) and as many idle connections open all along, each connecting "
                    "again when the server cuts it off: the webhooks' latency with them.")
+@click.option("--idle", default=0, show_default=True, type=click.IntRange(0, 1000),
+              help="Also hold this many connections that send nothing (beside the "
+                   "tricklers' own), each connecting again when the server closes it.")
+@click.option("--one-byte", default=0, show_default=True, type=click.IntRange(0, 1000),
+              help="Also hold this many connections that sent one byte of a request line.")
 @click.option("--start-server", is_flag=True,
               help="Start `ivr serve --demo` on a free loopback port (temporary database, "
                    "random token) for the run, and stop it after.")
@@ -892,13 +937,13 @@ def render_text(report: Mapping[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def main(url: str, token: str | None, callers: int, duration_s: float, ramp_s: float,
          hold_s: float, timeout_s: float, time_scale: float, seed: int, tricklers: int,
-         start_server: bool, postgres: bool, hosts: int, workers: int, threads: int | None,
-         as_json: bool) -> None:
+         idle: int, one_byte: int, start_server: bool, postgres: bool, hosts: int,
+         workers: int, threads: int | None, as_json: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ["no_proxy"] = "*"  # urllib would send even loopback URLs to an HTTP(S)_PROXY
     logging.getLogger("ivr").setLevel(logging.ERROR)
     settings = Settings(callers, duration_s, ramp_s, hold_s, timeout_s, time_scale, seed,
-                        tricklers)
+                        tricklers, idle, one_byte)
     if start_server or postgres:
         with started_server(workers, threads, postgres, hosts) as server:
             run = run_load(server.url, server.token, settings, server.hosts)

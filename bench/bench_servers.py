@@ -135,9 +135,11 @@ def _call() -> dict[str, str]:
 
 
 @contextmanager
-def started(name: str, workers: int, threads: int) -> Iterator[tuple[Target, int]]:
-    """The server ``name`` on a free port with the demo app; yields it and its pid once
-    /health answers, then stops it as a deployment would (SIGTERM, SIGKILL after 20 s)."""
+def started(name: str, workers: int, threads: int,
+            command: list[str] | None = None) -> Iterator[tuple[Target, int]]:
+    """The server ``name`` on a free port with the demo app (or ``command``, which may
+    name ``{port}``); yields it and its pid once /health answers, then stops it as a
+    deployment would (SIGTERM, SIGKILL after 20 s)."""
     with tempfile.TemporaryDirectory(prefix="ivr-servers-") as tmp:
         with socket.socket() as sock:
             sock.bind((HOST, 0))
@@ -147,10 +149,13 @@ def started(name: str, workers: int, threads: int) -> Iterator[tuple[Target, int
         env.update(TWILIO_AUTH_TOKEN=target.token, IVR_SECRET_KEY=secrets.token_hex(32),
                    IVR_DATABASE=str(Path(tmp) / "ivr.db"), IVR_AUDIO_DIR=str(Path(tmp) / "a"),
                    IVR_DEMO="true", BENCH_THREADS=str(threads),
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), str(REPO / "bench"),
+                                                            env.get("PYTHONPATH")])))
         log = Path(tmp) / "server.log"
+        argv = ([part.replace("{port}", str(port)) for part in command] if command
+                else commands(workers, threads, port)[name])
         with log.open("wb") as out:
-            proc = subprocess.Popen(commands(workers, threads, port)[name], env=env, cwd=tmp,
+            proc = subprocess.Popen(argv, env=env, cwd=tmp,
                                     stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         try:

@@ -7,12 +7,12 @@ all load and validate the same tree the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ivr.errors import ConfigError, MenuError, Problem
 from ivr.flow import prompts
@@ -111,14 +111,23 @@ class Hotline:
     def listens(self) -> frozenset[str]:
         return frozenset(self.settings.get("SPEECH_LANGUAGES") or ())
 
-    def services(self, now: datetime, notices: bool = True) -> Services:
-        """What the flow needs at ``now``; ``notices``: the incident notices active then,
-        read from the database on every step, so a notice published on any host is said
-        from the next step on, and one ended is said no more."""
-        return Services(self.wallet, self.lockouts, self.catalog, now,
+    def services(self, now: datetime, turn: Turn | None = None,
+                 notices: bool = True) -> Services:
+        """What the flow needs; with ``turn``, whatever would act on the world (check a PIN,
+        freeze an account, file a ticket, book a callback) takes the call's turn first;
+        ``notices``: the incident notices active at ``now``, read from the database on
+        every step, so one published on any host is said from the next step on, and one
+        ended is said no more."""
+        wallet, lockouts, callbacks = self.wallet, self.lockouts, self.store
+        if turn is not None:
+            wallet, lockouts, callbacks = (
+                cast(Any, _Claiming(wallet, turn, ("freeze", "file_complaint"))),
+                cast(Any, _Claiming(lockouts, turn, ("reserve", "settle"))),
+                cast(Any, _Claiming(callbacks, turn, ("add_callback",))))
+        return Services(wallet, lockouts, self.catalog, now,
                         pin_tries_per_call=self.settings["PIN_TRIES_PER_CALL"],
                         complaint_reply_hours=self.settings["COMPLAINT_REPLY_HOURS"],
-                        queues=self.centre, callbacks=self.store,
+                        queues=self.centre, callbacks=callbacks,
                         wait_threshold_s=self.settings["WAIT_THRESHOLD_S"],
                         account_digits=self.settings["ACCOUNT_DIGITS"],
                         callbacks_per_day=self.settings["CALLBACKS_PER_DAY"],
@@ -137,27 +146,35 @@ class Hotline:
         A request takes a step only when it carries the call's current turn and wins the
         compare-and-set on it: a replayed, stale or concurrent request hears the current
         prompt again and changes nothing, and a call Twilio reported ended takes none.
+
+        The compare-and-set is made in the transaction that keeps the step, so a step costs
+        one write; but a step that acts on the world (a PIN checked, a ticket filed) takes
+        the turn before it acts (``Turn``), so of concurrent requests only one acts.
         """
         now = now or self.now()
-        stored = self.store.load_call(event.call_sid, now)
-        fresh = CallState(event.call_sid, event.from_number, event.to_number,
+        sid = event.call_sid
+        stored = self.store.load_call(sid, now)
+        fresh = CallState(sid, event.from_number, event.to_number,
                           lang=self.catalog.default_lang, turn=1)
-        tree = self.tree_for(event.call_sid, stored.version if stored else None)
+        tree = self.tree_for(sid, stored.version if stored else None)
         if stored is None:
-            if not self.store.begin_call(fresh, now, tree.version, tree.file):
-                # a concurrent first request won
-                return self._again(self.store.load_call(event.call_sid, now), now)
             state = fresh
+            turn = Turn(lambda: self.store.begin_call(fresh, now, tree.version, tree.file))
         elif stored.ended or (event.kind == "start" and stored.state is not None):
             return self._again(stored, now)
         elif stored.state is not None and event.turn != stored.turn:
             return self._again(stored, now)
-        elif not self.store.claim(event.call_sid, stored.turn):
-            return self._again(self.store.load_call(event.call_sid, now), now)
         else:  # an expired state starts over
             state = replace(stored.state or fresh, turn=stored.turn + 1)
-        result = step(tree.menu, state, event, self.services(now))
-        self.store.save_step(result, now, event.node or "(start)")
+            turn = Turn(lambda: self.store.claim(sid, stored.turn))
+        try:
+            result = step(tree.menu, state, event, self.services(now, turn))
+        except LostTurn:  # a concurrent request of the call took it
+            return self._again(self.store.load_call(sid, now), now)
+        kept = self.store.save_step(result, now, event.node or "(start)", claimed=turn.taken,
+                                    version=tree.version, menu_file=tree.file)
+        if not kept and not turn.taken:
+            return self._again(self.store.load_call(sid, now), now)
         return result
 
     def _again(self, stored: StoredCall | None, now: datetime) -> Step:
@@ -254,6 +271,44 @@ class Hotline:
         state = state or self.state_of(call_sid, now)
         bye = self.catalog.text(state.lang, "goodbye")
         return Step(state, (Utterance("goodbye", bye, state.lang),), hangup=True)
+
+
+class LostTurn(Exception):
+    """The call's turn went to a concurrent request before this one acted."""
+
+
+class Turn:
+    """A step's turn of its call, taken (by ``take``, a compare-and-set) only when the step
+    first acts on the world; a step that only answers takes it as it is kept."""
+
+    def __init__(self, claim: Callable[[], bool]) -> None:
+        self._claim = claim
+        self.taken = False
+
+    def take(self) -> None:
+        """Take the turn, once; raise ``LostTurn`` when another request has it."""
+        if not self.taken:
+            if not self._claim():
+                raise LostTurn
+            self.taken = True
+
+
+class _Claiming:
+    """``inner`` whose methods named in ``acts`` take the call's ``turn`` before they run."""
+
+    def __init__(self, inner: object, turn: Turn, acts: tuple[str, ...]) -> None:
+        self._inner, self._turn, self._acts = inner, turn, acts
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._inner, name)
+        if name not in self._acts:
+            return found
+
+        def acting(*args: Any, **kwargs: Any) -> Any:
+            self._turn.take()
+            return found(*args, **kwargs)
+
+        return acting
 
 
 @lru_cache(maxsize=4)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import wave
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ivr import create_app
 from ivr.audio import manifest as manifest_module
 from ivr.audio.build import build, plan
 from ivr.audio.check import check
-from ivr.audio.manifest import LiveManifest, Manifest
+from ivr.audio.manifest import RECHECK_S, LiveManifest, Manifest
 from ivr.audio.settings import AudioSettings
 from ivr.cli.audio import audio
 from ivr.flow import prompts
@@ -133,7 +134,7 @@ def test_the_cli_build_mends_what_the_cli_check_reports(tmp_path):
 
 def test_the_app_plays_only_what_check_passes(built, caplog):
     catalog, audio_dir = built
-    live = LiveManifest(audio_dir)
+    live = LiveManifest(audio_dir, recheck_s=0)  # every lookup looks at the disk
 
     def heard(lang: str, key: str) -> str | None:
         return live(Utterance(key, TEXTS[lang][key], lang))
@@ -168,7 +169,7 @@ def test_each_file_is_checked_once_per_version(built, monkeypatch):
         return real(path, duration_ms)
 
     monkeypatch.setattr(manifest_module, "wav_problem", counting)
-    live = LiveManifest(audio_dir)
+    live = LiveManifest(audio_dir, recheck_s=0)  # every lookup looks at the disk
     utterance = Utterance("welcome", TEXTS["zh-CN"]["welcome"], "zh-CN")
     for _ in range(50):
         assert live(utterance) == "zh-CN/welcome.wav"
@@ -178,6 +179,34 @@ def test_each_file_is_checked_once_per_version(built, monkeypatch):
     for _ in range(5):
         assert live(utterance) is None
     assert len(checked) == 3
+
+
+def test_lookups_look_at_the_disk_at_most_once_a_second(built, monkeypatch):
+    """Issue 21: a webhook asks for every prompt it says; the answers come from memory, and
+    the manifest and the files are looked at again only a second after the last look."""
+    _, audio_dir = built
+    looked: list[str] = []
+    real_stat = os.stat
+
+    def counting(path, *args, **kwargs):
+        looked.append(str(path))
+        return real_stat(path, *args, **kwargs)
+
+    now = [0.0]
+    live = LiveManifest(audio_dir, clock=lambda: now[0])
+    utterance = Utterance("welcome", TEXTS["zh-CN"]["welcome"], "zh-CN")
+    assert live(utterance) == "zh-CN/welcome.wav"
+    monkeypatch.setattr(manifest_module.os, "stat", counting)
+    for _ in range(100):
+        assert live(utterance) == "zh-CN/welcome.wav"
+    assert looked == []
+    write_wav(audio_dir / "zh-CN" / "welcome.wav", 10, rate=22050)  # spoilt by hand
+    looked.clear()  # what writing it looked at
+    now[0] += 0.5
+    assert live(utterance) == "zh-CN/welcome.wav"  # not looked at yet
+    now[0] += 0.5
+    assert live(utterance) is None
+    assert looked == [str(audio_dir / "manifest.json"), str(audio_dir / "zh-CN" / "welcome.wav")]
 
 
 def test_a_call_says_what_a_spoilt_file_would_have_played(tmp_path, settings, clock):
@@ -191,6 +220,7 @@ def test_a_call_says_what_a_spoilt_file_would_have_played(tmp_path, settings, cl
     first = Caller(client).start()
     assert any(p.text and p.text.endswith("/zh-CN/welcome.wav") for p in first.iter("Play"))
     write_wav(audio_dir / "zh-CN" / "welcome.wav", 1000, rate=44100)
+    time.sleep(RECHECK_S)  # the app looks at the disk again a second after its last look
     call = Caller(client)
     root = call.start()
     assert not any("/zh-CN/welcome.wav" in (p.text or "") for p in root.iter("Play"))

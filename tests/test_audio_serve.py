@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import wave
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient
 
 from ivr.audio import serve
 from ivr.audio.manifest import (
+    RECHECK_S,
     HoldAudio,
     LiveManifest,
     Manifest,
@@ -102,9 +104,20 @@ def test_fresh_file_only_for_the_same_text_and_an_existing_file(audio_dir: Path)
     assert manifest.fresh_file("zh-CN", "welcome", WELCOME) is None
 
 
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_live_manifest_reloads_when_the_file_changes(audio_dir: Path, tmp_path: Path,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    live = LiveManifest(audio_dir)
+    clock = Clock()
+    live = LiveManifest(audio_dir, clock=clock)
     first = live.current()
     assert live.current() is first  # unchanged file: no re-read
     assert live.fresh_file("zh-CN", "welcome", WELCOME) == "zh-CN/welcome.wav"
@@ -112,9 +125,13 @@ def test_live_manifest_reloads_when_the_file_changes(audio_dir: Path, tmp_path: 
     Manifest(audio_dir, {}, None, -20.0).save()
     stamp = (audio_dir / "manifest.json").stat().st_mtime_ns + 10**9
     os.utime(audio_dir / "manifest.json", ns=(stamp, stamp))
+    clock.now += 0.5  # within a second of the last look, lookups answer from memory
+    assert live.fresh_file("zh-CN", "welcome", WELCOME) == "zh-CN/welcome.wav"
+    clock.now += 0.5  # then the disk is looked at again
     assert live.fresh_file("zh-CN", "welcome", WELCOME) is None
 
     (audio_dir / "manifest.json").write_text("{broken")
+    clock.now += RECHECK_S
     with caplog.at_level(logging.ERROR):
         assert live.current().prompts == {}  # a broken manifest means <Say>, not a failed call
     assert "prompt audio disabled" in caplog.text
@@ -132,4 +149,5 @@ def test_the_finders_the_webhooks_call(audio_client: FlaskClient, audio_dir: Pat
         assert serve.manifest().fresh_file("zh-CN", "welcome", WELCOME) == "zh-CN/welcome.wav"
         assert url_for("audio.serve", path="zh-CN/welcome.wav") == "/audio/zh-CN/welcome.wav"
     (audio_dir / "hold.wav").unlink()
+    time.sleep(RECHECK_S)  # the disk is looked at again after a second
     assert hold() is None

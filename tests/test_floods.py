@@ -189,3 +189,42 @@ def test_idle_and_one_byte_sockets_do_not_stall_webhooks_or_health(tmp_path: Any
             assert ET.fromstring(reply.body).tag == "Response"
         for _ in range(3):
             assert server.request("GET", "/health", timeout_s=5.0).status == 200
+
+
+def test_sockets_that_never_finish_a_request_line_are_closed(tmp_path: Any) -> None:
+    """Issue 21: gunicorn's asgi worker arms no timer before a connection's first request,
+    and a byte received cancels its keep-alive timer, so such sockets stayed open for good,
+    each holding one of the server's file descriptors. Now the request deadline closes
+    them: one that sends nothing, one that sent a byte, one dripping a request line a byte
+    every 0.3 s, and one that sent a whole request and then a byte of the next."""
+    with serve(tmp_path, extra_args=["--request-timeout", "2"]) as server, \
+            ExitStack() as stack:
+        idle, one_byte, dripping, after_one = (stack.enter_context(_connect(server))
+                                               for _ in range(4))
+        one_byte.sendall(b"G")
+        after_one.sendall(f"GET /health HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode())
+        status, _ = _read_head(after_one)
+        assert status == 200
+        after_one.sendall(b"G")
+        line = b"GET /health HTTP/1.1\r\n"
+        stop = threading.Event()
+
+        def drip() -> None:
+            for byte in line * 10:
+                if stop.wait(0.3):
+                    return
+                try:
+                    dripping.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+        dripper = threading.Thread(target=drip, daemon=True)
+        dripper.start()
+        try:
+            for sock in (idle, one_byte, after_one, dripping):
+                assert _closed_by_server(sock)  # the client timeout (10 s) raises instead
+        finally:
+            stop.set()
+            dripper.join(CLIENT_TIMEOUT_S)
+        # and the server still answers
+        assert server.request("GET", "/health", timeout_s=5.0).status == 200

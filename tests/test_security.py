@@ -154,3 +154,40 @@ def test_the_lock_expires_after_its_time(settings):
         ok.start()
         ok.keys("2", "2", "1", "10000003#", "112233")
         assert ok.said("you are verified")
+
+
+def test_a_signature_over_the_url_with_or_without_its_port_is_accepted(settings):
+    """The signature is computed once for the URL as it came; a request Twilio signed with
+    the default port written out (or left out) still passes, through twilio's own check of
+    both forms, and a wrong one still fails."""
+    app = create_app({**settings, "PUBLIC_URL": "https://ivr.example.com"})
+    client = app.test_client()
+    for signed_url in ("https://ivr.example.com/voice", "https://ivr.example.com:443/voice"):
+        signature = RequestValidator(TOKEN).compute_signature(signed_url, PARAMS)
+        assert client.post("/voice", data=PARAMS,
+                           headers={"X-Twilio-Signature": signature}).status_code == 200
+    wrong = RequestValidator(TOKEN).compute_signature("https://ivr.example.com:8443/voice",
+                                                      PARAMS)
+    assert client.post("/voice", data=PARAMS,
+                       headers={"X-Twilio-Signature": wrong}).status_code == 403
+
+
+@pytest.mark.parametrize("public", [None, "https://ivr.example.com/", "https://h.example/ivr"])
+@pytest.mark.parametrize("script_root", ["", "/hotline"])
+def test_urls_built_by_hand_are_what_url_for_builds(settings, public, script_root):
+    """The webhooks build their documents' URLs by hand (``webhooks.link``), off
+    ``url_for``'s cost; they must stay what ``absolute`` (``url_for``) gives."""
+    from ivr.web.webhooks import absolute, link
+
+    app = create_app({**settings, "PUBLIC_URL": public})
+    odd = "a b/c?d#e%f&g=h:i@j~k 支付"
+    with app.test_request_context("/voice", base_url=f"http://10.0.0.5:8000{script_root}"):
+        for node in ("payments_menu", "lang", odd):
+            assert link("/voice/step", node, t=3) == absolute("voice.step", node=node, t=3)
+        assert link("/voice/wait", odd, t=7) == absolute("voice.wait", queue=odd, t=7)
+        assert link("/voice/hold-key", "fraud", t=None) == absolute("voice.hold_key",
+                                                                    queue="fraud")
+        assert link("/voice/queue-done", t=2) == absolute("voice.queue_done", t=2)
+        assert link("/voice/recording") == absolute("voice.recording")
+        for path in ("zh-CN/welcome.wav", "en-US/a b&c.wav"):
+            assert link("/audio", path) == absolute("audio.serve", path=path)

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask
-from flask.sessions import SecureCookieSessionInterface
+from flask import Blueprint, Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
@@ -25,7 +25,14 @@ csrf = CSRFProtect()
 
 
 class _DerivedKeySessions(SecureCookieSessionInterface):
-    """Flask's signed cookie session, signed with the console's own derived key."""
+    """Flask's signed cookie session, signed with the console's own derived key, and only
+    on the console's pages: Twilio's webhooks carry no console cookie, and opening a
+    session (a serializer made, the cookie looked for) was a tenth of a webhook step."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith(bp.url_prefix or "/"):
+            return self.null_session_class()
+        return super().open_session(app, request)
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         key = app.extensions["ivr_console"]["session_key"]

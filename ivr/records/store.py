@@ -154,43 +154,55 @@ class Store:
                 "UPDATE calls SET turn=turn+1 WHERE call_sid=? AND turn=? AND ended_at IS NULL",
                 (call_sid, turn)).rowcount)
 
-    def save_step(self, step: Step, now: datetime, node: str) -> None:
-        """Keep the call's new state and log the step (input masked by the flow).
+    def save_step(self, step: Step, now: datetime, node: str, *, claimed: bool = True,
+                  version: str | None = None, menu_file: str | None = None) -> bool:
+        """Keep the call's new state and log the step (input masked by the flow); whether
+        it was kept.
 
-        Only while the call is still at the state's turn: a step that lost its turn to a
-        concurrent one is not kept.
+        ``claimed``: the step's turn was taken before it ran (``claim``, ``begin_call``),
+        and it is kept only while the call is still at that turn. Otherwise the turn is
+        taken here, in the same transaction: the step is kept only if the call is new (run
+        on the tree ``version`` from ``menu_file``), or still at the turn before the
+        state's and not ended. A step that lost its turn to a concurrent one is not kept.
         """
+        if not claimed and step.state.turn == 1:  # a new call, as begin_call does
+            self._sweep(now)
         state = step.state
         details = {k: v for k, v in state.data.items()
                    if k in ("transaction_date", "amount", "ticket", "recording_url", "unverified")}
         outcome = (f"enqueue:{step.enqueue}" if step.enqueue else "hangup" if step.hangup
                    else f"ask:{step.ask.node}" if step.ask else "")
+        at_turn = ("calls.turn=excluded.turn" if claimed else
+                   "calls.turn=excluded.turn-1 AND calls.ended_at IS NULL")
+        # every value made before the transaction: a worker's threads write one at a time
+        at = iso(now)
+        call = (state.call_sid, state.from_number, state.to_number, at, at, state.lang,
+                state.node, int(state.verified), state.account[-4:] if state.account else None,
+                state.issue, state.queue, json.dumps(details), json.dumps(state.to_json()),
+                state.turn, version, menu_file)
+        event = (state.call_sid, at, node, step.logged_input, " ".join(u.key for u in step.say),
+                 outcome, step.choice, " ".join(step.walked), int(step.fell_back),
+                 json.dumps(step.heard.to_json()) if step.heard else None,
+                 " ".join(map(str, step.notices)) or None)
         with self.tx() as db:
             kept = db.execute(
-                """INSERT INTO calls (call_sid, from_number, to_number, started_at, updated_at,
+                f"""INSERT INTO calls (call_sid, from_number, to_number, started_at, updated_at,
                        status, lang, node, verified, account_last4, issue, queue, details, state,
-                       turn)
-                   VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       turn, menu_version, menu_file)
+                   VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (call_sid) DO UPDATE SET updated_at=excluded.updated_at,
                        lang=excluded.lang, node=excluded.node, verified=excluded.verified,
                        account_last4=excluded.account_last4, issue=excluded.issue,
-                       queue=excluded.queue, details=excluded.details, state=excluded.state
-                   WHERE calls.turn=excluded.turn""",
-                (state.call_sid, state.from_number, state.to_number, iso(now), iso(now),
-                 state.lang, state.node, int(state.verified),
-                 state.account[-4:] if state.account else None, state.issue, state.queue,
-                 json.dumps(details), json.dumps(state.to_json()), state.turn)).rowcount
-            if not kept:
-                log.warning("call %s: a step lost its turn to a concurrent one", state.call_sid)
-                return
-            db.execute(
-                "INSERT INTO call_events (call_sid, at, node, input, said, outcome, choice, "
-                "walked, fell_back, heard, notices) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (state.call_sid, iso(now), node, step.logged_input,
-                 " ".join(u.key for u in step.say), outcome, step.choice,
-                 " ".join(step.walked), int(step.fell_back),
-                 json.dumps(step.heard.to_json()) if step.heard else None,
-                 " ".join(map(str, step.notices)) or None))
+                       queue=excluded.queue, details=excluded.details, state=excluded.state,
+                       turn=excluded.turn
+                   WHERE {at_turn}""", call).rowcount
+            if kept:
+                db.execute("INSERT INTO call_events (call_sid, at, node, input, said, outcome, "
+                           "choice, walked, fell_back, heard, notices) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", event)
+        if not kept and claimed:
+            log.warning("call %s: a step lost its turn to a concurrent one", state.call_sid)
+        return bool(kept)
 
     def end_call(self, call_sid: str, status: str, duration_s: int | None, now: datetime) -> None:
         """Twilio's status callback: the call is over, accepts no further steps, and its

@@ -30,7 +30,7 @@ from ivr.web import twiml
 from ivr.web.signature import verify_twilio_signature
 from ivr.web.webhooks import (
     absolute,
-    audio_url,
+    audio_urls,
     call_sid,
     clean_digits,
     count,
@@ -97,7 +97,7 @@ def _render(reply: AgentReply) -> Response:
     return xml(twiml.agent(
         reply, action_url=lambda step: absolute(f"agents.{step}"),
         dial_done_url=absolute("agents.dial_done"), connect_url=absolute("agents.connect"),
-        voices=current_app.config["VOICES"], audio_for=audio_url))
+        voices=current_app.config["VOICES"], audio_for=audio_urls()))
 
 
 def _offer(agent: User, lang: str, now: datetime, *, quiet: bool = False) -> Response:
@@ -229,7 +229,7 @@ def connect() -> Response:
         _update(agent_sid, now, caller_sid=sid)
     lang = line.lang_of(sid)
     return xml(twiml.words(agent_flow.connecting(line.catalog, lang),
-                           voices=current_app.config["VOICES"], audio_for=audio_url))
+                           voices=current_app.config["VOICES"], audio_for=audio_urls()))
 
 
 @bp.route("/dial-done", methods=["GET", "POST"])

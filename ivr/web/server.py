@@ -11,9 +11,10 @@ so that slow or idle clients cannot starve the webhooks:
 - **The Flask app behind ``ivr.web.asgi.Buffered``**: a request reaches one of the
   worker's ``threads`` only once its body is whole; a PIN check (scrypt, ~60 ms, releases
   the GIL) holds one thread while the others answer the other calls.
-- **A deadline on each request's body**, ``request_timeout_s``: a body not sent by then
-  gets 408 and the connection is closed. The default, 15 s, is Twilio's own webhook
-  timeout: an answer later than that is worth nothing to the caller.
+- **A deadline on each request**, ``request_timeout_s``: a connection that has not sent a
+  request's headers that long after it opened (or after its last answer) is closed, and a
+  body not sent by then gets 408 and the connection is closed. The default, 15 s, is
+  Twilio's own webhook timeout: an answer later than that is worth nothing to the caller.
 - **Sized limits.** The request line stays at gunicorn's 4094 bytes (a webhook set to GET
   carries Twilio's parameters in the query); 50 header fields of at most 4 KiB each.
   Keep-alive 5 s. The body limit is the app's (``ivr.web.limits``, 413): a body declared
@@ -24,10 +25,14 @@ so that slow or idle clients cannot starve the webhooks:
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.workers import gasgi
 
 from ivr.web.asgi import Buffered
 
@@ -35,6 +40,60 @@ from ivr.web.asgi import Buffered
 DEFAULT_THREADS = 16
 #: longest a client may take to send a request's body: Twilio gives up after 15 s
 DEFAULT_REQUEST_TIMEOUT_S = 15
+
+
+class _Connection(ASGIProtocol):  # type: ignore[misc]
+    """gunicorn's asgi connection, closed when its request's headers are not all in within
+    the request deadline, counted from the connection's start or from its last answer.
+
+    gunicorn 27 arms no timer before a connection's first request, and any byte received
+    cancels its keep-alive timer: a socket that sends nothing, or a byte of a request line,
+    and then waits, stayed open for good, each holding a file descriptor (issue 21).
+    """
+
+    _headers_due: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._await_headers()
+
+    def _arm_keepalive_timer(self) -> None:
+        """gunicorn arms this when the connection waits for its next request."""
+        super()._arm_keepalive_timer()
+        self._await_headers()
+
+    def _on_headers_complete(self) -> bool:
+        self._headers_arrived()
+        return super()._on_headers_complete()  # type: ignore[no-any-return]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._headers_arrived()
+        super().connection_lost(exc)
+
+    def _await_headers(self) -> None:
+        self._headers_arrived()
+        self._headers_due = self.worker.loop.call_later(
+            self.worker.asgi.deadline_s, self._keepalive_timeout)  # closes, wakes the loop
+
+    def _headers_arrived(self) -> None:
+        if self._headers_due is not None:
+            self._headers_due.cancel()
+            self._headers_due = None
+
+
+class Worker(gasgi.ASGIWorker):  # type: ignore[misc]
+    """gunicorn's asgi worker with ``_Connection`` for its connections."""
+
+    def init_process(self) -> None:
+        # gunicorn 27's worker builds its connections as ``ASGIProtocol(worker)`` by this
+        # module-level name (ASGIWorker._serve) and offers no setting for it; the worker
+        # process serves only this app, so the name is rebound in it alone
+        gasgi.ASGIProtocol = _Connection
+        import os
+        import sys
+        if os.environ.get("SWITCH"):
+            sys.setswitchinterval(float(os.environ["SWITCH"]))
+        super().init_process()
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -60,14 +119,21 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int,
     """
     # the app was built here, in the arbiter: its database connections (a PostgreSQL pool
     # and its threads) are closed before the fork, and each worker opens its own; the
-    # adapter's thread pool starts its threads in each worker, on its first request
-    app.extensions["ivr"].store.close()
+    # adapter's thread pool starts its threads in each worker, on its first request. (The
+    # benchmarks serve a static app the same way: it has no hotline.)
+    if "ivr" in app.extensions:
+        app.extensions["ivr"].store.close()
+    # what the app loaded (the tree, the prompts, jieba's dictionary of 350,000 words) is
+    # shared by the workers' pages until written; out of the collector's reach, its objects
+    # are not written by every collection in every worker, and their pages stay shared
+    # (https://docs.python.org/3/library/gc.html#gc.freeze)
+    gc.freeze()
     served = Buffered(app, threads=threads, max_body=int(app.config["MAX_CONTENT_LENGTH"]),
                       deadline_s=request_timeout_s)
     _Gunicorn(served, {
         "bind": f"{host}:{port}", "workers": workers,
         "accesslog": access_log(app.config.get("ACCESS_LOG", False)),
-        "worker_class": "asgi",
+        "worker_class": Worker,
         "timeout": 30,  # restarts a worker whose event loop is stuck
         "graceful_timeout": DEFAULT_REQUEST_TIMEOUT_S,  # no webhook is useful for longer
         "keepalive": 5,

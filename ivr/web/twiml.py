@@ -7,13 +7,79 @@ a missing file never breaks a call.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.flow.agent import AgentReply
 from ivr.flow.call import Step, Utterance
+
+
+def document(root: TwiML) -> str:
+    """``str(root)``, written straight from twilio's builder.
+
+    ``TwiML.to_xml`` copies the builder's nodes into an ElementTree and serialises that: a
+    fifth of a webhook step's cost went to the second tree. This writes the same bytes
+    (attributes sorted, booleans lower-case, text and attributes escaped as ElementTree
+    escapes them, empty elements as ``<X />``) from the builder's nodes;
+    tests/test_twiml_document.py holds it equal to ``to_xml`` on random documents.
+    """
+    out = ['<?xml version="1.0" encoding="UTF-8"?>']
+    _write(root, out)
+    return "".join(out)
+
+
+def _write(node: TwiML, out: list[str]) -> None:
+    out.append("<" + node.name)
+    attrs = node.attrs
+    for key in sorted(attrs):
+        value = attrs[key]
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        out.append(f' {key}="{_attribute(text) if _ATTRIBUTE_ESCAPED.search(text) else text}"')
+    text = json.dumps(node.value) if isinstance(node.value, dict) else node.value
+    children: list[list[Any]] = []  # [child, the text after it], as TwiML.xml nests them
+    for verb in node.verbs:
+        if not isinstance(verb, str):
+            children.append([verb, None])
+        elif children:
+            children[-1][1] = verb
+        else:
+            text = verb
+    if not text and not children:
+        out.append(" />")
+        return
+    out.append(">")
+    if text:
+        out.append(_text(text))
+    for child, tail in children:
+        _write(child, out)
+        if tail:
+            out.append(_text(tail))
+    out.append(f"</{node.name}>")
+
+
+#: what ElementTree writes as an entity in an attribute's value
+_ATTRIBUTE_ESCAPED = re.compile('[&<>"\r\n\t]')
+
+
+def _text(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _attribute(value: str) -> str:
+    return (_text(value).replace('"', "&quot;").replace("\r", "&#13;")
+            .replace("\n", "&#10;").replace("\t", "&#09;"))
+
 
 #: node id -> absolute URL of its webhook; and utterance -> audio URL or None
 UrlFor = Callable[[str], str]
@@ -75,7 +141,7 @@ def render(step: Step, *, step_url: UrlFor, wait_url: UrlFor, queue_done_url: st
                            finish_on_key=ask.finish_on_key or "", action_on_empty_result=True,
                            **listening(step, speech))
         _speak(gather, step.say, voices, audio_for)
-        return str(vr)
+        return document(vr)
     _speak(vr, step.say, voices, audio_for)
     if ask:  # record
         status = {"recording_status_callback": recording_status_url,
@@ -93,7 +159,7 @@ def render(step: Step, *, step_url: UrlFor, wait_url: UrlFor, queue_done_url: st
                    action=queue_done_url, method="POST")
     else:
         vr.hangup()
-    return str(vr)
+    return document(vr)
 
 
 #: Without hold audio the words are said this many times per wait-URL document, each
@@ -119,19 +185,19 @@ def hold(utterances: Iterable[Utterance], *, key_url: str,
     _speak(gather, said, voices, audio_for)
     if music_url:
         gather.play(music_url)
-        return str(vr)
+        return document(vr)
     for repeat in range(HOLD_REPEATS):
         if repeat:
             _speak(gather, said, voices, audio_for)
         gather.pause(length=pause_s)
-    return str(vr)
+    return document(vr)
 
 
 def leave() -> str:
     """Take the caller out of the queue; the Enqueue action decides what follows."""
     vr = VoiceResponse()
     vr.leave()
-    return str(vr)
+    return document(vr)
 
 
 def words(utterances: Iterable[Utterance], *, voices: Mapping[str, Mapping[str, str]],
@@ -139,7 +205,7 @@ def words(utterances: Iterable[Utterance], *, voices: Mapping[str, Mapping[str, 
     """Just speak (inside the wait loop, where the document ending means: keep waiting)."""
     vr = VoiceResponse()
     _speak(vr, utterances, voices, audio_for)
-    return str(vr)
+    return document(vr)
 
 
 def apology(utterances: Iterable[Utterance], queue: str, *, wait_url: UrlFor | None,
@@ -155,7 +221,7 @@ def apology(utterances: Iterable[Utterance], queue: str, *, wait_url: UrlFor | N
     where = {"wait_url": wait_url(queue), "wait_url_method": "POST"} if wait_url else {}
     done = {"action": queue_done_url, "method": "POST"} if queue_done_url else {}
     vr.enqueue(queue, **where, **done)
-    return str(vr)
+    return document(vr)
 
 
 def agent(reply: AgentReply, *, action_url: Callable[[str], str], dial_done_url: str,
@@ -182,11 +248,11 @@ def agent(reply: AgentReply, *, action_url: Callable[[str], str], dial_done_url:
         _speak(vr, reply.then, voices, audio_for)
         if reply.then:
             vr.hangup()
-        return str(vr)
+        return document(vr)
     _speak(vr, reply.say, voices, audio_for)
     if reply.dial:
         dial = vr.dial(action=dial_done_url, method="POST")
         dial.queue(reply.dial, url=connect_url, method="POST")
     else:
         vr.hangup()
-    return str(vr)
+    return document(vr)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from ivr.errors import StoreUnreachable
 from ivr.flow.call import CallEvent, LiveQueue, Step, Utterance
 from ivr.hotline import Hotline
 from ivr.web import twiml
-from ivr.web.signature import verify_twilio_signature
+from ivr.web.signature import host_root, verify_twilio_signature
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +39,32 @@ def absolute(endpoint: str, **values: Any) -> str:
     return base.rstrip("/") + path if base else url_for(endpoint, _external=True, **values)
 
 
-def audio_url(utterance: Utterance) -> str | None:
+#: what ``url_for`` leaves unquoted in a path segment (werkzeug's ``BaseConverter``)
+_SEGMENT_SAFE = "!$&'()*+,/:;=@"
+
+
+def link(path: str, *segments: str, t: int | None = None) -> str:
+    """The absolute URL of ``path`` with ``segments`` quoted onto it (and the turn), as
+    ``absolute`` builds it: by hand, since a document names up to ten URLs and ``url_for``
+    was a fifth of a step's cost. tests/test_security.py holds the two equal."""
+    root = g.get("ivr_root")
+    if root is None:  # once a request: werkzeug builds request.url_root anew each time
+        base = current_app.config.get("PUBLIC_URL")
+        root = g.ivr_root = (base.rstrip("/") if base else host_root()) + request.script_root
+    url = root + path + "".join("/" + quote(s, safe=_SEGMENT_SAFE) for s in segments)
+    return url if t is None else f"{url}?t={t}"
+
+
+def audio_urls() -> Callable[[Utterance], str | None]:
+    """This request's ``twiml.AudioFor``: an utterance's audio URL, None to say it. Made
+    once a document, which says a dozen utterances."""
     finder = current_app.extensions.get("ivr.audio")
-    rel = finder(utterance) if finder else None
-    return absolute("audio.serve", path=rel) if rel else None
+
+    def audio_url(utterance: Utterance) -> str | None:
+        rel = finder(utterance) if finder else None
+        return link("/audio", rel) if rel else None
+
+    return audio_url
 
 
 def xml(document: str) -> Response:
@@ -110,17 +134,42 @@ def _answer(event: CallEvent) -> Response:
     return _render(hotline().answer(event, hotline().now()))
 
 
+#: how many documents ``_render`` keeps written (then it starts again): a tree's prompts at
+#: the turns calls reach them, in each language, are far fewer
+DOCUMENTS_KEPT = 4096
+
+
 def _render(step: Step) -> Response:
-    return xml(twiml.render(
-        step,
-        step_url=lambda node: absolute("voice.step", node=node, t=step.state.turn),
-        wait_url=lambda queue: absolute("voice.wait", queue=queue, t=step.state.turn),
-        queue_done_url=absolute("voice.queue_done", t=step.state.turn),
-        voices=current_app.config["VOICES"],
-        audio_for=audio_url,
-        recording_status_url=absolute("voice.recording"),
-        speech=current_app.extensions["ivr.speech"],
-    ))
+    """The step's TwiML document, written once for all the calls that hear it.
+
+    A document is made of the step's words, what it asks, the queue, the caller's language
+    and turn, this host's URLs and the audio files it plays; the same prompt at the same
+    turn is the same document for every caller, and writing one was a fifth of a step's
+    cost. The app's voices and speech settings are fixed for its life.
+    """
+    audio_url = audio_urls()
+    audio = tuple(audio_url(u) for u in step.say)
+    state = step.state
+    key = (step.say, step.ask, step.enqueue, step.twilio_hold_music, state.lang, state.turn,
+           link(""), audio)
+    documents: dict[Any, str] = current_app.extensions.setdefault("ivr.documents", {})
+    document = documents.get(key)
+    if document is None:
+        played = dict(zip(step.say, audio, strict=True))
+        document = twiml.render(
+            step,
+            step_url=lambda node: link("/voice/step", node, t=state.turn),
+            wait_url=lambda queue: link("/voice/wait", queue, t=state.turn),
+            queue_done_url=link("/voice/queue-done", t=state.turn),
+            voices=current_app.config["VOICES"],
+            audio_for=played.get,
+            recording_status_url=link("/voice/recording"),
+            speech=current_app.extensions["ivr.speech"],
+        )
+        if len(documents) >= DOCUMENTS_KEPT:
+            documents.clear()
+        documents[key] = document
+    return xml(document)
 
 
 # Twilio's CallStatus values after which a call takes no more steps
@@ -145,9 +194,9 @@ def wait(queue: str) -> Response:
     live = LiveQueue(position=count("QueuePosition") or 0, waited_s=count("QueueTime") or 0,
                      avg_wait_s=count("AvgQueueTime") or 0, size=count("CurrentQueueSize") or 0)
     step = hotline().hold(call_sid(), queue, live, hotline().now())
-    key_url = absolute("voice.hold_key", queue=queue, t=count("t"))
+    key_url = link("/voice/hold-key", queue, t=count("t"))
     return xml(twiml.hold(step.say, key_url=key_url,
-                          voices=current_app.config["VOICES"], audio_for=audio_url,
+                          voices=current_app.config["VOICES"], audio_for=audio_urls(),
                           music_url=_hold_music_url()))
 
 
@@ -161,13 +210,13 @@ def hold_key(queue: str) -> Response:
         return xml(twiml.leave())
     lang = line.lang_of(sid)
     keep = Utterance("hold_continue", line.catalog.text(lang, "hold_continue"), lang)
-    return xml(twiml.words([keep], voices=current_app.config["VOICES"], audio_for=audio_url))
+    return xml(twiml.words([keep], voices=current_app.config["VOICES"], audio_for=audio_urls()))
 
 
 def _hold_music_url() -> str | None:
     finder = current_app.extensions.get("ivr.hold")
     rel = finder() if finder else None
-    return absolute("audio.serve", path=rel) if rel else None
+    return link("/audio", rel) if rel else None
 
 
 @bp.route("/queue-done", methods=["GET", "POST"])
