@@ -143,14 +143,23 @@ def test_notices_are_listed_in_the_centres_time(app, notice):
 # -- the emergency switch -------------------------------------------------------------------
 
 def to_payments(call, key: str = "2") -> None:
+    """A payment that failed: verified, the date and amount keyed, to the payments queue."""
     call.start()
     call.keys(key, "1", "2", *VERIFY, "1", "20261119", "35*50#")
+
+
+def to_switched_payments(call, key: str = "2") -> None:
+    """A payment that failed, while the payments queue is switched off: the switch is told
+    at once, before the caller verifies or keys anything."""
+    call.start()
+    call.keys(key, "1", "2")
+    assert not call.said("account number") and not call.said("账户号码")
 
 
 def test_a_switched_queue_offers_a_callback_or_the_fraud_line_instead(app, caller, notice):
     add(notice, "queue:payments", PAYMENTS, "--emergency")
     call = caller(STRANGER)
-    to_payments(call)
+    to_switched_payments(call)
     assert call.queue is None
     assert call.heard[-3:] == [
         PAYMENTS["en-US"], "Because of the incident, this team cannot take calls right now.",
@@ -160,8 +169,10 @@ def test_a_switched_queue_offers_a_callback_or_the_fraud_line_instead(app, calle
     assert call.said("We will call you back") and call.root.find("Hangup") is not None
     booked = app.extensions["ivr"].store.pending_callbacks()
     assert [(b["queue"], b["number"]) for b in booked] == [("payments", STRANGER)]
+    booked_for = app.extensions["ivr"].store.call(call.sid)
+    assert booked_for["issue"] == "payment" and not booked_for["verified"]
     fraud = caller(STRANGER)
-    to_payments(fraud)
+    to_switched_payments(fraud)
     fraud.press("2")
     assert fraud.queue == "fraud"
     assert fraud.said("Connecting you to a fraud specialist.")
@@ -171,7 +182,7 @@ def test_a_switched_queue_offers_a_callback_or_the_fraud_line_instead(app, calle
 def test_a_withheld_number_is_offered_only_the_fraud_line(app, caller, notice, key, lang):
     add(notice, "queue:payments", PAYMENTS, "--emergency")
     call = caller("anonymous")
-    to_payments(call, key)
+    to_switched_payments(call, key)
     offer = {"en-US": "If your account was stolen or you suspect fraud, press 2 for our fraud "
                       "line. Otherwise, please hang up.",
              "zh-CN": "如账户被盗或怀疑遭遇诈骗，请按2转接反诈骗专线；否则请挂机。"}
@@ -180,6 +191,28 @@ def test_a_withheld_number_is_offered_only_the_fraud_line(app, caller, notice, k
     assert call.heard[-1] == offer[lang] and call.queue is None
     call.press("2")
     assert call.queue == "fraud"
+
+
+def test_self_service_stays_open_behind_a_switched_queue(app, caller, notice):
+    add(notice, "queue:payments", PAYMENTS, "--emergency")
+    call = caller("+8613800138000")  # the demo account's phone: a top-up still processing
+    call.start()
+    call.keys("2", "1", "1", "1", "246810")  # a top-up: verified, its status
+    assert call.heard[-2].startswith("Your top-up of 200 yuan")
+    call.press("0")  # an agent: the switch, before the details are asked for
+    assert call.heard[-2:] == ["Because of the incident, this team cannot take calls right now.",
+                               "For a callback, press 1. If your account was stolen or you "
+                               "suspect fraud, press 2 for our fraud line. Otherwise, please "
+                               "hang up."]
+    assert not call.said("Please enter the transaction date")
+    complaint = caller(STRANGER)  # a complaint's ticket is filed, whatever the queue after
+    add(notice, "queue:complaints", PAYMENTS, "--emergency")
+    complaint.start()
+    complaint.keys("2", "4", "1", *VERIFY, "1")
+    complaint.record()
+    assert complaint.said("Your complaint is registered")
+    complaint.press("0")  # an agent after the ticket: the switch
+    assert complaint.said("this team cannot take calls") and complaint.queue is None
 
 
 def test_a_whole_line_switch_spares_the_fraud_line(app, caller, notice):
@@ -213,7 +246,7 @@ def test_only_a_switch_naming_the_fraud_line_turns_it_off(app, caller, notice):
 def test_silence_at_a_switched_queue_ends_in_the_fallback_queue_or_goodbye(app, caller, notice):
     payments = add(notice, "queue:payments", PAYMENTS, "--emergency")
     call = caller(STRANGER)
-    to_payments(call)
+    to_switched_payments(call)
     call.keys("", "")
     assert call.heard[-1].startswith("For a callback, press 1.") and call.queue is None
     call.press("")

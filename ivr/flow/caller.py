@@ -174,6 +174,7 @@ class _Turn:
             changes: dict[str, Any] = {"failures": 0, "substep": ""}
             if node.issue:  # the topic chosen, even when verification comes first
                 changes["issue"] = node.issue
+            node = self.switched_ahead(node)
             if node.verified and not self.state.verified:
                 changes["resume"] = node_id
                 node = self.menu.nodes[self.menu.verify]
@@ -716,6 +717,23 @@ class _Turn:
                                    notice.text(lang, self.svc.catalog.default_lang), lang))
         self.told.append(notice.id)
         self.update(data={**self.state.data, "notices": [*heard, notice.id]})
+
+    def switched_ahead(self, node: Node) -> Node:
+        """The queue node an emergency switch turned off, when ``node`` only leads to it
+        by ``next`` through verification, what to have ready and details to key (no
+        self-service on the way): the caller hears the switch before that effort, not after
+        it. Otherwise ``node``."""
+        if not self.svc.notices:
+            return node
+        ahead: Node | None = node
+        for _ in range(MAX_HOPS):
+            if ahead is None or ahead.kind in (Kind.MENU, Kind.SERVICE, Kind.HANGUP):
+                return node
+            if ahead.kind is Kind.QUEUE:
+                switched = notices.switch_for(self.svc.notices, ahead.queue or "general")
+                return ahead if switched and ahead is not node else node
+            ahead = self.menu.nodes.get(ahead.next or "")
+        return node
 
     def switched(self, node: Node) -> Step | None:
         """A queue an emergency notice turns off: the notice (unless heard), then a
