@@ -42,9 +42,9 @@ def _publish() -> list[Problem]:
     """Publish the notice of the form; the problems that refused it (none: published)."""
     h = hotline()
     now = h.now()
-    starts, late = _moment("start", now)
-    ends, early = _moment("end", None)
-    unread = [p for p in (late, early) if p]
+    starts, start_unread = _moment("start", now)
+    ends, end_unread = _moment("end", None)
+    unread = [p for p in (start_unread, end_unread) if p]
     texts = {lang: request.form.get(f"text_{lang}", "") for lang in h.catalog.languages}
     notice = Notice(0, texts, read_scope(request.form.get("scope", "")), starts or now,
                     ends or now, request.form.get("emergency") == "on")
@@ -56,8 +56,9 @@ def _publish() -> list[Problem]:
         kept = notices.publish(h.store, notice, menus=menus, languages=h.catalog.languages,
                                now=now, actor=user().name)
     except MenuError as exc:
-        return unread + [p for p in exc.problems
-                         if not (unread and p.location in ("start", "end"))]
+        # an unreadable time stands in as now: the end's problems would be about that
+        guessed = {"end"} if unread else set()
+        return unread + [p for p in exc.problems if p.location not in guessed]
     flash(t("notice_published", id=kept.id))
     return []
 
