@@ -56,8 +56,9 @@ def _publish() -> list[Problem]:
         kept = notices.publish(h.store, notice, menus=menus, languages=h.catalog.languages,
                                now=now, actor=user().name)
     except MenuError as exc:
-        # an unreadable time stands in as now: the end's problems would be about that
-        guessed = {"end"} if unread else set()
+        # an unreadable end stands in as now: its problems would be about that stand-in
+        # (an unreadable start stands in as now too, which the end is rightly held to)
+        guessed = {"end"} if end_unread else set()
         return unread + [p for p in exc.problems if p.location not in guessed]
     flash(t("notice_published", id=kept.id))
     return []
