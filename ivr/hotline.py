@@ -25,6 +25,7 @@ from ivr.menu.version import takes_b, tree_version
 from ivr.phone import callable_number
 from ivr.queue.advice import Centre
 from ivr.records.lockouts import LockoutPolicy, StoreLockouts
+from ivr.records.notices import active as active_notices
 from ivr.records.store import Store, StoredCall
 from ivr.records.users import Users
 from ivr.records.wallet import StoreWallet, seed_demo
@@ -110,9 +111,13 @@ class Hotline:
     def listens(self) -> frozenset[str]:
         return frozenset(self.settings.get("SPEECH_LANGUAGES") or ())
 
-    def services(self, now: datetime, turn: Turn | None = None) -> Services:
+    def services(self, now: datetime, turn: Turn | None = None,
+                 notices: bool = True) -> Services:
         """What the flow needs; with ``turn``, whatever would act on the world (check a PIN,
-        freeze an account, file a ticket, book a callback) takes the call's turn first."""
+        freeze an account, file a ticket, book a callback) takes the call's turn first;
+        ``notices``: the incident notices active at ``now``, read from the database on
+        every step, so one published on any host is said from the next step on, and one
+        ended is said no more."""
         wallet, lockouts, callbacks = self.wallet, self.lockouts, self.store
         if turn is not None:
             wallet, lockouts, callbacks = (
@@ -127,7 +132,8 @@ class Hotline:
                         account_digits=self.settings["ACCOUNT_DIGITS"],
                         callbacks_per_day=self.settings["CALLBACKS_PER_DAY"],
                         lookups_per_call=self.settings["LOOKUPS_PER_CALL"],
-                        listens=self.listens)
+                        listens=self.listens,
+                        notices=active_notices(self.store, now) if notices else ())
 
     def now(self) -> datetime:
         """The hotline's clock: the real one, or ``CLOCK`` (a callable) for replays."""
@@ -188,7 +194,7 @@ class Hotline:
     def hold(self, call_sid: str, queue: str, live: LiveQueue | None, now: datetime) -> Step:
         """The wait URL's words for this caller in the queue as Twilio reports it."""
         state = self.state_of(call_sid, now)
-        return Step(state, tuple(hold(state, queue, live, self.services(now))))
+        return Step(state, tuple(hold(state, queue, live, self.services(now, notices=False))))
 
     def in_every_language(self, key: str) -> tuple[Utterance, ...]:
         """The prompt ``key`` in every language (the default first), each in its own voice:

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.both_backends
 
 PASSWORD = "correct horse battery"
 PAGES = ("/ops/", "/ops/tree", "/ops/report", "/ops/week", "/ops/callbacks", "/ops/tickets",
-         "/ops/calls", "/ops/audit")
-OPS_ONLY = ("/ops/tree", "/ops/report", "/ops/week", "/ops/calls", "/ops/audit")
+         "/ops/calls", "/ops/audit", "/ops/notices")
+OPS_ONLY = ("/ops/tree", "/ops/report", "/ops/week", "/ops/calls", "/ops/audit", "/ops/notices")
 
 
 def token(page: bytes) -> str:

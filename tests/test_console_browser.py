@@ -332,6 +332,37 @@ def test_ops_walks_every_page_and_marks_a_callback_done(site: tuple[Browser, Kno
     browser.open("/ops/callbacks", ready="#login-form", check="login-again")
 
 
+def test_ops_publishes_and_ends_a_notice(site: tuple[Browser, Known]) -> None:
+    """The Notices page: a form with every problem listed, a notice published for the
+    payments branch, then ended; both in the audit log."""
+    browser, _ = site
+    log_in(browser, OPS, OPS_PASSWORD)
+    browser.open("/ops/notices", ready="#publish", check="notices-empty")
+    form = browser.find("#publish")
+    form.find_element("css selector", "#scope option[value='node:payments_menu']").click()
+    form.find_element("css selector", "#text-en-US").send_keys("Top-ups are delayed.")
+    tomorrow = (datetime.now(UTC).astimezone(SHANGHAI) + timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M")
+    browser.driver.execute_script(f"document.querySelector('#end').value = '{tomorrow}'")
+    browser.submit(browser.find("#publish-button"), ready="#notice-problems")
+    answers, _ = browser.take()  # the refusal asked for: not an error of the next page
+    assert (400, browser.base_url + "/ops/notices") in answers, answers
+    assert "text zh-CN: missing" in browser.text("#notice-problems")
+    browser.screenshot(SHOTS / "notices-refused.png")
+    browser.find("#text-zh-CN").send_keys("充值延迟到账。")  # the rest of the form is kept
+    browser.submit(browser.find("#publish-button"), ready="#flash", check="notices")
+    row = browser.find("tr[id^='notice-'][data-state='active']")
+    number = row.get_attribute("id").removeprefix("notice-")
+    assert "node:payments_menu" in row.text and "充值延迟到账。" in row.text
+    browser.submit(browser.find(f"#end-{number} button"), ready="#flash", check="notices-ended")
+    assert browser.find(f"#notice-{number}").get_attribute("data-state") == "ended"
+    browser.open("/ops/audit", ready="#audit")
+    rows = [r.text for r in browser.all("#audit tr")]
+    assert any(f"notice {number}" in r and "notice ended" in r and OPS in r for r in rows)
+    assert any(f"notice {number}" in r and "notice published" in r for r in rows)
+    log_out(browser)
+
+
 def test_an_agent_sees_only_its_queues(site: tuple[Browser, Known]) -> None:
     browser, known = site
     log_in(browser, AGENT, AGENT_PASSWORD)

@@ -108,6 +108,7 @@ HEARD = migrations.MIGRATIONS[2].name
 KEYED_WITH = migrations.MIGRATIONS[3].name
 LOGIN_NAME_KEY = migrations.MIGRATIONS[4].name
 SESSION_GEN = migrations.MIGRATIONS[5].name
+NOTICES = migrations.MIGRATIONS[6].name
 
 
 def first_call(location: str | Path) -> dict | None:
@@ -188,19 +189,20 @@ def test_a_database_of_a_newer_release_is_refused(runner, tmp_path, request, kin
     location = (str(tmp_path / "ivr.db") if kind == "sqlite"
                 else with_password(request.getfixturevalue("pg_url")))
     newer(location)
+    ahead = f"version {migrations.LATEST + 1} > {migrations.LATEST}"
     result = ivr(runner, "db", "status", "--db", location)
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == ("made by a newer ivr (version 7 > 6): upgrade "
-                                              "ivr to use it")
-    assert "7  2027-01-01T00:00:00+00:00  from a future release" in result.output
+    assert result.output.splitlines()[-1] == f"made by a newer ivr ({ahead}): upgrade ivr to use it"
+    assert f"{migrations.LATEST + 1}  2027-01-01T00:00:00+00:00  from a future release" \
+        in result.output
     assert json.loads(ivr(runner, "db", "status", "--db", location, "--json").output)[
         "state"] == "newer"
     upgraded = ivr(runner, "db", "upgrade", "--db", location)
     assert upgraded.exit_code == 1
-    assert "was made by a newer ivr (version 7 > 6): upgrade ivr" in upgraded.output
+    assert f"was made by a newer ivr ({ahead}): upgrade ivr" in upgraded.output
     copied = ivr(runner, "db", "copy", "--from", location, "--to", str(tmp_path / "copy.db"))
     assert copied.exit_code == 1
-    assert "was made by a newer ivr (version 7 > 6)" in copied.output
+    assert f"was made by a newer ivr ({ahead})" in copied.output
     assert not (tmp_path / "copy.db").exists()
     assert "s3cret" not in result.output + upgraded.output + copied.output
 
@@ -236,14 +238,15 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
         f"applying 4: {KEYED_WITH}",
         f"applying 5: {LOGIN_NAME_KEY}",
         f"applying 6: {SESSION_GEN}",
-        "now at version 6",
+        f"applying 7: {NOTICES}",
+        "now at version 7",
     ]
     with closing(sqlite3.connect(old_db)) as db:
         assert db.execute("SELECT * FROM calls ORDER BY call_sid").fetchall() == calls_before
         assert db.execute("SELECT id, at, actor, action FROM audit_log").fetchall() == \
             audit_before
     again = ivr(runner, "db", "upgrade", "--db", str(old_db))
-    assert again.output.splitlines()[-1] == "already at version 6, this release's latest"
+    assert again.output.splitlines()[-1] == "already at version 7, this release's latest"
     assert ivr(runner, "db", "status", "--db", str(old_db)).output.splitlines()[-1] == \
         "up to date"
     call = first_call(old_db)
@@ -258,7 +261,7 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
 def test_upgrade_makes_the_tables_of_a_new_postgresql_database(runner, pg_url):
     result = ivr(runner, "db", "upgrade", "--db", with_password(pg_url))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "now at version 6"
+    assert result.output.splitlines()[-1] == "now at version 7"
     assert "s3cret" not in result.output
     db = open_database(pg_url, read_only=True)
     try:
@@ -333,7 +336,7 @@ def test_copy_of_release_015_reads_it_as_it_is(runner, old_db, old_rows, pg_url)
     assert copied == old_rows
     assert [r[2] for r in copied["audit_log"]] == ["alice"] * 3  # read from "user"
     assert len(copied["calls"]) == 5 and len(copied["call_events"]) == 36
-    assert result.stdout.splitlines()[-1] == ("13 tables, 59 rows; the target's row counts "
+    assert result.stdout.splitlines()[-1] == ("14 tables, 59 rows; the target's row counts "
                                               "match the source's")
     assert "call_events 36".split() in [line.split() for line in result.stdout.splitlines()]
     call = first_call(pg_url)

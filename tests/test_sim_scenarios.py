@@ -93,6 +93,11 @@ def test_a_failure_names_the_scenario_the_expectation_and_what_happened(
         ("- just a list\n", "a scenario file is a mapping"),
         ("name: x\nfrom: abc\n", "x: from: 'abc' is not a phone number: give it in E.164"),
         ("name: x\nto: anonymous\n", "x: to: 'anonymous' is not a phone number"),
+        ("name: x\nnotices: line\n", "x: notices: a list of {scope, text, emergency}"),
+        ("name: x\nnotices: [{scope: line, text: {en-US: hi}, switch: true}]\n",
+         "x: notices[1]: unknown key ['switch']"),
+        ("name: x\nnotices: [{scope: line, text: hi}]\n",
+         "x: notices[1]: give scope (line, node:<id>, queue:<name>) and text"),
     ],
 )
 def test_malformed_scenarios_are_refused_with_the_reason(
@@ -124,6 +129,23 @@ def test_at_reads_as_every_commands_at(tmp_path: Path, target: Target, written: 
     shanghai = ZoneInfo("Asia/Shanghai")
     assert target.zone == shanghai
     assert scenario.moment(target, saturday_night) == want.replace(tzinfo=shanghai)
+
+
+def test_a_scenarios_notice_is_checked_as_ivr_notice_add_checks_it(tmp_path: Path,
+                                                                    target: Target) -> None:
+    (tmp_path / "n.yaml").write_text(
+        "name: x\nlang: en-US\npress: '0'\nnotices: [{scope: node:paymnts_menu, "
+        "text: {en-US: Late top-ups.}}]\n", encoding="utf-8")
+    [scenario] = load(tmp_path / "n.yaml")
+    result = run(scenario, target)
+    assert result.failures == (
+        "notices: the notice is invalid (2 problems):\n"
+        "  error: scope: node 'paymnts_menu' is in no tree the line runs (did you mean "
+        "node:payments_menu?)\n"
+        "  error: text zh-CN: missing: a notice is said in every prompt language (en-US, "
+        "zh-CN)",)
+    assert target.publish is not None and target.extensions["app"].extensions[
+        "ivr"].store.read_all("SELECT id FROM notices") == []
 
 
 def test_bulk_runs_in_several_processes_with_the_same_results() -> None:

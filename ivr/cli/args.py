@@ -9,6 +9,7 @@ so that a mistake on the command line ends in one line naming the problem and th
 from __future__ import annotations
 
 import errno
+import getpass
 import logging
 import math
 import os
@@ -105,6 +106,16 @@ def app_settings(database: Path | str | None = None, *,
         return settings
     except IVRError as exc:
         raise error(exc) from exc
+
+
+def system_actor(command: str) -> str:
+    """Who the audit log says made a change from the command line: the system account
+    running ``command`` (``root (ivr ops)``), beside the console's users."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no LOGNAME/USER and no passwd entry (a bare container)
+        who = "someone"
+    return f"{who} ({command})"
 
 
 def server_key(settings: Mapping[str, Any]) -> str:

@@ -56,6 +56,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
               "Draw the menu tree: nodes by kind, edges by key and label (and by share of "
               "callers with --db)."),
     "menu": ("ivr.cli.menu", "menu_group", "Compare menu trees."),
+    "notice": ("ivr.cli.notice", "notice_group",
+               "Incident notices and the emergency switch: add, list, end."),
     "ops": ("ivr.cli.ops", "ops_group",
             "The ops console's users: add, list, disable, enable, remove, reset-password, unlock."),
     "replay": ("ivr.cli.calls", "replay",

@@ -8,7 +8,6 @@ A change that does nothing (disabling a disabled user) is an error, as an unknow
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ivr.cli.args import Database, app_logs_quiet, app_settings, boundary, database_problem
+from ivr.cli.args import (
+    Database,
+    app_logs_quiet,
+    app_settings,
+    boundary,
+    database_problem,
+    system_actor,
+)
 from ivr.plural import aligned, counted
 
 if TYPE_CHECKING:
@@ -76,11 +82,7 @@ def _refused() -> Iterator[None]:
 
 def _actor() -> str:
     """Who the audit log says made the change: the system account running ``ivr ops``."""
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):  # no LOGNAME/USER and no passwd entry (a bare container)
-        who = "someone"
-    return f"{who} (ivr ops)"
+    return system_actor("ivr ops")
 
 
 def _secret(label: str, problem: Callable[[str], str | None]) -> str:

@@ -3,7 +3,7 @@ order that saves the most time (``--suggest``).
 
 Thin: read the tree(s), the catalog and the mix (``--mix`` file, the shipped example, or
 learnt from ``--db``), call ``ivr.tuning.whatif`` / ``ivr.tuning.suggest``, print text
-or ``--json``.
+or ``--json``. ``--notice ID --answers SHARE`` predicts what an incident notice saves.
 """
 
 from __future__ import annotations
@@ -15,19 +15,38 @@ from typing import Any
 
 import click
 
-from ivr.cli.args import Database, OutputFile, TextFile, app_settings, boundary
+from ivr.cli.args import (
+    Database,
+    Finite,
+    OutputFile,
+    TextFile,
+    app_settings,
+    boundary,
+    database_problem,
+)
 from ivr.errors import MenuError
 from ivr.flow import prompts
+from ivr.flow.notices import Notice
 from ivr.menu import load_validated
 from ivr.menu.loader import DEFAULT_MENU
+from ivr.menu.model import Menu
 from ivr.plural import counted, plural
+from ivr.records.database import shown
 from ivr.tuning import mix as mix_file
 from ivr.tuning import stats
 from ivr.tuning.clock import Durations, speech_end_s
 from ivr.tuning.learn import learn
 from ivr.tuning.routes import Routes, build
 from ivr.tuning.suggest import Suggestion, suggest
-from ivr.tuning.whatif import Check, Comparison, Setting, check_suggestion, compare_trees
+from ivr.tuning.whatif import (
+    Check,
+    Comparison,
+    NoticeEffect,
+    Setting,
+    check_suggestion,
+    compare_trees,
+    notice_effect,
+)
 
 MAX_CALLS = 10_000_000
 
@@ -56,13 +75,26 @@ MAX_CALLS = 10_000_000
                                       "the new order, or whichever the model prefers.")
 @click.option("--prompts", "prompts_dir", type=TextFile(folder=True),
               help="Prompt catalog folder (default: the PROMPTS_DIR setting).")
+@click.option("--notice", "notice_id", type=click.IntRange(1), metavar="ID",
+              help="An incident notice (ivr notice list; read from --db, else the app's "
+                   "database): the live tree without it and with it said all day.")
+@click.option("--answers", type=Finite(0.0, 1.0), metavar="SHARE",
+              help="With --notice: the share (0 to 1) of the callers who hear it that it "
+                   "answers; they hang up once it is said.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Path | None,
                  db: Path | str | None, calls: int, seed: int, workers: int, suggest_order: bool,
-                 output: Path | None, keys: str, prompts_dir: Path | None, as_json: bool) -> None:
+                 output: Path | None, keys: str, prompts_dir: Path | None,
+                 notice_id: int | None, answers: float | None, as_json: bool) -> None:
     """Predict what a tree does to the time to route before it goes live."""
     if mix_path and db:
         raise click.UsageError("give --mix or --db, not both")
+    if (notice_id is None) != (answers is None):
+        raise click.UsageError("--notice ID and --answers SHARE go together: the notice, and "
+                               "the share of its hearers it answers")
+    if notice_id is not None and (against_path or suggest_order):
+        raise click.UsageError("--notice predicts one notice on the live tree: leave out "
+                               "--against and --suggest")
     if suggest_order and not output:
         raise click.UsageError("--suggest needs -o FILE for the candidate tree")
     if output and not suggest_order:
@@ -85,6 +117,16 @@ def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Pa
             mix_file.load(mix_path, routes, catalog.languages)
         setting = Setting(catalog, settings["AUDIO_DIR"], settings["VOICES"], calls, seed,
                           workers, speech_end_s(settings.get("SPEECH_TIMEOUT")))
+        if notice_id is not None and answers is not None:
+            effect = notice_effect(setting, routes, mix, _notice(db or settings["DATABASE"],
+                                                                 notice_id, menu), answers)
+            aht = _handle_times(settings)
+            if as_json:
+                click.echo(json.dumps(_notice_json(effect, menu.source, mix, calls, seed, aht),
+                                      indent=2, ensure_ascii=False))
+            else:
+                click.echo(_notice_text(effect, menu.source, mix, calls, seed, aht))
+            return
         if suggest_order:
             assert output is not None
             text = (menu_path or DEFAULT_MENU).read_text(encoding="utf-8")
@@ -104,6 +146,87 @@ def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Pa
         click.echo(json.dumps(_json(result, names, mix, calls, seed), indent=2))
     else:
         click.echo(_text(result, names, mix, calls, seed))
+
+
+def _notice(location: Path | str, number: int, menu: Menu) -> Notice:
+    """Notice ``number`` from the database at ``location`` (only read), its scope in the
+    live tree; a click error otherwise."""
+    from contextlib import closing
+
+    from ivr.records.database import open_database
+    from ivr.records.notices import named
+
+    problem = database_problem(location)
+    if problem:
+        raise click.ClickException(problem)
+    with closing(open_database(location, read_only=True, pool_size=1)) as db:
+        found = named(db, number) if "notices" in db.tables() else None
+    if found is None:
+        raise click.BadParameter(f"there is no notice {number} in {shown(location)} (ivr "
+                                 "notice list --all lists them)", param_hint="--notice")
+    scope = found.notice.scope
+    if (scope.kind == "node" and scope.name not in menu.nodes) or \
+            (scope.kind == "queue" and scope.name not in menu.queues):
+        raise click.BadParameter(f"notice {number}'s scope {scope} is not in {menu.source}: "
+                                 "no caller would hear it", param_hint="--notice")
+    return found.notice
+
+
+def _handle_times(settings: dict[str, Any]) -> dict[str, float]:
+    """Each queue's handle time (the traffic file's), which turns its calls into load."""
+    from ivr.queue import traffic
+
+    return {name: q.aht_s for name, q in traffic.load(settings.get("TRAFFIC")).queues.items()}
+
+
+def _notice_json(effect: NoticeEffect, source: str, mix: mix_file.Mix, calls: int, seed: int,
+                 aht: dict[str, float]) -> dict[str, Any]:
+    notice = effect.notice
+    return {"calls": calls, "seed": seed, "tree": source,
+            "mix": {"source": mix.source, **mix.to_json()},
+            "notice": {"id": notice.id, "scope": str(notice.scope),
+                       "emergency": notice.emergency, "answers": effect.answers},
+            "without": effect.without.to_json(), "with": effect.with_notice.to_json(),
+            "difference": {k: d.to_json() for k, d in effect.difference.items()},
+            "queues": {q: {"calls_per_day": {"without": round(a, 3), "with": round(b, 3)},
+                           "agent_hours_per_day": {"without": _hours(a, q, aht),
+                                                   "with": _hours(b, q, aht)}}
+                       for q, (a, b) in effect.queues.items()}}
+
+
+def _hours(calls_per_day: float, queue: str, aht: dict[str, float]) -> float | None:
+    """A queue's calls a day as agent-hours of handling (None: no handle time known)."""
+    return round(calls_per_day * aht[queue] / 3600, 3) if queue in aht else None
+
+
+def _notice_text(effect: NoticeEffect, source: str, mix: mix_file.Mix, calls: int, seed: int,
+                 aht: dict[str, float]) -> str:
+    notice, a, b = effect.notice, effect.without, effect.with_notice
+    switch = ", an emergency switch" if notice.emergency else ""
+    lines = [f"{counted(calls, 'simulated call')} (seed {seed}) on {source}, mix {mix.source} "
+             f"({_per_day(mix.calls_per_day)})",
+             f"notice {notice.id} ({notice.scope}{switch}), said all day, answering "
+             f"{100 * effect.answers:.0f} % of the callers who hear it",
+             f"{'':30}{'without':>10}{'with':>10}   with − without (95 % interval)"]
+    rows = (("heard the notice", "heard_notice", _pct), ("hung up after it (deflected)",
+                                                         "deflected", _pct),
+            ("callback instead of a queue", "callback", _pct),
+            ("routed", "routed", _pct), ("dropped", "dropped", _pct),
+            ("time in the IVR, mean", "ivr_s_per_call", _s),
+            ("IVR minutes per day", "ivr_minutes_per_day", lambda v: f"{v:,.0f}"))
+    for label, field, fmt in rows:
+        row = f"{label:30}{fmt(getattr(a, field)):>10}{fmt(getattr(b, field)):>10}"
+        if field in DIFFS:
+            unit, scale, digits = DIFFS[field]
+            row += f"   {_signed(effect.difference[field], unit, scale, digits)}"
+        lines.append(row.rstrip())
+    lines.append("queue calls per day (agent-hours of handling)")
+    for queue, (before, after) in effect.queues.items():
+        saved = after - before
+        hours = _hours(saved, queue, aht)
+        load = f" ({hours:+,.1f} agent-hours at {aht[queue]:.0f} s)" if hours is not None else ""
+        lines.append(f"  {queue:28}{before:>10,.0f}{after:>10,.0f}   {saved:+,.0f}{load}")
+    return "\n".join(lines)
 
 
 def _default_behaviour(routes: Routes, catalog: prompts.Catalog) -> mix_file.Mix:

@@ -58,6 +58,22 @@ TEXT: dict[str, dict[str, str]] = {
         "input": "Input", "said": "Said", "no_such_call": "No such call.",
         "who": "Who", "what": "What", "target": "Target", "detail": "Detail",
         "signed_in_as": "Signed in as {name} ({role})", "note_needed": "A note is required.",
+        "notices": "Notices",
+        "notices_note": "An incident notice is said once a call, in the caller's language, "
+                        "to every caller who enters its scope between its start and its end: "
+                        "the whole line right after the language choice, a node and its "
+                        "branch, or a queue. An emergency switch also turns off its queue (the "
+                        "whole line: every queue but the fraud line): callers are offered a "
+                        "callback or the fraud line instead of being queued.",
+        "no_notices": "No notice is active or to come.", "scope": "Scope",
+        "switch_col": "Switch", "words": "Words", "emergency": "emergency",
+        "notice_active": "active", "notice_upcoming": "to come", "notice_ended": "ended",
+        "end_notice": "End now", "publish_notice": "Publish a notice", "publish": "Publish",
+        "whole_line": "line (the whole line)", "start_now": "empty: now",
+        "emergency_switch": "Emergency switch: callers are not queued",
+        "ended_notices": "Ended lately", "ended_by": "ended by {name}",
+        "notice_published": "Notice {id} published.", "notice_was_ended": "Notice {id} ended.",
+        "notice_time_needed": "a time is required",
     },
     "zh": {
         "title": "热线控制台", "switch": "English",
@@ -103,6 +119,20 @@ TEXT: dict[str, dict[str, str]] = {
         "input": "输入", "said": "播报", "no_such_call": "没有这个通话。",
         "who": "操作人", "what": "操作", "target": "对象", "detail": "详情",
         "signed_in_as": "已登录：{name}（{role}）", "note_needed": "请填写备注。",
+        "notices": "通知",
+        "notices_note": "事件通知在开始与结束时间之间，对进入其范围的来电者每通电话播报一次，"
+                        "使用来电者的语言：整条热线在选择语言后播报；节点及其分支；或某个队列。"
+                        "紧急开关还会关闭该队列（整条热线：除反诈骗专线外的所有队列）："
+                        "来电者不再排队，而是可以预约回电或转接反诈骗专线。",
+        "no_notices": "没有生效中或待生效的通知。", "scope": "范围",
+        "switch_col": "开关", "words": "内容", "emergency": "紧急",
+        "notice_active": "生效中", "notice_upcoming": "待生效", "notice_ended": "已结束",
+        "end_notice": "立即结束", "publish_notice": "发布通知", "publish": "发布",
+        "whole_line": "line（整条热线）", "start_now": "留空：立即",
+        "emergency_switch": "紧急开关：来电者不排队",
+        "ended_notices": "最近结束", "ended_by": "由 {name} 结束",
+        "notice_published": "通知 {id} 已发布。", "notice_was_ended": "通知 {id} 已结束。",
+        "notice_time_needed": "请填写时间",
     },
 }
 #: the languages the switch offers

@@ -151,6 +151,8 @@ class Step:
     fell_back: bool = False
     #: a spoken answer at a speech menu, or its confirmation: what it matched
     heard: Heard | None = None
+    #: the incident notices said in this step, by id (``ivr.flow.notices``)
+    notices: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

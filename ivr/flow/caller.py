@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ivr.flow import spoken
+from ivr.flow import notices, spoken
 from ivr.flow.call import Ask, CallEvent, CallState, Heard, LiveQueue, Step, Utterance
 from ivr.flow.services import Lock, QueueModel, Services, mask
 from ivr.flow.speech import YES_NO_HINTS, agrees, listener
@@ -112,6 +112,8 @@ class _Turn:
         self.walked: list[str] = []
         self.fell_back = False
         self.heard: Heard | None = None
+        #: the notices said during this step (``Step.notices``)
+        self.told: list[int] = []
 
     # -- speaking and answering -------------------------------------------------------
     def utter(self, key: str, **values: Any) -> Utterance:
@@ -145,7 +147,7 @@ class _Turn:
     def done(self, **answer: Any) -> Step:
         return Step(self.state, tuple(self.said), logged_input=self.logged,
                     choice=self.choice, walked=tuple(self.walked), fell_back=self.fell_back,
-                    heard=self.heard, **answer)
+                    heard=self.heard, notices=tuple(self.told), **answer)
 
     def chose(self, choice: str) -> None:
         """Record what the input meant (the first meaning given stands: a wrong key that
@@ -172,6 +174,7 @@ class _Turn:
             changes: dict[str, Any] = {"failures": 0, "substep": ""}
             if node.issue:  # the topic chosen, even when verification comes first
                 changes["issue"] = node.issue
+            node = self.switched_ahead(node)
             if node.verified and not self.state.verified:
                 changes["resume"] = node_id
                 node = self.menu.nodes[self.menu.verify]
@@ -183,6 +186,7 @@ class _Turn:
                 changes["data"] = {k: v for k, v in data.items() if k != "announced"}
             self.update(**changes)
             self.walked.append(node.id)
+            self.tell_notices(self.menu.nodes[node_id], node)
             nxt = self.enter(node)
             if isinstance(nxt, Step):
                 return nxt
@@ -210,7 +214,7 @@ class _Turn:
             self.say(node.prompt or "")
             return self.done(hangup=True)
         if kind is Kind.QUEUE:
-            return self.arrive_at_queue(node)
+            return self.switched(node) or self.arrive_at_queue(node)
         if kind is Kind.VERIFY and self.state.verified:
             return self.after_verify(node)
         if kind is Kind.SERVICE:
@@ -248,6 +252,8 @@ class _Turn:
                             max_length_s=node.max_length_s, finish_on_key="#")
         if kind is Kind.SERVICE:
             return self.ask(node, *state.replay, self.utter("service_options"), num_digits=1)
+        if kind is Kind.QUEUE and state.substep == "emergency":
+            return self.ask(node, self.utter(self.emergency_offer(node)), num_digits=1)
         if kind is Kind.QUEUE:
             offer = {"closed": "closed_offer", "team_closed": "team_closed_offer"}.get(
                 state.substep, "wait_offer")
@@ -625,6 +631,8 @@ class _Turn:
 
     def queue_choice(self, node: Node, digits: str) -> Step:
         """1 a callback, 2 the best times (offer only), anything else keeps waiting."""
+        if self.state.substep == "emergency":
+            return self.emergency_choice(node, digits)
         key = digits[:1]
         self.chose(key if key in ("1", "2") else "wait")
         if key == "1":
@@ -688,6 +696,98 @@ class _Turn:
             return [self.utter(key, ticket=spoken.digits(number),
                                reply_by=self.spoken_date(found.reply_by.date()))]
         return [self.utter("password_help_text")]
+
+    # -- incident notices and the emergency switch (``ivr.flow.notices``) ---------------
+    def tell_notices(self, *entered: Node) -> None:
+        """Say the active notices whose scope the caller enters, each once a call."""
+        active = self.svc.notices
+        if not active:
+            return
+        heard = list(self.state.data.get("notices", ()))
+        for notice in notices.due(active, self.menu, entered, heard):
+            self.tell(notice)
+
+    def tell(self, notice: notices.Notice) -> None:
+        """One notice in the caller's language, unless this call heard it already."""
+        heard = list(self.state.data.get("notices", ()))
+        if notice.id in heard:
+            return
+        lang = self.state.lang
+        self.said.append(Utterance(notices.NOTICE_KEY,
+                                   notice.text(lang, self.svc.catalog.default_lang), lang))
+        self.told.append(notice.id)
+        self.update(data={**self.state.data, "notices": [*heard, notice.id]})
+
+    def switched_ahead(self, node: Node) -> Node:
+        """The queue node an emergency switch turned off, when ``node`` only leads to it
+        by ``next`` through verification, what to have ready and details to key (no
+        self-service on the way): the caller hears the switch before that effort, not after
+        it. Otherwise ``node``."""
+        if not self.svc.notices:
+            return node
+        ahead: Node | None = node
+        for _ in range(MAX_HOPS):
+            if ahead is None or ahead.kind in (Kind.MENU, Kind.SERVICE, Kind.HANGUP):
+                return node
+            if ahead.kind is Kind.QUEUE:
+                switched = notices.switch_for(self.svc.notices, ahead.queue or "general")
+                return ahead if switched and ahead is not node else node
+            ahead = self.menu.nodes.get(ahead.next or "")
+        return node
+
+    def switched(self, node: Node) -> Step | None:
+        """A queue an emergency notice turns off: the notice (unless heard), then a
+        callback or the fraud line instead of the queue; None when the queue is on."""
+        queue = node.queue or "general"
+        switch = notices.switch_for(self.svc.notices, queue)
+        if switch is None:
+            return None
+        self.update(queue=queue, substep="emergency")
+        self.tell(switch)
+        self.say("emergency_switched")
+        if self.emergency_offer(node) == "goodbye":  # nothing to offer a withheld number
+            self.say("goodbye")
+            return self.done(hangup=True)
+        return self.reask(node)
+
+    def fraud_line(self, node: Node) -> Node | None:
+        """The fraud line's queue node, when a switched caller may be put through to it."""
+        fraud = notices.fraud_line(self.menu)
+        if fraud is None or node.queue == fraud.queue or \
+                notices.switch_for(self.svc.notices, notices.FRAUD_QUEUE):
+            return None
+        return fraud
+
+    def emergency_offer(self, node: Node) -> str:
+        """The prompt offering what a switched queue's caller may have: a callback (not to
+        a withheld number), the fraud line (unless it is the one switched), or goodbye."""
+        callback = callable_number(self.state.from_number)
+        fraud = self.fraud_line(node) is not None
+        if callback:
+            return "emergency_offer" if fraud else "closed_offer"
+        return "emergency_offer_withheld" if fraud else "goodbye"
+
+    def emergency_choice(self, node: Node, digits: str) -> Step:
+        """1 a callback, 2 the fraud line, * the offer again; after too many of anything
+        else the fallback queue, or goodbye when it is switched off too."""
+        key, offer = digits[:1], self.emergency_offer(node)
+        fraud = self.fraud_line(node)
+        if key == "1" and offer in ("emergency_offer", "closed_offer"):
+            self.chose("1")
+            return book_callback(self, node.queue or "general")
+        if key == "2" and fraud is not None:
+            self.chose("2")
+            return self.goto(fraud.id)
+        if key == "*":
+            self.chose("repeat")
+            return self.reask(node)
+        self.chose("invalid" if digits else "no_input")
+        fallback = self.menu.nodes[self.menu.fallback]
+        if self.state.failures + 1 >= self.menu.max_failures and \
+                notices.switch_for(self.svc.notices, fallback.queue or "general"):
+            self.say("goodbye")
+            return self.done(hangup=True)
+        return self.fail(node, "invalid_choice" if digits else "no_input")
 
 
 def book_callback(turn: _Turn, queue: str) -> Step:

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from ivr.flow.notices import Notice
 from ivr.flow.prompts import Catalog
 
 
@@ -106,6 +107,8 @@ class Services:
     #: the languages a speech menu can hear (a recogniser language is set for them:
     #: SPEECH_LANGUAGES); None: every one. In the others a speech menu takes keys only
     listens: frozenset[str] | None = None
+    #: the incident notices active at ``now`` (``ivr.flow.notices``), as ops published them
+    notices: tuple[Notice, ...] = ()
 
 
 def mask(digits: str) -> str:

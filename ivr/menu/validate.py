@@ -51,6 +51,8 @@ FLOW_PROMPTS = (
     "verify_locked_support", "fmt_and", "fmt_clock", "fmt_day_range", "fmt_day_windows",
     "fmt_minute", "fmt_span_hour", "fmt_span_hours", "fmt_span_minute", "fmt_span_minutes",
     "fmt_time_range", "fmt_weekday_date",
+    # an emergency switch's offer instead of the queue (ivr/flow/notices.py)
+    "emergency_switched", "emergency_offer", "emergency_offer_withheld",
     # the agents' end (ivr/flow/agent.py), and the caller an agent takes
     "connecting", "agent_code", "agent_pin", "agent_wrong", "agent_denied", "agent_lang_switch",
     "agent_waiting", "agent_none_waiting", "agent_next",

@@ -182,7 +182,8 @@ class Store:
                 state.turn, version, menu_file)
         event = (state.call_sid, at, node, step.logged_input, " ".join(u.key for u in step.say),
                  outcome, step.choice, " ".join(step.walked), int(step.fell_back),
-                 json.dumps(step.heard.to_json()) if step.heard else None)
+                 json.dumps(step.heard.to_json()) if step.heard else None,
+                 " ".join(map(str, step.notices)) or None)
         with self.tx() as db:
             kept = db.execute(
                 f"""INSERT INTO calls (call_sid, from_number, to_number, started_at, updated_at,
@@ -197,8 +198,8 @@ class Store:
                    WHERE {at_turn}""", call).rowcount
             if kept:
                 db.execute("INSERT INTO call_events (call_sid, at, node, input, said, outcome, "
-                           "choice, walked, fell_back, heard) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", event)
+                           "choice, walked, fell_back, heard, notices) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", event)
         if not kept and claimed:
             log.warning("call %s: a step lost its turn to a concurrent one", state.call_sid)
         return bool(kept)
@@ -286,7 +287,7 @@ class Store:
 
     def events(self, call_sid: str | None = None) -> list[dict[str, Any]]:
         sql = ("SELECT call_sid, at, node, input, said, outcome, choice, walked, fell_back, "
-               "heard FROM call_events")
+               "heard, notices FROM call_events")
         rows = (self.read_all(sql + " WHERE call_sid=? ORDER BY id", (call_sid,))
                 if call_sid else self.read_all(sql + " ORDER BY id"))
         return [dict(r) for r in rows]

@@ -24,6 +24,9 @@ true, talk_s: 90}`` keeps the caller queued for a later call of the scenario to 
 ``url: /agent/voice`` (a path on the target instead of its Voice URL) with ``from:`` an
 agent's phone is an agent calling in, whose ``<Dial><Queue>`` dequeues them. A caller
 taken so is checked once the scenario's calls are done, on the whole call.
+``notices`` publishes incident notices (``ivr notice add``) on the target before the
+scenario's calls, active around them: a list of ``{scope: node:payments_menu, text:
+{zh-CN: ..., en-US: ...}, emergency: false}`` (the target must run in this process).
 Expectations: ``queue``, ``ended_by``, ``heard``/``not_heard`` (text fragments or
 ``prompt:key``/``prompt:zh-CN/key`` catalog prompts, or a mapping language -> those,
 so wording changes in prompts/ do not break scenarios), ``verified`` and ``issue``
@@ -48,6 +51,7 @@ from typing import Any
 import yaml
 
 from ivr import moments
+from ivr.errors import IVRError
 from ivr.phone import number_problem
 from ivr.plural import plural
 from ivr.sim.caller import Script, ScriptedCaller
@@ -62,7 +66,8 @@ log = logging.getLogger(__name__)
 
 CALL_KEYS = frozenset(
     {"from", "to", "url", "lang", "press", "say", "hold", "expect", "recognition"})
-SCENARIO_KEYS = CALL_KEYS | {"name", "langs", "calls", "at"}
+SCENARIO_KEYS = CALL_KEYS | {"name", "langs", "calls", "at", "notices"}
+NOTICE_KEYS = frozenset({"scope", "text", "emergency"})
 #: what the app logs of a spoken answer (``ivr.flow.call.Heard``)
 HEARD_OUTCOMES = ("matched", "confirm", "unmatched", "keypad", "confirmed", "declined")
 EXPECT_KEYS = frozenset(
@@ -106,6 +111,9 @@ class Scenario:
     #: when the calls happen, read as every command's ``--at`` (``ivr.moments``): an ISO
     #: time (without an offset, the centre's local time) or ``tue 12:30`` (the next one)
     at: moments.Moment | None = None
+    #: incident notices published before the calls: ``{scope, text: {lang: words},
+    #: emergency}``, active from an hour before the scenario's moment to a day after
+    notices: tuple[Mapping[str, Any], ...] = ()
 
     def moment(self, target: Target, now: datetime | None = None) -> datetime | None:
         """When to run: ``at``, else a quiet hour of the target (None: its own clock)."""
@@ -185,8 +193,33 @@ def _scenarios(entry: Mapping[str, Any], source: str, index: int) -> list[Scenar
             _call({**shared, **({"lang": lang} if lang else {}), **c}, where) for c in raw_calls
         )
         label = f"{name} [{lang}]" if len(langs) > 1 else name
-        scenarios.append(Scenario(label, source, calls, _at(entry.get("at"), where)))
+        scenarios.append(Scenario(label, source, calls, _at(entry.get("at"), where),
+                                  _notices(entry.get("notices"), where)))
     return scenarios
+
+
+def _notices(value: Any, where: str) -> tuple[Mapping[str, Any], ...]:
+    """The scenario's ``notices:`` as written, their form checked here; what they say and
+    where is checked as ``ivr notice add`` checks it, when they are published."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ScenarioError(f"{where}: notices: a list of {{scope, text, emergency}}")
+    for index, notice in enumerate(value, 1):
+        at = f"{where}: notices[{index}]"
+        if not isinstance(notice, Mapping):
+            raise ScenarioError(f"{at}: a mapping {{scope, text, emergency}}")
+        unknown = sorted(set(notice) - NOTICE_KEYS)
+        if unknown:
+            raise ScenarioError(f"{at}: unknown {plural(len(unknown), 'key')} {unknown}")
+        text = notice.get("text")
+        if not isinstance(notice.get("scope"), str) or not isinstance(text, Mapping) or \
+                not all(isinstance(k, str) and isinstance(v, str) for k, v in text.items()):
+            raise ScenarioError(f"{at}: give scope (line, node:<id>, queue:<name>) and text, "
+                                "a mapping of language to words")
+        if not isinstance(notice.get("emergency", False), bool):
+            raise ScenarioError(f"{at}: emergency: true or false")
+    return tuple(value)
 
 
 def _at(value: Any, where: str) -> moments.Moment | None:
@@ -270,6 +303,10 @@ def run(scenario: Scenario, target: Target, *, today: date | None = None) -> Res
     target.set_clock(moment)
     today = today or (moment.astimezone(target.zone).date() if moment else date.today())
     failures: list[str] = []
+    if scenario.notices:
+        problem = _publish(scenario, target, moment or datetime.now(UTC))
+        if problem:
+            return Result(scenario, (problem,), ())
     traces: list[Trace] = []
     board = target.switchboard
     later: list[tuple[str, CallSpec, ScriptedCaller, int]] = []  # parked: checked at the end
@@ -293,6 +330,17 @@ def run(scenario: Scenario, target: Target, *, today: date | None = None) -> Res
         traces[index] = final.get(traces[index].call_sid, traces[index])
         failures += _failures(prefix, spec, caller, traces[index], target)
     return Result(scenario, tuple(failures), tuple(traces))
+
+
+def _publish(scenario: Scenario, target: Target, moment: datetime) -> str | None:
+    """Publish the scenario's notices on the target; why not, if they cannot be."""
+    if target.publish is None:
+        return "notices: the target does not run in this process, so none can be published"
+    try:
+        target.publish(scenario.notices, moment)
+    except IVRError as exc:
+        return f"notices: {exc}"
+    return None
 
 
 def _failures(prefix: str, spec: CallSpec, caller: ScriptedCaller, trace: Trace,

@@ -15,7 +15,7 @@ import logging
 import re
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -64,6 +64,9 @@ class Target:
     zone: tzinfo = UTC
     quiet_at: datetime | None = None  # a moment every queue is open with a short wait
     extensions: dict[str, Any] = field(default_factory=dict)
+    #: publishes incident notices (``{scope, text, emergency}``) around a moment, when the
+    #: app runs in this process (``ivr.records.notices``)
+    publish: Callable[[Sequence[Mapping[str, Any]], datetime], None] | None = None
     #: the queues its calls share: a caller parked there, an agent's call takes
     switchboard: Switchboard = field(default_factory=Switchboard)
 
@@ -191,7 +194,30 @@ def for_app(app: Flask, token: str | None = None, keep_records: bool = False) ->
         zone=hotline.centre.traffic.zone,
         quiet_at=quiet_moment(hotline, datetime.now(UTC), app.config["WAIT_THRESHOLD_S"]),
         extensions={"app": app},
+        publish=_publisher(hotline),
     )
+
+
+#: a scenario's notices are said from this long before its moment ...
+NOTICE_BEFORE = timedelta(hours=1)
+#: ... to this long after it
+NOTICE_AFTER = timedelta(days=1)
+
+
+def _publisher(hotline: Any) -> Callable[[Sequence[Mapping[str, Any]], datetime], None]:
+    """Publish notices on the app's own database, as ``ivr notice add`` would (MenuError
+    listing what is wrong with one), active around the moment given."""
+    def publish(specs: Sequence[Mapping[str, Any]], at: datetime) -> None:
+        from ivr.flow.notices import Notice, read_scope
+        from ivr.records import notices
+
+        menus = [hotline.tree.menu, *([hotline.tree_b.menu] if hotline.tree_b else [])]
+        for spec in specs:
+            notice = Notice(0, dict(spec["text"]), read_scope(str(spec["scope"])),
+                            at - NOTICE_BEFORE, at + NOTICE_AFTER, bool(spec.get("emergency")))
+            notices.publish(hotline.store, notice, menus=menus,
+                            languages=hotline.catalog.languages, now=at, actor="scenario")
+    return publish
 
 
 class SimClock:

@@ -41,7 +41,13 @@ Definitions, each exact over the records:
   sub-menu (which leaves it before any option there is chosen);
 - **speech**: per speech menu, the calls that reached it, spoke, were matched, confirmed,
   declined, re-asked, sent to the keypad and routed by speech, and the targets speech
-  routed them to (``ivr.tuning.report_speech``; the records keep no words).
+  routed them to (``ivr.tuning.report_speech``; the records keep no words);
+- **notices**: per incident notice (``ivr.flow.notices``), the calls that ``heard`` it and
+  what each did next: ``went_on`` to a queue (by queue: the first it was enqueued in from
+  the step that said the notice on), else booked a ``callback``, else ``deflected`` (hung
+  up without either, self-service included) or, not ended, ``in_progress``; they add up
+  to ``heard``. With its ``scope`` and whether it was an ``emergency`` switch, where the
+  database still has it.
 """
 
 from __future__ import annotations
@@ -97,7 +103,7 @@ class _Tally:
 
     __slots__ = ("calls", "node_calls", "entered", "choices", "hangups", "stays", "q_calls",
                  "to_queue", "outcomes", "contained", "verification", "paths", "fallback",
-                 "back", "backed", "arrivals", "speech")
+                 "back", "backed", "arrivals", "speech", "notices")
 
     def __init__(self) -> None:
         self.calls = 0
@@ -117,6 +123,8 @@ class _Tally:
         self.backed = 0  # calls that went back from any
         self.arrivals: Counter[tuple[str, int]] = Counter()  # (queue, UTC hour) for Erlang A
         self.speech = SpeechTally()
+        #: (notice id, what the call did after it: NOTICE_OUTCOMES or "queue:<name>")
+        self.notices: Counter[tuple[int, str]] = Counter()
 
     def add(self, other: _Tally) -> None:
         self.calls += other.calls
@@ -124,7 +132,7 @@ class _Tally:
         self.backed += other.backed
         self.speech.add(other.speech)
         for name in ("node_calls", "entered", "choices", "hangups", "q_calls", "outcomes",
-                     "verification", "paths", "fallback", "back", "arrivals"):
+                     "verification", "paths", "fallback", "back", "arrivals", "notices"):
             getattr(self, name).update(getattr(other, name))
         for name in ("stays", "to_queue"):
             mine = getattr(self, name)
@@ -153,6 +161,7 @@ def build(records: Path | str | Database, *, since: datetime | None = None,
     with opened as db, db.snapshot():
         calls = _calls(db, since, until, version)
         booked = _booked(db)
+        described = _notice_rows(db)
         unrecorded = 0
         stepped: set[str] = set()
         for sid, grouped in groupby(_events(db), key=lambda r: r[0]):
@@ -192,6 +201,8 @@ def build(records: Path | str | Database, *, since: datetime | None = None,
                           for v, t in sorted(versions.items())}
     report["languages"] = {lang: _summary(t, speech_menus)
                            for lang, t in sorted(languages.items())}
+    for number, entry in report["notices"].items():
+        entry["scope"], entry["emergency"] = described.get(number, (None, None))
     return report
 
 
@@ -263,13 +274,14 @@ def _booked(db: Database) -> set[str]:
 
 
 def _events(db: Database) -> Iterator[tuple[Any, ...]]:
-    """(sid, at epoch s, node, outcome, choice, walked, fell_back, heard, booked, queue full,
-    id),
+    """(sid, at epoch s, node, outcome, choice, walked, fell_back, heard, notices, booked,
+    queue full, id),
     grouped by call, in order: the work done in the database, only small values cross,
     ``EVENTS_PER_READ`` at a time (each read picks up after the last one's row, along
     the index on call_sid and id)."""
     columns = _columns(db, "call_events", {"choice": "NULL", "walked": "NULL",
-                                           "fell_back": "0", "heard": "NULL"})
+                                           "fell_back": "0", "heard": "NULL",
+                                           "notices": "NULL"})
     select = (f"SELECT call_sid, {db.epoch('at')}, node, outcome, {columns}, "
               "said LIKE '%callback_booked%', said LIKE 'queue_full%', id FROM call_events")
     order = " ORDER BY call_sid, id LIMIT ?"
@@ -318,8 +330,13 @@ def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
     fell_at: int | None = None  # how many queue arrivals came before the first fallback
     outcome = ""
     spoken: list[tuple[str, dict[str, Any]]] = []  # (menu, what a spoken answer matched)
-    for _, at, node, outcome, choice, walked, fell, said, said_booked, full, _ in rows:
+    told: dict[int, int] = {}  # notice id -> the step that said it
+    held: list[tuple[int, str]] = []  # (step, queue) of each enqueue
+    for step, (_, at, node, outcome, choice, walked, fell, said, notices, said_booked, full,
+               _) in enumerate(rows):
         outcome = outcome or ""
+        for notice in (notices or "").split():
+            told.setdefault(int(notice), step)
         answer = heard(said)
         if answer is not None and node:
             spoken.append((node, answer))
@@ -349,6 +366,7 @@ def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
                 if n in queue_of:
                     _arrive(t, queue_of[n], at, at - call.started, path, episodes)
         if outcome.startswith("enqueue:"):
+            held.append((step, outcome[8:]))
             enqueued.add(outcome[8:])
             _arrive(t, outcome[8:], at, at - call.started, path, episodes)
         if target is not None and position is None:
@@ -362,6 +380,10 @@ def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
     t.back.update(backs)
     t.backed += bool(backs)
     t.speech.count(spoken)
+    for notice, step in told.items():
+        queue = next((q for at_step, q in held if at_step >= step), None)
+        t.notices[(notice, f"queue:{queue}" if queue else "callback" if booked
+                   else "deflected" if ended else "in_progress")] += 1
     _queue_outcomes(t, call, episodes, refused, booked, ended, enqueued)
     if (ended and self_served and not episodes and not booked and
             (outcome == "hangup" or outcome[4:] in service)):
@@ -482,7 +504,35 @@ def _summary(t: _Tally, speech_menus: frozenset[str]) -> dict[str, Any]:
             "back": {"calls": t.backed, "nodes": dict(sorted(t.back.items()))},
         },
         "speech": t.speech.summary(t.node_calls, speech_menus),
+        "notices": _notices(t),
     }
+
+
+#: what a call did after a notice, but going on to a queue (``queue:<name>``)
+NOTICE_OUTCOMES = ("deflected", "callback", "in_progress")
+
+
+def _notices(t: _Tally) -> dict[str, dict[str, Any]]:
+    """Per notice heard (by id, as text: a JSON key), its calls and what they did next."""
+    found: dict[str, dict[str, Any]] = {}
+    for (notice, how), n in sorted(t.notices.items()):
+        entry = found.setdefault(str(notice), {"heard": 0, "went_on": {},
+                                               **dict.fromkeys(NOTICE_OUTCOMES, 0)})
+        entry["heard"] += n
+        if how.startswith("queue:"):
+            entry["went_on"][how[6:]] = entry["went_on"].get(how[6:], 0) + n
+        else:
+            entry[how] += n
+    return found
+
+
+def _notice_rows(db: Database) -> dict[str, tuple[str, bool]]:
+    """Each kept notice's scope and switch, by id (none in a database from before notices,
+    which has no call that heard one either)."""
+    if "notices" not in db.tables():
+        return {}
+    return {str(r[0]): (str(r[1]), bool(r[2]))
+            for r in db.read_all("SELECT id, scope, emergency FROM notices")}
 
 
 def _paths(t: _Tally) -> list[dict[str, Any]]:

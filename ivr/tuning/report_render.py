@@ -118,6 +118,18 @@ def _speech_tables(speech: dict[str, Any], order: Sequence[str]) -> list[Table]:
     ]
 
 
+def _notice_table(notices: dict[str, Any]) -> Table:
+    """Per incident notice, the calls that heard it and what they did next."""
+    rows = [(int(number), e.get("scope") or "-", "yes" if e.get("emergency") else "no",
+             e["heard"], sum(e["went_on"].values()),
+             " ".join(f"{q}:{n}" for q, n in sorted(e["went_on"].items())) or "-",
+             e["callback"], e["deflected"], e["in_progress"])
+            for number, e in sorted(notices.items(), key=lambda item: int(item[0]))]
+    return Table("notices", "Incident notices (calls that heard each, and what they did next)",
+                 ("notice", "scope", "emergency", "heard", "went on to a queue", "by queue",
+                  "callback", "hung up (deflected)", "in progress"), rows)
+
+
 def _ordered(nodes: dict[str, Any], order: Sequence[str]) -> list[tuple[str, Any]]:
     """The nodes in the tree's order (``order``), then any the tree no longer has."""
     rank = {node: i for i, node in enumerate(order)}
@@ -157,6 +169,8 @@ def tables(report: dict[str, Any], order: Sequence[str] = ()) -> list[Table]:
     ]
     if report.get("speech"):  # a tree without speech menus: no empty tables
         found += _speech_tables(report["speech"], order)
+    if report.get("notices"):  # none heard in the period: no empty table
+        found.append(_notice_table(report["notices"]))
     for name, title in (("versions", "By tree version"), ("languages", "By language")):
         headers, rows = _split_rows(report[name])
         found.append(Table(name, title, headers, rows))

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from ivr.flow.notices import Notice
 from ivr.flow.prompts import Catalog
 from ivr.flow.services import Lock, Services, Ticket, Topup
 
@@ -79,6 +80,8 @@ class SimLockouts:
         return None
 
 
-def services(catalog: Catalog) -> Services:
-    """The services a simulated call runs against (see the module docstring)."""
-    return Services(SimWallet(), SimLockouts(), catalog, NOW, queues=None, callbacks=None)
+def services(catalog: Catalog, notices: tuple[Notice, ...] = ()) -> Services:
+    """The services a simulated call runs against (see the module docstring), with the
+    incident ``notices`` of a what-if (``ivr tune --notice``) active throughout."""
+    return Services(SimWallet(), SimLockouts(), catalog, NOW, queues=None, callbacks=None,
+                    notices=notices)

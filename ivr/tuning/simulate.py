@@ -31,6 +31,11 @@ joined as spoken; it goes through the real flow (``CallEvent.speech``, confidenc
 so a sentence the tree does not understand is asked again and then keyed. A
 confirmation they answer with 1; the keypad menu, and every other menu, they key.
 
+With incident notices (``ivr tune --notice``; ``ivr.flow.notices``), the flow says them as a
+call would, and the ``answers`` share of the callers who hear one (drawn apart from their
+own stream, as speakers are) hang up once it has been said: *deflected*. A caller offered
+a callback instead of a queue that an emergency switch turned off takes it: *callback*.
+
 Time is the sum of what they hear (``ivr.tuning.clock``) and their key presses (or their
 sentence, said at the caller's speaking rate, and the pause that ends it), plus the
 Gather's time-out where they wait for it. A call ends *routed* (enqueued in the target's
@@ -53,6 +58,7 @@ from typing import Any
 
 from ivr.flow.call import Ask, CallEvent, CallState, Step
 from ivr.flow.caller import step as flow_step
+from ivr.flow.notices import NOTICE_KEY, Notice
 from ivr.flow.prompts import Catalog
 from ivr.flow.services import Services
 from ivr.flow.speech import joiner
@@ -64,7 +70,7 @@ from ivr.tuning.routes import Routes, build, language_option
 
 log = logging.getLogger(__name__)
 
-ROUTED, MISROUTED, DROPPED = 0, 1, 2
+ROUTED, MISROUTED, DROPPED, DEFLECTED, CALLBACK = 0, 1, 2, 3, 4
 LISTEN, BARGE, MEMORY = "listen", "barge_in", "returning"
 MAX_STEPS = 60  # a caller going round in circles this long is counted as dropped
 SID = "CAsimulated"
@@ -74,11 +80,13 @@ CONFIDENCE = 0.9
 #: the utterances inviting speech: a speaker starts when one has been said
 INVITATIONS = ("speech_intro", "speech_reask")
 _MASK64 = (1 << 64) - 1
+#: whether a notice answers a caller is drawn apart from whether they speak
+_NOTICE_SALT = 0x5EED_0F_2022
 
 #: (outcome, seconds to route (None: not routed), seconds in the IVR, contained in
-#: self-service, spoke at a speech menu); None rather than nan, so that results compare
-#: equal across processes
-Result = tuple[int, float | None, float, bool, bool]
+#: self-service, spoke at a speech menu, the queue it was enqueued in, heard a notice);
+#: None rather than nan, so that results compare equal across processes
+Result = tuple[int, float | None, float, bool, bool, str | None, bool]
 #: the key a returning caller remembers, per (menu, language, target), from the live tree
 Memory = Mapping[tuple[str, str, str], str]
 
@@ -95,6 +103,8 @@ class Caller:
     phone: str
     #: says what they need at menus taking speech
     speaks: bool = False
+    #: in [0, 1): a notice they hear answers them when this is under its ``answers`` share
+    settled: float = 1.0
 
 
 def caller(mix: Mix, rng: random.Random, index: int, seed: int = 0) -> Caller:
@@ -108,7 +118,8 @@ def caller(mix: Mix, rng: random.Random, index: int, seed: int = 0) -> Caller:
     phone = sim.REGISTERED if rng.random() < mix.registered else sim.UNREGISTERED
     share = mix.speaks(lang)
     speaks = share > 0 and _unit((seed << 40) | index) < share
-    return Caller(index, lang, target, kind, patience, phone, speaks)
+    settled = _unit(((seed << 40) | index) ^ _NOTICE_SALT)
+    return Caller(index, lang, target, kind, patience, phone, speaks, settled)
 
 
 def _unit(x: int) -> float:
@@ -137,7 +148,8 @@ def remembered(routes: Routes, mix: Mix) -> dict[tuple[str, str, str], str]:
 class _Turn:
     """A step as the trie keeps it: the flow's answer and when each thing is heard."""
 
-    __slots__ = ("step", "say_s", "press_at", "speak_at", "until_result", "walked", "children")
+    __slots__ = ("step", "say_s", "press_at", "speak_at", "until_result", "walked", "children",
+                 "notice_said_at")
 
     def __init__(self, step: Step, durations: Durations) -> None:
         self.step = step
@@ -147,9 +159,13 @@ class _Turn:
         speak_at: float | None = None
         elapsed = 0.0
         last = 0.0
+        #: when the last notice of the step has been said (None: the step says none)
+        self.notice_said_at: float | None = None
         for u in step.say:
             last = durations(u)
             elapsed += last
+            if u.key == NOTICE_KEY:
+                self.notice_said_at = elapsed
             if u.key.startswith("press_"):
                 self.press_at[u.key[6:]] = elapsed
             elif speak_at is None and u.key in INVITATIONS:
@@ -172,6 +188,9 @@ class Tree:
     durations: Durations
     memory: Memory
     memo: bool = True
+    #: the incident notices the flow says, and the share of their hearers they answer
+    notices: tuple[Notice, ...] = ()
+    answers: float = 0.0
     routes: Routes = field(init=False)
     services: Services = field(init=False)
     roots: dict[str, _Turn] = field(init=False, default_factory=dict)
@@ -185,7 +204,7 @@ class Tree:
 
     def __post_init__(self) -> None:
         self.routes = build(self.menu)
-        self.services = sim.services(self.catalog)
+        self.services = sim.services(self.catalog, self.notices)
         nodes = self.menu.nodes.values()
         self.service_targets = {n.id for n in nodes if n.kind is Kind.SERVICE}
         menus = [n for n in nodes if n.kind is Kind.MENU]
@@ -234,22 +253,32 @@ class Tree:
         target, patience = who.target, who.patience_s
         want_queue = self.routes.queue.get(target)
         self_service = target in self.service_targets
+        settled = who.settled < self.answers
         elapsed = 0.0
         pressed_at_once: set[str] = set()
-        spoke = False
+        spoke = heard = False
         for _ in range(MAX_STEPS):
             step = turn.step
+            if turn.notice_said_at is not None:
+                heard = True
+                if settled:  # the notice was all they needed
+                    done = elapsed + turn.notice_said_at
+                    return (DEFLECTED, None, done, False, spoke, None, True) if done <= patience \
+                        else (DROPPED, None, patience, False, spoke, None, True)
             if self_service and target in turn.walked:
                 done = elapsed + turn.until_result
-                return (ROUTED, done, done, True, spoke) if done <= patience else \
-                    (DROPPED, None, patience, False, spoke)
+                return (ROUTED, done, done, True, spoke, None, heard) if done <= patience else \
+                    (DROPPED, None, patience, False, spoke, None, heard)
             if step.enqueue or step.hangup or step.ask is None:
                 done = elapsed + turn.say_s
                 if done > patience:
-                    return DROPPED, None, patience, False, spoke
+                    return DROPPED, None, patience, False, spoke, None, heard
                 if step.enqueue and step.enqueue == want_queue:
-                    return ROUTED, done, done, False, spoke
-                return (MISROUTED if step.enqueue else DROPPED), None, done, False, spoke
+                    return ROUTED, done, done, False, spoke, step.enqueue, heard
+                if step.state.data.get("callback"):
+                    return CALLBACK, None, done, False, spoke, None, heard
+                return (MISROUTED if step.enqueue else DROPPED), None, done, False, spoke, \
+                    step.enqueue, heard
             ask = step.ask
             sentence, at = self._spoken(who, turn, ask, rng, pressed_at_once)
             if sentence:
@@ -260,9 +289,9 @@ class Tree:
                 digits, wait = self._answer(who, turn, ask, rng, wrong_key, pressed_at_once)
                 elapsed += wait + KEY_S * len(digits)
             if elapsed > patience:
-                return DROPPED, None, patience, False, spoke
+                return DROPPED, None, patience, False, spoke, None, heard
             turn = self._next(turn, ask, digits, sentence or "")
-        return DROPPED, None, elapsed, False, spoke
+        return DROPPED, None, elapsed, False, spoke, None, heard
 
     def _spoken(self, who: Caller, turn: _Turn, ask: Ask, rng: random.Random,
                 pressed_at_once: set[str]) -> tuple[str | None, float]:
@@ -302,6 +331,8 @@ class Tree:
             return "#", heard + RECORD_S
         if kind is Kind.SERVICE:
             return "0", heard
+        if kind is Kind.QUEUE and turn.step.state.substep == "emergency":
+            return "1", heard  # the queue is switched off: a callback
         if kind is Kind.QUEUE:
             return "3", heard  # an offer while queueing: keep waiting
         return "", heard + ask.timeout_s
@@ -348,11 +379,13 @@ class Spec:
     memory: Memory
     memo: bool = True
     speech_end_s: float = AUTO_SPEECH_END_S
+    notices: tuple[Notice, ...] = ()
+    answers: float = 0.0
 
     def tree(self) -> Tree:
         return Tree(self.menu, self.catalog,
                     Durations(self.audio_dir, self.voices, self.speech_end_s), self.memory,
-                    self.memo)
+                    self.memo, self.notices, self.answers)
 
 
 def run_chunk(specs: tuple[Spec, ...], mix: Mix, seed: int, start: int, stop: int

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ivr.tuning.simulate import DROPPED, MISROUTED, ROUTED, Result
+from ivr.tuning.simulate import CALLBACK, DEFLECTED, DROPPED, MISROUTED, ROUTED, Result
 
 Z95 = 1.959963984540054
 
@@ -36,6 +36,11 @@ class Summary:
     ivr_minutes_per_day: float
     #: the share of callers who spoke at a menu taking speech
     spoke: float = 0.0
+    #: with incident notices: the share who heard one, who hung up once it was said (it
+    #: answered them), and who took a callback where a switch turned their queue off
+    heard_notice: float = 0.0
+    deflected: float = 0.0
+    callback: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {k: _plain(v) for k, v in asdict(self).items()}
@@ -61,7 +66,7 @@ def _plain(value: float | int) -> float | int | None:
 
 def _arrays(results: list[Result]
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    rows = [(o, math.nan if r is None else r, s, c, spoke) for o, r, s, c, spoke in results]
+    rows = [(o, math.nan if r is None else r, s, c, spoke) for o, r, s, c, spoke, *_ in results]
     table = np.array(rows, dtype=float).reshape(-1, 5)
     return (table[:, 0].astype(int), table[:, 1], table[:, 2], table[:, 3] > 0,
             table[:, 4] > 0)
@@ -79,9 +84,21 @@ def summarise(results: list[Result], calls_per_day: float) -> Summary:
         return float(np.quantile(routed, q)) if routed.size else math.nan
 
     per_call = mean(ivr)
+    heard = np.array([r[6] for r in results], dtype=bool)
     return Summary(len(results), mean(routed), quantile(0.5), quantile(0.9),
                    mean(outcome == ROUTED), mean(outcome == MISROUTED), mean(outcome == DROPPED),
-                   mean(contained), per_call, per_call * calls_per_day / 60, mean(spoke))
+                   mean(contained), per_call, per_call * calls_per_day / 60, mean(spoke),
+                   mean(heard), mean(outcome == DEFLECTED), mean(outcome == CALLBACK))
+
+
+def queue_calls(results: list[Result], calls_per_day: float) -> dict[str, float]:
+    """The calls a day each queue takes (the callers enqueued there, misrouted or not), at
+    the mix's volume: the queues' load, which a notice or a switch may take off."""
+    taken: dict[str, int] = {}
+    for result in results:
+        if result[5] is not None:
+            taken[result[5]] = taken.get(result[5], 0) + 1
+    return {q: n * calls_per_day / len(results) for q, n in sorted(taken.items())}
 
 
 def _paired(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> Difference:

@@ -1,7 +1,9 @@
 """The library behind ``ivr tune``: trees and a mix in, numbers out (plain data).
 
 ``compare_trees`` runs the same simulated callers through the live tree and, when given,
-a second one; when the mix has speakers, it runs the live tree's callers once more with
+a second one; ``notice_effect`` runs them through the live tree without and with an
+incident notice that answers a share of its hearers (the IVR minutes and queue calls it
+saves); when the mix has speakers, it runs the live tree's callers once more with
 nobody speaking, to show what speech saves. ``check_suggestion`` re-measures a candidate
 from ``ivr.tuning.suggest`` against the live tree. The analytic model ignores patience
 (it prices what listeners hear, not who hangs up), and dropped callers are not counted in
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ivr.flow.notices import Notice
 from ivr.flow.prompts import Catalog
 from ivr.menu.model import Menu
 from ivr.tuning import simulate, stats
@@ -114,3 +117,35 @@ def check_suggestion(setting: Setting, routes: Routes, mix: Mix, candidate: Menu
     assert unlimited.difference is not None and real.difference is not None
     return Check(predicted_s, _saving(unlimited.difference["route_mean_s"]),
                  _saving(real.difference["route_mean_s"]), real)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeEffect:
+    """The live tree without and with an incident notice, under the same callers: the
+    notice answers ``answers`` of those who hear it (they hang up once it is said), and
+    costs the others the time it takes to say."""
+
+    notice: Notice
+    answers: float
+    without: stats.Summary
+    with_notice: stats.Summary
+    #: with − without, over the same callers
+    difference: dict[str, stats.Difference]
+    #: per queue, its calls a day without and with the notice
+    queues: dict[str, tuple[float, float]]
+
+
+def notice_effect(setting: Setting, routes: Routes, mix: Mix, notice: Notice,
+                  answers: float) -> NoticeEffect:
+    """Simulate the live tree with nobody hearing ``notice`` and with it active all day
+    (whatever its own times), ``answers`` (0 to 1) of its hearers settled by it."""
+    (plain,) = _specs(setting, routes, mix, routes.menu)
+    told = replace(plain, notices=(notice,), answers=answers)
+    without, with_notice = simulate.run((plain, told), mix, setting.calls, setting.seed,
+                                        setting.workers)
+    per_day = mix.calls_per_day
+    before, after = stats.queue_calls(without, per_day), stats.queue_calls(with_notice, per_day)
+    queues = {q: (before.get(q, 0.0), after.get(q, 0.0)) for q in sorted(before.keys() | after)}
+    return NoticeEffect(notice, answers, stats.summarise(without, per_day),
+                        stats.summarise(with_notice, per_day),
+                        stats.compare(without, with_notice, per_day), queues)

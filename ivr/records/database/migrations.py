@@ -167,6 +167,19 @@ def _session_gen(db: Database, tx: Tx) -> None:
     tx.execute("ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0")
 
 
+def _notices(db: Database, tx: Tx) -> None:
+    # the incident notices ops publish (ivr.records.notices): the words per language as a
+    # JSON object, the scope as written (line, node:<id>, queue:<name>), the switch
+    tx.execute(db.ddl(
+        "CREATE TABLE notices (id INTEGER PRIMARY KEY AUTOINCREMENT, scope TEXT NOT NULL, "
+        "texts TEXT NOT NULL, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, "
+        "emergency INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, "
+        "created_by TEXT NOT NULL, ended_at TEXT, ended_by TEXT)"))
+    tx.execute("CREATE INDEX notices_ends ON notices (ends_at)")
+    # the notices a step said, by id (space-separated, as ``walked``): what ivr report counts
+    tx.execute("ALTER TABLE call_events ADD COLUMN notices TEXT")
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -186,6 +199,8 @@ MIGRATIONS = (
               _login_name_key),
     Migration(6, "users.session_gen: log-out, disabling and a new password end a user's "
                  "console sessions", _session_gen),
+    Migration(7, "notices: incident notices and emergency switches; call_events.notices: "
+                 "the ones a step said", _notices),
 )
 LATEST = MIGRATIONS[-1].number
 
