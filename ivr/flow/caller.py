@@ -550,6 +550,12 @@ class _Turn:
             node_id = node.next
         return None
 
+    def team_of(self, node: Node) -> str:
+        """The team a node's work belongs to: the queue its ``next`` chain reaches (a
+        complaint ticket is the complaints team's, whatever queue the call ends in)."""
+        found = self.queue_after(node.next) if node.next else None
+        return self.menu.nodes[found or self.menu.fallback].queue or "general"
+
     def entry_before(self, node: Node) -> str | None:
         """The ``collect`` node whose entry ``node`` acts on (the ticket number it looks up)."""
         return next((n.id for n in self.menu.nodes.values()
@@ -672,7 +678,8 @@ class _Turn:
             ticket = wallet.file_complaint(account, state.call_sid,
                                            str(state.data.get("recording_url", "")),
                                            {k: v for k, v in state.data.items()
-                                            if k not in ("candidate", "account")}, now)
+                                            if k not in ("candidate", "account")}, now,
+                                           team=self.team_of(node))
             self.update(data={**self.state.data, "ticket": ticket.number})
             return [self.utter("complaint_filed", ticket=spoken.digits(ticket.number),
                                hours=self.svc.complaint_reply_hours)]

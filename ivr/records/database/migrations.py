@@ -167,6 +167,13 @@ def _session_gen(db: Database, tx: Tx) -> None:
     tx.execute("ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0")
 
 
+def _ticket_team(db: Database, tx: Tx) -> None:
+    # a ticket is its team's whatever queue the call ended in (a complaint filed while the
+    # complaints team is closed goes on to general): every ticket before this was a
+    # complaint, and the default also fills the rows ``ivr db copy`` brings from them
+    tx.execute("ALTER TABLE tickets ADD COLUMN team TEXT NOT NULL DEFAULT 'complaints'")
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -186,6 +193,8 @@ MIGRATIONS = (
               _login_name_key),
     Migration(6, "users.session_gen: log-out, disabling and a new password end a user's "
                  "console sessions", _session_gen),
+    Migration(7, "tickets.team: a ticket belongs to its team, not to the queue its call "
+                 "ended in", _ticket_team),
 )
 LATEST = MIGRATIONS[-1].number
 
