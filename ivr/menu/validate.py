@@ -52,8 +52,8 @@ FLOW_PROMPTS = (
     "fmt_minute", "fmt_span_hour", "fmt_span_hours", "fmt_span_minute", "fmt_span_minutes",
     "fmt_time_range", "fmt_weekday_date",
     # the agents' end (ivr/flow/agent.py), and the caller an agent takes
-    "connecting", "agent_code", "agent_pin", "agent_wrong", "agent_denied", "agent_lang_switch",
-    "agent_waiting", "agent_none_waiting", "agent_next",
+    "connecting", "agent_welcome", "agent_code", "agent_code_again", "agent_pin", "agent_wrong",
+    "agent_denied", "agent_lang_switch", "agent_waiting", "agent_none_waiting", "agent_next",
 )
 
 
