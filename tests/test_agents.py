@@ -36,6 +36,23 @@ class Agent(Caller):
         return self.post("/agent/voice")
 
     @property
+    def action(self) -> str:
+        """The Gather that takes the code or PIN (after the language offer, if any)."""
+        assert self.root is not None
+        gathers = [g.get("action", "") for g in self.root.findall("Gather")]
+        assert gathers, ET.tostring(self.root)
+        if len(gathers) > 1 and urlsplit(gathers[0]).path == "/agent/language":
+            return gathers[1]
+        return gathers[0]
+
+    def switch(self) -> ET.Element:
+        """Star at the language offer said before the code (its Gather of one key)."""
+        assert self.root is not None
+        offer = self.root.find("Gather").get("action", "")
+        assert urlsplit(offer).path == "/agent/language"
+        return self.post(offer, Digits="*")
+
+    @property
     def dial(self) -> ET.Element | None:
         assert self.root is not None
         return self.root.find("Dial")
@@ -173,6 +190,63 @@ def test_known_by_code_and_pin_in_english(client, caller, agents, caplog):
     assert waiting.sid  # the caller is still queued until Twilio bridges them
 
 
+def test_star_at_the_language_offer_switches_at_once(client, agents, app):
+    """The code's Gather ends only on its hash key, so star there waits out the 10 s
+    time-out: the switch is offered first, in a Gather of one key that star ends."""
+    agent = Agent(client, "+15005550006")
+    root = agent.voice()
+    documented(root)
+    offer = root.find("Gather")
+    assert urlsplit(offer.get("action")).path == "/agent/language"
+    assert offer.get("numDigits") == "1" and offer.get("finishOnKey") == ""
+    assert offer.get("actionOnEmptyResult") != "true"  # silence goes on to the code prompt
+    assert [e.text for e in offer.iter("Say")] == ["欢迎致电客服代表专线。", "For English, press star."]
+    assert root.find("Gather[2]/Say").text == "请输入您的工号，以井号键结束。"
+    root = agent.switch()
+    assert [e.text for e in root.find("Gather").iter("Say")] == [
+        "Welcome to the agents' line.", "普通话服务请按星号键。"]
+    assert root.find("Gather[2]/Say").text == \
+        "Please enter your agent code, followed by the hash key."
+    # a key other than star there (the code typed before it was asked for): the code prompt
+    root = agent.post(root.find("Gather").get("action"), Digits="4")
+    assert urlsplit(root.find("Gather").get("action")).path == "/agent/code"
+    agent.press(CODE)
+    assert agent.press(PIN).find("Gather/Pause") is not None  # in, in English
+    kept = app.extensions["ivr"].store.read_one("SELECT * FROM agent_calls WHERE call_sid=?",
+                                                (agent.sid,))
+    assert kept["lang"] == "en-US" and kept["agent"] == "wang" and kept["tries"] == 1
+
+
+def test_silence_at_the_code_and_pin_prompts_is_no_input_and_spends_no_try(client, agents,
+                                                                          app):
+    agent = Agent(client, "+15005550006")
+    root = agent.voice()
+    # each silence falls through, in the document itself, to "no input" and the prompt
+    # again; after the third, goodbye: the server hears of none of them
+    assert [e.tag for e in root] == ["Gather", "Gather", "Say", "Gather", "Say", "Gather",
+                                     "Say", "Hangup"]
+    codes = root.findall("Gather")[1:]
+    assert {urlsplit(g.get("action")).path for g in codes} == {"/agent/code"}
+    assert all(g.get("actionOnEmptyResult") != "true" for g in codes)
+    assert [e.text for e in root.findall("Say")] == [
+        "对不起，没有收到您的输入。", "对不起，没有收到您的输入。", "感谢您的来电，再见。"]
+    # a request that comes without keys all the same: no input, not a wrong code
+    root = agent.press("")
+    assert [e.text for e in root.find("Gather").iter("Say")] == [
+        "对不起，没有收到您的输入。", "请输入您的工号，以井号键结束。"]
+    agent.press(CODE)
+    root = agent.press("")  # silence at the PIN: asked again, the code kept
+    assert urlsplit(agent.action).path == "/agent/pin"
+    assert [e.text for e in root.find("Gather").iter("Say")] == [
+        "对不起，没有收到您的输入。", "请输入您的密码，以井号键结束。"]
+    assert agent.press(PIN).find("Gather/Pause") is not None  # in: nobody waiting
+    assert not any("工号和密码不符" in said for said in agent.heard)
+    store = app.extensions["ivr"].store
+    kept = store.read_one("SELECT * FROM agent_calls WHERE call_sid=?", (agent.sid,))
+    assert kept["agent"] == "wang" and kept["tries"] == 1  # the one PIN checked
+    assert store.read_one("SELECT COUNT(*) FROM pin_attempts")[0] == 1
+
+
 def test_three_wrong_pins_end_the_call(client, agents, app, caplog):
     agent = Agent(client, "+15005550006")
     agent.voice()
@@ -182,7 +256,8 @@ def test_three_wrong_pins_end_the_call(client, agents, app, caplog):
             root = agent.press("97531")
             if attempt < 2:
                 assert urlsplit(agent.action).path == "/agent/code"
-                assert root.find("Gather/Say").text.startswith("工号和密码不符。请重新输入")
+                assert [e.text for e in root.iter("Say")][:3] == [
+                    "工号和密码不符。", "For English, press star.", "请重新输入您的工号，以井号键结束。"]
     assert root.find("Gather") is None and root.find("Hangup") is not None
     assert root.find("Say").text == "工号和密码不符。再见。"
     assert "97531" not in caplog.text and CODE not in caplog.text

@@ -626,9 +626,12 @@ def test_at_a_closed_line_a_withheld_number_hears_goodbye_not_a_queue(app, clien
     call.start()
     call.keys("2", "0")
     assert call.said("This line is closed now") and call.said("The best times to call are")
-    # a callback would be all there is to offer: none is, and the call ends
-    assert not call.said("callback") and not call.said("hang up")
-    assert call.heard[-1] == "Thank you for calling. Goodbye."
+    # no callback is offered: self-service, or goodbye
+    assert not call.said("callback")
+    assert call.heard[-1] == "For the main menu, press 9. Otherwise, please hang up."
+    call.press("1")  # a callback asked for all the same: refused, goodbye
+    assert call.heard[-2:] == ["Sorry, we cannot call back a withheld number.",
+                               "Thank you for calling. Goodbye."]
     assert call.root.find("Hangup") is not None and call.queue is None
     assert app.extensions["ivr"].store.pending_callbacks() == []
 

@@ -255,19 +255,35 @@ def test_callbacks_listed_in_the_centres_time_and_marked_done_with_a_note(app, c
     assert b"no longer open" in client.get("/ops/callbacks").data
 
 
-def test_tickets_with_recording_reply_by_and_closed_with_a_note(app, client, people, caller):
+def complaint_filed(caller):
+    """A call that files a complaint (English, verified, recorded): it and its ticket's
+    number as read back."""
     call = caller()
     call.start()
     call.keys("2", "4", "1", "10000001#", "246810", "1")
     call.record()
     number = re.sub(r"\D", "", next(h for h in call.heard if "ticket number is" in h)
                     .split("ticket number is ")[1].split(".")[0])
+    return call, number
+
+
+def ticket_seen_by(client, people, number):
+    """Which agents have the ticket on their Tickets page: wang takes general, zhao
+    complaints."""
     people.add("zhao", PASSWORD, "agent", datetime.now(UTC), queues=("complaints",),
                phone="+8613900000003")
-    for agent, sees in (("wang", False), ("zhao", True)):  # hung up before a queue: complaints
+    seen = set()
+    for agent in ("wang", "zhao"):
         other = client.application.test_client()
         log_in(other, agent)
-        assert (f'id="ticket-{number}"' in other.get("/ops/tickets").data.decode()) is sees
+        if f'id="ticket-{number}"' in other.get("/ops/tickets").data.decode():
+            seen.add(agent)
+    return seen
+
+
+def test_tickets_with_recording_reply_by_and_closed_with_a_note(app, client, people, caller):
+    _, number = complaint_filed(caller)
+    assert ticket_seen_by(client, people, number) == {"zhao"}  # hung up before a queue
     log_in(client)
     page = client.get("/ops/tickets").data.decode()
     row = re.search(rf'<tr id="ticket-{number}".*?</tr>', page, re.S).group(0)
@@ -282,6 +298,32 @@ def test_tickets_with_recording_reply_by_and_closed_with_a_note(app, client, peo
     assert audit(app)[-1] == {"actor": "lead", "action": "ticket closed",
                               "target": f"ticket {number}", "detail": "refunded"}
     assert "ticket closed" in client.get("/ops/audit").data.decode()
+
+
+def test_a_complaint_filed_while_its_team_is_closed_is_the_complaints_agents_ticket(
+        app, client, people, caller, clock):
+    """Before 09:00 the complaints team is closed and general is open: the caller files a
+    complaint, then goes on to an agent in general. The ticket is still the complaints
+    team's, on their agents' Tickets page, not general's."""
+    clock.move_to("2026-11-25 00:30:00")  # Wednesday 08:30 in Shanghai
+    call, number = complaint_filed(caller)
+    call.press("0")  # an agent: the complaints team is not available, general is
+    assert call.said("The team for this question is not available now")
+    call.press("2")
+    if call.queue is None:  # a long wait offered first: keep waiting
+        call.press("3")
+    assert call.queue == "general"
+    assert ticket_seen_by(client, people, number) == {"zhao"}
+    log_in(client)
+    page = client.get("/ops/tickets").data.decode()
+    row = re.search(rf'<tr id="ticket-{number}".*?</tr>', page, re.S).group(0)
+    assert '<td data-figure="team">complaints</td>' in row
+    # nor can general's agent close it by its number
+    wang = client.application.test_client()
+    log_in(wang, "wang")
+    post(wang, "/ops/tickets", number=number, note="not mine")
+    assert app.extensions["ivr"].store.read_one(
+        "SELECT status FROM tickets WHERE number=?", (number,))[0] == "open"
 
 
 def test_calls_found_by_callsid_or_last_4_digits_with_the_path(app, client, people, caller):

@@ -109,6 +109,7 @@ KEYED_WITH = migrations.MIGRATIONS[3].name
 LOGIN_NAME_KEY = migrations.MIGRATIONS[4].name
 SESSION_GEN = migrations.MIGRATIONS[5].name
 NOTICES = migrations.MIGRATIONS[6].name
+TICKET_TEAM = migrations.MIGRATIONS[7].name
 
 
 def first_call(location: str | Path) -> dict | None:
@@ -239,14 +240,16 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
         f"applying 5: {LOGIN_NAME_KEY}",
         f"applying 6: {SESSION_GEN}",
         f"applying 7: {NOTICES}",
-        "now at version 7",
+        f"applying 8: {TICKET_TEAM}",
+        f"now at version {migrations.LATEST}",
     ]
     with closing(sqlite3.connect(old_db)) as db:
         assert db.execute("SELECT * FROM calls ORDER BY call_sid").fetchall() == calls_before
         assert db.execute("SELECT id, at, actor, action FROM audit_log").fetchall() == \
             audit_before
     again = ivr(runner, "db", "upgrade", "--db", str(old_db))
-    assert again.output.splitlines()[-1] == "already at version 7, this release's latest"
+    assert again.output.splitlines()[-1] == \
+        f"already at version {migrations.LATEST}, this release's latest"
     assert ivr(runner, "db", "status", "--db", str(old_db)).output.splitlines()[-1] == \
         "up to date"
     call = first_call(old_db)
@@ -258,10 +261,27 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
     assert json.loads(report.output)["calls"] == 5
 
 
+def test_upgrade_gives_release_015s_complaint_ticket_to_the_complaints_team(runner, old_db):
+    """Its one ticket was filed in a call that ended in the payments queue: before tickets
+    kept their team, the Tickets page listed it under payments, and the complaints agents
+    never saw it."""
+    from ivr.console import records
+
+    assert ivr(runner, "db", "upgrade", "--db", str(old_db)).exit_code == 0
+    store = Store(old_db)
+    try:
+        assert first_call(old_db)["queue"] == "payments"
+        (ticket,) = records.tickets(store, ("complaints",))
+        assert ticket["call_sid"] == FIRST_CALL and ticket["team"] == "complaints"
+        assert records.tickets(store, ("payments",)) == []
+    finally:
+        store.close()
+
+
 def test_upgrade_makes_the_tables_of_a_new_postgresql_database(runner, pg_url):
     result = ivr(runner, "db", "upgrade", "--db", with_password(pg_url))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "now at version 7"
+    assert result.output.splitlines()[-1] == f"now at version {migrations.LATEST}"
     assert "s3cret" not in result.output
     db = open_database(pg_url, read_only=True)
     try:

@@ -81,6 +81,22 @@ def test_missing_translation_is_reported_with_its_file(tmp_path):
     assert "en-US.yaml:queue_fraud: missing translation" in output
 
 
+def test_a_self_service_needs_the_words_that_name_it_while_agents_are_closed(tmp_path):
+    """What the caller hears when no agent answers names each self-service the tree offers
+    (``closed_self_service``): a catalog without one is an error at the node's action."""
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    for lang in ("zh-CN", "en-US"):
+        text = (Path(__file__).parent.parent / "prompts" / f"{lang}.yaml").read_text("utf-8")
+        text = "\n".join(line for line in text.splitlines()
+                         if not line.startswith("fmt_service_password_help:"))
+        (prompts / f"{lang}.yaml").write_text(text, encoding="utf-8")
+    code, output = lint(tmp_path, SHIPPED, "--prompts", str(prompts))
+    assert code == 1
+    assert ("nodes.password_help.action: prompt 'fmt_service_password_help' is in no prompt "
+            "file") in output, output
+
+
 def test_every_problem_is_listed_at_once(tmp_path):
     broken = SHIPPED.replace("queue: complaints\n", "queue: complaint\n").replace(
         '"4": {goto: refund_prepare', '"4": {goto: refunds_prepare')

@@ -110,7 +110,8 @@ def test_one_ticket_per_call_and_a_number_each_across_hosts(hosts):
     def file(store: Store, n: int, call_sid: str | None = None) -> Any:
         wallet = wallets[hosts.index(store)]
         return wallet.file_complaint("10000001", call_sid or f"CA{n:032d}",
-                                     "https://api.twilio.com/rec/RE1", {"n": n}, NOW)
+                                     "https://api.twilio.com/rec/RE1", {"n": n}, NOW,
+                                     team="complaints")
 
     same = at_once(hosts, lambda store, n: file(store, n, "CA" + "7" * 32))
     assert len({t.number for t in same}) == 1  # a replayed recording: the call's ticket

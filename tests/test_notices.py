@@ -234,7 +234,10 @@ def test_only_a_switch_naming_the_fraud_line_turns_it_off(app, caller, notice):
     fraud.start()
     fraud.keys("2", "3", *VERIFY, "2")
     assert fraud.queue is None
-    assert fraud.heard[-1] == "For a callback, press 1. Otherwise, please hang up."
+    assert fraud.heard[-1] == ("For a callback, press 1. For the main menu, press 9. "
+                               "Otherwise, please hang up.")
+    fraud.keys("9")  # self-service stays open
+    assert fraud.queue is None and "/voice/step/main" in fraud.action
     withheld = caller("anonymous")
     withheld.start()
     withheld.keys("2", "3", *VERIFY, "2")

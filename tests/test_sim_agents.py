@@ -56,6 +56,18 @@ def test_an_agent_takes_the_waiting_caller_through_the_real_endpoints(target):
     assert record["ended_at"] is not None  # its status callback came after the talk
 
 
+def test_star_switches_the_agents_line_at_once(target):
+    """Star at the offer said before the code ends its Gather of one key: the English words
+    follow at once, not after the code prompt's 10 s time-out."""
+    trace = target.call(Script.parse(["*", "_", "1001#", "2580#", "h"]).caller(),
+                        from_="+15005550006", url="/agent/voice")
+    star = trace.of_type("input")[0]
+    assert (star["keys"], star["ended"], star["duration_s"]) == ("*", "num-digits", 0.0)
+    english = next(e for e in trace.events if e.get("text") == "Welcome to the agents' line.")
+    assert english["t"] == star["t"]
+    assert "Please enter your PIN, followed by the hash key." in trace.heard()
+
+
 def test_a_caller_nobody_takes_ends_queued_as_before(target):
     target.reset()
     trace = target.call(Script.parse(["2", "0"]).caller(), from_="+8613700000000",

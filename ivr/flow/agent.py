@@ -5,11 +5,16 @@ An agent is identified (by caller ID, else an agent code and a PIN by keypad, at
 through to the longest-waiting one; with nobody waiting the line checks again every
 ``RECHECK_S`` seconds. After each caller the agent may take the next. Star switches the
 language (zh-CN unless the agent chose another on an earlier call).
+
+Silence at the code or PIN prompt is no input, never a wrong code: the prompt is said
+again (``SILENCES`` times in all, then goodbye) and no try is spent. The code's Gather
+ends only on its hash key, so star could not end it: the switch is offered first, in a
+Gather of one key of its own, and acts at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ivr.flow import spoken
@@ -20,6 +25,8 @@ MAX_TRIES = 3
 RECHECK_S = 20
 #: the key that switches the language at any prompt of the agents' line
 SWITCH_KEY = "*"
+#: how many times the code or PIN prompt is said to silence before goodbye
+SILENCES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,10 @@ class AgentReply:
     :param pause_s: a silence inside the Gather before it times out (nobody waiting)
     :param again_on_silence: the Gather's action is asked even when no key was pressed
     :param dial: the queue whose first caller the agent is put through to
+    :param switch: said first, in a Gather of one key posted to ``language`` (star
+        switches at once); silence goes on to the ask
+    :param repeats: after a silence the ask is said again this many times, each after
+        ``again`` (no try is spent: the server never hears of it), then ``then``
     """
 
     say: tuple[Utterance, ...] = ()
@@ -41,6 +52,9 @@ class AgentReply:
     dial: str | None = None
     #: said when the Gather times out without a key and ``again_on_silence`` is off
     then: tuple[Utterance, ...] = ()
+    switch: tuple[Utterance, ...] = ()
+    repeats: int = 0
+    again: tuple[Utterance, ...] = ()
 
 
 def other_lang(catalog: Catalog, lang: str) -> str:
@@ -55,16 +69,31 @@ def _switch(catalog: Catalog, lang: str) -> Utterance:
     return catalog.utterance(other, "agent_lang_switch")
 
 
-def ask_code(catalog: Catalog, lang: str, *, wrong: bool = False) -> AgentReply:
-    """An agent the caller ID does not name: their code first (star switches language)."""
-    key = "agent_wrong" if wrong else "agent_code"
-    return AgentReply((catalog.utterance(lang, key), _switch(catalog, lang)), ask="code",
-                      timeout_s=10, again_on_silence=True)
+def _keyed(catalog: Catalog, lang: str, key: str, ask: str) -> AgentReply:
+    """A code or PIN typed and ended by the hash key: silence asks again, then goodbye."""
+    return AgentReply((catalog.utterance(lang, key),), ask=ask, timeout_s=10,
+                      repeats=SILENCES - 1, again=(catalog.utterance(lang, "no_input"),),
+                      then=(catalog.utterance(lang, "goodbye"),))
+
+
+def ask_code(catalog: Catalog, lang: str, *, wrong: bool = False,
+             switch: bool = True) -> AgentReply:
+    """An agent the caller ID does not name: the welcome (or why the last code failed) and
+    the language switch, then their code (``switch`` False: the code alone)."""
+    reply = _keyed(catalog, lang, "agent_code_again" if wrong else "agent_code", "code")
+    if not switch:
+        return reply
+    first = catalog.utterance(lang, "agent_wrong" if wrong else "agent_welcome")
+    return replace(reply, switch=(first, _switch(catalog, lang)))
 
 
 def ask_pin(catalog: Catalog, lang: str) -> AgentReply:
-    return AgentReply((catalog.utterance(lang, "agent_pin"),), ask="pin", timeout_s=10,
-                      again_on_silence=True)
+    return _keyed(catalog, lang, "agent_pin", "pin")
+
+
+def unheard(catalog: Catalog, lang: str, reply: AgentReply) -> AgentReply:
+    """``reply`` for a request that came without keys: no input, not a wrong code."""
+    return replace(reply, say=(catalog.utterance(lang, "no_input"), *reply.say), switch=())
 
 
 def refused(catalog: Catalog, lang: str, tries: int) -> AgentReply:

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ivr.flow import notices, spoken
+from ivr.flow import hours, notices, spoken
 from ivr.flow.call import Ask, CallEvent, CallState, Heard, LiveQueue, Step, Utterance
 from ivr.flow.services import Lock, QueueModel, Services, mask
 from ivr.flow.speech import YES_NO_HINTS, agrees, listener
@@ -135,8 +135,12 @@ class _Turn:
     def menu_words(self, node: Node) -> list[Utterance]:
         """A menu spoken from its options' phrases (``spoken_pieces``), in the order the
         tree writes them: so the spoken order is data (``ivr tune`` reorders it) and each
-        piece is static text the audio build renders once."""
-        return [self.utter(key) for _, key in spoken_pieces(node)]
+        piece is static text the audio build renders once. An option that is a queue no
+        agent answers now ("for an agent, press 0") is not offered (its key still tells
+        the hours)."""
+        unmanned = frozenset(o.key for o in node.options
+                             if hours.unmanned(self.menu, self.svc.queues, o.goto, self.svc.now))
+        return [self.utter(key) for _, key in spoken_pieces(node, unmanned)]
 
     def announce(self, key: str, target: str) -> None:
         """Say a hand-off ("let me put you through to ...") that names ``target``'s team, so
@@ -174,8 +178,12 @@ class _Turn:
             changes: dict[str, Any] = {"failures": 0, "substep": ""}
             if node.issue:  # the topic chosen, even when verification comes first
                 changes["issue"] = node.issue
-            node = self.switched_ahead(node)
-            if node.verified and not self.state.verified:
+            ahead = self.switched_ahead(node)
+            if ahead is node:
+                ahead = hours.closed_ahead(self.menu, self.svc.queues, node, self.svc.now) or node
+            if ahead is not node:  # switched off or away: told before any effort for it
+                node = ahead
+            elif node.verified and not self.state.verified:
                 changes["resume"] = node_id
                 node = self.menu.nodes[self.menu.verify]
                 if node.issue:
@@ -251,15 +259,17 @@ class _Turn:
             return self.ask(node, self.utter(node.prompt or ""), kind="record",
                             max_length_s=node.max_length_s, finish_on_key="#")
         if kind is Kind.SERVICE:
-            return self.ask(node, *state.replay, self.utter("service_options"), num_digits=1)
+            after = self.queue_after(node.next) if node.next else None
+            # no "for an agent, press 0" while none answers: 0 tells when they are back
+            options = "service_options_closed" if after and hours.unmanned(
+                self.menu, self.svc.queues, after, self.svc.now) else "service_options"
+            return self.ask(node, *state.replay, self.utter(options), num_digits=1)
         if kind is Kind.QUEUE and state.substep == "emergency":
             return self.ask(node, self.utter(self.emergency_offer(node)), num_digits=1)
         if kind is Kind.QUEUE:
             offer = {"closed": "closed_offer", "team_closed": "team_closed_offer"}.get(
                 state.substep, "wait_offer")
-            # a withheld number cannot be called back: offered the rest (at a closed line,
-            # where a callback is all there is to offer, it was told goodbye on arrival)
-            if not callable_number(state.from_number) and state.substep != "closed":
+            if not callable_number(state.from_number):  # cannot be called back
                 offer += "_withheld"
             return self.ask(node, self.utter(offer), num_digits=1)
         # verify
@@ -556,6 +566,12 @@ class _Turn:
             node_id = node.next
         return None
 
+    def team_of(self, node: Node) -> str:
+        """The team a node's work belongs to: the queue its ``next`` chain reaches (a
+        complaint ticket is the complaints team's, whatever queue the call ends in)."""
+        found = self.queue_after(node.next) if node.next else None
+        return self.menu.nodes[found or self.menu.fallback].queue or "general"
+
     def entry_before(self, node: Node) -> str | None:
         """The ``collect`` node whose entry ``node`` acts on (the ticket number it looks up)."""
         return next((n.id for n in self.menu.nodes.values()
@@ -578,28 +594,29 @@ class _Turn:
         """State the wait; when it is long, or the line closed, offer a callback first.
 
         Only the chosen queue's hours count: when its team is closed but the fallback queue
-        (the agents for everything) is open, the caller may go there instead.
+        (the agents for everything) is open, the caller may go there instead. When no agent
+        answers, the caller hears the hours, the best times and what self-service does now,
+        then may ask for a callback (a number that shows) or go to the main menu.
         """
         queue, model, now = node.queue or "general", self.svc.queues, self.svc.now
         self.update(queue=queue)
         if model is None:
             return self.enqueue(node, None)
-        if not model.is_open(queue, now):
-            hours = model.opening_hours(queue)
+        shut = hours.shut(self.menu, model, queue, now)
+        if shut:
+            opening = model.opening_hours(queue)
             cat, lang = self.svc.catalog, self.state.lang
             opens = spoken.moment(cat, lang, model.next_open(queue, now), now)
-            spoken_hours = spoken.opening_hours(cat, lang, hours.always_open, hours.days)
-            others = self.menu.nodes[self.menu.fallback].queue if self.menu.fallback else None
-            if others and others != queue and model.is_open(others, now):
-                self.update(substep="team_closed")
+            spoken_hours = spoken.opening_hours(cat, lang, opening.always_open, opening.days)
+            self.update(substep=shut)
+            if shut == "team_closed":
                 self.say("team_closed", opens=opens, hours=spoken_hours)
                 return self.reask(node)
-            self.update(substep="closed")
             self.say("queue_closed", opens=opens, hours=spoken_hours)
             self.say_best_times(queue)
-            if not callable_number(self.state.from_number):  # a callback was all to offer
-                self.say("goodbye")
-                return self.done(hangup=True)
+            services = hours.self_service(cat, lang, self.menu)
+            if services:  # what the caller can do without an agent
+                self.say("closed_self_service", services=services)
             return self.reask(node)
         wait_s = estimate_wait(model, queue, now).seconds
         # what the caller is told is where the wait loop's estimate starts
@@ -630,16 +647,19 @@ class _Turn:
                                                           advice.windows, self.svc.now))
 
     def queue_choice(self, node: Node, digits: str) -> Step:
-        """1 a callback, 2 the best times (offer only), anything else keeps waiting."""
+        """1 a callback, 2 the best times (offer only), anything else keeps waiting; at a
+        closed line 9 the main menu, anything else goodbye."""
         if self.state.substep == "emergency":
             return self.emergency_choice(node, digits)
-        key = digits[:1]
-        self.chose(key if key in ("1", "2") else "wait")
+        key, closed = digits[:1], self.state.substep == "closed"
+        self.chose(key if key in ("1", "2") or (closed and key == "9") else "wait")
         if key == "1":
             return book_callback(self, node.queue or "general")
         if self.state.substep == "team_closed":  # an agent now, with the topic kept
             return self.goto(self.menu.fallback)
-        if self.state.substep == "closed":
+        if closed and key == "9":  # self-service, which stays open
+            return self.goto(self.menu.main)
+        if closed:
             self.say("goodbye")
             return self.done(hangup=True)
         if key == "2":
@@ -680,7 +700,8 @@ class _Turn:
             ticket = wallet.file_complaint(account, state.call_sid,
                                            str(state.data.get("recording_url", "")),
                                            {k: v for k, v in state.data.items()
-                                            if k not in ("candidate", "account")}, now)
+                                            if k not in ("candidate", "account")}, now,
+                                           team=self.team_of(node))
             self.update(data={**self.state.data, "ticket": ticket.number})
             return [self.utter("complaint_filed", ticket=spoken.digits(ticket.number),
                                hours=self.svc.complaint_reply_hours)]
@@ -768,13 +789,17 @@ class _Turn:
         return "emergency_offer_withheld" if fraud else "goodbye"
 
     def emergency_choice(self, node: Node, digits: str) -> Step:
-        """1 a callback, 2 the fraud line, * the offer again; after too many of anything
-        else the fallback queue, or goodbye when it is switched off too."""
+        """1 a callback, 2 the fraud line, 9 the main menu where the offer says so (the
+        fraud line's own switch: ``closed_offer``), * the offer again; after too many of
+        anything else the fallback queue, or goodbye when it is switched off too."""
         key, offer = digits[:1], self.emergency_offer(node)
         fraud = self.fraud_line(node)
         if key == "1" and offer in ("emergency_offer", "closed_offer"):
             self.chose("1")
             return book_callback(self, node.queue or "general")
+        if key == "9" and offer == "closed_offer":  # self-service stays open
+            self.chose("9")
+            return self.goto(self.menu.main)
         if key == "2" and fraud is not None:
             self.chose("2")
             return self.goto(fraud.id)

@@ -14,6 +14,7 @@ GIVEN: dict[str, frozenset[str]] = {
         # the call flow (ivr/flow/caller.py)
         "best_times": {"windows"},
         "callback_booked": {"window"},
+        "closed_self_service": {"services"},
         "complaint_filed": {"hours", "ticket"},
         "complaint_status_closed": {"ticket", "reply_by"},
         "complaint_status_open": {"ticket", "reply_by"},
@@ -33,6 +34,7 @@ GIVEN: dict[str, frozenset[str]] = {
         "fmt_amount": {"yuan"},
         "fmt_and": {"list", "item"},
         "fmt_date": {"day", "month", "month_name", "year"},
+        "fmt_items": {"list", "item"},
         "fmt_day_range": {"first", "last"},
         "fmt_day_windows": {"day", "windows"},
         "fmt_days_hours": {"days", "hours"},

@@ -76,6 +76,14 @@ def join(cat: Catalog, lang: str, items: Sequence[str], key: str = "fmt_list_sep
     return said
 
 
+def listing(cat: Catalog, lang: str, items: Sequence[str]) -> str:
+    """Items said as one list, the last after "and": "a, b and c" (``fmt_items``,
+    ``fmt_and``)."""
+    if len(items) < 3:
+        return join(cat, lang, items, "fmt_and")
+    return join(cat, lang, [join(cat, lang, items[:-1], "fmt_items"), items[-1]], "fmt_and")
+
+
 def _names(cat: Catalog, lang: str, key: str) -> list[str]:
     return [name.strip() for name in cat.text(lang, key).split(",")]
 

@@ -51,6 +51,10 @@ SERVICE_ACTIONS = frozenset(
 #: what a ``collect`` node accepts
 COLLECT_FORMATS = frozenset({"date", "amount", "digits"})
 
+#: what a caller does on the way to an agent that serves them nothing by itself: prove who
+#: they are, hear what to have ready, key the details (``agents_only``)
+FOR_AGENTS = frozenset({Kind.VERIFY, Kind.PREPARE, Kind.COLLECT})
+
 
 @dataclass(frozen=True, slots=True)
 class Option:
@@ -188,18 +192,46 @@ def speech_targets(menu: Menu, node: Node) -> list[str]:
     return found
 
 
+def agents_only(menu: Menu, node_id: str) -> Node | None:
+    """The queue node a choice ends in when all on its way (by ``next``) is for the agent
+    (``FOR_AGENTS``): only an agent can do it. None when a self-service, a recording, a
+    menu or words of its own lie on the way, or it leads to no queue."""
+    node, seen = menu.nodes.get(node_id), set()
+    while node is not None and node.id not in seen:
+        if node.kind is Kind.QUEUE:
+            return node
+        if node.kind not in FOR_AGENTS or not node.next:
+            return None
+        seen.add(node.id)
+        node = menu.nodes.get(node.next)
+    return None
+
+
+def self_services(menu: Menu) -> list[str]:
+    """The self-service actions the tree offers, each once, in the order written."""
+    return list(dict.fromkeys(n.action for n in menu.nodes.values()
+                              if n.kind is Kind.SERVICE and n.action in SERVICE_ACTIONS))
+
+
+def service_phrase(action: str) -> str:
+    """The prompt naming what a self-service action does, a piece of a sentence ("hear
+    the status of your recent top-ups"): said when agents are closed (``closed_self_service``)."""
+    return f"fmt_service_{action}"
+
+
 #: what a menu spoken from its options' phrases says after them (``flow.menu_words``):
 #: required of every catalog only when the tree has such a menu
 SPOKEN_MENU_PROMPTS = ("menu_repeat", "menu_back")
 
 
-def spoken_pieces(node: Node) -> list[tuple[str, str]]:
+def spoken_pieces(node: Node, leave_out: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """(field, prompt key) of what a menu spoken from its options' phrases says, in order:
-    its intro, each option's phrase and key, how to repeat and go back. The one list the
-    flow speaks (``flow._Turn.menu_words``), lint checks and the audio report measures."""
+    its intro, each option's phrase and key (but the keys in ``leave_out``), how to repeat
+    and go back. The one list the flow speaks (``flow._Turn.menu_words``), lint checks and
+    the audio report measures."""
     pieces = [("prompt", node.prompt)] if node.prompt else []
     for option in node.options:
-        if option.say:
+        if option.say and option.key not in leave_out:
             where = f"options['{option.key}']"
             pieces += [(where, option.say), (where, f"press_{option.key}")]
     pieces.append(("", SPOKEN_MENU_PROMPTS[0]))

@@ -17,6 +17,7 @@ from ivr.menu.model import (
     Kind,
     Menu,
     Node,
+    service_phrase,
     speech_targets,
     spoken_pieces,
     takes_speech,
@@ -53,9 +54,11 @@ FLOW_PROMPTS = (
     "fmt_time_range", "fmt_weekday_date",
     # an emergency switch's offer instead of the queue (ivr/flow/notices.py)
     "emergency_switched", "emergency_offer", "emergency_offer_withheld",
+    # agents closed: said before any effort, and no "for an agent" offered
+    "closed_offer_withheld", "closed_self_service", "service_options_closed", "fmt_items",
     # the agents' end (ivr/flow/agent.py), and the caller an agent takes
-    "connecting", "agent_code", "agent_pin", "agent_wrong", "agent_denied", "agent_lang_switch",
-    "agent_waiting", "agent_none_waiting", "agent_next",
+    "connecting", "agent_welcome", "agent_code", "agent_code_again", "agent_pin", "agent_wrong",
+    "agent_denied", "agent_lang_switch", "agent_waiting", "agent_none_waiting", "agent_next",
 )
 
 
@@ -213,6 +216,8 @@ def validate(menu: Menu, catalog: PromptCatalog) -> list[Problem]:
         if node.kind is Kind.SERVICE and node.action and node.action not in SERVICE_ACTIONS:
             problems.append(Problem(loc("action"), f"unknown action '{node.action}'; one of "
                                                    f"{', '.join(sorted(SERVICE_ACTIONS))}"))
+        elif node.kind is Kind.SERVICE and node.action:  # said while agents are closed
+            prompts.append((loc("action"), service_phrase(node.action)))
         if node.kind is Kind.SERVICE and node.agent and not node.next:
             problems.append(Problem(loc(), "a service offering an agent needs 'next' (its queue)"))
         if node.kind is Kind.COLLECT and node.format and node.format not in COLLECT_FORMATS:

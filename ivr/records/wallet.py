@@ -70,8 +70,9 @@ class StoreWallet:
         return bool(changed)
 
     def file_complaint(self, account: str | None, call_sid: str, recording_url: str,
-                       details: dict[str, Any], now: datetime) -> Ticket:
-        """One ticket per call: a replayed request gets the call's ticket, not a new one."""
+                       details: dict[str, Any], now: datetime, *, team: str) -> Ticket:
+        """One ticket per call: a replayed request gets the call's ticket, not a new one.
+        ``team`` is the queue whose agents answer it, whatever queue the call ends in."""
         reply_by = now + timedelta(hours=48)
         with self.store.tx(f"ticket:{call_sid}", "tickets") as db:
             filed = db.execute("SELECT number, status, reply_by FROM tickets WHERE call_sid=?",
@@ -83,9 +84,10 @@ class StoreWallet:
                 if not db.execute("SELECT 1 FROM tickets WHERE number=?", (number,)).fetchone():
                     break
             db.execute("INSERT INTO tickets (number, account, call_sid, recording_url, details, "
-                       "status, created_at, reply_by) VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
+                       "status, created_at, reply_by, team) "
+                       "VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?)",
                        (number, account, call_sid, recording_url, json.dumps(details),
-                        iso(now), iso(reply_by)))
+                        iso(now), iso(reply_by), team))
         return Ticket(number, "open", reply_by)
 
     def complete_recording(self, call_sid: str, recording_sid: str, recording_url: str,

@@ -56,7 +56,7 @@ class SimWallet:
         return True
 
     def file_complaint(self, account: str | None, call_sid: str, recording_url: str,
-                       details: dict[str, Any], now: datetime) -> Ticket:
+                       details: dict[str, Any], now: datetime, *, team: str) -> Ticket:
         return Ticket(TICKET, "open", now + timedelta(hours=48))
 
     def complaint(self, number: str) -> Ticket | None:

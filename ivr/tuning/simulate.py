@@ -175,7 +175,7 @@ class _Turn:
         self.speak_at = elapsed if speak_at is None else speak_at
         # a self-service answer is heard before the offer of an agent that follows it
         self.until_result = elapsed - last if step.say and \
-            step.say[-1].key == "service_options" else elapsed
+            step.say[-1].key.startswith("service_options") else elapsed
         self.walked = frozenset(step.walked)
 
 

@@ -120,16 +120,34 @@ def voice() -> Response:
     return _render(agent_flow.ask_code(line.catalog, row["lang"]))
 
 
+@bp.route("/language", methods=["GET", "POST"])
+def language() -> Response:
+    """The one key of the offer said before the code: star switches the language at once;
+    another key (the code typed before it was asked for) asks for the code."""
+    line, now, sid = hotline(), hotline().now(), call_sid()
+    row = _row(sid) or _begin(sid, now)
+    if (clean_digits(request.values.get("Digits")) or "") == agent_flow.SWITCH_KEY:
+        return _switched(sid, row, now)
+    return _render(agent_flow.ask_code(line.catalog, row["lang"], switch=False))
+
+
+def _switched(sid: str, row: dict[str, Any], now: datetime) -> Response:
+    lang = agent_flow.other_lang(hotline().catalog, row["lang"])
+    _update(sid, now, lang=lang)
+    return _render(agent_flow.ask_code(hotline().catalog, lang))
+
+
 @bp.route("/code", methods=["GET", "POST"])
 def code() -> Response:
-    """The agent code typed (star: switch language)."""
+    """The agent code typed (star, then hash or the time-out: switch language)."""
     line, now, sid = hotline(), hotline().now(), call_sid()
     row = _row(sid) or _begin(sid, now)
     digits = clean_digits(request.values.get("Digits")) or ""
     if digits == agent_flow.SWITCH_KEY:
-        lang = agent_flow.other_lang(line.catalog, row["lang"])
-        _update(sid, now, lang=lang)
-        return _render(agent_flow.ask_code(line.catalog, lang))
+        return _switched(sid, row, now)
+    if not digits:  # no input (the Gather falls through on silence): no try spent
+        return _render(agent_flow.unheard(line.catalog, row["lang"],
+                                          agent_flow.ask_code(line.catalog, row["lang"])))
     if not CODE.fullmatch(digits):  # a code is never this: a try spent, nothing kept
         return _refuse(sid, row, now)
     _update(sid, now, code=digits)
@@ -146,6 +164,9 @@ def pin() -> Response:
                                           agent_flow.MAX_TRIES))
     digits = clean_digits(request.values.get("Digits")) or ""
     code = row["code"]
+    if code and not digits:  # no input: the code is kept and no try is spent
+        return _render(agent_flow.unheard(line.catalog, row["lang"],
+                                          agent_flow.ask_pin(line.catalog, row["lang"])))
     tries = _reserve_check(sid, code, now) if code else None
     if tries is None:  # no code typed (or another request took it), or no tries left
         return _refuse(sid, row, now)

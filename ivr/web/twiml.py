@@ -238,13 +238,20 @@ def agent(reply: AgentReply, *, action_url: Callable[[str], str], dial_done_url:
     """
     vr = VoiceResponse()
     if reply.ask:
-        gather = vr.gather(input="dtmf", action=action_url(reply.ask), method="POST",
-                           timeout=reply.timeout_s, finish_on_key="#",
-                           action_on_empty_result=reply.again_on_silence,
-                           **({"num_digits": reply.num_digits} if reply.num_digits else {}))
-        _speak(gather, reply.say, voices, audio_for)
-        if reply.pause_s:
-            gather.pause(length=reply.pause_s)
+        if reply.switch:  # one key, so star needs no hash; silence falls through to the ask
+            first = vr.gather(input="dtmf", action=action_url("language"), method="POST",
+                              timeout=1, num_digits=1, finish_on_key="")
+            _speak(first, reply.switch, voices, audio_for)
+        for repeat in range(1 + reply.repeats):  # a time-out falls through to the next
+            if repeat:
+                _speak(vr, reply.again, voices, audio_for)
+            gather = vr.gather(input="dtmf", action=action_url(reply.ask), method="POST",
+                               timeout=reply.timeout_s, finish_on_key="#",
+                               action_on_empty_result=reply.again_on_silence,
+                               **({"num_digits": reply.num_digits} if reply.num_digits else {}))
+            _speak(gather, reply.say, voices, audio_for)
+            if reply.pause_s:
+                gather.pause(length=reply.pause_s)
         _speak(vr, reply.then, voices, audio_for)
         if reply.then:
             vr.hangup()

@@ -166,7 +166,6 @@ def _session_gen(db: Database, tx: Tx) -> None:
     # the console's session cookies carry it; a change that must end them bumps it
     tx.execute("ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0")
 
-
 def _notices(db: Database, tx: Tx) -> None:
     # the incident notices ops publish (ivr.records.notices): the words per language as a
     # JSON object, the scope as written (line, node:<id>, queue:<name>), the switch
@@ -178,6 +177,13 @@ def _notices(db: Database, tx: Tx) -> None:
     tx.execute("CREATE INDEX notices_ends ON notices (ends_at)")
     # the notices a step said, by id (space-separated, as ``walked``): what ivr report counts
     tx.execute("ALTER TABLE call_events ADD COLUMN notices TEXT")
+
+
+def _ticket_team(db: Database, tx: Tx) -> None:
+    # a ticket is its team's whatever queue the call ended in (a complaint filed while the
+    # complaints team is closed goes on to general): every ticket before this was a
+    # complaint, and the default also fills the rows ``ivr db copy`` brings from them
+    tx.execute("ALTER TABLE tickets ADD COLUMN team TEXT NOT NULL DEFAULT 'complaints'")
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,8 @@ MIGRATIONS = (
                  "console sessions", _session_gen),
     Migration(7, "notices: incident notices and emergency switches; call_events.notices: "
                  "the ones a step said", _notices),
+    Migration(8, "tickets.team: a ticket belongs to its team, not to the queue its call "
+                 "ended in", _ticket_team),
 )
 LATEST = MIGRATIONS[-1].number
 
