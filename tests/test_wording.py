@@ -90,6 +90,19 @@ def test_a_catalog_with_a_bare_separator_still_joins_lists():
     assert spoken.join(CAT, "en-US", []) == ""
 
 
+@pytest.mark.parametrize(("lang", "said"), [
+    ("en-US", ["check its status", "file a complaint and check its status",
+               "a, file a complaint and check its status"]),
+    ("zh-CN", ["查询进度", "提交投诉和查询进度", "a、提交投诉和查询进度"]),
+])
+def test_a_list_of_things_to_do_ends_with_and(lang, said):
+    """What self-service does while agents are away (``closed_self_service``): "a, b and
+    c", with the list's own punctuation in each language (issue 22)."""
+    items = {"en-US": ["a", "file a complaint", "check its status"],
+             "zh-CN": ["a", "提交投诉", "查询进度"]}[lang]
+    assert [spoken.listing(CAT, lang, items[-n:]) for n in (1, 2, 3)] == said
+
+
 # -- 9: best times: today, tomorrow or a dated weekday, in time order --------------------
 def test_a_window_next_week_on_todays_weekday_is_said_with_its_date():
     next_thursday = Window(shanghai(2026, 12, 3, 8), shanghai(2026, 12, 3, 10), 0)
