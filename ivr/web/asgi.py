@@ -61,7 +61,7 @@ class Buffered:
             if declared is not None and declared.isdigit() and int(declared) > self.max_body:
                 body, length = b"", declared  # the app refuses it without reading it
             else:
-                body = await asyncio.wait_for(self._read(receive), self.deadline_s)
+                body = await self._read(receive, loop.time() + self.deadline_s)
                 length = str(len(body))
         except (TimeoutError, BodyTimeout):
             log.warning("cut the request from %s: body not sent within %s s",
@@ -73,11 +73,21 @@ class Buffered:
             self.pool, _run, self.app, environ)
         await _answer(send, status, answer_headers, chunks)
 
-    async def _read(self, receive: Receive) -> bytes:
-        """The body, or its first ``max_body + 1`` bytes: past the limit is refused."""
+    async def _read(self, receive: Receive, deadline: float) -> bytes:
+        """The body, or its first ``max_body + 1`` bytes: past the limit is refused.
+
+        The deadline is checked before each wait, not only by one ``wait_for`` around the
+        whole read: before Python 3.12 a ``wait_for`` whose time runs out as a chunk
+        arrives can lose its cancellation (bpo-42130), and a body trickled a byte at a time
+        was then read for as long as it lasted.
+        """
+        loop = asyncio.get_running_loop()
         body = bytearray()
         while len(body) <= self.max_body:
-            message = await receive()
+            left = deadline - loop.time()
+            if left <= 0:
+                raise BodyTimeout("the deadline passed")
+            message = await asyncio.wait_for(receive(), left)
             if message["type"] == "http.disconnect":
                 raise BodyTimeout("the client went away")
             body += message.get("body", b"")
