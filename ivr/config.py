@@ -91,6 +91,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DIGITS": 32,
     "MAX_CONTENT_LENGTH": 64 * 1024,  # Flask's; a larger request body gets 413 (ivr.web.limits)
     "COMPLAINT_REPLY_HOURS": 48,
+    # a caller whose number called this many hours back about a need that went to a queue
+    # or a ticket is offered the way back to it after the language (0: never)
+    "RETURNING_HOURS": 72,
     "TRAFFIC": None,  # the centre's week (default: the shipped ivr/data/traffic.yaml)
     # above this expected wait the caller is offered a callback (the articles: ~20 minutes)
     "WAIT_THRESHOLD_S": 20 * 60,
@@ -350,6 +353,10 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None, *,
     for name in _FLAGS:
         if not isinstance(config.get(name), bool):
             problems.append(f"{named(name)} must be true or false, not {config.get(name)!r}")
+    returning = config.get("RETURNING_HOURS")
+    if not isinstance(returning, int) or isinstance(returning, bool) or returning < 0:
+        problems.append(f"{named('RETURNING_HOURS')} must be a number of hours (0 or more; 0 "
+                        f"offers no caller the way back to their last need), not {returning!r}")
     proxies = config.get("TRUSTED_PROXIES")
     if not isinstance(proxies, int) or isinstance(proxies, bool) or proxies < 0:
         problems.append(f"{named('TRUSTED_PROXIES')} must be the number of reverse proxies in "

@@ -24,6 +24,7 @@ from ivr.menu import Menu, load_validated
 from ivr.menu.version import takes_b, tree_version
 from ivr.phone import callable_number
 from ivr.queue.advice import Centre
+from ivr.records.known import KnownCallers
 from ivr.records.lockouts import LockoutPolicy, StoreLockouts
 from ivr.records.notices import active as active_notices
 from ivr.records.store import Store, StoredCall
@@ -54,6 +55,8 @@ class Hotline:
     settings: Mapping[str, Any]
     #: the console's users and the agents' roster
     users: Users
+    #: what a caller's number called about lately (a keyed hash of it, never the number)
+    known: KnownCallers
     #: the tree every call runs on, and the A/B trial's second tree with its share
     tree: Tree
     tree_b: Tree | None = None
@@ -91,8 +94,9 @@ class Hotline:
             alert_window_s=settings["LOCKOUT_ALERT_WINDOW_S"])
         lockouts = StoreLockouts(store, settings["SECRET_KEY"], policy)
         lockouts.record_key(datetime.now(UTC))  # which key support's commands must have
+        known = KnownCallers(store, settings["SECRET_KEY"], settings["RETURNING_HOURS"])
         return cls(catalog, store, wallet, lockouts, centre, settings,
-                   Users(store, settings["PIN_HASH_N"]), tree, tree_b,
+                   Users(store, settings["PIN_HASH_N"]), known, tree, tree_b,
                    float(settings.get("MENU_B_SHARE") or 0) if tree_b else 0.0)
 
     def tree_for(self, call_sid: str, version: str | None = None) -> Tree:
@@ -133,7 +137,8 @@ class Hotline:
                         callbacks_per_day=self.settings["CALLBACKS_PER_DAY"],
                         lookups_per_call=self.settings["LOOKUPS_PER_CALL"],
                         listens=self.listens,
-                        notices=active_notices(self.store, now) if notices else ())
+                        notices=active_notices(self.store, now) if notices else (),
+                        history=self.known)
 
     def now(self) -> datetime:
         """The hotline's clock: the real one, or ``CLOCK`` (a callable) for replays."""
@@ -157,9 +162,12 @@ class Hotline:
         fresh = CallState(sid, event.from_number, event.to_number,
                           lang=self.catalog.default_lang, turn=1)
         tree = self.tree_for(sid, stored.version if stored else None)
+        caller_key = None
         if stored is None:
             state = fresh
-            turn = Turn(lambda: self.store.begin_call(fresh, now, tree.version, tree.file))
+            caller_key = self.known.key(event.from_number)
+            turn = Turn(lambda: self.store.begin_call(fresh, now, tree.version, tree.file,
+                                                      caller_key))
         elif stored.ended or (event.kind == "start" and stored.state is not None):
             return self._again(stored, now)
         elif stored.state is not None and event.turn != stored.turn:
@@ -172,7 +180,8 @@ class Hotline:
         except LostTurn:  # a concurrent request of the call took it
             return self._again(self.store.load_call(sid, now), now)
         kept = self.store.save_step(result, now, event.node or "(start)", claimed=turn.taken,
-                                    version=tree.version, menu_file=tree.file)
+                                    version=tree.version, menu_file=tree.file,
+                                    caller_key=caller_key)
         if not kept and not turn.taken:
             return self._again(self.store.load_call(sid, now), now)
         return result

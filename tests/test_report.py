@@ -218,12 +218,14 @@ def test_simulated_calls_are_reported(runner: CliRunner, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IVR_PIN_HASH_N", "16")
     db = tmp_path / "sim.db"
+    # three callers (one number calling again would be offered its last need)
     presses = [("en-US", "1 1 10000001# 246810 0 1 20261120 200#"),  # to payments
                ("en-US", "1 1 10000001# 246810 h"),  # hears the top-up status, hangs up
                ("zh-CN", "4 h")]  # hangs up at the complaints menu
-    for lang, keys in presses:
+    for n, (lang, keys) in enumerate(presses):
         result = runner.invoke(cli, ["call", "--db", str(db), "--lang", lang, "--press", keys,
-                                     "--at", "2026-11-25T09:30"], catch_exceptions=False)
+                                     "--from", f"+861370000000{n}", "--at",
+                                     "2026-11-25T09:30"], catch_exceptions=False)
         assert result.exit_code == 0, result.output
     report = build(db)
     assert report["calls"] == 3

@@ -45,7 +45,10 @@ def _logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """An app database holding the calls above, as the app logged them."""
     logging.getLogger("ivr").setLevel(logging.ERROR)
     database = tmp_path_factory.mktemp("log") / "ivr.db"
-    with sandbox(settings={"DATABASE": str(database)}) as target:
+    # one stranger's many calls would be offered the way back to the last one's need
+    # (ivr.records.known): these calls are scripted without it; a replay of one offered it
+    # is test_a_call_offered_its_last_need_is_offered_it_again
+    with sandbox(settings={"DATABASE": str(database), "RETURNING_HOURS": 0}) as target:
         assert target.quiet_at is not None
         target.set_clock(target.quiet_at)
         today = target.quiet_at.astimezone(target.zone).date()

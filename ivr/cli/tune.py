@@ -3,7 +3,8 @@ order that saves the most time (``--suggest``).
 
 Thin: read the tree(s), the catalog and the mix (``--mix`` file, the shipped example, or
 learnt from ``--db``), call ``ivr.tuning.whatif`` / ``ivr.tuning.suggest``, print text
-or ``--json``. ``--notice ID --answers SHARE`` predicts what an incident notice saves.
+or ``--json``. ``--notice ID --answers SHARE`` predicts what an incident notice saves,
+``--repeat-callers SHARE`` what the known caller's shortcut saves the callers who call again.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ from ivr.tuning.whatif import (
     Check,
     Comparison,
     NoticeEffect,
+    ReturningEffect,
     Setting,
     check_suggestion,
     compare_trees,
     notice_effect,
+    returning_effect,
 )
 
 MAX_CALLS = 10_000_000
@@ -81,11 +84,15 @@ MAX_CALLS = 10_000_000
 @click.option("--answers", type=Finite(0.0, 1.0), metavar="SHARE",
               help="With --notice: the share (0 to 1) of the callers who hear it that it "
                    "answers; they hang up once it is said.")
+@click.option("--repeat-callers", "repeat", type=Finite(0.0, 1.0), metavar="SHARE",
+              help="The share (0 to 1) of callers who called lately about the same need: "
+                   "the live tree without and with the known caller's shortcut.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Path | None,
                  db: Path | str | None, calls: int, seed: int, workers: int, suggest_order: bool,
                  output: Path | None, keys: str, prompts_dir: Path | None,
-                 notice_id: int | None, answers: float | None, as_json: bool) -> None:
+                 notice_id: int | None, answers: float | None, repeat: float | None,
+                 as_json: bool) -> None:
     """Predict what a tree does to the time to route before it goes live."""
     if mix_path and db:
         raise click.UsageError("give --mix or --db, not both")
@@ -95,6 +102,9 @@ def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Pa
     if notice_id is not None and (against_path or suggest_order):
         raise click.UsageError("--notice predicts one notice on the live tree: leave out "
                                "--against and --suggest")
+    if repeat is not None and (against_path or suggest_order or notice_id is not None):
+        raise click.UsageError("--repeat-callers predicts the shortcut on the live tree: leave "
+                               "out --against, --suggest and --notice")
     if suggest_order and not output:
         raise click.UsageError("--suggest needs -o FILE for the candidate tree")
     if output and not suggest_order:
@@ -126,6 +136,14 @@ def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Pa
                                       indent=2, ensure_ascii=False))
             else:
                 click.echo(_notice_text(effect, menu.source, mix, calls, seed, aht))
+            return
+        if repeat is not None:
+            returning = returning_effect(setting, routes, mix, repeat)
+            if as_json:
+                click.echo(json.dumps(_returning_json(returning, menu.source, mix, calls, seed),
+                                      indent=2, ensure_ascii=False))
+            else:
+                click.echo(_returning_text(returning, menu.source, mix, calls, seed))
             return
         if suggest_order:
             assert output is not None
@@ -226,6 +244,46 @@ def _notice_text(effect: NoticeEffect, source: str, mix: mix_file.Mix, calls: in
         hours = _hours(saved, queue, aht)
         load = f" ({hours:+,.1f} agent-hours at {aht[queue]:.0f} s)" if hours is not None else ""
         lines.append(f"  {queue:28}{before:>10,.0f}{after:>10,.0f}   {saved:+,.0f}{load}")
+    return "\n".join(lines)
+
+
+def _plain(value: float) -> float | None:
+    return round(value, 3) if math.isfinite(value) else None
+
+
+def _returning_json(effect: ReturningEffect, source: str, mix: mix_file.Mix, calls: int,
+                    seed: int) -> dict[str, Any]:
+    before, after, change = effect.known_ivr_s
+    return {"calls": calls, "seed": seed, "tree": source,
+            "mix": {"source": mix.source, **mix.to_json()},
+            "repeat_callers": effect.repeat, "known_callers": effect.known,
+            "known_ivr_s": {"without": _plain(before), "with": _plain(after),
+                            "difference": change.to_json()},
+            "without": effect.without.to_json(), "with": effect.with_shortcut.to_json(),
+            "difference": {k: d.to_json() for k, d in effect.difference.items()}}
+
+
+def _returning_text(effect: ReturningEffect, source: str, mix: mix_file.Mix, calls: int,
+                    seed: int) -> str:
+    a, b = effect.without, effect.with_shortcut
+    before, after, change = effect.known_ivr_s
+    lines = [f"{counted(calls, 'simulated call')} (seed {seed}) on {source}, mix {mix.source} "
+             f"({_per_day(mix.calls_per_day)})",
+             f"{100 * effect.repeat:.0f} % of the callers whose need names an issue called "
+             f"about it lately: {counted(effect.known, 'known caller')}, offered the way back "
+             "after the language",
+             f"{'':30}{'without':>10}{'with':>10}   with − without (95 % interval)",
+             f"{'their time in the IVR, mean':30}{_s(before):>10}{_s(after):>10}   "
+             f"{_signed(change, ' s')}"]
+    for label, field, fmt in (("routed", "routed", _pct), ("dropped", "dropped", _pct),
+                              ("time in the IVR, mean", "ivr_s_per_call", _s),
+                              ("IVR minutes per day", "ivr_minutes_per_day",
+                               lambda v: f"{v:,.0f}")):
+        row = f"{label:30}{fmt(getattr(a, field)):>10}{fmt(getattr(b, field)):>10}"
+        if field in DIFFS:
+            unit, scale, digits = DIFFS[field]
+            row += f"   {_signed(effect.difference[field], unit, scale, digits)}"
+        lines.append(row.rstrip())
     return "\n".join(lines)
 
 

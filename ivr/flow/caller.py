@@ -22,7 +22,7 @@ from ivr.flow import hours, notices, spoken
 from ivr.flow.call import Ask, CallEvent, CallState, Heard, LiveQueue, Step, Utterance
 from ivr.flow.services import Lock, QueueModel, Services, mask
 from ivr.flow.speech import YES_NO_HINTS, agrees, listener
-from ivr.menu.model import Kind, Menu, Node, Option, spoken_pieces, takes_speech
+from ivr.menu.model import Kind, Menu, Node, Option, spoken_pieces, takes_speech, topic_of
 from ivr.menu.phrases import family
 from ivr.phone import callable_number
 
@@ -215,6 +215,8 @@ class _Turn:
     def enter(self, node: Node) -> Step | str:
         """Speak a node on arrival: a Step when it waits or ends, else the next node id."""
         kind = node.kind
+        if node.id == self.menu.main and "returning" not in self.state.data:
+            self.offer_return()
         if kind is Kind.SAY:
             self.say(node.prompt or "")
             return node.next or self.menu.main
@@ -242,6 +244,10 @@ class _Turn:
     def reask(self, node: Node) -> Step:
         """Ask again what the node asks, without running its side effects again."""
         kind, state = node.kind, self.state
+        if state.substep == "returning":  # "Last time, you called about" + topic + keys
+            topic = self.menu.nodes[str(state.data["returning"])]
+            return self.ask(node, self.utter("returning_ask"), self.utter(topic.topic or ""),
+                            self.utter("returning_keys"), num_digits=1)
         if kind is Kind.MENU:
             words = self.menu_words(node) if node.spoken_options else \
                 self.utter_for(node, node.prompt or "")
@@ -388,6 +394,8 @@ class _Turn:
         digits = event.digits or ""
         self.logged = digits
         kind = node.kind
+        if self.state.substep == "returning":
+            return self.returning_choice(node, digits)
         if kind is Kind.MENU and self.listens(node):
             spoken_answer = self.by_voice(node, event)
             if spoken_answer is not None:
@@ -447,6 +455,46 @@ class _Turn:
             return self.goto(self.menu.main)
         self.chose("invalid")
         return self.fail(node, "invalid_choice")
+
+    # -- a known caller's shortcut (``ivr.records.known``) -------------------------------
+    def offer_return(self) -> None:
+        """At the main menu, once a call: a caller whose number called lately about a need
+        that went to a queue or a ticket is asked first whether they call about it again
+        (``substep`` ``returning``). A withheld number is never looked up."""
+        history, state = self.svc.history, self.state
+        past = history.last_need(state.from_number, state.call_sid, self.svc.now) \
+            if history is not None and callable_number(state.from_number) else None
+        topic = topic_of(self.menu, past.issue) if past else None
+        self.update(data={**state.data, "returning": topic.id if topic else ""})
+        if topic is not None:
+            self.update(substep="returning")
+
+    def returning_choice(self, node: Node, digits: str) -> Step:
+        """1: straight to the need's team; anything else, silence too: the menu itself."""
+        topic = self.menu.nodes.get(str(self.state.data.get("returning", "")))
+        self.update(substep="")
+        if digits[:1] == "1" and topic is not None:
+            self.chose("returning")
+            return self.return_to(topic)
+        self.chose("not_returning")
+        return self.reask(node)
+
+    def return_to(self, topic: Node) -> Step:
+        """The shortcut taken: straight to the queue the topic leads to (the topic itself
+        when it leads to none, as the fraud line's own verification), with the topic kept.
+
+        Being known by number verifies nothing (a caller ID can be spoofed, and the last
+        call's verification is not carried over): a topic that asks for verification
+        reaches its team marked unverified, as a caller who skips verification does, and
+        the agent verifies. A queue whose agents are away or switched off says so there.
+        """
+        target = self.menu.nodes[self.queue_after(topic.id) or topic.id]
+        data = self.state.data
+        if topic.verified and not self.state.verified and target is not topic:
+            data = {**data, "unverified": True}
+        self.update(issue=topic.issue or self.state.issue, data=data)
+        self.tell_notices(topic)  # its branch's notices: the caller skips its menus
+        return self.goto(target.id)
 
     # -- verification -----------------------------------------------------------------
     def after_verify(self, node: Node) -> str:

@@ -89,6 +89,21 @@ class Callbacks(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class PastNeed:
+    """What a caller's number last called about (``issue``, a node's ``issue:``), and when."""
+
+    issue: str
+    at: datetime
+
+
+class History(Protocol):
+    """The calls a number made lately (``ivr.records.known``), for the known caller's
+    shortcut: None for a withheld number, an unknown one, or one with no recent need."""
+
+    def last_need(self, number: str, call_sid: str, now: datetime) -> PastNeed | None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
     """What the flow needs from outside, passed in by the webhook layer."""
 
@@ -109,6 +124,8 @@ class Services:
     listens: frozenset[str] | None = None
     #: the incident notices active at ``now`` (``ivr.flow.notices``), as ops published them
     notices: tuple[Notice, ...] = ()
+    #: what a caller's number called about lately: offered as a shortcut after the language
+    history: History | None = None
 
 
 def mask(digits: str) -> str:

@@ -207,6 +207,13 @@ def agents_only(menu: Menu, node_id: str) -> Node | None:
     return None
 
 
+def topic_of(menu: Menu, issue: str) -> Node | None:
+    """The node that names ``issue`` to a caller: the first, in the order written, with
+    that ``issue`` and a ``topic`` (None when this tree has none: a need recorded on
+    another tree that is not offered back)."""
+    return next((n for n in menu.nodes.values() if n.issue == issue and n.topic), None)
+
+
 def self_services(menu: Menu) -> list[str]:
     """The self-service actions the tree offers, each once, in the order written."""
     return list(dict.fromkeys(n.action for n in menu.nodes.values()

@@ -54,6 +54,9 @@ FLOW_PROMPTS = (
     "fmt_time_range", "fmt_weekday_date",
     # an emergency switch's offer instead of the queue (ivr/flow/notices.py)
     "emergency_switched", "emergency_offer", "emergency_offer_withheld",
+    # a known caller's shortcut after the language (ivr.records.known): returning_ask +
+    # the topic of their last need + returning_keys
+    "returning_ask", "returning_keys",
     # agents closed: said before any effort, and no "for an agent" offered
     "closed_offer_withheld", "closed_self_service", "service_options_closed", "fmt_items",
     # the agents' end (ivr/flow/agent.py), and the caller an agent takes

@@ -78,6 +78,14 @@ def key_problem(db: Database, secret: str | None) -> str | None:
             "IVR_SECRET_KEY to the server's")
 
 
+def keyed(secret: bytes, kind: str, value: str) -> str:
+    """``kind:`` + a keyed hash of ``value``: stable for one SECRET_KEY, not reversible, and
+    no two kinds alike (the lockout book's accounts and callers, ``ivr.records.known``'s
+    numbers)."""
+    digest = hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256)
+    return f"{kind}:{digest.hexdigest()[:32]}"
+
+
 class StoreLockouts:
     """The lockout book in the store (``pin_attempts`` and ``pin_locks``), on either database."""
 
@@ -87,8 +95,7 @@ class StoreLockouts:
 
     def key(self, kind: str, value: str) -> str:
         """``a:``/``c:`` + a keyed hash of an account or a caller ID: stable, not reversible."""
-        digest = hmac.new(self._secret, f"{kind}:{value}".encode(), hashlib.sha256)
-        return f"{kind}:{digest.hexdigest()[:32]}"
+        return keyed(self._secret, kind, value)
 
     def _keys(self, account: str, caller: str) -> tuple[str, str]:
         return self.key("a", account), self.key("c", caller or "anonymous")

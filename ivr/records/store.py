@@ -129,19 +129,20 @@ class Store:
         return stored.state if stored else None
 
     def begin_call(self, state: CallState, now: datetime, version: str | None = None,
-                   menu_file: str | None = None) -> bool:
+                   menu_file: str | None = None, caller_key: str | None = None) -> bool:
         """Keep a new call at turn ``state.turn``, run on the tree ``version`` (read from
-        ``menu_file``); False when the CallSid is already known."""
+        ``menu_file``), its caller known by ``caller_key`` (``ivr.records.known``); False
+        when the CallSid is already known."""
         self._sweep(now)
         with self.tx() as db:
             return bool(db.execute(
                 "INSERT INTO calls (call_sid, from_number, to_number, started_at, updated_at, "
-                "status, lang, state, turn, menu_version, menu_file) "
-                "VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?) "
+                "status, lang, state, turn, menu_version, menu_file, caller_key) "
+                "VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (call_sid) DO NOTHING",
                 (state.call_sid, state.from_number, state.to_number, iso(now), iso(now),
                  state.lang, json.dumps(state.to_json()), state.turn, version,
-                 menu_file)).rowcount)
+                 menu_file, caller_key)).rowcount)
 
     def claim(self, call_sid: str, turn: int) -> bool:
         """Take the call's next turn if it is still at ``turn`` and not ended.
@@ -155,15 +156,17 @@ class Store:
                 (call_sid, turn)).rowcount)
 
     def save_step(self, step: Step, now: datetime, node: str, *, claimed: bool = True,
-                  version: str | None = None, menu_file: str | None = None) -> bool:
+                  version: str | None = None, menu_file: str | None = None,
+                  caller_key: str | None = None) -> bool:
         """Keep the call's new state and log the step (input masked by the flow); whether
         it was kept.
 
         ``claimed``: the step's turn was taken before it ran (``claim``, ``begin_call``),
         and it is kept only while the call is still at that turn. Otherwise the turn is
         taken here, in the same transaction: the step is kept only if the call is new (run
-        on the tree ``version`` from ``menu_file``), or still at the turn before the
-        state's and not ended. A step that lost its turn to a concurrent one is not kept.
+        on the tree ``version`` from ``menu_file``, its caller known by ``caller_key``), or
+        still at the turn before the state's and not ended. A step that lost its turn to a
+        concurrent one is not kept.
         """
         if not claimed and step.state.turn == 1:  # a new call, as begin_call does
             self._sweep(now)
@@ -179,7 +182,7 @@ class Store:
         call = (state.call_sid, state.from_number, state.to_number, at, at, state.lang,
                 state.node, int(state.verified), state.account[-4:] if state.account else None,
                 state.issue, state.queue, json.dumps(details), json.dumps(state.to_json()),
-                state.turn, version, menu_file)
+                state.turn, version, menu_file, caller_key)
         event = (state.call_sid, at, node, step.logged_input, " ".join(u.key for u in step.say),
                  outcome, step.choice, " ".join(step.walked), int(step.fell_back),
                  json.dumps(step.heard.to_json()) if step.heard else None,
@@ -188,8 +191,8 @@ class Store:
             kept = db.execute(
                 f"""INSERT INTO calls (call_sid, from_number, to_number, started_at, updated_at,
                        status, lang, node, verified, account_last4, issue, queue, details, state,
-                       turn, menu_version, menu_file)
-                   VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       turn, menu_version, menu_file, caller_key)
+                   VALUES (?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (call_sid) DO UPDATE SET updated_at=excluded.updated_at,
                        lang=excluded.lang, node=excluded.node, verified=excluded.verified,
                        account_last4=excluded.account_last4, issue=excluded.issue,

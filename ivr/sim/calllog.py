@@ -40,7 +40,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -418,6 +418,7 @@ def replay(
         target.set_clock(_when(call.steps[0].at))  # the hours and waits of that moment
     from_ = identity.phone if call.said("verify_callerid") else STRANGER
     _recreate_lockout(call, identity, target, from_)
+    _recreate_last_need(call, target, from_)
     caller = ReplayCaller(call, identity, target.menu.nodes if target.menu else (),
                           menu=target.menu)
     trace = target.call(caller, from_=from_, hold=hold, call_sid=None)
@@ -471,6 +472,29 @@ def _recreate_lockout(
     now = target.clock() if target.clock else datetime.now(UTC)  # inside the lockout window
     for _ in range(needed):
         hotline.lockouts.record_failure(identity.account, now, caller)
+
+
+def _recreate_last_need(call: RecordedCall, target: Target, caller: str) -> None:
+    """Give the replayed caller's number the call the original was known by: an hour
+    before, about the topic it was offered back (``ivr.records.known``), over, and in
+    that topic's queue. So the replay hears the same offer and answers it as it was."""
+    if not call.said("returning_ask"):
+        return
+    app = target.extensions.get("app")
+    if app is None:
+        log.warning("%s was offered its last need: it cannot be set up over HTTP",
+                    call.call_sid)
+        return
+    hotline = app.extensions["ivr"]
+    said = next(list(s.said) for s in call.steps if "returning_ask" in s.said)
+    at_topic = said.index("returning_ask") + 1
+    topic = said[at_topic] if at_topic < len(said) else ""
+    node = next((n for n in hotline.menu.nodes.values() if n.topic == topic and n.issue), None)
+    if node is None:
+        log.warning("%s was offered a topic this tree does not name (%s)", call.call_sid, topic)
+        return
+    at = (target.clock() if target.clock else datetime.now(UTC)) - timedelta(hours=1)
+    hotline.known.remember(caller, str(node.issue), at, f"{call.call_sid}-before")
 
 
 def _when(text: str) -> datetime:

@@ -57,10 +57,12 @@ CALLS = (
              "+14155550123", "2 3 1 112233 1"),
     DemoCall("A caller who cannot verify: three wrong PINs, then a person",
              "+8613700000000", "2 2 2 10000001# 111111 10000001# 222222 10000001# 333333"),
+    # three strangers: one number calling three times would be known the second time
+    # and offered the way back to its last need (ivr.records.known)
     DemoCall("A silent caller: Mandarin by default, then an agent after three time-outs",
-             "+8613700000000", "_ _ _ _"),
+             "+8613700000001", "_ _ _ _"),
     DemoCall("At the lunch peak: a long wait, the best times to call, then a callback",
-             "+8613700000000", "2 0 2 1", LUNCH, queue="general"),
+             "+8613700000002", "2 0 2 1", LUNCH, queue="general"),
 )
 
 INTRO = ("ivr demo: {n} scripted calls to the real app (signed webhooks, in this process), "
@@ -171,8 +173,11 @@ def call_moments(at: Moment | datetime | None, zone: ZoneInfo, now: datetime) ->
 def reset_demo_data(hotline: Any, topup_at: datetime) -> None:
     """Put the demo accounts back as the README lists them, as of the demo's moment: their
     state (a freeze undone), one top-up from ``topup_at`` still processing, and no failed
-    PINs or locks for them or for the demo's callers. Other accounts are not touched."""
+    PINs or locks for them or for the demo's callers, whose earlier calls are forgotten as
+    theirs (``ivr.records.known``: a second demo is not offered the first one's needs).
+    Other accounts are not touched."""
     wallet, lockouts, store = hotline.wallet, hotline.lockouts, hotline.store
+    callers = [k for k in (hotline.known.key(c.from_) for c in CALLS) if k]
     numbers = [number for number, *_ in DEMO_ACCOUNTS]
     with store.tx() as db:
         for number, _pin, _phone, status in DEMO_ACCOUNTS:
@@ -183,6 +188,8 @@ def reset_demo_data(hotline: Any, topup_at: datetime) -> None:
         db.execute(f"DELETE FROM pin_attempts WHERE account_key IN ({_marks(keys)}) "
                    f"OR caller_key IN ({_marks(keys)})", keys + keys)
         db.execute(f"DELETE FROM pin_locks WHERE key IN ({_marks(keys)})", keys)
+        db.execute(f"UPDATE calls SET caller_key=NULL WHERE caller_key IN ({_marks(callers)})",
+                   callers)
     wallet.add_transaction(TOPUP_ACCOUNT, "topup", TOPUP_AMOUNT, "processing", topup_at)
     log.debug("demo accounts reset; their top-up is from %s", topup_at.isoformat())
 

@@ -336,7 +336,9 @@ class _Snapshot:
     Everything a call can change goes back (accounts, lockouts, tickets, callbacks). With
     ``keep_records`` the call records (``RECORDS``) are kept: ``ivr replay --db`` leaves
     every call of the replay in the file for ``ivr report`` (a CallSid used twice is
-    then a replay of the first call, as with Twilio).
+    then a replay of the first call, as with Twilio); but who made them is forgotten
+    (``calls.caller_key``), so a scenario's caller is not known by another's calls
+    (``ivr.records.known``), as they are not locked out by them.
     """
 
     RECORDS = ("calls", "call_events")
@@ -362,6 +364,7 @@ class _Snapshot:
                 if kept:
                     marks = ", ".join("?" * len(kept[0]))
                     db.executemany(f"INSERT INTO {table} VALUES ({marks})", kept)
+            db.execute("UPDATE calls SET caller_key=NULL WHERE caller_key IS NOT NULL")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

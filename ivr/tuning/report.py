@@ -47,7 +47,10 @@ Definitions, each exact over the records:
   the step that said the notice on), else booked a ``callback``, else ``deflected`` (hung
   up without either, self-service included) or, not ended, ``in_progress``; they add up
   to ``heard``. With its ``scope`` and whether it was an ``emergency`` switch, where the
-  database still has it.
+  database still has it;
+- **returning**: known callers (``ivr.records.known``) ``offered`` the way back to their
+  last need after the language, those who ``taken`` it (pressed 1), and the median time
+  to queue from the answer of those (``to_queue_p50_s``).
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ class _Tally:
 
     __slots__ = ("calls", "node_calls", "entered", "choices", "hangups", "stays", "q_calls",
                  "to_queue", "outcomes", "contained", "verification", "paths", "fallback",
-                 "back", "backed", "arrivals", "speech", "notices")
+                 "back", "backed", "arrivals", "speech", "notices", "returning", "returned_s")
 
     def __init__(self) -> None:
         self.calls = 0
@@ -125,6 +128,9 @@ class _Tally:
         self.speech = SpeechTally()
         #: (notice id, what the call did after it: NOTICE_OUTCOMES or "queue:<name>")
         self.notices: Counter[tuple[int, str]] = Counter()
+        #: known callers offered the way back to their last need, and those who took it
+        self.returning: Counter[str] = Counter()
+        self.returned_s: list[int] = []  # their time to queue, from the answer
 
     def add(self, other: _Tally) -> None:
         self.calls += other.calls
@@ -132,8 +138,10 @@ class _Tally:
         self.backed += other.backed
         self.speech.add(other.speech)
         for name in ("node_calls", "entered", "choices", "hangups", "q_calls", "outcomes",
-                     "verification", "paths", "fallback", "back", "arrivals", "notices"):
+                     "verification", "paths", "fallback", "back", "arrivals", "notices",
+                     "returning"):
             getattr(self, name).update(getattr(other, name))
+        self.returned_s.extend(other.returned_s)
         for name in ("stays", "to_queue"):
             mine = getattr(self, name)
             for key, values in getattr(other, name).items():
@@ -275,7 +283,7 @@ def _booked(db: Database) -> set[str]:
 
 def _events(db: Database) -> Iterator[tuple[Any, ...]]:
     """(sid, at epoch s, node, outcome, choice, walked, fell_back, heard, notices, booked,
-    queue full, id),
+    queue full, offered the way back, id),
     grouped by call, in order: the work done in the database, only small values cross,
     ``EVENTS_PER_READ`` at a time (each read picks up after the last one's row, along
     the index on call_sid and id)."""
@@ -283,7 +291,8 @@ def _events(db: Database) -> Iterator[tuple[Any, ...]]:
                                            "fell_back": "0", "heard": "NULL",
                                            "notices": "NULL"})
     select = (f"SELECT call_sid, {db.epoch('at')}, node, outcome, {columns}, "
-              "said LIKE '%callback_booked%', said LIKE 'queue_full%', id FROM call_events")
+              "said LIKE '%callback_booked%', said LIKE 'queue_full%', "
+              "said LIKE '%returning_ask%', id FROM call_events")
     order = " ORDER BY call_sid, id LIMIT ?"
     after: tuple[Any, ...] = ()
     while True:
@@ -332,8 +341,10 @@ def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
     spoken: list[tuple[str, dict[str, Any]]] = []  # (menu, what a spoken answer matched)
     told: dict[int, int] = {}  # notice id -> the step that said it
     held: list[tuple[int, str]] = []  # (step, queue) of each enqueue
+    offered = False
     for step, (_, at, node, outcome, choice, walked, fell, said, notices, said_booked, full,
-               _) in enumerate(rows):
+               offer, _) in enumerate(rows):
+        offered = offered or bool(offer)
         outcome = outcome or ""
         for notice in (notices or "").split():
             told.setdefault(int(notice), step)
@@ -380,6 +391,14 @@ def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
     t.back.update(backs)
     t.backed += bool(backs)
     t.speech.count(spoken)
+    if offered:
+        t.returning["offered"] += 1
+        if "returning" in choices:
+            t.returning["taken"] += 1
+            first = next((at - call.started for _, at, _, o, *_ in rows
+                          if (o or "").startswith("enqueue:")), None)
+            if first is not None:
+                t.returned_s.append(first)
     for notice, step in told.items():
         queue = next((q for at_step, q in held if at_step >= step), None)
         t.notices[(notice, f"queue:{queue}" if queue else "callback" if booked
@@ -505,6 +524,8 @@ def _summary(t: _Tally, speech_menus: frozenset[str]) -> dict[str, Any]:
         },
         "speech": t.speech.summary(t.node_calls, speech_menus),
         "notices": _notices(t),
+        "returning": {"offered": t.returning["offered"], "taken": t.returning["taken"],
+                      "to_queue_p50_s": _median(t.returned_s)},
     }
 
 

@@ -130,6 +130,15 @@ def _notice_table(notices: dict[str, Any]) -> Table:
                   "callback", "hung up (deflected)", "in progress"), rows)
 
 
+def _returning_rows(returning: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """The known caller's shortcut in the summary, once it has been offered."""
+    if not returning or not returning["offered"]:
+        return []
+    return [("known callers offered the way back", returning["offered"]),
+            ("  took it (pressed 1)", returning["taken"]),
+            ("  their time to queue p50 s", _num(returning["to_queue_p50_s"]))]
+
+
 def _ordered(nodes: dict[str, Any], order: Sequence[str]) -> list[tuple[str, Any]]:
     """The nodes in the tree's order (``order``), then any the tree no longer has."""
     rank = {node: i for i, node in enumerate(order)}
@@ -144,6 +153,7 @@ def tables(report: dict[str, Any], order: Sequence[str] = ()) -> list[Table]:
                ("contained", report["containment"]["calls"]),
                ("containment rate", _pct(report["containment"]["rate"])),
                *((f"verification {k}", v) for k, v in verification.items()),
+               *_returning_rows(report.get("returning")),
                ("misroutes: reached a queue through the fallback", misroutes["fallback"]["calls"]),
                *((f"  fallback into {q}", n) for q, n in misroutes["fallback"]["queues"].items()),
                ("misroutes: went back (9) from a sub-menu", misroutes["back"]["calls"]),

@@ -22,7 +22,7 @@ from typing import Any
 
 from ivr.flow.notices import Notice
 from ivr.flow.prompts import Catalog
-from ivr.flow.services import Lock, Services, Ticket, Topup
+from ivr.flow.services import Lock, PastNeed, Services, Ticket, Topup
 
 ACCOUNT = "10000001"
 PIN = "123456"
@@ -37,11 +37,22 @@ DATE_ENTRY = "20261120"
 AMOUNT_ENTRY = "100#"
 
 
+#: the numbers of known callers (``ivr tune --repeat-callers``): this prefix, registered to
+#: the account or not, then the index of their last need's issue in ``SimHistory.issues``
+KNOWN_REGISTERED, KNOWN_UNREGISTERED = "+861370000", "+861360000"
+
+
+def known_phone(registered: bool, issue: int) -> str:
+    """The number of a known caller whose last need was issue number ``issue``."""
+    return f"{KNOWN_REGISTERED if registered else KNOWN_UNREGISTERED}{issue:04d}"
+
+
 class SimWallet:
-    """One active account, registered to ``REGISTERED``, with a top-up still processing."""
+    """One active account, registered to ``REGISTERED`` (and the known callers' registered
+    numbers), with a top-up still processing."""
 
     def account_for_phone(self, phone: str) -> str | None:
-        return ACCOUNT if phone == REGISTERED else None
+        return ACCOUNT if phone == REGISTERED or phone.startswith(KNOWN_REGISTERED) else None
 
     def status(self, account: str) -> str | None:
         return "active" if account == ACCOUNT else None
@@ -80,8 +91,23 @@ class SimLockouts:
         return None
 
 
-def services(catalog: Catalog, notices: tuple[Notice, ...] = ()) -> Services:
+class SimHistory:
+    """A known caller's last need, read from their number (``known_phone``): the day
+    before, whatever the window."""
+
+    def __init__(self, issues: tuple[str, ...]) -> None:
+        self.issues = issues
+
+    def last_need(self, number: str, call_sid: str, now: datetime) -> PastNeed | None:
+        if not number.startswith((KNOWN_REGISTERED, KNOWN_UNREGISTERED)):
+            return None
+        return PastNeed(self.issues[int(number[-4:])], now - timedelta(days=1))
+
+
+def services(catalog: Catalog, notices: tuple[Notice, ...] = (),
+             issues: tuple[str, ...] = ()) -> Services:
     """The services a simulated call runs against (see the module docstring), with the
-    incident ``notices`` of a what-if (``ivr tune --notice``) active throughout."""
+    incident ``notices`` of a what-if (``ivr tune --notice``) active throughout, and the
+    known callers' ``issues`` (``ivr tune --repeat-callers``)."""
     return Services(SimWallet(), SimLockouts(), catalog, NOW, queues=None, callbacks=None,
-                    notices=notices)
+                    notices=notices, history=SimHistory(issues) if issues else None)

@@ -36,6 +36,11 @@ call would, and the ``answers`` share of the callers who hear one (drawn apart f
 own stream, as speakers are) hang up once it has been said: *deflected*. A caller offered
 a callback instead of a queue that an emergency switch turned off takes it: *callback*.
 
+With known callers (``ivr tune --repeat-callers``; ``ivr.records.known``), the ``repeat``
+share of the callers whose target names an issue (self-service aside) called about it the
+day before (drawn apart from their own stream, as speakers are): the flow offers them the
+way back to it after the language, and they press 1 once the offer has been said.
+
 Time is the sum of what they hear (``ivr.tuning.clock``) and their key presses (or their
 sentence, said at the caller's speaking rate, and the pause that ends it), plus the
 Gather's time-out where they wait for it. A call ends *routed* (enqueued in the target's
@@ -62,7 +67,7 @@ from ivr.flow.notices import NOTICE_KEY, Notice
 from ivr.flow.prompts import Catalog
 from ivr.flow.services import Services
 from ivr.flow.speech import joiner
-from ivr.menu.model import Kind, Menu, Node, Option
+from ivr.menu.model import Kind, Menu, Node, Option, topic_of
 from ivr.tuning import simbackend as sim
 from ivr.tuning.clock import AUTO_SPEECH_END_S, KEY_S, RECORD_S, Durations
 from ivr.tuning.mix import Mix, draw
@@ -82,6 +87,8 @@ INVITATIONS = ("speech_intro", "speech_reask")
 _MASK64 = (1 << 64) - 1
 #: whether a notice answers a caller is drawn apart from whether they speak
 _NOTICE_SALT = 0x5EED_0F_2022
+#: and whether they called lately about the same need apart from both
+_KNOWN_SALT = 0x5EED_0F_2026
 
 #: (outcome, seconds to route (None: not routed), seconds in the IVR, contained in
 #: self-service, spoke at a speech menu, the queue it was enqueued in, heard a notice);
@@ -105,6 +112,9 @@ class Caller:
     speaks: bool = False
     #: in [0, 1): a notice they hear answers them when this is under its ``answers`` share
     settled: float = 1.0
+    #: in [0, 1): they called lately about the same need (a known caller, offered the way
+    #: back to it) when this is under the run's ``repeat`` share
+    known: float = 1.0
 
 
 def caller(mix: Mix, rng: random.Random, index: int, seed: int = 0) -> Caller:
@@ -119,7 +129,8 @@ def caller(mix: Mix, rng: random.Random, index: int, seed: int = 0) -> Caller:
     share = mix.speaks(lang)
     speaks = share > 0 and _unit((seed << 40) | index) < share
     settled = _unit(((seed << 40) | index) ^ _NOTICE_SALT)
-    return Caller(index, lang, target, kind, patience, phone, speaks, settled)
+    known = _unit(((seed << 40) | index) ^ _KNOWN_SALT)
+    return Caller(index, lang, target, kind, patience, phone, speaks, settled, known)
 
 
 def _unit(x: int) -> float:
@@ -191,6 +202,8 @@ class Tree:
     #: the incident notices the flow says, and the share of their hearers they answer
     notices: tuple[Notice, ...] = ()
     answers: float = 0.0
+    #: the share of callers who called lately about the same need (``known_issue``)
+    repeat: float = 0.0
     routes: Routes = field(init=False)
     services: Services = field(init=False)
     roots: dict[str, _Turn] = field(init=False, default_factory=dict)
@@ -201,11 +214,17 @@ class Tree:
     fallback_option: dict[str, Option | None] = field(init=False, default_factory=dict)
     #: per (speech menu, target, language): what a speaker says there (None: nothing)
     sentences: dict[tuple[str, str, str], str | None] = field(init=False, default_factory=dict)
+    #: per target a known caller may have called about, its issue's index in ``issues``
+    known_issue: dict[str, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.routes = build(self.menu)
-        self.services = sim.services(self.catalog, self.notices)
         nodes = self.menu.nodes.values()
+        issues = sorted({n.issue for n in nodes if n.issue and topic_of(self.menu, n.issue)})
+        self.known_issue = {n.id: issues.index(n.issue) for n in nodes if n.issue in issues
+                            and n.kind is not Kind.SERVICE}
+        self.services = sim.services(self.catalog, self.notices,
+                                     tuple(issues) if self.repeat > 0 else ())
         self.service_targets = {n.id for n in nodes if n.kind is Kind.SERVICE}
         menus = [n for n in nodes if n.kind is Kind.MENU]
         self.language_menus = {n.id for n in menus if any(o.lang for o in n.options)}
@@ -247,9 +266,18 @@ class Tree:
             self.sentences[key] = joiner(lang).join(phrase.split()) if phrase else None
         return self.sentences[key]
 
+    def is_known(self, who: Caller) -> bool:
+        """Whether ``who`` called lately about the need they call about now: a share of
+        the callers whose target names an issue (self-service aside, which they would
+        have heard last time), offered the way back to it after the language."""
+        return who.known < self.repeat and who.target in self.known_issue
+
     def call(self, who: Caller, rng: random.Random, wrong_key: float) -> Result:
         """One whole call of ``who`` (``rng``: the rest of their stream)."""
-        turn = self._start(who.phone)
+        phone = who.phone
+        if self.is_known(who):
+            phone = sim.known_phone(phone == sim.REGISTERED, self.known_issue[who.target])
+        turn = self._start(phone)
         target, patience = who.target, who.patience_s
         want_queue = self.routes.queue.get(target)
         self_service = target in self.service_targets
@@ -316,6 +344,8 @@ class Tree:
         kind, heard = node.kind, turn.say_s
         if kind is Kind.MENU and turn.step.state.substep == "confirm":
             return "1", heard  # the match of what they said, confirmed
+        if turn.step.state.substep == "returning":  # offered their own last need: 1
+            return "1", heard
         if kind is Kind.MENU:
             return self._choose(who, turn, node, rng, wrong_key, pressed_at_once)
         if kind is Kind.VERIFY:
@@ -381,11 +411,12 @@ class Spec:
     speech_end_s: float = AUTO_SPEECH_END_S
     notices: tuple[Notice, ...] = ()
     answers: float = 0.0
+    repeat: float = 0.0
 
     def tree(self) -> Tree:
         return Tree(self.menu, self.catalog,
                     Durations(self.audio_dir, self.voices, self.speech_end_s), self.memory,
-                    self.memo, self.notices, self.answers)
+                    self.memo, self.notices, self.answers, self.repeat)
 
 
 def run_chunk(specs: tuple[Spec, ...], mix: Mix, seed: int, start: int, stop: int

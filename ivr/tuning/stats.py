@@ -101,6 +101,11 @@ def queue_calls(results: list[Result], calls_per_day: float) -> dict[str, float]
     return {q: n * calls_per_day / len(results) for q, n in sorted(taken.items())}
 
 
+def paired(a: list[float], b: list[float]) -> Difference:
+    """b − a over the same callers, mean and 95 % interval."""
+    return _paired(np.array(a, dtype=float), np.array(b, dtype=float))
+
+
 def _paired(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> Difference:
     d = (b - a) * scale
     if d.size == 0:

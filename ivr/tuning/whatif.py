@@ -149,3 +149,44 @@ def notice_effect(setting: Setting, routes: Routes, mix: Mix, notice: Notice,
     return NoticeEffect(notice, answers, stats.summarise(without, per_day),
                         stats.summarise(with_notice, per_day),
                         stats.compare(without, with_notice, per_day), queues)
+
+
+@dataclass(frozen=True, slots=True)
+class ReturningEffect:
+    """The live tree without and with the known caller's shortcut, under the same callers:
+    ``repeat`` of those whose need names an issue called about it lately and are offered
+    the way back to it after the language."""
+
+    repeat: float
+    #: the callers offered the way back (of ``without.calls``)
+    known: int
+    without: stats.Summary
+    with_shortcut: stats.Summary
+    #: with − without, over all the callers
+    difference: dict[str, stats.Difference]
+    #: the known callers' own time in the IVR, mean: without, with, and the paired change
+    known_ivr_s: tuple[float, float, stats.Difference]
+
+
+def returning_effect(setting: Setting, routes: Routes, mix: Mix,
+                     repeat: float) -> ReturningEffect:
+    """Simulate the live tree with nobody known and with ``repeat`` (0 to 1) of the callers
+    known by their number, offered their last need and taking it."""
+    (plain,) = _specs(setting, routes, mix, routes.menu)
+    known_spec = replace(plain, repeat=repeat)
+    without, with_shortcut = simulate.run((plain, known_spec), mix, setting.calls,
+                                          setting.seed, setting.workers)
+    tree = known_spec.tree()
+    known = [tree.is_known(simulate.caller(mix, simulate.stream(setting.seed, i), i,
+                                           setting.seed)) for i in range(setting.calls)]
+    before = [r[2] for r, k in zip(without, known, strict=True) if k]
+    after = [r[2] for r, k in zip(with_shortcut, known, strict=True) if k]
+    per_day = mix.calls_per_day
+    return ReturningEffect(
+        repeat, len(before), stats.summarise(without, per_day),
+        stats.summarise(with_shortcut, per_day), stats.compare(without, with_shortcut, per_day),
+        (_mean(before), _mean(after), stats.paired(before, after)))
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan

@@ -186,6 +186,14 @@ def _ticket_team(db: Database, tx: Tx) -> None:
     tx.execute("ALTER TABLE tickets ADD COLUMN team TEXT NOT NULL DEFAULT 'complaints'")
 
 
+def _caller_key(db: Database, tx: Tx) -> None:
+    # a keyed hash of the caller's number (ivr.records.known), so a caller who calls again
+    # is found by it; a withheld number has none. The calls before it have none either:
+    # they are not offered the shortcut, which is the safe side
+    tx.execute("ALTER TABLE calls ADD COLUMN caller_key TEXT")
+    tx.execute("CREATE INDEX calls_caller ON calls (caller_key, started_at)")
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -209,6 +217,8 @@ MIGRATIONS = (
                  "the ones a step said", _notices),
     Migration(8, "tickets.team: a ticket belongs to its team, not to the queue its call "
                  "ended in", _ticket_team),
+    Migration(9, "calls.caller_key: a keyed hash of the caller's number, to offer a caller "
+                 "who calls again the way back to their last need", _caller_key),
 )
 LATEST = MIGRATIONS[-1].number
 
