@@ -178,3 +178,31 @@ def test_when_only_the_team_is_closed_the_caller_hears_it_before_verifying(setti
     assert call_.queue == "general"
     record = app.extensions["ivr"].store.call(call_.sid)
     assert (record["issue"], record["verified"]) == ("payment", False)
+
+
+# -- no hand-off to a team that answers no one ---------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en-US"])
+def test_at_23_three_wrong_keys_are_not_told_put_through_before_closed(settings, lang):
+    """Three wrong keys end in the agents' queue: at night the caller hears why, then that
+    the line is closed, never "let me put you through to an agent" first."""
+    app, night = call(NIGHT, settings, "7", "7", "7", lang=lang)
+    said = night.heard
+    assert text(app, "too_many_failures", lang) not in said
+    closed_at = next(i for i, t in enumerate(said) if t.startswith(
+        text(app, "queue_closed", lang, opens="", hours="")[:6]))
+    assert said[closed_at - 1] == text(app, "too_many_failures_closed", lang)
+    app, day = call(MORNING, settings, "7", "7", "7", lang=lang)
+    assert text(app, "too_many_failures", lang) in day.heard and day.queue == "general"
+
+
+def test_at_23_a_frozen_account_is_told_so_without_a_hand_off(settings):
+    """Self-service verifies at night (the top-up status); a frozen account is handed to
+    account security, which is closed: the freeze is told, then the hours."""
+    frozen = "+8613900139000"  # 10000002, PIN 135790, frozen
+    app, night = call(NIGHT, settings, "1", "1", "1", "135790", from_number=frozen)
+    assert text(app, "verify_frozen_closed") in night.heard
+    assert text(app, "verify_frozen") not in night.heard
+    assert night.said("This line is closed now")
+    app, day = call(MORNING, settings, "1", "1", "1", "135790", from_number=frozen)
+    assert text(app, "verify_frozen") in day.heard and day.queue == "account-security"

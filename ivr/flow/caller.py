@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 #: CallState's fields in order, for ``_Turn.update``
 _STATE_FIELDS = tuple(f.name for f in fields(CallState))
 MAX_HOPS = 50  # a walk through more nodes than this without input is a loop in the tree
+#: the prompts ending in a hand-off ("let me put you through to ..."), and their words
+#: without it, said when that team answers no one now (``_Turn.handing_over``)
+HANDOVERS = {key: f"{key}_closed" for key in (
+    "too_many_failures", "apology", "verify_locked", "verify_locked_support", "verify_frozen",
+    "complaint_lookups_limit")}
 #: the shortest time scale of a wait estimate: below it a wait told as "under a minute"
 #: would give way to the live queue at the first second of holding
 MIN_HORIZON_S = 60.0
@@ -145,8 +150,22 @@ class _Turn:
     def announce(self, key: str, target: str) -> None:
         """Say a hand-off ("let me put you through to ...") that names ``target``'s team, so
         that node does not announce the same hand-off again."""
-        self.say(key)
+        self.say(self.handing_over(key, target))
         self.update(data={**self.state.data, "announced": target})
+
+    def handing_over(self, key: str, target: str) -> str:
+        """``key``, a reason and "let me put you through to ...", or, when no one of that
+        team answers now (away, or switched off), its ``_closed`` words: the reason alone,
+        since the queue says at once that it is closed and what the caller can do, and a
+        hand-off before "this line is closed" is one the caller never gets."""
+        queue = self.menu.nodes.get(self.queue_after(target) or "")
+        if queue is None or not HANDOVERS.get(key):
+            return key
+        name = queue.queue or "general"
+        if hours.shut(self.menu, self.svc.queues, name, self.svc.now) or \
+                notices.switch_for(self.svc.notices, name) is not None:
+            return HANDOVERS[key]
+        return key
 
     def done(self, **answer: Any) -> Step:
         return Step(self.state, tuple(self.said), logged_input=self.logged,
@@ -209,7 +228,7 @@ class _Turn:
         if target == self.menu.fallback:  # "let me put you through to an agent": that one
             self.announce(prompt, target)
         else:  # another team, whose own words say which
-            self.say(prompt)
+            self.say(self.handing_over(prompt, target))
         return self.goto(target)
 
     def enter(self, node: Node) -> Step | str:
@@ -581,7 +600,7 @@ class _Turn:
     def locked_out(self, node: Node, prompt: str, **values: Any) -> Step:
         """Locked or frozen: say so and hand over to account security (``on_locked``)."""
         target = node.on_locked or self.menu.fallback
-        self.say(prompt, **values)
+        self.say(self.handing_over(prompt, target), **values)
         if node.id == self.menu.verify:  # the gate's words name the team it hands over to
             self.update(data={**self.state.data, "announced": target})
         return self.goto(target)

@@ -27,6 +27,7 @@ GIVEN: dict[str, frozenset[str]] = {
         "topup_failed": {"amount", "date"},
         "topup_processing": {"amount", "date"},
         "verify_locked": {"duration"},
+        "verify_locked_closed": {"duration"},
         "wait_estimate": {"wait"},
         # the agents' end (ivr/flow/agent.py)
         "agent_waiting": {"count", "wait"},

@@ -54,6 +54,10 @@ FLOW_PROMPTS = (
     "fmt_time_range", "fmt_weekday_date",
     # an emergency switch's offer instead of the queue (ivr/flow/notices.py)
     "emergency_switched", "emergency_offer", "emergency_offer_withheld",
+    # a hand-off's reason without "let me put you through" while that team is closed
+    # (ivr.flow.caller.HANDOVERS)
+    "too_many_failures_closed", "apology_closed", "verify_locked_closed",
+    "verify_locked_support_closed", "verify_frozen_closed", "complaint_lookups_limit_closed",
     # a known caller's shortcut after the language (ivr.records.known): returning_ask +
     # the topic of their last need + returning_keys
     "returning_ask", "returning_keys",
