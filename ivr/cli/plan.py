@@ -147,7 +147,7 @@ def plan_command(day: datetime | None, days: int, scale: float, interval_min: st
                       callback_take, retry, retry_delay_min * 60.0)
         setup = scenario.build(traffic, mix, spec, chosen, scale=scale, rules=rules,
                                handle=(handle, handle_cv), patience=(patience, patience_cv),
-                               plan=plan, seed=seed)
+                               plan=plan)
     seeds = tuple(range(seed, seed + runs))
     proposal: Proposal | None = None
     if staff_target:

@@ -105,7 +105,7 @@ def text(figures: Figures, about: About, proposal: Proposal | None = None) -> st
 
 def staffing_text(p: Proposal) -> list[str]:
     met, total = p.intervals_met()
-    lines = [f"staffing for {p.target} (service level pooled over seeds "
+    lines = [f"staffing for {p.target} (met with 90 % confidence over seeds "
              f"{', '.join(map(str, p.seeds))}; {p.rounds} rounds"
              f"{'' if p.converged else ', stopped before every interval met it'})",
              f"confirmed on fresh seeds {', '.join(map(str, p.fresh))}: {met} of {total} "
