@@ -110,6 +110,20 @@ def test_the_queue_alone_is_erlang_a_within_its_99_percent_intervals(load):
     assert _estimate([b["offered"] / (BATCH_H * 3600) for b in batches]).covers(rate)
 
 
+def test_the_wait_told_is_the_flows_live_estimate():
+    """Over the threshold a callback is offered on the wait the flow would say: the live
+    estimate with the callers ahead (``ivr.queue.erlang.live_wait_s``), at each
+    interval's agents."""
+    setup = QueueSetup("q", Duration("exponential", 300.0), Duration("exponential", 900.0),
+                       (4, 2), (True, True))
+    queue = centre._Queue(setup, Rules(interval_s=1800.0), random.Random(0))
+    for ahead in (0, 3, 40, 7):
+        queue.waiting = [10_000.0] * ahead
+        for t, agents in ((0.0, 4), (1800.0, 2)):
+            assert queue.told_s(t) == pytest.approx(
+                erlang.live_wait_s(ahead, agents, 300.0, 900.0), rel=1e-12)
+
+
 def test_lognormal_durations_keep_their_mean_and_spread():
     draw = Duration("lognormal", 300.0, 0.5).sampler(random.Random(1))
     values = [draw() for _ in range(40_000)]

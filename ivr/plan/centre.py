@@ -8,10 +8,11 @@ hang up in the queue call again after a delay, and walk the tree again.
 No event calendar for the agents: in a FIFO queue whose abandoners take no agent, when a
 caller is answered depends only on the callers before them, so each caller is settled
 when they arrive: the earliest moment an agent is free and on shift (an agent finishes
-the call in hand when their shift ends). Only calls (first and retried) and their
-arrivals at a queue are events, in one heap. With constant rates, exponential handle
-times and patience this is the M/M/n+M queue, Erlang A (``tests/test_plan.py`` holds it
-to ``ivr.queue.erlang``). Pure: randomness only from the given seed.
+the call in hand when their shift ends). Only calls are events: the day's calls in time
+order, and a heap of what they lead to (arrivals at a queue, callers trying again). With
+constant rates, exponential handle times and patience this is the M/M/n+M queue, Erlang
+A (``tests/test_plan.py`` holds it to ``ivr.queue.erlang``). Pure: randomness only from
+the given seed.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
-
-from ivr.queue.erlang import live_wait_s
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +164,7 @@ class _Queue:
             self.on_from.append(row)
         self.waiting: list[float] = []  # when those queued leave it (answered or gone)
         self.callbacks: deque[float] = deque()
+        self.live_sums: dict[int, list[float]] = {}
         self.tally = Tally.empty(setup.agents)
 
     def interval(self, t: float) -> int:
@@ -226,15 +226,19 @@ class _Queue:
         agents = self.agents[self.interval(t)]
         if agents == 0:
             return math.inf
-        ahead, threshold = len(waiting), self.rules.wait_threshold_s
-        # bounds first: each of the ahead + 1 steps takes between 1/(n mu + k theta) and
-        # 1/(n mu), and most callers are far on one side of the threshold
-        rate = agents / self.aht_s
-        if (ahead + 1) / rate <= threshold:
-            return (ahead + 1) / rate
-        if (ahead + 1) / (rate + ahead / self.patience_s) > threshold:
-            return (ahead + 1) / (rate + ahead / self.patience_s)
-        return live_wait_s(ahead, agents, self.aht_s, self.patience_s)
+        ahead = len(waiting)
+        # live_wait_s sums 1/(n mu + j theta) for j = 0..ahead: kept per n as running
+        # sums, since a busy queue asks it for every caller
+        sums = self.live_sums.get(agents)
+        if sums is None:
+            sums = self.live_sums[agents] = []
+        if len(sums) <= ahead:
+            rate, theta = agents / self.aht_s, 1.0 / self.patience_s
+            total = sums[-1] if sums else 0.0
+            for j in range(len(sums), ahead + 1):
+                total += 1.0 / (rate + j * theta)
+                sums.append(total)
+        return sums[ahead]
 
     def arrive(self, t: float, retrial: bool) -> float | None:
         """A caller reaches the queue at ``t``; when they hang up (None: they do not)."""
@@ -283,21 +287,29 @@ def run(calls: Sequence[Call], walker: Walker, queues: Mapping[str, QueueSetup],
     intervals = len(next(iter(queues.values())).agents) if queues else 1
     state = {name: _Queue(setup, rules, rng) for name, setup in queues.items()}
     hotline = {key: [0] * intervals for key in HOTLINE}
-    # (time, order, queue (None: a call to the hotline), class, retrial)
-    events: list[tuple[float, int, str | None, int, bool]] = [
-        (t, n, None, klass, False) for n, (t, klass) in enumerate(calls)]
-    heapq.heapify(events)
-    order = len(events)
+    # the calls in time order, and a heap of what they lead to: (time, order, queue
+    # (None: a call to the hotline, a caller trying again), class, retrial)
+    ordered = sorted(calls)
+    events: list[tuple[float, int, str | None, int, bool]] = []
+    order, next_call, count = 0, 0, len(ordered)
     unit, expo, push, pop = rng.random, rng.expovariate, heapq.heappush, heapq.heappop
     retry_share, retry_rate = rules.retry_share, 1.0 / rules.retry_delay_s
     last = intervals - 1
-    while events:
-        t, _, name, klass, retrial = pop(events)
+    calls_at, retrials_at = hotline["calls"], hotline["retrials"]
+    walk = walker.walk
+    while next_call < count or events:
+        if events and (next_call == count or events[0][0] < ordered[next_call][0]):
+            t, _, name, klass, retrial = pop(events)
+        else:
+            t, klass = ordered[next_call]
+            next_call += 1
+            name, retrial = None, False
         if name is None:
-            i = min(int(t / width), last)
-            hotline["calls"][i] += 1
-            hotline["retrials"][i] += retrial
-            outcome, after_s, queue = walker.walk(klass, unit())
+            i = int(t / width)
+            i = i if i < last else last
+            calls_at[i] += 1
+            retrials_at[i] += retrial
+            outcome, after_s, queue = walk(klass, unit())
             hotline[outcome][i] += 1
             if outcome == QUEUED and queue is not None:
                 order += 1

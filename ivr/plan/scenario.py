@@ -49,11 +49,15 @@ class Scenario:
         return {name: QueueSetup(name, self.handle[name], self.patience[name], row,
                                  self.open[name]) for name, row in self.agents.items()}
 
-    def run(self, seed: int) -> Day:
-        """The scenario on ``seed``: its calls drawn from ``2 * seed``, its queues from
-        ``2 * seed + 1``."""
-        calls = arrivals.calls(self.demand.per_hour, 2 * seed)
-        return centre.run(calls, self.walks, self.setups(), self.rules, 2 * seed + 1)
+    def calls(self, seed: int) -> list[centre.Call]:
+        """The hotline's calls on ``seed`` (drawn from ``2 * seed``)."""
+        return arrivals.calls(self.demand.per_hour, 2 * seed)
+
+    def run(self, seed: int, calls: list[centre.Call] | None = None) -> Day:
+        """The scenario on ``seed``: its calls drawn from ``2 * seed`` (or given, as
+        ``calls(seed)`` made them: a search reuses them), its queues from ``2 * seed + 1``."""
+        made = self.calls(seed) if calls is None else calls
+        return centre.run(made, self.walks, self.setups(), self.rules, 2 * seed + 1)
 
 
 def durations(traffic: Traffic, handle: str = "exponential", handle_cv: float = 1.0,
