@@ -57,13 +57,13 @@ def _count(x: float) -> str:
     return f"{x:.0f}" if x == int(x) else f"{x:.1f}"
 
 
-_HEAD = (f"{'time':>8} {'agents':>6} {'offered':>7} {'answered':>8} {'abandoned':>9} "
+_HEAD = (f"{'time':>16} {'agents':>6} {'offered':>7} {'answered':>8} {'abandoned':>9} "
          f"{'SL':>5} {'ASA s':>6} {'occ.':>5} {'cb booked':>9} {'cb made':>7} {'retrials':>8} "
          f"{'closed':>6}")
 
 
 def _line(label: str, row: Row, agents: str | None = None) -> str:
-    return (f"{label:>8} {agents or _count(row.agents):>6} {_count(row.offered):>7} "
+    return (f"{label:>16} {agents or _count(row.agents):>6} {_count(row.offered):>7} "
             f"{_count(row.answered):>8} {_count(row.abandoned):>9} {_pct(row.service_level):>5} "
             f"{_secs(row.asa_s):>6} {_pct(row.occupancy):>5} {_count(row.booked):>9} "
             f"{_count(row.served):>7} {_count(row.retrials):>8} {_count(row.closed):>6}")
@@ -92,9 +92,9 @@ def text(figures: Figures, about: About, proposal: Proposal | None = None) -> st
         lines += [_line(clock(r.start_s), r) for r in rows if _busy(r)]
         total = figures.totals[name]
         lines.append(_line("all", total, f"{total.agents:.0f}h"))
-        lines.append(f"{'':>8} callbacks owed at the end: {_count(figures.owed[name])}; "
+        lines.append(f"{'':>16} callbacks owed at the end: {_count(figures.owed[name])}; "
                      f"callers finding it closed: {_count(total.closed)}")
-    lines += ["", "the whole run (agents: agent-hours)", _HEAD]
+    lines += ["", "the whole run (agents: agent-hours)", _HEAD.replace("    time", "   queue")]
     lines += [_line(name, t, f"{t.agents:.0f}h") for name, t in figures.totals.items()]
     day = figures.day_total
     lines.append(_line("all", day, f"{day.agents:.0f}h"))
