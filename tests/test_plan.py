@@ -26,6 +26,7 @@ from ivr.cli import cli
 from ivr.config import DEFAULTS
 from ivr.flow import prompts
 from ivr.menu import load_validated
+from ivr.menu.loader import DEFAULT_MENU
 from ivr.plan import arrivals, centre, scenario
 from ivr.plan.centre import Duration, QueueSetup, Rules
 from ivr.plan.figures import figures
@@ -306,3 +307,32 @@ def test_the_text_report_states_its_definitions_and_every_queue(workdir):
         assert f"\n{name} (handle " in text
     assert "callbacks owed at the end" in text
     assert (workdir / "day.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_another_tree_under_the_same_callers(workdir):
+    """--against: the same tree differs by nothing at all (the same callers, calls and
+    draws); the tree with its busiest option said last differs, each difference with
+    its interval around it."""
+    from test_tune import moved_to_end
+
+    (workdir / "same.yaml").write_text(DEFAULT_MENU.read_text("utf-8"), "utf-8")
+    (workdir / "moved.yaml").write_text(moved_to_end(), "utf-8")
+    args = ["plan", "--date", "2026-11-11", "--scale", "0.3", "--runs", "3", "--json"]
+    same = json.loads(CliRunner().invoke(cli, [*args, "--against", "same.yaml"],
+                                         catch_exceptions=False).output)["against"]
+    assert same["seeds"] == [0, 1, 2] and same["b"] == "same.yaml"
+    for differences in [same["hotline"], *same["queues"].values()]:
+        for d in differences.values():
+            assert d == {"value": 0.0, "low": 0.0, "high": 0.0}
+    moved = json.loads(CliRunner().invoke(cli, [*args, "--against", "moved.yaml"],
+                                          catch_exceptions=False).output)["against"]
+    changed = [d for differences in [moved["hotline"], *moved["queues"].values()]
+               for d in differences.values() if d["value"]]
+    assert changed and all(d["low"] <= d["value"] <= d["high"] for d in changed)
+    text = CliRunner().invoke(cli, ["plan", "--date", "2026-11-11", "--scale", "0.3",
+                                    "--against", "moved.yaml"], catch_exceptions=False).output
+    assert "B − A: moved.yaml against wallet.yaml, the same callers on seeds 0, 1, 2, 3, 4" \
+        in text
+    refused = CliRunner().invoke(cli, ["plan", "--against", "moved.yaml", "--staff-for",
+                                       "0.8/20"])
+    assert refused.exit_code == 2 and "leave out --staff-for" in refused.output

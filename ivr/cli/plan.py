@@ -3,7 +3,7 @@ into staffed queues, and with ``--staff-for`` the agents that meet a target.
 
 Thin: read the tree, the catalog, the mix, the traffic file and any plan file, build
 the scenario (``ivr.plan.scenario``), run it, and print text, ``--json`` or ``--csv``,
-draw ``--plot``; ``--staff-for`` calls ``ivr.plan.search``.
+draw ``--plot``; ``--staff-for`` calls ``ivr.plan.search``, ``--against`` ``ivr.plan.compare``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ivr.flow import prompts
 from ivr.menu import load_validated
 from ivr.plan import arrivals, report, scenario
 from ivr.plan.centre import Rules
+from ivr.plan.compare import compare, on_tree
 from ivr.plan.figures import figures
 from ivr.plan.search import Proposal, staff_for
 from ivr.plan.staffing import Target, dump_plan, load_plan
@@ -66,6 +67,9 @@ class _TargetType(_TargetBase):
               show_default=True, help="Minutes per interval of the figures and the staffing.")
 @click.option("--menu", "menu_path", type=TextFile(), help="The tree (default: the MENU "
               "setting, else the shipped one).")
+@click.option("--against", "against_path", type=TextFile(),
+              help="A second tree: B − A over the same callers, with 95 % intervals over "
+                   "the --runs seeds (5 unless given).")
 @click.option("--mix", "mix_path", type=TextFile(),
               help="Who calls why (default: the shipped ivr/data/mix.yaml).")
 @click.option("--traffic", "traffic_path", type=TextFile(),
@@ -108,17 +112,24 @@ class _TargetType(_TargetBase):
 @click.option("--plot", "plot_path", type=OutputFile((".png", ".svg")),
               help="Draw the day (PNG or SVG).")
 def plan_command(day: datetime | None, days: int, scale: float, interval_min: str,
-                 menu_path: Path | None, mix_path: Path | None, traffic_path: Path | None,
-                 prompts_dir: Path | None, staffing_path: Path | None, handle: str,
+                 menu_path: Path | None, against_path: Path | None, mix_path: Path | None,
+                 traffic_path: Path | None, prompts_dir: Path | None, staffing_path: Path | None, handle: str,
                  handle_cv: float, patience: str, patience_cv: float, target_s: float,
                  threshold_s: float | None, callback_take: float, retry: float,
                  retry_delay_min: float, runs: int, seed: int, staff_target: Target | None,
                  search_seeds: int, output: Path | None, as_json: bool, csv_path: Path | None,
                  plot_path: Path | None) -> None:
     """A day of the whole centre: callers through the real tree into staffed queues."""
+    context = click.get_current_context()
+    if against_path and staff_target:
+        raise click.UsageError("--against compares two trees on the same staffing; leave out "
+                               "--staff-for")
+    if against_path and context.get_parameter_source("runs") is \
+            click.core.ParameterSource.DEFAULT:
+        runs = 5  # an interval needs seeds
     if output and not staff_target:
         raise click.UsageError("-o is where --staff-for writes its proposal; give --staff-for")
-    if staff_target and click.get_current_context().get_parameter_source("target_s") \
+    if staff_target and context.get_parameter_source("target_s") \
             is not click.core.ParameterSource.DEFAULT and staff_target.within_s != target_s:
         raise click.UsageError("--target-s and --staff-for's seconds differ; give one")
     settings = app_settings()
@@ -128,32 +139,37 @@ def plan_command(day: datetime | None, days: int, scale: float, interval_min: st
         traffic_path = Path(settings["TRAFFIC"])
     interval_s = int(interval_min) * 60.0
     target_s = staff_target.within_s if staff_target else target_s
-    files = [menu_path, mix_path, prompts_dir, traffic_path or traffic_file.DEFAULT_PATH,
+    files = [menu_path, against_path, mix_path, prompts_dir, traffic_path or traffic_file.DEFAULT_PATH,
              staffing_path]
     with boundary(files):
         catalog = prompts.load(prompts_dir)
         routes = build(load_validated(menu_path, catalog))
+        against = load_validated(against_path, catalog) if against_path else routes.menu
         mix = mix_file.load(mix_path, routes, catalog.languages)
         traffic = traffic_file.load(traffic_path)
         first = day.date() if day else datetime.now(traffic.zone).date()
         chosen = arrivals.days_from(traffic, first, days)
         plan = load_plan(staffing_path, tuple(traffic.queues), interval_s) \
             if staffing_path else None
-        spec = simulate.Spec(routes.menu, catalog, settings["AUDIO_DIR"], settings["VOICES"],
-                             simulate.remembered(routes, mix),
-                             speech_end_s=speech_end_s(settings.get("SPEECH_TIMEOUT")))
+        memory = simulate.remembered(routes, mix)  # returning callers know the live tree
+        spec, spec_b = (simulate.Spec(menu, catalog, settings["AUDIO_DIR"], settings["VOICES"],
+                                      memory,
+                                      speech_end_s=speech_end_s(settings.get("SPEECH_TIMEOUT")))
+                        for menu in (routes.menu, against))
         rules = Rules(interval_s, target_s,
                       float(settings["WAIT_THRESHOLD_S"]) if threshold_s is None else threshold_s,
                       callback_take, retry, retry_delay_min * 60.0)
         setup = scenario.build(traffic, mix, spec, chosen, scale=scale, rules=rules,
                                handle=(handle, handle_cv), patience=(patience, patience_cv),
                                plan=plan)
+        other = on_tree(setup, spec_b, mix) if against_path else None
     seeds = tuple(range(seed, seed + runs))
     proposal: Proposal | None = None
     if staff_target:
         proposal = staff_for(setup, staff_target, range(seed, seed + search_seeds),
                              range(FRESH_FROM + seed, FRESH_FROM + seed + search_seeds))
-    result = figures([setup.run(s) for s in seeds])
+    comparison = compare(setup, other, seeds) if other else None
+    result = comparison.a if comparison else figures([setup.run(s) for s in seeds])
     about = report.About(tuple(_describe(d) for d in chosen), scale, routes.menu.source, seeds,
                          {n: f"handle {d.mean_s:g} s {d.kind}, patience "
                              f"{setup.patience[n].mean_s:g} s {setup.patience[n].kind}"
@@ -168,11 +184,17 @@ def plan_command(day: datetime | None, days: int, scale: float, interval_min: st
 
         plot_day(result, plot_path, f"{', '.join(about.days)} at scale {scale:g}",
                  staff_target.level if staff_target else None)
+    tree_b = against.source
     if as_json:
-        click.echo(json.dumps(report.as_json(result, about, proposal), indent=2,
-                              ensure_ascii=False))
+        out = report.as_json(result, about, proposal)
+        if comparison:
+            out["against"] = report.comparison_json(comparison, routes.menu.source, tree_b)
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         click.echo(report.text(result, about, proposal))
+        if comparison:
+            click.echo("\n" + "\n".join(report.comparison_text(comparison, routes.menu.source,
+                                                                tree_b)))
 
 
 def _describe(day: Day) -> str:

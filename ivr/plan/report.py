@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ivr.plan.compare import HOTLINE as HOTLINE_COMPARED
+from ivr.plan.compare import MEASURES, Comparison, Difference
 from ivr.plan.figures import DEFINITION, Figures, Row
 from ivr.plan.search import Proposal
 
@@ -173,3 +175,57 @@ def as_csv(figures: Figures, proposal: Proposal | None = None) -> str:
             writer.writerow((name, clock(r.start_s),
                              *("" if values[c] is None else values[c] for c in COLUMNS), *more))
     return buffer.getvalue()
+
+
+def _shown(measure: str, value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    sign = "+" if signed else ""
+    if measure == "service_level":
+        return f"{value * 100:{sign}.1f}{' pt' if signed else ' %'}"
+    if measure == "asa_s":
+        return f"{value:{sign}.0f} s"
+    return f"{value:{sign},.1f}"
+
+
+def _interval(measure: str, d: Difference) -> str:
+    if d.low is None or d.high is None:
+        return "(one seed: no interval)"
+    return f"{_shown(measure, d.low, True)} to {_shown(measure, d.high, True)}"
+
+
+def comparison_text(c: Comparison, tree_a: str, tree_b: str) -> list[str]:
+    """B − A per queue and measure, with the interval, beside A's and B's figures."""
+    lines = [f"B − A: {tree_b} against {tree_a}, the same callers on seeds "
+             f"{', '.join(map(str, c.seeds))} (mean per run; 95 % interval over the seeds' "
+             "paired differences)",
+             f"{'':<17} {'measure':<14} {'A':>10} {'B':>10} {'B − A':>10}  interval"]
+    hot_a = {k: sum(v) for k, v in c.a.hotline.items()}
+    hot_b = {k: sum(v) for k, v in c.b.hotline.items()}
+    for key in HOTLINE_COMPARED:
+        d = c.hotline[key]
+        lines.append(f"{'hotline':<17} {key:<14} {_shown(key, hot_a[key]):>10} "
+                     f"{_shown(key, hot_b[key]):>10} {_shown(key, d.value, True):>10}  "
+                     f"{_interval(key, d)}")
+    for name, per in c.queues.items():
+        ra = c.a.day_total if name == "all" else c.a.totals[name]
+        rb = c.b.day_total if name == "all" else c.b.totals[name]
+        for measure in MEASURES:
+            if measure not in per:
+                continue
+            d = per[measure]
+            lines.append(f"{name:<17} {measure:<14} {_shown(measure, getattr(ra, measure)):>10} "
+                         f"{_shown(measure, getattr(rb, measure)):>10} "
+                         f"{_shown(measure, d.value, True):>10}  {_interval(measure, d)}")
+    return lines
+
+
+def comparison_json(c: Comparison, tree_a: str, tree_b: str) -> dict[str, Any]:
+    def one(d: Difference) -> dict[str, float | None]:
+        return {"value": d.value, "low": d.low, "high": d.high}
+
+    return {"a": tree_a, "b": tree_b, "seeds": list(c.seeds), "interval": 0.95,
+            "hotline": {k: one(d) for k, d in c.hotline.items()},
+            "queues": {name: {m: one(d) for m, d in per.items()}
+                       for name, per in c.queues.items()},
+            "b_figures": {name: row_dict(row) for name, row in c.b.totals.items()}}
