@@ -241,3 +241,24 @@ def test_the_report_and_tune_benchmarks_run():
     done = python("python bench/bench_tune.py", "--calls", "200")
     assert done.returncode == 0, done.stderr
     assert "calls/s" in done.stdout and "the same results as 1 worker: yes" in done.stdout
+
+
+def test_a_day_of_the_whole_centre(runner, workdir):
+    """Singles' Day at three times the volume: the figures and the picture, the agents
+    that meet 80 % in 20 s, and the day again with them."""
+    day = run(runner, "ivr plan --date 2026-11-11 --scale 3 --plot day.png")
+    assert "service level = answered within 20 s" in day.output
+    assert (workdir / "day.png").read_bytes().startswith(b"\x89PNG")
+    staffed = run(runner, "ivr plan --date 2026-11-11 --scale 3 --staff-for 0.8/20 -o plan.yaml")
+    assert "confirmed on fresh seeds" in staffed.output
+    again = run(runner, "ivr plan --date 2026-11-11 --scale 3 --staffing plan.yaml")
+    # the day's service level, on the last line (all queues, the whole day)
+    worse, better = (float(r.output.rstrip().rsplit("\n", 1)[1].split()[5].rstrip("%"))
+                     for r in (day, again))
+    assert better > worse
+
+
+def test_the_plan_benchmark_runs():
+    done = python("python bench/bench_plan.py", "--calls", "500", "--no-week")
+    assert done.returncode == 0, done.stderr
+    assert "calls/s" in done.stdout and "ciw" in done.stdout

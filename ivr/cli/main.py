@@ -60,6 +60,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
                "Incident notices and the emergency switch: add, list, end."),
     "ops": ("ivr.cli.ops", "ops_group",
             "The ops console's users: add, list, disable, enable, remove, reset-password, unlock."),
+    "plan": ("ivr.cli.plan", "plan_command",
+             "A day of the whole centre: callers through the real tree into staffed queues."),
     "replay": ("ivr.cli.calls", "replay",
                "Run scenario files (a folder runs every *.yaml in it), or replay real calls."),
     "report": ("ivr.cli.report", "report_command",
