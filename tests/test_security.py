@@ -123,7 +123,8 @@ def test_five_wrong_pins_over_several_calls_lock_and_the_lock_survives_restart(
     assert "10000003" not in logged
 
 
-def test_the_lockout_book_keys_accounts_by_an_hmac_with_the_server_secret(settings):
+def test_the_lockout_book_keys_accounts_by_an_hmac_with_the_server_secret(settings, clock):
+    # clock: account security answers (at night its team is told closed before any PIN)
     keys = []
     for secret in ("one-secret", "another-secret"):  # one database, kept by two secrets
         app = create_app({**settings, "SECRET_KEY": secret})
