@@ -289,7 +289,8 @@ def _breakable(settings, backend):
     _immutable(path, False)
 
 
-def test_a_database_that_turns_read_only_fails_closed_and_recovers(breakable, settings):
+def test_a_database_that_turns_read_only_fails_closed_and_recovers(breakable, settings, clock):
+    # clock: account security answers (at night its team is told closed before any PIN)
     app = create_app(settings)
     client = app.test_client()
     assert client.get("/health").status_code == 200

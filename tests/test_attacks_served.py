@@ -53,9 +53,11 @@ class HTTPCaller:
 
 
 def at_pin_prompt(server: Server) -> HTTPCaller:
+    """A caller on the fraud line's verification, open at every hour (the server runs on
+    the real clock: at night account security is told closed before any PIN is asked)."""
     call = HTTPCaller(server)
     call.post("/voice")
-    call.press("2", "2", "1", f"{ACCOUNT}#")
+    call.press("2", "3", f"{ACCOUNT}#")
     assert call.said("Please enter your 6-digit phone PIN")
     return call
 
