@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -183,6 +184,16 @@ def test_the_server_benchmark_runs():
     assert done.returncode == 0, done.stderr
     line = done.stdout.splitlines()[-1].split()
     assert line[0] == "ivr-serve" and int(line[1]) > 0 and line[2] == "0", done.stdout
+
+
+def test_the_webhook_profile_runs():
+    """A few calls through the adapter: both apps' CPU a request, then the profile."""
+    done = python("python bench/profile_webhook.py", "--calls", "10", "--top", "60")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^real +[0-9.]+ ms CPU a request", done.stdout, re.M), done.stdout
+    assert re.search(r"^static +[0-9.]+ ms CPU a request", done.stdout, re.M), done.stdout
+    # the app's thread is in the profile, not only the event loop's
+    assert "ivr/hotline.py" in done.stdout and "flask/app.py" in done.stdout, done.stdout
 
 
 def test_the_simulator_benchmark_runs():

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from conftest import TOKEN, Caller
+from flask import request
 from twilio.request_validator import HMAC_SHA256, RequestValidator
 
 from ivr import create_app
@@ -192,3 +193,17 @@ def test_urls_built_by_hand_are_what_url_for_builds(settings, public, script_roo
         assert link("/voice/recording") == absolute("voice.recording")
         for path in ("zh-CN/welcome.wav", "en-US/a b&c.wav"):
             assert link("/audio", path) == absolute("audio.serve", path=path)
+
+
+@pytest.mark.parametrize("base", ["http://10.0.0.5:8000", "https://ivr.example.com",
+                                  "https://IVR.Example.com:443", "http://xn--fiq228c.example:80",
+                                  "http://[::1]:8080", "https://h.example:8443/hotline"])
+def test_the_host_root_kept_per_host_is_what_werkzeug_writes(settings, base):
+    """``host_root`` is kept once a process per scheme and host; it must stay werkzeug's
+    ``host_url`` for each request, whatever came before."""
+    from ivr.web.signature import host_root
+
+    app = create_app(settings)
+    for _ in range(2):  # the second time from what was kept
+        with app.test_request_context("/voice", base_url=base):
+            assert host_root() == request.host_url.rstrip("/")

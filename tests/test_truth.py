@@ -129,16 +129,18 @@ def test_a_failing_command_creates_no_file(workdir: Path) -> None:
 
 
 def test_the_database_and_its_wal_and_shm_are_private(tmp_path: Path) -> None:
+    """And its -lock, where the processes writing it queue for SQLite's write lock."""
     before = os.umask(0o022)  # the usual umask, which made them 0644
     try:
         store = Store(tmp_path / "new" / "ivr.db")
     finally:
         os.umask(before)
+    files = ["ivr.db", "ivr.db-lock", "ivr.db-shm", "ivr.db-wal"]
     try:
         made = sorted(tmp_path.joinpath("new").iterdir())
-        assert [p.name for p in made] == ["ivr.db", "ivr.db-shm", "ivr.db-wal"]
+        assert [p.name for p in made] == files
         assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in made} == \
-            dict.fromkeys(["ivr.db", "ivr.db-shm", "ivr.db-wal"], 0o600)
+            dict.fromkeys(files, 0o600)
     finally:
         store.close()
 

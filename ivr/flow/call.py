@@ -96,16 +96,20 @@ class CallState:
 
     def to_json(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies recursively, on every webhook
-        raw = {f.name: getattr(self, f.name) for f in fields(self)}
+        raw = {name: getattr(self, name) for name in _STATE_FIELDS}
         raw["replay"] = [{"key": u.key, "text": u.text, "lang": u.lang} for u in self.replay]
         return raw
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> CallState:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in raw.items() if k in known}
+        values = {k: v for k, v in raw.items() if k in _STATE_FIELDS}
         values["replay"] = tuple(Utterance(**u) for u in values.get("replay", ()))
         return cls(**values)
+
+
+#: ``CallState``'s fields by name, read once: ``dataclasses.fields`` builds them anew at
+#: each call, twice a webhook step (the state read, then kept)
+_STATE_FIELDS = dict.fromkeys(f.name for f in fields(CallState))
 
 
 @dataclass(frozen=True, slots=True)

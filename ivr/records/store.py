@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -118,9 +118,9 @@ class Store:
         if row is None:
             return None
         fresh = now - parse_iso(row["updated_at"]) <= self.state_ttl
-        state = CallState.from_json(json.loads(row["state"])) if fresh else None
-        if state is not None:
-            state = replace(state, turn=row["turn"])
+        # the turn is the row's (a claim moves it on without rewriting the state)
+        state = CallState.from_json({**json.loads(row["state"]), "turn": row["turn"]}) \
+            if fresh else None
         return StoredCall(state, row["turn"], row["ended_at"] is not None, row["menu_version"])
 
     def get_call(self, call_sid: str, now: datetime) -> CallState | None:

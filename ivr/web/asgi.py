@@ -116,11 +116,12 @@ def _environ(scope: Scope, headers: list[tuple[str, str]], body: bytes,
     """PEP 3333's environ for an ASGI HTTP scope, with the body read already."""
     server = scope.get("server") or ("localhost", 80)
     client = scope.get("client")
+    query = scope["query_string"].decode("latin-1")
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
         "SCRIPT_NAME": scope.get("root_path", "").encode("utf-8").decode("latin-1"),
         "PATH_INFO": scope["path"].encode("utf-8").decode("latin-1"),
-        "QUERY_STRING": scope["query_string"].decode("latin-1"),
+        "QUERY_STRING": query,
         "SERVER_NAME": str(server[0]),
         "SERVER_PORT": str(server[1]) if server[1] is not None else "80",
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
@@ -136,6 +137,12 @@ def _environ(scope: Scope, headers: list[tuple[str, str]], body: bytes,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
+    raw_path = scope.get("raw_path")
+    if raw_path:
+        # the target as the client sent it, percent-encoding and all, as gunicorn's own
+        # WSGI workers give it: Twilio signs that form (``ivr.web.signature.public_url``),
+        # which werkzeug's decoded path would have to be encoded again to give
+        environ["RAW_URI"] = raw_path.decode("latin-1") + (f"?{query}" if query else "")
     for name, value in headers:
         if name == "content-length":
             continue

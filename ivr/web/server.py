@@ -92,10 +92,6 @@ class Worker(gasgi.ASGIWorker):  # type: ignore[misc]
         # module-level name (ASGIWorker._serve) and offers no setting for it; the worker
         # process serves only this app, so the name is rebound in it alone
         gasgi.ASGIProtocol = _Connection
-        import os
-        import sys
-        if os.environ.get("SWITCH"):
-            sys.setswitchinterval(float(os.environ["SWITCH"]))
         super().init_process()
 
 

@@ -6,6 +6,7 @@ behind a proxy or tunnel the request URL we see is not the one Twilio signed).
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
 
 from flask import abort, current_app, g, request
@@ -16,6 +17,7 @@ from twilio.request_validator import (
     compare,
     get_signature_algorithm,
 )
+from werkzeug.sansio.utils import get_current_url
 from werkzeug.urls import iri_to_uri
 
 log = logging.getLogger(__name__)
@@ -35,12 +37,20 @@ def public_url() -> str:
 
 
 def host_root() -> str:
-    """``request.host_url`` without its slash, made once a request (werkzeug makes it
-    anew at each use, and the signature and the document's URLs all start with it)."""
+    """``request.host_url`` without its slash, made once a request (the signature and the
+    document's URLs all start with it), and for each scheme and host once a process:
+    werkzeug writes it anew for each request (the host decoded from IDNA, the URL
+    requoted), which was a twentieth of a webhook step's CPU."""
     root: str | None = g.get("ivr_host")
     if root is None:
-        root = g.ivr_host = request.host_url.rstrip("/")
+        root = g.ivr_host = _host_root(request.scheme, request.host)
     return root
+
+
+@lru_cache(maxsize=64)  # the Host header is the client's: a bounded number kept
+def _host_root(scheme: str, host: str) -> str:
+    """What werkzeug's ``Request.host_url`` is for ``scheme`` and ``host``, no slash."""
+    return get_current_url(scheme, host).rstrip("/")
 
 
 def verify_twilio_signature() -> None:

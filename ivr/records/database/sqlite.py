@@ -3,10 +3,13 @@
 One connection per thread (and per process: gunicorn forks its workers after the app is
 built, and SQLite connections must not cross a fork). Every write is a ``BEGIN
 IMMEDIATE`` transaction, which serialises writers: the locks PostgreSQL needs are not.
+Writers queue for it on locks that wake them when it is free (``SQLiteDatabase.tx``), not
+on SQLite's busy handler, which sleeps and polls.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import sqlite3
@@ -41,8 +44,9 @@ class SQLiteDatabase:
         self.where = str(path)
         self.read_only = read_only
         self._local = threading.local()
-        #: this process's writers, one at a time (see ``tx``)
+        #: this process's writers, one at a time, then the processes' (see ``tx``)
         self._writing = threading.Lock()
+        self._queue: _WriterQueue | None = None if read_only else _WriterQueue(path)
         if read_only:
             if not path.is_file():
                 raise StoreError(f"{path}: no such database")
@@ -97,14 +101,14 @@ class SQLiteDatabase:
                     raise
                 if time.monotonic() + pause_s > deadline:
                     raise
-                self.close()  # a fresh connection for the next try
+                self._drop()  # a fresh connection for the next try
                 time.sleep(pause_s)
                 pause_s = min(pause_s * 2, 0.5)
 
     def _failed(self, exc: sqlite3.Error) -> StoreError:
         """Drop this thread's connection, so the next use opens a fresh one."""
         log.error("database %s failed: %s", self.path, exc)
-        self.close()
+        self._drop()
         return StoreError(f"the database {self.path} failed: {exc}")
 
     @contextmanager
@@ -115,8 +119,10 @@ class SQLiteDatabase:
         A process's threads queue for the write lock on a lock of their own first: waiting
         on SQLite's, each thread's connection would poll it with sleeps of up to 100 ms
         (its busy handler), and a worker's 16 threads writing at once made a webhook's p99
-        430 ms where its p50 was 17 ms (``bench/bench_webhook.py``). Only other processes
-        are left to SQLite's busy handler.
+        430 ms where its p50 was 17 ms (``bench/bench_webhook.py``). The processes then
+        queue on an ``flock`` of a file beside the database (``_WriterQueue``), for the same
+        reason: ``ivr serve``'s two workers met in SQLite's busy handler on one BEGIN in
+        seven, and a worker waited up to 90 ms for a lock held a tenth of a millisecond.
         """
         def begin() -> sqlite3.Connection:
             db = self.db
@@ -126,7 +132,9 @@ class SQLiteDatabase:
         if not self._writing.acquire(timeout=PATIENCE_S):
             raise StoreError(f"the database {self.path} failed: another thread of this "
                              f"process held its write lock for {PATIENCE_S:.0f} s")
+        queued = False
         try:
+            queued = self._queue is not None and self._queue.enter()
             try:
                 db = self._patiently(begin)
             except sqlite3.Error as exc:
@@ -143,6 +151,9 @@ class SQLiteDatabase:
                     raise self._failed(exc) from exc
                 raise
         finally:
+            if queued:
+                assert self._queue is not None
+                self._queue.leave()
             self._writing.release()
 
     def read_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
@@ -199,6 +210,18 @@ class SQLiteDatabase:
                                  for p in paths) + ")"
 
     def close(self) -> None:
+        if self._queue is not None:
+            # not under a writer's feet: closing the file would end the writer's lock
+            held = self._writing.acquire(timeout=PATIENCE_S)
+            try:
+                self._queue.close()
+            finally:
+                if held:
+                    self._writing.release()
+        self._drop()
+
+    def _drop(self) -> None:
+        """Close this thread's connection (the next use opens another)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             try:
@@ -223,3 +246,58 @@ def _created_private(path: Path) -> None:
 
 def _path(keys: tuple[str, ...]) -> str:
     return "$." + ".".join(keys)
+
+
+class _WriterQueue:
+    """The processes writing one SQLite file, one at a time: an exclusive ``flock`` of the
+    file ``<database>-lock``, held around each write transaction of the processes that
+    open the file with this module.
+
+    A process waiting for it sleeps in the kernel until it is released, where SQLite's busy
+    handler sleeps 1, 2, 5, 10 ... 100 ms and looks again. The kernel releases it when its
+    process ends, however it ends. It only orders writers: a process that does not take it
+    (another program, an older ``ivr``) still meets the others in SQLite's busy handler, as
+    before. Where the file cannot be made (a folder that is not writable), SQLite's busy
+    handler alone orders the writers, once a warning has said so.
+
+    One open file a process, opened after a fork (a lock is shared by the processes that
+    share an open file); used under the database's thread lock only.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.path = None if str(database) == ":memory:" else Path(f"{database}-lock")
+        self._fd: int | None = None
+        self._pid = 0
+
+    def enter(self) -> bool:
+        """Wait for the queue and take it; False when there is no lock file to take."""
+        fd = self._opened()
+        if fd is None:
+            return False
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+
+    def leave(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            with suppress(OSError):
+                os.close(self._fd)
+        self._fd = None
+
+    def _opened(self) -> int | None:
+        if self.path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                log.warning("writers to %s queue in SQLite's busy handler: cannot open %s: %s",
+                            self.database, self.path, exc)
+                self.path = None
+                return None
+            self._pid = os.getpid()
+        return self._fd
