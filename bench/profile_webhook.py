@@ -180,21 +180,36 @@ def main(calls: int, top: int, sort: str, cprofile: bool, only: str | None) -> N
             click.echo(f"{name:<7} {total:.3f} ms CPU a request ({what})")
         if not cprofile or "real" not in drivers:
             return
-        # one profiler for this thread (the event loop, the adapter) and one for the
-        # pool's thread that runs the app, their figures added
-        loop_profile, app_profile = cProfile.Profile(), cProfile.Profile()
-        pool = drivers["real"].app.pool
-        pool.submit(app_profile.enable).result()
-        loop_profile.enable()
-        for _ in range(calls):
-            drivers["real"].call()
-        loop_profile.disable()
-        pool.submit(app_profile.disable).result()
-        stats = pstats.Stats(loop_profile).add(app_profile)
+        stats = _profiled(drivers["real"], calls)
         total_ms = stats.total_tt * 1000 / (calls * 3)  # type: ignore[attr-defined]
         click.echo(f"\nprofile: {total_ms:.3f} ms a request under cProfile "
                    f"(its own cost inflates every figure; read the shares)")
         stats.sort_stats(sort).print_stats(top)
+
+
+def _profiled(driver: Driver, calls: int) -> pstats.Stats:
+    """``calls`` calls of ``driver`` under cProfile, the event loop's thread and the pool's
+    thread that runs the app both."""
+    if sys.version_info >= (3, 12):
+        # cProfile rides on sys.monitoring, whose events come from every thread, and a
+        # second profiler at once is refused ("Another profiling tool is already active")
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(calls):
+            driver.call()
+        profile.disable()
+        return pstats.Stats(profile)
+    # before 3.12 a profiler sees only its own thread: one for this thread (the event
+    # loop, the adapter) and one for the pool's, their figures added
+    loop_profile, app_profile = cProfile.Profile(), cProfile.Profile()
+    pool = driver.app.pool
+    pool.submit(app_profile.enable).result()
+    loop_profile.enable()
+    for _ in range(calls):
+        driver.call()
+    loop_profile.disable()
+    pool.submit(app_profile.disable).result()
+    return pstats.Stats(loop_profile).add(app_profile)
 
 
 if __name__ == "__main__":
