@@ -25,7 +25,6 @@ from ivr.cli.args import (
     boundary,
     database_problem,
 )
-from ivr.errors import MenuError
 from ivr.flow import prompts
 from ivr.flow.notices import Notice
 from ivr.menu import load_validated
@@ -36,7 +35,7 @@ from ivr.records.database import shown
 from ivr.tuning import mix as mix_file
 from ivr.tuning import stats
 from ivr.tuning.clock import Durations, speech_end_s
-from ivr.tuning.learn import learn
+from ivr.tuning.learn import default_base, learn
 from ivr.tuning.routes import Routes, build
 from ivr.tuning.suggest import Suggestion, suggest
 from ivr.tuning.whatif import (
@@ -288,12 +287,7 @@ def _returning_text(effect: ReturningEffect, source: str, mix: mix_file.Mix, cal
 
 
 def _default_behaviour(routes: Routes, catalog: prompts.Catalog) -> mix_file.Mix:
-    """The shipped example's behaviour (barge-in, patience ...) as the base of a learnt mix;
-    the example's reasons need not fit the tree."""
-    try:
-        return mix_file.load(None, routes, catalog.languages)
-    except MenuError:  # the example fits the shipped tree only
-        return mix_file.DEFAULT_BEHAVIOUR
+    return default_base(routes, catalog.languages)
 
 
 def _json(result: Comparison, names: tuple[str, str | None], mix: mix_file.Mix, calls: int,

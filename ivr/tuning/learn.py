@@ -30,7 +30,8 @@ import logging
 import math
 from collections import Counter, defaultdict
 from contextlib import closing
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from ivr.errors import MenuError, Problem, StoreError
 from ivr.menu.model import Kind, takes_speech
 from ivr.records.database import shown
 from ivr.records.store import parse_iso
+from ivr.tuning import mix as mix_file
 from ivr.tuning.mix import Mix, Patience
 from ivr.tuning.report import open_records
 from ivr.tuning.report_speech import SPOKEN, heard
@@ -58,9 +60,32 @@ RECORDED_BEFORE = ("its calls were recorded by an earlier release of ivr, which 
                    "calls recorded since, or give the mix with --mix")
 
 
+@dataclass(frozen=True, slots=True)
+class Learnt:
+    """The mix learnt from the calls recorded, and when each of those calls started
+    (``ivr plan --db`` learns its hours from them)."""
+
+    mix: Mix
+    starts: tuple[datetime, ...]
+
+
+def default_base(routes: Routes, languages: tuple[str, ...]) -> Mix:
+    """The shipped example's behaviour (barge-in, patience ...) as the base of a learnt mix;
+    the example's reasons need not fit the tree."""
+    try:
+        return mix_file.load(None, routes, languages)
+    except MenuError:  # the example fits the shipped tree only
+        return mix_file.DEFAULT_BEHAVIOUR
+
+
 def learn(location: Path | str, routes: Routes, base: Mix) -> Mix:
     """The mix of the calls recorded at ``location`` (a SQLite path or a
     ``postgresql://`` URL), for the tree of ``routes``."""
+    return learn_calls(location, routes, base).mix
+
+
+def learn_calls(location: Path | str, routes: Routes, base: Mix) -> Learnt:
+    """``learn``'s mix, with the start of every call recorded (timezone-aware)."""
     menu = routes.menu
     where = shown(location)  # no password in a message or the mix's source
     try:
@@ -141,7 +166,7 @@ def learn(location: Path | str, routes: Routes, base: Mix) -> Mix:
     days = max(1, math.ceil((max(starts) - min(starts)).total_seconds() / 86400))
     patience = Patience("exponential", (in_ivr_s / hangups,)) \
         if hangups and in_ivr_s > 0 else base.patience
-    return replace(
+    return Learnt(replace(
         base, calls_per_day=len(calls) / days,
         languages=tuple((lang, n / total) for lang, n in sorted(langs.items())),
         reasons={lang: tuple((node, n / sum(c.values())) for node, n in sorted(c.items()))
@@ -152,4 +177,4 @@ def learn(location: Path | str, routes: Routes, base: Mix) -> Mix:
         else base.registered,
         patience=patience, source=where,
         speakers=tuple((lang, spoke[lang] / at_speech[lang] if at_speech[lang]
-                        else base.speaks(lang)) for lang in sorted(langs)))
+                        else base.speaks(lang)) for lang in sorted(langs))), tuple(starts))
