@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 import click
 import yaml
 
-from ivr.cli.args import Finite, OutputFile, TextFile, app_settings, boundary
+from ivr.cli.args import Database, Finite, OutputFile, TextFile, app_settings, boundary
 from ivr.flow import prompts
 from ivr.menu import load_validated
 from ivr.plan import arrivals, report, scenario
+from ivr.plan.arrivals import HOURLY_FORM, parse_hourly
 from ivr.plan.centre import Rules
 from ivr.plan.compare import compare, on_tree
 from ivr.plan.figures import figures
@@ -30,6 +31,7 @@ from ivr.queue.calendar import WEEKDAYS, Day
 from ivr.tuning import mix as mix_file
 from ivr.tuning import simulate
 from ivr.tuning.clock import speech_end_s
+from ivr.tuning.learn import default_base, learn_calls
 from ivr.tuning.routes import build
 
 _DISTRIBUTIONS = click.Choice(["exponential", "lognormal"])
@@ -56,6 +58,25 @@ class _TargetType(_TargetBase):
             self.fail(str(exc), param, ctx)
 
 
+if TYPE_CHECKING:
+    _HourlyBase = click.ParamType[tuple[float, ...]]
+else:
+    _HourlyBase = click.ParamType
+
+
+class _HourlyType(_HourlyBase):
+    name = "HOURS=FACTOR,..."
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[float, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_hourly(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 @click.command("plan")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="The first day simulated, in the traffic file's calendar (default: today).")
@@ -63,6 +84,13 @@ class _TargetType(_TargetBase):
               help="Days simulated from --date (7: a week).")
 @click.option("--scale", type=Finite(0.0, None, min_open=True), default=1.0, show_default=True,
               help="Every hour's calls times this (Singles' Day: 3).")
+@click.option("--hourly", type=_HourlyType(), metavar="HOURS=FACTOR,...",
+              help=f"Chosen hours of every day times their factor, on top of --scale: "
+                   f"{HOURLY_FORM}; an hour 12 is 12:00-13:00, a range leaves its end out.")
+@click.option("--db", "--database", "db", type=Database(create=False),
+              help="Learn the calls per hour of each weekday and the mix from the calls "
+                   "recorded in this database (a SQLite file or a postgresql:// URL) "
+                   "instead of the traffic file's forecast and --mix.")
 @click.option("--interval", "interval_min", type=click.Choice(["15", "30", "60"]), default="30",
               show_default=True, help="Minutes per interval of the figures and the staffing.")
 @click.option("--menu", "menu_path", type=TextFile(), help="The tree (default: the MENU "
@@ -111,7 +139,8 @@ class _TargetType(_TargetBase):
 @click.option("--csv", "csv_path", type=OutputFile((".csv",)), help="Write the figures as CSV.")
 @click.option("--plot", "plot_path", type=OutputFile((".png", ".svg")),
               help="Draw the day (PNG or SVG).")
-def plan_command(day: datetime | None, days: int, scale: float, interval_min: str,
+def plan_command(day: datetime | None, days: int, scale: float,
+                 hourly: tuple[float, ...] | None, db: Path | str | None, interval_min: str,
                  menu_path: Path | None, against_path: Path | None, mix_path: Path | None,
                  traffic_path: Path | None, prompts_dir: Path | None, staffing_path: Path | None, handle: str,
                  handle_cv: float, patience: str, patience_cv: float, target_s: float,
@@ -127,6 +156,8 @@ def plan_command(day: datetime | None, days: int, scale: float, interval_min: st
     if against_path and context.get_parameter_source("runs") is \
             click.core.ParameterSource.DEFAULT:
         runs = 5  # an interval needs seeds
+    if mix_path and db:
+        raise click.UsageError("give --mix or --db, not both")
     if output and not staff_target:
         raise click.UsageError("-o is where --staff-for writes its proposal; give --staff-for")
     if staff_target and context.get_parameter_source("target_s") \
@@ -145,8 +176,13 @@ def plan_command(day: datetime | None, days: int, scale: float, interval_min: st
         catalog = prompts.load(prompts_dir)
         routes = build(load_validated(menu_path, catalog))
         against = load_validated(against_path, catalog) if against_path else routes.menu
-        mix = mix_file.load(mix_path, routes, catalog.languages)
         traffic = traffic_file.load(traffic_path)
+        if db:
+            recorded = learn_calls(db, routes, default_base(routes, catalog.languages))
+            mix = recorded.mix
+            learnt = arrivals.recorded(recorded.starts, traffic, mix.source)
+        else:
+            mix, learnt = mix_file.load(mix_path, routes, catalog.languages), None
         first = day.date() if day else datetime.now(traffic.zone).date()
         chosen = arrivals.days_from(traffic, first, days)
         plan = load_plan(staffing_path, tuple(traffic.queues), interval_s) \
@@ -161,7 +197,7 @@ def plan_command(day: datetime | None, days: int, scale: float, interval_min: st
                       callback_take, retry, retry_delay_min * 60.0)
         setup = scenario.build(traffic, mix, spec, chosen, scale=scale, rules=rules,
                                handle=(handle, handle_cv), patience=(patience, patience_cv),
-                               plan=plan)
+                               plan=plan, learnt=learnt, hourly=hourly)
         other = on_tree(setup, spec_b, mix) if against_path else None
     seeds = tuple(range(seed, seed + runs))
     proposal: Proposal | None = None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from ivr.errors import ConfigError
 from ivr.plan import arrivals, centre
-from ivr.plan.arrivals import Demand, demand
+from ivr.plan.arrivals import Demand, Recorded, demand
 from ivr.plan.centre import Day, Duration, QueueSetup, Rules
 from ivr.plan.staffing import Agents, from_traffic, repeat
 from ivr.plan.walks import PER_CLASS, Walks, walk_tree
@@ -74,12 +74,14 @@ def build(traffic: Traffic, mix: Mix, spec: simulate.Spec, days: tuple[calendar.
           handle: tuple[str, float] = ("exponential", 1.0),
           patience: tuple[str, float] = ("exponential", 1.0),
           plan: Mapping[str, list[int]] | None = None, per_class: int = PER_CLASS,
-          seed: int = 0) -> Scenario:
-    """The scenario of ``days`` from the traffic file, the mix and the tree of ``spec``;
+          seed: int = 0, learnt: Recorded | None = None,
+          hourly: tuple[float, ...] | None = None) -> Scenario:
+    """The scenario of ``days`` from the traffic file (or the hours ``learnt`` from
+    recorded calls, ``hourly`` on top of ``scale``), the mix and the tree of ``spec``;
     ``plan`` (per queue, agents per interval of a day) over the traffic file's agents.
     Raise ``ConfigError`` when the tree enqueues in a queue the traffic file lacks."""
     rules = rules or Rules()
-    need = demand(traffic, mix, spec_routes(spec), days, scale)
+    need = demand(traffic, mix, spec_routes(spec), days, scale, learnt=learnt, hourly=hourly)
     walks = walk_tree(spec, mix, need.classes, per_class, seed)
     missing = sorted(walks.queues() - set(traffic.queues))
     if missing:
