@@ -269,6 +269,18 @@ def test_a_day_of_the_whole_centre(runner, workdir):
     assert better > worse
 
 
+def test_a_day_with_lunch_busier_and_a_week_of_the_callers_recorded(runner, workdir):
+    lunch = run(runner, 'ivr plan --date 2026-11-11 --scale 3 --hourly "12:00-14:00=1.5"')
+    assert "note: calls per hour times 1.5 at 12:00-14:00, on top of the scale" in lunch.output
+    (workdir / "instance").mkdir()
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT10:00+08:00")
+    run(runner, f"ivr demo --db instance/ivr.db --at {yesterday}",
+        written="`ivr demo --db instance/ivr.db`")
+    week = run(runner, "ivr plan --db instance/ivr.db --days 7")
+    assert "note: calls per hour learnt from 5 calls recorded at instance/ivr.db" in week.output
+    assert "those days take the traffic file's calls per hour" in week.output
+
+
 def test_the_plan_benchmark_runs():
     pytest.importorskip("ciw", reason="bench/bench_plan.py compares against the [bench] "
                                       "extras: pip install -e '.[bench]'")
