@@ -132,6 +132,7 @@ def _recorded_mondays(caller, clock) -> None:
                 assert call.queue == "general", (day, hour, call.heard[-3:])
 
 
+@pytest.mark.both_backends
 def test_the_plan_learns_its_callers_from_the_calls_recorded(app, caller, clock, settings,
                                                              workdir):
     """A Monday simulated from two recorded Mondays peaks at noon, as they did, with

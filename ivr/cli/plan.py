@@ -1,7 +1,8 @@
 """``ivr plan``: a day (or a week) of the whole centre, callers through the real tree
 into staffed queues, and with ``--staff-for`` the agents that meet a target.
 
-Thin: read the tree, the catalog, the mix, the traffic file and any plan file, build
+Thin: read the tree, the catalog, the mix (or learn it and the hours from the calls
+recorded, ``--db``: ``ivr.tuning.learn``), the traffic file and any plan file, build
 the scenario (``ivr.plan.scenario``), run it, and print text, ``--json`` or ``--csv``,
 draw ``--plot``; ``--staff-for`` calls ``ivr.plan.search``, ``--against`` ``ivr.plan.compare``.
 """
@@ -20,7 +21,7 @@ from ivr.cli.args import Database, Finite, OutputFile, TextFile, app_settings, b
 from ivr.flow import prompts
 from ivr.menu import load_validated
 from ivr.plan import arrivals, report, scenario
-from ivr.plan.arrivals import HOURLY_FORM, parse_hourly
+from ivr.plan.arrivals import parse_hourly
 from ivr.plan.centre import Rules
 from ivr.plan.compare import compare, on_tree
 from ivr.plan.figures import figures
@@ -85,12 +86,14 @@ class _HourlyType(_HourlyBase):
 @click.option("--scale", type=Finite(0.0, None, min_open=True), default=1.0, show_default=True,
               help="Every hour's calls times this (Singles' Day: 3).")
 @click.option("--hourly", type=_HourlyType(), metavar="HOURS=FACTOR,...",
-              help=f"Chosen hours of every day times their factor, on top of --scale: "
-                   f"{HOURLY_FORM}; an hour 12 is 12:00-13:00, a range leaves its end out.")
+              help="Chosen hours of every day times their factor (0 or more), on top of "
+                   "--scale, comma-separated: 12=3 (12:00-13:00), 13:00-15:00=2.5 (13 and "
+                   "14: the end left out).")
 @click.option("--db", "--database", "db", type=Database(create=False),
               help="Learn the calls per hour of each weekday and the mix from the calls "
                    "recorded in this database (a SQLite file or a postgresql:// URL) "
-                   "instead of the traffic file's forecast and --mix.")
+                   "instead of the traffic file's forecast (kept for weekdays no day "
+                   "recorded ran as) and --mix.")
 @click.option("--interval", "interval_min", type=click.Choice(["15", "30", "60"]), default="30",
               show_default=True, help="Minutes per interval of the figures and the staffing.")
 @click.option("--menu", "menu_path", type=TextFile(), help="The tree (default: the MENU "
