@@ -115,6 +115,8 @@ def test_recorded_calls_give_each_weekday_its_mean_hours(shipped):
         "thu 1, sat 1, sun 2)" in need.notes
     assert "no day recorded ran as fri: those days take the traffic file's calls per hour" \
         in need.notes
+    with pytest.raises(ValueError, match="calls.db: no call recorded"):
+        arrivals.recorded([], traffic, "calls.db")
 
 
 def _recorded_mondays(caller, clock) -> None:
