@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
@@ -23,7 +23,7 @@ from ivr.plan.centre import Day, Duration, GroupSetup, QueueSetup, Rules, Window
 from ivr.plan.staffing import Agents, Group, from_traffic, repeat
 from ivr.plan.walks import PER_CLASS, Walks, walk_tree
 from ivr.queue import calendar
-from ivr.queue.advice import Centre
+from ivr.queue.advice import HORIZON, Centre, Slot
 from ivr.queue.traffic import Traffic
 from ivr.tuning import simulate
 from ivr.tuning.mix import Mix
@@ -110,13 +110,50 @@ def build(traffic: Traffic, mix: Mix, spec: simulate.Spec, days: tuple[calendar.
     return Scenario(need, walks, handles, patiences, agents, opened, rules, shared, windows)
 
 
+@dataclass(frozen=True, slots=True)
+class _Advisor(Centre):
+    """The flow's advice, its hours made once per queue: a day's advice walks a week
+    of hours for every interval, and the same hours each time."""
+
+    made: dict[str, tuple[float, list[float], list[Slot]]] = field(default_factory=dict)
+
+    def prepare(self, first: datetime, last: datetime) -> None:
+        for name in self.traffic.queues:
+            hours = list(Centre.slots(self, name, first, last))
+            self.made[name] = (hours[0].start.timestamp(), [h.start.timestamp() for h in hours],
+                               hours)
+
+    def slots(self, queue: str, start: datetime, end: datetime) -> Iterator[Slot]:
+        made = self.made.get(queue)
+        if made is None or start.tzinfo is None or end.tzinfo is None:
+            yield from Centre.slots(self, queue, start, end)
+            return
+        base, starts, hours = made
+        # the hour containing ``start``: the last one starting at it or before
+        i = int((start.timestamp() - base) // 3600)
+        while 0 < i < len(starts) and starts[i] > start.timestamp():
+            i -= 1
+        while i + 1 < len(starts) and starts[i + 1] <= start.timestamp():
+            i += 1
+        if i < 0 or i >= len(starts):
+            yield from Centre.slots(self, queue, start, end)
+            return
+        stop = end.timestamp()
+        while i < len(starts) and starts[i] < stop:
+            yield hours[i]
+            i += 1
+        if i == len(starts) and hours[-1].end.timestamp() < stop:
+            yield from Centre.slots(self, queue, hours[-1].end, end)
+
+
 def callback_windows(traffic: Traffic, days: tuple[calendar.Day, ...], interval_s: float
                      ) -> dict[str, tuple[Window, ...]]:
     """Per queue and interval of ``days``, the window a callback booked at the interval's
     start gets: the first (soonest) of the advice's best windows, in seconds from the
     first day's local midnight; (inf, inf) where the advice has none."""
-    advisor = Centre(traffic)
     start = datetime.combine(days[0].date, time(0), tzinfo=traffic.zone)
+    advisor = _Advisor(traffic)
+    advisor.prepare(start, start + timedelta(days=len(days) + 1) + HORIZON)
     n = len(days) * int(86400 // interval_s)
     out: dict[str, tuple[Window, ...]] = {}
     for name in traffic.queues:
