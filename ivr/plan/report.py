@@ -179,6 +179,7 @@ def as_json(figures: Figures, about: About, proposal: Proposal | None = None) ->
             "target": {"level": proposal.target.level, "within_s": proposal.target.within_s},
             "seeds": list(proposal.seeds), "fresh_seeds": list(proposal.fresh),
             "rounds": proposal.rounds, "converged": proposal.converged,
+            "groups_kept": list(proposal.confirmed.groups),
             "intervals_met": met, "intervals_with_callers": total,
             "queues": {name: {"agents": list(row), "erlang_a": list(proposal.erlang[name]),
                               "service_level": [r.service_level
