@@ -26,7 +26,7 @@ from ivr.plan.centre import Rules
 from ivr.plan.compare import compare, on_tree
 from ivr.plan.figures import figures
 from ivr.plan.search import Proposal, staff_for
-from ivr.plan.staffing import Target, dump_plan, load_plan
+from ivr.plan.staffing import PlanFile, Target, dump_plan, load_plan_file
 from ivr.queue import traffic as traffic_file
 from ivr.queue.calendar import WEEKDAYS, Day
 from ivr.tuning import mix as mix_file
@@ -108,7 +108,8 @@ class _HourlyType(_HourlyBase):
 @click.option("--prompts", "prompts_dir", type=TextFile(folder=True),
               help="Prompt catalog folder (default: the PROMPTS_DIR setting).")
 @click.option("--staffing", "staffing_path", type=TextFile(),
-              help="Agents per queue and interval (a plan file) over the traffic file's.")
+              help="Agents per queue and interval (a plan file) over the traffic file's, "
+                   "and groups of agents shared by queues.")
 @click.option("--handle", type=_DISTRIBUTIONS, default="exponential", show_default=True,
               help="Handle time's distribution, its mean the queue's aht_s.")
 @click.option("--handle-cv", type=Finite(0.0, 10.0, min_open=True), default=1.0,
@@ -188,8 +189,8 @@ def plan_command(day: datetime | None, days: int, scale: float,
             mix, learnt = mix_file.load(mix_path, routes, catalog.languages), None
         first = day.date() if day else datetime.now(traffic.zone).date()
         chosen = arrivals.days_from(traffic, first, days)
-        plan = load_plan(staffing_path, tuple(traffic.queues), interval_s) \
-            if staffing_path else None
+        plan = load_plan_file(staffing_path, tuple(traffic.queues), interval_s) \
+            if staffing_path else PlanFile({})
         memory = simulate.remembered(routes, mix)  # returning callers know the live tree
         spec, spec_b = (simulate.Spec(menu, catalog, settings["AUDIO_DIR"], settings["VOICES"],
                                       memory,
@@ -200,7 +201,8 @@ def plan_command(day: datetime | None, days: int, scale: float,
                       callback_take, retry, retry_delay_min * 60.0)
         setup = scenario.build(traffic, mix, spec, chosen, scale=scale, rules=rules,
                                handle=(handle, handle_cv), patience=(patience, patience_cv),
-                               plan=plan, learnt=learnt, hourly=hourly)
+                               plan=plan.agents, groups=plan.groups, learnt=learnt,
+                               hourly=hourly)
         other = on_tree(setup, spec_b, mix) if against_path else None
     seeds = tuple(range(seed, seed + runs))
     proposal: Proposal | None = None
@@ -216,7 +218,7 @@ def plan_command(day: datetime | None, days: int, scale: float,
     if csv_path:
         csv_path.write_text(report.as_csv(result, proposal), "utf-8")
     if output and proposal:
-        output.write_text(yaml.safe_dump(dump_plan(proposal.agents, interval_s),
+        output.write_text(yaml.safe_dump(dump_plan(proposal.agents, interval_s, plan.groups),
                                          sort_keys=False), "utf-8")
     if plot_path:
         from ivr.plan.picture import plot_day

@@ -3,8 +3,10 @@ into staffed queues, and the staffing that meets a target.
 
 - ``arrivals``: who calls when (the traffic week, the calendar and the mix; thinned
   Poisson); ``walks``: how the tree ends their calls (pools of ``ivr tune``'s walks).
-- ``centre``: the discrete-event simulation of the queues (FIFO, patience, callbacks,
-  retrials); ``scenario``: the three put together, run on any seed.
+- ``centre``: the discrete-event simulation of the queues (FIFO, patience, callbacks
+  made in the window the advice gives, retrials); ``skills``: the queues whose agents are
+  shared (groups, a priority order), event by event; ``scenario``: the three put
+  together, run on any seed.
 - ``staffing`` (agents from the traffic file, a plan file, Erlang A) and ``search``
   (the fewest agents meeting a target in the simulation).
 - ``figures`` computes what a run shows; ``report`` renders it as text, JSON and CSV,

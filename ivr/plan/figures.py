@@ -2,7 +2,10 @@
 whole run, as plain data (rendered by ``ivr.plan.report`` and ``ivr.plan.picture``).
 
 Counts are the mean per run. A caller is counted in the interval they reached the queue
-(callbacks made and busy time: when they happened). Definitions, stated with the
+(callbacks made and busy time: when they happened); callbacks booked count those booked
+by callers who found the queue closed. Occupancy is the queue's own agents'; agents
+shared by queues (a group) have theirs in ``GroupFigures``, with their time split by
+the queue whose caller they served. Definitions, stated with the
 figures: **service level** is the share of the callers who queued (answered or hung up
 in the queue; not those who took a callback instead) answered within the target, the
 definition of ``ivr.queue.erlang`` (abandoners count against it, however soon they
@@ -15,9 +18,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from ivr.plan.centre import HOTLINE, Day, Tally
+from ivr.plan.centre import HOTLINE, Day, GroupTally, Tally
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,22 @@ class Row:
     served: float
     retrials: float
     closed: float
+    #: of ``booked``, by callers who found the queue closed
+    booked_closed: float = 0.0
+    #: of ``served``, made after their window's end
+    late: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupFigures:
+    """Agents shared by ``queues`` (served in that order) over the run."""
+
+    queues: tuple[str, ...]
+    agent_hours: float
+    peak_agents: int
+    occupancy: float | None
+    #: per queue, the share of the group's busy time spent on its callers
+    share: dict[str, float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +75,7 @@ class Figures:
     owed: dict[str, float]
     #: the hotline's calls per interval: calls, retrials, queued, served, hung_up, callback
     hotline: dict[str, tuple[float, ...]]
+    groups: dict[str, GroupFigures] = field(default_factory=dict)
 
     @property
     def day_total(self) -> Row:
@@ -78,8 +98,10 @@ def _interval(tallies: Sequence[Tally], i: int, width: float) -> Row:
                abandoned / runs, _ratio(_sum(tallies, "within", i), answered + abandoned),
                _ratio(_sum(tallies, "wait_answered_s", i), answered),
                _ratio(_sum(tallies, "busy_s", i) / runs, agents * width),
-               _sum(tallies, "booked", i) / runs, _sum(tallies, "served", i) / runs,
-               _sum(tallies, "retrials", i) / runs, _sum(tallies, "closed", i) / runs)
+               (_sum(tallies, "booked", i) + _sum(tallies, "booked_closed", i)) / runs,
+               _sum(tallies, "served", i) / runs,
+               _sum(tallies, "retrials", i) / runs, _sum(tallies, "closed", i) / runs,
+               _sum(tallies, "booked_closed", i) / runs, _sum(tallies, "late", i) / runs)
 
 
 def _row(start_s: float, rows: list[Row], width: float, totals: bool = False) -> Row:
@@ -94,7 +116,8 @@ def _row(start_s: float, rows: list[Row], width: float, totals: bool = False) ->
                       queued),
                _ratio(sum((r.asa_s or 0.0) * r.answered for r in rows), answered),
                _ratio(busy, staffed), sum(r.booked for r in rows), sum(r.served for r in rows),
-               sum(r.retrials for r in rows), sum(r.closed for r in rows))
+               sum(r.retrials for r in rows), sum(r.closed for r in rows),
+               sum(r.booked_closed for r in rows), sum(r.late for r in rows))
 
 
 def figures(days: Sequence[Day]) -> Figures:
@@ -114,5 +137,17 @@ def figures(days: Sequence[Day]) -> Figures:
         owed[name] = sum(t.owed for t in tallies) / runs
     hotline = {key: tuple(math.fsum(d.hotline[key][i] for d in days) / runs
                           for i in range(len(first.hotline[key]))) for key in HOTLINE}
-    return Figures(width, first.target_s, runs, queues, totals, owed, hotline)
+    groups = {name: _group([d.groups[name] for d in days], width) for name in first.groups}
+    return Figures(width, first.target_s, runs, queues, totals, owed, hotline, groups)
+
+
+def _group(tallies: Sequence[GroupTally], width: float) -> GroupFigures:
+    first = tallies[0]
+    staffed = sum(first.agents) * width
+    busy = math.fsum(math.fsum(t.busy_s) for t in tallies) / len(tallies)
+    by_queue = {q: math.fsum(t.busy_by_queue_s[q] for t in tallies) / len(tallies)
+                for q in first.queues}
+    total = math.fsum(by_queue.values())
+    return GroupFigures(first.queues, staffed / 3600.0, max(first.agents, default=0),
+                        _ratio(busy, staffed), {q: _ratio(v, total) for q, v in by_queue.items()})
 

@@ -13,13 +13,14 @@ from typing import Any
 
 from ivr.plan.compare import HOTLINE as HOTLINE_COMPARED
 from ivr.plan.compare import MEASURES, Comparison, Difference
-from ivr.plan.figures import DEFINITION, Figures, Row
+from ivr.plan.figures import DEFINITION, Figures, GroupFigures, Row
 from ivr.plan.search import Proposal
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("agents", "offered", "answered", "abandoned", "service_level", "asa_s", "occupancy",
-           "callbacks_booked", "callbacks_made", "retrials", "closed")
+           "callbacks_booked", "callbacks_made", "retrials", "closed", "callbacks_booked_closed",
+           "callbacks_late")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,22 @@ def row_dict(row: Row) -> dict[str, Any]:
     return {"agents": row.agents, "offered": row.offered, "answered": row.answered,
             "abandoned": row.abandoned, "service_level": row.service_level,
             "asa_s": row.asa_s, "occupancy": row.occupancy, "callbacks_booked": row.booked,
-            "callbacks_made": row.served, "retrials": row.retrials, "closed": row.closed}
+            "callbacks_made": row.served, "retrials": row.retrials, "closed": row.closed,
+            "callbacks_booked_closed": row.booked_closed, "callbacks_late": row.late}
+
+
+def group_line(name: str, g: GroupFigures) -> str:
+    """Which queues share which agents, and how their time went."""
+    order = ", then ".join(g.queues)
+    split = ", ".join(f"{q} {_pct(share)}" for q, share in g.share.items())
+    return (f"shared agents: {name} ({g.peak_agents} at most, {g.agent_hours:.0f} agent-hours) "
+            f"serve {order}; occupancy {_pct(g.occupancy)}; their time by the queue served: "
+            f"{split}")
+
+
+def group_dict(g: GroupFigures) -> dict[str, Any]:
+    return {"queues": list(g.queues), "agent_hours": g.agent_hours,
+            "peak_agents": g.peak_agents, "occupancy": g.occupancy, "busy_share": g.share}
 
 
 def _pct(x: float | None) -> str:
@@ -89,13 +105,19 @@ def text(figures: Figures, about: About, proposal: Proposal | None = None) -> st
                  f"trying again): {hot['queued'] / calls:.0%} reached a queue, "
                  f"{hot['served'] / calls:.0%} served by the tree, {hot['hung_up'] / calls:.0%} "
                  f"hung up in the tree, {hot['callback'] / calls:.0%} booked a callback there")
+    lines += [group_line(name, g) for name, g in figures.groups.items()]
+    if figures.groups:
+        lines.append("(a queue's agents and occupancy below are its own agents'; shared "
+                     "agents' time is theirs above)")
     for name, rows in figures.queues.items():
         lines += ["", f"{name} ({about.handle.get(name, '')})", _HEAD]
         lines += [_line(clock(r.start_s), r) for r in rows if _busy(r)]
         total = figures.totals[name]
         lines.append(_line("all", total, f"{total.agents:.0f}h"))
         lines.append(f"{'':>16} callbacks owed at the end: {_count(figures.owed[name])}; "
-                     f"callers finding it closed: {_count(total.closed)}")
+                     f"made after their window: {_count(total.late)}; callers finding it "
+                     f"closed: {_count(total.closed)}, {_count(total.booked_closed)} of them "
+                     "booked a callback")
     lines += ["", "the whole run (agents: agent-hours)", _HEAD.replace("    time", "   queue")]
     lines += [_line(name, t, f"{t.agents:.0f}h") for name, t in figures.totals.items()]
     day = figures.day_total
@@ -107,7 +129,10 @@ def text(figures: Figures, about: About, proposal: Proposal | None = None) -> st
 
 def staffing_text(p: Proposal) -> list[str]:
     met, total = p.intervals_met()
-    lines = [f"staffing for {p.target} (met with 90 % confidence over seeds "
+    kept = [f"note: the shared agents ({', '.join(p.confirmed.groups)}) are kept as the plan "
+            "file gives them; the search moved each queue's own agents only"] \
+        if p.confirmed.groups else []
+    lines = [*kept, f"staffing for {p.target} (met with 90 % confidence over seeds "
              f"{', '.join(map(str, p.seeds))}; {p.rounds} rounds"
              f"{'' if p.converged else ', stopped before every interval met it'})",
              f"confirmed on fresh seeds {', '.join(map(str, p.fresh))}: {met} of {total} "
@@ -146,6 +171,7 @@ def as_json(figures: Figures, about: About, proposal: Proposal | None = None) ->
                           "callbacks_owed": figures.owed[name]}
                    for name, rows in figures.queues.items()},
         "total": row_dict(figures.day_total),
+        "groups": {name: group_dict(g) for name, g in figures.groups.items()},
     }
     if proposal is not None:
         met, total = proposal.intervals_met()
@@ -153,6 +179,7 @@ def as_json(figures: Figures, about: About, proposal: Proposal | None = None) ->
             "target": {"level": proposal.target.level, "within_s": proposal.target.within_s},
             "seeds": list(proposal.seeds), "fresh_seeds": list(proposal.fresh),
             "rounds": proposal.rounds, "converged": proposal.converged,
+            "groups_kept": list(proposal.confirmed.groups),
             "intervals_met": met, "intervals_with_callers": total,
             "queues": {name: {"agents": list(row), "erlang_a": list(proposal.erlang[name]),
                               "service_level": [r.service_level

@@ -15,7 +15,12 @@ callbacks made later, callers who try again), so the result is the fewest this g
 search finds, not a proven minimum.
 
 The proposal is then run on ``fresh`` seeds it never saw: per interval, the share of
-those runs meeting the target on their own, and the pooled service level. No I/O.
+those runs meeting the target on their own, and the pooled service level.
+
+Groups of shared agents (skills) stay as the plan file gives them: the search moves only
+each queue's own agents, and says so. For a queue a group serves it starts from Erlang
+A's plan less the group's agents (at least none), with no floor of one agent: the
+group's may be all it needs. No I/O.
 """
 
 from __future__ import annotations
@@ -117,7 +122,9 @@ def staff_for(scenario: Scenario, target: Target, seeds: Sequence[int],
                     {n: d.mean_s for n, d in scenario.patience.items()},
                     scenario.rules.interval_s, target.level, target.within_s)
     floor = _floor(scenario)
-    current = {name: [max(floor[name][i], a - START_BELOW_ERLANG) for i, a in enumerate(row)]
+    shared = _shared(scenario)
+    current = {name: [max(floor[name][i], a - START_BELOW_ERLANG - shared[name][i])
+                      for i, a in enumerate(row)]
                for name, row in plan.items()}
     rounds, trimmed, converged = 0, False, False
     while rounds < MAX_ROUNDS:
@@ -152,15 +159,27 @@ def staff_for(scenario: Scenario, target: Target, seeds: Sequence[int],
                     figures(confirmed_days), met_share)
 
 
+def _shared(scenario: Scenario) -> dict[str, list[int]]:
+    """Per queue and interval, the agents of the groups serving it."""
+    out = {name: [0] * len(row) for name, row in scenario.agents.items()}
+    for group in scenario.groups:
+        for name in group.queues:
+            out[name] = [a + b for a, b in zip(out[name], group.agents, strict=True)]
+    return out
+
+
 def _floor(scenario: Scenario) -> dict[str, list[int]]:
     """Per queue, one agent wherever it is open and calls are forecast for it, so that
-    an interval the search's seeds happened to see no caller in is not left unstaffed."""
+    an interval the search's seeds happened to see no caller in is not left unstaffed
+    (none where a group serves the queue)."""
+    grouped = {name for group in scenario.groups for name in group.queues}
     width = scenario.rules.interval_s
     forecast: dict[str, set[int]] = {}
     for queue, row in zip(scenario.demand.queue_of, scenario.demand.per_hour, strict=True):
         if queue is not None:
             forecast.setdefault(queue, set()).update(h for h, c in enumerate(row) if c > 0)
-    return {name: [int(opened and int(i * width // 3600) in forecast.get(name, ()))
+    return {name: [int(opened and name not in grouped
+                       and int(i * width // 3600) in forecast.get(name, ()))
                    for i, opened in enumerate(scenario.open[name])]
             for name in scenario.agents}
 

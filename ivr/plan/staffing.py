@@ -8,8 +8,18 @@ as hour ranges (``"08:00-12:30": 13``, other times 0) or one number per interval
     payments: {"08:00-12:00": 13, "12:00-14:00": 9, "14:00-22:00": 10}
     fraud: [2, 2, 2, ...]     # 48 numbers for 30-minute intervals
 
-A queue the file leaves out keeps the traffic file's agents. ``ivr plan --staff-for``
-writes its proposal in this form. Only ``load_plan`` reads a file.
+A queue the file leaves out keeps the traffic file's agents. Agents shared by queues
+(skills) are ``groups``, each with its queues in the order a free agent serves them and
+its agents in the same forms as a queue's::
+
+    groups:
+      risk desk:
+        queues: [fraud, account-security]   # fraud first
+        agents: {"08:00-22:00": 6}
+
+A queue may keep agents of its own beside a group's (``ivr.plan.skills`` simulates
+them). ``ivr plan --staff-for`` writes its proposal in this form (the groups as read).
+Only ``load_plan`` and ``load_plan_file`` read a file.
 """
 
 from __future__ import annotations
@@ -83,9 +93,97 @@ def _ranges(check: list[Problem], where: str, value: dict[Any, Any], interval_s:
     return row
 
 
-def parse_plan(data: Any, source: str, queues: tuple[str, ...], interval_s: float
-               ) -> dict[str, list[int]]:
-    """Per queue named, its agents per interval of a day; ``MenuError`` lists every problem."""
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Agents shared by ``queues``, served in that order, per interval of a day."""
+
+    name: str
+    queues: tuple[str, ...]
+    agents: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFile:
+    """A plan file: per queue its own agents per interval of a day, and the groups."""
+
+    agents: dict[str, list[int]]
+    groups: tuple[Group, ...] = ()
+
+
+def _row(problems: list[Problem], where: str, value: Any, interval_s: float, per_list: float
+         ) -> list[int] | None:
+    """Agents per interval of a day from hour ranges or a list (None: a problem said)."""
+    if isinstance(value, dict):
+        return _ranges(problems, where, value, interval_s)
+    if isinstance(value, list):
+        n = per_day(per_list * 60)
+        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int) or v < 0]
+        if len(value) != n or bad:
+            problems.append(Problem(where, f"needs {n} whole numbers >= 0 (one per "
+                                           f"{per_list:g} minutes), has {len(value)}"
+                                    + (f", {bad[0]!r} among them" if bad else "")))
+            return None
+        # spread over (or gathered into) the run's intervals: an interval has the
+        # agents of the list's entry it starts in
+        return [value[int(i * interval_s // (per_list * 60))]
+                for i in range(per_day(interval_s))]
+    problems.append(Problem(where, "expected hour ranges or a list of numbers"))
+    return None
+
+
+def _unknown(name: str, queues: tuple[str, ...]) -> str:
+    meant = close_match(name, queues, 0.6)
+    hint = f"; did you mean '{meant}'?" if meant else f" ({', '.join(queues)})"
+    return f"not a queue of the traffic file{hint}"
+
+
+def _groups(problems: list[Problem], value: Any, queues: tuple[str, ...], interval_s: float,
+            per_list: float) -> tuple[Group, ...]:
+    if not isinstance(value, dict) or not value:
+        problems.append(Problem("groups", "must map each group's name to its queues and "
+                                          "agents"))
+        return ()
+    found: list[Group] = []
+    for name, entry in value.items():
+        at = f"groups.{name}"
+        if not isinstance(entry, dict):
+            problems.append(Problem(at, "expected 'queues' (in the order served) and "
+                                        "'agents'"))
+            continue
+        for key in entry:
+            if key not in ("queues", "agents"):
+                problems.append(Problem(f"{at}.{key}", "unknown key (a group has 'queues' "
+                                                       "and 'agents')"))
+        served = entry.get("queues")
+        ok = True
+        if not isinstance(served, list) or not served:
+            problems.append(Problem(f"{at}.queues", "needs a list of one queue or more, "
+                                                    "the first served first"))
+            ok, served = False, []
+        seen: set[str] = set()
+        for j, queue in enumerate(served):
+            where = f"{at}.queues[{j}]"
+            if str(queue) in seen:
+                problems.append(Problem(where, f"'{queue}' is already in this group"))
+                ok = False
+            elif queue not in queues:
+                problems.append(Problem(where, _unknown(str(queue), queues)))
+                ok = False
+            seen.add(str(queue))
+        if "agents" not in entry:
+            problems.append(Problem(f"{at}.agents", "missing: hour ranges or a list of "
+                                                    "numbers"))
+            continue
+        row = _row(problems, f"{at}.agents", entry["agents"], interval_s, per_list)
+        if ok and row is not None:
+            found.append(Group(str(name), tuple(str(q) for q in served), tuple(row)))
+    return tuple(found)
+
+
+def parse_plan_file(data: Any, source: str, queues: tuple[str, ...], interval_s: float
+                    ) -> PlanFile:
+    """Per queue named its agents per interval of a day, and the groups; ``MenuError``
+    lists every problem with its location."""
     problems: list[Problem] = []
     if not isinstance(data, dict):
         raise MenuError([Problem("(top)", "must map queues to their agents")], source)
@@ -94,61 +192,66 @@ def parse_plan(data: Any, source: str, queues: tuple[str, ...], interval_s: floa
         problems.append(Problem("interval_min", f"must be 15, 30 or 60, not {per_list!r}"))
         per_list = interval_s / 60
     found: dict[str, list[int]] = {}
+    groups: tuple[Group, ...] = ()
     for name, value in data.items():
         if name == "interval_min":
             continue
+        if name == "groups" and "groups" not in queues:
+            groups = _groups(problems, value, queues, interval_s, per_list)
+            continue
         if name not in queues:
-            meant = close_match(str(name), queues, 0.6)
-            hint = f"; did you mean '{meant}'?" if meant else f" ({', '.join(queues)})"
-            problems.append(Problem(str(name), f"not a queue of the traffic file{hint}"))
+            problems.append(Problem(str(name), _unknown(str(name), queues)))
             continue
-        if isinstance(value, dict):
-            row = _ranges(problems, str(name), value, interval_s)
-        elif isinstance(value, list):
-            n = per_day(per_list * 60)
-            bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int) or v < 0]
-            if len(value) != n or bad:
-                problems.append(Problem(str(name), f"needs {n} whole numbers >= 0 (one per "
-                                                   f"{per_list:g} minutes), has {len(value)}"
-                                        + (f", {bad[0]!r} among them" if bad else "")))
-                continue
-            # spread over (or gathered into) the run's intervals: an interval has the
-            # agents of the list's entry it starts in
-            row = [value[int(i * interval_s // (per_list * 60))]
-                   for i in range(per_day(interval_s))]
-        else:
-            problems.append(Problem(str(name), "expected hour ranges or a list of numbers"))
-            continue
+        row = _row(problems, str(name), value, interval_s, per_list)
         if row is not None:
             found[str(name)] = row
     if problems:
         raise MenuError(problems, source)
-    return found
+    return PlanFile(found, groups)
 
 
-def load_plan(path: Path, queues: tuple[str, ...], interval_s: float) -> dict[str, list[int]]:
+def parse_plan(data: Any, source: str, queues: tuple[str, ...], interval_s: float
+               ) -> dict[str, list[int]]:
+    """Per queue named, its agents per interval of a day; ``MenuError`` lists every problem."""
+    return parse_plan_file(data, source, queues, interval_s).agents
+
+
+def load_plan_file(path: Path, queues: tuple[str, ...], interval_s: float) -> PlanFile:
     data, problem = load_yaml(path, str(path))
     if problem is not None:
         raise MenuError([problem], str(path))
-    return parse_plan(data, str(path), queues, interval_s)
+    return parse_plan_file(data, str(path), queues, interval_s)
 
 
-def dump_plan(agents: Mapping[str, tuple[int, ...]], interval_s: float) -> dict[str, Any]:
-    """A plan file's tree for the first day of ``agents``: hour ranges, zeros left out."""
-    n = per_day(interval_s)
+def load_plan(path: Path, queues: tuple[str, ...], interval_s: float) -> dict[str, list[int]]:
+    return load_plan_file(path, queues, interval_s).agents
+
+
+def dump_plan(agents: Mapping[str, tuple[int, ...]], interval_s: float,
+              groups: tuple[Group, ...] = ()) -> dict[str, Any]:
+    """A plan file's tree for the first day of ``agents`` (and ``groups``, per interval
+    of a day): hour ranges, zeros left out."""
     out: dict[str, Any] = {"interval_min": int(interval_s // 60)}
+    if groups:
+        out["groups"] = {g.name: {"queues": list(g.queues),
+                                  "agents": _dump_row(g.agents, interval_s)} for g in groups}
     for name, row in agents.items():
-        ranges: dict[str, int] = {}
-        i = 0
-        while i < n:
-            j = i
-            while j + 1 < n and row[j + 1] == row[i]:
-                j += 1
-            if row[i]:
-                ranges[f"{_clock(i * interval_s)}-{_clock((j + 1) * interval_s)}"] = row[i]
-            i = j + 1
-        out[name] = ranges
+        out[name] = _dump_row(row, interval_s)
     return out
+
+
+def _dump_row(row: tuple[int, ...], interval_s: float) -> dict[str, int]:
+    n = per_day(interval_s)
+    ranges: dict[str, int] = {}
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and row[j + 1] == row[i]:
+            j += 1
+        if row[i]:
+            ranges[f"{_clock(i * interval_s)}-{_clock((j + 1) * interval_s)}"] = row[i]
+        i = j + 1
+    return ranges
 
 
 def _clock(seconds: float) -> str:
