@@ -219,7 +219,8 @@ NOON, WINDOW = 24, (14 * 3600.0, 16 * 3600.0)
 @pytest.mark.parametrize("shared", [False, True])
 def test_a_callback_booked_at_noon_is_made_in_its_window_not_before(shared):
     """A crowd at 12:00 on two agents: those told a long wait book a callback, whose
-    window is 14:00-16:00; they are made there, none before, none late."""
+    window is 14:00-16:00; each falls due at a moment drawn in it, so none is made before
+    it, and those the two agents reach only after 16:00 are counted late."""
     rng = random.Random(2)
     calls = sorted((12 * 3600 + rng.random() * 1800, 0) for _ in range(60))
     windows = tuple(WINDOW if i == NOON else (math.inf, math.inf) for i in range(48))
@@ -231,8 +232,9 @@ def test_a_callback_booked_at_noon_is_made_in_its_window_not_before(shared):
     tally = day.queues["q"]
     booked = tally.booked[NOON]
     assert booked > 10 and sum(tally.booked) == booked
-    assert sum(tally.served[:28]) == 0 and sum(tally.served[28:32]) == booked
-    assert sum(tally.late) == 0 and tally.owed == 0
+    assert sum(tally.served[:28]) == 0 and sum(tally.served) == booked and tally.owed == 0
+    assert sum(tally.served[28:32]) >= booked * 3 // 4
+    assert sum(tally.late) == sum(tally.served[32:])
 
 
 def test_the_window_is_the_soonest_of_the_advices_best():

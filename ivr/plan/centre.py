@@ -3,9 +3,13 @@ drawn from real ones, ``ivr.plan.walks``) and reach their queue when the flow en
 them; each queue is first come, first served, with agents per interval, a handle time
 and a patience per queue; a caller told a wait over the threshold, or reaching a closed
 queue, may book a callback into the window the flow's advice gives then (``QueueSetup.
-windows``); at the window's start the callback joins its queue as a call with no patience
-limit, first come, first served with the callers there. A share of those who hang up in
-the queue call again after a delay, and walk the tree again.
+windows``); at a moment drawn evenly over the window the callback joins its queue as a
+call with no patience limit, first come, first served with the callers there (a window's
+callbacks are paced across it, as an agent working down the console's list would, not all
+made at its first second: the night's callbacks of a queue closed overnight share the
+morning's first window, and all at 08:00:00 would hold every caller of that interval).
+A share of those who hang up in the queue call again after a delay, and walk the tree
+again.
 
 No event calendar for the agents: in a FIFO queue whose abandoners take no agent, when a
 caller is answered depends only on the callers before them, so each caller is settled
@@ -331,7 +335,7 @@ class _Queue:
         return t + patience
 
     def call_back(self, t: float, due: float) -> None:
-        """A callback joins the queue at ``t`` (its window's start), waiting as long as it
+        """A callback joins the queue at ``t`` (a moment in its window), waiting as long as it
         takes; made late after ``due``, owed when not made before the run's end."""
         tally = self.tally
         start, agent = self.earliest(t) if t < self.end_s else (math.inf, -1)
@@ -452,9 +456,11 @@ def run(calls: Sequence[Call], walker: Walker, queues: Mapping[str, QueueSetup],
         gone = state[name].arrive(t, retrial, klass)
         if gone is None:
             continue
-        if isinstance(gone, tuple):  # a callback booked: it falls due at its window
+        if isinstance(gone, tuple):  # a callback booked: it falls due in its window
+            start, stop = gone
             order += 1
-            push(events, (gone[0], order, name, CALLBACK_DUE, False, gone[1]))
+            push(events, (start + unit() * (stop - start) if stop < inf else start, order,
+                          name, CALLBACK_DUE, False, stop))
         elif retry_share and unit() < retry_share:
             order += 1
             push(events, (gone + expo(retry_rate), order, None, klass, True, 0.0))
