@@ -167,7 +167,7 @@ def test_an_incident_notice_is_said_all_day(app, lead):
     ("runs", "0", "Runs: 0 is not from 1 to 5"),
     ("runs", "6", "Runs: 6 is not from 1 to 5"),
     ("runs", "1.5", "is not a number"),
-    ("seed", "-1", "Seed: -1 is not from 0"),
+    ("seed", "-1", "Seed: -1 is not from 0 to 2147483647"),
     ("interval", "45", "Interval: one of 15, 30, 60 minutes"),
     ("tree", "nope", "is not a tree the line serves"),
     ("notice", "7", "is not one of the notices offered"),

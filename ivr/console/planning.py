@@ -89,7 +89,8 @@ def _number(field: str, low: float, high: float, default: str, whole: bool = Fal
     except ValueError:
         raise Refused(t("plan_not_number", field=t("plan_" + field), value=text[:40])) from None
     if not math.isfinite(value) or not low <= value <= high or (field == "scale" and value <= 0):
-        raise Refused(t("plan_out_of_range_" + field, low=f"{low:g}", high=f"{high:g}",
+        shown = (f"{int(low)}", f"{int(high)}") if whole else (f"{low:g}", f"{high:g}")
+        raise Refused(t("plan_out_of_range_" + field, low=shown[0], high=shown[1],
                         value=text[:40]))
     return value
 
@@ -115,7 +116,7 @@ def read_form() -> Asked:
         raise Refused(t("plan_bad_tree", value=version[:40]))
     offered = {p.notice.id: p.notice for p in _offered_notices()}
     chosen = []
-    for value in request.form.getlist("notice"):
+    for value in dict.fromkeys(request.form.getlist("notice")):  # each once
         number = int(value) if value.isdigit() else None
         if number not in offered:
             raise Refused(t("plan_bad_notice", value=value[:40]))
