@@ -363,6 +363,21 @@ def test_ops_publishes_and_ends_a_notice(site: tuple[Browser, Known]) -> None:
     log_out(browser)
 
 
+def test_ops_plans_singles_day(site: tuple[Browser, Known]) -> None:
+    """The Plan page: Singles' Day at three times the volume, its figures and picture on
+    the page under its own Content-Security-Policy (a blocked style would be an error)."""
+    browser, _ = site
+    log_in(browser, OPS, OPS_PASSWORD)
+    browser.open("/ops/plan", ready="#plan-form", check="plan-form")
+    browser.driver.execute_script("document.querySelector('#plan-date').value = '2026-11-11';"
+                                  "document.querySelector('#plan-scale').value = '3'")
+    browser.submit(browser.find("#plan-run"), ready="#plan-picture svg", check="plan")
+    assert "wed 2026-11-11" in browser.text("#plan-days")
+    assert [r.get_attribute("data-queue") for r in browser.all("#plan-totals tr[data-queue]")] \
+        == ["payments", "account-security", "fraud", "complaints", "general"]
+    log_out(browser)
+
+
 def test_an_agent_sees_only_its_queues(site: tuple[Browser, Known]) -> None:
     browser, known = site
     log_in(browser, AGENT, AGENT_PASSWORD)

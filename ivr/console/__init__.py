@@ -2,7 +2,8 @@
 
 Registered on the app by ``create_app``; ``ivr ops`` (``ivr.cli.ops``) uses its log-in
 rules without the web stack, which only ``init_app`` loads. It shows what the hotline
-(``ivr.hotline``), the records, the queue model and the tuning reports know; it never
+(``ivr.hotline``), the records, the queue model, the tuning reports and a simulated day
+(``ivr.plan``) know; it never
 imports the Twilio edge (the app exempts the webhooks from its CSRF protection), the
 simulator or the CLI.
 """

@@ -1,5 +1,5 @@
 """The console's pages: Now, Tree, Report, Week, Callbacks, Tickets, Calls, Audit (and
-Notices, in ``ivr.console.notices``).
+Notices, in ``ivr.console.notices``; Plan, in ``ivr.console.planning``).
 
 Each view gathers plain numbers from the library (``ivr.records.live``, ``ivr.queue.advice``,
 ``ivr.tuning``) and ``records``, and a template shows them; no figure is computed in a

@@ -17,7 +17,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
-from ivr.console import auth, notices, pages  # noqa: F401  (the views register on the blueprint)
+from ivr.console import auth, notices, pages, planning  # noqa: F401  (the views register on the blueprint)
 from ivr.console.site import bp
 from ivr.console.throttle import derived_key
 

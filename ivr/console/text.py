@@ -74,6 +74,44 @@ TEXT: dict[str, dict[str, str]] = {
         "ended_notices": "Ended lately", "ended_by": "ended by {name}",
         "notice_published": "Notice {id} published.", "notice_was_ended": "Notice {id} ended.",
         "notice_time_needed": "a time is required",
+        "plan": "Plan",
+        "plan_note": "A day of the whole centre, as ivr plan simulates it: callers walk the "
+                     "tree into the queues, staffed as the traffic file says. Nothing is "
+                     "written; each run takes a few seconds.",
+        "plan_date": "Date", "plan_scale": "Scale", "plan_scale_note": "every hour's calls "
+        "times this (Singles' Day: 3); at most {most}",
+        "plan_tree_a": "served", "plan_tree_b": "A/B trial's B",
+        "plan_notices": "Incident notices",
+        "plan_notices_note": "Each notice ticked is said all day, whatever its own times, as "
+                             "ivr tune --notice says it: where its scope is, and an emergency "
+                             "switch turns its queues off.",
+        "plan_answers": "Share of those who hear a notice that it answers (they hang up), 0 to 1",
+        "plan_interval": "Interval", "plan_runs": "Runs", "plan_seed": "Seed",
+        "plan_run": "Run the day", "plan_day": "The day", "plan_days": "Days",
+        "plan_seeds": "Seeds", "plan_means": "counts are means per run",
+        "plan_hotline": "Hotline: {calls} calls ({retrials} of them callers trying again): "
+                        "{queued} reached a queue, {served} served by the tree, {hung_up} hung "
+                        "up in the tree, {callback} booked a callback there.",
+        "plan_agents": "Agents", "plan_offered": "Offered", "plan_answered": "Answered",
+        "plan_abandoned": "Abandoned", "plan_sl": "Service level", "plan_asa": "ASA s",
+        "plan_occupancy": "Occupancy", "plan_booked": "Callbacks booked",
+        "plan_made": "Callbacks made", "plan_retrials": "Retrials", "plan_closed": "Found closed",
+        "plan_all": "all", "plan_agent_hours": "For the day, agents are agent-hours staffed.",
+        "plan_owed": "Callbacks owed at the end: {owed}; callers finding it closed: {closed}.",
+        "plan_busy": "Another plan is running: try again in a few seconds.",
+        "plan_bad_date": "Date: {value!r} is not a date (YYYY-MM-DD).",
+        "plan_not_number": "{field}: {value!r} is not a number.",
+        "plan_out_of_range_scale": "Scale: {value} is not over 0 and at most {high}.",
+        "plan_out_of_range_runs": "Runs: {value} is not from {low} to {high}.",
+        "plan_out_of_range_seed": "Seed: {value} is not from {low} to {high}.",
+        "plan_out_of_range_answers": "Share answered: {value} is not from {low} to {high}.",
+        "plan_bad_interval": "Interval: one of {choices} minutes.",
+        "plan_bad_tree": "Tree: {value!r} is not a tree the line serves.",
+        "plan_bad_notice": "Notice: {value!r} is not one of the notices offered.",
+        "plan_notice_not_in_tree": "Notice {id}'s scope {scope} is not in tree {tree}: no "
+                                   "caller would hear it.",
+        "plan_too_many_calls": "That is {calls} calls to simulate over the runs; the page runs "
+                               "at most {most} (ivr plan has no such limit).",
     },
     "zh": {
         "title": "热线控制台", "switch": "English",
@@ -133,6 +171,39 @@ TEXT: dict[str, dict[str, str]] = {
         "ended_notices": "最近结束", "ended_by": "由 {name} 结束",
         "notice_published": "通知 {id} 已发布。", "notice_was_ended": "通知 {id} 已结束。",
         "notice_time_needed": "请填写时间",
+        "plan": "排班模拟",
+        "plan_note": "按 ivr plan 的方式模拟整个中心的一天：来电者走完语音菜单进入队列，坐席按"
+                     "话务文件排班。不会写入任何数据；每次运行需要几秒钟。",
+        "plan_date": "日期", "plan_scale": "倍数", "plan_scale_note": "每小时来电量乘以该倍数"
+        "（双十一：3）；最多 {most}",
+        "plan_tree_a": "当前版本", "plan_tree_b": "A/B 测试的 B",
+        "plan_notices": "事件通知",
+        "plan_notices_note": "勾选的通知整天播报（不论其自身的起止时间），与 ivr tune --notice "
+                             "相同：在其范围内播报，紧急开关会关闭其队列。",
+        "plan_answers": "听到通知后即获解答（挂机）的来电者比例，0 到 1",
+        "plan_interval": "时段", "plan_runs": "运行次数", "plan_seed": "随机种子",
+        "plan_run": "模拟这一天", "plan_day": "这一天", "plan_days": "日期",
+        "plan_seeds": "随机种子", "plan_means": "数量为每次运行的平均值",
+        "plan_hotline": "热线：{calls} 个来电（其中 {retrials} 个为再次来电）：{queued} 进入队列，"
+                        "{served} 由语音菜单完成，{hung_up} 在菜单中挂机，{callback} 在菜单中预约回电。",
+        "plan_agents": "坐席", "plan_offered": "进线", "plan_answered": "接听",
+        "plan_abandoned": "放弃", "plan_sl": "服务水平", "plan_asa": "平均应答秒数",
+        "plan_occupancy": "占用率", "plan_booked": "预约回电",
+        "plan_made": "已回电", "plan_retrials": "再次来电", "plan_closed": "遇到下班",
+        "plan_all": "合计", "plan_agent_hours": "全天一行中的坐席为排班坐席小时数。",
+        "plan_owed": "结束时尚欠回电：{owed}；遇到下班的来电者：{closed}。",
+        "plan_busy": "另一个模拟正在运行：请几秒钟后再试。",
+        "plan_bad_date": "日期：{value!r} 不是日期（YYYY-MM-DD）。",
+        "plan_not_number": "{field}：{value!r} 不是数字。",
+        "plan_out_of_range_scale": "倍数：{value} 须大于 0 且不超过 {high}。",
+        "plan_out_of_range_runs": "运行次数：{value} 须在 {low} 到 {high} 之间。",
+        "plan_out_of_range_seed": "随机种子：{value} 须在 {low} 到 {high} 之间。",
+        "plan_out_of_range_answers": "解答比例：{value} 须在 {low} 到 {high} 之间。",
+        "plan_bad_interval": "时段：须为 {choices} 分钟之一。",
+        "plan_bad_tree": "菜单树：{value!r} 不是本热线使用的菜单树。",
+        "plan_bad_notice": "通知：{value!r} 不在可选的通知中。",
+        "plan_notice_not_in_tree": "通知 {id} 的范围 {scope} 不在菜单树 {tree} 中：没有来电者会听到。",
+        "plan_too_many_calls": "这需要模拟 {calls} 个来电；本页面最多模拟 {most} 个（ivr plan 没有此限制）。",
     },
 }
 #: the languages the switch offers

@@ -9,6 +9,8 @@ into staffed queues, and the staffing that meets a target.
   together, run on any seed.
 - ``staffing`` (agents from the traffic file, a plan file, Erlang A) and ``search``
   (the fewest agents meeting a target in the simulation).
+- ``inputs`` reads the files a day is made from and builds its scenario, for the
+  command and the console's Plan page alike.
 - ``figures`` computes what a run shows; ``report`` renders it as text, JSON and CSV,
   ``picture`` draws it.
 
