@@ -18,22 +18,14 @@ import click
 import yaml
 
 from ivr.cli.args import Database, Finite, OutputFile, TextFile, app_settings, boundary
-from ivr.flow import prompts
 from ivr.menu import load_validated
-from ivr.plan import arrivals, report, scenario
+from ivr.plan import inputs, report
 from ivr.plan.arrivals import parse_hourly
-from ivr.plan.centre import Rules
 from ivr.plan.compare import compare, on_tree
 from ivr.plan.figures import figures
 from ivr.plan.search import Proposal, staff_for
-from ivr.plan.staffing import PlanFile, Target, dump_plan, load_plan_file
+from ivr.plan.staffing import Target, dump_plan
 from ivr.queue import traffic as traffic_file
-from ivr.queue.calendar import WEEKDAYS, Day
-from ivr.tuning import mix as mix_file
-from ivr.tuning import simulate
-from ivr.tuning.clock import speech_end_s
-from ivr.tuning.learn import default_base, learn_calls
-from ivr.tuning.routes import build
 
 _DISTRIBUTIONS = click.Choice(["exponential", "lognormal"])
 #: fresh seeds for confirming a proposal start here, apart from the search's
@@ -177,33 +169,17 @@ def plan_command(day: datetime | None, days: int, scale: float,
     files = [menu_path, against_path, mix_path, prompts_dir, traffic_path or traffic_file.DEFAULT_PATH,
              staffing_path]
     with boundary(files):
-        catalog = prompts.load(prompts_dir)
-        routes = build(load_validated(menu_path, catalog))
-        against = load_validated(against_path, catalog) if against_path else routes.menu
-        traffic = traffic_file.load(traffic_path)
-        if db:
-            recorded = learn_calls(db, routes, default_base(routes, catalog.languages))
-            mix = recorded.mix
-            learnt = arrivals.recorded(recorded.starts, traffic, mix.source)
-        else:
-            mix, learnt = mix_file.load(mix_path, routes, catalog.languages), None
-        first = day.date() if day else datetime.now(traffic.zone).date()
-        chosen = arrivals.days_from(traffic, first, days)
-        plan = load_plan_file(staffing_path, tuple(traffic.queues), interval_s) \
-            if staffing_path else PlanFile({})
-        memory = simulate.remembered(routes, mix)  # returning callers know the live tree
-        spec, spec_b = (simulate.Spec(menu, catalog, settings["AUDIO_DIR"], settings["VOICES"],
-                                      memory,
-                                      speech_end_s=speech_end_s(settings.get("SPEECH_TIMEOUT")))
-                        for menu in (routes.menu, against))
-        rules = Rules(interval_s, target_s,
-                      float(settings["WAIT_THRESHOLD_S"]) if threshold_s is None else threshold_s,
-                      callback_take, retry, retry_delay_min * 60.0)
-        setup = scenario.build(traffic, mix, spec, chosen, scale=scale, rules=rules,
-                               handle=(handle, handle_cv), patience=(patience, patience_cv),
-                               plan=plan.agents, groups=plan.groups, learnt=learnt,
-                               hourly=hourly)
-        other = on_tree(setup, spec_b, mix) if against_path else None
+        sources = inputs.read(settings, menu_path=menu_path, mix_path=mix_path,
+                              traffic_path=traffic_path, prompts_dir=prompts_dir,
+                              staffing_path=staffing_path, interval_s=interval_s, db=db)
+        against = load_validated(against_path, sources.catalog) if against_path \
+            else sources.routes.menu
+        options = inputs.Options(days, scale, interval_s, target_s, threshold_s, callback_take,
+                                 retry, retry_delay_min * 60.0, (handle, handle_cv),
+                                 (patience, patience_cv), hourly=hourly)
+        planned = inputs.prepare(sources, settings, day.date() if day else None, options)
+        setup = planned.scenario
+        other = on_tree(setup, planned.spec_on(against), sources.mix) if against_path else None
     seeds = tuple(range(seed, seed + runs))
     proposal: Proposal | None = None
     if staff_target:
@@ -211,14 +187,12 @@ def plan_command(day: datetime | None, days: int, scale: float,
                              range(FRESH_FROM + seed, FRESH_FROM + seed + search_seeds))
     comparison = compare(setup, other, seeds) if other else None
     result = comparison.a if comparison else figures([setup.run(s) for s in seeds])
-    about = report.About(tuple(_describe(d) for d in chosen), scale, routes.menu.source, seeds,
-                         {n: f"handle {d.mean_s:g} s {d.kind}, patience "
-                             f"{setup.patience[n].mean_s:g} s {setup.patience[n].kind}"
-                          for n, d in setup.handle.items()}, setup.demand.notes)
+    about = planned.about(seeds)
     if csv_path:
         csv_path.write_text(report.as_csv(result, proposal), "utf-8")
     if output and proposal:
-        output.write_text(yaml.safe_dump(dump_plan(proposal.agents, interval_s, plan.groups),
+        output.write_text(yaml.safe_dump(dump_plan(proposal.agents, interval_s,
+                                                   sources.plan.groups),
                                          sort_keys=False), "utf-8")
     if plot_path:
         from ivr.plan.picture import plot_day
@@ -229,19 +203,11 @@ def plan_command(day: datetime | None, days: int, scale: float,
     if as_json:
         out = report.as_json(result, about, proposal)
         if comparison:
-            out["against"] = report.comparison_json(comparison, routes.menu.source, tree_b)
+            out["against"] = report.comparison_json(comparison, sources.routes.menu.source, tree_b)
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         click.echo(report.text(result, about, proposal))
         if comparison:
-            click.echo("\n" + "\n".join(report.comparison_text(comparison, routes.menu.source,
+            click.echo("\n" + "\n".join(report.comparison_text(comparison, sources.routes.menu.source,
                                                                 tree_b)))
-
-
-def _describe(day: Day) -> str:
-    what = {"normal": "", "holiday": f", {day.name or 'holiday'}, runs as ",
-            "workday": ", make-up working day, runs as "}[day.kind.value]
-    runs = WEEKDAYS[day.runs_as] if what else ""
-    return f"{WEEKDAYS[day.date.weekday()]} {day.date.isoformat()}{what}{runs}" + \
-        ("" if day.certain else " (holidays not yet known for its year)")
 

@@ -1,8 +1,9 @@
 """What a day of the centre is made from, read and put together once for every caller of
 it (``ivr plan`` and the console's Plan page): the prompt catalog, the tree's routes, the
-mix, the traffic file and any plan file (``Sources``); then the tuning's simulator spec
-(with any incident notices said all day), the centre's rules and the scenario
-(``ivr.plan.scenario.build``), with what the report's About says of them (``Planned``).
+mix (or the mix and the hours learnt from recorded calls), the traffic file and any plan
+file (``Sources``); then the tuning's simulator spec (with any incident notices said all
+day), the centre's rules and the scenario (``ivr.plan.scenario.build``), with what the
+report's About says of them (``Planned``).
 
 Plain arguments in, plain data out: no click, no Flask, nothing printed. A file that
 cannot be read or is wrong raises ivr's errors (``ConfigError``, ``MenuError``), or
@@ -23,14 +24,16 @@ from ivr.flow import prompts
 from ivr.flow.notices import Notice
 from ivr.menu import Menu, load_validated
 from ivr.plan import arrivals, report, scenario
+from ivr.plan.arrivals import Recorded
 from ivr.plan.centre import Rules
-from ivr.plan.staffing import load_plan
+from ivr.plan.staffing import PlanFile, load_plan_file
 from ivr.queue import traffic as traffic_file
 from ivr.queue.calendar import WEEKDAYS, Day
 from ivr.queue.traffic import Traffic
 from ivr.tuning import mix as mix_file
 from ivr.tuning import simulate
 from ivr.tuning.clock import speech_end_s
+from ivr.tuning.learn import default_base, learn_calls
 from ivr.tuning.routes import Routes, build
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,8 @@ class Options:
     #: and the share of their hearers each answers (who then hang up, served)
     notices: tuple[Notice, ...] = ()
     answers: float = 0.0
+    #: per hour of the day, a factor on its calls on top of ``scale`` (``--hourly``)
+    hourly: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +70,11 @@ class Sources:
     routes: Routes
     mix: mix_file.Mix
     traffic: Traffic
-    #: per queue, agents per interval of a day over the traffic file's (a plan file)
-    plan: dict[str, list[int]] | None = None
+    #: per queue, agents per interval of a day over the traffic file's, and groups of
+    #: shared agents (a plan file)
+    plan: PlanFile = PlanFile({})
+    #: the hours learnt from recorded calls, in place of the traffic file's forecast
+    learnt: Recorded | None = None
 
     @classmethod
     def of(cls, catalog: prompts.Catalog, menu: Menu, traffic: Traffic,
@@ -80,9 +88,11 @@ class Sources:
 def read(settings: Mapping[str, Any], *, menu_path: Path | None = None,
          mix_path: Path | None = None, traffic_path: Path | None = None,
          prompts_dir: Path | None = None, staffing_path: Path | None = None,
-         interval_s: float = 1800.0) -> Sources:
+         interval_s: float = 1800.0, db: Path | str | None = None) -> Sources:
     """The files, each from its path or else from the settings (MENU, PROMPTS_DIR,
-    TRAFFIC; the shipped ones when unset); a plan file cut into ``interval_s``."""
+    TRAFFIC; the shipped ones when unset); a plan file cut into ``interval_s``; with
+    ``db`` (a database's path or URL, only read) the mix and the hours learnt from the
+    calls recorded there (``ivr.tuning.learn``, as ``ivr tune --db`` learns its mix)."""
     if menu_path is None and settings.get("MENU"):
         menu_path = Path(settings["MENU"])
     if traffic_path is None and settings.get("TRAFFIC"):
@@ -90,9 +100,14 @@ def read(settings: Mapping[str, Any], *, menu_path: Path | None = None,
     catalog = prompts.load(prompts_dir or Path(settings["PROMPTS_DIR"]))
     routes = build(load_validated(menu_path, catalog))
     traffic = traffic_file.load(traffic_path)
-    plan = load_plan(staffing_path, tuple(traffic.queues), interval_s) if staffing_path else None
-    return Sources(catalog, routes, mix_file.load(mix_path, routes, catalog.languages), traffic,
-                   plan)
+    plan = load_plan_file(staffing_path, tuple(traffic.queues), interval_s) \
+        if staffing_path else PlanFile({})
+    if db is None:
+        return Sources(catalog, routes, mix_file.load(mix_path, routes, catalog.languages),
+                       traffic, plan)
+    recorded = learn_calls(db, routes, default_base(routes, catalog.languages))
+    return Sources(catalog, routes, recorded.mix, traffic, plan,
+                   arrivals.recorded(recorded.starts, traffic, recorded.mix.source))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +157,9 @@ def prepare(sources: Sources, settings: Mapping[str, Any], first: date | None = 
     rules = Rules(options.interval_s, options.target_s, threshold_s, options.callback_take,
                   options.retry, options.retry_delay_s)
     setup = scenario.build(traffic, sources.mix, spec, chosen, scale=options.scale, rules=rules,
-                           handle=options.handle, patience=options.patience, plan=sources.plan)
+                           handle=options.handle, patience=options.patience,
+                           plan=sources.plan.agents, groups=sources.plan.groups,
+                           learnt=sources.learnt, hourly=options.hourly)
     return Planned(setup, spec, chosen, sources, options)
 
 
