@@ -28,8 +28,9 @@ from ivr.plan.staffing import Target, dump_plan
 from ivr.queue import traffic as traffic_file
 
 _DISTRIBUTIONS = click.Choice(["exponential", "lognormal"])
-#: fresh seeds for confirming a proposal start here, apart from the search's
-FRESH_FROM = 1000
+#: seeds for checking a proposal, and fresh ones for confirming it, start here, apart
+#: from the search's and from each other
+CHECK_FROM, FRESH_FROM = 500, 1000
 
 
 if TYPE_CHECKING:  # generic from click 8.2; plain before
@@ -184,7 +185,8 @@ def plan_command(day: datetime | None, days: int, scale: float,
     proposal: Proposal | None = None
     if staff_target:
         proposal = staff_for(setup, staff_target, range(seed, seed + search_seeds),
-                             range(FRESH_FROM + seed, FRESH_FROM + seed + search_seeds))
+                             range(FRESH_FROM + seed, FRESH_FROM + seed + search_seeds),
+                             check=range(CHECK_FROM + seed, CHECK_FROM + seed + search_seeds))
     comparison = compare(setup, other, seeds) if other else None
     result = comparison.a if comparison else figures([setup.run(s) for s in seeds])
     about = planned.about(seeds)

@@ -135,9 +135,10 @@ def staffing_text(p: Proposal) -> list[str]:
     lines = [*kept, f"staffing for {p.target} (met with 90 % confidence over seeds "
              f"{', '.join(map(str, p.seeds))}; {p.rounds} rounds"
              f"{'' if p.converged else ', stopped before every interval met it'})",
-             f"confirmed on fresh seeds {', '.join(map(str, p.fresh))}: {met} of {total} "
-             "intervals with callers meet the target pooled over them; 'met' is the share of "
-             "those runs in which the interval met it on its own",
+             *_checked(p),
+             f"confirmed on fresh seeds {', '.join(map(str, p.fresh))}: {_days(p)}; {met} of "
+             f"{total} intervals with callers meet it pooled over them, {_short(p)}; 'met' is "
+             "the share of those runs in which the interval met it on its own",
              "Erlang A: each interval alone at its simulated calls, no backlog, callbacks or "
              "retrials; where the simulation needs more, calls waiting from the interval before, "
              "callbacks made and callers trying again take agents' time; where fewer, callers "
@@ -154,6 +155,33 @@ def staffing_text(p: Proposal) -> list[str]:
         lines.append(f"{name:<17} {'all':>8} {sum(row) * p.confirmed.interval_s / 3600:>5.0f}h "
                      f"{sum(p.erlang[name]) * p.confirmed.interval_s / 3600:>7.0f}h")
     return lines
+
+
+def _checked(p: Proposal) -> list[str]:
+    if not p.check:
+        return []
+    return [f"checked on seeds {', '.join(map(str, p.check))}: "
+            + (f"{p.check_added} agent{'s' if p.check_added != 1 else ''} added where the "
+               "level pooled over them missed" if p.check_added else "every interval met it")]
+
+
+def _days(p: Proposal) -> str:
+    levels = p.days_met()
+    met = [n for n, v in levels.items() if v is not None and v >= p.target.level - 1e-12]
+    said = ", ".join(f"{n} {_pct(v)}" for n, v in levels.items() if v is not None)
+    whole = "every queue's day meets the target" if len(met) == len(
+        [v for v in levels.values() if v is not None]) else \
+        f"{len(met)} of {len(levels)} queues' days meet the target"
+    return f"{whole} ({said})"
+
+
+def _short(p: Proposal) -> str:
+    short = p.short()
+    if not short:
+        return "and none is short of it beyond chance (its 95 % upper bound over the seeds)"
+    rows = p.confirmed.queues
+    return f"and {len(short)} short of it beyond chance: " + ", ".join(
+        f"{name} {clock(rows[name][i].start_s)}" for name, i in short)
 
 
 def as_json(figures: Figures, about: About, proposal: Proposal | None = None) -> dict[str, Any]:
@@ -180,7 +208,11 @@ def as_json(figures: Figures, about: About, proposal: Proposal | None = None) ->
             "seeds": list(proposal.seeds), "fresh_seeds": list(proposal.fresh),
             "rounds": proposal.rounds, "converged": proposal.converged,
             "groups_kept": list(proposal.confirmed.groups),
+            "check_seeds": list(proposal.check), "check_added": proposal.check_added,
             "intervals_met": met, "intervals_with_callers": total,
+            "days_service_level": proposal.days_met(),
+            "intervals_short": [{"queue": name, "start": clock(
+                proposal.confirmed.queues[name][i].start_s)} for name, i in proposal.short()],
             "queues": {name: {"agents": list(row), "erlang_a": list(proposal.erlang[name]),
                               "service_level": [r.service_level
                                                 for r in proposal.confirmed.queues[name]],
