@@ -316,3 +316,33 @@ def test_staff_for_keeps_the_groups_and_says_so(workdir):
     assert "the shared agents (risk desk) are kept as the plan file gives them" in result.output
     written = (workdir / "out.yaml").read_text("utf-8")
     assert "risk desk" in written and "fraud" in written
+
+
+def test_callbacks_booked_in_the_tree_are_made_by_the_queue_the_caller_wanted(workdir):
+    """An emergency switch on payments all day: payments callers book a callback in the
+    tree instead of queueing; each is for payments, falls due in its window and is made
+    by payments' agents (or owed at the end), and the hotline's count is theirs."""
+    from ivr.cli.args import app_settings
+    from ivr.flow.notices import Notice, read_scope
+    from ivr.plan import inputs
+
+    settings = app_settings()
+    sources = inputs.read(settings)
+    moment = datetime(2026, 11, 11, tzinfo=sources.traffic.zone)
+    switch = Notice(1, {"zh-CN": "付款暂停。", "en-US": "Payments are paused."},
+                    read_scope("queue:payments"), moment, moment + timedelta(days=1),
+                    emergency=True)
+    planned = inputs.prepare(sources, settings, date(2026, 11, 11),
+                             inputs.Options(notices=(switch,)))
+    day = planned.scenario.run(0)
+    payments = day.queues["payments"]
+    in_tree = sum(payments.booked_tree)
+    assert in_tree > 100 and sum(sum(t.booked_tree) for t in day.queues.values()) == \
+        in_tree == sum(day.hotline["callback"])
+    assert sum(payments.offered) < in_tree  # the switch sends them to callbacks, not the queue
+    made = sum(payments.served)
+    assert made > 0 and made + payments.owed == in_tree + sum(payments.booked) + \
+        sum(payments.booked_closed)
+    shown = figures([day])
+    assert shown.totals["payments"].booked_tree == in_tree
+    assert shown.totals["payments"].booked >= in_tree

@@ -154,6 +154,8 @@ class Tally:
     closed: list[int]
     busy_s: list[float]
     booked_closed: list[int] = field(default_factory=list)
+    #: callbacks booked in the tree itself for this queue (an emergency switch)
+    booked_tree: list[int] = field(default_factory=list)
     #: callbacks made after their window's end
     late: list[int] = field(default_factory=list)
     #: callbacks booked and not made by the end
@@ -165,7 +167,8 @@ class Tally:
         return cls(agents, offered=[0] * n, answered=[0] * n, abandoned=[0] * n,
                    within=[0] * n, waited=[0] * n, wait_answered_s=[0.0] * n,
                    queue_time_s=[0.0] * n, booked=[0] * n, served=[0] * n, retrials=[0] * n,
-                   closed=[0] * n, busy_s=[0.0] * n, booked_closed=[0] * n, late=[0] * n)
+                   closed=[0] * n, busy_s=[0.0] * n, booked_closed=[0] * n,
+                   booked_tree=[0] * n, late=[0] * n)
 
     def add_busy(self, start: float, end: float, width: float) -> None:
         add_busy(self.busy_s, start, end, width)
@@ -294,6 +297,12 @@ class _Queue:
             heapq.heappop(waiting)
         return self.live.told_s(len(waiting), self.agents[self.interval(t)])
 
+    def book(self, t: float) -> Window:
+        """A callback for this queue booked in the tree at ``t``: its window."""
+        i = self.interval(t)
+        self.tally.booked_tree[i] += 1
+        return self.windows[i]
+
     def arrive(self, t: float, retrial: bool, klass: int) -> float | Window | None:
         """A caller (of ``klass``) reaches the queue at ``t``: when they hang up (a
         float), the window of the callback they book (a pair), or None (answered, or
@@ -357,6 +366,8 @@ class Queues(Protocol):
     (``ivr.plan.skills.Pool``), which has events of its own."""
 
     def arrive(self, t: float, retrial: bool, klass: int) -> float | Window | None: ...
+
+    def book(self, t: float) -> Window: ...
 
     def call_back(self, t: float, due: float) -> None: ...
 
@@ -449,6 +460,11 @@ def run(calls: Sequence[Call], walker: Walker, queues: Mapping[str, QueueSetup],
             if outcome == QUEUED and queue is not None:
                 order += 1
                 push(events, (t + after_s, order, queue, klass, retrial, 0.0))
+            elif outcome == CALLBACK and queue in state:  # an emergency switch booked it
+                start, stop = state[queue].book(t + after_s)
+                order += 1
+                push(events, (start + unit() * (stop - start) if stop < inf else start, order,
+                              queue, CALLBACK_DUE, False, stop))
             continue
         if klass == CALLBACK_DUE:
             state[name].call_back(t, until)

@@ -3,7 +3,8 @@ whole run, as plain data (rendered by ``ivr.plan.report`` and ``ivr.plan.picture
 
 Counts are the mean per run. A caller is counted in the interval they reached the queue
 (callbacks made and busy time: when they happened); callbacks booked count those booked
-by callers who found the queue closed. Occupancy is the queue's own agents'; agents
+by callers who found the queue closed, and in the tree for the queue (an emergency
+switch). Occupancy is the queue's own agents'; agents
 shared by queues (a group) have theirs in ``GroupFigures``, with their time split by
 the queue whose caller they served. Definitions, stated with the
 figures: **service level** is the share of the callers who queued (answered or hung up
@@ -47,6 +48,8 @@ class Row:
     closed: float
     #: of ``booked``, by callers who found the queue closed
     booked_closed: float = 0.0
+    #: of ``booked``, in the tree itself (an emergency switch)
+    booked_tree: float = 0.0
     #: of ``served``, made after their window's end
     late: float = 0.0
 
@@ -98,10 +101,12 @@ def _interval(tallies: Sequence[Tally], i: int, width: float) -> Row:
                abandoned / runs, _ratio(_sum(tallies, "within", i), answered + abandoned),
                _ratio(_sum(tallies, "wait_answered_s", i), answered),
                _ratio(_sum(tallies, "busy_s", i) / runs, agents * width),
-               (_sum(tallies, "booked", i) + _sum(tallies, "booked_closed", i)) / runs,
+               (_sum(tallies, "booked", i) + _sum(tallies, "booked_closed", i)
+                + _sum(tallies, "booked_tree", i)) / runs,
                _sum(tallies, "served", i) / runs,
                _sum(tallies, "retrials", i) / runs, _sum(tallies, "closed", i) / runs,
-               _sum(tallies, "booked_closed", i) / runs, _sum(tallies, "late", i) / runs)
+               _sum(tallies, "booked_closed", i) / runs, _sum(tallies, "booked_tree", i) / runs,
+               _sum(tallies, "late", i) / runs)
 
 
 def _row(start_s: float, rows: list[Row], width: float, totals: bool = False) -> Row:
@@ -117,7 +122,8 @@ def _row(start_s: float, rows: list[Row], width: float, totals: bool = False) ->
                _ratio(sum((r.asa_s or 0.0) * r.answered for r in rows), answered),
                _ratio(busy, staffed), sum(r.booked for r in rows), sum(r.served for r in rows),
                sum(r.retrials for r in rows), sum(r.closed for r in rows),
-               sum(r.booked_closed for r in rows), sum(r.late for r in rows))
+               sum(r.booked_closed for r in rows), sum(r.booked_tree for r in rows),
+               sum(r.late for r in rows))
 
 
 def figures(days: Sequence[Day]) -> Figures:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("agents", "offered", "answered", "abandoned", "service_level", "asa_s", "occupancy",
            "callbacks_booked", "callbacks_made", "retrials", "closed", "callbacks_booked_closed",
-           "callbacks_late")
+           "callbacks_booked_tree", "callbacks_late")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,8 @@ def row_dict(row: Row) -> dict[str, Any]:
             "abandoned": row.abandoned, "service_level": row.service_level,
             "asa_s": row.asa_s, "occupancy": row.occupancy, "callbacks_booked": row.booked,
             "callbacks_made": row.served, "retrials": row.retrials, "closed": row.closed,
-            "callbacks_booked_closed": row.booked_closed, "callbacks_late": row.late}
+            "callbacks_booked_closed": row.booked_closed,
+            "callbacks_booked_tree": row.booked_tree, "callbacks_late": row.late}
 
 
 def group_line(name: str, g: GroupFigures) -> str:
@@ -117,7 +118,9 @@ def text(figures: Figures, about: About, proposal: Proposal | None = None) -> st
         lines.append(f"{'':>16} callbacks owed at the end: {_count(figures.owed[name])}; "
                      f"made after their window: {_count(total.late)}; callers finding it "
                      f"closed: {_count(total.closed)}, {_count(total.booked_closed)} of them "
-                     "booked a callback")
+                     "booked a callback"
+                     + (f"; booked in the tree (an emergency switch): {_count(total.booked_tree)}"
+                        if total.booked_tree else ""))
     lines += ["", "the whole run (agents: agent-hours)", _HEAD.replace("    time", "   queue")]
     lines += [_line(name, t, f"{t.agents:.0f}h") for name, t in figures.totals.items()]
     day = figures.day_total

@@ -78,6 +78,12 @@ class _Door:
     def arrive(self, t: float, retrial: bool, klass: int) -> float | Window | None:
         return self.pool.arrive(self.index, t, retrial, klass)
 
+    def book(self, t: float) -> Window:
+        pool, q = self.pool, self.index
+        i = pool.interval(t)
+        pool.tally[q].booked_tree[i] += 1
+        return pool.windows[q][i]
+
     def call_back(self, t: float, due: float) -> None:
         self.pool.call_back(self.index, t, due)
 

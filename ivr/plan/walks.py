@@ -48,12 +48,14 @@ class Walks:
         return {k: v / total for k, v in sorted(counts.items())}
 
 
-def _walk(result: simulate.Result) -> Walk:
+def _walk(result: simulate.Result, wanted: str | None) -> Walk:
+    """Where a walk ended; a callback booked in the tree (an emergency switch) is for
+    the queue the caller wanted, which makes it."""
     outcome, route_s, elapsed, contained, _, queue, heard = result
     if outcome in (simulate.ROUTED, simulate.MISROUTED) and queue is not None:
         return QUEUED, route_s if route_s is not None else elapsed, queue
     if outcome == simulate.CALLBACK:
-        return CALLBACK, elapsed, None
+        return CALLBACK, elapsed, wanted
     if outcome == simulate.DEFLECTED or (outcome == simulate.ROUTED and contained):
         return SERVED, elapsed, None
     return HUNG_UP, elapsed, None
@@ -73,6 +75,6 @@ def walk_tree(spec: simulate.Spec, mix: Mix, classes: tuple[tuple[str, str], ...
             # the class is the plan's; the rest of the caller (kind, patience, phone) the mix's
             speaks = rng.random() < mix.speaks(lang)
             who = replace(who, lang=lang, target=target, speaks=speaks)
-            pool.append(_walk(tree.call(who, rng, mix.wrong_key)))
+            pool.append(_walk(tree.call(who, rng, mix.wrong_key), tree.routes.queue.get(target)))
         pools.append(tuple(pool))
     return Walks(classes, tuple(pools))
