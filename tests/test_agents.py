@@ -160,6 +160,27 @@ def test_the_longest_waiting_queue_is_dialled(client, caller, agents, clock):
     assert li.press("1111").find("Gather/Pause") is not None
 
 
+def test_an_agent_of_fraud_and_general_takes_fraud_first(client, caller, agents, clock):
+    """Fraud first where agents are shared: a fraud caller who came later is put through
+    before a general caller waiting longer (as ``ivr plan``'s groups serve them)."""
+    agents.add("chen", "a long password", "agent", datetime.now(UTC),
+               queues=("general", "fraud"), phone="+8613900000002", code="7777", pin="2468")
+    queued(caller)
+    clock.tick(120)
+    fraud = caller("+8613700000003")
+    fraud.start()
+    fraud.keys("2", "3", "99999999#", "000000", "99999999#", "111111", "99999999#", "222222")
+    assert fraud.queue == "fraud"
+    clock.tick(10)
+    chen = Agent(client, "+8613900000002")
+    chen.voice()
+    assert chen.dial.find("Queue").text == "fraud"
+    # wang serves general and payments, not fraud: the general caller, 130 s waiting
+    wang = Agent(client, AGENT_PHONE)
+    wang.voice()
+    assert wang.dial.find("Queue").text == "general"
+
+
 def test_the_connecting_words_are_in_the_callers_language(client, caller, agents):
     zh = caller()
     zh.start()

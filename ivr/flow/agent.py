@@ -19,6 +19,7 @@ from datetime import datetime
 
 from ivr.flow import spoken
 from ivr.flow.call import Utterance, Waiting
+from ivr.flow.notices import FRAUD_QUEUE
 from ivr.flow.prompts import Catalog
 
 MAX_TRIES = 3
@@ -105,15 +106,19 @@ def refused(catalog: Catalog, lang: str, tries: int) -> AgentReply:
 
 def offer(catalog: Catalog, lang: str, waiting: list[Waiting], now: datetime, *,
           quiet: bool = False) -> AgentReply:
-    """Put the agent through to the longest-waiting caller, or wait for one.
+    """Put the agent through to the longest-waiting caller, fraud first, or wait for one.
+
+    An agent of several queues takes a caller reporting fraud before anyone else: money
+    may still be leaving their account (``ivr plan``'s shared agents serve them so).
 
     :param waiting: the callers waiting in the agent's queues, longest first
     :param quiet: a re-check while nobody waits: no words, just the next silence
     """
     if waiting:
+        first = next((w for w in waiting if w.queue == FRAUD_QUEUE), waiting[0])
         said = catalog.utterance(lang, "agent_waiting", count=len(waiting),
                                  wait=spoken.wait(catalog, lang, waiting[0].waited_s(now)))
-        return AgentReply((said,), dial=waiting[0].queue)
+        return AgentReply((said,), dial=first.queue)
     words = () if quiet else (catalog.utterance(lang, "agent_none_waiting"),
                               _switch(catalog, lang))
     return AgentReply(words, ask="next", num_digits=1, timeout_s=1, pause_s=RECHECK_S,
