@@ -64,8 +64,9 @@ def _estimate(values):
 
 @pytest.mark.parametrize("load", [0.8, 1.5])
 def test_one_group_over_two_alike_queues_is_erlang_a_pooled(load):
-    """10 shared agents serve 'a' first, then 'b' (no agents of their own), half the
-    calls each: pooled, the M/M/10+M queue at the combined rate."""
+    """10 shared agents serve 'a' and 'b' (no agents of their own), half the calls each,
+    the caller waiting longest first: pooled, the M/M/10+M queue at the combined rate,
+    its ASA too."""
     per_hour = load * AGENTS / AHT_S * 3600
     intervals = BATCHES + 2
     calls = _two_classes(per_hour, intervals * BATCH_H, 0.5, seed=7)
@@ -83,10 +84,12 @@ def test_one_group_over_two_alike_queues_is_erlang_a_pooled(load):
         batches.append({"p_wait": (a.waited[i] + b.waited[i]) / offered,
                         "p_abandon": (a.abandoned[i] + b.abandoned[i]) / offered,
                         "mean_wait_s": (a.queue_time_s[i] + b.queue_time_s[i]) / offered,
+                        "asa_s": (a.wait_answered_s[i] + b.wait_answered_s[i])
+                        / (a.answered[i] + b.answered[i]),
                         "busy": g.busy_s[i] / (BATCH_H * 3600), "offered": offered})
     exact = erlang.erlang_a_metrics(per_hour, AHT_S, AGENTS, PATIENCE_S, TARGET_S)
     mu = 1 / AHT_S
-    for name in ("p_wait", "p_abandon", "mean_wait_s"):
+    for name in ("p_wait", "p_abandon", "mean_wait_s", "asa_s"):
         estimate = _estimate([b[name] for b in batches])
         assert estimate.covers(getattr(exact, name)), (name, estimate, getattr(exact, name))
     rate = per_hour / 3600
@@ -111,9 +114,12 @@ def _busy_two_queue_day(groups, own_a=0, own_b=0, threshold=math.inf, take=0.0, 
                       skills.pool)
 
 
-@pytest.mark.parametrize(("threshold", "take"), [(math.inf, 0.0), (90.0, 0.5)])
-def test_fraud_first_waits_less_and_every_caller_is_counted(threshold, take):
-    group = GroupSetup("risk desk", ("fraud", "account"), (11,) * 16)
+@pytest.mark.parametrize(("threshold", "take", "order"), [
+    (math.inf, 0.0, ("fraud", "account")), (90.0, 0.5, ("fraud", "account")),
+    (math.inf, 0.0, ("account", "fraud"))])
+def test_fraud_first_waits_less_and_every_caller_is_counted(threshold, take, order):
+    """Fraud first whatever the plan file's order, as the live line's agents take them."""
+    group = GroupSetup("risk desk", order, (11,) * 16)
     day = _busy_two_queue_day((group,), own_a=1, threshold=threshold, take=take)
     rows = figures([day]).totals
     fraud, account = rows["fraud"], rows["account"]
@@ -292,8 +298,8 @@ def test_the_command_says_which_queues_share_which_agents(workdir):
     args = ["plan", "--date", "2026-11-11", "--scale", "0.3", "--staffing", "plan.yaml"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "shared agents: risk desk (3 at most, 42 agent-hours) serve fraud, then " \
-           "account-security; occupancy" in result.output
+    assert "shared agents: risk desk (3 at most, 42 agent-hours) serve fraud, " \
+           "account-security (fraud first, else the longest waiting); occupancy" in result.output
     out = json.loads(CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False).output)
     group = out["groups"]["risk desk"]
     assert group["queues"] == ["fraud", "account-security"] and group["agent_hours"] == 42

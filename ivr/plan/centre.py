@@ -16,8 +16,8 @@ caller is answered depends only on the callers before them, so each caller is se
 when they arrive: the earliest moment an agent is free and on shift (an agent finishes
 the call in hand when their shift ends). Only calls are events: the day's calls in time
 order, and a heap of what they lead to (arrivals at a queue, callers trying again,
-callbacks falling due). Queues whose agents are shared (``GroupSetup``: skills, a
-priority order) cannot be settled on arrival: ``ivr.plan.skills`` simulates those with
+callbacks falling due). Queues whose agents are shared (``GroupSetup``: skills, fraud
+first) cannot be settled on arrival: ``ivr.plan.skills`` simulates those with
 a full event calendar, the untouched queues keep this fast path. With
 constant rates, exponential handle times and patience this is the M/M/n+M queue, Erlang
 A (``tests/test_plan.py`` holds it to ``ivr.queue.erlang``). Pure: randomness only from
@@ -105,8 +105,8 @@ class QueueSetup:
 
 @dataclass(frozen=True, slots=True)
 class GroupSetup:
-    """Agents shared by queues (skills): a free agent takes the head of the first queue,
-    in this order, with a caller waiting."""
+    """Agents shared by queues (skills): a free agent takes the fraud queue's first
+    caller, else the longest waiting of the queues' first callers."""
 
     name: str
     queues: tuple[str, ...]

@@ -52,11 +52,11 @@ def row_dict(row: Row) -> dict[str, Any]:
 
 def group_line(name: str, g: GroupFigures) -> str:
     """Which queues share which agents, and how their time went."""
-    order = ", then ".join(g.queues)
+    order = ", ".join(g.queues)
     split = ", ".join(f"{q} {_pct(share)}" for q, share in g.share.items())
     return (f"shared agents: {name} ({g.peak_agents} at most, {g.agent_hours:.0f} agent-hours) "
-            f"serve {order}; occupancy {_pct(g.occupancy)}; their time by the queue served: "
-            f"{split}")
+            f"serve {order} (fraud first, else the longest waiting); occupancy "
+            f"{_pct(g.occupancy)}; their time by the queue served: {split}")
 
 
 def group_dict(g: GroupFigures) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """Queues whose agents are shared (skills), as a full event-driven simulation.
 
-A group of agents (``centre.GroupSetup``) serves several queues in a priority order, the
-fraud queue first where the plan file says so; a queue may also keep agents of its own.
-A free agent takes the head of the first queue in its order with a caller waiting (first
-come, first served within a queue); a caller reaching a queue takes a free agent of its
-own first, then of the groups in the plan file's order. With priority, when a caller is
-answered depends on callers behind them in other queues, so ``centre``'s settle-at-arrival
-path does not hold: here every moment is an event (arrivals, given by ``centre.run`` in
+A group of agents (``centre.GroupSetup``) serves several queues, as an agent of the
+live line with several queues does (``ivr.flow.agent.offer``): a free agent takes the
+fraud queue's first caller if one waits, else the first caller of the queue whose first
+has waited longest (first come, first served within a queue); a queue may also keep
+agents of its own. A caller reaching a queue takes a free agent of its own first, then
+of the groups in the plan file's order. With fraud first, when a caller is answered
+depends on callers behind them in another queue, so ``centre``'s settle-at-arrival path
+does not hold: here every moment is an event (arrivals, given by ``centre.run`` in
 time order; patience running out; calls ending; shift changes: an agent finishes the call
 in hand when their shift ends, and one coming on takes a caller at once).
 
@@ -26,6 +27,7 @@ import random
 from collections import deque
 from collections.abc import Mapping, Sequence
 
+from ivr.flow.notices import FRAUD_QUEUE
 from ivr.plan.centre import (
     GroupSetup,
     GroupTally,
@@ -96,6 +98,7 @@ class Pool:
                  rules: Rules, rng: random.Random, end_s: float) -> None:
         self.names = tuple(setups)
         index = {name: i for i, name in enumerate(self.names)}
+        self.fraud = index.get(FRAUD_QUEUE)
         first = next(iter(setups.values()))
         self.n = len(first.agents)
         self.width, self.end_s, self.rules, self.rng = rules.interval_s, end_s, rules, rng
@@ -227,14 +230,22 @@ class Pool:
         tally.queue_time_s[i] += wait
 
     def _next_caller(self, staff: _Staff) -> _Caller | None:
+        """The fraud queue's first caller, else the one waiting longest of the staff's
+        queues' first callers (the live line's rule, ``ivr.flow.agent.offer``)."""
+        best: int | None = None
         for q in staff.queues:
             line = self.waiting[q]
             while line and line[0].done:
                 line.popleft()
-            if line:
-                self.count[q] -= 1
-                return line.popleft()
-        return None
+            if not line:
+                continue
+            if best is None or q == self.fraud or \
+                    (best != self.fraud and line[0].at < self.waiting[best][0].at):
+                best = q
+        if best is None:
+            return None
+        self.count[best] -= 1
+        return self.waiting[best].popleft()
 
     def _take_work(self, staff: _Staff, k: int, t: float) -> None:
         """Agent ``k``, free and on shift at ``t``: the next caller, else idle."""

@@ -9,12 +9,13 @@ as hour ranges (``"08:00-12:30": 13``, other times 0) or one number per interval
     fraud: [2, 2, 2, ...]     # 48 numbers for 30-minute intervals
 
 A queue the file leaves out keeps the traffic file's agents. Agents shared by queues
-(skills) are ``groups``, each with its queues in the order a free agent serves them and
-its agents in the same forms as a queue's::
+(skills) are ``groups``, each with its queues and its agents in the same forms as a
+queue's; a free agent takes a fraud caller first, else whoever has waited longest in its
+queues, as the live line's agents do::
 
     groups:
       risk desk:
-        queues: [fraud, account-security]   # fraud first
+        queues: [fraud, account-security]
         agents: {"08:00-22:00": 6}
 
 A queue may keep agents of its own beside a group's (``ivr.plan.skills`` simulates
@@ -95,7 +96,8 @@ def _ranges(check: list[Problem], where: str, value: dict[Any, Any], interval_s:
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """Agents shared by ``queues``, served in that order, per interval of a day."""
+    """Agents shared by ``queues`` (fraud first, else the longest waiting), per interval
+    of a day."""
 
     name: str
     queues: tuple[str, ...]
@@ -147,7 +149,7 @@ def _groups(problems: list[Problem], value: Any, queues: tuple[str, ...], interv
     for name, entry in value.items():
         at = f"groups.{name}"
         if not isinstance(entry, dict):
-            problems.append(Problem(at, "expected 'queues' (in the order served) and "
+            problems.append(Problem(at, "expected 'queues' and "
                                         "'agents'"))
             continue
         for key in entry:
