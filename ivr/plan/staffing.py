@@ -159,8 +159,7 @@ def _groups(problems: list[Problem], value: Any, queues: tuple[str, ...], interv
         served = entry.get("queues")
         ok = True
         if not isinstance(served, list) or not served:
-            problems.append(Problem(f"{at}.queues", "needs a list of one queue or more, "
-                                                    "the first served first"))
+            problems.append(Problem(f"{at}.queues", "needs a list of one queue or more"))
             ok, served = False, []
         seen: set[str] = set()
         for j, queue in enumerate(served):
