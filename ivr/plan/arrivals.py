@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from ivr.plan.staffing import clock_span
 from ivr.plural import counted
 from ivr.queue.calendar import WEEKDAYS, Day
 from ivr.queue.traffic import Traffic
@@ -168,7 +169,6 @@ def demand(traffic: Traffic, mix: Mix, routes: Routes, days: tuple[Day, ...],
 
 
 _HOUR = re.compile(r"\d{1,2}")
-_RANGE = re.compile(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
 HOURLY_FORM = "HOURS=FACTOR, comma-separated (12=3,13:00-15:00=2.5)"
 
 
@@ -207,14 +207,14 @@ def _span(hours: str) -> range:
         if int(hours) > 23:
             raise ValueError(f"hour {hours} is not in the day: an hour is 0 to 23")
         return range(int(hours), int(hours) + 1)
-    found = _RANGE.fullmatch(hours)
-    if not found:
+    span = clock_span(hours)
+    if span is None:
         raise ValueError(f"{hours!r}: give an hour (12) or whole hours, the end left out "
                          f"(13:00-15:00 for 13 and 14)")
-    start, start_min, end, end_min = (int(g) for g in found.groups())
+    (start, start_min), (end, end_min) = (divmod(m, 60) for m in span)
     if start_min or end_min:
         raise ValueError(f"{hours!r}: whole hours only (13:00-15:00)")
-    if start > 23 or end > 24:
+    if start > 23 or span[1] > 24 * 60:
         raise ValueError(f"{hours!r} is not in the day: 00:00 to 24:00")
     if end <= start:
         raise ValueError(f"{hours!r} ends before it starts")

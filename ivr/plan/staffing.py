@@ -70,18 +70,28 @@ def from_traffic(traffic: Traffic, days: tuple[Day, ...], interval_s: float
     return agents, opened
 
 
+def clock_span(text: str) -> tuple[int, int] | None:
+    """The minutes of the day from and to that ``'HH:MM-HH:MM'`` gives, as written (the
+    caller checks them); None when ``text`` is not of that form. The one reading of the
+    hour ranges of plan files and ``--hourly``."""
+    match = _RANGE.match(text)
+    if match is None:
+        return None
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    return h1 * 60 + m1, h2 * 60 + m2
+
+
 def _ranges(check: list[Problem], where: str, value: dict[Any, Any], interval_s: float
             ) -> list[int] | None:
     row = [0] * per_day(interval_s)
     step = interval_s / 60
     for key, count in value.items():
-        match = _RANGE.match(str(key))
+        span = clock_span(str(key))
         at = f"{where}.{key}"
-        if match is None:
+        if span is None:
             check.append(Problem(at, "expected 'HH:MM-HH:MM'"))
             return None
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        start, end = h1 * 60 + m1, h2 * 60 + m2
+        start, end = span
         if not 0 <= start < end <= 1440 or start % step or end % step:
             check.append(Problem(at, f"needs 00:00 <= start < end <= 24:00, both on a "
                                      f"{step:g}-minute interval's edge"))
