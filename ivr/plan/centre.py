@@ -429,6 +429,11 @@ def run(calls: Sequence[Call], walker: Walker, queues: Mapping[str, QueueSetup],
     calls_at, retrials_at = hotline["calls"], hotline["retrials"]
     walk = walker.walk
     inf = math.inf
+
+    def falls_due(window: Window) -> float:
+        """A moment drawn evenly over ``window`` (its start when it has no end in the run)."""
+        start, stop = window
+        return start + unit() * (stop - start) if stop < inf else start
     while next_call < count or events or pool is not None:
         if pool is not None:
             # the shared agents' own events (answers, hang-ups, shift changes) go first
@@ -461,10 +466,9 @@ def run(calls: Sequence[Call], walker: Walker, queues: Mapping[str, QueueSetup],
                 order += 1
                 push(events, (t + after_s, order, queue, klass, retrial, 0.0))
             elif outcome == CALLBACK and queue in state:  # an emergency switch booked it
-                start, stop = state[queue].book(t + after_s)
+                window = state[queue].book(t + after_s)
                 order += 1
-                push(events, (start + unit() * (stop - start) if stop < inf else start, order,
-                              queue, CALLBACK_DUE, False, stop))
+                push(events, (falls_due(window), order, queue, CALLBACK_DUE, False, window[1]))
             continue
         if klass == CALLBACK_DUE:
             state[name].call_back(t, until)
@@ -473,10 +477,8 @@ def run(calls: Sequence[Call], walker: Walker, queues: Mapping[str, QueueSetup],
         if gone is None:
             continue
         if isinstance(gone, tuple):  # a callback booked: it falls due in its window
-            start, stop = gone
             order += 1
-            push(events, (start + unit() * (stop - start) if stop < inf else start, order,
-                          name, CALLBACK_DUE, False, stop))
+            push(events, (falls_due(gone), order, name, CALLBACK_DUE, False, gone[1]))
         elif retry_share and unit() < retry_share:
             order += 1
             push(events, (gone + expo(retry_rate), order, None, klass, True, 0.0))

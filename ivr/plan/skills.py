@@ -81,10 +81,7 @@ class _Door:
         return self.pool.arrive(self.index, t, retrial, klass)
 
     def book(self, t: float) -> Window:
-        pool, q = self.pool, self.index
-        i = pool.interval(t)
-        pool.tally[q].booked_tree[i] += 1
-        return pool.windows[q][i]
+        return self.pool.book(self.index, t)
 
     def call_back(self, t: float, due: float) -> None:
         self.pool.call_back(self.index, t, due)
@@ -169,6 +166,12 @@ class Pool:
         tally.waited[i] += 1
         self._wait(caller)
         return None
+
+    def book(self, q: int, t: float) -> Window:
+        """A callback for queue ``q`` booked in the tree at ``t``: its window."""
+        i = self.interval(t)
+        self.tally[q].booked_tree[i] += 1
+        return self.windows[q][i]
 
     def call_back(self, q: int, t: float, due: float) -> None:
         if t >= self.end_s:
