@@ -140,7 +140,7 @@ def _run(asked: Asked) -> dict[str, Any]:
     options = inputs.Options(scale=asked.scale, interval_s=asked.interval_min * 60.0,
                              notices=asked.notices, answers=asked.answers)
     planned = inputs.prepare(sources, h.settings, asked.day, options)
-    expected = sum(math.fsum(row) for row in planned.scenario.demand.per_hour) * asked.runs
+    expected = planned.scenario.demand.expected_calls * asked.runs
     if expected > MAX_CALLS:
         raise Refused(t("plan_too_many_calls", calls=f"{expected:,.0f}", most=f"{MAX_CALLS:,}"))
     seeds = tuple(range(asked.seed, asked.seed + asked.runs))
@@ -164,25 +164,13 @@ def _page(asked: Asked | None, result: dict[str, Any] | None = None, error: str 
         form=form, chosen={n.id for n in asked.notices} if asked else set(),
         today=h.centre.local(h.now()).date().isoformat(), intervals=INTERVALS_MIN,
         max_scale=MAX_SCALE, max_runs=MAX_RUNS, result=result, error=error,
-        clock=report.clock, busy=_busy, count=count, pct=pct, secs=secs)
+        clock=report.clock, busy=report.busy, count=count, pct=report.pct,
+        secs=report.secs)
 
 
 def count(x: float) -> str:
     """A count as ``ivr plan`` prints it: whole, or to a tenth when a mean over runs."""
     return f"{x:,.0f}" if x == int(x) else f"{x:,.1f}"
-
-
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.0%}"
-
-
-def secs(x: float | None) -> str:
-    return "-" if x is None else f"{x:.0f}"
-
-
-def _busy(row: Any) -> bool:
-    """An interval the tables show: staffed, offered calls or made callbacks."""
-    return bool(row.agents or row.offered or row.served)
 
 
 @bp.route("/plan", methods=["GET", "POST"])

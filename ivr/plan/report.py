@@ -53,10 +53,10 @@ def row_dict(row: Row) -> dict[str, Any]:
 def group_line(name: str, g: GroupFigures) -> str:
     """Which queues share which agents, and how their time went."""
     order = ", ".join(g.queues)
-    split = ", ".join(f"{q} {_pct(share)}" for q, share in g.share.items())
+    split = ", ".join(f"{q} {pct(share)}" for q, share in g.share.items())
     return (f"shared agents: {name} ({g.peak_agents} at most, {g.agent_hours:.0f} agent-hours) "
             f"serve {order} (fraud first, else the longest waiting); occupancy "
-            f"{_pct(g.occupancy)}; their time by the queue served: {split}")
+            f"{pct(g.occupancy)}; their time by the queue served: {split}")
 
 
 def group_dict(g: GroupFigures) -> dict[str, Any]:
@@ -64,11 +64,11 @@ def group_dict(g: GroupFigures) -> dict[str, Any]:
             "peak_agents": g.peak_agents, "occupancy": g.occupancy, "busy_share": g.share}
 
 
-def _pct(x: float | None) -> str:
+def pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
-def _secs(x: float | None) -> str:
+def secs(x: float | None) -> str:
     return "-" if x is None else f"{x:.0f}"
 
 
@@ -83,12 +83,13 @@ _HEAD = (f"{'time':>16} {'agents':>6} {'offered':>7} {'answered':>8} {'abandoned
 
 def _line(label: str, row: Row, agents: str | None = None) -> str:
     return (f"{label:>16} {agents or _count(row.agents):>6} {_count(row.offered):>7} "
-            f"{_count(row.answered):>8} {_count(row.abandoned):>9} {_pct(row.service_level):>5} "
-            f"{_secs(row.asa_s):>6} {_pct(row.occupancy):>5} {_count(row.booked):>9} "
+            f"{_count(row.answered):>8} {_count(row.abandoned):>9} {pct(row.service_level):>5} "
+            f"{secs(row.asa_s):>6} {pct(row.occupancy):>5} {_count(row.booked):>9} "
             f"{_count(row.served):>7} {_count(row.retrials):>8} {_count(row.closed):>6}")
 
 
-def _busy(row: Row) -> bool:
+def busy(row: Row) -> bool:
+    """An interval worth a line: staffed, offered calls, or callbacks made in it."""
     return bool(row.agents or row.offered or row.served)
 
 
@@ -112,7 +113,7 @@ def text(figures: Figures, about: About, proposal: Proposal | None = None) -> st
                      "agents' time is theirs above)")
     for name, rows in figures.queues.items():
         lines += ["", f"{name} ({about.handle.get(name, '')})", _HEAD]
-        lines += [_line(clock(r.start_s), r) for r in rows if _busy(r)]
+        lines += [_line(clock(r.start_s), r) for r in rows if busy(r)]
         total = figures.totals[name]
         lines.append(_line("all", total, f"{total.agents:.0f}h"))
         lines.append(f"{'':>16} callbacks owed at the end: {_count(figures.owed[name])}; "
@@ -154,7 +155,7 @@ def staffing_text(p: Proposal) -> list[str]:
             if not (a or e or rows[i].offered):
                 continue
             lines.append(f"{name:<17} {clock(rows[i].start_s):>8} {a:>6} {e:>8} {a - e:>+4} "
-                         f"{_pct(rows[i].service_level):>5} {_pct(p.met_share[name][i]):>5}")
+                         f"{pct(rows[i].service_level):>5} {pct(p.met_share[name][i]):>5}")
         lines.append(f"{name:<17} {'all':>8} {sum(row) * p.confirmed.interval_s / 3600:>5.0f}h "
                      f"{sum(p.erlang[name]) * p.confirmed.interval_s / 3600:>7.0f}h")
     return lines
@@ -171,7 +172,7 @@ def _checked(p: Proposal) -> list[str]:
 def _days(p: Proposal) -> str:
     levels = p.days_met()
     met = [n for n, v in levels.items() if v is not None and v >= p.target.level - 1e-12]
-    said = ", ".join(f"{n} {_pct(v)}" for n, v in levels.items() if v is not None)
+    said = ", ".join(f"{n} {pct(v)}" for n, v in levels.items() if v is not None)
     whole = "every queue's day meets the target" if len(met) == len(
         [v for v in levels.values() if v is not None]) else \
         f"{len(met)} of {len(levels)} queues' days meet the target"
