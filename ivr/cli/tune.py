@@ -36,7 +36,7 @@ from ivr.tuning import mix as mix_file
 from ivr.tuning import stats
 from ivr.tuning.clock import Durations, speech_end_s
 from ivr.tuning.learn import default_base, learn
-from ivr.tuning.routes import Routes, build
+from ivr.tuning.routes import build
 from ivr.tuning.suggest import Suggestion, suggest
 from ivr.tuning.whatif import (
     Check,
@@ -122,7 +122,7 @@ def tune_command(menu_path: Path | None, against_path: Path | None, mix_path: Pa
         menu = load_validated(menu_path, catalog)
         against = load_validated(against_path, catalog) if against_path else None
         routes = build(menu)
-        mix = learn(db, routes, _default_behaviour(routes, catalog)) if db else \
+        mix = learn(db, routes, default_base(routes, catalog.languages)) if db else \
             mix_file.load(mix_path, routes, catalog.languages)
         setting = Setting(catalog, settings["AUDIO_DIR"], settings["VOICES"], calls, seed,
                           workers, speech_end_s(settings.get("SPEECH_TIMEOUT")))
@@ -284,10 +284,6 @@ def _returning_text(effect: ReturningEffect, source: str, mix: mix_file.Mix, cal
             row += f"   {_signed(effect.difference[field], unit, scale, digits)}"
         lines.append(row.rstrip())
     return "\n".join(lines)
-
-
-def _default_behaviour(routes: Routes, catalog: prompts.Catalog) -> mix_file.Mix:
-    return default_base(routes, catalog.languages)
 
 
 def _json(result: Comparison, names: tuple[str, str | None], mix: mix_file.Mix, calls: int,
