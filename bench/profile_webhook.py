@@ -41,7 +41,7 @@ import click
 from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_servers import _ACTION  # noqa: E402
+from bench_servers import _ACTION, caller_number  # noqa: E402
 
 HOST = "127.0.0.1:8000"
 
@@ -88,7 +88,7 @@ class Driver:
 
     def call(self) -> None:
         """A new call: /voice, key 1, key 9, following each answer's Gather action."""
-        params = {"CallSid": "CA" + secrets.token_hex(16), "From": "+8613700000000",
+        params = {"CallSid": "CA" + secrets.token_hex(16), "From": caller_number(),
                   "To": "+8695188"}
         path = "/voice"
         for digits in (None, "1", "9"):

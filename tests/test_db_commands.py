@@ -111,6 +111,7 @@ SESSION_GEN = migrations.MIGRATIONS[5].name
 NOTICES = migrations.MIGRATIONS[6].name
 TICKET_TEAM = migrations.MIGRATIONS[7].name
 CALLER_KEY = migrations.MIGRATIONS[8].name
+CALLER_NEED = migrations.MIGRATIONS[9].name
 
 
 def first_call(location: str | Path) -> dict | None:
@@ -243,6 +244,7 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
         f"applying 7: {NOTICES}",
         f"applying 8: {TICKET_TEAM}",
         f"applying 9: {CALLER_KEY}",
+        f"applying 10: {CALLER_NEED}",
         f"now at version {migrations.LATEST}",
     ]
     with closing(sqlite3.connect(old_db)) as db:

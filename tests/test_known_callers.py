@@ -266,3 +266,17 @@ def test_a_replayed_call_that_was_offered_its_last_need_is_offered_it_again(tmp_
         (replayed,) = compare(calls[-1:], fresh)
     assert replayed.before.queue == "payments" == replayed.after.queue
     assert not replayed.diverged
+
+
+def test_the_last_need_is_found_without_walking_a_numbers_other_calls(app, caller, clock):
+    """A number that rang thousands of times without a need (a load test, a switchboard,
+    someone ringing and hanging up) once made every step of its next call walk them all:
+    the lookup now reads the index of the number's calls with an issue."""
+    from ivr.records.known import LAST_NEED
+
+    store = app.extensions["ivr"].store
+    if store.database.kind != "sqlite":
+        pytest.skip("the query plan read is SQLite's")
+    plan = " ".join(str(row[-1]) for row in store.read_all("EXPLAIN QUERY PLAN " + LAST_NEED,
+                                                           ("n:0", "", "", "")))
+    assert "calls_caller_need" in plan, plan

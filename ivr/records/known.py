@@ -21,6 +21,14 @@ from ivr.records.store import Store, iso, parse_iso
 
 #: the ``kind`` of a number's key: not a caller ID's of the lockout book (``c``)
 KIND = "n"
+#: a number's newest finished call with a need, read through the index of its calls with
+#: an issue (migration 10, ``calls_caller_need``), not all of its calls
+LAST_NEED = (
+    "SELECT c.issue, c.started_at FROM calls c WHERE c.caller_key=? AND "
+    "c.started_at >= ? AND c.call_sid <> ? AND c.issue IS NOT NULL AND "
+    "(c.ended_at IS NOT NULL OR c.updated_at < ?) AND "
+    "(c.queue IS NOT NULL OR EXISTS (SELECT 1 FROM tickets t "
+    "WHERE t.call_sid = c.call_sid)) ORDER BY c.started_at DESC LIMIT 1")
 
 
 class KnownCallers:
@@ -41,12 +49,7 @@ class KnownCallers:
         if key is None:
             return None
         row = self.store.read_one(
-            "SELECT c.issue, c.started_at FROM calls c WHERE c.caller_key=? AND "
-            "c.started_at >= ? AND c.call_sid <> ? AND c.issue IS NOT NULL AND "
-            "(c.ended_at IS NOT NULL OR c.updated_at < ?) AND "
-            "(c.queue IS NOT NULL OR EXISTS (SELECT 1 FROM tickets t "
-            "WHERE t.call_sid = c.call_sid)) ORDER BY c.started_at DESC LIMIT 1",
-            (key, iso(now - timedelta(hours=self.hours)), call_sid,
+            LAST_NEED, (key, iso(now - timedelta(hours=self.hours)), call_sid,
              iso(now - self.store.state_ttl)))
         return PastNeed(str(row[0]), parse_iso(row[1])) if row else None
 

@@ -194,6 +194,14 @@ def _caller_key(db: Database, tx: Tx) -> None:
     tx.execute("CREATE INDEX calls_caller ON calls (caller_key, started_at)")
 
 
+def _caller_need(db: Database, tx: Tx) -> None:
+    # the last need is looked up among a number's calls with an issue: through the index
+    # of all its calls, a number with thousands of calls in the window (a switchboard, a
+    # load test, a caller ringing and hanging up) had each lookup walk all of them
+    tx.execute("CREATE INDEX calls_caller_need ON calls (caller_key, started_at) "
+               "WHERE issue IS NOT NULL")
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -219,6 +227,8 @@ MIGRATIONS = (
                  "ended in", _ticket_team),
     Migration(9, "calls.caller_key: a keyed hash of the caller's number, to offer a caller "
                  "who calls again the way back to their last need", _caller_key),
+    Migration(10, "calls_caller_need: a number's calls with an issue, so finding its last "
+                  "need does not walk its other calls", _caller_need),
 )
 LATEST = MIGRATIONS[-1].number
 
