@@ -9,7 +9,7 @@ The day is the shipped traffic week's Wednesday (2026-11-11) scaled to ``--calls
 first calls, on the shipped tree and mix. The tree's part is the pool of real walks
 (``ivr.plan.walks``: 64 callers per class through ``flow.step``), timed apart from the
 calls and the queues; the first pool of a process also loads the speech menus' word
-lists (jieba's dictionary): a first scenario is built and timed apart. Figures: seconds, and calls a second
+lists (the Mandarin tables): a first scenario is built and timed apart. Figures: seconds, and calls a second
 (first calls and retrials, through the tree and the queues).
 """
 
@@ -48,7 +48,7 @@ class _Straight:
 
 def centre_of(days: int, calls: int) -> tuple[float, float, scenario.Scenario]:
     """(seconds of a first scenario, seconds of the one timed, the scenario): the first
-    builds its tree's trie and, the first time in a process, loads jieba's dictionary."""
+    builds its tree's trie and, the first time in a process, loads the Mandarin tables."""
     catalog = prompts.load()
     routes = build(load_validated(None, catalog))
     mix = mix_file.load(None, routes, catalog.languages)
@@ -84,7 +84,7 @@ def whole(days: int, calls: int) -> None:
           f"real tree and the queues in {wall:.2f} s, {total / wall:,.0f} calls/s "
           f"(the tree's walks {pool_s:.2f} s, the calls {calls_s:.2f} s, the queues "
           f"{queues_s:.2f} s); a first scenario before it took {first:.2f} s (the tree's "
-          "trie, and in a new process jieba's dictionary)")
+          "trie, and in a new process the Mandarin tables)")
 
 
 def queue_alone(calls: int) -> None:

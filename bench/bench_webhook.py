@@ -17,7 +17,7 @@ per request (all its processes, user and system), and after the load the residen
 of all its processes (RSS) and of its largest worker: resident (RSS), its proportional
 share (PSS: a page shared by n processes counts 1/n) and its own pages (USS); then the
 ratios real/static. A worker's memory is compared by PSS: the pages the workers share with
-the arbiter (jieba's dictionary, loaded before the fork) cost the machine once. The goal
+the arbiter (the Mandarin tables, loaded before the fork) cost the machine once. The goal
 (issue 21): real steps at 16 connections at least 0.5x the static throughput, p99 under
 50 ms, worker memory at most 2x; ``--check`` exits 1 when a run misses it.
 

@@ -366,5 +366,5 @@ def _tree(path: str | None, catalog: prompts.Catalog, centre: Centre) -> Tree:
                   for q in menu.queues if q not in centre.queues]
     if unmodelled:
         raise MenuError(unmodelled, menu.source)
-    listener(menu)  # jieba's dictionary loads now, not during the first caller's menu
+    listener(menu)  # the Mandarin tables load now, not during the first caller's menu
     return Tree(menu, tree_version(path, catalog.texts), menu.source)

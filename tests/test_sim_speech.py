@@ -97,7 +97,7 @@ def test_noise_drops_and_swaps_words_lowers_the_confidence_and_repeats_with_its_
     noise = event["noise"]
     assert noise["rate"] == 0.5 and noise["seed"] == 7
     assert noise["dropped"] + noise["swapped"] >= 1
-    words = 7  # 我 充值 的 钱 还 没到 账, as jieba cuts them
+    words = 7  # 我 充值 的 钱 还 没到 账, as jieba cuts them (ivr.flow.mandarin)
     garbled = noise["dropped"] + 2 * noise["swapped"]
     assert event["confidence"] == round(0.9 * (1 - min(garbled, words) / words), 3)
     assert TOPUP not in written.output  # the trace written out keeps no words

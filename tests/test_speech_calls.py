@@ -49,8 +49,8 @@ UNKNOWN = {"zh-CN": "今天天气怎么样", "en-US": "what is the weather like"
 WEAK = {"zh-CN": "我的钱没到账", "en-US": "my money hasn't arrived"}
 
 
-# One app per backend for the module, not per test: each tree's listener loads jieba's
-# dictionary (a second), and calls of their own CallSids share a database as on a live line.
+# One app per backend for the module, not per test: calls of their own CallSids share a
+# database as on a live line.
 @pytest.fixture(name="backend", scope="module")
 def _backend(request):
     return str(getattr(request, "param", "sqlite"))

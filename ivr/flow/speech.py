@@ -1,15 +1,19 @@
 """What a caller said at a speech menu, matched to a node of the tree: the only importer
-of jieba, pypinyin and rapidfuzz.
+of rapidfuzz.
 
 Twilio sends the recogniser's text (``SpeechResult``) and its ``Confidence``. Each target
 of the menu (``speech_targets``) lists phrases per language; a phrase is one or more
 keywords separated by spaces, all of which should be heard, in any order ("充值 没到账",
-"top up"). The caller's words are split into tokens, Mandarin by jieba (with the tree's
-keywords added to its dictionary) and English by words, lightly stemmed. A keyword is
-compared with every token and with runs of two and three adjacent tokens (jieba may cut
-"没到账" as "没到" + "账", a recogniser may hear "re fund"), by rapidfuzz's ratio and, for
-Mandarin, by the ratio of the pinyin too: recognisers' errors in Mandarin are mostly
-homophones (冲值 for 充值, 体现 for 提现).
+"top up"). The caller's words are split into tokens, Mandarin as jieba cuts it with the
+tree's keywords added to its dictionary (``ivr.flow.mandarin``, which reads small tables
+made from jieba's and pypinyin's dictionaries, 122 MiB in every server worker when they
+were loaded), and English by words, lightly stemmed. A keyword is compared with every
+token and with runs of adjacent tokens (a cut may split "没到账" as "没到" + "账", a
+recogniser may hear "re fund"), by rapidfuzz's ratio and, for Mandarin, by sound:
+recognisers' errors in Mandarin are mostly homophones (冲值 for 充值, 体现 for 提现), and
+two words sound alike when each character of one may be read as the other's is (银航卡
+and 银行卡: 行 reads hang in 银行). A word that is itself a keyword of the tree was heard as
+that keyword, not misheard (重置 is no 充值).
 
 A phrase scores the share of its keywords heard, weighted by their length; a target its
 best phrase, and it *explains* the caller's words its well-heard phrases rest on. Targets
@@ -22,12 +26,11 @@ by a key or a spoken yes or no (``agrees``); below ``WEAK`` nothing was understo
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
+from ivr.flow import mandarin
 from ivr.flow.gather import MAX_HINT_CHARS
 from ivr.menu.model import Kind, Menu, Node, speech_targets, takes_speech
 from ivr.menu.phrases import HAN, STOP, WORD, family, keywords, normal, stem
@@ -60,59 +63,37 @@ class Understood:
     rival: float = 0.0
 
 
-@lru_cache(maxsize=8)
-def _tokenizer(words: frozenset[str]) -> Any:
-    """A jieba tokenizer that knows the tree's Mandarin keywords as words: one per set of
-    keywords and process, since loading jieba's dictionary takes most of a second."""
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict..." on stderr
-    tokenizer = jieba.Tokenizer()
-    for word in sorted(words):
-        tokenizer.add_word(word, freq=50_000)
-    return tokenizer
-
-
 class _Words:
     """Splits text into tokens the way keywords are compared; one per tree and language."""
 
     def __init__(self, lang_family: str, keywords: set[str]) -> None:
         self.family = lang_family
-        han = sorted(k for k in keywords if HAN.search(k))
-        self.tokenizer = _tokenizer(frozenset(han)) if lang_family == "zh" else None
-        # the keywords' pinyin now, with pypinyin's dictionaries (55 MiB, 0.4 s): loaded
-        # at the first Mandarin words heard, they cost each server worker its own copy
-        # and that caller the wait; loaded with the tree, before the workers fork, one
-        for keyword in han if lang_family == "zh" else ():
-            _pinyin(keyword)
+        self.mandarin = mandarin.Words(k for k in keywords if HAN.search(k)) \
+            if lang_family == "zh" else None
 
     def tokens(self, text: str) -> list[tuple[str, bool]]:
         """The words of ``text`` (stemmed), each with whether it says something (not a
         stop word): those are matched alone, and all of them in runs ("with drawl")."""
         text = normal(text)
         stop = STOP[self.family]
-        if self.tokenizer is None:
+        if self.mandarin is None:
             return [(stem(w), w not in stop) for w in WORD.findall(text)]
         found = []
-        for token in self.tokenizer.lcut(text):
-            token = token.strip()
-            if token and (HAN.search(token) or WORD.fullmatch(token)):
-                found.append((stem(token) if WORD.fullmatch(token) else token,
-                              token not in stop))
+        for part in _PARTS.findall(text):
+            for token in self.mandarin.cut(part) if HAN.match(part) else [stem(part)]:
+                found.append((token, token not in stop))
         return found
 
 
-
-@lru_cache(maxsize=4096)
-def _pinyin(word: str) -> str:
-    from pypinyin import lazy_pinyin
-
-    return " ".join(lazy_pinyin(word))
+#: a run of Chinese characters, or a word written in letters or digits
+_PARTS = re.compile(rf"{HAN.pattern}+|{WORD.pattern}")
 
 
-def _alike(keyword: str, heard: str, zh: bool) -> float:
+def _alike(keyword: str, heard: str, zh: bool, homophone: bool = True) -> float:
     """How alike a keyword and some heard words are, 0 to 1: by their letters, and for
-    Mandarin by their sound (the same pinyin, tones aside, is 0.95)."""
+    Mandarin by their sound (read alike, tones aside, is 0.95) unless ``homophone`` is
+    False: words that are another keyword of the tree were heard as that keyword (重置 is
+    no misheard 充值)."""
     from rapidfuzz.fuzz import ratio
 
     if keyword == heard:
@@ -120,10 +101,11 @@ def _alike(keyword: str, heard: str, zh: bool) -> float:
     # in Mandarin a word heard with a character more (没到账, 没有到账) may be it, one
     # with a character less (付不了, 不了) is another word
     score = ratio(keyword, heard) / 100 if not zh or len(heard) >= len(keyword) else 0.0
-    if zh and HAN.search(keyword) and _pinyin(keyword) == _pinyin(heard):
+    if homophone and zh and len(keyword) > 1 and HAN.search(keyword) \
+            and mandarin.sound_alike(keyword, heard):
         score = max(score, 0.95)  # a homophone: likelier misheard than a different word
     if (zh or len(keyword) >= 2) and keyword in heard and len(heard) <= len(keyword) + 1:
-        # 充值 in 充值卡; and jieba glues a one-character word to its neighbour: 充 in 充了
+        # 充值 in 充值卡, 充 in 充了
         score = max(score, 0.9 if len(keyword) >= 2 else 0.85)
     return score
 
@@ -166,6 +148,7 @@ class Listener:
         self.words: dict[str, _Words] = {}
         #: (lang, target) -> its phrases, each as keywords
         self.phrases: dict[tuple[str, str], list[list[str]]] = {}
+        self.vocabulary: dict[str, frozenset[str]] = {}
         english = sorted(lang for lang in langs if family(lang) == "en")
         for lang in sorted(langs):
             written = [(n.id, p, lang) for n in menu.nodes.values()
@@ -179,6 +162,9 @@ class Listener:
                 said = keywords(phrase, written_in)
                 if said:
                     self.phrases.setdefault((lang, node_id), []).append(said)
+            #: every keyword heard in ``lang``
+            self.vocabulary[lang] = frozenset(k for (heard_in, _), phrases in self.phrases.items()
+                                              if heard_in == lang for p in phrases for k in p)
         above: dict[str, set[str]] = {}  # node id -> the menus whose options lead to it
         for node in menu.nodes.values():
             if node.kind is Kind.MENU:
@@ -201,6 +187,7 @@ class Listener:
         if words is None:
             return []
         zh, least = words.family == "zh", HEARD[words.family]
+        vocabulary = self.vocabulary[lang]
         tokens = words.tokens(text)
         runs = _runs(tokens)
         if not runs:
@@ -214,8 +201,9 @@ class Listener:
                 heard = {}
                 for keyword in said:
                     if keyword not in best:
-                        best[keyword] = max(((_alike(keyword, run, zh), at) for run, at in runs),
-                                            key=lambda found: found[0])
+                        best[keyword] = max(
+                            ((_alike(keyword, run, zh, run not in vocabulary), at)
+                             for run, at in runs), key=lambda found: found[0])
                     alike, at = best[keyword]
                     if alike >= least:  # how well: 1 exact, 0.5 barely
                         quality = 0.5 + 0.5 * (alike - least) / (1 - least)
@@ -302,7 +290,7 @@ _LISTENERS: dict[int, tuple[Menu, Listener]] = {}
 
 
 def listener(menu: Menu) -> Listener:
-    """The tree's ``Listener``, made once per tree (jieba's dictionary takes a second)."""
+    """The tree's ``Listener``, made once per tree."""
     kept = _LISTENERS.get(id(menu))
     if kept is None or kept[0] is not menu:
         kept = _LISTENERS[id(menu)] = (menu, Listener(menu))
@@ -310,15 +298,23 @@ def listener(menu: Menu) -> Listener:
 
 
 def split(text: str, lang: str) -> list[str]:
-    """``text`` as the words a caller says, in order and as written (Mandarin cut by jieba):
-    what the simulator drops or swaps to imitate a recogniser's errors. Joined again with
-    ``joiner(lang)``."""
+    """``text`` as the words a caller says, in order and as written (Mandarin cut as jieba
+    cuts it, ``ivr.flow.mandarin``): what the simulator drops or swaps to imitate a
+    recogniser's errors. Joined again with ``joiner(lang)``."""
     if family(lang) == "en":
         return text.split()
-    import jieba
+    words = _common_words()
+    return [word for part in _WRITTEN.findall(text)
+            for word in (words.cut(part) if HAN.match(part) else [part])]
 
-    jieba.setLogLevel(logging.WARNING)
-    return [w for w in jieba.lcut(text) if w.strip()]
+
+#: Chinese characters, a number or word in letters, or any other mark, as jieba splits text
+_WRITTEN = re.compile(rf"{HAN.pattern}+|[a-zA-Z0-9]+(?:\.\d+)?%?|\S")
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> mandarin.Words:
+    return mandarin.Words()
 
 
 def joiner(lang: str) -> str:

@@ -122,7 +122,7 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int,
     # benchmarks serve a static app the same way: it has no hotline.)
     if "ivr" in app.extensions:
         app.extensions["ivr"].store.close()
-    # what the app loaded (the tree, the prompts, jieba's dictionary of 350,000 words) is
+    # what the app loaded (the tree, the prompts, the Mandarin tables) is
     # shared by the workers' pages until written; out of the collector's reach, its objects
     # are not written by every collection in every worker, and their pages stay shared
     # (https://docs.python.org/3/library/gc.html#gc.freeze)
