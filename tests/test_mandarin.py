@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -70,16 +68,3 @@ def test_the_tables_are_what_the_tool_makes_of_the_installed_dictionaries(tmp_pa
     tool.main(tmp_path)
     for name in ("han_words.txt", "han_places.txt", "han_sounds.txt"):
         assert (tmp_path / name).read_bytes() == (mandarin.DATA / name).read_bytes(), name
-
-
-def test_a_worker_loads_neither_dictionary(tmp_path):
-    """The app as a server builds it, with a speech tree: the tables, not the packages."""
-    code = ("import sys, os\n"
-            "from ivr.app import create_app\n"
-            f"app = create_app({{'DATABASE': {str(tmp_path / 'ivr.db')!r}, "
-            "'SECRET_KEY': 'k' * 32, 'TWILIO_AUTH_TOKEN': 't'})\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'jieba', 'pypinyin'}))\n"
-            "print('ivr.flow.mandarin' in sys.modules)")
-    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True, cwd=tmp_path).stdout.split()
-    assert shown == ["[]", "True"]

@@ -8,6 +8,8 @@ callback (the test client runs the app on this thread, so it uses that connectio
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -81,3 +83,19 @@ def test_a_replayed_step_writes_nothing(app: Any, client: Any) -> None:
         call.post(action, Digits="1")  # the same request again: the current prompt again
     assert begun == []
     assert len(app.extensions["ivr"].store.events(call.sid)) == 2
+
+
+def test_a_worker_holds_what_the_webhooks_need_and_no_more(tmp_path: Any) -> None:
+    """The app as ``ivr serve`` builds it before the fork, with speech menus in its tree:
+    the Mandarin tables, not jieba's and pypinyin's dictionaries (122 MiB), and not the
+    planner, which the console's Plan page loads at its first plan (issue 21)."""
+    code = ("import sys\n"
+            "from ivr.app import create_app\n"
+            f"create_app({{'DATABASE': {str(tmp_path / 'ivr.db')!r}, "
+            "'SECRET_KEY': 'k' * 32, 'TWILIO_AUTH_TOKEN': 't'})\n"
+            "print(sorted({m for m in sys.modules if m.split('.')[0] in ('jieba', 'pypinyin') "
+            "or m.startswith(('ivr.plan', 'ivr.tuning'))}))\n"
+            "print('ivr.flow.mandarin' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=tmp_path).stdout.split()
+    assert shown == ["[]", "True"]

@@ -19,7 +19,7 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import make_response, render_template, request
 from werkzeug.wrappers import Response
@@ -28,9 +28,10 @@ from ivr.console.site import bp, hotline, ops_only, t
 from ivr.errors import IVRError
 from ivr.flow.notices import Notice
 from ivr.hotline import Tree
-from ivr.plan import inputs, report
-from ivr.plan.figures import DEFINITION, Figures, figures
 from ivr.records import notices
+
+if TYPE_CHECKING:
+    from ivr.plan.figures import Figures
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,10 @@ def read_form() -> Asked:
 
 def _run(asked: Asked) -> dict[str, Any]:
     """The day asked for, as the page shows it."""
+    # the planner (the tuning's walks, the queue model) loads at the first plan, not in
+    # every worker that only answers the hotline's webhooks (issue 21: worker memory)
+    from ivr.plan import inputs
+    from ivr.plan.figures import DEFINITION, figures
     from ivr.plan.picture import svg_day
 
     h = hotline()
@@ -157,6 +162,8 @@ def _hotline(found: Figures) -> dict[str, float]:
 
 
 def _page(asked: Asked | None, result: dict[str, Any] | None = None, error: str = "") -> str:
+    from ivr.plan import report
+
     h = hotline()
     form = request.form if request.method == "POST" else {}
     return render_template(
