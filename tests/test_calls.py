@@ -55,7 +55,7 @@ def test_complaint_filing_records_reads_ticket_and_queues(caller, app):
     status = caller(STRANGER)
     status.start()
     status.keys("2", "4", "2", number + "#")
-    assert status.said(f"Complaint {digits} is being handled")
+    assert status.said(f"Complaint {digits} is registered. We will reply by")
 
 
 def test_verified_topup_caller_hears_status_first_and_details_are_kept(caller, app):

@@ -289,7 +289,7 @@ def test_stats_from_calls_through_the_app(app: Any, caller: Any, shipped: Menu,
     result = CliRunner().invoke(cli, ["graph", "--db", settings["DATABASE"], "-o", str(out)],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert result.output == f"wrote {out}: 37 nodes of wallet.yaml, 4 calls from " \
+    assert result.output == f"wrote {out}: 39 nodes of wallet.yaml, 4 calls from " \
                             f"{settings['DATABASE']}\n"
     assert "75% (3)" in svg_texts(ET.parse(out).getroot())
 
@@ -361,7 +361,7 @@ def test_the_command_writes_each_kind_and_says_so(suffix: str, tmp_path: Path,
     result = CliRunner().invoke(cli, ["graph", "--lang", "en-US", "-o", str(out)],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert result.output == f"wrote {out}: 37 nodes of wallet.yaml\n"
+    assert result.output == f"wrote {out}: 39 nodes of wallet.yaml\n"
     assert out.stat().st_size > 1000
 
 

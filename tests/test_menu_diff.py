@@ -139,7 +139,7 @@ def test_a_file_that_does_not_validate_is_every_problem_with_its_location(tree):
            "in no prompt file (en-US, zh-CN); did you mean 'opt_refund'?" in lines
     assert any("nodes.complaints_menu.options['2']: goto 'complaint_tickets' is not a "
                "defined node" in line for line in lines)
-    assert lines[-2:] == ["b.yaml: 37 nodes, 2 errors", f"cannot compare: {path} has errors"]
+    assert lines[-2:] == ["b.yaml: 39 nodes, 2 errors", f"cannot compare: {path} has errors"]
     broken = tree("nodes: [\n", "c.yaml")
     code, output = run(broken, path)
     assert code == 2 and output.startswith("error: c.yaml:")

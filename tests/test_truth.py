@@ -171,10 +171,10 @@ def test_lint_checks_the_ab_trials_second_tree(workdir: Path) -> None:
     result = ivr("lint", env=trial)
     assert result.exit_code == 1
     assert result.output.splitlines()[-3:] == [
-        "wallet.yaml: 37 nodes, 0 errors",
+        "wallet.yaml: 39 nodes, 0 errors",
         f"error: b.yaml:{shipped.count(chr(10)) + 1} bogus: unknown top-level field",
-        "b.yaml: 37 nodes, 1 error"]
-    assert ivr("lint", "b.yaml").output.splitlines()[-1] == "b.yaml: 37 nodes, 1 error"
+        "b.yaml: 39 nodes, 1 error"]
+    assert ivr("lint", "b.yaml").output.splitlines()[-1] == "b.yaml: 39 nodes, 1 error"
     assert ivr("lint", env={**trial, "IVR_MENU_B": str(config.PACKAGE / "menus" / "wallet.yaml")}
                ).exit_code == 0
 

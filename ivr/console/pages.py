@@ -21,8 +21,10 @@ from ivr import moments
 from ivr.console import records
 from ivr.console.site import bp, hotline, lang, ops_only, scope, t, user
 from ivr.errors import ConfigError, IVRError
+from ivr.flow import complaints
 from ivr.queue.calendar import WEEKDAYS, DayKind
 from ivr.queue.plot import BOUNDS_MIN, CLOSED_COLOUR, OVER_COLOUR, cell_label
+from ivr.records import complaints as complaints_records
 from ivr.records import live
 
 log = logging.getLogger(__name__)
@@ -211,17 +213,28 @@ def callbacks() -> str | Response:
 
 @bp.route("/tickets", methods=["GET", "POST"])
 def tickets() -> str | Response:
+    """Complaint tickets of the user's teams, each moved along its workflow with a note
+    (``ivr.flow.complaints``); the result, in both languages, when it is sent."""
     h = hotline()
     if request.method == "POST":
         number, note = request.form.get("number", ""), _note()
+        to = request.form.get("to", "closed")
+        results = {lang: request.form.get(f"result_{lang}", "")[:1000]
+                   for lang in complaints.RESULT_LANGS}
         if not note:
             flash(t("note_needed"))
-        elif records.close_ticket(h.store, h.now(), user().name, number, note, scope()):
-            flash(t("closed_ticket", id=number))
         else:
-            flash(t("gone"))
+            try:
+                complaints_records.move(
+                    h.store, number, to, actor=user().name, note=note, now=h.now(),
+                    reply_hours=float(h.settings["COMPLAINT_REPLY_HOURS"]), results=results,
+                    teams=scope())
+                flash(t("moved_ticket", id=number, stage=t(f"stage_{to}")))
+            except complaints_records.MoveRefused as refused:
+                flash(t("move_refused", id=number, why=str(refused)))
         return redirect(url_for("console.tickets"))
-    return render_template("console/tickets.html", tickets=records.tickets(h.store, scope()))
+    return render_template("console/tickets.html", tickets=records.tickets(h.store, scope()),
+                           next_stages=complaints.next_stages)
 
 
 @bp.get("/calls")

@@ -61,7 +61,8 @@ def settle_callback(store: Store, now: datetime, user: str, callback_id: int, ou
 #: a ticket is its team's (``tickets.team``), not the queue its call ended in: a complaint
 #: filed while the complaints team is closed goes on to general, and is still theirs
 _TICKETS = ("SELECT t.number, t.status, t.created_at, t.reply_by, t.recording_url, "
-            "t.closed_at, t.closed_by, t.note, t.call_sid, t.team, c.lang, c.issue "
+            "t.closed_at, t.closed_by, t.note, t.call_sid, t.team, t.stage, t.stage_at, "
+            "t.disputes, t.result_at, c.lang, c.issue "
             "FROM tickets t LEFT JOIN calls c ON c.call_sid = t.call_sid ")
 
 
@@ -69,21 +70,6 @@ def tickets(store: Store, queues: tuple[str, ...] | None) -> list[dict[str, Any]
     """Complaint tickets (of the teams ``queues``), open ones first, then by reply-by time."""
     rows = store.read_all(_TICKETS + "ORDER BY t.closed_at IS NOT NULL, t.reply_by, t.number")
     return [dict(r) for r in rows if queues is None or r["team"] in queues]
-
-
-def close_ticket(store: Store, now: datetime, user: str, number: str, note: str,
-                 queues: tuple[str, ...] | None) -> bool:
-    """Close an open ticket with a note; False when it is closed already (or not in
-    ``queues``)."""
-    with store.tx(f"ticket-number:{number}") as db:
-        row = db.execute(_TICKETS + "WHERE t.number=? AND t.closed_at IS NULL",
-                         (number,)).fetchone()
-        if row is None or (queues is not None and row["team"] not in queues):
-            return False
-        db.execute("UPDATE tickets SET status='closed', closed_at=?, closed_by=?, note=? "
-                   "WHERE number=?", (iso(now), user, note, number))
-        audit_row(db, now, user, "ticket closed", f"ticket {number}", note)
-    return True
 
 
 def find_calls(store: Store, query: str, limit: int = 50) -> list[dict[str, Any]] | None:

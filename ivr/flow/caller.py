@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ivr.flow import hours, notices, spoken
+from ivr.flow import complaints, hours, notices, spoken
 from ivr.flow.call import Ask, CallEvent, CallState, Heard, LiveQueue, Step, Utterance
 from ivr.flow.services import Lock, QueueModel, Services, mask
 from ivr.flow.speech import YES_NO_HINTS, agrees, listener
@@ -464,6 +464,10 @@ class _Turn:
         if kind is Kind.SERVICE and key == "0":
             self.chose(key)
             return self.goto(node.next or self.menu.fallback)
+        if kind is Kind.SERVICE and key == "1" and node.dispute and \
+                self.state.data.get("ticket_disputable"):
+            self.chose("dispute")  # the result sent is not accepted: say why
+            return self.goto(node.dispute)
         if kind is Kind.SERVICE and key == "1" and self.state.data.get("ticket_unknown"):
             entry = self.entry_before(node)
             if entry:  # the number was not found: type it again
@@ -768,7 +772,8 @@ class _Turn:
                                            str(state.data.get("recording_url", "")),
                                            {k: v for k, v in state.data.items()
                                             if k not in ("candidate", "account")}, now,
-                                           team=self.team_of(node))
+                                           team=self.team_of(node),
+                                           reply_hours=self.svc.complaint_reply_hours)
             self.update(data={**self.state.data, "ticket": ticket.number})
             return [self.utter("complaint_filed", ticket=spoken.digits(ticket.number),
                                hours=self.svc.complaint_reply_hours)]
@@ -776,13 +781,35 @@ class _Turn:
             self.update(data={**state.data, "lookups": state.data.get("lookups", 0) + 1})
             number = str(state.data.get("ticket", ""))
             found = wallet.complaint(number)
-            self.update(data={**self.state.data, "ticket_unknown": found is None})
+            disputable = found is not None and found.stage == "result_sent" and bool(node.dispute)
+            self.update(data={**self.state.data, "ticket_unknown": found is None,
+                              "ticket_disputable": disputable})
             if found is None:
                 retry = [self.utter("complaint_retry")] if self.entry_before(node) else []
                 return [self.utter("complaint_unknown", ticket=spoken.digits(number)), *retry]
-            key = "complaint_status_open" if found.status == "open" else "complaint_status_closed"
+            key = complaints.STATUS_PROMPTS.get(found.stage, "complaint_status_open")
+            sent = found.result_at or found.reply_by
+            said = [self.utter(key, ticket=spoken.digits(number),
+                               reply_by=self.spoken_date(found.reply_by.date()),
+                               sent_on=self.spoken_date(sent.date()))]
+            return [*said, self.utter("complaint_dispute_offer")] if disputable else said
+        if action == "complaint_dispute":
+            number = str(state.data.get("ticket", ""))
+            if not state.data.get("disputed"):  # once per call, whatever is replayed
+                found = wallet.dispute_complaint(number, str(state.data.get("recording_url", "")),
+                                                 now, self.svc.complaint_reply_hours)
+                self.update(data={**self.state.data, "disputed": found is not None,
+                                  "ticket_disputable": False})
+            found = wallet.complaint(number)
+            if found is None:
+                return [self.utter("complaint_unknown", ticket=spoken.digits(number))]
+            # not disputed: its result was taken back meanwhile, so say where it stands
+            key = "complaint_disputed" if self.state.data.get("disputed") else \
+                complaints.STATUS_PROMPTS.get(found.stage, "complaint_status_open")
+            sent = found.result_at or found.reply_by
             return [self.utter(key, ticket=spoken.digits(number),
-                               reply_by=self.spoken_date(found.reply_by.date()))]
+                               reply_by=self.spoken_date(found.reply_by.date()),
+                               sent_on=self.spoken_date(sent.date()))]
         return [self.utter("password_help_text")]
 
     # -- incident notices and the emergency switch (``ivr.flow.notices``) ---------------

@@ -16,8 +16,11 @@ GIVEN: dict[str, frozenset[str]] = {
         "callback_booked": {"window"},
         "closed_self_service": {"services"},
         "complaint_filed": {"hours", "ticket"},
-        "complaint_status_closed": {"ticket", "reply_by"},
-        "complaint_status_open": {"ticket", "reply_by"},
+        # every stage's words, and the dispute's, get all three (ivr.flow.complaints)
+        **{key: {"ticket", "reply_by", "sent_on"} for key in (
+            "complaint_status_open", "complaint_status_checking", "complaint_status_review",
+            "complaint_status_investigation", "complaint_status_result",
+            "complaint_status_accepted", "complaint_status_closed", "complaint_disputed")},
         "complaint_unknown": {"ticket"},
         "hold_next": {"ahead", "wait"},
         "hold_position": {"ahead", "wait"},

@@ -27,6 +27,10 @@ class Ticket:
     number: str
     status: str  # "open" | "closed"
     reply_by: datetime
+    #: where it is in its workflow (``ivr.flow.complaints.STAGES``), and when its result
+    #: was sent
+    stage: str = "registered"
+    result_at: datetime | None = None
 
 
 class Wallet(Protocol):
@@ -38,8 +42,11 @@ class Wallet(Protocol):
     def recent_topups(self, account: str, since: datetime) -> list[Topup]: ...
     def freeze(self, account: str) -> bool: ...
     def file_complaint(self, account: str | None, call_sid: str, recording_url: str,
-                       details: dict[str, Any], now: datetime, *, team: str) -> Ticket: ...
+                       details: dict[str, Any], now: datetime, *, team: str,
+                       reply_hours: float = 48) -> Ticket: ...
     def complaint(self, number: str) -> Ticket | None: ...
+    def dispute_complaint(self, number: str, recording_url: str, now: datetime,
+                          reply_hours: float) -> Ticket | None: ...
     def complete_recording(self, call_sid: str, recording_sid: str, recording_url: str,
                            duration_s: int | None, status: str) -> bool: ...
 

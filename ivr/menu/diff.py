@@ -20,7 +20,7 @@ TREE_SETTINGS = ("start", "main", "fallback", "verify", "queues", "max_failures"
 #: the node fields that name a prompt (compared as prompt changes)
 _PROMPT_FIELDS = ("prompt", "invalid", "no_input")
 #: the other fields of a node, compared one by one
-_NODE_FIELDS = ("next", "back", "fallback", "on_fail", "on_locked", "queue", "issue",
+_NODE_FIELDS = ("next", "back", "fallback", "on_fail", "on_locked", "dispute", "queue", "issue",
                 "action", "field", "format", "max_length_s", "timeout_s", "agent", "verified")
 
 

@@ -45,7 +45,8 @@ GATHERING = frozenset({Kind.MENU, Kind.PREPARE, Kind.COLLECT, Kind.SERVICE, Kind
 
 #: the self-service actions the wallet backend offers, by name used in the tree
 SERVICE_ACTIONS = frozenset(
-    {"topup_status", "password_help", "freeze", "complaint_file", "complaint_status"}
+    {"topup_status", "password_help", "freeze", "complaint_file", "complaint_status",
+     "complaint_dispute"}
 )
 
 #: what a ``collect`` node accepts
@@ -91,6 +92,9 @@ class Node:
     max_length_s: int = 120
     on_fail: str | None = None
     on_locked: str | None = None
+    #: a ``complaint_status`` service: the record node a caller whose complaint's result
+    #: was sent reaches with key 1, to dispute it (``ivr.flow.complaints``)
+    dispute: str | None = None
     agent: bool = True
     verified: bool = False
     #: a menu that accepts speech: None (not written) is true for the main menu when its
@@ -155,7 +159,8 @@ class Menu:
     def targets(self, node: Node) -> list[tuple[str, str]]:
         """Every (field, node id) a node can lead to, for validation and reachability."""
         found = [(name, getattr(node, name)) for name in
-                 ("next", "back", "fallback", "on_fail", "on_locked") if getattr(node, name)]
+                 ("next", "back", "fallback", "on_fail", "on_locked", "dispute")
+                 if getattr(node, name)]
         found += [(f"options['{o.key}']", o.goto) for o in node.options]
         if isinstance(node.no_input, Option):
             found.append(("no_input", node.no_input.goto))

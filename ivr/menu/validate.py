@@ -46,6 +46,9 @@ FLOW_PROMPTS = (
     "callback_limit", "callback_stay", "callback_withheld", "complaint_filed",
     "complaint_lookups_limit", "complaint_retry",
     "complaint_status_closed", "complaint_status_open", "complaint_unknown", "freeze_done",
+    "complaint_status_checking", "complaint_status_review", "complaint_status_investigation",
+    "complaint_status_result", "complaint_status_accepted", "complaint_dispute_offer",
+    "complaint_disputed",
     "freeze_already", "password_help_text", "topup_none", "topup_processing", "topup_failed",
     "hold_wait", "hold_callback", "queue_full", "team_closed", "team_closed_offer",
     "wait_offer_withheld", "team_closed_offer_withheld", "verify_account_unknown",
@@ -225,6 +228,13 @@ def validate(menu: Menu, catalog: PromptCatalog) -> list[Problem]:
                                                    f"{', '.join(sorted(SERVICE_ACTIONS))}"))
         elif node.kind is Kind.SERVICE and node.action:  # said while agents are closed
             prompts.append((loc("action"), service_phrase(node.action)))
+        if node.dispute and (node.kind is not Kind.SERVICE or node.action != "complaint_status"):
+            problems.append(Problem(loc("dispute"), "only a complaint_status service takes "
+                                                    "'dispute' (a result disputed with key 1)"))
+        elif node.dispute and node.dispute in menu.nodes and \
+                menu.nodes[node.dispute].kind is not Kind.RECORD:
+            problems.append(Problem(loc("dispute"), "'dispute' leads to a record node: the "
+                                                    "caller says why the result is wrong"))
         if node.kind is Kind.SERVICE and node.agent and not node.next:
             problems.append(Problem(loc(), "a service offering an agent needs 'next' (its queue)"))
         if node.kind is Kind.COLLECT and node.format and node.format not in COLLECT_FORMATS:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ivr.flow.services import Ticket, Topup, mask
-from ivr.records import pins
+from ivr.records import complaints, pins
 from ivr.records.store import Store, iso, parse_iso
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,12 @@ class StoreWallet:
         return bool(changed)
 
     def file_complaint(self, account: str | None, call_sid: str, recording_url: str,
-                       details: dict[str, Any], now: datetime, *, team: str) -> Ticket:
+                       details: dict[str, Any], now: datetime, *, team: str,
+                       reply_hours: float = 48) -> Ticket:
         """One ticket per call: a replayed request gets the call's ticket, not a new one.
-        ``team`` is the queue whose agents answer it, whatever queue the call ends in."""
-        reply_by = now + timedelta(hours=48)
+        ``team`` is the queue whose agents answer it, whatever queue the call ends in;
+        the reply is due ``reply_hours`` later, the hours the caller is told."""
+        reply_by = now + timedelta(hours=reply_hours)
         with self.store.tx(f"ticket:{call_sid}", "tickets") as db:
             filed = db.execute("SELECT number, status, reply_by FROM tickets WHERE call_sid=?",
                                (call_sid,)).fetchone()
@@ -84,10 +86,10 @@ class StoreWallet:
                 if not db.execute("SELECT 1 FROM tickets WHERE number=?", (number,)).fetchone():
                     break
             db.execute("INSERT INTO tickets (number, account, call_sid, recording_url, details, "
-                       "status, created_at, reply_by, team) "
-                       "VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?)",
+                       "status, created_at, reply_by, team, stage_at) "
+                       "VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)",
                        (number, account, call_sid, recording_url, json.dumps(details),
-                        iso(now), iso(reply_by), team))
+                        iso(now), iso(reply_by), team, iso(now)))
         return Ticket(number, "open", reply_by)
 
     def complete_recording(self, call_sid: str, recording_sid: str, recording_url: str,
@@ -116,9 +118,26 @@ class StoreWallet:
         return True
 
     def complaint(self, number: str) -> Ticket | None:
-        row = self.store.read_one("SELECT number, status, reply_by FROM tickets WHERE number=?",
-                                    (number,))
-        return Ticket(row["number"], row["status"], parse_iso(row["reply_by"])) if row else None
+        row = self.store.read_one("SELECT number, status, reply_by, stage, result_at "
+                                  "FROM tickets WHERE number=?", (number,))
+        if row is None:
+            return None
+        return Ticket(row["number"], row["status"], parse_iso(row["reply_by"]), row["stage"],
+                      parse_iso(row["result_at"]) if row["result_at"] else None)
+
+    def dispute_complaint(self, number: str, recording_url: str, now: datetime,
+                          reply_hours: float) -> Ticket | None:
+        """The caller does not accept the result sent: the ticket back in review, with
+        their recording of why and a new reply-by time; None when its result is not the
+        last thing that happened to it (not sent, or disputed already)."""
+        try:
+            moved = complaints.move(self.store, number, "review", actor="caller",
+                                    note="disputed by the caller on the phone", now=now,
+                                    reply_hours=reply_hours, recording_url=recording_url)
+        except complaints.MoveRefused:
+            return None
+        log.info("%s: disputed by the caller", complaints.describe(moved))
+        return self.complaint(number)
 
     def add_account(self, number: str, pin: str, phone: str, status: str = "active") -> None:
         with self.store.tx() as db:

@@ -48,7 +48,8 @@ KINDS: dict[Kind, tuple[str, str, str, str]] = {
 FAILURES = frozenset({"fallback", "on_fail", "on_locked", "no_input"})
 _EDGE_LABELS = {"next": "next", "back": "9: back", "fallback": "fallback",
                 "on_fail": "verification failed", "on_locked": "locked",
-                "no_input": "no input", "verified": "not verified yet"}
+                "no_input": "no input", "verified": "not verified yet",
+                "dispute": "1: dispute the result"}
 #: the colour of a speech menu's jumps to deeper nodes
 SPEECH_COLOUR = "#2171b5"
 #: the drop-off rate at which a node is shaded full red (most nodes lose far fewer)

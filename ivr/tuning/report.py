@@ -68,6 +68,7 @@ from typing import Any, NamedTuple
 
 from ivr.errors import StoreError
 from ivr.menu.model import Kind, Menu, takes_speech
+from ivr.records import complaints
 from ivr.records.database import Database, not_ivr, open_database
 from ivr.records.store import iso
 from ivr.tuning.report_speech import SpeechTally, heard
@@ -185,6 +186,8 @@ def build(records: Path | str | Database, *, since: datetime | None = None,
             call = calls[sid]
             _walk(slices.setdefault(call.slice, _Tally()), call, [], sid in booked, service,
                   queue_of)
+        # the complaints filed in the period, through their workflow (ivr.flow.complaints)
+        complained = complaints.figures(db, datetime.now(UTC), since, until)
     total = _Tally()
     versions: dict[str, _Tally] = {}
     languages: dict[str, _Tally] = {}
@@ -211,6 +214,7 @@ def build(records: Path | str | Database, *, since: datetime | None = None,
                            for lang, t in sorted(languages.items())}
     for number, entry in report["notices"].items():
         entry["scope"], entry["emergency"] = described.get(number, (None, None))
+    report["complaints"] = complained
     return report
 
 

@@ -67,11 +67,16 @@ class SimWallet:
         return True
 
     def file_complaint(self, account: str | None, call_sid: str, recording_url: str,
-                       details: dict[str, Any], now: datetime, *, team: str) -> Ticket:
-        return Ticket(TICKET, "open", now + timedelta(hours=48))
+                       details: dict[str, Any], now: datetime, *, team: str,
+                       reply_hours: float = 48) -> Ticket:
+        return Ticket(TICKET, "open", now + timedelta(hours=reply_hours))
 
     def complaint(self, number: str) -> Ticket | None:
         return Ticket(number, "open", NOW + timedelta(hours=48)) if number == TICKET else None
+
+    def dispute_complaint(self, number: str, recording_url: str, now: datetime,
+                          reply_hours: float) -> Ticket | None:
+        return None  # the walked ticket is registered: there is no result to dispute
 
     def complete_recording(self, call_sid: str, recording_sid: str, recording_url: str,
                            duration_s: int | None, status: str) -> bool:

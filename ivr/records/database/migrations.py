@@ -202,6 +202,24 @@ def _caller_need(db: Database, tx: Tx) -> None:
                "WHERE issue IS NOT NULL")
 
 
+def _ticket_stages(db: Database, tx: Tx) -> None:
+    # a complaint's workflow (ivr.flow.complaints): its stage, the result as sent in each
+    # language, how often it was disputed, and every move with its who, when and note.
+    # A ticket open before is registered; a closed one closed
+    tx.execute("ALTER TABLE tickets ADD COLUMN stage TEXT NOT NULL DEFAULT 'registered'")
+    tx.execute("UPDATE tickets SET stage='closed' WHERE status='closed'")
+    for column in ("result_en", "result_zh", "result_at", "stage_at"):
+        tx.execute(f"ALTER TABLE tickets ADD COLUMN {column} TEXT")
+    tx.execute("UPDATE tickets SET stage_at=COALESCE(closed_at, created_at)")
+    tx.execute("ALTER TABLE tickets ADD COLUMN disputes INTEGER NOT NULL DEFAULT 0")
+    tx.execute(db.ddl(
+        "CREATE TABLE ticket_moves (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "number TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, "
+        "from_stage TEXT NOT NULL, to_stage TEXT NOT NULL, note TEXT NOT NULL, "
+        "recording_url TEXT, late INTEGER NOT NULL DEFAULT 0)"))
+    tx.execute("CREATE INDEX ticket_moves_number ON ticket_moves (number, at)")
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -229,6 +247,8 @@ MIGRATIONS = (
                  "who calls again the way back to their last need", _caller_key),
     Migration(10, "calls_caller_need: a number's calls with an issue, so finding its last "
                   "need does not walk its other calls", _caller_need),
+    Migration(13, "ticket stages: a complaint's workflow from registered to closed, its "
+                  "result, disputes and every move (ticket_moves)", _ticket_stages),
 )
 LATEST = MIGRATIONS[-1].number
 

@@ -1,0 +1,168 @@
+"""A complaint's whole workflow (issue 26, part 2; ivr.flow.complaints): filed in a call,
+moved by ops on the console from registered to result sent, each move with a note and
+audited; the caller who checks it hears its stage, and once the result is sent may dispute
+it with key 1: a recording of why, the ticket back in review with a new reply-by time,
+counted by ``ivr report``."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from test_console import PASSWORD, audit, complaint_filed, log_in, post
+
+from ivr.cli import cli
+from ivr.records import complaints
+from ivr.records.store import parse_iso
+
+pytestmark = pytest.mark.both_backends
+
+STAGES_TO_RESULT = ("first_check", "review", "investigation")
+RESULT = {"result_en-US": "We refunded the double charge of 200 yuan on 25 November.",
+          "result_zh-CN": "11月25日重复扣款的200元已退回您的账户。"}
+
+
+@pytest.fixture(name="lead")
+def _lead(app, client):
+    app.extensions["ivr"].users.add("lead", PASSWORD, "ops", app.extensions["ivr"].now())
+    log_in(client)
+    return client
+
+
+def ticket(app, number):
+    return dict(app.extensions["ivr"].store.read_all(
+        "SELECT stage, status, reply_by, disputes, result_en, result_zh, result_at "
+        "FROM tickets WHERE number=?", (number,))[0])
+
+
+def flashed(client) -> str:
+    return client.get("/ops/tickets").data.decode()
+
+
+def to_result(lead, number):
+    for stage in STAGES_TO_RESULT:
+        post(lead, "/ops/tickets", number=number, to=stage, note=f"now {stage}")
+    post(lead, "/ops/tickets", number=number, to="result_sent", note="refund made", **RESULT)
+
+
+def status_call(caller, number, lang_key="2"):
+    """A caller checking the ticket: English (2) or Mandarin (1), complaints, status; from
+    another phone than the one that filed it (which would be offered its last need)."""
+    call = caller("+8613711112222")
+    call.start()
+    call.keys(lang_key, "4", "2", number + "#")
+    return call
+
+
+def test_ops_move_a_ticket_stage_by_stage_each_with_a_note(app, caller, lead):
+    _, number = complaint_filed(caller)
+    assert ticket(app, number)["stage"] == "registered"
+    # no skipping: registered moves to its first check (or is closed), nothing else
+    post(lead, "/ops/tickets", number=number, to="investigation", note="skip")
+    assert "registered: it moves to first_check, closed, not investigation" in flashed(lead)
+    post(lead, "/ops/tickets", number=number, to="first_check", note="")
+    assert "A note is required." in flashed(lead)
+    assert ticket(app, number)["stage"] == "registered"
+    for stage in STAGES_TO_RESULT:
+        post(lead, "/ops/tickets", number=number, to=stage, note=f"now {stage}")
+        assert ticket(app, number)["stage"] == stage
+    # the result goes out in the caller's language: both are written before it is sent
+    post(lead, "/ops/tickets", number=number, to="result_sent", note="refund made",
+         **{"result_en-US": RESULT["result_en-US"]})
+    assert "the result is needed in zh-CN" in flashed(lead)
+    post(lead, "/ops/tickets", number=number, to="result_sent", note="refund made", **RESULT)
+    sent = ticket(app, number)
+    assert (sent["stage"], sent["status"]) == ("result_sent", "open")
+    assert sent["result_zh"] == RESULT["result_zh-CN"]
+    moved = complaints.moves(app.extensions["ivr"].store, number)
+    assert [(m["from_stage"], m["to_stage"], m["actor"]) for m in moved] == [
+        ("registered", "first_check", "lead"), ("first_check", "review", "lead"),
+        ("review", "investigation", "lead"), ("investigation", "result_sent", "lead")]
+    assert [a["action"] for a in audit(app)[-4:]] == [
+        "ticket first_check", "ticket review", "ticket investigation", "ticket result_sent"]
+    row = re.search(rf'<tr id="ticket-{number}".*?</tr>', flashed(lead), re.S).group(0)
+    assert 'data-stage="result_sent"' in row and "result sent" in row
+
+
+def test_the_caller_hears_each_stage_in_their_language(app, caller, lead):
+    _, number = complaint_filed(caller)
+    spaced = " ".join(number)
+    assert status_call(caller, number).said(f"Complaint {spaced} is registered. We will "
+                                            "reply by")
+    post(lead, "/ops/tickets", number=number, to="first_check", note="checking")
+    assert status_call(caller, number).said("and we are checking its details")
+    post(lead, "/ops/tickets", number=number, to="review", note="to the team")
+    assert status_call(caller, number, "1").said(f"投诉单{spaced}正在由专门团队审核")
+    post(lead, "/ops/tickets", number=number, to="investigation", note="records")
+    assert status_call(caller, number).said("is under investigation")
+    post(lead, "/ops/tickets", number=number, to="result_sent", note="refund made", **RESULT)
+    heard = status_call(caller, number)
+    assert heard.said(f"The result of complaint {spaced} was sent to you by text message on")
+    assert heard.said("If you do not accept the result, press 1 to dispute it.")
+    post(lead, "/ops/tickets", number=number, to="accepted", note="caller agreed")
+    accepted = status_call(caller, number)
+    assert accepted.said("You accepted the result") and not accepted.said("press 1 to dispute")
+    post(lead, "/ops/tickets", number=number, to="closed", note="done")
+    closed = status_call(caller, number)
+    assert closed.said(f"Complaint {spaced} is closed.")
+    assert not closed.said("text message")  # nothing is claimed that was not sent
+
+
+def test_a_caller_disputes_the_result_and_the_ticket_goes_back_to_review(
+        app, caller, lead, clock, runner, database):
+    _, number = complaint_filed(caller)
+    to_result(lead, number)
+    clock.tick(timedelta(days=3))
+    call = status_call(caller, number)
+    call.press("1")
+    assert call.root.find("Record") is not None
+    assert call.said("please say briefly why you do not accept the result")
+    call.record(20)
+    now = app.extensions["ivr"].now()
+    disputed = ticket(app, number)
+    assert (disputed["stage"], disputed["disputes"]) == ("review", 1)
+    assert parse_iso(disputed["reply_by"]) == now + timedelta(hours=48)
+    due = app.extensions["ivr"].centre.local(now + timedelta(hours=48))
+    assert call.said(f"Your dispute is registered. Complaint {' '.join(number)} is back with "
+                     f"our specialist team, and we will reply by {due.day} {due:%B}")
+    last = complaints.moves(app.extensions["ivr"].store, number)[-1]
+    assert (last["from_stage"], last["to_stage"], last["actor"]) == ("result_sent", "review",
+                                                                     "caller")
+    assert last["recording_url"] == "https://api.twilio.com/rec/RE1"
+    # a replayed dispute, or a second one in the same call, counts once
+    call.post(call.action, Digits="1")
+    assert ticket(app, number)["disputes"] == 1
+    # the report counts it
+    shown = runner.invoke(cli, ["report", "--db", database, "--json"])
+    assert shown.exit_code == 0, shown.output
+    found = json.loads(shown.output)["complaints"]
+    assert found["disputes"] == 1 and found["dispute_rate"] == 1.0
+    assert found["stages"]["review"] == 1 and found["results_sent"] == 1
+
+
+def test_no_dispute_is_offered_before_a_result_is_sent(app, caller, lead):
+    _, number = complaint_filed(caller)
+    call = status_call(caller, number)
+    assert not call.said("press 1 to dispute")
+    call.press("1")  # not a dispute: an invalid choice at this point
+    assert ticket(app, number)["disputes"] == 0
+    assert call.root.find("Record") is None
+
+
+def test_the_figures_count_stages_time_in_them_late_replies_and_disputes(app, caller, lead,
+                                                                          clock):
+    _, late = complaint_filed(caller)
+    _, on_time = complaint_filed(caller)
+    to_result(lead, on_time)
+    clock.tick(timedelta(days=3))  # past the 48 hours promised
+    log_in(lead)  # a console session lasts 12 hours
+    to_result(lead, late)
+    store = app.extensions["ivr"].store
+    found = complaints.figures(store, app.extensions["ivr"].now())
+    assert found["tickets"] == 2 and found["stages"]["result_sent"] == 2
+    assert (found["results_sent"], found["replies_late"], found["disputes"]) == (2, 1, 0)
+    assert found["dispute_rate"] == 0.0
+    registered = found["hours_in_stage"]["registered"]
+    assert registered["left"] == 2 and registered["mean_hours"] == pytest.approx(36.0, abs=0.1)
