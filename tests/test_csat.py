@@ -236,3 +236,20 @@ def test_the_report_renders_the_verdicts_and_an_older_database_has_none(app: Any
     assert (empty["bridged"], empty["answered_share"], empty["agents"]) == (0, None, {})
     assert all(t.name != "csat" for t in report_render.tables(build(app.config["DATABASE"])))
     assert survey.NODES == {"(survey)", "(comment)"}
+
+
+def test_ivr_call_walks_a_bridge_into_the_survey(runner: CliRunner, workdir: Any) -> None:
+    """The simulator's agent answers after 20 s, talks a minute and hangs up; the caller
+    hears the question and presses 4 (the "_" answers the hold document's Gather)."""
+    result = runner.invoke(cli, ["call", "--lang", "en-US", "--press", "0 _ 4 _",
+                                 "--bridge-after", "20", "--talk", "60", "--at", "wed 10:00"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    said = [line for line in lines if " say " in line]
+    assert any(EN["question"] in line for line in said)
+    assert any(EN["comment"] in line for line in said)
+    assert any(EN["thanks"] in line for line in said)
+    assert any("bridge" in line and "60 s" in line for line in lines)
+    refused = runner.invoke(cli, ["call", "--press", "0", "--talk", "60"])
+    assert refused.exit_code == 2 and "give --bridge-after S too" in refused.output
