@@ -5,6 +5,7 @@ survey, and what ``ivr report`` makes of it. On SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
@@ -253,3 +254,33 @@ def test_ivr_call_walks_a_bridge_into_the_survey(runner: CliRunner, workdir: Any
     assert any("bridge" in line and "60 s" in line for line in lines)
     refused = runner.invoke(cli, ["call", "--press", "0", "--talk", "60"])
     assert refused.exit_code == 2 and "give --bridge-after S too" in refused.output
+
+
+def test_the_console_report_shows_the_verdicts_in_both_languages(
+        app: Any, client: Any, agent: Any) -> None:
+    call = bridged(client)
+    call.bridge()
+    call.press("4")
+    call.hang_up()
+    app.extensions["ivr"].users.add("lead", "correct horse battery", "ops", datetime.now(UTC))
+    console = app.test_client()
+
+    def csrf(page: bytes) -> str:
+        found = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+        assert found, page[:300]
+        return found.group(1).decode()
+
+    console.post("/ops/login", data={"name": "lead", "password": "correct horse battery",
+                                     "csrf_token": csrf(console.get("/ops/login").data)})
+    page = console.get("/ops/report").data.decode()
+    assert 'id="report-csat"' in page and "Callers&#39; verdict after an agent" in page
+    assert 'id="report-csat"' in page and page.count('id="report-csat"') == 1
+    agent_row = re.search(r'<tr data-by="agents" data-name="wang">(.*?)</tr>', page)
+    assert agent_row is not None
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", agent_row.group(1))
+    assert cells == ["agent", "wang", "1", "1", "1", "100.0%", "4.0", "0", "0", "0", "1", "0",
+                     "0"]
+    console.post("/ops/language", data={"lang": "zh", "back": "/ops/report",
+                                        "csrf_token": csrf(console.get("/ops/").data)})
+    zh = console.get("/ops/report").data.decode()
+    assert "客服代表服务后的来电者评价" in zh and ">客服代表</td><td>wang<" in zh
