@@ -164,6 +164,29 @@ def test_a_replayed_answer_counts_once(app: Any, client: Any, agent: Any) -> Non
         (1, 1, 1, 0)
 
 
+def test_twenty_answers_at_once_count_one(app: Any, client: Any, agent: Any) -> None:
+    """20 keys at once on the question (one CallSid and turn, 20 threads as 20 workers
+    would take them): one step runs, one score is kept, and it is one of those sent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    call = bridged(client)
+    call.bridge()
+    question = call.action
+
+    def press(n: int) -> int:
+        other = Caller(app.test_client())
+        other.sid = call.sid
+        return other.send(question, Digits=str(1 + n % 5)).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        assert set(pool.map(press, range(20))) == {200}
+    assert row(app, call.sid)["csat_score"] in (1, 2, 3, 4, 5)
+    events = app.extensions["ivr"].store.events(call.sid)
+    assert [e["node"] for e in events].count("(survey)") == 1
+    found = build(app.config["DATABASE"])["csat"]
+    assert (found["answered"], sum(found["scores"].values())) == (1, 1)
+
+
 def test_a_caller_who_hangs_up_is_counted_as_not_answering(
         app: Any, client: Any, agent: Any) -> None:
     gone = bridged(client)  # hung up on the agent: the action comes with the call over

@@ -961,7 +961,8 @@ def after_queue(menu: Menu, state: CallState, result: str, services: Services) -
     refused them) offers a callback, the best times or another try. ``error`` (our wait
     document or the Enqueue failed) and ``system-error`` (Twilio's) get an apology and the
     fallback queue; a second error in the call holds there on Twilio's own music, since our
-    wait loop may be what fails.
+    wait loop may be what fails. ``bridged`` (the agent hung up) is not one of them: the
+    caller hears the survey instead (``ivr.flow.survey``, from ``Hotline.queue_done``).
     """
     turn = _Turn(menu, state, services)
     if result == "leave":
