@@ -24,7 +24,7 @@ from ivr.tuning.report import build
 pytestmark = pytest.mark.both_backends
 
 AGENT_PHONE = "+8613900000001"
-EN = {"question": "Before you go, please rate the agent who helped you.",
+EN = {"question": "Please rate the agent who helped you today.",
       "invalid": "Sorry, please press a key from 1 to 5.",
       "comment": "Thank you. To tell us more, leave a short message",
       "comment_only": "Before you go, to tell us how this call went",
