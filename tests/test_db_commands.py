@@ -271,6 +271,27 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
     assert json.loads(report.output)["calls"] == 5
 
 
+def test_a_migration_merged_in_below_one_applied_still_applies(runner, tmp_path):
+    """Migrations written on two branches (11, the SMS outbox; 12, the survey) may reach a
+    database in either order: one that took the higher first still takes the lower. Here
+    10 stands in for it, taken out of a database at the latest."""
+    path = tmp_path / "ivr.db"
+    Store(path).close()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("DROP INDEX calls_caller_need")
+        db.execute("DELETE FROM schema_version WHERE version=10")
+        db.commit()
+    status = ivr(runner, "db", "status", "--db", str(path))
+    assert status.output.splitlines()[-1] == "1 migration pending: run ivr db upgrade"
+    result = ivr(runner, "db", "upgrade", "--db", str(path))
+    assert f"applying 10: {CALLER_NEED}" in result.output.splitlines()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name='calls_caller_need'"
+                          ).fetchone()
+    assert ivr(runner, "db", "status", "--db", str(path)).output.splitlines()[-1] == \
+        "up to date"
+
+
 def test_upgrade_gives_release_015s_complaint_ticket_to_the_complaints_team(runner, old_db):
     """Its one ticket was filed in a call that ended in the payments queue: before tickets
     kept their team, the Tickets page listed it under payments, and the complaints agents
