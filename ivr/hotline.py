@@ -240,14 +240,14 @@ class Hotline:
                        duration_s: int | None, status: str) -> bool:
         """Twilio's recordingStatusCallback: complete the call's complaint ticket with the
         recording as processed (``Wallet.complete_recording``), or its survey comment
-        (``StoreVerdicts.processed``). Not a step of the call: it
-        may come after the call ended, and a replay writes the same values again."""
+        (``StoreVerdicts.processed``). Not a step of the call: it may come after the call
+        ended, and a replay writes the same values again."""
         done = self.wallet.complete_recording(call_sid, recording_sid, recording_url,
                                               duration_s, status) or \
             self.verdicts.processed(call_sid, recording_sid, recording_url, duration_s, status)
         if not done:
-            log.warning("call %s: recording %s (%s) matches no complaint ticket", call_sid,
-                        recording_sid or "?", status or "?")
+            log.warning("call %s: recording %s (%s) matches no complaint ticket nor survey "
+                        "comment", call_sid, recording_sid or "?", status or "?")
         return done
 
     @staticmethod
@@ -302,7 +302,6 @@ class Hotline:
         state = state or self.state_of(call_sid, now)
         bye = self.catalog.text(state.lang, "goodbye")
         return Step(state, (Utterance("goodbye", bye, state.lang),), hangup=True)
-
 
     def _survey(self, call_sid: str, at_turn: int, state: CallState, now: datetime) -> Step:
         """The agent hung up and the caller is still on the line: Twilio asks the Enqueue
