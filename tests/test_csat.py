@@ -79,7 +79,7 @@ def row(app: Any, sid: str) -> dict[str, Any]:
 
 
 def test_a_bridged_call_ends_with_the_survey_and_its_4_is_counted(
-        app: Any, client: Any, agent: Any, runner: CliRunner) -> None:
+        app: Any, client: Any, agent: Any, runner: CliRunner, tmp_path: Any) -> None:
     call = bridged(client)
     root = call.bridge()
     gather = root.find("Gather")
@@ -116,6 +116,13 @@ def test_a_bridged_call_ends_with_the_survey_and_its_4_is_counted(
     assert not any(node.startswith("(") for node in json.loads(result.output)["nodes"])
     text = runner.invoke(cli, ["report", "--db", app.config["DATABASE"]]).output
     assert "Callers' verdict after an agent" in text
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    assert runner.invoke(cli, ["report", "--db", app.config["DATABASE"], "--csv",
+                               str(folder)]).exit_code == 0
+    rows = (folder / "csat.csv").read_text("utf-8").splitlines()
+    assert rows[0] == "by,name,bridged,asked,answered,answered %,mean,1,2,3,4,5,comments"
+    assert "agent,wang,1,1,1,100.0%,4,0,0,0,1,0,1" in rows
 
 
 def test_a_mandarin_caller_is_asked_in_mandarin(app: Any, client: Any, agent: Any) -> None:
