@@ -107,6 +107,11 @@ DEFAULTS: dict[str, Any] = {
     # gunicorn's access log: false (off; the proxy in front keeps one), true (stdout) or a
     # file. Off by default: formatting it cost 7.5 % of a webhook's CPU
     "ACCESS_LOG": False,
+    # after an agent hangs up, the caller is asked "how satisfied were you, 1 to 5"
+    # (CSAT) and may leave a recorded comment of up to CSAT_COMMENT_S seconds
+    "CSAT": True,
+    "CSAT_COMMENT": True,
+    "CSAT_COMMENT_S": 60,
 }
 
 #: settings whose defaults live with the module that uses them (``ivr.audio.serve``)
@@ -120,10 +125,10 @@ _INTS = ("PIN_TRIES_PER_CALL", "LOCKOUT_FAILURES", "LOCKOUT_WINDOW_S", "LOCKOUT_
          "LOCKOUT_ALERT_FAILURES", "LOCKOUT_ALERT_WINDOW_S", "CALLBACKS_PER_DAY",
          "LOOKUPS_PER_CALL", "ACCOUNT_DIGITS", "STATE_TTL_S", "MAX_DIGITS",
          "COMPLAINT_REPLY_HOURS", "WAIT_THRESHOLD_S", "MAX_CONTENT_LENGTH", "DATABASE_POOL",
-         "LOGINS_AT_ONCE")
+         "LOGINS_AT_ONCE", "CSAT_COMMENT_S")
 #: secrets are strings whatever they look like: IVR_..._KEY=123456 must not become an int
 _SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY", "SECRET_KEY")
-_FLAGS = ("DEV", "DEMO")
+_FLAGS = ("DEV", "DEMO", "CSAT", "CSAT_COMMENT")
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 _warned: set[str] = set()  # unknown variables already warned about by this process

@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any, cast
 
 from ivr.errors import ConfigError, MenuError, Problem
-from ivr.flow import prompts
+from ivr.flow import prompts, survey
 from ivr.flow.call import CallEvent, CallState, LiveQueue, Step, Utterance
 from ivr.flow.caller import after_queue, again, hold, step, takes_step
-from ivr.flow.services import Services
+from ivr.flow.services import Services, Survey
 from ivr.flow.speech import listener
 from ivr.menu import Menu, load_validated
 from ivr.menu.version import takes_b, tree_version
 from ivr.phone import callable_number
 from ivr.queue.advice import Centre
+from ivr.records.csat import StoreVerdicts
 from ivr.records.known import KnownCallers
 from ivr.records.lockouts import LockoutPolicy, StoreLockouts
 from ivr.records.notices import active as active_notices
@@ -112,6 +113,18 @@ class Hotline:
         return self.tree_for(call_sid, stored.version if stored else None).menu
 
     @property
+    def survey(self) -> Survey:
+        """The survey after an agent, as the settings have it (``CSAT``, ``CSAT_COMMENT``)."""
+        settings = self.settings
+        return Survey(question=bool(settings.get("CSAT", True)),
+                      comment=bool(settings.get("CSAT_COMMENT", True)),
+                      comment_s=int(settings.get("CSAT_COMMENT_S", 60)))
+
+    @property
+    def verdicts(self) -> StoreVerdicts:
+        return StoreVerdicts(self.store)
+
+    @property
     def listens(self) -> frozenset[str]:
         return frozenset(self.settings.get("SPEECH_LANGUAGES") or ())
 
@@ -123,11 +136,13 @@ class Hotline:
         every step, so one published on any host is said from the next step on, and one
         ended is said no more."""
         wallet, lockouts, callbacks = self.wallet, self.lockouts, self.store
+        verdicts: Any = self.verdicts
         if turn is not None:
             wallet, lockouts, callbacks = (
                 cast(Any, _Claiming(wallet, turn, ("freeze", "file_complaint"))),
                 cast(Any, _Claiming(lockouts, turn, ("reserve", "settle"))),
                 cast(Any, _Claiming(callbacks, turn, ("add_callback",))))
+            verdicts = _Claiming(verdicts, turn, ("answered", "commented"))
         return Services(wallet, lockouts, self.catalog, now,
                         pin_tries_per_call=self.settings["PIN_TRIES_PER_CALL"],
                         complaint_reply_hours=self.settings["COMPLAINT_REPLY_HOURS"],
@@ -138,7 +153,7 @@ class Hotline:
                         lookups_per_call=self.settings["LOOKUPS_PER_CALL"],
                         listens=self.listens,
                         notices=active_notices(self.store, now) if notices else (),
-                        history=self.known)
+                        history=self.known, survey=self.survey, verdicts=verdicts)
 
     def now(self) -> datetime:
         """The hotline's clock: the real one, or ``CLOCK`` (a callable) for replays."""
@@ -224,13 +239,15 @@ class Hotline:
     def recording_done(self, call_sid: str, recording_sid: str, recording_url: str,
                        duration_s: int | None, status: str) -> bool:
         """Twilio's recordingStatusCallback: complete the call's complaint ticket with the
-        recording as processed (``Wallet.complete_recording``). Not a step of the call: it
-        may come after the call ended, and a replay writes the same values again."""
+        recording as processed (``Wallet.complete_recording``), or its survey comment
+        (``StoreVerdicts.processed``). Not a step of the call: it may come after the call
+        ended, and a replay writes the same values again."""
         done = self.wallet.complete_recording(call_sid, recording_sid, recording_url,
-                                              duration_s, status)
+                                              duration_s, status) or \
+            self.verdicts.processed(call_sid, recording_sid, recording_url, duration_s, status)
         if not done:
-            log.warning("call %s: recording %s (%s) matches no complaint ticket", call_sid,
-                        recording_sid or "?", status or "?")
+            log.warning("call %s: recording %s (%s) matches no complaint ticket nor survey "
+                        "comment", call_sid, recording_sid or "?", status or "?")
         return done
 
     @staticmethod
@@ -252,9 +269,11 @@ class Hotline:
                                       logged_input="1", choice="callback"), now, "(hold)")
         return True
 
-    def queue_done(self, call_sid: str, result: str, turn: int | None, now: datetime) -> Step:
+    def queue_done(self, call_sid: str, result: str, turn: int | None, now: datetime,
+                   call_status: str = "") -> Step:
         """The Enqueue action: the callback asked for while holding, an offer when the queue
-        was full, the fallback queue after an error, or goodbye once the caller is gone.
+        was full, the fallback queue after an error, the survey once the agent hung up, or
+        goodbye once the caller is gone.
 
         A result that moves the call on takes the call's turn by compare-and-set, as
         ``answer`` does, so a replayed or concurrent request changes nothing more.
@@ -265,6 +284,9 @@ class Hotline:
         assert stored is not None
         self.store.set_queue_result(call_sid, result)
         state = stored.state
+        if state is not None and result == "bridged" and call_status not in ENDED and \
+                self.survey.on:
+            return self._survey(call_sid, stored.turn, state, now)
         if state is not None and result in ("redirected", "bridging-in-process"):
             # the call runs the document it was redirected to, or is being put through:
             # what this answers is not played (should it be, the caller is still queued)
@@ -280,6 +302,26 @@ class Hotline:
         state = state or self.state_of(call_sid, now)
         bye = self.catalog.text(state.lang, "goodbye")
         return Step(state, (Utterance("goodbye", bye, state.lang),), hangup=True)
+
+    def _survey(self, call_sid: str, at_turn: int, state: CallState, now: datetime) -> Step:
+        """The agent hung up and the caller is still on the line: Twilio asks the Enqueue
+        action "when the bridged parties disconnect", and runs what it answers on the
+        caller's leg, which has no other verb left
+        (https://www.twilio.com/docs/voice/twiml/enqueue#attributes-action). The agent's
+        own ``<Dial>`` action (``/agent/dial-done``) runs on the agent's leg and cannot
+        speak to the caller: it keeps the talk time only. A caller who hung up first
+        makes the action come with a final CallStatus, and is not asked."""
+        if not self.store.claim(call_sid, at_turn):
+            return self._again(self.store.load_call(call_sid, now), now)
+        outcome = survey.after_agent(replace(state, turn=at_turn + 1), self.services(now))
+        assert outcome is not None  # the survey is on
+        self.store.save_step(outcome, now, "(queue-done)")
+        self.verdicts.asked(call_sid, now)
+        return outcome
+
+
+#: Twilio's CallStatus values of a call that is over (``/voice/status``)
+ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 class LostTurn(Exception):

@@ -112,6 +112,8 @@ NOTICES = migrations.MIGRATIONS[6].name
 TICKET_TEAM = migrations.MIGRATIONS[7].name
 CALLER_KEY = migrations.MIGRATIONS[8].name
 CALLER_NEED = migrations.MIGRATIONS[9].name
+# by number: 11 (the SMS outbox) comes from another branch
+CSAT = next(m.name for m in migrations.MIGRATIONS if m.number == 12)
 
 
 def first_call(location: str | Path) -> dict | None:
@@ -134,7 +136,7 @@ def test_status_of_release_015_lists_both_migrations_pending_and_changes_nothing
     assert "applied: none" in lines
     assert any(line.split()[:1] == ["1"] and "the tables of the releases" in line
                for line in lines)
-    assert lines[-1] == f"{migrations.LATEST} migrations pending: run ivr db upgrade"
+    assert lines[-1] == f"{len(migrations.MIGRATIONS)} migrations pending: run ivr db upgrade"
     assert digest(old_db) == before
 
 
@@ -245,6 +247,7 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
         f"applying 8: {TICKET_TEAM}",
         f"applying 9: {CALLER_KEY}",
         f"applying 10: {CALLER_NEED}",
+        f"applying 12: {CSAT}",
         f"now at version {migrations.LATEST}",
     ]
     with closing(sqlite3.connect(old_db)) as db:
@@ -266,6 +269,27 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
                  "--until", "2026-11-26", "--json")
     assert report.exit_code == 0, report.output
     assert json.loads(report.output)["calls"] == 5
+
+
+def test_a_migration_merged_in_below_one_applied_still_applies(runner, tmp_path):
+    """Migrations written on two branches (11, the SMS outbox; 12, the survey) may reach a
+    database in either order: one that took the higher first still takes the lower. Here
+    10 stands in for it, taken out of a database at the latest."""
+    path = tmp_path / "ivr.db"
+    Store(path).close()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("DROP INDEX calls_caller_need")
+        db.execute("DELETE FROM schema_version WHERE version=10")
+        db.commit()
+    status = ivr(runner, "db", "status", "--db", str(path))
+    assert status.output.splitlines()[-1] == "1 migration pending: run ivr db upgrade"
+    result = ivr(runner, "db", "upgrade", "--db", str(path))
+    assert f"applying 10: {CALLER_NEED}" in result.output.splitlines()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name='calls_caller_need'"
+                          ).fetchone()
+    assert ivr(runner, "db", "status", "--db", str(path)).output.splitlines()[-1] == \
+        "up to date"
 
 
 def test_upgrade_gives_release_015s_complaint_ticket_to_the_complaints_team(runner, old_db):

@@ -142,6 +142,13 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="An agent answers after this many s of hold (up to "
     f"{MAX_CALL_S:g}, Twilio's longest call).",
 )
+@click.option(
+    "--talk",
+    type=Finite(0, MAX_CALL_S),
+    metavar="S",
+    help="With --bridge-after: the agent talks this many s, then hangs up, and the caller "
+    "hears what follows (the survey: how satisfied were they, 1 to 5).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON.")
 @_target_options
 def call(
@@ -156,6 +163,7 @@ def call(
     at: Moment | None,
     hold_loops: int,
     bridge_after: float | None,
+    talk: float | None,
     as_json: bool,
     url: str | None,
     token: str | None,
@@ -172,6 +180,9 @@ def call(
         raise click.BadParameter(
             "a running server keeps its own clock; --at works in-process only", param_hint="--at"
         )
+    if talk is not None and bridge_after is None:
+        raise click.BadParameter("the agent talks once one answers: give --bridge-after S too",
+                                 param_hint="--talk")
     if seed is not None and noise is None:
         raise click.BadParameter("the seed repeats the noise: give --noise RATE too",
                                  param_hint="--seed")
@@ -203,7 +214,7 @@ def call(
             caller,
             from_=from_,
             to=to,
-            hold=Hold(wait_loops=hold_loops, bridge_after_s=bridge_after),
+            hold=Hold(wait_loops=hold_loops, bridge_after_s=bridge_after, talk_s=talk),
             recognition=recognition,
         )
         record = target.record(trace.call_sid)

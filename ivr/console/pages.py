@@ -136,9 +136,12 @@ def report() -> str:
     found = build(h.store.database, since=since, until=until, version=version, menus=menus,
                   centre=h.centre)
     order = [n for menu in menus for n in menu.nodes]
-    tables = report_render.tables(found, order) if found["calls"] else []
+    # the verdicts have a table of their own, in the console's language
+    tables = [t for t in report_render.tables(found, order) if t.name != "csat"] \
+        if found["calls"] else []
     return render_template("console/report.html", report=found, tables=tables,
-                           versions=versions, args=request.args)
+                           versions=versions, args=request.args,
+                           csat=found["csat"], csat_splits=report_render.CSAT_SPLITS)
 
 
 def _colour(wait_s: float | None) -> str:

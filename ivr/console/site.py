@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
@@ -19,6 +18,7 @@ from werkzeug.wrappers import Response
 from ivr.console import text as words
 from ivr.hotline import Hotline
 from ivr.plural import counted
+from ivr.records.recordings import twilio_recording
 from ivr.records.store import parse_iso
 from ivr.records.users import User, Users
 
@@ -27,8 +27,6 @@ bp = Blueprint("console", __name__, url_prefix="/ops", template_folder="template
 
 #: the pages open without a session
 OPEN = ("console.login", "console.language", "console.static")
-#: where Twilio keeps recordings: the only host a ticket's recording is linked to
-RECORDINGS_HOST = "api.twilio.com"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,18 +108,9 @@ def last4(number: str | None) -> str:
 
 
 def recording_link(url: str | None) -> str | None:
-    """The URL to link a ticket's recording to, when it is Twilio's over https; else None,
-    and the page shows it as text: it came in a webhook's form, signed but saying whatever
-    the form said (``javascript:``, another site)."""
-    try:
-        parts = urlsplit(url or "")  # drops tabs and newlines, as a browser would
-        port = parts.port
-    except ValueError:  # a port out of range, a bracket not closed
-        return None
-    if parts.scheme != "https" or parts.hostname != RECORDINGS_HOST or port not in (None, 443) \
-            or parts.username is not None:
-        return None
-    return parts.geturl()
+    """The URL to link a ticket's recording or a survey comment to, when it is Twilio's
+    over https; else None, and the page shows it as text (``twilio_recording``)."""
+    return twilio_recording(url)
 
 
 @bp.context_processor

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ivr.flow import complaints, hours, notices, spoken
+from ivr.flow import complaints, hours, notices, spoken, survey
 from ivr.flow.call import Ask, CallEvent, CallState, Heard, LiveQueue, Step, Utterance
 from ivr.flow.services import Lock, QueueModel, Services, mask
 from ivr.flow.speech import YES_NO_HINTS, agrees, listener
@@ -988,7 +988,8 @@ def after_queue(menu: Menu, state: CallState, result: str, services: Services) -
     refused them) offers a callback, the best times or another try. ``error`` (our wait
     document or the Enqueue failed) and ``system-error`` (Twilio's) get an apology and the
     fallback queue; a second error in the call holds there on Twilio's own music, since our
-    wait loop may be what fails.
+    wait loop may be what fails. ``bridged`` (the agent hung up) is not one of them: the
+    caller hears the survey instead (``ivr.flow.survey``, from ``Hotline.queue_done``).
     """
     turn = _Turn(menu, state, services)
     if result == "leave":
@@ -1011,6 +1012,8 @@ def after_queue(menu: Menu, state: CallState, result: str, services: Services) -
 
 def again(menu: Menu, state: CallState, services: Services) -> Step:
     """A replayed or concurrent request: the call's current prompt again, changing nothing."""
+    if state.node in survey.NODES:
+        return survey.again(state, services)
     turn = _Turn(menu, state, services)
     node = menu.nodes.get(state.node)
     if node is None or node.kind in (Kind.SAY, Kind.HANGUP) or state.data.get("callback"):
@@ -1025,6 +1028,10 @@ def step(menu: Menu, state: CallState, event: CallEvent, services: Services) -> 
     turn = _Turn(menu, state, services)
     if event.kind == "start":
         return turn.goto(menu.start)
+    if state.node in survey.NODES:  # after the agent, outside the tree
+        if event.node != state.node:
+            return survey.again(state, services)
+        return survey.answer(state, event, services)
     node = menu.nodes.get(state.node)
     if node is None or event.node not in menu.nodes:
         # an unknown step or an expired call: start again at the main menu

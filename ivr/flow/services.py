@@ -110,6 +110,28 @@ class History(Protocol):
     def last_need(self, number: str, call_sid: str, now: datetime) -> PastNeed | None: ...
 
 
+class Verdicts(Protocol):
+    """Where the caller's verdict after an agent is kept (``ivr.records.csat``): each once
+    a call, whatever is replayed."""
+
+    def answered(self, call_sid: str, score: int, now: datetime) -> bool: ...
+    def commented(self, call_sid: str, url: str, seconds: int | None) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """What a caller is asked after an agent hangs up (``ivr.flow.survey``): the question
+    (1 to 5), a recorded comment of at most ``comment_s`` seconds; either may be off."""
+
+    question: bool = True
+    comment: bool = True
+    comment_s: int = 60
+
+    @property
+    def on(self) -> bool:
+        return self.question or self.comment
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """What the flow needs from outside, passed in by the webhook layer."""
@@ -133,6 +155,9 @@ class Services:
     notices: tuple[Notice, ...] = ()
     #: what a caller's number called about lately: offered as a shortcut after the language
     history: History | None = None
+    #: the survey after an agent, and where its answers are kept
+    survey: Survey = Survey(question=False, comment=False)
+    verdicts: Verdicts | None = None
 
 
 def mask(digits: str) -> str:

@@ -69,6 +69,8 @@ FLOW_PROMPTS = (
     # the agents' end (ivr/flow/agent.py), and the caller an agent takes
     "connecting", "agent_welcome", "agent_code", "agent_code_again", "agent_pin", "agent_wrong",
     "agent_denied", "agent_lang_switch", "agent_waiting", "agent_none_waiting", "agent_next",
+    # the caller's verdict once the agent hung up (ivr/flow/survey.py)
+    "csat_question", "csat_invalid", "csat_comment", "csat_comment_only", "csat_thanks",
 )
 
 

@@ -233,11 +233,13 @@ class Store:
 
     def call(self, call_sid: str) -> dict[str, Any] | None:
         """The call's record as an agent would see it (no PINs, account masked), with who
-        answered it, when, after how long a wait and for how long (``ivr.records.live``)."""
+        answered it, when, after how long a wait and for how long (``ivr.records.live``),
+        and the caller's verdict after it (``ivr.records.csat``)."""
         row = self.read_one(
             "SELECT call_sid, from_number, to_number, started_at, ended_at, status, lang, "
             "node, verified, account_last4, issue, queue, queue_result, details, "
-            "menu_version, menu_file, agent, bridged_at, wait_s, talk_s FROM calls "
+            "menu_version, menu_file, agent, bridged_at, wait_s, talk_s, csat_score, "
+            "csat_comment_url, csat_comment_s FROM calls "
             "WHERE call_sid=?", (call_sid,))
         if row is None:
             return None

@@ -50,7 +50,13 @@ Definitions, each exact over the records:
   database still has it;
 - **returning**: known callers (``ivr.records.known``) ``offered`` the way back to their
   last need after the language, those who ``taken`` it (pressed 1), and the median time
-  to queue from the answer of those (``to_queue_p50_s``).
+  to queue from the answer of those (``to_queue_p50_s``);
+- **csat**: the callers' verdicts after an agent (``ivr.flow.survey``), over the calls
+  ``bridged`` to one (``QueueResult=bridged``, or taken on ``/agent/connect``): ``asked``
+  (the survey began), ``answered`` (pressed 1 to 5; hanging up is not answering),
+  ``answered_share`` of the bridged, the ``mean`` score, the count of each ``scores``
+  key and the recorded ``comments``; in all and per ``queues`` (the call's last), ``agents``
+  (``unknown`` when none was named), ``languages`` and ``versions``.
 """
 
 from __future__ import annotations
@@ -169,6 +175,7 @@ def build(records: Path | str | Database, *, since: datetime | None = None,
     # one moment of a live database: the calls, the callbacks and every page of events
     with opened as db, db.snapshot():
         calls = _calls(db, since, until, version)
+        verdicts = csat(db, since, until, version)
         booked = _booked(db)
         described = _notice_rows(db)
         unrecorded = 0
@@ -214,6 +221,7 @@ def build(records: Path | str | Database, *, since: datetime | None = None,
                            for lang, t in sorted(languages.items())}
     for number, entry in report["notices"].items():
         entry["scope"], entry["emergency"] = described.get(number, (None, None))
+    report["csat"] = verdicts
     report["complaints"] = complained
     return report
 
@@ -256,12 +264,10 @@ def _columns(db: Database, table: str, wanted: Mapping[str, str]) -> str:
     return ", ".join(c if c in have else f"{default} AS {c}" for c, default in wanted.items())
 
 
-def _calls(db: Database, since: datetime | None, until: datetime | None,
-           version: str | None) -> dict[str, _Call]:
-    """The calls of the period and version, by sid."""
-    columns = _columns(db, "calls", {"menu_version": "NULL", "menu_file": "NULL"})
-    sql = (f"SELECT call_sid, started_at, ended_at IS NOT NULL, COALESCE(lang, 'unknown'), "
-           f"{columns}, queue_result, {db.epoch('started_at')} FROM calls WHERE 1=1")
+def _period_sql(since: datetime | None, until: datetime | None,
+                version: str | None) -> tuple[str, list[Any]]:
+    """The conditions on ``calls`` of the period and version, and their parameters."""
+    sql = ""
     params: list[Any] = []
     if since is not None:
         sql += " AND started_at >= ?"
@@ -272,8 +278,73 @@ def _calls(db: Database, since: datetime | None, until: datetime | None,
     if version is not None:
         sql += " AND (menu_version = ? OR menu_file = ?)"
         params += [version, Path(version).name]
+    return sql, params
+
+
+def _calls(db: Database, since: datetime | None, until: datetime | None,
+           version: str | None) -> dict[str, _Call]:
+    """The calls of the period and version, by sid."""
+    columns = _columns(db, "calls", {"menu_version": "NULL", "menu_file": "NULL"})
+    where, params = _period_sql(since, until, version)
+    sql = (f"SELECT call_sid, started_at, ended_at IS NOT NULL, COALESCE(lang, 'unknown'), "
+           f"{columns}, queue_result, {db.epoch('started_at')} FROM calls WHERE 1=1{where}")
     return {sid: _Call(started_at, bool(ended), lang, version or "unknown", *rest)
             for sid, started_at, ended, lang, version, *rest in db.read_all(sql, params)}
+
+
+#: the scores a caller may press (``ivr.flow.survey.SCORES``)
+SCORES = ("1", "2", "3", "4", "5")
+
+
+class _Verdicts:
+    """The verdicts of one group of bridged calls."""
+
+    __slots__ = ("bridged", "asked", "scores", "comments")
+
+    def __init__(self) -> None:
+        self.bridged = self.asked = self.comments = 0
+        self.scores: Counter[str] = Counter()
+
+    def count(self, asked: bool, score: int | None, commented: bool) -> None:
+        self.bridged += 1
+        self.asked += asked
+        self.comments += commented
+        if score is not None and str(score) in SCORES:
+            self.scores[str(score)] += 1
+
+    def summary(self) -> dict[str, Any]:
+        answered = sum(self.scores.values())
+        total = sum(int(k) * n for k, n in self.scores.items())
+        return {"bridged": self.bridged, "asked": self.asked, "answered": answered,
+                "answered_share": round(answered / self.bridged, 4) if self.bridged else None,
+                "mean": round(total / answered, 2) if answered else None,
+                "scores": {k: self.scores[k] for k in SCORES}, "comments": self.comments}
+
+
+def csat(db: Database, since: datetime | None = None, until: datetime | None = None,
+         version: str | None = None) -> dict[str, Any]:
+    """The callers' verdicts after an agent, in all and per queue, agent, language and tree
+    version (see the module's definitions); zeros in a database from before them."""
+    columns = _columns(db, "calls", {
+        "menu_version": "NULL", "agent": "NULL", "bridged_at": "NULL", "csat_asked_at": "NULL",
+        "csat_score": "NULL", "csat_comment_url": "NULL"})
+    where, params = _period_sql(since, until, version)
+    rows = db.read_all(f"SELECT COALESCE(queue, 'unknown'), COALESCE(lang, 'unknown'), "
+                       f"queue_result, {columns} FROM calls WHERE 1=1{where}", params)
+    total = _Verdicts()
+    splits: dict[str, dict[str, _Verdicts]] = {
+        "queues": {}, "agents": {}, "languages": {}, "versions": {}}
+    for queue, lang, result, ver, agent, bridged_at, asked, score, comment in rows:
+        if result != "bridged" and bridged_at is None:
+            continue
+        counted = (asked is not None, None if score is None else int(score), comment is not None)
+        total.count(*counted)
+        for split, key in (("queues", queue), ("agents", agent or "unknown"),
+                           ("languages", lang), ("versions", ver or "unknown")):
+            splits[split].setdefault(str(key), _Verdicts()).count(*counted)
+    return {**total.summary(),
+            **{split: {k: v.summary() for k, v in sorted(groups.items())}
+               for split, groups in splits.items()}}
 
 
 def _booked(db: Database) -> set[str]:
@@ -366,7 +437,8 @@ def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
             refused.setdefault(episodes[-1], "refused" if full else "error" if fell else "moved")
         if fell and fell_at is None:
             fell_at = len(episodes)
-        target = outcome[4:] if outcome.startswith("ask:") else None
+        # the survey after an agent asks at the flow's own nodes, "(survey)": no node's
+        target = outcome[4:] if outcome.startswith("ask:") and outcome[4:5] != "(" else None
         if position is not None and (target != position or walked):
             t.stays.setdefault(position, []).append(at - since_s)
             position = None
@@ -388,7 +460,7 @@ def _walk(t: _Tally, call: _Call, rows: list[tuple[Any, ...]], booked: bool,
             position, since_s = target, at
     t.node_calls.update(seen)
     ended = call.ended
-    if ended and outcome.startswith("ask:"):
+    if ended and outcome.startswith("ask:") and outcome[4:5] != "(":
         t.hangups[outcome[4:]] += 1
     if fell_at is not None and fell_at < len(episodes):  # the first queue reached after it
         t.fallback[episodes[fell_at]] += 1

@@ -130,6 +130,26 @@ def _notice_table(notices: dict[str, Any]) -> Table:
                   "callback", "hung up (deflected)", "in progress"), rows)
 
 
+#: the groups the verdicts are split by, as the CSAT table names them
+CSAT_SPLITS = (("queues", "queue"), ("agents", "agent"), ("languages", "language"),
+               ("versions", "version"))
+
+
+def _csat_table(verdicts: dict[str, Any]) -> Table:
+    """The callers' verdicts after an agent: in all, then per queue, agent, language and
+    tree version."""
+    def cells(by: str, name: str, v: dict[str, Any]) -> tuple[Cell, ...]:
+        return (by, name, v["bridged"], v["asked"], v["answered"], _pct(v["answered_share"]),
+                _num(v["mean"]), *(v["scores"][k] for k in sorted(v["scores"])), v["comments"])
+
+    rows = [cells("all", "-", verdicts)]
+    rows += [cells(by, name, v) for split, by in CSAT_SPLITS
+             for name, v in verdicts[split].items()]
+    return Table("csat", "Callers' verdict after an agent (CSAT: 1 to 5)",
+                 ("by", "name", "bridged", "asked", "answered", "answered %", "mean", "1", "2",
+                  "3", "4", "5", "comments"), rows)
+
+
 def _returning_rows(returning: dict[str, Any] | None) -> list[tuple[str, Any]]:
     """The known caller's shortcut in the summary, once it has been offered."""
     if not returning or not returning["offered"]:
@@ -181,6 +201,8 @@ def tables(report: dict[str, Any], order: Sequence[str] = ()) -> list[Table]:
         found += _speech_tables(report["speech"], order)
     if report.get("notices"):  # none heard in the period: no empty table
         found.append(_notice_table(report["notices"]))
+    if report.get("csat", {}).get("bridged"):  # nobody bridged: no empty table
+        found.append(_csat_table(report["csat"]))
     for name, title in (("versions", "By tree version"), ("languages", "By language")):
         headers, rows = _split_rows(report[name])
         found.append(Table(name, title, headers, rows))

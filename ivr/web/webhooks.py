@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from ivr.errors import StoreUnreachable
 from ivr.flow.call import CallEvent, LiveQueue, Step, Utterance
-from ivr.hotline import Hotline
+from ivr.hotline import ENDED, Hotline
 from ivr.web import twiml
 from ivr.web.signature import host_root, verify_twilio_signature
 
@@ -173,7 +173,7 @@ def _render(step: Step) -> Response:
 
 
 # Twilio's CallStatus values after which a call takes no more steps
-FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+FINAL_STATUSES = ENDED
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -221,9 +221,11 @@ def _hold_music_url() -> str | None:
 
 @bp.route("/queue-done", methods=["GET", "POST"])
 def queue_done() -> Response:
-    """The Enqueue action: the caller left the queue (hung up, bridged, or ``<Leave>``)."""
+    """The Enqueue action: the caller left the queue (hung up, bridged, or ``<Leave>``);
+    after a bridge, the survey while the caller is still on the line (CallStatus)."""
     step = hotline().queue_done(call_sid(), request.values.get("QueueResult", "")[:32],
-                                count("t"), hotline().now())
+                                count("t"), hotline().now(),
+                                request.values.get("CallStatus", "")[:32])
     return _render(step)
 
 

@@ -202,6 +202,19 @@ def _caller_need(db: Database, tx: Tx) -> None:
                "WHERE issue IS NOT NULL")
 
 
+# -- 12: the caller's verdict (issue 26; 11 is the SMS outbox's) -----------------------
+
+def _csat(db: Database, tx: Tx) -> None:
+    # kept on the call, which already names its queue, agent, language and tree version:
+    # when the question was put (after the bridge), the key pressed (1 to 5; NULL: not
+    # answered), and the recorded comment's Twilio URL and length
+    for column in ("csat_asked_at TEXT", "csat_score INTEGER", "csat_comment_url TEXT",
+                   "csat_comment_s INTEGER"):
+        tx.execute(f"ALTER TABLE calls ADD COLUMN {column}")
+
+
+# -- 13: a complaint's workflow (issue 26) -------------------------------------------
+
 def _ticket_stages(db: Database, tx: Tx) -> None:
     # a complaint's workflow (ivr.flow.complaints): its stage, the result as sent in each
     # language, how often it was disputed, and every move with its who, when and note.
@@ -227,7 +240,7 @@ class Migration:
     apply: Callable[[Database, Tx], None]
 
 
-MIGRATIONS = (
+MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the tables of the releases before schema versions", _baseline),
     Migration(2, "audit_log.user is now actor (user is a reserved word in PostgreSQL)",
               _actor),
@@ -247,9 +260,13 @@ MIGRATIONS = (
                  "who calls again the way back to their last need", _caller_key),
     Migration(10, "calls_caller_need: a number's calls with an issue, so finding its last "
                   "need does not walk its other calls", _caller_need),
+    Migration(12, "calls.csat_*: the caller's verdict after an agent (1 to 5) and the "
+                  "recorded comment's URL", _csat),
     Migration(13, "ticket stages: a complaint's workflow from registered to closed, its "
                   "result, disputes and every move (ticket_moves)", _ticket_stages),
 )
+#: applied in number order, whatever order the list above was merged in
+MIGRATIONS = tuple(sorted(MIGRATIONS, key=lambda m: m.number))
 LATEST = MIGRATIONS[-1].number
 
 
@@ -281,7 +298,10 @@ def status(db: Database) -> Status:
     applied = [(int(r[0]), str(r[1]), str(r[2])) for r in
                db.read_all("SELECT version, name, applied_at FROM schema_version ORDER BY version")]
     version = max((a[0] for a in applied), default=0)
-    return Status(version, applied, [m for m in MIGRATIONS if m.number > version])
+    # by number, not above the highest: a migration merged in below one already applied
+    # (11 beside 12, written on two branches) is still pending
+    done = {a[0] for a in applied}
+    return Status(version, applied, [m for m in MIGRATIONS if m.number not in done])
 
 
 def upgrade(db: Database, progress: Callable[[Migration], None] | None = None) -> list[Migration]:
@@ -297,7 +317,8 @@ def upgrade(db: Database, progress: Callable[[Migration], None] | None = None) -
             version = tx.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
             if version > LATEST:
                 raise _ahead(db, version)
-            if migration.number <= version:  # another host applied it meanwhile
+            if tx.execute("SELECT 1 FROM schema_version WHERE version=?",
+                          (migration.number,)).fetchone():  # another host applied it meanwhile
                 continue
             if progress:
                 progress(migration)
