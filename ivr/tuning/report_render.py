@@ -150,6 +150,23 @@ def _csat_table(verdicts: dict[str, Any]) -> Table:
                   "3", "4", "5", "comments"), rows)
 
 
+def _complaints_table(complaints: dict[str, Any]) -> Table:
+    """The complaint tickets filed in the period through their workflow: at each stage
+    now, how many left each and the mean hours they spent in it; then the replies."""
+    spent = complaints["hours_in_stage"]
+    rows: list[tuple[Cell, ...]] = [
+        (stage, n, spent.get(stage, {}).get("left", 0),
+         _num(spent.get(stage, {}).get("mean_hours")))
+        for stage, n in complaints["stages"].items()]
+    rows += [("results sent", complaints["results_sent"], "-", "-"),
+             ("  after their reply-by time", complaints["replies_late"], "-", "-"),
+             ("overdue now, no result", complaints["overdue_now"], "-", "-"),
+             ("disputes", complaints["disputes"], "-", "-"),
+             ("dispute rate", _pct(complaints["dispute_rate"]), "-", "-")]
+    return Table("complaints", "Complaint tickets filed in the period, by stage",
+                 ("stage", "tickets now", "left it", "mean hours in it"), rows)
+
+
 def _returning_rows(returning: dict[str, Any] | None) -> list[tuple[str, Any]]:
     """The known caller's shortcut in the summary, once it has been offered."""
     if not returning or not returning["offered"]:
@@ -203,6 +220,8 @@ def tables(report: dict[str, Any], order: Sequence[str] = ()) -> list[Table]:
         found.append(_notice_table(report["notices"]))
     if report.get("csat", {}).get("bridged"):  # nobody bridged: no empty table
         found.append(_csat_table(report["csat"]))
+    if (report.get("complaints") or {}).get("tickets"):  # none filed: no empty table
+        found.append(_complaints_table(report["complaints"]))
     for name, title in (("versions", "By tree version"), ("languages", "By language")):
         headers, rows = _split_rows(report[name])
         found.append(Table(name, title, headers, rows))
