@@ -48,6 +48,8 @@ SERVICE_ACTIONS = frozenset(
     {"topup_status", "password_help", "freeze", "complaint_file", "complaint_status",
      "complaint_dispute"}
 )
+#: actions reached from another service's answer, not offered as self-services of their own
+FOLLOW_UPS = frozenset({"complaint_dispute"})
 
 #: what a ``collect`` node accepts
 COLLECT_FORMATS = frozenset({"date", "amount", "digits"})
@@ -220,9 +222,11 @@ def topic_of(menu: Menu, issue: str) -> Node | None:
 
 
 def self_services(menu: Menu) -> list[str]:
-    """The self-service actions the tree offers, each once, in the order written."""
+    """The self-service actions the tree offers, each once, in the order written: not the
+    ones only a service's answer leads to (a dispute, after a complaint's status)."""
     return list(dict.fromkeys(n.action for n in menu.nodes.values()
-                              if n.kind is Kind.SERVICE and n.action in SERVICE_ACTIONS))
+                              if n.kind is Kind.SERVICE and n.action in SERVICE_ACTIONS
+                              and n.action not in FOLLOW_UPS))
 
 
 def service_phrase(action: str) -> str:

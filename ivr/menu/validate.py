@@ -12,6 +12,7 @@ from typing import Protocol
 from ivr.errors import Problem, close_match
 from ivr.menu.model import (
     COLLECT_FORMATS,
+    FOLLOW_UPS,
     GATHERING,
     SERVICE_ACTIONS,
     Kind,
@@ -228,7 +229,8 @@ def validate(menu: Menu, catalog: PromptCatalog) -> list[Problem]:
         if node.kind is Kind.SERVICE and node.action and node.action not in SERVICE_ACTIONS:
             problems.append(Problem(loc("action"), f"unknown action '{node.action}'; one of "
                                                    f"{', '.join(sorted(SERVICE_ACTIONS))}"))
-        elif node.kind is Kind.SERVICE and node.action:  # said while agents are closed
+        elif node.kind is Kind.SERVICE and node.action and node.action not in FOLLOW_UPS:
+            # said while agents are closed
             prompts.append((loc("action"), service_phrase(node.action)))
         if node.dispute and (node.kind is not Kind.SERVICE or node.action != "complaint_status"):
             problems.append(Problem(loc("dispute"), "only a complaint_status service takes "
