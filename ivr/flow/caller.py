@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ivr.flow import hours, notices, spoken
+from ivr.flow import hours, notices, spoken, texts
 from ivr.flow.call import Ask, CallEvent, CallState, Heard, LiveQueue, Step, Utterance
 from ivr.flow.services import Lock, QueueModel, Services, mask
 from ivr.flow.speech import YES_NO_HINTS, agrees, listener
@@ -762,7 +762,10 @@ class _Turn:
             if state.data.get("froze"):  # once per call, whatever is replayed
                 return [self.utter("freeze_done")]
             self.update(data={**state.data, "froze": True})
-            return [self.utter("freeze_done" if wallet.freeze(account) else "freeze_already")]
+            if not wallet.freeze(account):
+                return [self.utter("freeze_already")]
+            texts.follow_up(self.svc, self.state, texts.FREEZE, last4=account[-4:])
+            return [self.utter("freeze_done")]
         if action == "complaint_file":
             ticket = wallet.file_complaint(account, state.call_sid,
                                            str(state.data.get("recording_url", "")),
@@ -770,6 +773,9 @@ class _Turn:
                                             if k not in ("candidate", "account")}, now,
                                            team=self.team_of(node))
             self.update(data={**self.state.data, "ticket": ticket.number})
+            texts.follow_up(self.svc, self.state, texts.COMPLAINT, ticket=ticket.number,
+                            reply_by=texts.written_moment(self.svc, self.state.lang,
+                                                          ticket.reply_by))
             return [self.utter("complaint_filed", ticket=spoken.digits(ticket.number),
                                hours=self.svc.complaint_reply_hours)]
         if action == "complaint_status":
@@ -899,6 +905,9 @@ def book_callback(turn: _Turn, queue: str) -> Step:
             call_sid=state.call_sid, now=svc.now, max_per_day=svc.callbacks_per_day)
         if booked is None:
             return no_callback(turn, queue, "callback_limit")
+        if start and end:
+            texts.follow_up(svc, state, texts.CALLBACK,
+                            window=texts.written_window(svc, state.lang, start, end))
     turn.update(data={**turn.state.data, "callback": True})
     if best:
         turn.say("callback_booked", window=spoken.window(svc.catalog, state.lang, best[0],

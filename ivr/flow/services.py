@@ -1,5 +1,5 @@
 """What the call flow needs from outside it: the wallet backend, the lockout book, the
-queue model and the callback book, as protocols, and the ``Services`` bundle the webhook
+queue model, the callback book and the SMS outbox, as protocols, and the ``Services`` bundle the webhook
 layer passes in. The SQLite implementations are in ``ivr.records.wallet`` and ``ivr.records.store``; the
 queue model is ``ivr.queue.advice.Centre``.
 """
@@ -77,6 +77,7 @@ class QueueModel(Protocol):
                         callers_ahead: int | None = None) -> float: ...
     def advise(self, queue: str, at: datetime, n: int = 3) -> Any: ...
     def opening_hours(self, queue: str) -> Any: ...
+    def local(self, at: datetime) -> datetime: ...
 
 
 class Callbacks(Protocol):
@@ -86,6 +87,15 @@ class Callbacks(Protocol):
                      issue: str | None, window_start: datetime | None,
                      window_end: datetime | None, call_sid: str, now: datetime,
                      max_per_day: int = 3) -> int | None: ...
+
+
+class Texts(Protocol):
+    """The SMS outbox (``ivr.records.outbox``): a call only writes a follow-up there, a
+    sender sends it later, never within the webhook. None when refused (the number opted
+    out, or had ``max_per_day`` already) or when the call already wrote one of ``kind``."""
+
+    def add_text(self, *, number: str, lang: str, kind: str, body: str, call_sid: str,
+                 now: datetime, max_per_day: int) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +136,9 @@ class Services:
     notices: tuple[Notice, ...] = ()
     #: what a caller's number called about lately: offered as a shortcut after the language
     history: History | None = None
+    #: where the SMS follow-ups are written (``ivr.flow.texts``); None: none are sent
+    texts: Texts | None = None
+    texts_per_day: int = 3  # follow-ups one number may be sent in 24 hours
 
 
 def mask(digits: str) -> str:
