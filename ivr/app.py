@@ -17,7 +17,7 @@ from ivr import config, console, logs
 from ivr.audio import serve as audio_serve
 from ivr.errors import ConfigError, StoreError
 from ivr.hotline import Hotline
-from ivr.web import agents, limits, webhooks
+from ivr.web import agents, limits, sms, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                                     "timeout": app.config["SPEECH_TIMEOUT"]}
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(agents.bp)
+    app.register_blueprint(sms.bp)
     # the console's cookie only over https, but for the dev server and tests on http
     app.config["SESSION_COOKIE_SECURE"] = bool((test_config or {}).get(
         "SESSION_COOKIE_SECURE", not (app.config["DEV"] or app.config.get("TESTING"))))
-    console.init_app(app, exempt=(webhooks.bp, agents.bp))  # Twilio signs these
+    console.init_app(app, exempt=(webhooks.bp, agents.bp, sms.bp))  # Twilio signs these
     audio_serve.init_app(app)
 
     @app.get("/health")
