@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -75,3 +76,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         return {"status": "ok"}, 200
 
     return app
+
+
+def send_texts(app: Flask, http_client: Any, now: datetime | None = None) -> None:
+    """One pass of the app's SMS sender through ``http_client`` (a ``twilio.http``
+    client), never the network: how the simulator's Twilio takes the texts a call wrote,
+    where ``ivr serve``'s background sender would post them to Twilio; ``now``: the moment
+    they are due by."""
+    from ivr.web.sender import send_in_process
+
+    send_in_process(app.extensions["ivr"].outbox, app.config, http_client, now)

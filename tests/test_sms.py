@@ -376,3 +376,42 @@ def test_a_sending_number_not_in_e164_is_refused_at_start(settings):
 
     with pytest.raises(ConfigError, match="SMS_FROM must be the sending number in E.164"):
         create_app({**settings, "SMS_FROM": "15005550006"})
+
+
+# -- the simulator's Messages API ----------------------------------------------------------------
+
+def test_ivr_call_prints_the_texts_the_app_sent_during_the_call():
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["call", "--from", STRANGER, "--lang", "en-US", "--press",
+                                      "4 1 10000001# 246810 1 # 0"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (line,) = [t for t in result.output.splitlines() if t.startswith("SMS to ")]
+    assert line.startswith(f"SMS to {STRANGER}: Wallet hotline: your complaint is registered. "
+                           "Ticket number ")
+    withheld = CliRunner().invoke(cli, ["call", "--from", "anonymous", "--lang", "en-US",
+                                        "--press", "4 1 10000001# 246810 1 # 0"])
+    assert withheld.exit_code == 0 and "SMS to" not in withheld.output
+
+
+def test_a_scenario_that_expects_texts_says_what_was_sent(tmp_path, target):
+    from ivr.sim.scenario import load, run
+
+    (tmp_path / "texts.yaml").write_text(
+        "scenarios:\n"
+        "  - name: expects none, gets one\n"
+        "    from: '+8613700000000'\n"
+        "    lang: en-US\n"
+        "    press: '4 1 10000001# 246810 1 # 0'\n"
+        "    expect: {sms: []}\n"
+        "  - name: expects words it does not get\n"
+        "    from: '+8613700000000'\n"
+        "    lang: en-US\n"
+        "    press: '4 1 10000001# 246810 1 # 0'\n"
+        "    expect: {sms: ['your refund']}\n")
+    none, words = (run(s, target) for s in load(tmp_path))
+    assert not none.passed and not words.passed
+    assert none.failures[0].startswith("expected no text, the app sent to +8613700000000: "
+                                       "'Wallet hotline: your complaint is registered.")
+    assert words.failures[0].startswith("expected a text saying 'your refund'; sent: to "
+                                        "+8613700000000: 'Wallet hotline: your complaint")

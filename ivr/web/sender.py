@@ -31,6 +31,8 @@ from ivr.records.outbox import Message, Outbox
 
 log = logging.getLogger(__name__)
 
+#: the simulator's account and sending number (the number of Twilio's own examples)
+SIM_ACCOUNT, SIM_FROM = "AC" + "5" * 32, "+15017122661"
 #: how long a claimed message is a sender's alone: longer than a batch of posts can take
 LEASE = timedelta(minutes=5)
 #: how long the deployment's background sender holds its turn between renewals
@@ -101,13 +103,15 @@ class Sender:
 
     def __init__(self, outbox: Outbox, account: Account, *, retry_s: int = 60,
                  give_up_s: int = 24 * 3600, holder: str | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, http_client: Any = None) -> None:
+        """``http_client``: a ``twilio.http.HttpClient`` in place of the network's (the
+        simulator's Twilio takes the messages in process)."""
         self.outbox, self.account = outbox, account
         self.retry, self.give_up = timedelta(seconds=retry_s), timedelta(seconds=give_up_s)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.clock = clock or (lambda: datetime.now(UTC))
         self.client = Client(account.username, account.password, account.account_sid,
-                             http_client=TwilioHttpClient(timeout=TIMEOUT_S))
+                             http_client=http_client or TwilioHttpClient(timeout=TIMEOUT_S))
         if account.base_url:  # a fake of Twilio's API (tests, the simulator)
             self.client.api.base_url = account.base_url.rstrip("/")
 
@@ -172,6 +176,18 @@ class Sender:
         log.error("sms %d (%s) given up: %s", message.id, message.kind, error)
         self.outbox.give_up(message, self.holder, error, now)
         return "failed"
+
+
+def send_in_process(outbox: Outbox, settings: Mapping[str, Any], http_client: Any,
+                    now: datetime | None = None) -> Pass:
+    """One pass through ``http_client`` alone, never the network: the simulator's Twilio.
+    Signed as the simulator's account (the app's own credentials are not handed to it), from
+    the app's number or Messaging Service if it has one."""
+    account = Account(SIM_ACCOUNT, SIM_ACCOUNT, "sim", settings.get("SMS_FROM") or SIM_FROM,
+                      settings.get("SMS_MESSAGING_SERVICE_SID"), None, None)
+    return Sender(outbox, account, retry_s=settings["SMS_RETRY_S"],
+                  give_up_s=settings["SMS_GIVE_UP_S"], clock=settings.get("CLOCK"),
+                  http_client=http_client).send_pending(now)
 
 
 def start_background(outbox: Outbox, settings: Mapping[str, Any],
