@@ -24,6 +24,8 @@ class FakeTwilio:
     def __init__(self) -> None:
         self.posts: list[dict] = []
         self.answers: list[int] = []
+        #: Twilio's error code for the 4xx answers (21211: an invalid 'To' number)
+        self.code = 21211
         self.lock = threading.Lock()
         fake = self
 
@@ -41,7 +43,7 @@ class FakeTwilio:
                     sid = f"SM{len(fake.posts):032d}"
                 body = ({"sid": sid, "status": "queued", "to": form.get("To"),
                          "body": form.get("Body")} if status == 201 else
-                        {"code": 20500 if status >= 500 else 21211, "status": status,
+                        {"code": 20500 if status >= 500 else fake.code, "status": status,
                          "message": "fake failure", "more_info": ""})
                 data = json.dumps(body).encode()
                 self.send_response(status)

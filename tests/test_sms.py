@@ -150,6 +150,9 @@ def test_a_text_that_is_not_a_keyword_changes_nothing_and_unsigned_ones_are_refu
         app, client, caller):
     sign_sms(client, "/sms/inbound", From=STRANGER, Body="please stop calling me later")
     assert client.post("/sms/inbound", data={"From": STRANGER, "Body": "STOP"}).status_code == 403
+    assert client.post("/sms/status", data={"MessageSid": "SM1", "MessageStatus": "failed"}
+                       ).status_code == 403
+    sign_sms(client, "/sms/inbound", From="anonymous", Body="STOP")  # no number to keep
     complaint(caller(STRANGER))
     assert len(outbox(app).messages()) == 1
 
@@ -229,6 +232,16 @@ def test_a_refused_number_is_given_up_at_once_and_an_unreachable_api_after_the_b
     assert sender.send_pending(now + timedelta(days=1)).failed == 1
     last = outbox(app).messages("failed")[0]
     assert last.error.startswith("not sent within 1 day, 0:00:00; last: not reached")
+
+
+def test_a_number_twilio_says_unsubscribed_is_kept_as_opted_out(sending, twilio):
+    app = create_app(sending)
+    complaint(Caller(app.test_client(), STRANGER))
+    twilio.answers, twilio.code = [400], 21610
+    Sender.from_settings(outbox(app), app.config).send_pending()
+    (failed,) = outbox(app).messages("failed")
+    assert failed.error == "Twilio answered 400 (error 21610)"
+    assert outbox(app).opted_out(STRANGER)
 
 
 @pytest.mark.both_backends

@@ -44,6 +44,8 @@ MAX_RETRY = timedelta(hours=1)
 #: seconds a post to Twilio may take
 TIMEOUT_S = 10.0
 BATCH = 20
+#: Twilio's "Attempt to send to unsubscribed recipient": the number texted STOP to Twilio
+UNSUBSCRIBED = 21610
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,8 @@ class Sender:
             # trying again would be refused again. A 5xx, a 429 and a refused credential
             # (401, 403: a setting to fix) may pass later
             if 400 <= exc.status < 500 and exc.status not in (401, 403, 429):
+                if exc.code == UNSUBSCRIBED:  # it texted STOP where we did not hear it
+                    self.outbox.opt_out(message.to_number, f"Twilio {UNSUBSCRIBED}", now)
                 return self._failed(message, error, now)
             return self._retry(message, error, now)
         except Exception as exc:  # noqa: BLE001 - the network: refused, reset, timed out
