@@ -4,7 +4,8 @@
 ``store`` (calls, their turns and events, callbacks, the audit log), ``lockouts`` (the
 PIN lockout book), ``wallet`` (the demo wallet backend), ``users`` (console users and
 agents) with ``pins`` (salted slow hashes), ``notices`` (the incident notices ops
-publish), and ``live`` (who waits and who is in the IVR now). They implement the flow's
+publish), ``outbox`` (the SMS follow-ups until a sender sends them, and the numbers
+that texted STOP), and ``live`` (who waits and who is in the IVR now). They implement the flow's
 protocols (``ivr.flow.services``) and keep its state, so they import the flow's types;
 they never import the web edge, the console, the simulator or the CLI.
 """
