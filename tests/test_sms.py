@@ -231,7 +231,18 @@ def test_a_refused_number_is_given_up_at_once_and_an_unreachable_api_after_the_b
     assert waiting.error.startswith("not reached: ConnectionError")
     assert sender.send_pending(now + timedelta(days=1)).failed == 1
     last = outbox(app).messages("failed")[0]
-    assert last.error.startswith("not sent within 1 day, 0:00:00; last: not reached")
+    assert last.error.startswith("not sent within 24 h; last: not reached: ConnectionError")
+
+
+def test_a_message_that_waited_past_the_bound_is_given_up_unsent(settings, sending, twilio):
+    app = create_app(settings)  # no credentials: the message waits
+    complaint(Caller(app.test_client(), STRANGER))
+    later = create_app(sending)  # credentials set two days later
+    sender = Sender.from_settings(outbox(later), later.config)
+    assert sender.send_pending(datetime.now(UTC) + timedelta(days=2)).failed == 1
+    assert twilio.posts == []
+    (failed,) = outbox(later).messages("failed")
+    assert failed.error == "not sent within 24 h: no sender sent it in time"
 
 
 def test_a_number_twilio_says_unsubscribed_is_kept_as_opted_out(sending, twilio):

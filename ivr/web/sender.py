@@ -142,6 +142,11 @@ class Sender:
                 return Pass(sent, retried, failed)
 
     def _send(self, message: Message, now: datetime) -> str:
+        if now - message.created_at >= self.give_up:
+            # a callback's window or a reply-by time told a day late misleads: it waited
+            # while no sender ran (no credentials, SMS_SENDER off, every host down), or
+            # its retries ran out
+            return self._failed(message, self._late(message.error), now)
         account, params = self.account, {"to": message.to_number, "body": message.body}
         if account.messaging_service_sid:
             params["messaging_service_sid"] = account.messaging_service_sid
@@ -170,11 +175,16 @@ class Sender:
 
     def _retry(self, message: Message, error: str, now: datetime) -> str:
         if now - message.created_at >= self.give_up:
-            return self._failed(message, f"not sent within {self.give_up}; last: {error}", now)
+            return self._failed(message, self._late(error), now)
         wait = min(self.retry * 2 ** max(message.attempts - 1, 0), MAX_RETRY)
         log.warning("sms %d: %s; trying again in %s", message.id, error, wait)
         self.outbox.retry(message, self.holder, now + wait, error, now)
         return "retry"
+
+    def _late(self, error: str | None) -> str:
+        """Why a message is given up for time, with the last error if it had one."""
+        within = f"not sent within {self.give_up.total_seconds() / 3600:g} h"
+        return f"{within}; last: {error}" if error else f"{within}: no sender sent it in time"
 
     def _failed(self, message: Message, error: str, now: datetime) -> str:
         log.error("sms %d (%s) given up: %s", message.id, message.kind, error)
