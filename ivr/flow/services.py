@@ -1,7 +1,8 @@
 """What the call flow needs from outside it: the wallet backend, the lockout book, the
-queue model, the callback book and the SMS outbox, as protocols, and the ``Services`` bundle the webhook
-layer passes in. The SQLite implementations are in ``ivr.records.wallet`` and ``ivr.records.store``; the
-queue model is ``ivr.queue.advice.Centre``.
+queue model, the callback book and the SMS outbox, as protocols, and the ``Services``
+bundle the webhook layer passes in. The implementations on either database are in
+``ivr.records.wallet``, ``ivr.records.store`` and ``ivr.records.outbox``; the queue model is
+``ivr.queue.advice.Centre``.
 """
 
 from __future__ import annotations
