@@ -45,7 +45,7 @@ def test_ivr_serve_sends_the_outbox_once_from_its_workers(tmp_path):
             deadline = time.monotonic() + 6 * POLL_S
             while not twilio.posts and time.monotonic() < deadline:
                 time.sleep(0.2)
-            time.sleep(2 * POLL_S)  # every worker has had a pass since
+            time.sleep(1.5 * POLL_S)  # every worker has had a pass since
             assert len(twilio.posts) == 1, server.output()
             form = twilio.posts[0]["form"]
             assert form["To"] == STRANGER and "Ticket number" in form["Body"]
