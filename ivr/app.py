@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -17,7 +18,7 @@ from ivr import config, console, logs
 from ivr.audio import serve as audio_serve
 from ivr.errors import ConfigError, StoreError
 from ivr.hotline import Hotline
-from ivr.web import agents, limits, webhooks
+from ivr.web import agents, limits, sms, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                                     "timeout": app.config["SPEECH_TIMEOUT"]}
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(agents.bp)
+    app.register_blueprint(sms.bp)
     # the console's cookie only over https, but for the dev server and tests on http
     app.config["SESSION_COOKIE_SECURE"] = bool((test_config or {}).get(
         "SESSION_COOKIE_SECURE", not (app.config["DEV"] or app.config.get("TESTING"))))
-    console.init_app(app, exempt=(webhooks.bp, agents.bp))  # Twilio signs these
+    console.init_app(app, exempt=(webhooks.bp, agents.bp, sms.bp))  # Twilio signs these
     audio_serve.init_app(app)
 
     @app.get("/health")
@@ -74,3 +76,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         return {"status": "ok"}, 200
 
     return app
+
+
+def send_texts(app: Flask, http_client: Any, now: datetime | None = None) -> None:
+    """One pass of the app's SMS sender through ``http_client`` (a ``twilio.http``
+    client), never the network: how the simulator's Twilio takes the texts a call wrote,
+    where ``ivr serve``'s background sender would post them to Twilio; ``now``: the moment
+    they are due by."""
+    from ivr.web.sender import send_in_process
+
+    send_in_process(app.extensions["ivr"].outbox, app.config, http_client, now)

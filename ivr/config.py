@@ -112,6 +112,19 @@ DEFAULTS: dict[str, Any] = {
     "CSAT": True,
     "CSAT_COMMENT": True,
     "CSAT_COMMENT_S": 60,
+    # SMS follow-ups (ivr.web.sender): Twilio's REST API with the account SID and either
+    # the Auth Token above or an API key and its secret; sent from a number or a Messaging
+    # Service. Without them the messages wait in the outbox (ivr sms list)
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_API_KEY": None,
+    "TWILIO_API_SECRET": None,
+    "SMS_FROM": None,  # the sending number, E.164
+    "SMS_MESSAGING_SERVICE_SID": None,  # or a Messaging Service (MG…), which picks one
+    "SMS_API_URL": None,  # Twilio's REST API (default https://api.twilio.com); tests: a fake
+    "SMS_PER_DAY": 3,  # follow-ups one number may be sent in 24 hours
+    "SMS_RETRY_S": 60,  # the first retry's wait; each further one doubles, up to an hour
+    "SMS_GIVE_UP_S": 24 * 3600,  # a message not sent within this long is given up
+    "SMS_SENDER": True,  # ivr serve sends the outbox in the background (one host at a time)
 }
 
 #: settings whose defaults live with the module that uses them (``ivr.audio.serve``)
@@ -125,10 +138,13 @@ _INTS = ("PIN_TRIES_PER_CALL", "LOCKOUT_FAILURES", "LOCKOUT_WINDOW_S", "LOCKOUT_
          "LOCKOUT_ALERT_FAILURES", "LOCKOUT_ALERT_WINDOW_S", "CALLBACKS_PER_DAY",
          "LOOKUPS_PER_CALL", "ACCOUNT_DIGITS", "STATE_TTL_S", "MAX_DIGITS",
          "COMPLAINT_REPLY_HOURS", "WAIT_THRESHOLD_S", "MAX_CONTENT_LENGTH", "DATABASE_POOL",
-         "LOGINS_AT_ONCE", "CSAT_COMMENT_S")
+         "LOGINS_AT_ONCE", "CSAT_COMMENT_S", "SMS_PER_DAY", "SMS_RETRY_S", "SMS_GIVE_UP_S")
 #: secrets are strings whatever they look like: IVR_..._KEY=123456 must not become an int
-_SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY", "SECRET_KEY")
-_FLAGS = ("DEV", "DEMO", "CSAT", "CSAT_COMMENT")
+_SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY", "SECRET_KEY", "TWILIO_API_SECRET",
+            # not secrets, but strings as typed too: an SID or +8613800138000 is no number
+            "TWILIO_ACCOUNT_SID", "TWILIO_API_KEY", "SMS_FROM", "SMS_MESSAGING_SERVICE_SID",
+            "SMS_API_URL")
+_FLAGS = ("DEV", "DEMO", "CSAT", "CSAT_COMMENT", "SMS_SENDER")
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 _warned: set[str] = set()  # unknown variables already warned about by this process
@@ -163,9 +179,9 @@ def read(test_config: Mapping[str, Any] | None = None, *, token_required: bool =
         if key.startswith(PREFIX) and name in SETTINGS:
             settings[name] = text if name in _SECRETS else _decoded(text)  # secrets as typed
             origin[name] = key
-    if os.environ.get("TWILIO_AUTH_TOKEN") and not settings.get("TWILIO_AUTH_TOKEN"):
-        settings["TWILIO_AUTH_TOKEN"] = os.environ["TWILIO_AUTH_TOKEN"]
-        origin["TWILIO_AUTH_TOKEN"] = "TWILIO_AUTH_TOKEN"
+    for name in ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"):  # Twilio's own variables
+        if os.environ.get(name) and not settings.get(name):
+            settings[name], origin[name] = os.environ[name], name
     for name, value in (test_config or {}).items():
         if name in _FLAGS and name in origin and not isinstance(_flag(settings[name]), bool):
             continue  # a wrong IVR_DEV stays for check to name, even under ivr serve --dev
@@ -358,6 +374,7 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None, *,
     for name in _FLAGS:
         if not isinstance(config.get(name), bool):
             problems.append(f"{named(name)} must be true or false, not {config.get(name)!r}")
+    problems += _sms_problems(config, named)
     returning = config.get("RETURNING_HOURS")
     if not isinstance(returning, int) or isinstance(returning, bool) or returning < 0:
         problems.append(f"{named('RETURNING_HOURS')} must be a number of hours (0 or more; 0 "
@@ -404,6 +421,20 @@ def check(config: Mapping[str, Any], origin: Mapping[str, str] | None = None, *,
 
 
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")  # BCP-47's shape
+
+
+def _sms_problems(config: Mapping[str, Any], named: Any) -> list[str]:
+    """The SMS settings: a sending number in E.164, and a REST URL over http(s)."""
+    problems = []
+    sender = config.get("SMS_FROM")
+    if isinstance(sender, str) and not re.fullmatch(r"\+[1-9][0-9]{2,14}", sender):
+        problems.append(f"{named('SMS_FROM')} must be the sending number in E.164 (a '+' and "
+                        f"3 to 15 digits), not {sender!r}")
+    url = config.get("SMS_API_URL")
+    if isinstance(url, str) and not url.startswith(("http://", "https://")):
+        problems.append(f"{named('SMS_API_URL')} must start with http:// or https://, "
+                        f"not {url!r}")
+    return problems
 
 
 def _speech_problems(config: Mapping[str, Any], named: Any) -> list[str]:

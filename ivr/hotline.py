@@ -28,6 +28,7 @@ from ivr.records.csat import StoreVerdicts
 from ivr.records.known import KnownCallers
 from ivr.records.lockouts import LockoutPolicy, StoreLockouts
 from ivr.records.notices import active as active_notices
+from ivr.records.outbox import Outbox
 from ivr.records.store import Store, StoredCall
 from ivr.records.users import Users
 from ivr.records.wallet import StoreWallet, seed_demo
@@ -58,6 +59,8 @@ class Hotline:
     users: Users
     #: what a caller's number called about lately (a keyed hash of it, never the number)
     known: KnownCallers
+    #: the SMS follow-ups the calls wrote, until a sender sends them
+    outbox: Outbox
     #: the tree every call runs on, and the A/B trial's second tree with its share
     tree: Tree
     tree_b: Tree | None = None
@@ -97,7 +100,7 @@ class Hotline:
         lockouts.record_key(datetime.now(UTC))  # which key support's commands must have
         known = KnownCallers(store, settings["SECRET_KEY"], settings["RETURNING_HOURS"])
         return cls(catalog, store, wallet, lockouts, centre, settings,
-                   Users(store, settings["PIN_HASH_N"]), known, tree, tree_b,
+                   Users(store, settings["PIN_HASH_N"]), known, Outbox(store), tree, tree_b,
                    float(settings.get("MENU_B_SHARE") or 0) if tree_b else 0.0)
 
     def tree_for(self, call_sid: str, version: str | None = None) -> Tree:
@@ -153,7 +156,8 @@ class Hotline:
                         lookups_per_call=self.settings["LOOKUPS_PER_CALL"],
                         listens=self.listens,
                         notices=active_notices(self.store, now) if notices else (),
-                        history=self.known, survey=self.survey, verdicts=verdicts)
+                        history=self.known, survey=self.survey, verdicts=verdicts,
+                        texts=self.outbox, texts_per_day=self.settings["SMS_PER_DAY"])
 
     def now(self) -> datetime:
         """The hotline's clock: the real one, or ``CLOCK`` (a callable) for replays."""

@@ -112,8 +112,9 @@ NOTICES = migrations.MIGRATIONS[6].name
 TICKET_TEAM = migrations.MIGRATIONS[7].name
 CALLER_KEY = migrations.MIGRATIONS[8].name
 CALLER_NEED = migrations.MIGRATIONS[9].name
-# by number: 11 (the SMS outbox) comes from another branch
-CSAT = next(m.name for m in migrations.MIGRATIONS if m.number == 12)
+SMS_OUTBOX = migrations.MIGRATIONS[10].name
+CSAT = migrations.MIGRATIONS[11].name
+TICKET_STAGES = migrations.MIGRATIONS[12].name
 
 
 def first_call(location: str | Path) -> dict | None:
@@ -247,7 +248,9 @@ def test_upgrade_brings_release_015_to_the_latest_in_place(runner, old_db):
         f"applying 8: {TICKET_TEAM}",
         f"applying 9: {CALLER_KEY}",
         f"applying 10: {CALLER_NEED}",
+        f"applying 11: {SMS_OUTBOX}",
         f"applying 12: {CSAT}",
+        f"applying 13: {TICKET_STAGES}",
         f"now at version {migrations.LATEST}",
     ]
     with closing(sqlite3.connect(old_db)) as db:
@@ -388,7 +391,7 @@ def test_copy_of_release_015_reads_it_as_it_is(runner, old_db, old_rows, pg_url)
     assert copied == old_rows
     assert [r[2] for r in copied["audit_log"]] == ["alice"] * 3  # read from "user"
     assert len(copied["calls"]) == 5 and len(copied["call_events"]) == 36
-    assert result.stdout.splitlines()[-1] == ("14 tables, 59 rows; the target's row counts "
+    assert result.stdout.splitlines()[-1] == ("16 tables, 59 rows; the target's row counts "
                                               "match the source's")
     assert "call_events 36".split() in [line.split() for line in result.stdout.splitlines()]
     call = first_call(pg_url)

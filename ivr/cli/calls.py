@@ -219,6 +219,7 @@ def call(
         )
         record = target.record(trace.call_sid)
         understood = _understood(target.logged(trace.call_sid) or [])
+        texts = target.texts(trace.call_sid) if target.texts else []
     _refused(trace, url, token)
     if as_json:
         click.echo(trace.to_json())
@@ -234,6 +235,8 @@ def call(
                 f"call record: verified={record['verified']} issue={record['issue']} "
                 f"queue={record['queue']} result={record.get('queue_result')}"
             )
+        for text in texts:
+            click.echo(f"SMS to {text.to}: {text.body}")
     for name, handle in _TRACE_OPTIONS:
         if extra.get(name) is not None:
             handle(trace, extra[name])

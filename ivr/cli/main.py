@@ -67,6 +67,7 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "report": ("ivr.cli.report", "report_command",
                "Report what callers did: per node, per queue, containment, verification, "
                "top exits."),
+    "sms": ("ivr.cli.sms", "sms_group", "SMS follow-ups: list the outbox, send what is due."),
     "tune": ("ivr.cli.tune", "tune_command",
              "Predict what a tree does to the time to route before it goes live."),
 }
@@ -229,6 +230,9 @@ def serve(host: str, port: int, workers: int, threads: int, request_timeout_s: i
 
         app = create_app(overrides)
     if dev:
+        from ivr.web.sender import start_background
+
+        start_background(app.extensions["ivr"].outbox, app.config)
         app.run(host=host, port=port, debug=False)
         return
     from ivr.web.server import run_gunicorn

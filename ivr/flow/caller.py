@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ivr.flow import complaints, hours, notices, spoken, survey
+from ivr.flow import complaints, hours, notices, spoken, survey, texts
 from ivr.flow.call import Ask, CallEvent, CallState, Heard, LiveQueue, Step, Utterance
 from ivr.flow.services import Lock, QueueModel, Services, mask
 from ivr.flow.speech import YES_NO_HINTS, agrees, listener
@@ -766,7 +766,10 @@ class _Turn:
             if state.data.get("froze"):  # once per call, whatever is replayed
                 return [self.utter("freeze_done")]
             self.update(data={**state.data, "froze": True})
-            return [self.utter("freeze_done" if wallet.freeze(account) else "freeze_already")]
+            if not wallet.freeze(account):
+                return [self.utter("freeze_already")]
+            texts.follow_up(self.svc, self.state, texts.FREEZE, last4=account[-4:])
+            return [self.utter("freeze_done")]
         if action == "complaint_file":
             ticket = wallet.file_complaint(account, state.call_sid,
                                            str(state.data.get("recording_url", "")),
@@ -775,6 +778,9 @@ class _Turn:
                                            team=self.team_of(node),
                                            reply_hours=self.svc.complaint_reply_hours)
             self.update(data={**self.state.data, "ticket": ticket.number})
+            texts.follow_up(self.svc, self.state, texts.COMPLAINT, ticket=ticket.number,
+                            reply_by=texts.written_moment(self.svc, self.state.lang,
+                                                          ticket.reply_by))
             return [self.utter("complaint_filed", ticket=spoken.digits(ticket.number),
                                hours=self.svc.complaint_reply_hours)]
         if action == "complaint_status":
@@ -926,6 +932,9 @@ def book_callback(turn: _Turn, queue: str) -> Step:
             call_sid=state.call_sid, now=svc.now, max_per_day=svc.callbacks_per_day)
         if booked is None:
             return no_callback(turn, queue, "callback_limit")
+        if start and end:
+            texts.follow_up(svc, state, texts.CALLBACK,
+                            window=texts.written_window(svc, state.lang, start, end))
     turn.update(data={**turn.state.data, "callback": True})
     if best:
         turn.say("callback_booked", window=spoken.window(svc.catalog, state.lang, best[0],

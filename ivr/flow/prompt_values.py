@@ -32,6 +32,10 @@ GIVEN: dict[str, frozenset[str]] = {
         "verify_locked": {"duration"},
         "verify_locked_closed": {"duration"},
         "wait_estimate": {"wait"},
+        # the SMS follow-ups (ivr/flow/texts.py)
+        "sms_callback": {"window"},
+        "sms_complaint": {"ticket", "reply_by"},
+        "sms_freeze": {"last4"},
         # the agents' end (ivr/flow/agent.py)
         "agent_waiting": {"count", "wait"},
         # how things are said (ivr/flow/spoken.py)

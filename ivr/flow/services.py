@@ -1,7 +1,8 @@
 """What the call flow needs from outside it: the wallet backend, the lockout book, the
-queue model and the callback book, as protocols, and the ``Services`` bundle the webhook
-layer passes in. The SQLite implementations are in ``ivr.records.wallet`` and ``ivr.records.store``; the
-queue model is ``ivr.queue.advice.Centre``.
+queue model, the callback book and the SMS outbox, as protocols, and the ``Services``
+bundle the webhook layer passes in. The implementations on either database are in
+``ivr.records.wallet``, ``ivr.records.store`` and ``ivr.records.outbox``; the queue model is
+``ivr.queue.advice.Centre``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class QueueModel(Protocol):
                         callers_ahead: int | None = None) -> float: ...
     def advise(self, queue: str, at: datetime, n: int = 3) -> Any: ...
     def opening_hours(self, queue: str) -> Any: ...
+    def local(self, at: datetime) -> datetime: ...
 
 
 class Callbacks(Protocol):
@@ -93,6 +95,15 @@ class Callbacks(Protocol):
                      issue: str | None, window_start: datetime | None,
                      window_end: datetime | None, call_sid: str, now: datetime,
                      max_per_day: int = 3) -> int | None: ...
+
+
+class Texts(Protocol):
+    """The SMS outbox (``ivr.records.outbox``): a call only writes a follow-up there, a
+    sender sends it later, never within the webhook. None when refused (the number opted
+    out, or had ``max_per_day`` already) or when the call already wrote one of ``kind``."""
+
+    def add_text(self, *, number: str, lang: str, kind: str, body: str, call_sid: str,
+                 now: datetime, max_per_day: int) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +169,9 @@ class Services:
     #: the survey after an agent, and where its answers are kept
     survey: Survey = Survey(question=False, comment=False)
     verdicts: Verdicts | None = None
+    #: where the SMS follow-ups are written (``ivr.flow.texts``); None: none are sent
+    texts: Texts | None = None
+    texts_per_day: int = 3  # follow-ups one number may be sent in 24 hours
 
 
 def mask(digits: str) -> str:

@@ -11,7 +11,8 @@ call with Twilio's TwiML semantics in simulated time; the rest builds on it:
   out of traces and transcripts); how long things take is ``ivr.audio.timing``;
 - ``target`` (the hotline as a sandbox app or a server), ``scenario`` (YAML scenarios and
   expectations), ``calllog`` (replaying logged calls), ``bulk`` (thousands of calls),
-  ``demo`` (``ivr demo``'s scripted calls).
+  ``demo`` (``ivr demo``'s scripted calls), ``messages`` (Twilio's Messages API, which
+  the app's SMS sender posts a call's texts to).
 
 It is Twilio's side of the line: it builds the app (``create_app``) or calls a URL, and
 then knows the app only by the requests it sends and the TwiML it gets back. It never

@@ -34,8 +34,10 @@ so wording changes in prompts/ do not break scenarios), ``verified`` and ``issue
 ``record`` (a subset of that record), ``max_duration_s`` (until the caller is queued, or
 the call ends), ``speech`` (what the app made of each spoken answer, in order, from its
 log: ``matched:topup_status``, ``confirm:topup_status``, ``unmatched``, ``keypad``,
-``confirmed:...``, ``declined:...``; a target may be left out). Every answer must be
-asked for: leftovers mean the call went elsewhere.
+``confirmed:...``, ``declined:...``; a target may be left out), ``sms`` (fragments of
+the texts the app sent the caller for the call, through the simulator's Messages API, or
+a mapping language -> those; ``[]``: no text at all). Every answer must be asked for:
+leftovers mean the call went elsewhere.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ NOTICE_KEYS = frozenset({"scope", "text", "emergency"})
 HEARD_OUTCOMES = ("matched", "confirm", "unmatched", "keypad", "confirmed", "declined")
 EXPECT_KEYS = frozenset(
     {"queue", "ended_by", "heard", "not_heard", "verified", "issue", "record", "max_duration_s",
-     "speech"}
+     "speech", "sms"}
 )
 
 
@@ -393,7 +395,26 @@ def check(spec: CallSpec, trace: Trace, target: Target) -> list[str]:
             failures += [f"expected the call record's {m}" for m in _mismatches(wanted, record, "")]
     if "speech" in expect:
         failures += _speech_failures(list(expect["speech"]), target.logged(trace.call_sid))
+    if "sms" in expect:
+        failures += _sms_failures(_for_lang(expect["sms"], spec.lang), spec, trace, target)
     return failures
+
+
+def _sms_failures(wanted: list[str], spec: CallSpec, trace: Trace, target: Target
+                  ) -> list[str]:
+    """The texts the app sent the caller for the call, against the fragments ``wanted``
+    (none: no text at all)."""
+    if target.texts is None:
+        return ["cannot check sms: the app does not run in this process"]
+    texts = target.texts(trace.call_sid)
+    shown = "; ".join(f"to {t.to}: {t.body!r}" for t in texts) or "none"
+    if not wanted:
+        return [f"expected no text, the app sent {shown}"] if texts else []
+    strays = [t for t in texts if t.to != spec.from_]
+    found = [f"expected a text to {t.to}, the caller's number is {spec.from_}" for t in strays]
+    bodies = " ".join(t.body for t in texts if t.to == spec.from_)
+    found += [f"expected a text saying {w!r}; sent: {shown}" for w in wanted if w not in bodies]
+    return found
 
 
 def _speech_failures(wanted: list[str], rows: list[dict[str, Any]] | None) -> list[str]:

@@ -27,6 +27,7 @@ from ivr.audio.timing import AudioDurations, PlayDuration
 from ivr.flow.prompts import Catalog, placeholders
 from ivr.sim.caller import Caller, Pace
 from ivr.sim.interpreter import DEFAULT_FROM, DEFAULT_TO, CallOptions, Hold, simulate
+from ivr.sim.messages import MessagesAPI, Text
 from ivr.sim.recognition import Recognition
 from ivr.sim.switchboard import Switchboard
 from ivr.sim.trace import Trace
@@ -69,6 +70,9 @@ class Target:
     publish: Callable[[Sequence[Mapping[str, Any]], datetime], None] | None = None
     #: the queues its calls share: a caller parked there, an agent's call takes
     switchboard: Switchboard = field(default_factory=Switchboard)
+    #: the texts the app sent for a call, through the simulator's Messages API
+    #: (``ivr.sim.messages``), when the app runs in this process
+    texts: Callable[[str], list[Text]] | None = None
 
     def call(
         self,
@@ -195,7 +199,28 @@ def for_app(app: Flask, token: str | None = None, keep_records: bool = False) ->
         quiet_at=quiet_moment(hotline, datetime.now(UTC), app.config["WAIT_THRESHOLD_S"]),
         extensions={"app": app},
         publish=_publisher(hotline),
+        texts=_texts(app),
     )
+
+
+def _texts(app: Flask) -> Callable[[str], list[Text]]:
+    """The texts the app sent for a call: its sender's pass after the call (what ``ivr
+    serve`` does in the background) posts the outbox to the simulator's Messages API."""
+    from ivr.app import send_texts
+
+    api = MessagesAPI()
+
+    def sent(call_sid: str) -> list[Text]:
+        outbox = app.extensions["ivr"].outbox
+        written = outbox.messages(call_sid=call_sid)
+        # the call's simulated time runs ahead of the clock once it is over: its texts are
+        # due at its end, which is when the pass runs
+        clock = app.config["CLOCK"]
+        send_texts(app, api, max([clock(), *(m.created_at for m in written)]))
+        messages = outbox.messages(call_sid=call_sid)
+        return [api.sent[m.message_sid] for m in reversed(messages)
+                if m.message_sid in api.sent]
+    return sent
 
 
 #: a scenario's notices are said from this long before its moment ...

@@ -35,6 +35,7 @@ from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
 
 from ivr.web.asgi import Buffered
+from ivr.web.sender import start_background
 
 #: request threads per worker process: the app's turns, not the connections (ivr serve's
 #: --threads). Four, not 16: a worker's threads take turns at Python's lock in 5 ms slices,
@@ -127,6 +128,15 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int,
     # are not written by every collection in every worker, and their pages stay shared
     # (https://docs.python.org/3/library/gc.html#gc.freeze)
     gc.freeze()
+    hotline = app.extensions.get("ivr")
+
+    def start_sender(worker: Any) -> None:
+        # each worker runs one; of all of them, on every host, the one holding the
+        # deployment's sender lease sends (ivr.web.sender). Started after the fork: a
+        # thread started in the arbiter would not survive into the workers
+        if hotline is not None:
+            start_background(hotline.outbox, app.config)
+
     served = Buffered(app, threads=threads, max_body=int(app.config["MAX_CONTENT_LENGTH"]),
                       deadline_s=request_timeout_s)
     _Gunicorn(served, {
@@ -144,6 +154,7 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int,
         # gunicornc's socket, by default one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn)
         # that a second server on the host would take over; ivr serve does not use it
         "control_socket_disable": True,
+        "post_worker_init": start_sender,
     }).run()
 
 

@@ -263,3 +263,11 @@ def agent(reply: AgentReply, *, action_url: Callable[[str], str], dial_done_url:
     else:
         vr.hangup()
     return document(vr)
+
+
+def no_reply() -> str:
+    """The answer to an incoming text that needs none: an empty ``<Response/>`` of
+    Messaging TwiML (Twilio itself confirms a STOP to the sender)."""
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    return document(MessagingResponse())

@@ -29,8 +29,8 @@ from ivr.records.database import Database, Tx, is_postgres, migrations, not_ivr
 #: rows read and written at a time: bounded memory however large a table is
 BATCH = 1000
 #: not copied: the versions are the target's own, and health holds the last probe's row
-#: (``/health``), rewritten by the next
-NOT_COPIED = ("schema_version", "health")
+#: (``/health``), rewritten by the next; sms_sender only who sends now, a lease
+NOT_COPIED = ("schema_version", "health", "sms_sender")
 #: columns renamed since a release, read by their old name: (table, column) -> old name
 RENAMED = {("audit_log", "actor"): "user"}  # migration 2
 

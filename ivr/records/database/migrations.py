@@ -202,6 +202,32 @@ def _caller_need(db: Database, tx: Tx) -> None:
                "WHERE issue IS NOT NULL")
 
 
+# -- 11: the SMS outbox (issue 26) ------------------------------------------------
+
+def _sms_outbox(db: Database, tx: Tx) -> None:
+    # the SMS follow-ups (ivr.records.outbox): a webhook only writes a row; a sender claims
+    # it with a lease (lease_until, leased_by), so of several senders on one database one
+    # sends it, and keeps Twilio's message SID and status, or why it gave up (error)
+    tx.execute(db.ddl(
+        "CREATE TABLE sms_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, call_sid TEXT, "
+        "kind TEXT NOT NULL, to_number TEXT NOT NULL, lang TEXT NOT NULL, body TEXT NOT NULL, "
+        "created_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', "
+        "attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT NOT NULL, lease_until TEXT, "
+        "leased_by TEXT, message_sid TEXT, twilio_status TEXT, error TEXT, sent_at TEXT, "
+        "updated_at TEXT NOT NULL)"))
+    # one message of a kind per call, however often a step is replayed
+    tx.execute("CREATE UNIQUE INDEX sms_outbox_call_kind ON sms_outbox (call_sid, kind)")
+    tx.execute("CREATE INDEX sms_outbox_due ON sms_outbox (next_at) WHERE status = 'pending'")
+    tx.execute("CREATE INDEX sms_outbox_number ON sms_outbox (to_number, created_at)")
+    tx.execute("CREATE INDEX sms_outbox_sid ON sms_outbox (message_sid)")
+    # the numbers that texted STOP (and not START since), as Twilio sends them
+    tx.execute("CREATE TABLE sms_optouts (number TEXT PRIMARY KEY, keyword TEXT NOT NULL, "
+               "at TEXT NOT NULL)")
+    # one row: which sender of the deployment sends now, and until when (a lease)
+    tx.execute("CREATE TABLE sms_sender (id INTEGER PRIMARY KEY, holder TEXT, "
+               "until TEXT NOT NULL)")
+
+
 # -- 12: the caller's verdict (issue 26; 11 is the SMS outbox's) -----------------------
 
 def _csat(db: Database, tx: Tx) -> None:
@@ -260,6 +286,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "who calls again the way back to their last need", _caller_key),
     Migration(10, "calls_caller_need: a number's calls with an issue, so finding its last "
                   "need does not walk its other calls", _caller_need),
+    Migration(11, "sms_outbox, sms_optouts, sms_sender: SMS follow-ups waiting, sent or "
+                  "given up, the numbers that texted STOP, and the deployment's one sender",
+              _sms_outbox),
     Migration(12, "calls.csat_*: the caller's verdict after an agent (1 to 5) and the "
                   "recorded comment's URL", _csat),
     Migration(13, "ticket stages: a complaint's workflow from registered to closed, its "
