@@ -24,7 +24,9 @@ from ivr.menu import Menu, load_validated
 from ivr.menu.version import takes_b, tree_version
 from ivr.phone import callable_number
 from ivr.queue.advice import Centre
+from ivr.records import complaints, outbox
 from ivr.records.csat import StoreVerdicts
+from ivr.records.database import Tx
 from ivr.records.known import KnownCallers
 from ivr.records.lockouts import LockoutPolicy, StoreLockouts
 from ivr.records.notices import active as active_notices
@@ -239,6 +241,34 @@ class Hotline:
     def fallback_queue(self) -> str:
         """The queue where errors end (the tree's fallback node's), from the loaded tree."""
         return self.menu.nodes[self.menu.fallback].queue or "general"
+
+    def move_ticket(self, number: str, to: str, *, actor: str, note: str,
+                    results: dict[str, str] | None = None,
+                    teams: tuple[str, ...] | None = None) -> complaints.Moved:
+        """Move a complaint ticket along its workflow (``ivr.records.complaints.move``);
+        a result sent is texted to the caller in their language, through the outbox, in
+        the move's own transaction. MoveRefused says why a move is not made."""
+        now = self.now()
+
+        def text_the_result(db: Tx, moved: complaints.Moved) -> None:
+            if moved.stage != "result_sent" or not callable_number(moved.caller or ""):
+                return
+            lang = moved.lang if moved.lang in self.catalog.languages else \
+                self.catalog.default_lang
+            result = (results or {})["zh-CN" if lang.startswith("zh") else "en-US"]
+            body = self.catalog.text(lang, "sms_complaint_result", ticket=number,
+                                     result=result.strip())
+            # one text a result: the first, and one more after each dispute
+            kind = "result" if moved.results == 1 else f"result-{moved.results}"
+            outbox.add_in(db, number=str(moved.caller), lang=lang, kind=kind, body=body,
+                          call_sid=moved.call_sid, now=now,
+                          max_per_day=int(self.settings["SMS_PER_DAY"]))
+
+        moved = complaints.move(self.store, number, to, actor=actor, note=note, now=now,
+                                reply_hours=float(self.settings["COMPLAINT_REPLY_HOURS"]),
+                                results=results, teams=teams, also=text_the_result)
+        log.info("%s, moved by %s", complaints.describe(moved), actor)
+        return moved
 
     def recording_done(self, call_sid: str, recording_sid: str, recording_url: str,
                        duration_s: int | None, status: str) -> bool:

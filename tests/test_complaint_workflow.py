@@ -173,3 +173,65 @@ def test_the_figures_count_stages_time_in_them_late_replies_and_disputes(app, ca
     assert found["dispute_rate"] == 0.0
     registered = found["hours_in_stage"]["registered"]
     assert registered["left"] == 2 and registered["mean_hours"] == pytest.approx(36.0, abs=0.1)
+
+
+def test_the_result_is_texted_in_the_callers_language_and_again_after_a_dispute(
+        app, caller, lead, clock):
+    from fake_twilio import ACCOUNT, FakeTwilio
+
+    from ivr.web.sender import Sender
+
+    call, number = complaint_filed(caller)  # an English caller, +8613700000000
+    outbox = app.extensions["ivr"].outbox
+    filed = len(outbox.messages())  # the ticket's own text, written when it was filed
+    to_result(lead, number)
+    result = outbox.messages()[0]
+    assert len(outbox.messages()) == filed + 1 and result.kind == "result"
+    assert (result.to_number, result.lang, result.call_sid) == ("+8613700000000", "en-US",
+                                                               call.sid)
+    assert result.body.startswith(f"Wallet hotline: the result of your complaint {number}. "
+                                  + RESULT["result_en-US"])
+    assert "press 1" in result.body and "11月" not in result.body
+    twilio = FakeTwilio()
+    try:
+        sending = {**app.config, "TWILIO_ACCOUNT_SID": ACCOUNT, "SMS_FROM": "+15005550006",
+                   "SMS_API_URL": twilio.url}
+        assert Sender.from_settings(outbox, sending).send_pending().sent == filed + 1
+        assert RESULT["result_en-US"] in twilio.posts[-1]["form"]["Body"]
+    finally:
+        twilio.close()
+    # disputed on the phone, reviewed again, and a second result: a second text
+    status = status_call(caller, number)
+    status.press("1")
+    status.record()
+    log_in(lead)
+    post(lead, "/ops/tickets", number=number, to="result_sent", note="second look",
+         **{**RESULT, "result_en-US": "We looked again: the charge was a refund in transit."})
+    again = outbox.messages()[0]
+    assert again.kind == "result-2" and "refund in transit" in again.body
+
+
+def test_a_number_that_texted_stop_gets_no_result(app, caller, lead, client):
+    from conftest import sign
+
+    _, number = complaint_filed(caller)
+    form = {"From": "+8613700000000", "Body": "STOP", "AccountSid": "AC" + "0" * 32}
+    client.post("/sms/inbound", data=form,
+                headers={"X-Twilio-Signature": sign("http://localhost/sms/inbound", form)})
+    to_result(lead, number)
+    assert ticket(app, number)["stage"] == "result_sent"  # the move is made, untexted
+    assert not [m for m in app.extensions["ivr"].outbox.messages() if m.kind == "result"]
+
+
+def test_a_chinese_callers_result_is_texted_in_chinese(app, caller, lead):
+    call = caller()
+    call.start()
+    call.keys("1", "4", "1", "10000001#", "246810", "1")
+    call.record()
+    number = app.extensions["ivr"].store.call(call.sid)["details"]["ticket"]
+    to_result(lead, number)
+    result = app.extensions["ivr"].outbox.messages()[0]
+    assert result.lang == "zh-CN"
+    assert result.body == (f"钱包客服热线：您的投诉{number}的处理结果：{RESULT['result_zh-CN']}"
+                           "如不接受，请致电热线并选择投诉，查询该投诉单后按1提出异议。"
+                           "我们不会向您索要密码或短信验证码。")

@@ -228,10 +228,8 @@ def tickets() -> str | Response:
             flash(t("note_needed"))
         else:
             try:
-                complaints_records.move(
-                    h.store, number, to, actor=user().name, note=note, now=h.now(),
-                    reply_hours=float(h.settings["COMPLAINT_REPLY_HOURS"]), results=results,
-                    teams=scope())
+                h.move_ticket(number, to, actor=user().name, note=note, results=results,
+                              teams=scope())
                 flash(t("moved_ticket", id=number, stage=t(f"stage_{to}")))
             except complaints_records.MoveRefused as refused:
                 flash(t("move_refused", id=number, why=str(refused)))

@@ -35,6 +35,7 @@ GIVEN: dict[str, frozenset[str]] = {
         # the SMS follow-ups (ivr/flow/texts.py)
         "sms_callback": {"window"},
         "sms_complaint": {"ticket", "reply_by"},
+        "sms_complaint_result": {"ticket", "result"},  # ivr.hotline.Hotline.move_ticket
         "sms_freeze": {"last4"},
         # the agents' end (ivr/flow/agent.py)
         "agent_waiting": {"count", "wait"},

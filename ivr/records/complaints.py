@@ -35,6 +35,9 @@ class Moved:
     caller: str | None
     lang: str | None
     account: str | None
+    call_sid: str | None
+    #: results sent so far, this move's included: the first, or one after a dispute
+    results: int
 
 
 def move(store: Store, number: str, to: str, *, actor: str, note: str, now: datetime,
@@ -55,7 +58,9 @@ def move(store: Store, number: str, to: str, *, actor: str, note: str, now: date
         raise MoveRefused("a move needs a note")
     with store.tx(f"ticket-number:{number}") as db:
         row = db.execute(
-            "SELECT t.number, t.stage, t.reply_by, t.team, t.account, c.from_number, c.lang "
+            "SELECT t.number, t.stage, t.reply_by, t.team, t.account, t.call_sid, "
+            "c.from_number, c.lang, (SELECT COUNT(*) FROM ticket_moves m "
+            "WHERE m.number = t.number AND m.to_stage = 'result_sent') AS results "
             "FROM tickets t LEFT JOIN calls c ON c.call_sid = t.call_sid WHERE t.number=?",
             (number,)).fetchone()
         if row is None or (teams is not None and row["team"] not in teams):
@@ -90,7 +95,8 @@ def move(store: Store, number: str, to: str, *, actor: str, note: str, now: date
         audit_row(db, now, actor, "ticket disputed" if disputed else f"ticket {to}",
                   f"ticket {number}", note)
         moved = Moved(number, to, reply_by, disputed, row["from_number"], row["lang"],
-                      row["account"])
+                      row["account"], row["call_sid"],
+                      int(row["results"]) + (to == "result_sent"))
         if also is not None:
             also(db, moved)
     return moved

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ivr.records.database import Tx
 from ivr.records.store import Store, iso, parse_iso
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,27 @@ _COLUMNS = ("id, call_sid, kind, to_number, lang, body, created_at, status, atte
             "message_sid, twilio_status, error")
 
 
+def add_in(db: Tx, *, number: str, lang: str, kind: str, body: str, call_sid: str | None,
+           now: datetime, max_per_day: int) -> int | None:
+    """``Outbox.add_text`` in the transaction ``db`` of the change the message tells of (a
+    complaint's result sent), so the change is never kept without its message."""
+    if db.execute("SELECT 1 FROM sms_optouts WHERE number=?", (number,)).fetchone():
+        log.info("call %s: no %s text, the number opted out", call_sid, kind)
+        return None
+    sent = db.execute("SELECT COUNT(*) FROM sms_outbox WHERE to_number=? AND created_at>?",
+                      (number, iso(now - timedelta(days=1)))).fetchone()[0]
+    if sent >= max_per_day:
+        log.warning("call %s: no %s text, %d already for the number today", call_sid, kind,
+                    sent)
+        return None
+    row = db.execute(
+        "INSERT INTO sms_outbox (call_sid, kind, to_number, lang, body, created_at, "
+        "next_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (call_sid, kind) DO NOTHING RETURNING id",
+        (call_sid, kind, number, lang, body, iso(now), iso(now), iso(now))).fetchone()
+    return int(row[0]) if row else None
+
+
 class Outbox:
     """The outbox in ``store``; safe to share between threads."""
 
@@ -65,22 +87,8 @@ class Outbox:
         """Keep a message for ``number``; None when the number opted out, already had
         ``max_per_day`` in 24 hours, or the call already wrote one of this ``kind``."""
         with self.store.tx(f"sms:{number}") as db:
-            if db.execute("SELECT 1 FROM sms_optouts WHERE number=?", (number,)).fetchone():
-                log.info("call %s: no %s text, the number opted out", call_sid, kind)
-                return None
-            sent = db.execute("SELECT COUNT(*) FROM sms_outbox WHERE to_number=? "
-                              "AND created_at>?",
-                              (number, iso(now - timedelta(days=1)))).fetchone()[0]
-            if sent >= max_per_day:
-                log.warning("call %s: no %s text, %d already for the number today", call_sid,
-                            kind, sent)
-                return None
-            row = db.execute(
-                "INSERT INTO sms_outbox (call_sid, kind, to_number, lang, body, created_at, "
-                "next_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (call_sid, kind) DO NOTHING RETURNING id",
-                (call_sid, kind, number, lang, body, iso(now), iso(now), iso(now))).fetchone()
-        return int(row[0]) if row else None
+            return add_in(db, number=number, lang=lang, kind=kind, body=body,
+                          call_sid=call_sid, now=now, max_per_day=max_per_day)
 
     # -- opt-outs (the inbound-SMS webhook) -----------------------------------------------
     def opt_out(self, number: str, keyword: str, now: datetime) -> None:
