@@ -260,9 +260,10 @@ class Hotline:
                                      result=result.strip())
             # one text a result: the first, and one more after each dispute
             kind = "result" if moved.results == 1 else f"result-{moved.results}"
-            outbox.add_in(db, number=str(moved.caller), lang=lang, kind=kind, body=body,
-                          call_sid=moved.call_sid, now=now,
-                          max_per_day=int(self.settings["SMS_PER_DAY"]))
+            if outbox.add_in(db, number=str(moved.caller), lang=lang, kind=kind, body=body,
+                             call_sid=moved.call_sid, now=now,
+                             max_per_day=int(self.settings["SMS_PER_DAY"])) is not None:
+                db.execute("UPDATE tickets SET result_texted=1 WHERE number=?", (number,))
 
         moved = complaints.move(self.store, number, to, actor=actor, note=note, now=now,
                                 reply_hours=float(self.settings["COMPLAINT_REPLY_HOURS"]),

@@ -235,3 +235,21 @@ def test_a_chinese_callers_result_is_texted_in_chinese(app, caller, lead):
     assert result.body == (f"钱包客服热线：您的投诉{number}的处理结果：{RESULT['result_zh-CN']}"
                            "如不接受，请致电热线并选择投诉，查询该投诉单后按1提出异议。"
                            "我们不会向您索要密码或短信验证码。")
+
+
+def test_a_result_not_texted_is_not_said_to_have_been_sent(app, caller, lead):
+    """Filed from a withheld number: no text can reach it, so the caller checking the
+    ticket hears the result is decided and the team will go through it, not "it was sent
+    to you by text message", and is offered no dispute of a result they have not read."""
+    call = caller("anonymous")
+    call.start()
+    call.keys("2", "4", "1", "10000001#", "246810", "1")
+    call.record()
+    number = app.extensions["ivr"].store.call(call.sid)["details"]["ticket"]
+    to_result(lead, number)
+    assert not [m for m in app.extensions["ivr"].outbox.messages() if m.kind == "result"]
+    heard = status_call(caller, number)
+    assert heard.said("but we could not send it to you by text message. Our complaints team "
+                      "can go through it with you.")
+    assert not heard.said("was sent to you") and not heard.said("press 1 to dispute")
+    assert heard.said("For an agent, press 0.")

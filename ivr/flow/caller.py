@@ -20,7 +20,7 @@ from typing import Any
 
 from ivr.flow import complaints, hours, notices, spoken, survey, texts
 from ivr.flow.call import Ask, CallEvent, CallState, Heard, LiveQueue, Step, Utterance
-from ivr.flow.services import Lock, QueueModel, Services, mask
+from ivr.flow.services import Lock, QueueModel, Services, Ticket, mask
 from ivr.flow.speech import YES_NO_HINTS, agrees, listener
 from ivr.menu.model import Kind, Menu, Node, Option, spoken_pieces, takes_speech, topic_of
 from ivr.menu.phrases import family
@@ -787,17 +787,16 @@ class _Turn:
             self.update(data={**state.data, "lookups": state.data.get("lookups", 0) + 1})
             number = str(state.data.get("ticket", ""))
             found = wallet.complaint(number)
-            disputable = found is not None and found.stage == "result_sent" and bool(node.dispute)
+            # a result they heard of by text may be disputed here; one not texted to them is
+            # not read out to whoever has the number: the complaints team goes through it
+            disputable = found is not None and found.stage == "result_sent" and \
+                found.texted and bool(node.dispute)
             self.update(data={**self.state.data, "ticket_unknown": found is None,
                               "ticket_disputable": disputable})
             if found is None:
                 retry = [self.utter("complaint_retry")] if self.entry_before(node) else []
                 return [self.utter("complaint_unknown", ticket=spoken.digits(number)), *retry]
-            key = complaints.STATUS_PROMPTS.get(found.stage, "complaint_status_open")
-            sent = found.result_at or found.reply_by
-            said = [self.utter(key, ticket=spoken.digits(number),
-                               reply_by=self.spoken_date(found.reply_by.date()),
-                               sent_on=self.spoken_date(sent.date()))]
+            said = [self.complaint_stage(found, number)]
             return [*said, self.utter("complaint_dispute_offer")] if disputable else said
         if action == "complaint_dispute":
             number = str(state.data.get("ticket", ""))
@@ -809,14 +808,24 @@ class _Turn:
             found = wallet.complaint(number)
             if found is None:
                 return [self.utter("complaint_unknown", ticket=spoken.digits(number))]
-            # not disputed: its result was taken back meanwhile, so say where it stands
-            key = "complaint_disputed" if self.state.data.get("disputed") else \
-                complaints.STATUS_PROMPTS.get(found.stage, "complaint_status_open")
-            sent = found.result_at or found.reply_by
-            return [self.utter(key, ticket=spoken.digits(number),
-                               reply_by=self.spoken_date(found.reply_by.date()),
-                               sent_on=self.spoken_date(sent.date()))]
+            if not self.state.data.get("disputed"):
+                # its result was taken back meanwhile: say where it stands
+                return [self.complaint_stage(found, number)]
+            return [self.utter("complaint_disputed", ticket=spoken.digits(number),
+                               reply_by=self.spoken_date(found.reply_by.date()))]
         return [self.utter("password_help_text")]
+
+    def complaint_stage(self, found: Ticket, number: str) -> Utterance:
+        """Where a complaint stands, as its stage says it. A result not texted to the
+        caller (filed from a withheld number, or one that texted STOP) is not said to have
+        been sent: the caller is told it is ready, and that the team will go through it."""
+        key = complaints.STATUS_PROMPTS.get(found.stage, "complaint_status_open")
+        if found.stage == "result_sent" and not found.texted:
+            key = "complaint_status_result_untexted"
+        sent = found.result_at or found.reply_by
+        return self.utter(key, ticket=spoken.digits(number),
+                          reply_by=self.spoken_date(found.reply_by.date()),
+                          sent_on=self.spoken_date(sent.date()))
 
     # -- incident notices and the emergency switch (``ivr.flow.notices``) ---------------
     def tell_notices(self, *entered: Node) -> None:

@@ -20,7 +20,8 @@ GIVEN: dict[str, frozenset[str]] = {
         **{key: {"ticket", "reply_by", "sent_on"} for key in (
             "complaint_status_open", "complaint_status_checking", "complaint_status_review",
             "complaint_status_investigation", "complaint_status_result",
-            "complaint_status_accepted", "complaint_status_closed", "complaint_disputed")},
+            "complaint_status_accepted", "complaint_status_closed", "complaint_disputed",
+            "complaint_status_result_untexted")},
         "complaint_unknown": {"ticket"},
         "hold_next": {"ahead", "wait"},
         "hold_position": {"ahead", "wait"},

@@ -7,7 +7,7 @@ bundle the webhook layer passes in. The implementations on either database are i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -32,6 +32,10 @@ class Ticket:
     #: was sent
     stage: str = "registered"
     result_at: datetime | None = None
+    #: the result, by language, and whether it was texted to the caller (not to a
+    #: withheld number, nor one that texted STOP: those hear it read out)
+    result: dict[str, str] = field(default_factory=dict)
+    texted: bool = False
 
 
 class Wallet(Protocol):

@@ -49,6 +49,7 @@ FLOW_PROMPTS = (
     "complaint_status_closed", "complaint_status_open", "complaint_unknown", "freeze_done",
     "complaint_status_checking", "complaint_status_review", "complaint_status_investigation",
     "complaint_status_result", "complaint_status_accepted", "complaint_dispute_offer",
+    "complaint_status_result_untexted",
     "complaint_disputed",
     "freeze_already", "password_help_text", "topup_none", "topup_processing", "topup_failed",
     "hold_wait", "hold_callback", "queue_full", "team_closed", "team_closed_offer",

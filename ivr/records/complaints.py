@@ -71,7 +71,7 @@ def move(store: Store, number: str, to: str, *, actor: str, note: str, now: date
             raise MoveRefused(f"ticket {number} is {stage}: it moves to {allowed}, not {to}")
         reply_by = parse_iso(row["reply_by"])
         disputed = complaints.is_dispute(stage, to)
-        sets = {"stage": to, "stage_at": iso(now)}
+        sets: dict[str, str | int] = {"stage": to, "stage_at": iso(now)}
         if to == "result_sent":
             written = {lang: (results or {}).get(lang, "").strip()
                        for lang in complaints.RESULT_LANGS}
@@ -79,7 +79,7 @@ def move(store: Store, number: str, to: str, *, actor: str, note: str, now: date
             if missing:
                 raise MoveRefused(f"the result is needed in {', '.join(missing)}")
             sets.update(result_en=written["en-US"], result_zh=written["zh-CN"],
-                        result_at=iso(now))
+                        result_at=iso(now), result_texted=0)
         if disputed:
             reply_by = now + timedelta(hours=reply_hours)
             sets["reply_by"] = iso(reply_by)

@@ -118,12 +118,16 @@ class StoreWallet:
         return True
 
     def complaint(self, number: str) -> Ticket | None:
-        row = self.store.read_one("SELECT number, status, reply_by, stage, result_at "
+        row = self.store.read_one("SELECT number, status, reply_by, stage, result_at, "
+                                  "result_en, result_zh, result_texted "
                                   "FROM tickets WHERE number=?", (number,))
         if row is None:
             return None
         return Ticket(row["number"], row["status"], parse_iso(row["reply_by"]), row["stage"],
-                      parse_iso(row["result_at"]) if row["result_at"] else None)
+                      parse_iso(row["result_at"]) if row["result_at"] else None,
+                      {lang: text for lang, text in (("en-US", row["result_en"]),
+                                                     ("zh-CN", row["result_zh"])) if text},
+                      bool(row["result_texted"]))
 
     def dispute_complaint(self, number: str, recording_url: str, now: datetime,
                           reply_hours: float) -> Ticket | None:

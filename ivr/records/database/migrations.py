@@ -251,6 +251,9 @@ def _ticket_stages(db: Database, tx: Tx) -> None:
         tx.execute(f"ALTER TABLE tickets ADD COLUMN {column} TEXT")
     tx.execute("UPDATE tickets SET stage_at=COALESCE(closed_at, created_at)")
     tx.execute("ALTER TABLE tickets ADD COLUMN disputes INTEGER NOT NULL DEFAULT 0")
+    # whether the result went into the outbox: a withheld number, or one that texted STOP,
+    # hears it read out when it checks the ticket, rather than "it was sent to you"
+    tx.execute("ALTER TABLE tickets ADD COLUMN result_texted INTEGER NOT NULL DEFAULT 0")
     tx.execute(db.ddl(
         "CREATE TABLE ticket_moves (id INTEGER PRIMARY KEY AUTOINCREMENT, "
         "number TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, "
