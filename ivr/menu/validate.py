@@ -50,6 +50,8 @@ FLOW_PROMPTS = (
     "complaint_status_checking", "complaint_status_review", "complaint_status_investigation",
     "complaint_status_result", "complaint_status_accepted", "complaint_dispute_offer",
     "complaint_status_result_untexted",
+    # the SMS follow-ups (ivr/flow/texts.py) and a complaint's result (Hotline.move_ticket)
+    "sms_complaint", "sms_callback", "sms_freeze", "sms_complaint_result",
     "complaint_disputed",
     "freeze_already", "password_help_text", "topup_none", "topup_processing", "topup_failed",
     "hold_wait", "hold_callback", "queue_full", "team_closed", "team_closed_offer",

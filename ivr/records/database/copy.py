@@ -33,6 +33,14 @@ BATCH = 1000
 NOT_COPIED = ("schema_version", "health", "sms_sender")
 #: columns renamed since a release, read by their old name: (table, column) -> old name
 RENAMED = {("audit_log", "actor"): "user"}  # migration 2
+#: columns added since a release with values made from the others, as their migration
+#: made them: (table, column) -> (the source's columns it reads, the SQL that makes it)
+DERIVED = {  # migration 13: a ticket's stage, from its status
+    ("tickets", "stage"): (("status",), "CASE WHEN \"status\" = 'closed' THEN 'closed' "
+                                        "ELSE 'registered' END"),
+    ("tickets", "stage_at"): (("closed_at", "created_at"),
+                              "COALESCE(\"closed_at\", \"created_at\")"),
+}
 
 #: ``progress(table, rows done, rows in the table)``, after each batch
 Progress = Callable[[str, int, int], None]
@@ -166,19 +174,22 @@ def _copy_table(source: Database, writer: Tx, table: Table, batch: int,
     """``table``'s rows, read from the source in key order a batch at a time (each read
     starting after the last key: no offset to skip over) and inserted with their keys."""
     have = source.columns(table.name)
-    picked: list[tuple[str, str]] = []  # (the target's column, the source's)
+    picked: list[tuple[str, str]] = []  # (the target's column, what the source reads)
     for column in table.columns:
         old = RENAMED.get((table.name, column))
+        made = DERIVED.get((table.name, column))
         if column in have:
-            picked.append((column, column))
+            picked.append((column, _quoted(column)))
         elif old in have:
-            picked.append((column, old))
+            picked.append((column, _quoted(old)))
+        elif made and set(made[0]) <= have:
+            picked.append((column, made[1]))
         # else: added since the source's release; the schema's default fills it
     if table.key not in have:
         raise StoreError(f"{source.where}: the table {table.name} has no {table.key} column: "
                          f"not an ivr database")
     names = [c for c, _ in picked]
-    read = (f"SELECT {', '.join(_quoted(c) for _, c in picked)} FROM {table.name} "
+    read = (f"SELECT {', '.join(c for _, c in picked)} FROM {table.name} "
             f"{{where}} ORDER BY {_quoted(table.key)} LIMIT {int(batch)}")
     insert = (f"INSERT INTO {table.name} ({', '.join(_quoted(c) for c in names)}) "
               f"VALUES ({', '.join('?' for _ in names)})")
