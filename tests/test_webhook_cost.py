@@ -87,14 +87,16 @@ def test_a_replayed_step_writes_nothing(app: Any, client: Any) -> None:
 
 def test_a_worker_holds_what_the_webhooks_need_and_no_more(tmp_path: Any) -> None:
     """The app as ``ivr serve`` builds it before the fork, with speech menus in its tree:
-    the Mandarin tables, not jieba's and pypinyin's dictionaries (122 MiB), and not the
-    planner, which the console's Plan page loads at its first plan (issue 21)."""
+    the Mandarin tables, not jieba's and pypinyin's dictionaries (122 MiB), not the
+    planner, which the console's Plan page loads at its first plan, and without SMS
+    credentials not twilio's REST client and requests under it (issue 21)."""
     code = ("import sys\n"
             "from ivr.app import create_app\n"
             f"create_app({{'DATABASE': {str(tmp_path / 'ivr.db')!r}, "
             "'SECRET_KEY': 'k' * 32, 'TWILIO_AUTH_TOKEN': 't'})\n"
-            "print(sorted({m for m in sys.modules if m.split('.')[0] in ('jieba', 'pypinyin') "
-            "or m.startswith(('ivr.plan', 'ivr.tuning'))}))\n"
+            "import ivr.web.server\n"
+            "print(sorted({m for m in sys.modules if m.split('.')[0] in ('jieba', 'pypinyin', "
+            "'requests') or m.startswith(('ivr.plan', 'ivr.tuning', 'twilio.rest.api'))}))\n"
             "print('ivr.flow.mandarin' in sys.modules)")
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, cwd=tmp_path).stdout.split()

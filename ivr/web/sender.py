@@ -23,10 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
-
 from ivr.records.outbox import Message, Outbox
 
 log = logging.getLogger(__name__)
@@ -108,6 +104,11 @@ class Sender:
                  clock: Callable[[], datetime] | None = None, http_client: Any = None) -> None:
         """``http_client``: a ``twilio.http.HttpClient`` in place of the network's (the
         simulator's Twilio takes the messages in process)."""
+        # twilio's REST client (and requests under it, 8 MiB) loads where messages are sent,
+        # not in every server worker of a deployment with no SMS credentials (issue 21)
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
+
         self.outbox, self.account = outbox, account
         self.retry, self.give_up = timedelta(seconds=retry_s), timedelta(seconds=give_up_s)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -142,6 +143,8 @@ class Sender:
                 return Pass(sent, retried, failed)
 
     def _send(self, message: Message, now: datetime) -> str:
+        from twilio.base.exceptions import TwilioRestException
+
         if now - message.created_at >= self.give_up:
             # a callback's window or a reply-by time told a day late misleads: it waited
             # while no sender ran (no credentials, SMS_SENDER off, every host down), or
