@@ -253,3 +253,35 @@ def test_a_result_not_texted_is_not_said_to_have_been_sent(app, caller, lead):
                       "can go through it with you.")
     assert not heard.said("was sent to you") and not heard.said("press 1 to dispute")
     assert heard.said("For an agent, press 0.")
+
+
+def test_moves_and_disputes_at_once_are_made_once(app, caller, lead):
+    """Ten leads moving one ticket at the same moment: one move is made, the others are
+    refused (it is no longer where they saw it); then ten disputes of its result sent at
+    once, from ten calls: one dispute, one new reply-by time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, number = complaint_filed(caller)
+    clients = []
+    for i in range(10):
+        app.extensions["ivr"].users.add(f"lead{i}", PASSWORD, "ops", app.extensions["ivr"].now())
+        other = app.test_client()
+        log_in(other, f"lead{i}")
+        clients.append(other)
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda c: post(c, "/ops/tickets", number=number, to="first_check",
+                                     note="mine"), clients))
+    moved = complaints.moves(app.extensions["ivr"].store, number)
+    assert [(m["from_stage"], m["to_stage"]) for m in moved] == [("registered", "first_check")]
+    for stage in ("review", "investigation"):
+        post(lead, "/ops/tickets", number=number, to=stage, note=stage)
+    post(lead, "/ops/tickets", number=number, to="result_sent", note="sent", **RESULT)
+    calls = [status_call(caller, number) for _ in range(10)]
+    for call in calls:
+        call.press("1")
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda c: c.record(), calls))
+    after = ticket(app, number)
+    assert (after["stage"], after["disputes"]) == ("review", 1)
+    assert sum(m["actor"] == "caller" for m in complaints.moves(app.extensions["ivr"].store,
+                                                                 number)) == 1

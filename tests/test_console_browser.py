@@ -277,6 +277,14 @@ def test_ops_walks_every_page_and_marks_a_callback_done(site: tuple[Browser, Kno
                                                            "reply-by"))
     link = row.find_element("css selector", "a[href]").get_attribute("href")
     assert link == "https://api.twilio.com/rec/RE1"
+    # moved along its workflow from the page's own form: first check, with a note
+    form = f"#move-{known.ticket}"
+    assert [o.get_attribute("value") for o in browser.all(f"{form} select option")] == \
+        ["first_check", "closed"]
+    browser.find(f"{form} input[name='note']").send_keys("details look complete")
+    browser.submit(browser.find(f"{form} button"), ready="#tickets", check="ticket-moved")
+    assert browser.find(f"#ticket-{known.ticket}").get_attribute("data-stage") == "first_check"
+    assert figure(browser, f"#ticket-{known.ticket}", "stage") == "first check"
 
     # Calls: a search by the caller's last 4 digits shows the call's path
     browser.open("/ops/calls", ready="#calls-form", check="calls-empty")
