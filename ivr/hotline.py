@@ -63,6 +63,10 @@ class Hotline:
     known: KnownCallers
     #: the SMS follow-ups the calls wrote, until a sender sends them
     outbox: Outbox
+    #: the survey after an agent, as the settings have it (``CSAT``, ``CSAT_COMMENT``), and
+    #: where its answers are kept: made once, not on every webhook
+    survey: Survey
+    verdicts: StoreVerdicts
     #: the tree every call runs on, and the A/B trial's second tree with its share
     tree: Tree
     tree_b: Tree | None = None
@@ -101,8 +105,12 @@ class Hotline:
         lockouts = StoreLockouts(store, settings["SECRET_KEY"], policy)
         lockouts.record_key(datetime.now(UTC))  # which key support's commands must have
         known = KnownCallers(store, settings["SECRET_KEY"], settings["RETURNING_HOURS"])
+        survey = Survey(question=bool(settings.get("CSAT", True)),
+                        comment=bool(settings.get("CSAT_COMMENT", True)),
+                        comment_s=int(settings.get("CSAT_COMMENT_S", 60)))
         return cls(catalog, store, wallet, lockouts, centre, settings,
-                   Users(store, settings["PIN_HASH_N"]), known, Outbox(store), tree, tree_b,
+                   Users(store, settings["PIN_HASH_N"]), known, Outbox(store), survey,
+                   StoreVerdicts(store), tree, tree_b,
                    float(settings.get("MENU_B_SHARE") or 0) if tree_b else 0.0)
 
     def tree_for(self, call_sid: str, version: str | None = None) -> Tree:
@@ -116,18 +124,6 @@ class Hotline:
 
     def menu_of(self, stored: StoredCall | None, call_sid: str) -> Menu:
         return self.tree_for(call_sid, stored.version if stored else None).menu
-
-    @property
-    def survey(self) -> Survey:
-        """The survey after an agent, as the settings have it (``CSAT``, ``CSAT_COMMENT``)."""
-        settings = self.settings
-        return Survey(question=bool(settings.get("CSAT", True)),
-                      comment=bool(settings.get("CSAT_COMMENT", True)),
-                      comment_s=int(settings.get("CSAT_COMMENT_S", 60)))
-
-    @property
-    def verdicts(self) -> StoreVerdicts:
-        return StoreVerdicts(self.store)
 
     @property
     def listens(self) -> frozenset[str]:

@@ -124,17 +124,17 @@ def figures(store: Store | Database, now: datetime, since: datetime | None = Non
     tickets = store.read_all(
         f"SELECT number, stage, created_at, reply_by, result_at, disputes FROM tickets{where}",
         params)
-    numbers = {r["number"] for r in tickets}
     stages = dict.fromkeys(complaints.STAGES, 0)
     for row in tickets:
         stages[row["stage"]] = stages.get(row["stage"], 0) + 1
     spent: dict[str, list[float]] = defaultdict(list)
     entered = {r["number"]: parse_iso(r["created_at"]) for r in tickets}
     late = sent = 0
-    for row in store.read_all("SELECT number, at, from_stage, to_stage, late FROM ticket_moves "
-                              "ORDER BY at, id"):
-        if row["number"] not in numbers:
-            continue
+    # the moves of the period's tickets, not of every ticket ever filed
+    of_period = where.replace("created_at", "t.created_at")
+    for row in store.read_all(
+            "SELECT m.number, m.at, m.from_stage, m.to_stage, m.late FROM ticket_moves m "
+            f"JOIN tickets t ON t.number = m.number{of_period} ORDER BY m.at, m.id", params):
         at = parse_iso(row["at"])
         spent[row["from_stage"]].append((at - entered[row["number"]]).total_seconds() / 3600)
         entered[row["number"]] = at
