@@ -12,6 +12,8 @@ import logging
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,39 @@ def test_a_read_only_database_makes_no_lock_file(tmp_path: Path) -> None:
     assert reader.read_one("SELECT 1")[0] == 1
     reader.close()
     assert not (tmp_path / "ivr.db-lock").exists()
+
+
+def _wal_pages(database: SQLiteDatabase, rows: int) -> None:
+    """One transaction writing well past SQLite's automatic checkpoint (1,000 pages)."""
+    with database.tx() as db:
+        db.execute("CREATE TABLE IF NOT EXISTS big (blob BLOB)")
+        db.executemany("INSERT INTO big VALUES (?)", ([os.urandom(3000)] for _ in range(rows)))
+
+
+def test_a_serving_process_checkpoints_behind_its_writers_not_in_their_commits(
+        tmp_path: Path) -> None:
+    """A commit past 1,000 pages of log checkpoints it at once, syncing the disk while every
+    writer waits; a server's process leaves that to a thread of its own (``serving``)."""
+    plain = SQLiteDatabase(tmp_path / "plain.db")
+    _wal_pages(plain, 2000)
+    assert (tmp_path / "plain.db").stat().st_size > 4_000_000  # the commit copied the log
+
+    served = SQLiteDatabase(tmp_path / "served.db")
+    served.serving(every_s=3600)  # a checkpointer that does not come round in this test
+    _wal_pages(served, 2000)
+    _wal_pages(served, 2000)
+    assert (tmp_path / "served.db").stat().st_size < 100_000  # the commits left it in the log
+    assert (tmp_path / "served.db-wal").stat().st_size > 8_000_000
+    served.close()
+    plain.close()
+
+    behind = SQLiteDatabase(tmp_path / "behind.db")
+    behind.serving(every_s=0.05)
+    _wal_pages(behind, 2000)
+    deadline = time.monotonic() + 10
+    while (tmp_path / "behind.db").stat().st_size < 4_000_000:  # the checkpointer's copy
+        assert time.monotonic() < deadline, "the checkpointer never copied the log"
+        time.sleep(0.05)
+    assert len(behind.read_all("SELECT 1 FROM big")) == 2000
+    behind.close()
+    assert not [t for t in threading.enumerate() if t.name == "ivr-checkpoint behind.db"]

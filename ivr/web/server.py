@@ -130,11 +130,13 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int,
     gc.freeze()
     hotline = app.extensions.get("ivr")
 
-    def start_sender(worker: Any) -> None:
-        # each worker runs one; of all of them, on every host, the one holding the
-        # deployment's sender lease sends (ivr.web.sender). Started after the fork: a
-        # thread started in the arbiter would not survive into the workers
+    def start_background_work(worker: Any) -> None:
+        # threads started after the fork (one started in the arbiter would not survive
+        # into the workers): the database's own upkeep, and the SMS sender: each worker
+        # runs one; of all of them, on every host, the one holding the deployment's
+        # sender lease sends (ivr.web.sender)
         if hotline is not None:
+            hotline.store.database.serving()
             start_background(hotline.outbox, app.config)
 
     served = Buffered(app, threads=threads, max_body=int(app.config["MAX_CONTENT_LENGTH"]),
@@ -154,7 +156,7 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int,
         # gunicornc's socket, by default one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn)
         # that a second server on the host would take over; ivr serve does not use it
         "control_socket_disable": True,
-        "post_worker_init": start_sender,
+        "post_worker_init": start_background_work,
     }).run()
 
 

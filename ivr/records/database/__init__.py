@@ -82,6 +82,10 @@ class Database(Protocol):
     def json_has_any(self, column: str, paths: Sequence[tuple[str, ...]]) -> str:
         """An SQL condition: the JSON text ``column`` holds a key at one of ``paths``."""
         ...
+    def serving(self) -> None:
+        """This process is a server's worker: many short writes from many threads, for
+        as long as it runs. Called once, after the fork."""
+        ...
     def close(self) -> None: ...
 
 

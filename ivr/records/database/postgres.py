@@ -283,6 +283,9 @@ class PostgresDatabase:
         return "(" + " OR ".join(f"CAST({column} AS JSONB) #> '{{{','.join(p)}}}' IS NOT NULL"
                                  for p in paths) + ")"
 
+    def serving(self) -> None:
+        pass  # the server checkpoints in its own processes
+
     def close(self) -> None:
         self.breaker.stop()
         if self._pool is not None and self._pid == os.getpid():
