@@ -139,7 +139,12 @@ def _apps(tmp: Path) -> tuple[Callable[[], Any], Callable[[], Any], str]:
         return Buffered(_Timed(app), threads=1,
                         max_body=int(app.config["MAX_CONTENT_LENGTH"]), deadline_s=15)
 
-    return lambda: served(create_app({"DEMO": True})), lambda: served(static_app()), token
+    def real() -> Any:
+        app = create_app({"DEMO": True})
+        app.extensions["ivr"].store.database.serving()  # as a server's worker does
+        return served(app)
+
+    return real, lambda: served(static_app()), token
 
 
 async def _document(scope: Any, receive: Any, send: Any) -> None:
