@@ -13,6 +13,8 @@ import pytest
 from conftest import Caller
 from test_console import PASSWORD, log_in, token
 
+pytestmark = pytest.mark.both_backends
+
 AGENT_PHONE = "+8613900000001"
 QUEUES = ("payments", "account-security", "fraud", "complaints", "general")
 ENGLISH_DAYS = re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)(day|sday|nesday|rsday|urday)?\b",
