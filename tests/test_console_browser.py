@@ -394,7 +394,8 @@ def test_an_agent_sees_only_its_queues(site: tuple[Browser, Known]) -> None:
     # the caller the agent was put through to, as the IVR collected it, masked
     caller = {k: browser.text(f"#caller-{k}") for k in
               ("lang", "issue", "verified", "account", "date", "amount", "queue", "wait")}
-    assert caller == {"lang": "en-US", "issue": "topup", "verified": "yes",
+    assert caller == {"lang": "en-US", "issue": "Top-up that failed or has not arrived",
+                      "verified": "yes",
                       "account": "…0001", "date": known.topup_date, "amount": "200.00",
                       "queue": "Top-up, payment, withdrawal or refund", "wait": "12 s"}, caller
     links = {a.get_attribute("pathname") for a in browser.all("#nav a")}

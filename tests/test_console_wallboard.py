@@ -203,3 +203,4 @@ def test_calls_show_what_the_caller_heard_and_pressed_in_words(app, client, call
     assert catalog.text("zh-CN", "welcome") in page
     assert catalog.text("zh-CN", "opt_payments").rstrip("，,。 ") in page
     assert "听到" in page and "按键" in page
+    assert 'data-issue="topup">充值失败或未到账<' in page  # the need, named by its topic

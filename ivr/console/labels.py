@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from ivr.console.site import hotline, lang, t
+from ivr.console.site import bp, hotline, lang, t
 from ivr.flow.prompts import fill_safely
+from ivr.menu.model import topic_of
 from ivr.queue.calendar import WEEKDAYS, holiday_name
 
 #: the console's languages as the prompt catalog and the ``holidays`` package name them
@@ -41,13 +42,8 @@ def _topic_key(queue: str) -> str | None:
     return next((k for k in candidates if h.catalog.has(catalog_lang(), k)), None)
 
 
-def queue_name(queue: str | None) -> str:
-    """A queue as the page names it: its topic in the console's language, else its id."""
-    if not queue:
-        return "-"
-    key = _topic_key(queue)
-    if key is None:
-        return queue
+def _topic_words(key: str) -> str:
+    """A topic's words as a label: "a complaint." -> "Complaint", "投诉方面的问题" -> "投诉"."""
     words = fill_safely(hotline().catalog.raw(catalog_lang(), key), {}).rstrip("。.!！ ")
     prefixes, suffixes = _TOPIC_AFFIXES.get(lang(), ((), ()))
     for prefix in prefixes:
@@ -56,7 +52,26 @@ def queue_name(queue: str | None) -> str:
         if words.endswith(suffix) and len(words) > len(suffix):
             words = words.removesuffix(suffix)
             break
-    return words[:1].upper() + words[1:] if words else queue
+    return words[:1].upper() + words[1:]
+
+
+def queue_name(queue: str | None) -> str:
+    """A queue as the page names it: its topic in the console's language, else its id."""
+    if not queue:
+        return "-"
+    key = _topic_key(queue)
+    return (_topic_words(key) or queue) if key else queue
+
+
+def issue_name(issue: str | None) -> str:
+    """A caller's need as the page names it: the topic the tree names it to callers with
+    (``topic_of``), else its id."""
+    if not issue:
+        return "-"
+    node = topic_of(hotline().tree.menu, issue)
+    if node is None or not node.topic or not hotline().catalog.has(catalog_lang(), node.topic):
+        return issue
+    return _topic_words(node.topic) or issue
 
 
 def weekday(index: int) -> str:
@@ -101,3 +116,9 @@ def pressed(event: Mapping[str, Any]) -> str:
         return ""
     catalog = hotline().catalog
     return fill_safely(catalog.raw(catalog_lang(), option.say), {}).rstrip("，,。. ")
+
+
+@bp.context_processor
+def named() -> dict[str, Any]:
+    """Every page may name a queue and a need in its language."""
+    return {"queue_name": queue_name, "issue_name": issue_name}

@@ -68,8 +68,7 @@ def now() -> str:
                            caller=caller, refresh_s=REFRESH_S, target_s=SERVICE_TARGET_S,
                            chart=Markup(chart.svg(found, h.centre.local(at), t,
                                                   "today-intervals")),
-                           intervals=shown, tip=chart.tip, percent=chart.percent,
-                           queue_name=labels.queue_name)
+                           intervals=shown, tip=chart.tip, percent=chart.percent)
 
 
 @bp.get("/tree")
@@ -173,7 +172,7 @@ def week() -> str:
         why = t("week_workday", runs_as=labels.weekday(day.runs_as))
     return render_template("console/week.html", maps=maps, days=days, codes=codes, why=why,
                            today=len(WEEKDAYS) if special else here.weekday(), hour=here.hour,
-                           bands=BANDS, queue_name=labels.queue_name)
+                           bands=BANDS)
 
 
 def _note() -> str:
@@ -199,8 +198,7 @@ def callbacks() -> str | Response:
             flash(t("gone"))
         return redirect(url_for("console.callbacks"))
     return render_template("console/callbacks.html",
-                           callbacks=records.callbacks(h.store, scope()),
-                           queue_name=labels.queue_name)
+                           callbacks=records.callbacks(h.store, scope()))
 
 
 @bp.route("/tickets", methods=["GET", "POST"])
@@ -224,7 +222,7 @@ def tickets() -> str | Response:
                 flash(t("move_refused", id=number, why=str(refused)))
         return redirect(url_for("console.tickets"))
     return render_template("console/tickets.html", tickets=records.tickets(h.store, scope()),
-                           next_stages=complaints.next_stages, queue_name=labels.queue_name)
+                           next_stages=complaints.next_stages)
 
 
 @bp.get("/calls")
@@ -239,8 +237,7 @@ def calls() -> str:
     call = h.store.call(sid) if sid else None
     events = h.store.events(sid) if call else []
     return render_template("console/calls.html", query=query, found=found, call=call,
-                           events=[_in_words(e) for e in events], bad_query=found is None,
-                           queue_name=labels.queue_name)
+                           events=[_in_words(e) for e in events], bad_query=found is None)
 
 
 def _in_words(event: dict[str, Any]) -> dict[str, Any]:

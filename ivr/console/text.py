@@ -155,6 +155,7 @@ TEXT: dict[str, dict[str, str]] = {
         "iv_table": "The intervals as a table", "iv_start": "From", "iv_offered": "Offered",
         "iv_forecast_offered": "Forecast", "iv_forecast_sl_col": "Forecast service level",
         "heard": "Heard", "pressed": "Pressed", "to_queue": "to the queue: {queue}",
+        "colon": ": ", "min_unit": "min",
     },
     "zh": {
         "title": "热线控制台", "switch": "English",
@@ -285,6 +286,7 @@ TEXT: dict[str, dict[str, str]] = {
         "iv_table": "各时段表格", "iv_start": "开始", "iv_offered": "进线",
         "iv_forecast_offered": "预测", "iv_forecast_sl_col": "预测服务水平",
         "heard": "听到", "pressed": "按键", "to_queue": "转入队列：{queue}",
+        "colon": "：", "min_unit": "分钟",
     },
 }
 #: the languages the switch offers
