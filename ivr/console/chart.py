@@ -25,10 +25,12 @@ COLOURS = {"answered": "#1a9850", "abandoned": "#d73027", "other": "#b0b0b0",
 
 
 def _nice_top(value: float) -> int:
-    """A round top for the calls scale: 4, 5, 10, 20, 25, 50, 100 ..."""
-    value = max(value, 4.0)
-    step = 10 ** math.floor(math.log10(value))
-    return int(next(m * step for m in (1, 2, 2.5, 5, 10) if m * step >= value))
+    """A round top for the calls scale, in four whole steps of a round size: 4, 8, 12, 20,
+    40, 60, 80, 120 ..."""
+    quarter = max(value, 4.0) / 4
+    power = 10 ** math.floor(math.log10(quarter))
+    return 4 * int(next(m * power for m in (1, 1.5, 2, 3, 5, 10)
+                        if m * power >= quarter and float(m * power).is_integer()))
 
 
 def percent(share: float | None) -> str:
