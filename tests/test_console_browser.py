@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -199,7 +200,7 @@ def figure(browser: Browser, row: str, name: str) -> str:
 def check_now(browser: Browser, known: Known, queues: tuple[str, ...] | None, shot: str) -> None:
     """The Now page: no error, the queues ``queues`` (None: all) with their figures."""
     browser.check(shot)
-    shown = [r.get_attribute("data-queue") for r in browser.all("#now-queues tr[data-queue]")]
+    shown = [r.get_attribute("data-queue") for r in browser.all("#now-queues [data-queue]")]
     assert shown and set(shown) == set(queues or shown), shown
     for queue in shown:
         assert figure(browser, f"#queue-{queue}", "waiting") == str(known.waiting.get(queue, 0))
@@ -225,7 +226,7 @@ def test_ops_walks_every_page_and_marks_a_callback_done(site: tuple[Browser, Kno
     # Now: every queue, the callers waiting in each
     check_now(browser, known, None, "now")
     assert set(known.waiting) <= {r.get_attribute("data-queue")
-                                  for r in browser.all("#now-queues tr[data-queue]")}
+                                  for r in browser.all("#now-queues [data-queue]")}
     if os.environ.get("UPDATE_README_SCREENSHOT") == "1" or not README_SHOT.exists():
         browser.screenshot(README_SHOT, full=False)
 
@@ -393,9 +394,10 @@ def test_an_agent_sees_only_its_queues(site: tuple[Browser, Known]) -> None:
     # the caller the agent was put through to, as the IVR collected it, masked
     caller = {k: browser.text(f"#caller-{k}") for k in
               ("lang", "issue", "verified", "account", "date", "amount", "queue", "wait")}
-    assert caller == {"lang": "en-US", "issue": "topup", "verified": "yes",
+    assert caller == {"lang": "en-US", "issue": "Top-up that failed or has not arrived",
+                      "verified": "yes",
                       "account": "…0001", "date": known.topup_date, "amount": "200.00",
-                      "queue": "payments", "wait": "12 s"}, caller
+                      "queue": "Top-up, payment, withdrawal or refund", "wait": "12 s"}, caller
     links = {a.get_attribute("pathname") for a in browser.all("#nav a")}
     assert links == {"/ops/", "/ops/callbacks", "/ops/tickets"}, links
 
@@ -415,4 +417,122 @@ def test_an_agent_sees_only_its_queues(site: tuple[Browser, Known]) -> None:
     answers, _ = browser.take()  # the refusal asked for: not an error of the next page
     assert (403, browser.base_url + "/ops/report") in answers, answers
     browser.open("/ops/", ready="#now-queues")
+    log_out(browser)
+
+
+# -- issue 24: the wallboard, Calls in words, every label in both languages ---------------
+ENGLISH_DAYS = re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)(day|sday|nesday|rsday|urday)?\b",
+                          re.I)
+QUEUES = ("payments", "account-security", "fraud", "complaints", "general")
+
+
+def _closed_now() -> tuple[str, str]:
+    """TRAFFIC with account-security open two hours that are not now nor the next hour
+    (in Shanghai), holidays too: closed whenever the test runs; and its opening time."""
+    hour = datetime.now(UTC).astimezone(SHANGHAI).hour
+    start = hour + 2 if hour < 20 else 2
+    span = f"{start:02d}:00-{start + 2:02d}:00"
+    traffic = TRAFFIC.replace('hours: {daily: "08:00-22:00"}',
+                              f'hours: {{daily: "{span}", holiday: "{span}"}}')
+    traffic = traffic.replace('{"08:00-12:00": 8, "12:00-14:00": 5, "14:00-22:00": 8}',
+                              f'{{"{span}": 8}}')
+    assert span in traffic
+    return traffic, f"{start:02d}:00"
+
+
+@pytest.fixture(name="wallboard", scope="module")
+def _wallboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Browser, Known, str]]:
+    """The known calls on a centre whose account-security queue is closed now, served."""
+    tmp = tmp_path_factory.mktemp("wallboard")
+    traffic, opens = _closed_now()
+    (tmp / "traffic.yaml").write_text(traffic)
+    settings = {"TESTING": True, "TWILIO_AUTH_TOKEN": "test-auth-token", "DEMO": True,
+                "SECRET_KEY": "test-secret", "DATABASE": str(tmp / "ivr.db"),
+                "AUDIO_DIR": str(tmp / "audio"), "PIN_HASH_N": 16,
+                "TRAFFIC": str(tmp / "traffic.yaml")}
+    known = make_calls(settings)
+    with serve(tmp, workers=1, env={"IVR_TRAFFIC": str(tmp / "traffic.yaml"),
+                                     "IVR_DEMO": "false"}) as server:
+        with headless(server.url, SHOTS) as browser:
+            yield browser, known, opens
+
+
+def _no_english_labels(browser: Browser, page: str) -> None:
+    """A Mandarin page names no weekday nor queue in English."""
+    words = browser.text("main")
+    assert not ENGLISH_DAYS.search(words), (page, ENGLISH_DAYS.search(words))
+    for queue in QUEUES:
+        assert not re.search(rf"\b{queue}\b", words), (page, queue)
+
+
+def test_now_is_a_wallboard_with_todays_intervals_in_both_languages(
+        wallboard: tuple[Browser, Known, str]) -> None:
+    browser, known, opens = wallboard
+    log_in(browser, OPS, OPS_PASSWORD)
+    browser.open("/ops/", ready="#today-intervals", check="wallboard")
+    chart = browser.find("svg#today-intervals")
+    assert chart.get_attribute("role") == "img"
+    assert "30" in browser.find("#today-intervals-title").get_attribute("textContent")
+    assert len(browser.all("#today-intervals g.interval")) in (46, 48, 50)  # DST days too
+    offered = sum(int(g.get_attribute("data-offered"))
+                  for g in browser.all("#today-intervals g.interval"))
+    assert offered >= sum(known.waiting.values()) + sum(known.talking.values())
+    closed = browser.find("#queue-account-security")
+    assert closed.get_attribute("data-open") == "no"
+    state = figure(browser, "#queue-account-security", "state")
+    assert state.startswith("closed · opens ") and state.endswith(opens), state
+    assert figure(browser, "#queue-account-security", "expected") == "closed"
+    assert "∞" not in browser.text("#now-queues")
+    for queue in STEADY:
+        assert browser.find(f"#queue-{queue}").get_attribute("data-open") == "yes"
+    # the board is fetched again and swapped in place: the page itself is not reloaded
+    browser.driver.execute_script("window.keptAcross = 1; "
+                                  "document.querySelector('#now-queues').dataset.old = '1'")
+    for _ in range(60):
+        if browser.driver.execute_script(
+                "return !document.querySelector('#now-queues').dataset.old"):
+            break
+        time.sleep(0.5)
+    assert browser.driver.execute_script(
+        "return !document.querySelector('#now-queues').dataset.old && window.keptAcross === 1")
+    browser.check("wallboard-refreshed")
+
+    browser.submit(browser.find("#lang-switch"), ready="#today-intervals", check="wallboard-zh")
+    state = figure(browser, "#queue-account-security", "state")
+    assert state.startswith("已关闭 · ") and state.endswith(f"{opens} 开放"), state
+    assert "今日" in browser.find("#today-intervals-title").get_attribute("textContent")
+    _no_english_labels(browser, "now")
+    browser.open("/ops/week", ready="svg.week", check="week-zh")
+    _no_english_labels(browser, "week")
+    rows = [t.text for t in browser.all("#week-general > text[x='2']")]
+    assert rows[:7] == ["周一", "周二", "周三", "周四", "周五", "周六", "周日"], rows
+    for page, ready in (("/ops/callbacks", "main"), ("/ops/tickets", "#tickets")):
+        browser.open(page, ready=ready, check=page.rsplit("/", 1)[1] + "-zh")
+        _no_english_labels(browser, page)
+    browser.submit(browser.find("#lang-switch"), ready="main")
+    log_out(browser)
+
+
+def test_calls_timeline_in_words_in_both_languages(
+        wallboard: tuple[Browser, Known, str]) -> None:
+    """What the caller heard and pressed, in the console's language; no prompt key."""
+    from ivr.flow.prompts import load
+
+    browser, known, _ = wallboard
+    catalog = load()
+    log_in(browser, OPS, OPS_PASSWORD)
+    for lang, shot in (("en-US", "calls-words"), ("zh-CN", "calls-words-zh")):
+        if lang == "zh-CN":
+            browser.submit(browser.find("#lang-switch"), ready="#calls-form")
+        browser.open(f"/ops/calls?q={known.timeline_last4}", ready="#call-timeline", check=shot)
+        timeline = browser.text("#call-timeline")
+        assert catalog.text(lang, "welcome") in timeline, timeline
+        assert catalog.text(lang, "opt_payments").rstrip("，,。. ") in timeline, timeline
+        assert not re.search(r"\b(opt|press|menu|verify|queue)_[a-z_]+", timeline), timeline
+        path = [li.get_attribute("data-node") for li in browser.all("#call-timeline li")]
+        assert path == known.timeline_nodes
+        body = browser.body()  # masked as before: no number, account or PIN
+        assert not {"+8613600004321", "10000001", "246810"} & set(re.findall(r"[+\d]+", body))
+    _no_english_labels(browser, "calls")
+    browser.submit(browser.find("#lang-switch"), ready="main")
     log_out(browser)

@@ -10,17 +10,17 @@ own queues (``site.scope``).
 from __future__ import annotations
 
 import logging
-import statistics
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from ivr import moments
-from ivr.console import records
+from ivr.console import chart, labels, records, wallboard
 from ivr.console.site import bp, hotline, lang, ops_only, scope, t, user
-from ivr.errors import ConfigError, IVRError
+from ivr.errors import IVRError
 from ivr.flow import complaints
 from ivr.queue.calendar import WEEKDAYS, DayKind
 from ivr.queue.plot import BOUNDS_MIN, CLOSED_COLOUR, OVER_COLOUR, cell_label
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 #: the Now page reloads itself this often
 REFRESH_S = 15
 #: answered within this wait counts toward the service level (the common 80/20 target)
-SERVICE_TARGET_S = 20
+SERVICE_TARGET_S = wallboard.SERVICE_TARGET_S
 #: the Week page's colour bands, in minutes, as ``ivr advise --plot`` draws them
 #: the upper bound of each band of ``ivr advise --plot`` and a colour close to its own
 BANDS = tuple(zip(BOUNDS_MIN[1:], ("#1a9850", "#66bd63", "#a6d96a", "#fee08b", "#fdae61",
@@ -45,46 +45,30 @@ def _queues() -> tuple[str, ...]:
 
 def _day_start(now: datetime) -> datetime:
     """Midnight today in the centre's timezone."""
-    local = hotline().centre.local(now)
-    return datetime.combine(local.date(), time(), local.tzinfo)
+    return wallboard.day_start(now)
 
 
-def queue_rows(now: datetime) -> list[dict[str, Any]]:
-    """The Now page's figures per queue."""
-    h = hotline()
-    queues = _queues()
-    waiting = live.waiting(h.store, now, queues)
-    last_hour = live.answered_waits(h.store, now - timedelta(hours=1), queues)
-    today = live.answered_waits(h.store, _day_start(now), queues)
-    talking = records.talking(h.store)
-    rows = []
-    for queue in queues:
-        here = [w for w in waiting if w.queue == queue]
-        try:
-            expected: float | None = h.centre.expected_wait_s(queue, now)
-            planned: int | None = h.centre.slot(queue, now).agents
-        except ConfigError:  # a queue of the tree the traffic file does not model
-            expected = planned = None
-        answered = today.get(queue, [])
-        rows.append({
-            "queue": queue, "waiting": len(here),
-            "longest_s": max((w.waited_s(now) for w in here), default=None),
-            "expected_s": expected,
-            "observed_s": statistics.mean(last_hour[queue]) if last_hour.get(queue) else None,
-            "planned": planned, "talking": talking.get(queue, 0), "answered": len(answered),
-            "service_level": (sum(w <= SERVICE_TARGET_S for w in answered) / len(answered)
-                              if answered else None)})
-    return rows
-
-
+# -- issue 24: Now as a wallboard (ivr.console.wallboard, ivr.console.chart) ------------
 @bp.get("/")
 def now() -> str:
+    """A tile per queue, and today's intervals against the forecast; with ``?part=board``
+    only the board, which the page's script swaps in place of its own every REFRESH_S."""
     h = hotline()
     at = h.now()
+    queues = _queues()
+    midnight = wallboard.day_start(at)
+    queued = live.queued_since(h.store, midnight, queues)
+    found = wallboard.intervals(queued, h.centre, queues, midnight, at)
     caller = live.current_caller(h.store, user().name, at) if user().is_agent else None
     nodes = sorted(live.in_ivr(h.store, at).items(), key=lambda kv: (-kv[1], kv[0]))
-    return render_template("console/now.html", rows=queue_rows(at), nodes=nodes,
-                           caller=caller, refresh_s=REFRESH_S, target_s=SERVICE_TARGET_S)
+    shown = [iv for iv in found if iv.counts.offered or iv.forecast_offered is not None]
+    page = "console/now_board.html" if request.args.get("part") == "board" else \
+        "console/now.html"
+    return render_template(page, tiles=wallboard.tiles(queues, queued, at), nodes=nodes,
+                           caller=caller, refresh_s=REFRESH_S, target_s=SERVICE_TARGET_S,
+                           chart=Markup(chart.svg(found, h.centre.local(at), t,
+                                                  "today-intervals")),
+                           intervals=shown, tip=chart.tip, percent=chart.percent)
 
 
 @bp.get("/tree")
@@ -177,13 +161,16 @@ def week() -> str:
         if special:
             rows.append(cells(h.centre.day_waits(queue, now)))
         maps.append({"queue": queue, "cells": rows})
-    labels = [*WEEKDAYS, t("today")] if special else list(WEEKDAYS)
+    # the rows said in the console's language; ``codes`` (mon ... sun) for the page's data
+    days = [*labels.weekdays(), t("today")] if special else labels.weekdays()
+    codes = [*WEEKDAYS, "today"] if special else list(WEEKDAYS)
     why = ""
     if day.kind is DayKind.HOLIDAY:
-        why = t("week_holiday", name=day.name or t("holiday"), runs_as=WEEKDAYS[day.runs_as])
+        why = t("week_holiday", name=labels.holiday(day.date, t("holiday")),
+                runs_as=labels.weekday(day.runs_as))
     elif day.kind is DayKind.WORKDAY:
-        why = t("week_workday", runs_as=WEEKDAYS[day.runs_as])
-    return render_template("console/week.html", maps=maps, days=labels, why=why,
+        why = t("week_workday", runs_as=labels.weekday(day.runs_as))
+    return render_template("console/week.html", maps=maps, days=days, codes=codes, why=why,
                            today=len(WEEKDAYS) if special else here.weekday(), hour=here.hour,
                            bands=BANDS)
 
@@ -250,7 +237,17 @@ def calls() -> str:
     call = h.store.call(sid) if sid else None
     events = h.store.events(sid) if call else []
     return render_template("console/calls.html", query=query, found=found, call=call,
-                           events=events, bad_query=found is None)
+                           events=[_in_words(e) for e in events], bad_query=found is None)
+
+
+def _in_words(event: dict[str, Any]) -> dict[str, Any]:
+    """A step of a call as the caller lived it (issue 24): the prompts heard, in the
+    console's language, and the option pressed, in words; the input as logged (masked)."""
+    outcome = str(event.get("outcome") or "")
+    queue = outcome.removeprefix("enqueue:") if outcome.startswith("enqueue:") else None
+    return {**event, "heard": labels.heard(event.get("said")), "pressed": labels.pressed(event),
+            "to_queue": t("to_queue", queue=labels.queue_name(queue)) if queue else "",
+            "moved": not outcome.startswith("ask:") and not queue and outcome}
 
 
 @bp.get("/audit")

@@ -129,6 +129,33 @@ TEXT: dict[str, dict[str, str]] = {
                                    "caller would hear it.",
         "plan_too_many_calls": "That is {calls} calls to simulate over the runs; the page runs "
                                "at most {most} (ivr plan has no such limit).",
+        # -- issue 24: the wallboard (Now), calls in words, labels in both languages --
+        "day_mon": "Mon", "day_tue": "Tue", "day_wed": "Wed", "day_thu": "Thu",
+        "day_fri": "Fri", "day_sat": "Sat", "day_sun": "Sun",
+        "closed_queue": "closed", "opens_at": "opens {at}",
+        "offered_today": "Offered today", "abandoned_today": "Abandoned today",
+        "callbacks_owed": "Callbacks owed", "talking_planned": "Agents talking / planned",
+        "sl_note": "Service level: callers answered within {s} s, of those answered or "
+                   "abandoned (as the forecast counts it); callers are counted by when they "
+                   "joined the queue.",
+        "iv_title": "Today in 30-minute intervals: calls offered, answered and abandoned, "
+                    "and the service level, against the forecast",
+        "iv_desc": "Bars: callers who joined a queue, split into answered, abandoned and "
+                   "the rest; dashes: forecast calls; dots: service level (right scale); "
+                   "dashed line: forecast service level. The table below has every figure.",
+        "iv_tip": "{start}–{end}: {offered} offered (forecast {forecast}), {answered} "
+                  "answered, {abandoned} abandoned, service level {sl} (forecast {forecast_sl})",
+        "iv_answered": "Answered", "iv_abandoned": "Abandoned",
+        "iv_other": "Waiting or left for a callback", "iv_forecast": "Forecast calls",
+        "iv_sl": "Service level", "iv_forecast_sl": "Forecast service level",
+        "iv_heading": "Today, interval by interval",
+        "iv_against": "Against the forecast of the traffic file (its calls, staffing and "
+                      "model per hour): no plan from ivr plan is kept, so the forecast is "
+                      "what is shown.",
+        "iv_table": "The intervals as a table", "iv_start": "From", "iv_offered": "Offered",
+        "iv_forecast_offered": "Forecast", "iv_forecast_sl_col": "Forecast service level",
+        "heard": "Heard", "pressed": "Pressed", "to_queue": "to the queue: {queue}",
+        "colon": ": ", "min_unit": "min",
     },
     "zh": {
         "title": "热线控制台", "switch": "English",
@@ -237,6 +264,29 @@ TEXT: dict[str, dict[str, str]] = {
         "plan_bad_notice": "通知：{value!r} 不在可选的通知中。",
         "plan_notice_not_in_tree": "通知 {id} 的范围 {scope} 不在菜单树 {tree} 中：没有来电者会听到。",
         "plan_too_many_calls": "这需要模拟 {calls} 个来电；本页面最多模拟 {most} 个（ivr plan 没有此限制）。",
+        # -- issue 24: the wallboard (Now), calls in words, labels in both languages --
+        "day_mon": "周一", "day_tue": "周二", "day_wed": "周三", "day_thu": "周四",
+        "day_fri": "周五", "day_sat": "周六", "day_sun": "周日",
+        "closed_queue": "已关闭", "opens_at": "{at} 开放",
+        "offered_today": "今日进线", "abandoned_today": "今日放弃",
+        "callbacks_owed": "待回拨", "talking_planned": "通话中 / 计划坐席",
+        "sl_note": "服务水平：在 {s} 秒内接听的来电者占已接听和已放弃来电者的比例（与预测的算法"
+                   "相同）；来电者按进入队列的时间计。",
+        "iv_title": "今日每 30 分钟：进线、接听、放弃的来电和服务水平，与预测对比",
+        "iv_desc": "柱：进入队列的来电者，分为已接听、已放弃和其余；短虚线：预测来电；圆点："
+                   "服务水平（右侧刻度）；虚线：预测服务水平。下方表格列出全部数字。",
+        "iv_tip": "{start}–{end}：进线 {offered}（预测 {forecast}），接听 {answered}，"
+                  "放弃 {abandoned}，服务水平 {sl}（预测 {forecast_sl}）",
+        "iv_answered": "已接听", "iv_abandoned": "已放弃",
+        "iv_other": "等待中或改为回拨", "iv_forecast": "预测来电",
+        "iv_sl": "服务水平", "iv_forecast_sl": "预测服务水平",
+        "iv_heading": "今日各时段",
+        "iv_against": "对比的是话务文件的预测（每小时的来电、排班和模型）：没有保存 ivr plan "
+                      "的计划，因此显示的是预测。",
+        "iv_table": "各时段表格", "iv_start": "开始", "iv_offered": "进线",
+        "iv_forecast_offered": "预测", "iv_forecast_sl_col": "预测服务水平",
+        "heard": "听到", "pressed": "按键", "to_queue": "转入队列：{queue}",
+        "colon": "：", "min_unit": "分钟",
     },
 }
 #: the languages the switch offers

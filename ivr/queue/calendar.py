@@ -101,3 +101,19 @@ class Calendar:
             if on in known.workdays:
                 return Day(on, DayKind.WORKDAY, self.workday_as, "make-up working day", certain)
         return Day(on, DayKind.NORMAL, on.weekday(), "", certain)
+
+
+@lru_cache(maxsize=64)
+def _names_in(country: str, year: int, language: str) -> dict[date, str]:
+    return dict(holidays.country_holidays(country, years=year, language=language).items())
+
+
+def holiday_name(calendar: Calendar, on: date, language: str) -> str | None:
+    """The public holiday ``on`` as the ``holidays`` package names it in ``language``
+    (``zh_CN``, ``en_US``), or None: not the package's holiday, or no such translation."""
+    if calendar.country is None:
+        return None
+    try:
+        return _names_in(calendar.country, on.year, language).get(on)
+    except (NotImplementedError, KeyError, ValueError):
+        return None

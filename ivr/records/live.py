@@ -10,6 +10,7 @@ enqueued it, and which no agent has taken yet.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,3 +91,51 @@ def current_caller(store: Store, agent: str, now: datetime,
                          "AND ended_at IS NULL ORDER BY bridged_at DESC LIMIT 1",
                          (agent, iso(now - within)))
     return store.call(row["call_sid"]) if row else None
+
+
+# -- the day so far, for the wallboard (issue 24) ---------------------------------------
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """One caller who joined a queue: when, whether an agent took them (after how long)
+    and whether they hung up waiting (Twilio's QueueResult ``hangup``)."""
+
+    queue: str
+    queued_at: datetime
+    answered: bool
+    wait_s: int | None
+    abandoned: bool
+
+
+#: each queued call with its first enqueueing step; started a while before ``since`` so a
+#: caller who spent long in the IVR before midnight still counts by when they queued
+_QUEUED = """
+    SELECT c.queue, c.bridged_at, c.wait_s, c.queue_result,
+           (SELECT MIN(e.at) FROM call_events e WHERE e.call_sid = c.call_sid
+            AND e.outcome LIKE 'enqueue:%') AS queued_at
+    FROM calls c WHERE c.queue IS NOT NULL AND c.started_at >= ?
+"""
+
+
+def queued_since(store: Store, since: datetime, queues: tuple[str, ...] | None = None
+                 ) -> list[Queued]:
+    """The callers who joined a queue (of ``queues``, or any) since ``since``, in order."""
+    found = []
+    for row in store.read_all(_QUEUED, (iso(since - timedelta(hours=2)),)):
+        if not row["queued_at"] or (queues is not None and row["queue"] not in queues):
+            continue
+        at = parse_iso(row["queued_at"])
+        if at < since:
+            continue
+        answered = row["bridged_at"] is not None
+        found.append(Queued(row["queue"], at, answered,
+                            int(row["wait_s"]) if row["wait_s"] is not None else None,
+                            not answered and row["queue_result"] == "hangup"))
+    return sorted(found, key=lambda q: q.queued_at)
+
+
+def callbacks_owed(store: Store, queues: tuple[str, ...] | None = None) -> Counter[str]:
+    """Callbacks not yet made, by queue."""
+    rows = store.read_all("SELECT queue, COUNT(*) AS n FROM callbacks WHERE status='pending' "
+                          "GROUP BY queue")
+    return Counter({r["queue"]: int(r["n"]) for r in rows
+                    if queues is None or r["queue"] in queues})
