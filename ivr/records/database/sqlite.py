@@ -55,6 +55,7 @@ class SQLiteDatabase:
         #: the process whose connections leave checkpoints to its checkpointer (``serving``)
         self._serving_pid = 0
         self._checkpointer_stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         if read_only:
             if not path.is_file():
                 raise StoreError(f"{path}: no such database")
@@ -240,8 +241,10 @@ class SQLiteDatabase:
         self._serving_pid = os.getpid()
         self._drop()  # this thread's next connection is opened with the backstop
         self._checkpointer_stop = stop = threading.Event()
-        threading.Thread(target=self._checkpoint_behind, args=(stop, every_s), daemon=True,
-                         name=f"ivr-checkpoint {self.path.name}").start()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_behind, args=(stop, every_s), daemon=True,
+            name=f"ivr-checkpoint {self.path.name}")
+        self._checkpointer.start()
 
     def _checkpoint_behind(self, stop: threading.Event, every_s: float) -> None:
         while not stop.wait(every_s):
@@ -254,6 +257,9 @@ class SQLiteDatabase:
 
     def close(self) -> None:
         self._checkpointer_stop.set()
+        if self._checkpointer is not None and self._serving_pid == os.getpid():
+            self._checkpointer.join(PATIENCE_S)  # a checkpoint under way ends first
+            self._checkpointer = None
         if self._queue is not None:
             # not under a writer's feet: closing the file would end the writer's lock
             held = self._writing.acquire(timeout=PATIENCE_S)
