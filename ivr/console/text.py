@@ -129,6 +129,11 @@ TEXT: dict[str, dict[str, str]] = {
                                    "caller would hear it.",
         "plan_too_many_calls": "That is {calls} calls to simulate over the runs; the page runs "
                                "at most {most} (ivr plan has no such limit).",
+        # issue 24, accessibility: words only a screen reader (or the keyboard) meets
+        "a11y_skip": "Skip to the page's content", "a11y_pages": "Pages",
+        "a11y_action": "Action", "a11y_note_for": "Note on callback {id}",
+        "a11y_plan_picture": "Chart of the planned day per queue; its figures are in the "
+                             "tables below.",
     },
     "zh": {
         "title": "热线控制台", "switch": "English",
@@ -237,6 +242,10 @@ TEXT: dict[str, dict[str, str]] = {
         "plan_bad_notice": "通知：{value!r} 不在可选的通知中。",
         "plan_notice_not_in_tree": "通知 {id} 的范围 {scope} 不在菜单树 {tree} 中：没有来电者会听到。",
         "plan_too_many_calls": "这需要模拟 {calls} 个来电；本页面最多模拟 {most} 个（ivr plan 没有此限制）。",
+        # issue 24, accessibility: words only a screen reader (or the keyboard) meets
+        "a11y_skip": "跳到页面内容", "a11y_pages": "页面",
+        "a11y_action": "操作", "a11y_note_for": "回电 {id} 的备注",
+        "a11y_plan_picture": "各队列计划日的图表；数字见下方表格。",
     },
 }
 #: the languages the switch offers
