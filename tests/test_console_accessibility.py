@@ -6,7 +6,8 @@ language, landmarks, contrast). Each page is kept as
 
 The console, its calls and users are those of ``test_console_browser.py`` (its ``site``
 fixture, imported); a page allowed a violation for now is listed in
-``browser.AXE_ALLOWED``.
+``browser.AXE_ALLOWED``. The check itself is shown to catch a planted violation, and
+the keyboard's way in (the skip link, the page marked in the menu) is walked.
 """
 
 from __future__ import annotations
@@ -107,3 +108,24 @@ def test_the_check_finds_what_it_must(site: tuple[Browser, Known]) -> None:
     assert "axe serious: color-contrast " in found and "#pale" in found, found
     assert "empty-table-header" not in found, found  # minor: reported by axe, not failed
     assert "empty-table-header" in {v["id"] for v in browser.axe()}
+
+
+def test_the_keyboard_skips_to_the_page_and_sees_where_it_is(
+        site: tuple[Browser, Known]) -> None:
+    """The first Tab shows the skip link, Enter on it moves the focus to the page's content;
+    the menu marks the page shown (aria-current) and only that one."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    browser, _ = site
+    log_in(browser, OPS, OPS_PASSWORD)
+    browser.open("/ops/audit", ready="#audit")
+    ActionChains(browser.driver).send_keys(Keys.TAB).perform()
+    focused = browser.driver.switch_to.active_element
+    assert focused.get_attribute("class") == "skip" and focused.is_displayed()
+    assert focused.rect["x"] >= 0 and focused.rect["y"] >= 0, focused.rect  # on the screen
+    browser.screenshot(browser.shots / "a11y-skip-link-en.png", full=False)
+    ActionChains(browser.driver).send_keys(Keys.ENTER).perform()
+    assert browser.driver.execute_script("return document.activeElement.id") == "content"
+    current = [a.get_attribute("pathname") for a in browser.all("#nav a[aria-current='page']")]
+    assert current == ["/ops/audit"], current
