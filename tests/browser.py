@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -36,6 +37,35 @@ WAIT_S = 10.0
 ERROR_WORDS = ("Traceback", "Internal Server Error", "Bad Request", "Method Not Allowed",
                "The CSRF token")
 ERROR_TITLE = re.compile(r"^\s*[45]\d\d\b")
+
+# -- accessibility (issue 24): axe-core, vendored, run in the page ------------------------
+#: axe-core's script, committed with its licence (tests/vendor/axe-core/README.md): a test
+#: run downloads nothing
+AXE_SCRIPT = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+#: the impacts that fail a page (axe's scale: minor, moderate, serious, critical)
+AXE_FAILING = frozenset({"serious", "critical"})
+#: the pages whose templates other parts of issue 24 rewrite at the same time as this one
+AXE_PAGES_REWRITTEN = frozenset({"now", "week", "calls", "tree", "report"})
+#: (page, axe rule) allowed for now on those pages only, until their rewrites are merged:
+#: TO EMPTY after issue 24's merge. A page is the console path's last part ("now" for /ops/)
+AXE_ALLOWED: frozenset[tuple[str, str]] = frozenset({
+    ("now", "meta-refresh"),  # <meta http-equiv="refresh">: the wallboard's own refresh
+    ("tree", "scrollable-region-focusable"),  # #tree-picture scrolls, and takes no focus
+    ("week", "color-contrast"),  # the legend's dark text on its darkest colours
+})
+assert {page for page, _ in AXE_ALLOWED} <= AXE_PAGES_REWRITTEN, AXE_ALLOWED
+#: runs axe on ``arguments[0]`` (a CSS selector, or null for the whole document) and
+#: hands back the violations, each with its rule, impact, help and nodes' selectors
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(arguments[0] || document, {resultTypes: ["violations"]}).then(
+  results => done(results.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+    nodes: v.nodes.map(n => ({target: n.target.map(String).join(" "), impact: n.impact,
+                              summary: n.failureSummary}))}))),
+  error => done([{id: "axe-error", impact: "critical", help: String(error), helpUrl: "",
+                  nodes: []}]));
+"""
 
 
 def chromium() -> tuple[str, str] | None:
@@ -148,12 +178,39 @@ class Browser:
         return found
 
     def check(self, name: str) -> Path:
-        """Fail if the page shows an error; keep its screenshot as ``<name>.png``."""
+        """Fail if the page shows an error or axe-core finds a serious or critical
+        accessibility violation on it; keep its screenshot as ``<name>.png``."""
         shot = self.screenshot(self.shots / f"{name}.png")
-        problems = self.problems()
+        problems = self.problems() + self.inaccessible()
         assert not problems, (f"{name} ({self.driver.current_url}, screenshot {shot}):\n"
                               + "\n".join(problems) + "\n--- the page:\n" + self.body()[:2000])
         return shot
+
+    def axe(self, context: str | None = None) -> list[dict[str, Any]]:
+        """axe-core's violations on the page now shown (or on the elements ``context``
+        selects), each ``{id, impact, help, helpUrl, nodes: [{target, impact, summary}]}``."""
+        if not self.driver.execute_script("return typeof window.axe === 'object'"):
+            self.driver.execute_script(AXE_SCRIPT.read_text(encoding="utf-8"))
+        return list(self.driver.execute_async_script(AXE_RUN, context))
+
+    def page(self) -> str:
+        """The console page now shown, as the allow-list names it: "now" for /ops/."""
+        path = urlsplit(self.driver.current_url).path.rstrip("/")
+        return path.rsplit("/", 1)[-1] if path.count("/") > 1 else "now"
+
+    def inaccessible(self) -> list[str]:
+        """axe-core's serious and critical violations on the page now shown (but those
+        ``AXE_ALLOWED`` for the page), one line per rule and one per offending element."""
+        page, found = self.page(), []
+        for violation in self.axe():
+            if violation["impact"] not in AXE_FAILING or (page, violation["id"]) in AXE_ALLOWED:
+                continue
+            found.append(f"axe {violation['impact']}: {violation['id']} ({violation['help']}; "
+                         f"{violation['helpUrl']})")
+            found += [f"    {node['target']}: {' '.join((node['summary'] or '').split())}"
+                      for node in violation["nodes"]
+                      if node["impact"] in AXE_FAILING or node["impact"] is None]
+        return found
 
     def screenshot(self, path: Path, full: bool = True) -> Path:
         """The page as a PNG: the whole page (as tall as it is) or the window only."""
@@ -196,6 +253,7 @@ def headless(base_url: str, shots: Path) -> Iterator[Browser]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(WAIT_S * 2)
+    driver.set_script_timeout(WAIT_S * 3)  # axe on the longest page (the report)
     try:
         yield Browser(driver, base_url, shots)
     finally:

@@ -156,6 +156,11 @@ TEXT: dict[str, dict[str, str]] = {
         "iv_forecast_offered": "Forecast", "iv_forecast_sl_col": "Forecast service level",
         "heard": "Heard", "pressed": "Pressed", "to_queue": "to the queue: {queue}",
         "colon": ": ", "min_unit": "min",
+        # issue 24, accessibility: words only a screen reader (or the keyboard) meets
+        "a11y_skip": "Skip to the page's content", "a11y_pages": "Pages",
+        "a11y_action": "Action", "a11y_note_for": "Note on callback {id}",
+        "a11y_plan_picture": "Chart of the planned day per queue; its figures are in the "
+                             "tables below.",
     },
     "zh": {
         "title": "热线控制台", "switch": "English",
@@ -287,6 +292,10 @@ TEXT: dict[str, dict[str, str]] = {
         "iv_forecast_offered": "预测", "iv_forecast_sl_col": "预测服务水平",
         "heard": "听到", "pressed": "按键", "to_queue": "转入队列：{queue}",
         "colon": "：", "min_unit": "分钟",
+        # issue 24, accessibility: words only a screen reader (or the keyboard) meets
+        "a11y_skip": "跳到页面内容", "a11y_pages": "页面",
+        "a11y_action": "操作", "a11y_note_for": "回电 {id} 的备注",
+        "a11y_plan_picture": "各队列计划日的图表；数字见下方表格。",
     },
 }
 #: the languages the switch offers
