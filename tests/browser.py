@@ -49,9 +49,7 @@ AXE_PAGES_REWRITTEN = frozenset({"now", "week", "calls", "tree", "report"})
 #: (page, axe rule) allowed for now on those pages only, until their rewrites are merged:
 #: TO EMPTY after issue 24's merge. A page is the console path's last part ("now" for /ops/)
 AXE_ALLOWED: frozenset[tuple[str, str]] = frozenset({
-    ("now", "meta-refresh"),  # <meta http-equiv="refresh">: the wallboard's own refresh
     ("tree", "scrollable-region-focusable"),  # #tree-picture scrolls, and takes no focus
-    ("week", "color-contrast"),  # the legend's dark text on its darkest colours
 })
 assert {page for page, _ in AXE_ALLOWED} <= AXE_PAGES_REWRITTEN, AXE_ALLOWED
 #: runs axe on ``arguments[0]`` (a CSS selector, or null for the whole document) and
