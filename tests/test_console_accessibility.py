@@ -12,9 +12,12 @@ the keyboard's way in (the skip link, the page marked in the menu) is walked.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from browser import Browser, require_chromium
-from test_console_browser import AGENT, AGENT_PASSWORD, OPS, OPS_PASSWORD, Known, log_in
+from test_console_browser import (AGENT, AGENT_PASSWORD, ENGLISH_DAYS, OPS, OPS_PASSWORD,
+                                  QUEUES, Known, log_in)
 from test_console_browser import _site as _site  # noqa: F401  the fixture ``site``
 
 require_chromium()  # else the module is skipped, saying what to install
@@ -64,7 +67,17 @@ def walk(browser: Browser, pages: tuple[tuple[str, str], ...], prefix: str,
         browser.open(path, ready="main h1")
         assert browser.find("html").get_attribute("lang") == LANGS[lang], (name, lang)
         problems += look(browser, f"{prefix}{name}-{lang}", refused=name == "error")
+        if lang == "zh":
+            problems += [f"{prefix}{name}-zh: {found}" for found in english_labels(browser)]
     return problems
+
+
+def english_labels(browser: Browser) -> list[str]:
+    """The weekdays and queues a Mandarin page names in English (its visible text)."""
+    words = browser.text("main")
+    found = [f"an English weekday: {m.group(0)!r}" for m in ENGLISH_DAYS.finditer(words)]
+    return found + [f"a queue named in English: {queue!r}" for queue in QUEUES
+                    if re.search(rf"(?<![\w-]){re.escape(queue)}(?![\w-])", words)]
 
 
 @pytest.mark.parametrize("lang", LANGS)

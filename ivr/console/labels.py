@@ -118,7 +118,18 @@ def pressed(event: Mapping[str, Any]) -> str:
     return fill_safely(catalog.raw(catalog_lang(), option.say), {}).rstrip("，,。. ")
 
 
+def scope_name(scope: Any) -> str:
+    """A notice's scope (``ivr.flow.notices.Scope``, or as written) as the page names it:
+    the whole line, a queue by its name, a node by its id."""
+    kind, _, name = str(scope).partition(":")
+    if kind == "line":
+        return t("whole_line")
+    if kind == "queue":
+        return f"{t('queue')}: {queue_name(name)}"
+    return str(scope)
+
+
 @bp.context_processor
 def named() -> dict[str, Any]:
-    """Every page may name a queue and a need in its language."""
-    return {"queue_name": queue_name, "issue_name": issue_name}
+    """Every page may name a queue, a need and a notice's scope in its language."""
+    return {"queue_name": queue_name, "issue_name": issue_name, "scope_name": scope_name}
