@@ -90,7 +90,11 @@ def now() -> str:
 @bp.get("/tree")
 @ops_only
 def tree() -> str:
+    """The tree with today's traffic, fitted to the page on arrival, with zoom and pan
+    (``ivr.tuning.zoom``); without Graphviz's dot, why there is no picture."""
     h = hotline()
+    from ivr.plural import percent
+    from ivr.tuning import zoom
     from ivr.tuning.graph import svg
     from ivr.tuning.report import build
 
@@ -102,8 +106,12 @@ def tree() -> str:
                       catalog=h.catalog, stats=report)
     except IVRError as exc:
         why = str(exc)
-    return render_template("console/tree.html", picture=picture, why=why, report=report,
-                           tree=h.tree, tree_b=h.tree_b, share_b=h.share_b)
+    words = zoom.Words(label=t("tree_label"), zoom_in=t("zoom_in"), zoom_out=t("zoom_out"),
+                       fit=t("zoom_fit"), fit_short=t("zoom_fit_short"), hint=t("zoom_hint"))
+    framed = zoom.frame(picture, words) + zoom.script() if picture else None
+    return render_template("console/tree.html", picture=framed, why=why, report=report,
+                           tree=h.tree, tree_b=h.tree_b, share_b=percent(h.share_b),
+                           zoom_style=zoom.STYLE)
 
 
 def _moment(field: str, whole_day: bool = False) -> datetime | None:
@@ -125,7 +133,11 @@ def _moment(field: str, whole_day: bool = False) -> datetime | None:
 @bp.get("/report")
 @ops_only
 def report() -> str:
-    from ivr.tuning import report_render
+    """``ivr report`` for a period and version, for scanning: the drop-off chart, shares
+    written one way, figures right-aligned, each node's options as a sub-table, sections
+    that fold, the period in the centre's time; headings in the console's language."""
+    from ivr.plural import counted, percent
+    from ivr.tuning import dropoff, report_render
     from ivr.tuning.report import build
 
     h = hotline()
@@ -136,12 +148,69 @@ def report() -> str:
     found = build(h.store.database, since=since, until=until, version=version, menus=menus,
                   centre=h.centre)
     order = [n for menu in menus for n in menu.nodes]
-    # the verdicts have a table of their own, in the console's language
-    tables = [t for t in report_render.tables(found, order) if t.name != "csat"] \
-        if found["calls"] else []
+    word = _report_word
+    # the verdicts have a table of their own, in the console's language; the options are
+    # in the node table's sub-tables
+    tables = [_in_words(t) for t in report_render.tables(found, order)
+              if t.name not in ("csat", "options")] if found["calls"] else []
+    chart = dropoff.svg(dropoff.stages(found, order), dropoff.Words(
+        title=t("funnel_title"), reached=t("funnel_reached"), hung_up=t("funnel_hung_up"),
+        row=lambda s: t("funnel_row", node=s.node, calls=counted(s.calls, "call"), n=s.calls,
+                        hangups=s.hangups, share=percent(s.share)),
+        percent=percent)) if found["calls"] else ""
     return render_template("console/report.html", report=found, tables=tables,
-                           versions=versions, args=request.args,
+                           versions=versions, args=request.args, period=_report_period(found),
+                           funnel=chart, funnel_title=word("funnel", title=True),
+                           opened=report_render.OPEN, is_choices=_is_choices,
+                           option_headers=[word("option"), word("count"), word("share")],
+                           percent=percent,
                            csat=found["csat"], csat_splits=report_render.CSAT_SPLITS)
+
+
+def _report_word(english: str, title: bool = False) -> str:
+    """One of ``ivr report``'s words in the console's language (a title by table name)."""
+    from ivr.console import text
+
+    if lang() != "zh":
+        return english if not title else {"funnel": "Where callers hang up"}.get(english, english)
+    return (text.REPORT_TITLES_ZH if title else text.REPORT_ZH).get(english, english)
+
+
+def _in_words(table: Any) -> Any:
+    """A table of the report with its title, headers and row labels in the console's
+    language."""
+    from dataclasses import replace
+
+    from ivr.console import text
+
+    if lang() != "zh":
+        return table
+    rows = [(text.REPORT_ZH.get(r[0], r[0]) if isinstance(r[0], str) else r[0], *r[1:])
+            for r in table.rows]
+    return replace(table, title=text.REPORT_TITLES_ZH.get(table.name, table.title),
+                   headers=tuple(text.REPORT_ZH.get(h, h) for h in table.headers), rows=rows)
+
+
+def _is_choices(cell: object) -> bool:
+    from ivr.tuning.report_render import Choices
+
+    return isinstance(cell, Choices)
+
+
+def _report_period(found: dict[str, Any]) -> str:
+    """The period in the centre's timezone: the first and last call, and what was asked."""
+    from ivr.console.site import local
+    from ivr.plural import counted
+
+    period, zone = found["period"], hotline().centre.timezone
+    said = t("period", n=found["calls"], calls=counted(found["calls"], "call"),
+             first=local(period["first_call"]), last=local(period["last_call"])) \
+        if found["calls"] else t("no_calls")
+    if period.get("since") or period.get("until"):
+        said += " " + t("report_asked", since=local(period["since"]) if period.get("since")
+                        else t("report_first"),
+                        until=local(period["until"]) if period.get("until") else t("report_now"))
+    return f"{said} {t('times_in', zone=zone)}"
 
 
 def _colour(wait_s: float | None) -> str:

@@ -129,6 +129,17 @@ TEXT: dict[str, dict[str, str]] = {
                                    "caller would hear it.",
         "plan_too_many_calls": "That is {calls} calls to simulate over the runs; the page runs "
                                "at most {most} (ivr plan has no such limit).",
+        # -- issue 24: the tree you can read, the report you can scan --------------------
+        "tree_label": "The menu tree, with today's calls", "zoom_in": "Zoom in",
+        "zoom_out": "Zoom out", "zoom_fit": "Fit the whole tree", "zoom_fit_short": "Fit",
+        "zoom_hint": "Drag to pan; + and - zoom, 0 fits (click the picture first).",
+        "report_asked": "Asked for: {since} to {until}.", "report_first": "the first call",
+        "report_now": "now",
+        "funnel_title": "Where callers hang up, node by node along the main paths",
+        "funnel_reached": "calls that reached the node", "funnel_hung_up": "hung up there",
+        "funnel_row": "{node}: {calls} reached it, {hangups} hung up there ({share})",
+        "option": "Option", "share": "Share",
+        # -- end of issue 24's words ------------------------------------------------------
     },
     "zh": {
         "title": "热线控制台", "switch": "English",
@@ -237,8 +248,61 @@ TEXT: dict[str, dict[str, str]] = {
         "plan_bad_notice": "通知：{value!r} 不在可选的通知中。",
         "plan_notice_not_in_tree": "通知 {id} 的范围 {scope} 不在菜单树 {tree} 中：没有来电者会听到。",
         "plan_too_many_calls": "这需要模拟 {calls} 个来电；本页面最多模拟 {most} 个（ivr plan 没有此限制）。",
+        # -- issue 24: the tree you can read, the report you can scan --------------------
+        "tree_label": "菜单树及今日来电", "zoom_in": "放大", "zoom_out": "缩小",
+        "zoom_fit": "显示整棵菜单树", "zoom_fit_short": "全图",
+        "zoom_hint": "拖动以平移；按 + 和 - 缩放，按 0 显示全图（请先点击图片）。",
+        "report_asked": "查询范围：{since} 至 {until}。", "report_first": "第一个通话",
+        "report_now": "现在",
+        "funnel_title": "来电者在哪里挂机：沿主要路径逐个节点",
+        "funnel_reached": "到达该节点的通话", "funnel_hung_up": "在此挂机",
+        "funnel_row": "{node}：{n} 个通话到达，{hangups} 个在此挂机（{share}）",
+        "option": "选项", "share": "占比",
+        # -- end of issue 24's words ------------------------------------------------------
     },
 }
+# -- issue 24: the report's own words in Mandarin ---------------------------------------
+#: ``ivr report``'s titles (by table name), then its column headers and row labels (by
+#: the English ``ivr.tuning.report_render`` writes), in Mandarin for the console's report;
+#: a word missing here stays as the report wrote it
+REPORT_TITLES_ZH: dict[str, str] = {
+    "summary": "概要", "funnel": "来电者在哪里挂机", "nodes": "各节点（进入：进入次数；通话：不同通话数）",
+    "options": "所选选项", "queues": "各队列（从接听到进入队列的时间；放弃率与 Erlang A 预测对照）",
+    "paths": "进入各队列的常见路径", "speech": "语音菜单（通话数；语音转接：识别成功或按 1 确认）",
+    "speech_targets": "语音转接的目标（每个菜单前 5 个）",
+    "notices": "事件通知（听到各通知的通话及其后续）", "complaints": "本期提交的投诉工单（按阶段）",
+    "versions": "按菜单树版本", "languages": "按语言",
+}
+REPORT_ZH: dict[str, str] = {
+    # column headers
+    "figure": "指标", "value": "数值", "node": "节点", "entered": "进入", "calls": "通话",
+    "options": "选项", "invalid": "无效按键", "no input": "无输入", "repeat": "重听", "back": "返回",
+    "hang-ups": "挂机", "median s": "中位停留（秒）", "option": "选项", "count": "次数",
+    "share": "占比", "queue": "队列", "to queue p50 s": "进入队列 p50（秒）", "p90 s": "p90（秒）",
+    "answered": "已接听", "hung up waiting": "等待中挂机", "callback": "回拨", "refused": "被拒",
+    "other": "其他", "abandonment": "放弃率", "predicted": "预测", "predicted wait s": "预测等待（秒）",
+    "path": "路径", "menu": "菜单", "reached": "到达", "spoke": "说话", "spoke %": "说话占比",
+    "matched": "识别成功", "asked to confirm": "请求确认", "confirmed": "已确认", "declined": "已否认",
+    "re-asked": "重新询问", "to keypad": "转按键", "routed by speech": "语音转接",
+    "routed % of spoke": "语音转接占说话比例", "target": "目标", "notice": "通知", "scope": "范围",
+    "emergency": "紧急", "heard": "听到", "went on to a queue": "继续进入队列", "by queue": "按队列",
+    "hung up (deflected)": "挂机（已分流）", "in progress": "进行中", "stage": "阶段",
+    "tickets now": "当前工单", "left it": "已离开", "mean hours in it": "平均停留（小时）",
+    # row labels of the summary and the splits
+    "contained": "自助完成", "containment rate": "自助完成率",
+    "verification attempted": "尝试验证", "verification verified": "验证成功",
+    "verification failed": "验证失败", "verification locked": "验证锁定",
+    "verification skipped": "跳过验证", "verification wrong": "验证输错",
+    "misroutes: reached a queue through the fallback": "误转：经兜底进入队列",
+    "misroutes: went back (9) from a sub-menu": "误转：从子菜单返回（9）",
+    "misroutes fallback": "误转：兜底", "misroutes back": "误转：返回",
+    "known callers offered the way back": "向老来电者提供快捷返回",
+    "  took it (pressed 1)": "  已使用（按 1）", "  their time to queue p50 s": "  其进入队列 p50（秒）",
+    "results sent": "已发送结果", "  after their reply-by time": "  超过答复期限",
+    "overdue now, no result": "现已逾期、尚无结果", "disputes": "异议", "dispute rate": "异议率",
+}
+# -- end of issue 24's Mandarin report words ---------------------------------------------
+
 #: the languages the switch offers
 LANGS = tuple(TEXT)
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ivr.errors import IVRError
 from ivr.flow.speech import joiner
 from ivr.menu.model import Kind, Menu, Node, Option, speech_targets, takes_speech
-from ivr.plural import counted
+from ivr.plural import counted, percent
 
 if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]  # no stubs, no py.typed
@@ -109,7 +109,7 @@ def drawing(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
         drop = None
         if stats is not None:
             drop = hangups / entered if entered else 0.0
-            lines.append(f"{entered} in · {drop:.0%} hung up" if entered else "not entered")
+            lines.append(f"{entered} in · {percent(drop)} hung up" if entered else "not entered")
         boxes.append(Box(node.id, node.kind, tuple(lines), drop))
         options = seen.get("options") or {}
         by_field = {f"options['{o.key}']": o for o in node.options}  # as ``targets`` names them
@@ -126,7 +126,7 @@ def drawing(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
                 count = int(seen.get("no_input", 0))  # a time-out here always takes this edge
             if stats is not None and count is not None and entered:
                 share = count / entered
-                label = f"{label}\n{share:.0%} ({count})"
+                label = f"{label}\n{percent(share)} ({count})"
             arrows.append(Arrow(node.id, head, field, label, share))
         if takes_speech(menu, node):
             spoken = ((stats or {}).get("speech") or {}).get(node.id) or {}
@@ -152,7 +152,7 @@ def _speech_jumps(menu: Menu, node: Node, lang: str | None, routed: Mapping[str,
         if entered is not None:
             count = int(routed.get(target, 0))
             share = count / entered if entered else 0.0
-            label = f"{label}\n{share:.0%} ({count})"
+            label = f"{label}\n{percent(share)} ({count})"
         arrows.append(Arrow(node.id, target, "speech", label, share))
     return arrows
 
@@ -265,7 +265,7 @@ def _legend(dot: graphviz.Digraph, with_stats: bool, taken: set[str]) -> None:
         if with_stats:
             lines += ["line width, %: share of calls entering the node that took it "
                       "(blue: that speech routed there)",
-                      f"red: share that hung up there (full at {FULL_SHADE_AT:.0%} or more)"]
+                      f"red: share that hung up there (full at {percent(FULL_SHADE_AT)} or more)"]
         legend.node(_unused("legend_lines", taken), "\\l".join(lines) + "\\l", shape="plaintext",
                     style="", fontsize="9")
 
