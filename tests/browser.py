@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -44,14 +43,6 @@ ERROR_TITLE = re.compile(r"^\s*[45]\d\d\b")
 AXE_SCRIPT = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 #: the impacts that fail a page (axe's scale: minor, moderate, serious, critical)
 AXE_FAILING = frozenset({"serious", "critical"})
-#: the pages whose templates other parts of issue 24 rewrite at the same time as this one
-AXE_PAGES_REWRITTEN = frozenset({"now", "week", "calls", "tree", "report"})
-#: (page, axe rule) allowed for now on those pages only, until their rewrites are merged:
-#: TO EMPTY after issue 24's merge. A page is the console path's last part ("now" for /ops/)
-AXE_ALLOWED: frozenset[tuple[str, str]] = frozenset({
-    ("tree", "scrollable-region-focusable"),  # #tree-picture scrolls, and takes no focus
-})
-assert {page for page, _ in AXE_ALLOWED} <= AXE_PAGES_REWRITTEN, AXE_ALLOWED
 #: runs axe on ``arguments[0]`` (a CSS selector, or null for the whole document) and
 #: hands back the violations, each with its rule, impact, help and nodes' selectors
 AXE_RUN = """
@@ -191,17 +182,12 @@ class Browser:
             self.driver.execute_script(AXE_SCRIPT.read_text(encoding="utf-8"))
         return list(self.driver.execute_async_script(AXE_RUN, context))
 
-    def page(self) -> str:
-        """The console page now shown, as the allow-list names it: "now" for /ops/."""
-        path = urlsplit(self.driver.current_url).path.rstrip("/")
-        return path.rsplit("/", 1)[-1] if path.count("/") > 1 else "now"
-
     def inaccessible(self) -> list[str]:
-        """axe-core's serious and critical violations on the page now shown (but those
-        ``AXE_ALLOWED`` for the page), one line per rule and one per offending element."""
-        page, found = self.page(), []
+        """axe-core's serious and critical violations on the page now shown, one line per
+        rule and one per offending element."""
+        found: list[str] = []
         for violation in self.axe():
-            if violation["impact"] not in AXE_FAILING or (page, violation["id"]) in AXE_ALLOWED:
+            if violation["impact"] not in AXE_FAILING:
                 continue
             found.append(f"axe {violation['impact']}: {violation['id']} ({violation['help']}; "
                          f"{violation['helpUrl']})")

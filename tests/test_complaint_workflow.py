@@ -142,11 +142,11 @@ def test_a_caller_disputes_the_result_and_the_ticket_goes_back_to_review(
     assert found["stages"]["review"] == 1 and found["results_sent"] == 1
     text = runner.invoke(cli, ["report", "--db", database]).output
     assert "Complaint tickets filed in the period, by stage" in text
-    assert re.search(r"dispute rate\s+100\.0%", text), text
+    assert re.search(r"dispute rate\s+100\.0 %", text), text
     log_in(lead)  # the console's Report page shows the same table
     page = lead.get("/ops/report").data.decode()
     table = re.search(r'<table id="report-complaints">.*?</table>', page, re.S).group(0)
-    assert "<td>dispute rate</td><td>100.0%</td>" in table
+    assert "<td>dispute rate</td><td class=\"n\">100.0 %</td>" in table
 
 
 def test_no_dispute_is_offered_before_a_result_is_sent(app, caller, lead):

@@ -536,3 +536,89 @@ def test_calls_timeline_in_words_in_both_languages(
     _no_english_labels(browser, "calls")
     browser.submit(browser.find("#lang-switch"), ready="main")
     log_out(browser)
+
+
+# -- issue 24: the tree you can read, the report you can scan ------------------------------
+#: the window of the tree's first-view check: a common laptop screen
+FIRST_VIEW = (1366, 768)
+
+
+def root_box(browser: Browser, root: str) -> dict[str, float]:
+    """The root node's box on screen, and the window's size."""
+    return dict(browser.driver.execute_script("""
+        const root = [...document.querySelectorAll('#tree-picture svg g.node')]
+            .find(g => g.querySelector('title').textContent === arguments[0]);
+        const r = root.getBoundingClientRect();
+        return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width,
+                inner_w: window.innerWidth, inner_h: window.innerHeight};""", root))
+
+
+def view_box(browser: Browser) -> list[float]:
+    found = browser.driver.execute_script(
+        "return document.querySelector('#tree-zoom svg').getAttribute('viewBox')")
+    return [float(n) for n in str(found).split()]
+
+
+def check_tree(browser: Browser, root: str, shot: str) -> None:
+    """The whole tree fits the page on arrival, its root inside the first view; zoom in,
+    pan and fit move the picture's viewBox."""
+    browser.open("/ops/tree", ready="#tree-zoom svg", check=shot)
+    box = root_box(browser, root)
+    assert box["width"] > 0 and box["left"] >= 0 and box["top"] >= 0, box
+    assert box["right"] <= box["inner_w"] and box["bottom"] <= box["inner_h"], box
+    picture = browser.find("#tree-zoom svg").rect
+    assert picture["x"] + picture["width"] <= box["inner_w"], picture  # no sideways scroll
+    fit = view_box(browser)
+    browser.find("#tree-zoom-in").click()
+    zoomed = view_box(browser)
+    assert zoomed[2] < fit[2] and zoomed[3] < fit[3], (fit, zoomed)
+    browser.screenshot(SHOTS / f"{shot}-zoomed.png", full=False)
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(browser.driver).move_to_element(browser.find("#tree-zoom svg")) \
+        .click_and_hold().move_by_offset(-120, -40).release().perform()
+    panned = view_box(browser)
+    assert panned[0] > zoomed[0] and panned[2:] == zoomed[2:], (zoomed, panned)
+    browser.find("#tree-zoom-out").click()
+    assert view_box(browser)[2] > zoomed[2]
+    browser.find("#tree-zoom-fit").click()
+    assert view_box(browser) == fit
+    for button in ("in", "out", "fit"):  # named for a screen reader
+        assert browser.find(f"#tree-zoom-{button}").get_attribute("aria-label")
+
+
+def check_report(browser: Browser, known: Known, shot: str) -> None:
+    """The report for scanning: the drop-off chart, sections that fold, shares one way."""
+    browser.open("/ops/report", ready="#report-funnel", check=shot)
+    stages = browser.all("#report-funnel g.stage")
+    assert stages and max(int(s.get_attribute("data-calls")) for s in stages) == known.calls
+    assert browser.find("#report-funnel desc").get_attribute("textContent")
+    assert browser.all("details#section-nodes[open] table.choices")
+    assert browser.all("details#section-paths:not([open])")
+    shares = re.findall(r"[\d.]+\s*%", browser.body())
+    assert shares and all(re.fullmatch(r"\d+\.\d %", s) for s in shares), set(shares)
+
+
+def test_ops_reads_the_tree_and_scans_the_report_in_both_languages(
+        site: tuple[Browser, Known]) -> None:
+    from ivr.menu import load
+
+    browser, known = site
+    root = load(None)[0].start
+    browser.driver.set_window_size(*FIRST_VIEW)
+    try:
+        log_in(browser, OPS, OPS_PASSWORD)
+        check_tree(browser, root, "tree-fit")
+        check_report(browser, known, "report-scan")
+        browser.submit(browser.find("#lang-switch"), ready="#report-funnel")
+        assert browser.find("html").get_attribute("lang") == "zh-CN"
+        check_tree(browser, root, "tree-fit-zh")
+        assert browser.find("#tree-zoom-in").get_attribute("aria-label") == "放大"
+        check_report(browser, known, "report-scan-zh")
+        headings = [h.text for h in browser.all("details > summary h2")]
+        assert headings[:2] == ["概要", "来电者在哪里挂机"], headings
+        browser.submit(browser.find("#lang-switch"), ready="#report-funnel")
+        log_out(browser)
+    finally:
+        browser.driver.set_window_size(1366, 900)
+# -- end of issue 24's browser test --------------------------------------------------------

@@ -122,7 +122,7 @@ def test_a_bridged_call_ends_with_the_survey_and_its_4_is_counted(
                                str(folder)]).exit_code == 0
     rows = (folder / "csat.csv").read_text("utf-8").splitlines()
     assert rows[0] == "by,name,bridged,asked,answered,answered %,mean,1,2,3,4,5,comments"
-    assert "agent,wang,1,1,1,100.0%,4,0,0,0,1,0,1" in rows
+    assert "agent,wang,1,1,1,100.0 %,4,0,0,0,1,0,1" in rows
 
 
 def test_a_mandarin_caller_is_asked_in_mandarin(app: Any, client: Any, agent: Any) -> None:
@@ -308,7 +308,7 @@ def test_the_console_report_shows_the_verdicts_in_both_languages(
     agent_row = re.search(r'<tr data-by="agents" data-name="wang">(.*?)</tr>', page)
     assert agent_row is not None
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", agent_row.group(1))
-    assert cells == ["agent", "wang", "1", "1", "1", "100.0%", "4.0", "0", "0", "0", "1", "0",
+    assert cells == ["agent", "wang", "1", "1", "1", "100.0 %", "4.0", "0", "0", "0", "1", "0",
                      "0"]
     console.post("/ops/language", data={"lang": "zh", "back": "/ops/report",
                                         "csrf_token": csrf(console.get("/ops/").data)})

@@ -238,11 +238,11 @@ def fill(group: ET.Element) -> str:
 def test_stats_put_shares_on_edges_and_shade_where_callers_hang_up(shipped: Menu) -> None:
     root = ET.fromstring(graph.svg(shipped, lang=None, stats=hand_made(shipped)))
     texts = svg_texts(root)
-    assert "40% (4)" in texts and "50% (5)" in texts and "0% (0)" in texts
+    assert "40.0 % (4)" in texts and "50.0 % (5)" in texts and "0.0 % (0)" in texts
     nodes = svg_nodes(root)
     assert fill(nodes["complaints_menu"]) == graph._shade(0.8) != WHITE
     assert fill(nodes["main"]) == WHITE
-    assert "5 in · 80% hung up" in texts and "not entered" in texts
+    assert "5 in · 80.0 % hung up" in texts and "not entered" in texts
     edges = {g.findtext(f"{SVG}title"): g for g in root.iter(f"{SVG}g")
              if g.get("class") == "edge"}
     widths = {title: float(path.get("stroke-width", "1")) for title, g in edges.items()
@@ -254,7 +254,7 @@ def test_stats_put_shares_on_edges_and_shade_where_callers_hang_up(shipped: Menu
 def test_stats_in_mermaid_are_labels_link_widths_and_fills(shipped: Menu) -> None:
     nodes, edges, styles = read_mermaid(graph.mermaid(shipped, stats=hand_made(shipped)))
     labels = {(tail, head): unescaped(label) for tail, label, head in edges}
-    assert labels[("main", "complaints_menu")] == "4: complaints\n50% (5)"
+    assert labels[("main", "complaints_menu")] == "4: complaints\n50.0 % (5)"
     assert f"style complaints_menu fill:{graph._shade(0.8)},stroke:#9ecae1,stroke-width:3px" \
         in styles
     widths = [line for line in styles if line.startswith("linkStyle")]
@@ -262,7 +262,7 @@ def test_stats_in_mermaid_are_labels_link_widths_and_fills(shipped: Menu) -> Non
     assert len(widths) == len(shipped["main"].options) + len(shipped["complaints_menu"].options) \
         + len(speech_jumps(shipped))
     assert labels[("payments_menu", "topup_status")] == "1: top-up failed or money not arrived"
-    assert "5 in · 80% hung up" in unescaped(nodes["complaints_menu"])
+    assert "5 in · 80.0 % hung up" in unescaped(nodes["complaints_menu"])
 
 
 @needs_dot
@@ -279,11 +279,11 @@ def test_stats_from_calls_through_the_app(app: Any, caller: Any, shipped: Menu,
     assert stats["calls"] == 4 and stats["nodes"]["main"]["entered"] == 4
     nodes, edges, styles = read_mermaid(graph.mermaid(shipped, stats=stats))
     labels = {(tail, head): unescaped(label) for tail, label, head in edges}
-    assert labels[("main", "complaints_menu")] == "4: complaints\n75% (3)"
-    assert labels[("main", "payments_menu")].endswith("\n25% (1)")
-    assert labels[("complaints_menu", "complaint_prepare")].endswith("\n33% (1)")
+    assert labels[("main", "complaints_menu")] == "4: complaints\n75.0 % (3)"
+    assert labels[("main", "payments_menu")].endswith("\n25.0 % (1)")
+    assert labels[("complaints_menu", "complaint_prepare")].endswith("\n33.3 % (1)")
     assert f"style complaints_menu fill:{graph._shade(2 / 3)}," in " ".join(styles)
-    assert unescaped(nodes["complaints_menu"]).endswith("3 in · 67% hung up")
+    assert unescaped(nodes["complaints_menu"]).endswith("3 in · 66.7 % hung up")
     # and from the command, on the same file
     out = tmp_path / "tree.svg"
     result = CliRunner().invoke(cli, ["graph", "--db", settings["DATABASE"], "-o", str(out)],
@@ -291,7 +291,7 @@ def test_stats_from_calls_through_the_app(app: Any, caller: Any, shipped: Menu,
     assert result.exit_code == 0, result.output
     assert result.output == f"wrote {out}: 39 nodes of wallet.yaml, 4 calls from " \
                             f"{settings['DATABASE']}\n"
-    assert "75% (3)" in svg_texts(ET.parse(out).getroot())
+    assert "75.0 % (3)" in svg_texts(ET.parse(out).getroot())
 
 
 def test_a_speech_menu_jumps_to_the_deeper_nodes_callers_may_ask_for(shipped: Menu,
@@ -330,10 +330,10 @@ def test_stats_put_speech_routes_on_the_jumps(app: Any, caller: Any, shipped: Me
     stats = build(settings["DATABASE"], menus=[shipped])
     _, edges, _ = read_mermaid(graph.mermaid(shipped, lang="en-US", stats=stats))
     labels = {(tail, head): unescaped(label) for tail, label, head in edges}
-    assert labels[("main", "topup_status")] == "say: top up\n50% (2)"
-    assert labels[("main", "complaint_ticket")] == "say: complaint status\n25% (1)"
-    assert labels[("main", "refund_prepare")] == "say: refund\n0% (0)"
-    assert labels[("main", "payments_menu")].endswith("\n25% (1)")  # the key's own share
+    assert labels[("main", "topup_status")] == "say: top up\n50.0 % (2)"
+    assert labels[("main", "complaint_ticket")] == "say: complaint status\n25.0 % (1)"
+    assert labels[("main", "refund_prepare")] == "say: refund\n0.0 % (0)"
+    assert labels[("main", "payments_menu")].endswith("\n25.0 % (1)")  # the key's own share
 
 
 # -- without dot, and the command's errors -------------------------------------------------

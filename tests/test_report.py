@@ -265,8 +265,10 @@ def test_the_command_prints_json_csv_and_html(made: dict[str, Any], runner: CliR
     assert result.exit_code == 0, result.output
     body = page.read_text("utf-8")
     assert body.startswith("<!DOCTYPE html>") and "<style>" in body
-    assert "<table>" in body and "<h2>The tree</h2>" in body
-    assert "<link" not in body and "<script" not in body and 'src="http' not in body
+    assert '<table id="report-nodes">' in body and "<h2>The tree</h2>" in body
+    # offline: nothing linked or loaded; the tree's zoom is one inline script
+    assert "<link" not in body and "<script src" not in body and 'src="http' not in body
+    assert body.count("<script") == (1 if "<svg" in body.split("The tree")[-1] else 0)
     assert "<svg" in body or "the tree could not be drawn" in body  # dot may be missing
 
 

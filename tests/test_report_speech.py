@@ -43,7 +43,7 @@ MAIN = {"reached": 7,            # all but H
         "spoke_share": round(6 / 7, 4), "routed_share": round(4 / 6, 4),
         "targets": {"topup_status": 3, "agent_general": 1}}
 #: the same as a row of the table: shares as percentages
-ROW = ["main", "7", "6", "85.7%", "3", "2", "1", "1", "2", "2", "4", "66.7%"]
+ROW = ["main", "7", "6", "85.7 %", "3", "2", "1", "1", "2", "2", "4", "66.7 %"]
 
 
 def call(client: Any, lang: str | None, *answers: str | tuple[str, str]) -> Caller:
@@ -120,8 +120,8 @@ def test_the_command_shows_them_as_text_json_and_csv(made: dict[str, Any], runne
                                                         ["main", "agent_general", "1"]]
     # the language split: English beside Mandarin
     by_language = {r[0]: r[1:] for r in _rows(text, "By language") if r[0].startswith("main ")}
-    assert by_language == {"main spoke": ["3 (100.0%)", "3 (75.0%)"],
-                           "main routed by speech": ["1 (33.3%)", "3 (100.0%)"]}
+    assert by_language == {"main spoke": ["3 (100.0 %)", "3 (75.0 %)"],
+                           "main routed by speech": ["1 (33.3 %)", "3 (100.0 %)"]}
     folder = tmp_path / "csv"
     assert runner.invoke(cli, ["report", "--db", db, "--csv", str(folder)]).exit_code == 0
     with (folder / "speech.csv").open(encoding="utf-8") as file:

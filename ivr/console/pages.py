@@ -10,6 +10,7 @@ own queues (``site.scope``).
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from werkzeug.wrappers import Response
 from ivr import moments
 from ivr.console import chart, labels, records, wallboard
 from ivr.console.site import bp, hotline, lang, ops_only, scope, t, user
+from ivr.console.text import GRAPH_ZH
 from ivr.errors import IVRError
 from ivr.flow import complaints
 from ivr.queue.calendar import WEEKDAYS, DayKind
@@ -77,7 +79,11 @@ def now() -> str:
 @bp.get("/tree")
 @ops_only
 def tree() -> str:
+    """The tree with today's traffic, fitted to the page on arrival, with zoom and pan
+    (``ivr.tuning.zoom``); without Graphviz's dot, why there is no picture."""
     h = hotline()
+    from ivr.plural import percent
+    from ivr.tuning import zoom
     from ivr.tuning.graph import svg
     from ivr.tuning.report import build
 
@@ -85,12 +91,22 @@ def tree() -> str:
     report = build(h.store.database, since=_day_start(h.now()), version=h.tree.version,
                    menus=[h.tree.menu], centre=h.centre)
     try:
-        picture = svg(h.tree.menu, lang="zh-CN" if lang() == "zh" else "en-US",
-                      catalog=h.catalog, stats=report)
+        menu = h.tree.menu
+        mandarin = lang() == "zh"
+        title = GRAPH_ZH["title"].format(
+            source=menu.source, calls=report.get("calls", 0), failures=menu.max_failures,
+            fallback=menu.fallback) if mandarin else None
+        picture = svg(menu, lang="zh-CN" if mandarin else "en-US", catalog=h.catalog,
+                      stats=report, words=GRAPH_ZH if mandarin else None,
+                      queue_name=labels.queue_name, title=title)
     except IVRError as exc:
         why = str(exc)
-    return render_template("console/tree.html", picture=picture, why=why, report=report,
-                           tree=h.tree, tree_b=h.tree_b, share_b=h.share_b)
+    words = zoom.Words(label=t("tree_label"), zoom_in=t("zoom_in"), zoom_out=t("zoom_out"),
+                       fit=t("zoom_fit"), fit_short=t("zoom_fit_short"), hint=t("zoom_hint"))
+    framed = zoom.frame(picture, words) + zoom.script() if picture else None
+    return render_template("console/tree.html", picture=framed, why=why, report=report,
+                           tree=h.tree, tree_b=h.tree_b, share_b=percent(h.share_b),
+                           zoom_style=zoom.STYLE)
 
 
 def _moment(field: str, whole_day: bool = False) -> datetime | None:
@@ -112,7 +128,11 @@ def _moment(field: str, whole_day: bool = False) -> datetime | None:
 @bp.get("/report")
 @ops_only
 def report() -> str:
-    from ivr.tuning import report_render
+    """``ivr report`` for a period and version, for scanning: the drop-off chart, shares
+    written one way, figures right-aligned, each node's options as a sub-table, sections
+    that fold, the period in the centre's time; headings in the console's language."""
+    from ivr.plural import counted, percent
+    from ivr.tuning import dropoff, report_render
     from ivr.tuning.report import build
 
     h = hotline()
@@ -123,12 +143,86 @@ def report() -> str:
     found = build(h.store.database, since=since, until=until, version=version, menus=menus,
                   centre=h.centre)
     order = [n for menu in menus for n in menu.nodes]
-    # the verdicts have a table of their own, in the console's language
-    tables = [t for t in report_render.tables(found, order) if t.name != "csat"] \
-        if found["calls"] else []
+    word = _report_word
+    # the verdicts have a table of their own, in the console's language; the options are
+    # in the node table's sub-tables
+    tables = [_in_words(t) for t in report_render.tables(found, order)
+              if t.name not in ("csat", "options")] if found["calls"] else []
+    chart = dropoff.svg(dropoff.stages(found, order), dropoff.Words(
+        title=t("funnel_title"), reached=t("funnel_reached"), hung_up=t("funnel_hung_up"),
+        row=lambda s: t("funnel_row", node=s.node, calls=counted(s.calls, "call"), n=s.calls,
+                        hangups=s.hangups, share=percent(s.share)),
+        percent=percent)) if found["calls"] else ""
     return render_template("console/report.html", report=found, tables=tables,
-                           versions=versions, args=request.args,
+                           versions=versions, args=request.args, period=_report_period(found),
+                           funnel=chart, funnel_title=word("funnel", title=True),
+                           opened=report_render.OPEN, is_choices=_is_choices,
+                           option_headers=[word("option"), word("count"), word("share")],
+                           percent=percent,
                            csat=found["csat"], csat_splits=report_render.CSAT_SPLITS)
+
+
+def _report_word(english: str, title: bool = False) -> str:
+    """One of ``ivr report``'s words in the console's language (a title by table name)."""
+    from ivr.console import text
+
+    if lang() != "zh":
+        return english if not title else {"funnel": "Where callers hang up"}.get(english, english)
+    return (text.REPORT_TITLES_ZH if title else text.REPORT_ZH).get(english, english)
+
+
+def _in_words(table: Any) -> Any:
+    """A table of the report with its title, headers and row labels in the console's
+    language."""
+    from dataclasses import replace
+
+    from ivr.console import text
+
+    if lang() != "zh":
+        return table
+    queues = re.compile(r"(?<![\w-])(" + "|".join(
+        re.escape(q) for q in sorted(hotline().centre.queues, key=len, reverse=True))
+        + r")(?![\w-])")
+
+    def said(cell: Any) -> Any:
+        """The cell in Mandarin: its words from the report's table, a queue by its name
+        ("payments calls" is "{queue} calls" in the table)."""
+        if not isinstance(cell, str):
+            return cell
+        found = queues.search(cell)
+        if found is None:
+            return text.REPORT_ZH.get(cell, cell)
+        pattern = cell[:found.start()] + "{queue}" + cell[found.end():]
+        words = text.REPORT_ZH.get(pattern, pattern) if pattern != "{queue}" else pattern
+        return queues.sub(lambda m: labels.queue_name(m.group(1)),
+                          words.replace("{queue}", found.group(1)))
+
+    rows = [(said(r[0]), *r[1:]) for r in table.rows]
+    rows = [tuple(said(c) if table.name != "nodes" else c for c in r) for r in rows]
+    return replace(table, title=text.REPORT_TITLES_ZH.get(table.name, table.title),
+                   headers=tuple(text.REPORT_ZH.get(h, h) for h in table.headers), rows=rows)
+
+
+def _is_choices(cell: object) -> bool:
+    from ivr.tuning.report_render import Choices
+
+    return isinstance(cell, Choices)
+
+
+def _report_period(found: dict[str, Any]) -> str:
+    """The period in the centre's timezone: the first and last call, and what was asked."""
+    from ivr.console.site import local
+    from ivr.plural import counted
+
+    period, zone = found["period"], hotline().centre.timezone
+    said = t("period", n=found["calls"], calls=counted(found["calls"], "call"),
+             first=local(period["first_call"]), last=local(period["last_call"])) \
+        if found["calls"] else t("no_calls")
+    if period.get("since") or period.get("until"):
+        said += " " + t("report_asked", since=local(period["since"]) if period.get("since")
+                        else t("report_first"),
+                        until=local(period["until"]) if period.get("until") else t("report_now"))
+    return f"{said} {t('times_in', zone=zone)}"
 
 
 def _colour(wait_s: float | None) -> str:
@@ -240,10 +334,10 @@ def calls() -> str:
     call = h.store.call(sid) if sid else None
     events = h.store.events(sid) if call else []
     return render_template("console/calls.html", query=query, found=found, call=call,
-                           events=[_in_words(e) for e in events], bad_query=found is None)
+                           events=[_step_in_words(e) for e in events], bad_query=found is None)
 
 
-def _in_words(event: dict[str, Any]) -> dict[str, Any]:
+def _step_in_words(event: dict[str, Any]) -> dict[str, Any]:
     """A step of a call as the caller lived it (issue 24): the prompts heard, in the
     console's language, and the option pressed, in words; the input as logged (masked)."""
     outcome = str(event.get("outcome") or "")

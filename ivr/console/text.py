@@ -42,7 +42,7 @@ TEXT: dict[str, dict[str, str]] = {
         "period": "{calls}, the first at {first}, the last at {last}.",
         "csat_title": "Callers' verdict after an agent (1 to 5)",
         "csat_note": "Asked once the agent hung up; a caller who hangs up has not answered.",
-        "csat_by": "By", "csat_all": "all calls", "csat_queues": "queue",
+        "csat_by": "By", "csat_which": "Which", "csat_all": "all calls", "csat_queues": "queue",
         "csat_agents": "agent", "csat_languages": "language", "csat_versions": "version",
         "csat_bridged": "Put through", "csat_asked": "Asked", "csat_answered": "Answered",
         "csat_share": "Answered, of those put through", "csat_mean": "Mean",
@@ -161,6 +161,17 @@ TEXT: dict[str, dict[str, str]] = {
         "a11y_action": "Action", "a11y_note_for": "Note on callback {id}",
         "a11y_plan_picture": "Chart of the planned day per queue; its figures are in the "
                              "tables below.",
+        # -- issue 24: the tree you can read, the report you can scan --------------------
+        "tree_label": "The menu tree, with today's calls", "zoom_in": "Zoom in",
+        "zoom_out": "Zoom out", "zoom_fit": "Fit the whole tree", "zoom_fit_short": "Fit",
+        "zoom_hint": "Drag to pan; + and - zoom, 0 fits (click the picture first).",
+        "report_asked": "Asked for: {since} to {until}.", "report_first": "the first call",
+        "report_now": "now",
+        "funnel_title": "Where callers hang up, node by node along the main paths",
+        "funnel_reached": "calls that reached the node", "funnel_hung_up": "hung up there",
+        "funnel_row": "{node}: {calls} reached it, {hangups} hung up there ({share})",
+        "option": "Option", "share": "Share",
+        # -- end of issue 24's words ------------------------------------------------------
     },
     "zh": {
         "title": "热线控制台", "switch": "English",
@@ -191,7 +202,7 @@ TEXT: dict[str, dict[str, str]] = {
         "period": "共 {n} 个通话，第一个在 {first}，最后一个在 {last}。",
         "csat_title": "客服代表服务后的来电者评价（1 到 5 分）",
         "csat_note": "在客服代表挂机后询问；来电者挂机即视为未作答。",
-        "csat_by": "维度", "csat_all": "全部通话", "csat_queues": "队列",
+        "csat_by": "维度", "csat_which": "名称", "csat_all": "全部通话", "csat_queues": "队列",
         "csat_agents": "客服代表", "csat_languages": "语言", "csat_versions": "版本",
         "csat_bridged": "已接通", "csat_asked": "已询问", "csat_answered": "已作答",
         "csat_share": "作答率（占已接通）", "csat_mean": "平均分",
@@ -296,8 +307,83 @@ TEXT: dict[str, dict[str, str]] = {
         "a11y_skip": "跳到页面内容", "a11y_pages": "页面",
         "a11y_action": "操作", "a11y_note_for": "回电 {id} 的备注",
         "a11y_plan_picture": "各队列计划日的图表；数字见下方表格。",
+        # -- issue 24: the tree you can read, the report you can scan --------------------
+        "tree_label": "菜单树及今日来电", "zoom_in": "放大", "zoom_out": "缩小",
+        "zoom_fit": "全图：显示整棵菜单树", "zoom_fit_short": "全图",
+        "zoom_hint": "拖动以平移；按 + 和 - 缩放，按 0 显示全图（请先点击图片）。",
+        "report_asked": "查询范围：{since} 至 {until}。", "report_first": "第一个通话",
+        "report_now": "现在",
+        "funnel_title": "来电者在哪里挂机：沿主要路径逐个节点",
+        "funnel_reached": "到达该节点的通话", "funnel_hung_up": "在此挂机",
+        "funnel_row": "{node}：{n} 个通话到达，{hangups} 个在此挂机（{share}）",
+        "option": "选项", "share": "占比",
+        # -- end of issue 24's words ------------------------------------------------------
     },
 }
+# -- issue 24: the report's own words in Mandarin ---------------------------------------
+#: ``ivr report``'s titles (by table name), then its column headers and row labels (by
+#: the English ``ivr.tuning.report_render`` writes), in Mandarin for the console's report;
+#: a word missing here stays as the report wrote it
+REPORT_TITLES_ZH: dict[str, str] = {
+    "summary": "概要", "funnel": "来电者在哪里挂机", "nodes": "各节点（进入：进入次数；通话：不同通话数）",
+    "options": "所选选项", "queues": "各队列（从接听到进入队列的时间；放弃率与 Erlang A 预测对照）",
+    "paths": "进入各队列的常见路径", "speech": "语音菜单（通话数；语音转接：识别成功或按 1 确认）",
+    "speech_targets": "语音转接的目标（每个菜单前 5 个）",
+    "notices": "事件通知（听到各通知的通话及其后续）", "complaints": "本期提交的投诉工单（按阶段）",
+    "versions": "按菜单树版本", "languages": "按语言",
+}
+REPORT_ZH: dict[str, str] = {
+    # column headers
+    "figure": "指标", "value": "数值", "node": "节点", "entered": "进入", "calls": "通话",
+    "options": "选项", "invalid": "无效按键", "no input": "无输入", "repeat": "重听", "back": "返回",
+    "hang-ups": "挂机", "median s": "中位停留（秒）", "option": "选项", "count": "次数",
+    "share": "占比", "queue": "队列", "to queue p50 s": "进入队列 p50（秒）", "p90 s": "p90（秒）",
+    "answered": "已接听", "hung up waiting": "等待中挂机", "callback": "回拨", "refused": "被拒",
+    "other": "其他", "abandonment": "放弃率", "predicted": "预测", "predicted wait s": "预测等待（秒）",
+    "path": "路径", "menu": "菜单", "reached": "到达", "spoke": "说话", "spoke %": "说话占比",
+    "matched": "识别成功", "asked to confirm": "请求确认", "confirmed": "已确认", "declined": "已否认",
+    "re-asked": "重新询问", "to keypad": "转按键", "routed by speech": "语音转接",
+    "routed % of spoke": "语音转接占说话比例", "target": "目标", "notice": "通知", "scope": "范围",
+    "emergency": "紧急", "heard": "听到", "went on to a queue": "继续进入队列", "by queue": "按队列",
+    "hung up (deflected)": "挂机（已分流）", "in progress": "进行中", "stage": "阶段",
+    "tickets now": "当前工单", "left it": "已离开", "mean hours in it": "平均停留（小时）",
+    # row labels of the summary and the splits
+    "contained": "自助完成", "containment rate": "自助完成率",
+    "verification attempted": "尝试验证", "verification verified": "验证成功",
+    "verification failed": "验证失败", "verification locked": "验证锁定",
+    "verification skipped": "跳过验证", "verification wrong": "验证输错",
+    "misroutes: reached a queue through the fallback": "误转：经兜底进入队列",
+    "misroutes: went back (9) from a sub-menu": "误转：从子菜单返回（9）",
+    "misroutes fallback": "误转：兜底", "misroutes back": "误转：返回",
+    "known callers offered the way back": "向老来电者提供快捷返回",
+    "  took it (pressed 1)": "  已使用（按 1）", "  their time to queue p50 s": "  其进入队列 p50（秒）",
+    "results sent": "已发送结果", "  after their reply-by time": "  超过答复期限",
+    "overdue now, no result": "现已逾期、尚无结果", "disputes": "异议", "dispute rate": "异议率",
+    # a queue's rows ({queue}: its name in the console's language)
+    "{queue} calls": "{queue}：来电", "{queue} time to queue p50 s": "{queue}：进入队列 p50（秒）",
+    "{queue} hung up waiting": "{queue}：等待中挂机", "  fallback into {queue}": "  经兜底进入{queue}",
+}
+# -- end of issue 24's Mandarin report words ---------------------------------------------
+
+#: the tree's picture in Mandarin: its own words (``ivr.tuning.graph.WORDS``'s keys) and
+#: its title; node ids stay as the tree file writes them
+GRAPH_ZH: dict[str, str] = {
+    "kind_menu": "菜单", "kind_verify": "身份验证", "kind_prepare": "准备材料",
+    "kind_collect": "收集信息", "kind_service": "自助服务", "kind_record": "录音",
+    "kind_queue": "排队", "kind_say": "播报", "kind_hangup": "挂机",
+    "edge_next": "下一步", "edge_back": "9：返回", "edge_fallback": "兜底",
+    "edge_on_fail": "验证失败", "edge_on_locked": "已锁定", "edge_no_input": "无输入",
+    "edge_verified": "尚未验证", "edge_dispute": "1：对结果提出异议",
+    "verified": "需验证", "entered": "进入 {n} · 挂机 {share}", "not_entered": "无人进入",
+    "legend": "图例",
+    "legend_lines": "── 选项（按键：说明）、下一步\n╌╌ 失败：无输入、兜底、验证失败、锁定\n"
+                    "┈┈ 返回（9）；灰色：先到身份验证（之后回到原处）\n"
+                    "蓝色：在语音菜单说出，直达更深的节点（说：一句话）",
+    "legend_stats": "线宽、%：进入该节点的来电走这条线的比例（蓝色：语音转到此处）\n"
+                    "红色：在此挂机的比例（{share} 及以上为全红）",
+    "title": "{source} · {calls} 通来电 · 连续失败 {failures} 次后转至 {fallback}",
+}
+
 #: the languages the switch offers
 LANGS = tuple(TEXT)
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ivr.errors import IVRError
 from ivr.flow.speech import joiner
 from ivr.menu.model import Kind, Menu, Node, Option, speech_targets, takes_speech
-from ivr.plural import counted
+from ivr.plural import counted, percent
 
 if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]  # no stubs, no py.typed
@@ -50,6 +50,21 @@ _EDGE_LABELS = {"next": "next", "back": "9: back", "fallback": "fallback",
                 "on_fail": "verification failed", "on_locked": "locked",
                 "no_input": "no input", "verified": "not verified yet",
                 "dispute": "1: dispute the result"}
+#: the drawing's own words, in English; a page in another language gives its own
+#: (``drawing``'s ``words``: any key it leaves out stays English)
+WORDS: dict[str, str] = {
+    **{f"kind_{kind.value}": kind.value for kind in Kind},
+    **{f"edge_{field}": label for field, label in _EDGE_LABELS.items()},
+    "verified": "verified", "entered": "{n} in · {share} hung up",
+    "not_entered": "not entered", "legend": "legend",
+    "legend_lines": "── option (key: label), next\n╌╌ failure: no input, fallback, verification "
+                    "failed, locked\n┈┈ back (9); grey: to the verification gate first (the "
+                    "caller then comes back)\nblue: said at a speech menu, straight to a deeper "
+                    "node (say: a phrase)",
+    "legend_stats": "line width, %: share of calls entering the node that took it (blue: "
+                    "that speech routed there)\nred: share that hung up there (full at {share} "
+                    "or more)",
+}
 #: the colour of a speech menu's jumps to deeper nodes
 SPEECH_COLOUR = "#2171b5"
 #: the drop-off rate at which a node is shaded full red (most nodes lose far fewer)
@@ -95,28 +110,34 @@ def _option_text(option: Option, lang: str | None, catalog: Catalog | None) -> s
 
 
 def drawing(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = None,
-            stats: Mapping[str, Any] | None = None) -> tuple[list[Box], list[Arrow]]:
+            stats: Mapping[str, Any] | None = None, words: Mapping[str, str] | None = None,
+            queue_name: Callable[[str], str] = str) -> tuple[list[Box], list[Arrow]]:
     """The boxes and arrows of the tree; ``stats`` is ``ivr report``'s dict (its
-    ``nodes``): option edges then carry their share, nodes their drop-off rate."""
+    ``nodes``): option edges then carry their share, nodes their drop-off rate. ``words``
+    and ``queue_name``: the drawing's words and the queues' names in the page's language."""
+    said = {**WORDS, **(words or {})}
     counts: Mapping[str, Any] = (stats or {}).get("nodes") or {}
     boxes: list[Box] = []
     arrows: list[Arrow] = []
     for node in menu.nodes.values():
         seen = counts.get(node.id) or {}
         entered, hangups = int(seen.get("entered", 0)), int(seen.get("hangups", 0))
-        kind = f"queue: {node.queue}" if node.kind is Kind.QUEUE and node.queue else node.kind
-        lines = [node.id, kind + (" · verified" if node.verified else "")]
+        kind = said[f"kind_{node.kind.value}"]
+        if node.kind is Kind.QUEUE and node.queue:
+            kind = f"{kind}: {queue_name(node.queue)}"
+        lines = [node.id, kind + (f" · {said['verified']}" if node.verified else "")]
         drop = None
         if stats is not None:
             drop = hangups / entered if entered else 0.0
-            lines.append(f"{entered} in · {drop:.0%} hung up" if entered else "not entered")
+            lines.append(said["entered"].format(n=entered, share=percent(drop)) if entered
+                         else said["not_entered"])
         boxes.append(Box(node.id, node.kind, tuple(lines), drop))
         options = seen.get("options") or {}
         by_field = {f"options['{o.key}']": o for o in node.options}  # as ``targets`` names them
         for field, head in menu.targets(node):
             if head not in menu.nodes:
                 continue  # a broken tree is refused before drawing; never draw a dangling edge
-            share, label = None, _EDGE_LABELS.get(field, field)
+            share, label = None, said.get(f"edge_{field}", field)
             count: int | None = None
             if (option := by_field.get(field)) is not None:
                 text = _option_text(option, lang, catalog)
@@ -126,7 +147,7 @@ def drawing(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
                 count = int(seen.get("no_input", 0))  # a time-out here always takes this edge
             if stats is not None and count is not None and entered:
                 share = count / entered
-                label = f"{label}\n{share:.0%} ({count})"
+                label = f"{label}\n{percent(share)} ({count})"
             arrows.append(Arrow(node.id, head, field, label, share))
         if takes_speech(menu, node):
             spoken = ((stats or {}).get("speech") or {}).get(node.id) or {}
@@ -152,7 +173,7 @@ def _speech_jumps(menu: Menu, node: Node, lang: str | None, routed: Mapping[str,
         if entered is not None:
             count = int(routed.get(target, 0))
             share = count / entered if entered else 0.0
-            label = f"{label}\n{share:.0%} ({count})"
+            label = f"{label}\n{percent(share)} ({count})"
         arrows.append(Arrow(node.id, target, "speech", label, share))
     return arrows
 
@@ -195,15 +216,18 @@ def _title(menu: Menu, stats: Mapping[str, Any] | None) -> str:
 
 
 def digraph(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = None,
-            stats: Mapping[str, Any] | None = None) -> graphviz.Digraph:
+            stats: Mapping[str, Any] | None = None, words: Mapping[str, str] | None = None,
+            queue_name: Callable[[str], str] = str,
+            title: str | None = None) -> graphviz.Digraph:
     """The tree as a Graphviz digraph, with a legend of the kinds and line styles."""
     import graphviz
 
-    boxes, arrows = drawing(menu, lang=lang, catalog=catalog, stats=stats)
+    boxes, arrows = drawing(menu, lang=lang, catalog=catalog, stats=stats, words=words,
+                            queue_name=queue_name)
     # graphviz reads 'a:b' in an edge as node a, port b: such an id gets another name
     names = _names((b.id for b in boxes), lambda i: ":" not in i, lambda i: i.replace(":", "_"))
     dot = graphviz.Digraph(menu.source, graph_attr={
-        "rankdir": "TB", "label": _title(menu, stats), "labelloc": "t", "fontname": "Helvetica",
+        "rankdir": "TB", "label": title or _title(menu, stats), "labelloc": "t", "fontname": "Helvetica",
         "fontsize": "16"})
     dot.attr("node", fontname="Helvetica", fontsize="11", style="filled")
     dot.attr("edge", fontname="Helvetica", fontsize="9", color="#555555")
@@ -231,7 +255,7 @@ def digraph(menu: Menu, *, lang: str | None = None, catalog: Catalog | None = No
         if arrow.share is not None:
             attrs["penwidth"] = str(_width(arrow.share))
         dot.edge(names[arrow.tail], names[arrow.head], _wrapped(label), **attrs)
-    _legend(dot, stats is not None, taken)
+    _legend(dot, stats is not None, taken, {**WORDS, **(words or {})})
     return dot
 
 
@@ -246,26 +270,23 @@ def _unused(name: str, taken: set[str]) -> str:
     return unique
 
 
-def _legend(dot: graphviz.Digraph, with_stats: bool, taken: set[str]) -> None:
+def _legend(dot: graphviz.Digraph, with_stats: bool, taken: set[str],
+            said: Mapping[str, str]) -> None:
     with dot.subgraph(name="cluster_legend") as legend:
-        legend.attr(label="legend", fontsize="11", color="#999999", style="rounded")
+        legend.attr(label=said["legend"], fontsize="11", color="#999999", style="rounded")
         with legend.subgraph() as row:
             row.attr(rank="same")
             previous = None
             for kind, (shape, _, _, colour) in KINDS.items():
                 name = _unused(f"legend_{kind.value}", taken)
-                row.node(name, kind.value, shape=shape, fillcolor=colour, fontsize="9")
+                row.node(name, said[f"kind_{kind.value}"], shape=shape, fillcolor=colour,
+                         fontsize="9")
                 if previous:  # invisible, to keep the kinds in this order
                     row.edge(previous, name, style="invis")
                 previous = name
-        lines = ["── option (key: label), next", "╌╌ failure: no input, fallback, "
-                 "verification failed, locked", "┈┈ back (9); grey: to the verification "
-                 "gate first (the caller then comes back)",
-                 "blue: said at a speech menu, straight to a deeper node (say: a phrase)"]
+        lines = said["legend_lines"].split("\n")
         if with_stats:
-            lines += ["line width, %: share of calls entering the node that took it "
-                      "(blue: that speech routed there)",
-                      f"red: share that hung up there (full at {FULL_SHADE_AT:.0%} or more)"]
+            lines += said["legend_stats"].format(share=percent(FULL_SHADE_AT)).split("\n")
         legend.node(_unused("legend_lines", taken), "\\l".join(lines) + "\\l", shape="plaintext",
                     style="", fontsize="9")
 
@@ -285,14 +306,17 @@ def _pipe(dot: graphviz.Digraph, fmt: str) -> bytes:
 
 
 def svg(menu: Menu, *, lang: str | None = "en-US", catalog: Catalog | None = None,
-        stats: Mapping[str, Any] | None = None) -> str:
+        stats: Mapping[str, Any] | None = None, words: Mapping[str, str] | None = None,
+        queue_name: Callable[[str], str] = str, title: str | None = None) -> str:
     """The picture as an ``<svg>`` element to put inline in an HTML page (no XML
-    declaration, no doctype); labels in ``lang`` from the shipped catalog unless given."""
+    declaration, no doctype); labels in ``lang`` from the shipped catalog unless given,
+    the drawing's own ``words`` and ``queue_name`` in the page's language."""
     if catalog is None and lang:
         from ivr.flow import prompts
 
         catalog = prompts.load()
-    text = _pipe(digraph(menu, lang=lang, catalog=catalog, stats=stats), "svg").decode()
+    text = _pipe(digraph(menu, lang=lang, catalog=catalog, stats=stats, words=words,
+                         queue_name=queue_name, title=title), "svg").decode()
     return text[text.index("<svg"):]
 
 

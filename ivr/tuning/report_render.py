@@ -9,19 +9,51 @@ from __future__ import annotations
 
 import csv
 import html
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from ivr.plural import aligned, counted, plural
+from ivr.plural import aligned, counted, percent, plural
+from ivr.tuning import dropoff, zoom
 
-Cell = str | int | float | None
 #: the queue outcomes with a column of their own; the rest add up in "other"
 SHOWN_OUTCOMES = ("answered", "hung_up_waiting", "callback", "refused")
 #: the targets reached by speech shown per speech menu, most first
 TOP_TARGETS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One option chosen at a node: its key, how often, and its share there."""
+
+    key: str
+    count: int
+    share: float | None
+
+    @property
+    def percent(self) -> str:
+        return percent(self.share)
+
+    @property
+    def bar_pct(self) -> float:
+        """The width of its bar, in percent of the cell."""
+        return round((self.share or 0.0) * 100, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """A node's options as a cell: a sub-table on a page, one line in text and CSV."""
+
+    items: tuple[Choice, ...]
+
+    def __str__(self) -> str:
+        return " ".join(f"{c.key}:{c.count} ({c.percent})" for c in self.items) or "-"
+
+
+Cell = str | int | float | Choices | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +65,35 @@ class Table:
     headers: tuple[str, ...]
     rows: Sequence[tuple[Cell, ...]]
 
+    @property
+    def numeric(self) -> tuple[bool, ...]:
+        """Per column, whether it holds figures (right-aligned on a page): every cell a
+        number, a share or ``-``, at least one not ``-``."""
+        columns = list(zip(*self.rows, strict=False)) or [() for _ in self.headers]
+        return tuple(any(_figure(c) for c in col) and all(_figure(c) or c in (None, "-")
+                                                          for c in col)
+                     for col in columns)
 
-def _pct(share: float | None) -> str:
-    return "-" if share is None else f"{share * 100:.1f}%"
+
+_pct = percent  # the one way shares are written (``ivr.plural.percent``)
+#: a figure written as text: 12, 4.5, 33.3 %, 12 (33.3 %) or 0 (-)
+_FIGURE = re.compile(r"-?\d[\d.,]*( %)?( \((-?\d[\d.]* %|-)\))?")
+
+
+def _figure(cell: Cell) -> bool:
+    if isinstance(cell, bool):
+        return False
+    return isinstance(cell, (int, float)) or (isinstance(cell, str)
+                                              and bool(_FIGURE.fullmatch(cell)))
 
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def _options(entry: dict[str, Any]) -> str:
-    return " ".join(f"{k}:{n} ({_pct(entry['shares'].get(k))})"
-                    for k, n in entry["options"].items()) or "-"
+def _options(entry: dict[str, Any]) -> Choices:
+    return Choices(tuple(Choice(k, n, entry["shares"].get(k))
+                         for k, n in entry["options"].items()))
 
 
 def _queue_rows(queues: dict[str, Any]) -> list[tuple[Cell, ...]]:
@@ -199,7 +248,7 @@ def tables(report: dict[str, Any], order: Sequence[str] = ()) -> list[Table]:
     nodes = [(node, e["entered"], e["calls"], _options(e), e["invalid"], e["no_input"],
               e["repeat"], e["back"], e["hangups"], _num(e["median_s"]))
              for node, e in ordered]
-    options = [(node, key, n, e["shares"].get(key))
+    options = [(node, key, n, _pct(e["shares"].get(key)))
                for node, e in ordered for key, n in e["options"].items()]
     paths = [(p["queue"], p["calls"], " > ".join(p["path"])) for p in report["paths"]]
     found = [
@@ -284,34 +333,78 @@ def write_csv(report: dict[str, Any], folder: Path, order: Sequence[str] = ()) -
     return written
 
 
+_RIGHT = ' class="n"'
+#: the sections open on arrival; the rest fold, their titles still in view
+OPEN = frozenset({"summary", "funnel", "nodes", "queues", "tree"})
+
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: left; }
+th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .note { color: #666; }
-"""
+summary h2 { display: inline; font-size: 1.2em; }
+details { margin: 0.8em 0; }
+table.choices { margin: 0; font-size: 0.92em; }
+table.choices td, table.choices th { border-color: #e3e3e3; padding: 0 6px; }
+.bar { display: inline-block; height: 0.7em; background: #4a7ab0; }
+""" + zoom.STYLE
+
+
+def _choices(choices: Choices, headers: tuple[str, str, str] = ("option", "count", "share")
+             ) -> str:
+    """A node's options as a sub-table: key, count, share and a bar of it."""
+    if not choices.items:
+        return "-"
+    head = "".join(f'<th{_RIGHT if i else ""}>{html.escape(h)}</th>'
+                   for i, h in enumerate(headers))
+    rows = "".join(
+        f'<tr data-option="{html.escape(c.key)}"><td>{html.escape(c.key)}</td>'
+        f'<td class="n">{c.count}</td><td class="n">{c.percent}</td>'
+        f'<td><span class="bar" style="width: {c.bar_pct / 20:.2f}em"></span></td></tr>'
+        for c in choices.items)
+    return f'<table class="choices"><tr>{head}<th></th></tr>{rows}</table>'
+
+
+def _html_cell(cell: Cell, numeric: bool) -> str:
+    if isinstance(cell, Choices):
+        return f"<td>{_choices(cell)}</td>"
+    text = html.escape("-" if cell is None else str(cell))
+    return f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>"
+
+
+def section(name: str, title: str, body: str) -> str:
+    """A section that folds: open on arrival when it is one of ``OPEN``."""
+    opened = " open" if name in OPEN else ""
+    return (f'<details id="section-{name}"{opened}><summary><h2>{html.escape(title)}</h2>'
+            f"</summary>\n{body}\n</details>")
 
 
 def _html_table(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
-    body = "".join(
-        "<tr>" + "".join(
-            f'<td class="n">{c}</td>' if isinstance(c, (int, float)) else
-            f"<td>{html.escape('-' if c is None else str(c))}</td>" for c in row) + "</tr>"
-        for row in table.rows)
-    return (f"<h2>{html.escape(table.title)}</h2>\n<table><tr>{head}</tr>{body}</table>")
+    numeric = table.numeric
+    head = "".join(f'<th{_RIGHT if n else ""}>{html.escape(h)}</th>'
+                   for h, n in zip(table.headers, numeric, strict=False))
+    body = "".join("<tr>" + "".join(_html_cell(c, n) for c, n in zip(row, numeric, strict=False))
+                   + "</tr>" for row in table.rows)
+    return section(table.name, table.title,
+                   f'<table id="report-{table.name}"><tr>{head}</tr>{body}</table>')
 
 
 def page(report: dict[str, Any], picture: str | None, note: str = "",
          order: Sequence[str] = (), zone: tzinfo = UTC) -> str:
-    """One self-contained HTML page: inline CSS, the tree as inline SVG, no links out."""
-    parts: Iterable[str] = ([_html_table(t) for t in tables(report, order)]
-                            if report["calls"] else [])
-    tree = picture if picture else f'<p class="note">{html.escape(note)}</p>' if note else ""
-    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+    """One self-contained HTML page: inline CSS, the drop-off chart and the tree as inline
+    SVG (the tree fitted, with zoom and pan by an inline script), no links out."""
+    parts: list[str] = []
+    if report["calls"]:
+        chart = dropoff.svg(dropoff.stages(report, order), dropoff.english(percent))
+        parts = [_html_table(t) for t in tables(report, order) if t.name != "options"]
+        parts.insert(1, section("funnel", "Where callers hang up", chart))
+    tree = (zoom.frame(picture) + zoom.script() if picture else
+            f'<p class="note">{html.escape(note)}</p>' if note else "")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<title>ivr report</title>"
             f"<style>{STYLE}</style></head><body>\n<h1>What callers did</h1>\n"
-            f"<p>{html.escape(_period(report, zone))}</p>\n"
-            + "\n".join(parts) + f"\n<h2>The tree</h2>\n{tree}\n</body></html>\n")
+            f'<p id="report-period">{html.escape(_period(report, zone))}</p>\n'
+            + "\n".join(parts) + "\n" + section("tree", "The tree", tree)
+            + "\n</body></html>\n")
