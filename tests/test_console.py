@@ -219,7 +219,7 @@ def test_now_shows_the_queues_waits_staffing_and_the_ivr(app, client, people, ca
     assert live.record_bridge(store, first.sid, "wang", 45, now)
     general = cells(client.get("/ops/").data, "queue-general")
     assert general["waiting"] == "1" and general["talking"] == "1"
-    assert general["observed"] == "45 s" and general["service-level"].startswith("0%")
+    assert general["observed"] == "45 s" and general["service-level"].startswith("0.0 %")
     agent = app.test_client()
     log_in(agent, "wang")
     mine = agent.get("/ops/").data

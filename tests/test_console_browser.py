@@ -209,7 +209,7 @@ def check_now(browser: Browser, known: Known, queues: tuple[str, ...] | None, sh
         talking = known.talking.get(queue, 0)
         assert figure(browser, f"#queue-{queue}", "talking") == str(talking)
         assert figure(browser, f"#queue-{queue}", "service-level").startswith(
-            f"100% ({talking} " if talking else "- (0 "), queue
+            f"100.0 % ({talking} " if talking else "- (0 "), queue
         if queue in STEADY:  # open, 8 agents, a short wait, whatever the hour
             assert re.fullmatch(r"\d+ s", figure(browser, f"#queue-{queue}", "expected")), queue
             assert figure(browser, f"#queue-{queue}", "planned") == "8"

@@ -93,24 +93,24 @@ def test_intervals_count_offered_answered_abandoned_and_service_level(
     page = client.get("/ops/").data.decode()
 
     assert figures(page, 'data-start="09:30"') == {
-        "offered": "2", "answered": "1", "abandoned": "1", "service-level": "50%",
+        "offered": "2", "answered": "1", "abandoned": "1", "service-level": "50.0 %",
         "forecast": figures(page, 'data-start="09:30"')["forecast"],
         "forecast-service-level": figures(page, 'data-start="09:30"')["forecast-service-level"]}
     later = figures(page, 'data-start="10:00"')
     assert (later["offered"], later["answered"], later["abandoned"], later["service-level"]) \
-        == ("1", "1", "0", "0%")
+        == ("1", "1", "0", "0.0 %")
     assert figures(page, 'data-start="09:00"')["offered"] == "0"
     # the forecast: the open queues' calls of the hour, halved, from the traffic model
     centre, at = app.extensions["ivr"].centre, datetime(2026, 11, 25, 1, 30, tzinfo=UTC)
     forecast = sum(centre.slot(q, at).calls_per_hour / 2 for q in QUEUES
                    if centre.slot(q, at).open)
     assert figures(page, 'data-start="09:30"')["forecast"] == f"{forecast:.1f}"
-    assert re.fullmatch(r"\d+%", figures(page, 'data-start="09:30"')["forecast-service-level"])
+    assert re.fullmatch(r"\d+\.\d %", figures(page, 'data-start="09:30"')["forecast-service-level"])
 
     # the queue's tile: the day so far
     general = figures(page, 'id="queue-general"')
-    assert general["service-level"] == "33% (2 answered today)"
-    assert general["abandoned"] == "33% (1 / 3)" and general["waiting"] == "0"
+    assert general["service-level"] == "33.3 % (2 answered today)"
+    assert general["abandoned"] == "33.3 % (1 / 3)" and general["waiting"] == "0"
     assert figures(page, 'id="queue-payments"')["abandoned"] == "- (0 / 0)"
 
     # the picture: an SVG with its title, each interval a group with the same figures
@@ -118,7 +118,7 @@ def test_intervals_count_offered_answered_abandoned_and_service_level(
     assert 'role="img"' in svg and '<title id="today-intervals-title">' in svg
     bar = re.search(r'<g class="interval" data-start="09:30"[^>]*>', svg).group(0)
     assert 'data-offered="2"' in bar and 'data-answered="1"' in bar
-    assert 'data-abandoned="1"' in bar and 'data-service-level="50%"' in bar
+    assert 'data-abandoned="1"' in bar and 'data-service-level="50.0 %"' in bar
     assert len(re.findall(r'<g class="interval"', svg)) == 48
     assert 'id="today-intervals-now"' in svg
     assert "no plan from ivr plan is kept" in page

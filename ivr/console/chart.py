@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from ivr.console.wallboard import INTERVAL, Interval
+from ivr.plural import percent
 
 Words = Callable[..., str]
 
@@ -31,10 +32,6 @@ def _nice_top(value: float) -> int:
     power = 10 ** math.floor(math.log10(quarter))
     return 4 * int(next(m * power for m in (1, 1.5, 2, 3, 5, 10)
                         if m * power >= quarter and float(m * power).is_integer()))
-
-
-def percent(share: float | None) -> str:
-    return "-" if share is None else f"{share * 100:.0f}%"
 
 
 def _calls(value: float | None) -> str:
@@ -79,7 +76,7 @@ def svg(found: Sequence[Interval], now: datetime, t: Words, element_id: str) -> 
         ET.SubElement(root, "text", {"x": str(LEFT - 4), "y": f"{y + 4:.1f}",
                                      "text-anchor": "end"}).text = f"{top * (4 - k) / 4:g}"
         ET.SubElement(root, "text", {"x": str(LEFT + plot_w + 4), "y": f"{y + 4:.1f}"}
-                      ).text = f"{100 * (4 - k) // 4}%"
+                      ).text = f"{100 * (4 - k) // 4} %"
     for i, iv in enumerate(found):
         x = LEFT + i * bar_w
         if iv.start.minute == 0 and iv.start.hour % 2 == 0:

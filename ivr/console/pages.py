@@ -24,6 +24,7 @@ from ivr.console.site import bp, hotline, lang, ops_only, scope, t, user
 from ivr.console.text import GRAPH_ZH
 from ivr.errors import IVRError
 from ivr.flow import complaints
+from ivr.plural import counted, percent
 from ivr.queue.calendar import WEEKDAYS, DayKind
 from ivr.queue.plot import BOUNDS_MIN, CLOSED_COLOUR, OVER_COLOUR, cell_label
 from ivr.records import complaints as complaints_records
@@ -73,7 +74,7 @@ def now() -> str:
                            caller=caller, refresh_s=REFRESH_S, target_s=SERVICE_TARGET_S,
                            chart=Markup(chart.svg(found, h.centre.local(at), t,
                                                   "today-intervals")),
-                           intervals=shown, tip=chart.tip, percent=chart.percent)
+                           intervals=shown, tip=chart.tip, percent=percent)
 
 
 @bp.get("/tree")
@@ -82,7 +83,6 @@ def tree() -> str:
     """The tree with today's traffic, fitted to the page on arrival, with zoom and pan
     (``ivr.tuning.zoom``); without Graphviz's dot, why there is no picture."""
     h = hotline()
-    from ivr.plural import percent
     from ivr.tuning import zoom
     from ivr.tuning.graph import svg
     from ivr.tuning.report import build
@@ -131,7 +131,6 @@ def report() -> str:
     """``ivr report`` for a period and version, for scanning: the drop-off chart, shares
     written one way, figures right-aligned, each node's options as a sub-table, sections
     that fold, the period in the centre's time; headings in the console's language."""
-    from ivr.plural import counted, percent
     from ivr.tuning import dropoff, report_render
     from ivr.tuning.report import build
 
@@ -212,7 +211,6 @@ def _is_choices(cell: object) -> bool:
 def _report_period(found: dict[str, Any]) -> str:
     """The period in the centre's timezone: the first and last call, and what was asked."""
     from ivr.console.site import local
-    from ivr.plural import counted
 
     period, zone = found["period"], hotline().centre.timezone
     said = t("period", n=found["calls"], calls=counted(found["calls"], "call"),
