@@ -22,8 +22,6 @@ CATALOG_LANG = {"en": "en-US", "zh": "zh-CN"}
 HOLIDAY_LANG = {"en": "en_US", "zh": "zh_CN"}
 #: what a topic says around the need, left out of a label ("a complaint." -> "Complaint")
 _TOPIC_AFFIXES = {"zh": ("", ("方面的问题", "的问题")), "en": (("a ", "an "), ())}
-#: the topic of the tree's catch-all queue (its ``fallback``): every other question
-OTHER_TOPIC = "topic_other"
 
 
 def catalog_lang() -> str:
@@ -32,13 +30,14 @@ def catalog_lang() -> str:
 
 def _topic_key(queue: str) -> str | None:
     """The topic naming ``queue``: ``topic_<queue>``, ``topic_<its first word>``
-    (account-security: ``topic_account``), or for the catch-all queue ``topic_other``."""
+    (account-security: ``topic_account``), or for the tree's catch-all queue (its
+    ``fallback``) the topic of the node that goes on to it (every other question)."""
     h = hotline()
     menu = h.tree.menu
     fallback = menu.nodes.get(menu.fallback)
     candidates = [f"topic_{queue}", f"topic_{queue.split('-')[0]}"]
     if fallback is not None and fallback.queue == queue:
-        candidates.append(OTHER_TOPIC)
+        candidates += [n.topic for n in menu.nodes.values() if n.next == fallback.id and n.topic]
     return next((k for k in candidates if h.catalog.has(catalog_lang(), k)), None)
 
 
