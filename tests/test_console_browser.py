@@ -17,6 +17,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,11 +162,11 @@ def make_calls(settings: dict[str, Any]) -> Known:
                  topup_date=f"{day[0][:4]}-{day[0][4:6]}-{day[0][6:]}")
 
 
-@pytest.fixture(name="site", scope="module")
-def _site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Browser, Known]]:
-    """A real ``ivr serve`` on the known database, and a headless Chromium to look at it."""
-    tmp = tmp_path_factory.mktemp("console")
-    (tmp / "traffic.yaml").write_text(TRAFFIC)
+@contextmanager
+def served(tmp: Path, traffic: str) -> Iterator[tuple[Browser, Known]]:
+    """The known calls on a centre of ``traffic``, a real ``ivr serve`` on them, and a
+    headless Chromium to look at it."""
+    (tmp / "traffic.yaml").write_text(traffic)
     settings = {"TESTING": True, "TWILIO_AUTH_TOKEN": "test-auth-token", "DEMO": True,
                 "SECRET_KEY": "test-secret", "DATABASE": str(tmp / "ivr.db"),
                 "AUDIO_DIR": str(tmp / "audio"), "PIN_HASH_N": 16,
@@ -176,6 +177,13 @@ def _site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Browser, K
                                      "IVR_DEMO": "false"}) as server:
         with headless(server.url, SHOTS) as browser:
             yield browser, known
+
+
+@pytest.fixture(name="site", scope="module")
+def _site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Browser, Known]]:
+    """The console on the known calls, in Chromium."""
+    with served(tmp_path_factory.mktemp("console"), TRAFFIC) as site:
+        yield site
 
 
 def log_in(browser: Browser, name: str, password: str) -> None:
@@ -443,18 +451,9 @@ def _closed_now() -> tuple[str, str]:
 @pytest.fixture(name="wallboard", scope="module")
 def _wallboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Browser, Known, str]]:
     """The known calls on a centre whose account-security queue is closed now, served."""
-    tmp = tmp_path_factory.mktemp("wallboard")
     traffic, opens = _closed_now()
-    (tmp / "traffic.yaml").write_text(traffic)
-    settings = {"TESTING": True, "TWILIO_AUTH_TOKEN": "test-auth-token", "DEMO": True,
-                "SECRET_KEY": "test-secret", "DATABASE": str(tmp / "ivr.db"),
-                "AUDIO_DIR": str(tmp / "audio"), "PIN_HASH_N": 16,
-                "TRAFFIC": str(tmp / "traffic.yaml")}
-    known = make_calls(settings)
-    with serve(tmp, workers=1, env={"IVR_TRAFFIC": str(tmp / "traffic.yaml"),
-                                     "IVR_DEMO": "false"}) as server:
-        with headless(server.url, SHOTS) as browser:
-            yield browser, known, opens
+    with served(tmp_path_factory.mktemp("wallboard"), traffic) as (browser, known):
+        yield browser, known, opens
 
 
 def _no_english_labels(browser: Browser, page: str) -> None:
